@@ -1,0 +1,149 @@
+//! Wiring: builds the store, the queue and the router from [`Settings`], and runs the server
+//! with its workers until a shutdown signal.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::Request;
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::jobs::{Queue, Registry, Runner};
+use crate::settings::{Settings, redact_url};
+use crate::store::Db;
+use crate::{inbound, web};
+
+/// What every request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Resolved settings.
+    pub settings: Arc<Settings>,
+    /// The store.
+    pub db: Db,
+    /// The job queue.
+    pub queue: Queue,
+}
+
+impl AppState {
+    /// Opens and migrates the store named in `settings`, and builds the queue on `clock`.
+    pub async fn open(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let url = settings.database_url.expose();
+        let db = Db::connect(url)
+            .await
+            .with_context(|| format!("opening the store at {}", redact_url(url)))?;
+        db.migrate().await.context("migrating the store")?;
+        let queue = Queue::new(db.clone(), clock, settings.queue.clone());
+        Ok(AppState {
+            settings: Arc::new(settings),
+            db,
+            queue,
+        })
+    }
+
+    /// The job handlers of this build.
+    pub fn registry(&self) -> Registry {
+        Registry::new()
+    }
+
+    /// A runner over this state's queue with this build's handlers.
+    pub fn runner(&self) -> Runner {
+        Runner::new(self.queue.clone(), self.registry())
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(web::health::healthz))
+        .route("/readyz", get(web::health::readyz))
+        .merge(inbound::routes())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // A refused request is the caller's problem, not an outage.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
+        .with_state(state)
+}
+
+/// One span per request, carrying the delivery id when GitHub sent one.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let delivery = request
+        .headers()
+        .get("x-github-delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        delivery,
+    )
+}
+
+/// Runs the server until ctrl-c or SIGTERM: stops accepting, lets running jobs finish for
+/// up to the shutdown grace, then returns.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let workers = settings.workers;
+    let grace = settings.shutdown_grace;
+    for line in settings.unconfigured_integrations() {
+        tracing::warn!("{line}");
+    }
+    let store = redact_url(settings.database_url.expose());
+    let state = AppState::open(settings, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%bound, %store, workers, "trainyard is serving");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let mut worker_tasks = state.runner().start(workers, shutdown.clone());
+    let db = state.db.clone();
+
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("serving HTTP")?;
+
+    tracing::info!(grace_secs = grace.as_secs(), "stopped accepting; waiting for running jobs");
+    let drained = tokio::time::timeout(grace, async {
+        while worker_tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("jobs still running after the grace period; their leases will expire and another worker will retry them");
+        worker_tasks.abort_all();
+    }
+    db.close().await;
+    tracing::info!("trainyard stopped");
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,52 @@
+//! Retry delays: capped exponential backoff with jitter, so a failing dependency sees retries
+//! spread out rather than in lockstep.
+
+use std::time::Duration;
+
+/// The delay before retrying after failed attempt number `attempt` (1-based):
+/// `base · 2^(attempt-1)` capped at `cap`, of which the upper half is scaled by `jitter`
+/// (a number in `[0, 1)`), so the delay lies in `[d/2, d)`.
+pub fn retry_delay(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(31);
+    let full = base.saturating_mul(1u32 << exponent).min(cap);
+    let half = full / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+/// A fresh jitter value in `[0, 1)`.
+pub fn random_jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: Duration = Duration::from_secs(5);
+    const CAP: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn doubles_per_attempt_within_the_jitter_band() {
+        for (attempt, full_secs) in [(1, 5), (2, 10), (3, 20), (4, 40), (5, 80)] {
+            let low = retry_delay(attempt, BASE, CAP, 0.0);
+            let high = retry_delay(attempt, BASE, CAP, 0.999_999);
+            assert_eq!(low, Duration::from_secs(full_secs) / 2, "attempt {attempt}");
+            assert!(high < Duration::from_secs(full_secs), "attempt {attempt}");
+            assert!(high > low, "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn never_exceeds_the_cap_even_for_huge_attempt_numbers() {
+        for attempt in [12, 40, u32::MAX] {
+            assert!(retry_delay(attempt, BASE, CAP, 0.999_999) <= CAP);
+            assert_eq!(retry_delay(attempt, BASE, CAP, 0.0), CAP / 2);
+        }
+    }
+
+    #[test]
+    fn jitter_outside_the_unit_range_is_clamped() {
+        assert_eq!(retry_delay(1, BASE, CAP, -3.0), Duration::from_millis(2500));
+        assert_eq!(retry_delay(1, BASE, CAP, 7.0), Duration::from_secs(5));
+    }
+}

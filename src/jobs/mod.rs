@@ -1,0 +1,124 @@
+//! The durable job queue: every accepted webhook or command becomes a job row, written in the
+//! same transaction as whatever made it necessary, and workers run it later with retries.
+//!
+//! - [`queue`] owns the rows: enqueue, claim with a lease, complete, retry, bury, counts.
+//! - [`worker`] runs claimed jobs: timeout, panic capture, backoff, the worker loop and
+//!   [`worker::Runner::run_pending`] for tests and the CLI.
+//!
+//! Guarantees (tested on SQLite and PostgreSQL): a job runs to completion at most once at a
+//! time and is not lost when a worker dies (its lease expires and another worker takes it);
+//! jobs sharing a queue key run one at a time in enqueue order.
+
+pub mod backoff;
+pub mod queue;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use queue::{Enqueued, JobId, JobRow, JobState, Queue, QueueCounts, QueueError, QueueSettings};
+pub use worker::{Drained, Outcome, Runner};
+
+/// A kind of work the queue can carry. The value itself is the payload (stored as JSON).
+pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Stable name stored with each row; never rename one that may still be queued.
+    const KIND: &'static str;
+
+    /// Attempts before the job is marked dead; `None` takes the queue's setting.
+    const MAX_ATTEMPTS: Option<u32> = None;
+
+    /// What the job needs to run (clients, store); given when the kind is registered.
+    type Context: Clone + Send + Sync + 'static;
+
+    /// Jobs with the same key run one at a time, in enqueue order (usually the repository).
+    fn queue_key(&self) -> String;
+
+    /// If set, enqueueing while an identical-key job is still waiting to start adds nothing.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+
+    /// Does the work.
+    fn run(
+        self,
+        context: Self::Context,
+    ) -> impl Future<Output = Result<(), JobError>> + Send + 'static;
+}
+
+/// Why a job did not finish, and so what the queue does next.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Failed; retried with backoff, and counted against the job's attempts.
+    #[error("{0}")]
+    Failed(String),
+    /// Must wait (a rate limit); runs again at `until`, and the attempt is not counted.
+    #[error("waiting until {until}: {reason}")]
+    RetryAt {
+        /// When to run again.
+        until: Timestamp,
+        /// Why, for the job's record.
+        reason: String,
+    },
+    /// Can never succeed (the payload is invalid, the thing is gone); dead at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(error: anyhow::Error) -> Self {
+        JobError::Failed(format!("{error:#}"))
+    }
+}
+
+/// A started job's future.
+pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+type StartJob = Box<dyn Fn(&str) -> Result<JobFuture, serde_json::Error> + Send + Sync>;
+
+/// Which code runs each job kind; built once at start-up.
+#[derive(Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, StartJob>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.handlers.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers job kind `J`, to run with `context`.
+    pub fn register<J: BackgroundJob>(mut self, context: J::Context) -> Self {
+        let start: StartJob = Box::new(move |payload| {
+            let job: J = serde_json::from_str(payload)?;
+            Ok(Box::pin(job.run(context.clone())))
+        });
+        self.handlers.insert(J::KIND, start);
+        self
+    }
+
+    /// Starts the job of `kind` from its stored payload.
+    pub(crate) fn start(&self, kind: &str, payload: &str) -> Result<JobFuture, StartError> {
+        let start = self.handlers.get(kind).ok_or(StartError::UnknownKind)?;
+        start(payload).map_err(StartError::BadPayload)
+    }
+}
+
+/// Why a stored job could not be started.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// No handler for this kind in this process (e.g. an older replica during a deploy).
+    UnknownKind,
+    /// The payload does not deserialize into the kind's type.
+    BadPayload(serde_json::Error),
+}

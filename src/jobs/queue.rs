@@ -1,0 +1,534 @@
+//! Job rows: enqueue inside the caller's transaction, claim with a lease, and record how each
+//! attempt ended.
+//!
+//! Claiming picks the oldest due job whose queue key has no earlier unfinished job and no
+//! running job. PostgreSQL takes the row with `FOR UPDATE SKIP LOCKED` so replicas do not
+//! wait on each other; SQLite claims inside `BEGIN IMMEDIATE`, which serialises writers. A
+//! partial unique index (one `running` row per key) backs the per-key rule in the database
+//! itself, so even a race between replicas cannot start two jobs of one repository.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::{Any, AnyConnection, FromRow, Transaction};
+use tokio::sync::Notify;
+
+use super::BackgroundJob;
+use super::backoff::{random_jitter, retry_delay};
+use crate::clock::SharedClock;
+use crate::store::{Backend, Db};
+
+/// Default attempts before a job is dead.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Default limit on one attempt's run time.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long past its timeout a claimed job stays leased: by then its worker has given up on
+/// it, so another worker may safely take it over.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// First retry delay (before jitter); doubles per attempt.
+const RETRY_BASE: Duration = Duration::from_secs(5);
+/// Longest retry delay.
+const RETRY_CAP: Duration = Duration::from_secs(3600);
+/// Shortest wait for a job that asked to run again later, so a past or zero time cannot
+/// become a hot loop.
+const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
+/// How often one claim call tries again after losing a race for a row.
+const CLAIM_ROUNDS: usize = 64;
+
+/// Tunables of the queue.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Attempts before a job is dead, unless its kind says otherwise.
+    pub max_attempts: u32,
+    /// Limit on one attempt's run time.
+    pub job_timeout: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            job_timeout: DEFAULT_JOB_TIMEOUT,
+        }
+    }
+}
+
+/// Errors from the queue's own bookkeeping (not from the jobs it runs).
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The store failed.
+    #[error("job queue store error: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A job could not be serialised.
+    #[error("cannot serialise job {kind}: {source}")]
+    Serialize {
+        /// The job kind.
+        kind: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A job row's id.
+pub type JobId = i64;
+
+/// What `enqueue` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job row.
+    New(JobId),
+    /// A job with the same dedupe key is already waiting to start; nothing was added.
+    Duplicate,
+}
+
+/// The life-cycle states of a stored job (finished jobs are deleted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for its first run.
+    Queued,
+    /// Leased by a worker.
+    Running,
+    /// Failed or asked to wait; runs again at `run_at`.
+    Retrying,
+    /// Out of attempts or permanently failed; kept with its last error.
+    Dead,
+}
+
+impl JobState {
+    fn from_db(state: &str) -> Option<Self> {
+        Some(match state {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "retrying" => JobState::Retrying,
+            "dead" => JobState::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// How many stored jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Waiting for their first run.
+    pub queued: u64,
+    /// Leased by a worker.
+    pub running: u64,
+    /// Waiting to run again.
+    pub retrying: u64,
+    /// Dead, kept for operators.
+    pub dead: u64,
+}
+
+/// A stored job as operators and tests see it.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    /// Row id.
+    pub id: JobId,
+    /// Job kind.
+    pub kind: String,
+    /// Serialisation key (the repository).
+    pub queue_key: String,
+    /// Current state.
+    pub state: JobState,
+    /// Attempts made (rate-limit waits not counted).
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// When it may run next.
+    pub run_at: Timestamp,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+}
+
+#[derive(FromRow)]
+struct JobRecord {
+    id: i64,
+    kind: String,
+    queue_key: String,
+    state: String,
+    attempts: i64,
+    max_attempts: i64,
+    run_at: i64,
+    last_error: Option<String>,
+}
+
+impl From<JobRecord> for JobRow {
+    fn from(r: JobRecord) -> Self {
+        JobRow {
+            id: r.id,
+            kind: r.kind,
+            queue_key: r.queue_key,
+            state: JobState::from_db(&r.state).unwrap_or(JobState::Dead),
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            max_attempts: u32::try_from(r.max_attempts).unwrap_or(0),
+            run_at: from_millis(r.run_at),
+            last_error: r.last_error,
+        }
+    }
+}
+
+/// A job leased to this worker; only the lease holder can record its outcome.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// Row id.
+    pub id: JobId,
+    /// Job kind.
+    pub kind: String,
+    /// Serialisation key.
+    pub queue_key: String,
+    /// The stored payload (JSON).
+    pub payload: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    lease_token: String,
+}
+
+#[derive(FromRow)]
+struct Candidate {
+    id: i64,
+    kind: String,
+    queue_key: String,
+    payload: String,
+    state: String,
+    attempts: i64,
+    max_attempts: i64,
+}
+
+enum ClaimRound {
+    Claimed(ClaimedJob),
+    NothingDue,
+    /// Lost a race or buried a job whose worker died; look again.
+    Again,
+}
+
+/// The oldest due job that may start now: a waiting job whose key has no earlier unfinished
+/// job and nothing running, or a running job whose lease expired (its worker died).
+macro_rules! claim_candidate_sql {
+    () => {
+        "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts \
+         FROM jobs j \
+         WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
+                AND NOT EXISTS (SELECT 1 FROM jobs e \
+                                WHERE e.queue_key = j.queue_key AND e.id < j.id \
+                                  AND e.state <> 'dead') \
+                AND NOT EXISTS (SELECT 1 FROM jobs r \
+                                WHERE r.queue_key = j.queue_key AND r.state = 'running')) \
+            OR (j.state = 'running' AND j.locked_until <= $1) \
+         ORDER BY j.id \
+         LIMIT 1"
+    };
+}
+
+const CLAIM_CANDIDATE_SQLITE: &str = claim_candidate_sql!();
+const CLAIM_CANDIDATE_POSTGRES: &str = concat!(claim_candidate_sql!(), " FOR UPDATE SKIP LOCKED");
+
+/// The queue over the store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    db: Db,
+    clock: SharedClock,
+    settings: QueueSettings,
+    wake: Arc<Notify>,
+}
+
+impl Queue {
+    /// A queue over `db`, reading time from `clock`.
+    pub fn new(db: Db, clock: SharedClock, settings: QueueSettings) -> Self {
+        Queue {
+            db,
+            clock,
+            settings,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The queue's settings.
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
+    /// The clock the queue schedules by.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Adds `job` through `conn`, which may be inside the caller's transaction: the job
+    /// exists exactly when that transaction commits. Call [`Queue::wake`] after the commit.
+    pub async fn enqueue<J: BackgroundJob>(
+        &self,
+        conn: &mut AnyConnection,
+        job: &J,
+    ) -> Result<Enqueued, QueueError> {
+        let payload = serde_json::to_string(job).map_err(|source| QueueError::Serialize {
+            kind: J::KIND,
+            source,
+        })?;
+        let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
+        let now = self.now_millis();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
+                               max_attempts, run_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
+             ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
+             RETURNING id",
+        )
+        .bind(J::KIND)
+        .bind(job.queue_key())
+        .bind(job.dedupe_key())
+        .bind(payload)
+        .bind(max_attempts)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(id.map_or(Enqueued::Duplicate, Enqueued::New))
+    }
+
+    /// Adds `job` in a transaction of its own and wakes the workers.
+    pub async fn enqueue_now<J: BackgroundJob>(&self, job: &J) -> Result<Enqueued, QueueError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let enqueued = self.enqueue(&mut conn, job).await?;
+        self.wake();
+        Ok(enqueued)
+    }
+
+    /// Tells idle workers in this process to look for work now rather than at their next poll.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Leases the next job that may start, if any.
+    pub async fn claim(&self) -> Result<Option<ClaimedJob>, QueueError> {
+        for _ in 0..CLAIM_ROUNDS {
+            match self.claim_round().await? {
+                ClaimRound::Claimed(job) => return Ok(Some(job)),
+                ClaimRound::NothingDue => return Ok(None),
+                ClaimRound::Again => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn claim_round(&self) -> Result<ClaimRound, QueueError> {
+        let now = self.now_millis();
+        let mut tx = self.begin_write().await?;
+        let sql = match self.db.backend() {
+            Backend::Sqlite => CLAIM_CANDIDATE_SQLITE,
+            Backend::Postgres => CLAIM_CANDIDATE_POSTGRES,
+        };
+        let Some(candidate) = sqlx::query_as::<_, Candidate>(sql)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(ClaimRound::NothingDue);
+        };
+
+        if candidate.state == "running" && candidate.attempts >= candidate.max_attempts {
+            // Its worker died on the last allowed attempt: keep it, dead, for operators.
+            let error = format!(
+                "the worker running attempt {} stopped without finishing (lease expired)",
+                candidate.attempts
+            );
+            sqlx::query(
+                "UPDATE jobs SET state = 'dead', last_error = $2, lease_token = NULL, \
+                        locked_until = NULL, updated_at = $3 WHERE id = $1",
+            )
+            .bind(candidate.id)
+            .bind(&error)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::error!(job_id = candidate.id, kind = %candidate.kind, %error, "job is dead");
+            return Ok(ClaimRound::Again);
+        }
+
+        let lease_token = format!("{:032x}", rand::random::<u128>());
+        let lease = self.settings.job_timeout + LEASE_MARGIN;
+        let locked_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $2, \
+                    locked_until = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(candidate.id)
+        .bind(&lease_token)
+        .bind(locked_until)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match updated {
+            Ok(_) => {}
+            // Another replica started a job of this key between our look and our update.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(ClaimRound::Again);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+
+        Ok(ClaimRound::Claimed(ClaimedJob {
+            id: candidate.id,
+            kind: candidate.kind,
+            queue_key: candidate.queue_key,
+            payload: candidate.payload,
+            attempt: u32::try_from(candidate.attempts + 1).unwrap_or(u32::MAX),
+            max_attempts: u32::try_from(candidate.max_attempts).unwrap_or(0),
+            lease_token,
+        }))
+    }
+
+    /// Records success: the job is removed. `false` if the lease was lost meanwhile.
+    pub async fn complete(&self, job: &ClaimedJob) -> Result<bool, QueueError> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_token = $2")
+            .bind(job.id)
+            .bind(&job.lease_token)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: retried after a backoff, or dead when out of attempts.
+    /// Returns the time of the next attempt, or `None` when the job is now dead.
+    pub async fn fail(
+        &self,
+        job: &ClaimedJob,
+        error: &str,
+    ) -> Result<Option<Timestamp>, QueueError> {
+        if job.attempt >= job.max_attempts {
+            self.bury(job, error).await?;
+            return Ok(None);
+        }
+        let delay = retry_delay(job.attempt, RETRY_BASE, RETRY_CAP, random_jitter());
+        let run_at = self.now_millis().saturating_add(duration_millis(delay));
+        self.release(job, run_at, error, 0).await?;
+        Ok(Some(from_millis(run_at)))
+    }
+
+    /// Records an attempt that must wait (rate limit) until `until`; it does not count
+    /// against the job's attempts.
+    pub async fn reschedule(
+        &self,
+        job: &ClaimedJob,
+        until: Timestamp,
+        reason: &str,
+    ) -> Result<Timestamp, QueueError> {
+        let earliest = self
+            .now_millis()
+            .saturating_add(duration_millis(MIN_RESCHEDULE));
+        let run_at = until.as_millisecond().max(earliest);
+        self.release(job, run_at, reason, 1).await?;
+        Ok(from_millis(run_at))
+    }
+
+    /// Marks the job dead at once, keeping `error`.
+    pub async fn bury(&self, job: &ClaimedJob, error: &str) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'dead', last_error = $3, lease_token = NULL, \
+                    locked_until = NULL, updated_at = $4 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(job.id)
+        .bind(&job.lease_token)
+        .bind(error)
+        .bind(self.now_millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        job: &ClaimedJob,
+        run_at: i64,
+        error: &str,
+        refund_attempts: i64,
+    ) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
+                    attempts = attempts - $5, lease_token = NULL, locked_until = NULL, \
+                    updated_at = $6 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(job.id)
+        .bind(&job.lease_token)
+        .bind(run_at)
+        .bind(error)
+        .bind(refund_attempts)
+        .bind(self.now_millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// How many jobs are in each state.
+    pub async fn counts(&self) -> Result<QueueCounts, QueueError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .fetch_all(self.db.pool())
+                .await?;
+        let mut counts = QueueCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match JobState::from_db(&state) {
+                Some(JobState::Queued) => counts.queued = n,
+                Some(JobState::Running) => counts.running = n,
+                Some(JobState::Retrying) => counts.retrying = n,
+                Some(JobState::Dead) => counts.dead = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// One stored job, if it still exists (finished jobs are removed).
+    pub async fn job(&self, id: JobId) -> Result<Option<JobRow>, QueueError> {
+        let row = sqlx::query_as::<_, JobRecord>(
+            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error \
+             FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(JobRow::from))
+    }
+
+    /// All stored jobs in enqueue order, for operators and tests.
+    pub async fn jobs(&self) -> Result<Vec<JobRow>, QueueError> {
+        let rows = sqlx::query_as::<_, JobRecord>(
+            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error \
+             FROM jobs ORDER BY id",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.into_iter().map(JobRow::from).collect())
+    }
+
+    /// A write transaction: SQLite takes the writer lock at once (`BEGIN IMMEDIATE`) so two
+    /// claimers cannot both read before either writes.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.db.backend() {
+            Backend::Sqlite => self.db.pool().begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.db.pool().begin().await,
+        }
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.clock.now().as_millisecond()
+    }
+}
+
+fn duration_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn from_millis(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::MAX)
+}

@@ -1,0 +1,235 @@
+//! Running claimed jobs: each attempt runs in its own task under a timeout, so a panic or a
+//! hang becomes a recorded failure instead of taking a worker down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::queue::ClaimedJob;
+use super::{JobError, Queue, QueueError, Registry, StartError};
+
+/// How often an idle worker looks for due jobs (other replicas' jobs, retries coming due).
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Pause after the store itself failed, so an outage is not a hot loop.
+const STORE_ERROR_PAUSE: Duration = Duration::from_secs(2);
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; the job is gone.
+    Completed,
+    /// Failed; runs again at the time given.
+    Retrying(Timestamp),
+    /// Asked to wait; runs again at the time given, attempt not counted.
+    Rescheduled(Timestamp),
+    /// Out of attempts or permanently failed.
+    Dead,
+    /// The lease ran out before the outcome was recorded; another worker owns the job now.
+    LeaseLost,
+}
+
+/// What [`Runner::run_pending`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Attempts that completed.
+    pub completed: usize,
+    /// Attempts that failed and will be retried.
+    pub retrying: usize,
+    /// Attempts that asked to wait.
+    pub rescheduled: usize,
+    /// Jobs that died.
+    pub dead: usize,
+}
+
+impl Drained {
+    fn record(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Completed => self.completed += 1,
+            Outcome::Retrying(_) => self.retrying += 1,
+            Outcome::Rescheduled(_) => self.rescheduled += 1,
+            Outcome::Dead => self.dead += 1,
+            Outcome::LeaseLost => {}
+        }
+    }
+}
+
+/// Claims jobs from a [`Queue`] and runs them with the handlers of a [`Registry`].
+#[derive(Debug, Clone)]
+pub struct Runner {
+    queue: Queue,
+    registry: Arc<Registry>,
+}
+
+impl Runner {
+    /// A runner for `queue` with `registry`'s handlers.
+    pub fn new(queue: Queue, registry: Registry) -> Self {
+        Runner {
+            queue,
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// The queue this runner claims from.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Runs jobs one after another until none is due now; for tests and the CLI, which need
+    /// the queue drained deterministically without sleeping.
+    pub async fn run_pending(&self) -> Result<Drained, QueueError> {
+        let mut drained = Drained::default();
+        while let Some(outcome) = self.run_one().await? {
+            drained.record(&outcome);
+        }
+        Ok(drained)
+    }
+
+    /// Claims and runs one job, if one is due.
+    pub async fn run_one(&self) -> Result<Option<Outcome>, QueueError> {
+        match self.queue.claim().await? {
+            Some(job) => self.execute(job).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts `workers` worker loops. They stop claiming when `shutdown` is cancelled and end
+    /// once their current job has finished.
+    pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        for worker in 0..workers {
+            let runner = self.clone();
+            let shutdown = shutdown.clone();
+            set.spawn(
+                async move { runner.work(shutdown).await }
+                    .instrument(tracing::info_span!("worker", worker)),
+            );
+        }
+        set
+    }
+
+    async fn work(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let pause = match self.run_one().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => POLL_INTERVAL,
+                Err(error) => {
+                    tracing::error!(%error, "job queue unavailable");
+                    STORE_ERROR_PAUSE
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.queue.woken() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn execute(&self, job: ClaimedJob) -> Result<Outcome, QueueError> {
+        let span = tracing::info_span!(
+            "job",
+            job_id = job.id,
+            kind = %job.kind,
+            queue_key = %job.queue_key,
+            attempt = job.attempt,
+        );
+        async {
+            let result = self.attempt(&job).await;
+            let outcome = self.record(&job, result).await?;
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs the job's handler in its own task, under the job timeout.
+    async fn attempt(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        let future = match self.registry.start(&job.kind, &job.payload) {
+            Ok(future) => future,
+            Err(StartError::UnknownKind) => {
+                return Err(JobError::Failed(format!(
+                    "no handler for job kind {:?} in this process",
+                    job.kind
+                )));
+            }
+            Err(StartError::BadPayload(error)) => {
+                return Err(JobError::Permanent(format!(
+                    "stored payload does not fit job kind {:?}: {error}",
+                    job.kind
+                )));
+            }
+        };
+        let timeout = self.queue.settings().job_timeout;
+        let mut task = tokio::spawn(future.in_current_span());
+        match tokio::time::timeout(timeout, &mut task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) if join_error.is_panic() => Err(JobError::Failed(format!(
+                "panicked: {}",
+                panic_message(join_error.into_panic())
+            ))),
+            Ok(Err(_cancelled)) => Err(JobError::Failed("the job's task was cancelled".into())),
+            Err(_elapsed) => {
+                task.abort();
+                Err(JobError::Failed(format!(
+                    "timed out after {} s",
+                    timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        job: &ClaimedJob,
+        result: Result<(), JobError>,
+    ) -> Result<Outcome, QueueError> {
+        let outcome = match result {
+            Ok(()) => {
+                if self.queue.complete(job).await? {
+                    tracing::info!("job completed");
+                    Outcome::Completed
+                } else {
+                    Outcome::LeaseLost
+                }
+            }
+            Err(JobError::RetryAt { until, reason }) => {
+                let at = self.queue.reschedule(job, until, &reason).await?;
+                tracing::warn!(%reason, retry_at = %at, "job waits");
+                Outcome::Rescheduled(at)
+            }
+            Err(JobError::Permanent(error)) => {
+                self.queue.bury(job, &error).await?;
+                tracing::error!(%error, "job failed permanently; dead");
+                Outcome::Dead
+            }
+            Err(JobError::Failed(error)) => match self.queue.fail(job, &error).await? {
+                Some(at) => {
+                    tracing::warn!(%error, retry_at = %at, "job failed; will retry");
+                    Outcome::Retrying(at)
+                }
+                None => {
+                    tracing::error!(%error, "job failed on its last attempt; dead");
+                    Outcome::Dead
+                }
+            },
+        };
+        if outcome == Outcome::LeaseLost {
+            tracing::warn!("job finished after its lease expired; another worker owns it");
+        }
+        Ok(outcome)
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-text panic".to_owned()
+    }
+}

@@ -1,0 +1,20 @@
+//! trainyard: a GitHub App and chat-ops bot that runs a team's release trains.
+//!
+//! Layout follows the flow of a request:
+//! - [`inbound`]: verify, parse, persist and enqueue, acknowledge.
+//! - [`jobs`]: the durable queue and its workers.
+//! - [`domain`]: pure decisions (no I/O).
+//! - [`store`]: the one store implementation (sqlx over SQLite or PostgreSQL).
+//! - [`app`], [`cli`], [`settings`], [`telemetry`], [`web`]: wiring and operations.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod domain;
+pub mod error;
+pub mod inbound;
+pub mod jobs;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+pub mod web;

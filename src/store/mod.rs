@@ -1,0 +1,263 @@
+//! The store: one sqlx pool over SQLite (the default, one file, zero set-up) or PostgreSQL
+//! (several replicas sharing one database), with the same logical schema and migrations per
+//! backend embedded in the binary.
+//!
+//! Queries are runtime-checked (`query_as` + `FromRow`) and written once in SQL both backends
+//! accept (`$1` placeholders, `RETURNING`, partial indexes); where the backends differ the
+//! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+
+/// Migrations for SQLite, embedded at build time.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+/// Migrations for PostgreSQL, embedded at build time.
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Per-connection SQLite settings: WAL's usual durability level, a 5 s wait for the writer
+/// lock before a write gives up, and foreign keys on.
+const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+/// Connections in the pool. SQLite serialises writers anyway; PostgreSQL is shared by replicas.
+const POOL_SIZE: u32 = 10;
+/// How long a caller waits for a free connection before the store reports itself unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors from opening, migrating or querying the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no backend we support.
+    #[error("DATABASE_URL must start with sqlite: or postgres: (got scheme {scheme:?})")]
+    UnsupportedUrl {
+        /// The scheme found in the URL.
+        scheme: String,
+    },
+    /// Connecting failed.
+    #[error("cannot open the {backend} store: {source}")]
+    Connect {
+        /// Which backend.
+        backend: Backend,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying migrations failed.
+    #[error("cannot apply {backend} migrations: {source}")]
+    Migrate {
+        /// Which backend.
+        backend: Backend,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Which database engine the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, one file.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(StoreError::UnsupportedUrl {
+                scheme: other.to_owned(),
+            }),
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// Whether the store can serve requests, as `/readyz` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Reachable and every embedded migration is applied.
+    Ready,
+    /// Reachable, but these embedded migration versions are not applied yet.
+    MigrationsPending(Vec<i64>),
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the store named by `url`. A SQLite file is created if missing and put in WAL mode.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let connect_error = |source| StoreError::Connect { backend, source };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_creating_file(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(connect_error)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file; set it once on a lone connection, because
+            // switching journal mode needs a lock that busy_timeout cannot wait for.
+            let mut conn = options.connect().await.map_err(connect_error)?;
+            conn.execute("PRAGMA journal_mode = WAL")
+                .await
+                .map_err(connect_error)?;
+            conn.close().await.map_err(connect_error)?;
+        }
+
+        let pool = AnyPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_CONNECTION_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
+        Ok(Db { pool, backend })
+    }
+
+    /// The backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for queries and transactions.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies every embedded migration not yet applied. Safe to run at every start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.backend
+            .migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: self.backend,
+                source,
+            })
+    }
+
+    /// Checks the store answers and all embedded migrations are applied.
+    pub async fn readiness(&self) -> Result<Readiness, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ping().await?;
+        let migrator = self.backend.migrator();
+        // A store never migrated has no migrations table: everything is pending.
+        let applied = conn
+            .list_applied_migrations(&migrator.table_name)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.version)
+            .collect::<std::collections::HashSet<_>>();
+        let pending: Vec<i64> = migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect();
+        Ok(if pending.is_empty() {
+            Readiness::Ready
+        } else {
+            Readiness::MigrationsPending(pending)
+        })
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Adds `mode=rwc` so a missing SQLite file is created, unless the URL already sets a mode.
+fn sqlite_url_creating_file(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_url_scheme() {
+        assert_eq!(
+            Backend::from_url("sqlite://trainyard.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let err = Backend::from_url("mysql://u@h/db").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DATABASE_URL must start with sqlite: or postgres: (got scheme \"mysql\")"
+        );
+    }
+
+    #[test]
+    fn sqlite_urls_create_the_file_unless_a_mode_is_given() {
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://trainyard.db"),
+            "sqlite://trainyard.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://x.db?cache=shared"),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+}

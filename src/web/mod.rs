@@ -1,0 +1,3 @@
+//! The server's own pages: health and readiness (later metrics and the dashboard).
+
+pub mod health;
