@@ -111,13 +111,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
 
-    tracing::info!(grace_secs = grace.as_secs(), "stopped accepting; waiting for running jobs");
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "stopped accepting; waiting for running jobs"
+    );
     let drained = tokio::time::timeout(grace, async {
         while worker_tasks.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("jobs still running after the grace period; their leases will expire and another worker will retry them");
+        tracing::warn!(
+            "jobs still running after the grace period; their leases will expire and another worker will retry them"
+        );
         worker_tasks.abort_all();
     }
     db.close().await;

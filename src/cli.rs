@@ -45,7 +45,10 @@ impl Cli {
     /// Resolves settings: flags and environment first, then the file.
     pub fn resolve_settings(&self) -> anyhow::Result<Settings> {
         let args = match &self.config {
-            Some(path) => self.settings.clone().or(SettingsArgs::from_toml_file(path)?),
+            Some(path) => self
+                .settings
+                .clone()
+                .or(SettingsArgs::from_toml_file(path)?),
             None => self.settings.clone(),
         };
         Ok(Settings::resolve(args)?)
@@ -69,7 +72,11 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Jobs { run } => {
             let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
             if run {
-                let drained = state.runner().run_pending().await.context("running due jobs")?;
+                let drained = state
+                    .runner()
+                    .run_pending()
+                    .await
+                    .context("running due jobs")?;
                 println!(
                     "ran due jobs: {} completed, {} will retry, {} waiting, {} dead",
                     drained.completed, drained.retrying, drained.rescheduled, drained.dead

@@ -46,6 +46,12 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: &self.reason })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: &self.reason,
+            }),
+        )
+            .into_response()
     }
 }

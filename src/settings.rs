@@ -16,8 +16,7 @@ use crate::jobs::QueueSettings;
 use crate::jobs::queue::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS};
 
 /// Listen address when none is set.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3000));
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3000));
 /// Store when none is set: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://trainyard.db";
 /// GitHub's REST and GraphQL base.
@@ -491,12 +490,12 @@ impl Settings {
         ) {
             (None, None, None) => None,
             (Some(public_key), Some(application_id), Some(bot_token)) => {
-                let valid = public_key.len() == 64 && public_key.bytes().all(|b| b.is_ascii_hexdigit());
+                let valid =
+                    public_key.len() == 64 && public_key.bytes().all(|b| b.is_ascii_hexdigit());
                 if !valid {
                     return Err(SettingsError::Invalid {
                         name: "TRAINYARD_DISCORD_PUBLIC_KEY",
-                        reason: "must be 64 hex characters (the application's public key)"
-                            .into(),
+                        reason: "must be 64 hex characters (the application's public key)".into(),
                     });
                 }
                 Some(DiscordSettings {
@@ -604,7 +603,10 @@ fn github_app(
         return Err(incomplete(
             "GitHub App",
             &[
-                ("TRAINYARD_GITHUB_APP_ID (or TRAINYARD_GITHUB_CLIENT_ID)", has_identity),
+                (
+                    "TRAINYARD_GITHUB_APP_ID (or TRAINYARD_GITHUB_CLIENT_ID)",
+                    has_identity,
+                ),
                 (
                     "TRAINYARD_GITHUB_PRIVATE_KEY (or TRAINYARD_GITHUB_PRIVATE_KEY_PATH)",
                     has_key,
@@ -615,9 +617,10 @@ fn github_app(
     }
     let private_key = match (private_key, private_key_path) {
         (Some(key), _) => key,
-        (None, Some(path)) => Secret::new(std::fs::read_to_string(&path).map_err(|source| {
-            SettingsError::ReadFile { path, source }
-        })?),
+        (None, Some(path)) => Secret::new(
+            std::fs::read_to_string(&path)
+                .map_err(|source| SettingsError::ReadFile { path, source })?,
+        ),
         (None, None) => unreachable!("has_key checked above"),
     };
     if !private_key.expose().contains("-----BEGIN") {
@@ -697,7 +700,11 @@ mod tests {
         SettingsArgs {
             github_app_id: Some(42),
             github_private_key: Some(Secret::new(PEM)),
-            github_webhook_secret: Some("new-secret, old-secret".parse().unwrap_or_else(|e| match e {})),
+            github_webhook_secret: Some(
+                "new-secret, old-secret"
+                    .parse()
+                    .unwrap_or_else(|e| match e {}),
+            ),
             ..SettingsArgs::default()
         }
     }
@@ -709,7 +716,9 @@ mod tests {
         assert_eq!(settings.database_url.expose(), "sqlite://trainyard.db");
         assert_eq!(settings.github_api_url, "https://api.github.com");
         assert_eq!(settings.log_format, LogFormat::Pretty);
-        assert!(settings.github.is_none() && settings.slack.is_none() && settings.discord.is_none());
+        assert!(
+            settings.github.is_none() && settings.slack.is_none() && settings.discord.is_none()
+        );
         assert_eq!(settings.unconfigured_integrations().len(), 4);
     }
 
@@ -722,7 +731,14 @@ mod tests {
         })
         .expect("complete groups resolve");
         let printed = format!("{settings:?} {}", Secret::new("plain"));
-        for secret in ["sl-signing-XYZ", "xoxb-123-XYZ", "new-secret", "old-secret", "AAAA", "plain"] {
+        for secret in [
+            "sl-signing-XYZ",
+            "xoxb-123-XYZ",
+            "new-secret",
+            "old-secret",
+            "AAAA",
+            "plain",
+        ] {
             assert!(!printed.contains(secret), "{secret} leaked in {printed}");
         }
         assert!(printed.contains("[redacted]"));
@@ -786,7 +802,10 @@ mod tests {
             ..github_args()
         })
         .expect("resolves");
-        assert_eq!(settings.github.expect("configured").private_key.expose(), PEM);
+        assert_eq!(
+            settings.github.expect("configured").private_key.expose(),
+            PEM
+        );
 
         let missing = dir.path().join("missing.pem");
         let err = Settings::resolve(SettingsArgs {
@@ -795,7 +814,10 @@ mod tests {
             ..github_args()
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with(&format!("cannot read {}", missing.display())));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {}", missing.display()))
+        );
     }
 
     #[test]
@@ -826,7 +848,10 @@ mod tests {
             ..SettingsArgs::default()
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("TRAINYARD_DISCORD_PUBLIC_KEY: must be 64 hex"));
+        assert!(
+            err.to_string()
+                .starts_with("TRAINYARD_DISCORD_PUBLIC_KEY: must be 64 hex")
+        );
     }
 
     #[test]
@@ -844,9 +869,15 @@ mod tests {
             ..SettingsArgs::default()
         };
         let merged = given.or(file);
-        assert_eq!(merged.listen.map(|a| a.to_string()).as_deref(), Some("0.0.0.0:8080"));
+        assert_eq!(
+            merged.listen.map(|a| a.to_string()).as_deref(),
+            Some("0.0.0.0:8080")
+        );
         assert_eq!(merged.workers, Some(7));
-        assert_eq!(merged.github_webhook_secret.map(|l| l.secrets().len()), Some(2));
+        assert_eq!(
+            merged.github_webhook_secret.map(|l| l.secrets().len()),
+            Some(2)
+        );
     }
 
     #[test]

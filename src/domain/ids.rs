@@ -27,7 +27,9 @@ impl RepoFullName {
         let (owner, name) = s.split_once('/').ok_or_else(invalid)?;
         let owner_ok = !owner.is_empty()
             && owner.len() <= MAX_OWNER_LEN
-            && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && owner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !owner.starts_with('-');
         let name_ok = !name.is_empty()
             && name.len() <= MAX_NAME_LEN
@@ -83,8 +85,16 @@ mod tests {
     #[test]
     fn refuses_everything_else() {
         for bad in [
-            "", "acme", "acme/", "/api", "acme/api/x", "ac me/api", "-acme/api", "acme/..",
-            "acme/<script>", "@channel/x",
+            "",
+            "acme",
+            "acme/",
+            "/api",
+            "acme/api/x",
+            "ac me/api",
+            "-acme/api",
+            "acme/..",
+            "acme/<script>",
+            "@channel/x",
         ] {
             assert!(RepoFullName::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -1,0 +1,39 @@
+//! Shared test harness: real stores on both backends.
+//!
+//! SQLite tests get a fresh file in a temporary folder. PostgreSQL tests get a fresh schema
+//! in the database named by `TRAINYARD_TEST_DATABASE_URL`, dropped afterwards; without that
+//! variable they say on the terminal that they were skipped, and under `CI` they fail instead.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+pub mod db;
+
+pub use db::TestDb;
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn(TestDb)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case($crate::harness::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some(db) = $crate::harness::TestDb::postgres(stringify!($case)).await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,261 @@
+//! `trainyard serve` and `trainyard migrate` as a user runs them: the real binary, no
+//! settings but a free port, in an empty folder.
+
+mod harness;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the server may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// The binary with none of the caller's trainyard settings.
+fn trainyard(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainyard"));
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("TRAINYARD_") || name == "DATABASE_URL" || name == "RUST_LOG" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut cmd = trainyard(dir);
+        cmd.arg("serve")
+            .env("TRAINYARD_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn trainyard");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if reqwest::get(format!("{}/healthz", server.base))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "server did not start in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.base))
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    async fn post(&self, path: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .body("{}")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Sends SIGTERM and returns the exit status and everything printed.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let status = self.child.wait().expect("wait");
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            stdout.read_to_string(&mut out).expect("stdout");
+        }
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut out).expect("stderr");
+        }
+        (status, out)
+    }
+}
+
+#[tokio::test]
+async fn serve_with_no_settings_answers_health_and_refuses_unconfigured_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]).await;
+
+    assert_eq!(
+        server.get("/healthz").await,
+        (200, r#"{"status":"ok"}"#.into())
+    );
+    assert_eq!(
+        server.get("/readyz").await,
+        (200, r#"{"status":"ready"}"#.into())
+    );
+    let (status, body) = server.post("/webhooks/github").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("the GitHub App is not configured"), "{body}");
+    for path in [
+        "/slack/commands",
+        "/slack/interactions",
+        "/discord/interactions",
+    ] {
+        let (status, body) = server.post(path).await;
+        assert_eq!(status, 503, "{path}");
+        assert!(
+            body.contains("is not configured on this server"),
+            "{path}: {body}"
+        );
+    }
+    assert!(
+        dir.path().join("trainyard.db").exists(),
+        "the default SQLite file is created"
+    );
+
+    let (status, out) = server.terminate();
+    assert!(status.success(), "exit 0 on SIGTERM, got {status}: {out}");
+    for integration in [
+        "GitHub App not configured",
+        "GitHub OAuth not configured",
+        "Slack not configured",
+        "Discord not configured",
+    ] {
+        assert_eq!(
+            out.matches(integration).count(),
+            1,
+            "one line for {integration}:\n{out}"
+        );
+    }
+    assert!(out.contains("SIGTERM received; shutting down"), "{out}");
+    assert!(out.contains("trainyard stopped"), "{out}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[("TRAINYARD_LOG_FORMAT", "json")]).await;
+    server.get("/healthz").await;
+    let (status, out) = server.terminate();
+    assert!(status.success());
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() >= 5, "{out}");
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn serve_on_postgres_is_ready() {
+    let Some(test) = harness::TestDb::postgres("serve_on_postgres_is_ready").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[("DATABASE_URL", &test.url)]).await;
+    assert_eq!(
+        server.get("/readyz").await,
+        (200, r#"{"status":"ready"}"#.into())
+    );
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{out}");
+    assert!(
+        !dir.path().join("trainyard.db").exists(),
+        "no SQLite file when on PostgreSQL"
+    );
+}
+
+#[test]
+fn a_partly_configured_integration_stops_start_up_naming_what_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = trainyard(dir.path())
+        .arg("serve")
+        .env("TRAINYARD_GITHUB_APP_ID", "1234")
+        .env("TRAINYARD_SLACK_BOT_TOKEN", "xoxb-not-printed")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: GitHub App is partly configured: missing TRAINYARD_GITHUB_PRIVATE_KEY (or \
+         TRAINYARD_GITHUB_PRIVATE_KEY_PATH), TRAINYARD_GITHUB_WEBHOOK_SECRET"
+    );
+    assert!(
+        !dir.path().join("trainyard.db").exists(),
+        "nothing is created"
+    );
+}
+
+#[test]
+fn help_never_shows_secret_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = trainyard(dir.path())
+        .args(["serve", "--help"])
+        .env("TRAINYARD_SLACK_BOT_TOKEN", "xoxb-very-secret")
+        .env("DATABASE_URL", "postgres://app:hunter2@db/x")
+        .output()
+        .expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("TRAINYARD_SLACK_BOT_TOKEN"), "{help}");
+    assert!(
+        !help.contains("xoxb-very-secret") && !help.contains("hunter2"),
+        "{help}"
+    );
+}
+
+#[test]
+fn migrate_applies_migrations_and_jobs_shows_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = trainyard(dir.path()).arg("migrate").output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "migrations applied (SQLite store)"
+    );
+    let out = trainyard(dir.path())
+        .args(["jobs", "--run"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ran due jobs: 0 completed, 0 will retry, 0 waiting, 0 dead"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("queued 0  running 0  retrying 0  dead 0"),
+        "{stdout}"
+    );
+}
