@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::{SharedClock, SystemClock};
+use crate::handlers::events::{EventContext, HandleWebhook, PruneDeliveries};
 use crate::jobs::{Queue, Registry, Runner};
 use crate::settings::{Settings, redact_url};
 use crate::store::Db;
@@ -35,17 +36,28 @@ impl AppState {
             .await
             .with_context(|| format!("opening the store at {}", redact_url(url)))?;
         db.migrate().await.context("migrating the store")?;
+        Ok(AppState::new(settings, db, clock))
+    }
+
+    /// State over an open, migrated store.
+    pub fn new(settings: Settings, db: Db, clock: SharedClock) -> Self {
         let queue = Queue::new(db.clone(), clock, settings.queue.clone());
-        Ok(AppState {
+        AppState {
             settings: Arc::new(settings),
             db,
             queue,
-        })
+        }
     }
 
     /// The job handlers of this build.
     pub fn registry(&self) -> Registry {
+        let events = EventContext {
+            db: self.db.clone(),
+            clock: self.queue.clock().clone(),
+        };
         Registry::new()
+            .register::<HandleWebhook>(events.clone())
+            .register::<PruneDeliveries>(events)
     }
 
     /// A runner over this state's queue with this build's handlers.
@@ -104,6 +116,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let mut worker_tasks = state.runner().start(workers, shutdown.clone());
+    tokio::spawn(enqueue_housekeeping(state.queue.clone(), shutdown.clone()));
     let db = state.db.clone();
 
     axum::serve(listener, router(state))
@@ -128,6 +141,25 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("trainyard stopped");
     Ok(())
+}
+
+/// How often housekeeping jobs are enqueued.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Enqueues the periodic housekeeping jobs now and every hour. The jobs carry dedupe keys,
+/// so replicas doing the same add nothing.
+async fn enqueue_housekeeping(queue: crate::jobs::Queue, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(error) = queue.enqueue_now(&PruneDeliveries).await {
+                    tracing::warn!(%error, "cannot enqueue delivery pruning");
+                }
+            }
+        }
+    }
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

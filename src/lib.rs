@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod handlers;
 pub mod inbound;
 pub mod jobs;
 pub mod settings;

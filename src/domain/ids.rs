@@ -2,9 +2,25 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A repository's `owner/name`, checked against GitHub's rules for both parts.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RepoFullName(String);
+
+impl TryFrom<String> for RepoFullName {
+    type Error = InvalidRepoName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        RepoFullName::parse(&s)
+    }
+}
+
+impl From<RepoFullName> for String {
+    fn from(repo: RepoFullName) -> String {
+        repo.0
+    }
+}
 
 /// Why a repository name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

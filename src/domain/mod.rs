@@ -3,4 +3,5 @@
 //! reqwest or octocrab (`tests/architecture.rs` checks), and nothing reads a clock: `now`
 //! is passed in.
 
+pub mod event;
 pub mod ids;

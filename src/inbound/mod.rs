@@ -6,6 +6,7 @@ pub mod chat;
 pub mod github;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 
 use crate::app::AppState;
@@ -13,7 +14,10 @@ use crate::app::AppState;
 /// The inbound routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/github", post(github::receive))
+        .route(
+            "/webhooks/github",
+            post(github::receive).layer(DefaultBodyLimit::max(github::MAX_BODY_BYTES)),
+        )
         .route("/slack/commands", post(chat::slack))
         .route("/slack/interactions", post(chat::slack))
         .route("/discord/interactions", post(chat::discord))

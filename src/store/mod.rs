@@ -6,6 +6,9 @@
 //! accept (`$1` placeholders, `RETURNING`, partial indexes); where the backends differ the
 //! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
 
+pub mod deliveries;
+pub mod installations;
+
 use std::str::FromStr;
 use std::time::Duration;
 

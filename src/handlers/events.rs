@@ -1,0 +1,137 @@
+//! Jobs made from GitHub webhook deliveries, and the housekeeping of delivery records.
+
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::clock::SharedClock;
+use crate::domain::event::{Event, InstallationAction};
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::{Db, deliveries, installations};
+
+/// Delivery records are kept this long: past GitHub's redelivery window (at most 7 days).
+pub const DELIVERY_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(8 * 24);
+
+/// What event jobs need.
+#[derive(Clone, Debug)]
+pub struct EventContext {
+    /// The store.
+    pub db: Db,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+/// Acts on one verified webhook delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandleWebhook {
+    /// `X-GitHub-Delivery`, for logs.
+    pub delivery_id: String,
+    /// The parsed event.
+    pub event: Event,
+}
+
+impl BackgroundJob for HandleWebhook {
+    const KIND: &'static str = "github.webhook";
+    type Context = EventContext;
+
+    /// Events of one repository run in delivery order; installation events per installation.
+    fn queue_key(&self) -> String {
+        match (self.event.repository(), self.event.installation_id()) {
+            (Some(repo), _) => repo.to_string(),
+            (None, Some(installation)) => format!("installation:{installation}"),
+            (None, None) => "github".to_owned(),
+        }
+    }
+
+    async fn run(self, ctx: EventContext) -> Result<(), JobError> {
+        let span = tracing::info_span!("webhook", delivery_id = %self.delivery_id);
+        handle_event(self.event, ctx).instrument(span).await
+    }
+}
+
+async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
+    let now = ctx.clock.now().as_millisecond();
+    let store = |e: crate::store::StoreError| JobError::Failed(e.to_string());
+    match event {
+        Event::Installation(e) => match e.action {
+            InstallationAction::Created | InstallationAction::NewPermissionsAccepted => {
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
+                    .await
+                    .map_err(store)?;
+                installations::add_repositories(&ctx.db, e.installation_id, &e.repositories, now)
+                    .await
+                    .map_err(store)?;
+                tracing::info!(installation = e.installation_id, account = %e.account, "installation recorded");
+            }
+            InstallationAction::Deleted => {
+                installations::delete(&ctx.db, e.installation_id)
+                    .await
+                    .map_err(store)?;
+                tracing::info!(installation = e.installation_id, "installation removed");
+            }
+            InstallationAction::Suspend => {
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
+                    .await
+                    .map_err(store)?;
+                installations::set_suspended(&ctx.db, e.installation_id, Some(now), now)
+                    .await
+                    .map_err(store)?;
+            }
+            InstallationAction::Unsuspend => {
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
+                    .await
+                    .map_err(store)?;
+                installations::set_suspended(&ctx.db, e.installation_id, None, now)
+                    .await
+                    .map_err(store)?;
+            }
+        },
+        Event::InstallationRepositories(e) => {
+            installations::upsert(&ctx.db, e.installation_id, &e.account, now)
+                .await
+                .map_err(store)?;
+            installations::add_repositories(&ctx.db, e.installation_id, &e.added, now)
+                .await
+                .map_err(store)?;
+            installations::remove_repositories(&ctx.db, e.installation_id, &e.removed)
+                .await
+                .map_err(store)?;
+        }
+        other => {
+            // Repositories reached through a delivery are covered by its installation.
+            if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())
+            {
+                installations::note_repository(&ctx.db, installation, repo, now)
+                    .await
+                    .map_err(store)?;
+            }
+            tracing::info!("event recorded");
+        }
+    }
+    Ok(())
+}
+
+/// Deletes delivery records older than [`DELIVERY_RETENTION`]; enqueued hourly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PruneDeliveries;
+
+impl BackgroundJob for PruneDeliveries {
+    const KIND: &'static str = "housekeeping.prune_deliveries";
+    type Context = EventContext;
+
+    fn queue_key(&self) -> String {
+        "housekeeping".to_owned()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::KIND.to_owned())
+    }
+
+    async fn run(self, ctx: EventContext) -> Result<(), JobError> {
+        let cutoff = ctx.clock.now() - DELIVERY_RETENTION;
+        let pruned = deliveries::prune(&ctx.db, cutoff.as_millisecond())
+            .await
+            .map_err(|e| JobError::Failed(e.to_string()))?;
+        tracing::info!(pruned, "old delivery records pruned");
+        Ok(())
+    }
+}

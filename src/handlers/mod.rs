@@ -1,0 +1,3 @@
+//! Job handlers: load facts, let the domain decide, save, carry out effects.
+
+pub mod events;

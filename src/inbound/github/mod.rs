@@ -1,0 +1,129 @@
+//! `POST /webhooks/github`: verify the signature over the raw body, parse, record the
+//! delivery and enqueue its job in one transaction, answer. Nothing here calls GitHub.
+
+pub mod payload;
+pub mod signature;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::error::HttpError;
+use crate::handlers::events::HandleWebhook;
+use crate::store::deliveries::{self, DeliveryParams};
+use payload::Parsed;
+
+/// GitHub delivers at most 25 MB; anything larger is not a GitHub delivery.
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+/// Delivery ids are GUIDs; this bounds what we store as a key.
+const MAX_DELIVERY_ID_LEN: usize = 100;
+
+/// Receives one webhook delivery.
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
+    let Some(app) = state.settings.github.as_ref() else {
+        return Err(HttpError::not_configured(
+            "the GitHub App",
+            "TRAINYARD_GITHUB_APP_ID, TRAINYARD_GITHUB_PRIVATE_KEY and TRAINYARD_GITHUB_WEBHOOK_SECRET",
+        ));
+    };
+    let signature = header_str(&headers, "x-hub-signature-256");
+    if !signature::is_valid(&app.webhook_secrets, signature, &body) {
+        return Err(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid X-Hub-Signature-256",
+        ));
+    }
+    let event = header_str(&headers, "x-github-event")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| HttpError::new(StatusCode::BAD_REQUEST, "missing X-GitHub-Event"))?;
+    let delivery_id = header_str(&headers, "x-github-delivery")
+        .filter(|d| is_delivery_id(d))
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "missing or malformed X-GitHub-Delivery",
+            )
+        })?;
+    let is_json = header_str(&headers, header::CONTENT_TYPE.as_str())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "webhook content type must be application/json",
+        ));
+    }
+    tracing::Span::current().record("delivery", delivery_id);
+
+    if event == "ping" {
+        return Ok((StatusCode::OK, Json(json!({ "status": "pong" }))));
+    }
+    let (action, parsed) = payload::parse(event, &body)
+        .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let (outcome, repository, installation_id) = match &parsed {
+        Parsed::Handled(e) => (
+            "queued",
+            e.repository().map(|r| r.to_string()),
+            e.installation_id(),
+        ),
+        Parsed::Ignored => ("ignored", None, None),
+    };
+
+    let record = DeliveryParams {
+        source: "github",
+        delivery_id,
+        event,
+        action: action.as_deref(),
+        outcome,
+        repository: repository.as_deref(),
+        installation_id,
+        received_at: state.queue.clock().now().as_millisecond(),
+    };
+    let store_error = |error: &dyn std::fmt::Display| {
+        tracing::error!(%error, "cannot record webhook delivery");
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot record the delivery; redeliver it later",
+        )
+    };
+    let mut tx = state.db.pool().begin().await.map_err(|e| store_error(&e))?;
+    if !deliveries::record(&mut tx, &record)
+        .await
+        .map_err(|e| store_error(&e))?
+    {
+        return Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))));
+    }
+    if let Parsed::Handled(event) = parsed {
+        let job = HandleWebhook {
+            delivery_id: delivery_id.to_owned(),
+            event: *event,
+        };
+        state
+            .queue
+            .enqueue(&mut tx, &job)
+            .await
+            .map_err(|e| store_error(&e))?;
+    }
+    tx.commit().await.map_err(|e| store_error(&e))?;
+    if outcome == "queued" {
+        state.queue.wake();
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": outcome }))))
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_delivery_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_DELIVERY_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
