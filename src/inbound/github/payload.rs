@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn broken_json_names_where_it_broke() {
         let err = parse("pull_request", br#"{"action": "closed", "number": }"#).unwrap_err();
-        assert_eq!(err.path, ".");
+        assert_eq!(err.path, "number");
         assert!(err.message.starts_with("expected value"), "{err}");
         let err = parse("watch", b"not json").unwrap_err();
         assert_eq!(err.event, "watch");
