@@ -64,6 +64,10 @@ pub enum JobError {
         /// Why, for the job's record.
         reason: String,
     },
+    /// A dependency is down (5xx, timeout); retried with growing backoff, and not counted
+    /// against the job's attempts, since the job itself is fine.
+    #[error("{0}")]
+    Transient(String),
     /// Can never succeed (the payload is invalid, the thing is gone); dead at once.
     #[error("{0}")]
     Permanent(String),

@@ -184,6 +184,8 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
+    /// Transient failures in a row so far.
+    pub transient_retries: u32,
     lease_token: String,
 }
 
@@ -196,6 +198,7 @@ struct Candidate {
     state: String,
     attempts: i64,
     max_attempts: i64,
+    transient_retries: i64,
 }
 
 enum ClaimRound {
@@ -209,7 +212,8 @@ enum ClaimRound {
 /// job and nothing running, or a running job whose lease expired (its worker died).
 macro_rules! claim_candidate_sql {
     () => {
-        "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts \
+        "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
+                j.transient_retries \
          FROM jobs j \
          WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
                 AND NOT EXISTS (SELECT 1 FROM jobs e \
@@ -381,6 +385,7 @@ impl Queue {
             payload: candidate.payload,
             attempt: u32::try_from(candidate.attempts + 1).unwrap_or(u32::MAX),
             max_attempts: u32::try_from(candidate.max_attempts).unwrap_or(0),
+            transient_retries: u32::try_from(candidate.transient_retries).unwrap_or(0),
             lease_token,
         }))
     }
@@ -425,6 +430,36 @@ impl Queue {
             .saturating_add(duration_millis(MIN_RESCHEDULE));
         let run_at = until.as_millisecond().max(earliest);
         self.release(job, run_at, reason, 1).await?;
+        Ok(from_millis(run_at))
+    }
+
+    /// Records a transient failure: retried after a backoff that grows with each transient
+    /// failure in a row; the attempt is not counted.
+    pub async fn retry_transient(
+        &self,
+        job: &ClaimedJob,
+        reason: &str,
+    ) -> Result<Timestamp, QueueError> {
+        let delay = retry_delay(
+            job.transient_retries.saturating_add(1),
+            RETRY_BASE,
+            RETRY_CAP,
+            random_jitter(),
+        );
+        let run_at = self.now_millis().saturating_add(duration_millis(delay));
+        sqlx::query(
+            "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
+                    attempts = attempts - 1, transient_retries = transient_retries + 1, \
+                    lease_token = NULL, locked_until = NULL, updated_at = $5 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(job.id)
+        .bind(&job.lease_token)
+        .bind(run_at)
+        .bind(reason)
+        .bind(self.now_millis())
+        .execute(self.db.pool())
+        .await?;
         Ok(from_millis(run_at))
     }
 

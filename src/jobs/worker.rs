@@ -201,6 +201,11 @@ impl Runner {
                 tracing::warn!(%reason, retry_at = %at, "job waits");
                 Outcome::Rescheduled(at)
             }
+            Err(JobError::Transient(reason)) => {
+                let at = self.queue.retry_transient(job, &reason).await?;
+                tracing::warn!(%reason, retry_at = %at, "job hit a transient failure; will retry");
+                Outcome::Rescheduled(at)
+            }
             Err(JobError::Permanent(error)) => {
                 self.queue.bury(job, &error).await?;
                 tracing::error!(%error, "job failed permanently; dead");

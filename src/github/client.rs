@@ -1,0 +1,477 @@
+//! The GitHub client: octocrab as the HTTP transport (base URL from settings, so tests run it
+//! against a fake), our own App authentication, error classification, and politeness: at most
+//! [`MAX_IN_FLIGHT`] requests per installation, content-creating calls paced under GitHub's
+//! 80 per minute. octocrab's own retry is off; the job queue retries with our classification.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::Timestamp;
+use octocrab::Octocrab;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::auth::{AppSigner, AuthError, InstallationToken};
+use super::error::GitHubError;
+use crate::clock::SharedClock;
+use crate::domain::ids::RepoFullName;
+use crate::domain::permission::Permission;
+use crate::ports::GitHubPort;
+use crate::settings::{GitHubAppSettings, Secret};
+
+/// Requests in flight per installation (GitHub allows 100 concurrent in all; stay polite).
+pub const MAX_IN_FLIGHT: usize = 10;
+/// Content-creating calls allowed at once before pacing starts.
+pub const DEFAULT_CONTENT_BURST: u32 = 20;
+/// One more content-creating call is allowed per this interval: with the burst, at most
+/// 20 + 60 = 80 in any minute, GitHub's secondary limit.
+pub const DEFAULT_CONTENT_INTERVAL: Duration = Duration::from_secs(1);
+/// GitHub's REST API version we speak.
+const API_VERSION: &str = "2022-11-28";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// App credentials unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The API URL is not usable.
+    #[error("invalid GitHub API URL {url}: {message}")]
+    BaseUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The one GitHub client; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct GitHubClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    octo: Octocrab,
+    signer: AppSigner,
+    clock: SharedClock,
+    tokens: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Option<InstallationToken>>>>>,
+    in_flight: Mutex<HashMap<u64, Arc<Semaphore>>>,
+    pacers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Pacer>>>>,
+    pacing: ContentPacing,
+}
+
+/// How content-creating calls are paced per installation: `burst` at once, then one more per
+/// `interval`.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentPacing {
+    /// Calls allowed at once.
+    pub burst: u32,
+    /// One more call allowed per this interval.
+    pub interval: Duration,
+}
+
+impl Default for ContentPacing {
+    fn default() -> Self {
+        ContentPacing {
+            burst: DEFAULT_CONTENT_BURST,
+            interval: DEFAULT_CONTENT_INTERVAL,
+        }
+    }
+}
+
+/// A token bucket for content-creating calls.
+#[derive(Debug)]
+struct Pacer {
+    tokens: f64,
+    refilled: tokio::time::Instant,
+}
+
+impl GitHubClient {
+    /// A client for the configured App against `api_url`.
+    pub fn new(
+        app: &GitHubAppSettings,
+        api_url: &str,
+        clock: SharedClock,
+        pacing: ContentPacing,
+    ) -> Result<Self, ClientError> {
+        let signer = AppSigner::new(app)?;
+        let base_url_error = |message: String| ClientError::BaseUrl {
+            url: api_url.to_owned(),
+            message,
+        };
+        let octo = Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| base_url_error(e.to_string()))?
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .build()
+            .map_err(|e| base_url_error(e.to_string()))?;
+        Ok(GitHubClient {
+            inner: Arc::new(Inner {
+                octo,
+                signer,
+                clock,
+                tokens: Mutex::default(),
+                in_flight: Mutex::default(),
+                pacers: Mutex::default(),
+                pacing,
+            }),
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Calls GitHub as the App itself (JWT), e.g. to find an installation.
+    pub async fn app_request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, GitHubError> {
+        let jwt = self
+            .inner
+            .signer
+            .jwt(self.now())
+            .map_err(|e| GitHubError::Unauthorized(e.to_string()))?;
+        let (status, headers, bytes) = self.send(method, route, &jwt, body).await?;
+        self.decode(status, &headers, &bytes)
+    }
+
+    /// Calls GitHub as `installation`. A 401 mints a fresh token and tries once more.
+    pub async fn request<T: DeserializeOwned>(
+        &self,
+        installation: u64,
+        method: Method,
+        route: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, GitHubError> {
+        let (status, headers, bytes) = self.request_raw(installation, method, route, body).await?;
+        self.decode(status, &headers, &bytes)
+    }
+
+    /// Like [`GitHubClient::request`], returning the status and body undecoded.
+    pub async fn request_raw(
+        &self,
+        installation: u64,
+        method: Method,
+        route: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), GitHubError> {
+        let semaphore = self.semaphore(installation);
+        let _permit = semaphore
+            .acquire()
+            .await
+            .map_err(|_| GitHubError::Transient("client shutting down".into()))?;
+        if creates_content(&method, route) {
+            self.pace(installation).await;
+        }
+        let token = self.installation_token(installation, None).await?;
+        let answer = self.send(method.clone(), route, &token, body).await?;
+        if answer.0 != StatusCode::UNAUTHORIZED {
+            return Ok(answer);
+        }
+        tracing::info!(
+            installation,
+            "installation token refused; minting a new one"
+        );
+        let token = self.installation_token(installation, Some(&token)).await?;
+        self.send(method, route, &token, body).await
+    }
+
+    /// The installation token, minted when missing, near expiry, or equal to `rejected`.
+    async fn installation_token(
+        &self,
+        installation: u64,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, GitHubError> {
+        let slot = {
+            let mut tokens = self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            tokens.entry(installation).or_default().clone()
+        };
+        // One mint at a time per installation; others wait and reuse it.
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref() {
+            let was_rejected = rejected.is_some_and(|r| r == &token.token);
+            if token.is_fresh(self.now()) && !was_rejected {
+                return Ok(token.token.clone());
+            }
+        }
+        #[derive(Deserialize)]
+        struct Minted {
+            token: String,
+            expires_at: Timestamp,
+        }
+        let minted: Minted = self
+            .app_request(
+                Method::POST,
+                &format!("/app/installations/{installation}/access_tokens"),
+                None,
+            )
+            .await?;
+        let token = InstallationToken {
+            token: Secret::new(minted.token),
+            expires_at: minted.expires_at,
+        };
+        tracing::debug!(installation, expires_at = %token.expires_at, "installation token minted");
+        let secret = token.token.clone();
+        *cached = Some(token);
+        Ok(secret)
+    }
+
+    fn semaphore(&self, installation: u64) -> Arc<Semaphore> {
+        let mut map = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(installation)
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_IN_FLIGHT)))
+            .clone()
+    }
+
+    /// Waits for a content-creation token of `installation`'s bucket.
+    async fn pace(&self, installation: u64) {
+        let ContentPacing { burst, interval } = self.inner.pacing;
+        let burst = burst.max(1);
+        let pacer = {
+            let mut map = self.inner.pacers.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(installation)
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Mutex::new(Pacer {
+                        tokens: f64::from(burst),
+                        refilled: tokio::time::Instant::now(),
+                    }))
+                })
+                .clone()
+        };
+        let mut pacer = pacer.lock().await;
+        loop {
+            let now = tokio::time::Instant::now();
+            let earned =
+                now.duration_since(pacer.refilled).as_secs_f64() / interval.as_secs_f64().max(1e-9);
+            pacer.tokens = (pacer.tokens + earned).min(f64::from(burst));
+            pacer.refilled = now;
+            if pacer.tokens >= 1.0 {
+                pacer.tokens -= 1.0;
+                return;
+            }
+            let wait = interval.mul_f64(1.0 - pacer.tokens);
+            tracing::debug!(
+                installation,
+                wait_ms = wait.as_millis() as u64,
+                "pacing content creation"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        route: &str,
+        bearer: &Secret,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), GitHubError> {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
+            .map_err(|_| GitHubError::Unauthorized("token is not a valid header value".into()))?;
+        auth.set_sensitive(true);
+        let mut builder = http::Request::builder()
+            .method(method.clone())
+            .uri(route)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::ACCEPT, "application/vnd.github+json")
+            .header("x-github-api-version", API_VERSION)
+            .header(
+                header::USER_AGENT,
+                concat!("trainyard/", env!("CARGO_PKG_VERSION")),
+            );
+        let payload = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                json.to_string()
+            }
+            None => String::new(),
+        };
+        let request = builder
+            .body(payload)
+            .map_err(|e| GitHubError::Decode(format!("cannot build request for {route}: {e}")))?;
+        let response = self
+            .inner
+            .octo
+            .execute(request)
+            .await
+            .map_err(|e| GitHubError::Transient(format!("{method} {route}: {e}")))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| GitHubError::Transient(format!("{method} {route}: reading answer: {e}")))?
+            .to_bytes();
+        tracing::debug!(%method, route, status = parts.status.as_u16(), "GitHub answered");
+        Ok((parts.status, parts.headers, bytes))
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        bytes: &[u8],
+    ) -> Result<T, GitHubError> {
+        if !status.is_success() {
+            return Err(GitHubError::from_response(
+                status,
+                headers,
+                bytes,
+                self.now(),
+            ));
+        }
+        let bytes = if bytes.is_empty() {
+            b"null".as_slice()
+        } else {
+            bytes
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| GitHubError::Decode(format!("at `{}`: {}", e.path(), e.inner())))
+    }
+}
+
+/// Calls that make GitHub send notifications count against its content-creation limit.
+fn creates_content(method: &Method, route: &str) -> bool {
+    method == Method::POST
+        && [
+            "/releases",
+            "/git/refs",
+            "/git/tags",
+            "/comments",
+            "/deployments",
+            "/statuses",
+        ]
+        .iter()
+        .any(|part| route.contains(part))
+        && !route.ends_with("/generate-notes")
+}
+
+/// GitHub logins: letters, digits and hyphens, at most 39 characters; apps end in `[bot]`.
+fn valid_login(login: &str) -> bool {
+    let name = login.strip_suffix("[bot]").unwrap_or(login);
+    !name.is_empty()
+        && name.len() <= 39
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl GitHubPort for GitHubClient {
+    async fn repository_installation(&self, repo: &RepoFullName) -> Result<u64, GitHubError> {
+        #[derive(Deserialize)]
+        struct Installation {
+            id: u64,
+        }
+        let found: Installation = self
+            .app_request(Method::GET, &format!("/repos/{repo}/installation"), None)
+            .await?;
+        Ok(found.id)
+    }
+
+    async fn collaborator_permission(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        login: &str,
+    ) -> Result<Permission, GitHubError> {
+        if !valid_login(login) {
+            return Err(GitHubError::Validation(format!(
+                "{login:?} is not a GitHub login"
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            permission: String,
+            role_name: Option<String>,
+        }
+        let answer: Answer = self
+            .request(
+                installation,
+                Method::GET,
+                &format!("/repos/{repo}/collaborators/{login}/permission"),
+                None,
+            )
+            .await?;
+        Ok(Permission::from_github(
+            &answer.permission,
+            answer.role_name.as_deref(),
+        ))
+    }
+
+    async fn create_comment(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        #[derive(Deserialize)]
+        struct Created {
+            id: u64,
+        }
+        let created: Created = self
+            .request(
+                installation,
+                Method::POST,
+                &format!("/repos/{repo}/issues/{number}/comments"),
+                Some(&serde_json::json!({ "body": body })),
+            )
+            .await?;
+        Ok(created.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_creating_calls_are_recognised() {
+        assert!(creates_content(&Method::POST, "/repos/a/b/releases"));
+        assert!(creates_content(
+            &Method::POST,
+            "/repos/a/b/issues/3/comments"
+        ));
+        assert!(creates_content(&Method::POST, "/repos/a/b/git/refs"));
+        assert!(creates_content(
+            &Method::POST,
+            "/repos/a/b/deployments/9/statuses"
+        ));
+        assert!(!creates_content(
+            &Method::POST,
+            "/repos/a/b/releases/generate-notes"
+        ));
+        assert!(!creates_content(&Method::GET, "/repos/a/b/releases"));
+        assert!(!creates_content(&Method::PATCH, "/repos/a/b/releases/1"));
+        assert!(!creates_content(
+            &Method::POST,
+            "/app/installations/1/access_tokens"
+        ));
+    }
+
+    #[test]
+    fn only_real_logins_reach_a_url() {
+        for ok in ["octocat", "a-b", "dependabot[bot]"] {
+            assert!(valid_login(ok), "{ok}");
+        }
+        for bad in ["", "../x", "a/b", "a b", "x?y=1", "../x[bot]", "[bot]"] {
+            assert!(!valid_login(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The one real implementation of the GitHub port: App authentication, the HTTP client over
+//! octocrab, and the classification of GitHub's errors.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+
+pub use client::{ContentPacing, GitHubClient};
+pub use error::GitHubError;
