@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::{SharedClock, SystemClock};
+use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, PruneDeliveries};
 use crate::jobs::{Queue, Registry, Runner};
 use crate::settings::{Settings, redact_url};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub db: Db,
     /// The job queue.
     pub queue: Queue,
+    /// The GitHub client, when the App is configured.
+    pub github: Option<GitHubClient>,
 }
 
 impl AppState {
@@ -36,17 +39,30 @@ impl AppState {
             .await
             .with_context(|| format!("opening the store at {}", redact_url(url)))?;
         db.migrate().await.context("migrating the store")?;
-        Ok(AppState::new(settings, db, clock))
+        AppState::new(settings, db, clock)
     }
 
-    /// State over an open, migrated store.
-    pub fn new(settings: Settings, db: Db, clock: SharedClock) -> Self {
+    /// State over an open, migrated store. Fails when the GitHub App's key is unusable.
+    pub fn new(settings: Settings, db: Db, clock: SharedClock) -> anyhow::Result<Self> {
+        let github = match &settings.github {
+            Some(app) => Some(
+                GitHubClient::new(
+                    app,
+                    &settings.github_api_url,
+                    clock.clone(),
+                    ContentPacing::default(),
+                )
+                .context("setting up the GitHub client")?,
+            ),
+            None => None,
+        };
         let queue = Queue::new(db.clone(), clock, settings.queue.clone());
-        AppState {
+        Ok(AppState {
             settings: Arc::new(settings),
             db,
             queue,
-        }
+            github,
+        })
     }
 
     /// The job handlers of this build.

@@ -33,6 +33,21 @@ pub enum Command {
     Serve,
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Sign a webhook payload file with the configured webhook secret and post it to a
+    /// running server, printing the answer.
+    Replay {
+        /// The payload file (JSON), e.g. fixtures/github-webhooks/pull_request/closed.payload.json.
+        payload: PathBuf,
+        /// The event name (X-GitHub-Event), e.g. pull_request.
+        #[arg(long)]
+        event: String,
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The delivery id to send [default: a fresh one].
+        #[arg(long)]
+        delivery: Option<String>,
+    },
     /// Show the job queue: counts per state and the dead jobs with their last error.
     Jobs {
         /// Run every job that is due now, once, then show the queue.
@@ -42,22 +57,48 @@ pub enum Command {
 }
 
 impl Cli {
-    /// Resolves settings: flags and environment first, then the file.
-    pub fn resolve_settings(&self) -> anyhow::Result<Settings> {
-        let args = match &self.config {
+    /// The settings as given: flags and environment first, then the file.
+    pub fn settings_args(&self) -> anyhow::Result<SettingsArgs> {
+        Ok(match &self.config {
             Some(path) => self
                 .settings
                 .clone()
                 .or(SettingsArgs::from_toml_file(path)?),
             None => self.settings.clone(),
-        };
-        Ok(Settings::resolve(args)?)
+        })
+    }
+
+    /// Resolves and checks the settings.
+    pub fn resolve_settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings::resolve(self.settings_args()?)?)
     }
 }
 
 /// Parses the command line and runs it.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Replay {
+        payload,
+        event,
+        url,
+        delivery,
+    } = &cli.command
+    {
+        // Replay needs only the webhook secret, not a complete App.
+        let secrets = cli.settings_args()?.github_webhook_secret;
+        let Some(secret) = secrets.as_ref().and_then(|s| s.secrets().first()) else {
+            anyhow::bail!(
+                "replay signs with TRAINYARD_GITHUB_WEBHOOK_SECRET; set it to the server's secret"
+            );
+        };
+        let answer = crate::replay::replay(payload, event, url, secret, delivery.clone()).await?;
+        println!("delivery {}: HTTP {}", answer.delivery_id, answer.status);
+        println!("{}", answer.body);
+        if !(200..300).contains(&answer.status) {
+            anyhow::bail!("the server refused the delivery");
+        }
+        return Ok(());
+    }
     let settings = cli.resolve_settings()?;
     telemetry::init(settings.log_format, std::io::stdout);
     match cli.command {
@@ -69,6 +110,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("migrations applied ({} store)", db.backend());
             Ok(())
         }
+        Command::Replay { .. } => Ok(()),
         Command::Jobs { run } => {
             let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
             if run {

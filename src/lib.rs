@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod inbound;
 pub mod jobs;
 pub mod ports;
+pub mod replay;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -584,3 +584,47 @@ async fn count(server: &MockServer, route: &str) -> usize {
         .filter(|r| r.url.path() == route)
         .count()
 }
+
+#[tokio::test]
+async fn a_repository_installation_is_asked_of_github_once_then_remembered() {
+    let f = fake(None, ContentPacing::default()).await;
+    let test = harness::TestDb::sqlite().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/api/installation"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": 7, "account": {"login": "acme"}})),
+        )
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/gone/installation"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"})),
+        )
+        .mount(&f.server)
+        .await;
+    let now = f.clock.now().as_millisecond();
+    for _ in 0..3 {
+        let found =
+            trainyard::handlers::installations::installation_for(&test.db, &f.client, &repo(), now)
+                .await;
+        assert_eq!(found.ok(), Some(INSTALLATION));
+    }
+    let gone = RepoFullName::parse("acme/gone").expect("repo");
+    let err = trainyard::handlers::installations::installation_for(&test.db, &f.client, &gone, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, JobError::Permanent(m) if m == "the trainyard GitHub App is not installed on acme/gone"),
+        "{err:?}"
+    );
+    // The lookup went out as the App itself.
+    let requests = f.server.received_requests().await.expect("recorded");
+    let asked = requests
+        .iter()
+        .find(|r| r.url.path() == "/repos/acme/api/installation")
+        .expect("asked");
+    assert_eq!(claims_of(asked).iss, serde_json::json!(42));
+}

@@ -259,3 +259,94 @@ fn migrate_applies_migrations_and_jobs_shows_the_queue() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn replay_against_serve_stores_the_delivery_and_runs_its_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR"));
+    let app = [
+        ("TRAINYARD_GITHUB_APP_ID", "42"),
+        ("TRAINYARD_GITHUB_PRIVATE_KEY_PATH", key.as_str()),
+        ("TRAINYARD_GITHUB_WEBHOOK_SECRET", "replay-secret"),
+    ];
+    let server = Server::start(dir.path(), &app).await;
+    let payload = format!(
+        "{}/fixtures/github-webhooks/installation/created.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let replay = |delivery: &str| {
+        let mut cmd = trainyard(dir.path());
+        cmd.args([
+            "replay",
+            &payload,
+            "--event",
+            "installation",
+            "--url",
+            &server.base,
+            "--delivery",
+            delivery,
+        ]);
+        for (k, v) in app {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run replay")
+    };
+    let out = replay("11111111-2222-3333-4444-555555555555");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "delivery 11111111-2222-3333-4444-555555555555: HTTP 202\n{\"status\":\"queued\"}"
+    );
+    let again = replay("11111111-2222-3333-4444-555555555555");
+    assert!(String::from_utf8_lossy(&again.stdout).contains(r#"{"status":"duplicate"}"#));
+
+    // The server's workers run the job: the installation is recorded.
+    let db = trainyard::store::Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("trainyard.db").display()
+    ))
+    .await
+    .expect("open the server's store");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let installed = trainyard::store::installations::list(&db)
+            .await
+            .expect("list");
+        if !installed.is_empty() {
+            assert_eq!(installed[0].id, 957387);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deliveries = trainyard::store::deliveries::list(&db).await.expect("list");
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        deliveries[0].delivery_id,
+        "11111111-2222-3333-4444-555555555555"
+    );
+    db.close().await;
+
+    let wrong = {
+        let mut cmd = trainyard(dir.path());
+        cmd.args([
+            "replay",
+            &payload,
+            "--event",
+            "installation",
+            "--url",
+            &server.base,
+        ])
+        .env("TRAINYARD_GITHUB_WEBHOOK_SECRET", "not-the-secret");
+        cmd.output().expect("run replay")
+    };
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("HTTP 401"));
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{out}");
+}

@@ -21,7 +21,6 @@ use harness::TestDb;
 
 const SECRET: &str = "webhook-secret";
 const OLD_SECRET: &str = "previous-webhook-secret";
-const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -40,14 +39,17 @@ impl Bot {
     fn new(test: &TestDb) -> Bot {
         let settings = Settings::resolve(SettingsArgs {
             github_app_id: Some(42),
-            github_private_key: Some(Secret::new(PEM)),
+            github_private_key_path: Some(
+                format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
+            ),
             github_webhook_secret: Some(format!("{SECRET},{OLD_SECRET}").parse().expect("list")),
             ..SettingsArgs::default()
         })
         .expect("settings");
         let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
         Bot {
-            state: AppState::new(settings, test.db.clone(), Arc::new(clock.clone())),
+            state: AppState::new(settings, test.db.clone(), Arc::new(clock.clone()))
+                .expect("state"),
             clock,
         }
     }
@@ -434,7 +436,7 @@ async fn without_a_configured_app_the_route_answers_503_and_reads_nothing() {
     let settings = Settings::resolve(SettingsArgs::default()).expect("settings");
     let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
     let bot = Bot {
-        state: AppState::new(settings, test.db.clone(), Arc::new(clock.clone())),
+        state: AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state"),
         clock,
     };
     let body = fixture("pull_request/labeled.payload.json");

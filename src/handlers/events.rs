@@ -50,59 +50,37 @@ impl BackgroundJob for HandleWebhook {
 
 async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
     let now = ctx.clock.now().as_millisecond();
-    let store = |e: crate::store::StoreError| JobError::Failed(e.to_string());
     match event {
         Event::Installation(e) => match e.action {
             InstallationAction::Created | InstallationAction::NewPermissionsAccepted => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
-                    .await
-                    .map_err(store)?;
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
                 installations::add_repositories(&ctx.db, e.installation_id, &e.repositories, now)
-                    .await
-                    .map_err(store)?;
+                    .await?;
                 tracing::info!(installation = e.installation_id, account = %e.account, "installation recorded");
             }
             InstallationAction::Deleted => {
-                installations::delete(&ctx.db, e.installation_id)
-                    .await
-                    .map_err(store)?;
+                installations::delete(&ctx.db, e.installation_id).await?;
                 tracing::info!(installation = e.installation_id, "installation removed");
             }
             InstallationAction::Suspend => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
-                    .await
-                    .map_err(store)?;
-                installations::set_suspended(&ctx.db, e.installation_id, Some(now), now)
-                    .await
-                    .map_err(store)?;
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+                installations::set_suspended(&ctx.db, e.installation_id, Some(now), now).await?;
             }
             InstallationAction::Unsuspend => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now)
-                    .await
-                    .map_err(store)?;
-                installations::set_suspended(&ctx.db, e.installation_id, None, now)
-                    .await
-                    .map_err(store)?;
+                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+                installations::set_suspended(&ctx.db, e.installation_id, None, now).await?;
             }
         },
         Event::InstallationRepositories(e) => {
-            installations::upsert(&ctx.db, e.installation_id, &e.account, now)
-                .await
-                .map_err(store)?;
-            installations::add_repositories(&ctx.db, e.installation_id, &e.added, now)
-                .await
-                .map_err(store)?;
-            installations::remove_repositories(&ctx.db, e.installation_id, &e.removed)
-                .await
-                .map_err(store)?;
+            installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+            installations::add_repositories(&ctx.db, e.installation_id, &e.added, now).await?;
+            installations::remove_repositories(&ctx.db, e.installation_id, &e.removed).await?;
         }
         other => {
             // Repositories reached through a delivery are covered by its installation.
             if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())
             {
-                installations::note_repository(&ctx.db, installation, repo, now)
-                    .await
-                    .map_err(store)?;
+                installations::note_repository(&ctx.db, installation, repo, now).await?;
             }
             tracing::info!("event recorded");
         }

@@ -1,3 +1,4 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
 pub mod events;
+pub mod installations;
