@@ -12,7 +12,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
-use crate::handlers::events::{EventContext, HandleWebhook, PruneDeliveries};
+use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::jobs::{Queue, Registry, Runner};
 use crate::settings::{Settings, redact_url};
 use crate::store::Db;
@@ -70,10 +70,11 @@ impl AppState {
         let events = EventContext {
             db: self.db.clone(),
             clock: self.queue.clock().clone(),
+            queue: self.queue.clone(),
         };
         Registry::new()
             .register::<HandleWebhook>(events.clone())
-            .register::<PruneDeliveries>(events)
+            .register::<Housekeeping>(events)
     }
 
     /// A runner over this state's queue with this build's handlers.
@@ -170,8 +171,8 @@ async fn enqueue_housekeeping(queue: crate::jobs::Queue, shutdown: CancellationT
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = every.tick() => {
-                if let Err(error) = queue.enqueue_now(&PruneDeliveries).await {
-                    tracing::warn!(%error, "cannot enqueue delivery pruning");
+                if let Err(error) = queue.enqueue_now(&Housekeeping).await {
+                    tracing::warn!(%error, "cannot enqueue housekeeping");
                 }
             }
         }

@@ -124,6 +124,8 @@ pub async fn run() -> anyhow::Result<()> {
                     drained.completed, drained.retrying, drained.rescheduled, drained.dead
                 );
             }
+            let deliveries = crate::store::deliveries::count(&state.db).await?;
+            println!("deliveries recorded: {deliveries}");
             let counts = state.queue.counts().await?;
             println!(
                 "queued {}  running {}  retrying {}  dead {}",

@@ -748,7 +748,63 @@ async fn shutdown_lets_the_running_job_finish(test: TestDb) {
     );
 }
 
+async fn a_backlog_in_one_repository_does_not_hold_up_another(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    for seq in 0..300 {
+        b.queue
+            .enqueue_now(&record("acme/busy", seq, 0))
+            .await
+            .expect("enqueue");
+    }
+    b.queue
+        .enqueue_now(&record("acme/quiet", 0, 0))
+        .await
+        .expect("enqueue");
+    let busy_head = b.queue.claim().await.expect("claim").expect("due");
+    assert_eq!(busy_head.queue_key, "acme/busy");
+    let next = b
+        .queue
+        .claim()
+        .await
+        .expect("claim")
+        .expect("the quiet repository's job");
+    assert_eq!(next.queue_key, "acme/quiet");
+    assert!(
+        b.queue.claim().await.expect("claim").is_none(),
+        "the busy repository runs one at a time"
+    );
+}
+
+async fn idle_queue_keys_are_forgotten_but_never_under_waiting_work(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    b.queue
+        .enqueue_now(&record("acme/done", 1, 0))
+        .await
+        .expect("enqueue");
+    b.runner.run_pending().await.expect("run");
+    b.queue
+        .enqueue_now(&record("acme/waiting", 1, 0))
+        .await
+        .expect("enqueue");
+    let later = b.clock.now() + SignedDuration::from_hours(48);
+    assert_eq!(
+        b.queue.forget_idle_keys(later).await.expect("forget"),
+        1,
+        "only the idle key"
+    );
+    // The waiting job is still found.
+    assert_eq!(b.runner.run_pending().await.expect("run").completed, 1);
+    // A forgotten key comes back with its next job.
+    b.queue
+        .enqueue_now(&record("acme/done", 2, 0))
+        .await
+        .expect("enqueue");
+    assert_eq!(b.runner.run_pending().await.expect("run").completed, 1);
+}
+
 on_both_backends!(
+    a_backlog_in_one_repository_does_not_hold_up_another,
+    idle_queue_keys_are_forgotten_but_never_under_waiting_work,
     two_workers_run_two_thousand_jobs_exactly_once,
     jobs_of_one_key_run_in_order_and_never_overlap,
     a_failed_job_is_retried_after_backoff_then_succeeds,

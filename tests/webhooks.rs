@@ -400,7 +400,7 @@ async fn old_delivery_records_are_pruned_after_eight_days(test: TestDb) {
     bot.clock.advance(SignedDuration::from_hours(7 * 24 + 1));
     bot.state
         .queue
-        .enqueue_now(&trainyard::handlers::events::PruneDeliveries)
+        .enqueue_now(&trainyard::handlers::events::Housekeeping)
         .await
         .expect("enqueue");
     bot.state.runner().run_pending().await.expect("run");

@@ -18,6 +18,8 @@ pub struct EventContext {
     pub db: Db,
     /// The clock.
     pub clock: SharedClock,
+    /// The job queue.
+    pub queue: crate::jobs::Queue,
 }
 
 /// Acts on one verified webhook delivery.
@@ -88,12 +90,16 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Deletes delivery records older than [`DELIVERY_RETENTION`]; enqueued hourly.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PruneDeliveries;
+/// Queue keys idle this long, with no unfinished job, are forgotten.
+pub const QUEUE_KEY_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
-impl BackgroundJob for PruneDeliveries {
-    const KIND: &'static str = "housekeeping.prune_deliveries";
+/// Hourly housekeeping: deletes delivery records older than [`DELIVERY_RETENTION`] and
+/// forgets idle queue keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Housekeeping;
+
+impl BackgroundJob for Housekeeping {
+    const KIND: &'static str = "housekeeping";
     type Context = EventContext;
 
     fn queue_key(&self) -> String {
@@ -105,11 +111,15 @@ impl BackgroundJob for PruneDeliveries {
     }
 
     async fn run(self, ctx: EventContext) -> Result<(), JobError> {
-        let cutoff = ctx.clock.now() - DELIVERY_RETENTION;
-        let pruned = deliveries::prune(&ctx.db, cutoff.as_millisecond())
+        let now = ctx.clock.now();
+        let pruned =
+            deliveries::prune(&ctx.db, (now - DELIVERY_RETENTION).as_millisecond()).await?;
+        let forgotten = ctx
+            .queue
+            .forget_idle_keys(now - QUEUE_KEY_RETENTION)
             .await
             .map_err(|e| JobError::Failed(e.to_string()))?;
-        tracing::info!(pruned, "old delivery records pruned");
+        tracing::info!(pruned, forgotten, "housekeeping done");
         Ok(())
     }
 }

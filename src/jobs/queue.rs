@@ -208,27 +208,28 @@ enum ClaimRound {
     Again,
 }
 
-/// The oldest due job that may start now: a waiting job whose key has no earlier unfinished
-/// job and nothing running, or a running job whose lease expired (its worker died).
+/// The oldest due job that may start now. Only the head of each queue key (its oldest job
+/// that is not dead) may start: a waiting head whose time has come, or a running head whose
+/// lease expired (its worker died). One index probe per key, whatever the backlog.
 macro_rules! claim_candidate_sql {
-    () => {
-        "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-                j.transient_retries \
-         FROM jobs j \
-         WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
-                AND NOT EXISTS (SELECT 1 FROM jobs e \
-                                WHERE e.queue_key = j.queue_key AND e.id < j.id \
-                                  AND e.state <> 'dead') \
-                AND NOT EXISTS (SELECT 1 FROM jobs r \
-                                WHERE r.queue_key = j.queue_key AND r.state = 'running')) \
-            OR (j.state = 'running' AND j.locked_until <= $1) \
-         ORDER BY j.id \
-         LIMIT 1"
+    ($lock:literal) => {
+        concat!(
+            "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
+                    j.transient_retries \
+             FROM queue_keys k \
+             JOIN jobs j ON j.id = (SELECT MIN(e.id) FROM jobs e \
+                                    WHERE e.queue_key = k.queue_key AND e.state <> 'dead') \
+             WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
+                OR (j.state = 'running' AND j.locked_until <= $1) \
+             ORDER BY j.id \
+             LIMIT 1",
+            $lock
+        )
     };
 }
 
-const CLAIM_CANDIDATE_SQLITE: &str = claim_candidate_sql!();
-const CLAIM_CANDIDATE_POSTGRES: &str = concat!(claim_candidate_sql!(), " FOR UPDATE SKIP LOCKED");
+const CLAIM_CANDIDATE_SQLITE: &str = claim_candidate_sql!("");
+const CLAIM_CANDIDATE_POSTGRES: &str = claim_candidate_sql!(" FOR UPDATE OF j SKIP LOCKED");
 
 /// The queue over the store. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -273,6 +274,17 @@ impl Queue {
         })?;
         let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
         let now = self.now_millis();
+        let queue_key = job.queue_key();
+        // The key row first: claimers find work through it, and on PostgreSQL its row lock
+        // keeps `forget_idle_keys` from removing it under this uncommitted job.
+        sqlx::query(
+            "INSERT INTO queue_keys (queue_key, last_enqueued_at) VALUES ($1, $2) \
+             ON CONFLICT (queue_key) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at",
+        )
+        .bind(&queue_key)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
                                max_attempts, run_at, created_at, updated_at) \
@@ -281,7 +293,7 @@ impl Queue {
              RETURNING id",
         )
         .bind(J::KIND)
-        .bind(job.queue_key())
+        .bind(&queue_key)
         .bind(job.dedupe_key())
         .bind(payload)
         .bind(max_attempts)
@@ -299,9 +311,10 @@ impl Queue {
         Ok(enqueued)
     }
 
-    /// Tells idle workers in this process to look for work now rather than at their next poll.
+    /// Tells an idle worker in this process to look for work now rather than at its next
+    /// poll (one, not all: one new job needs one worker).
     pub fn wake(&self) {
-        self.wake.notify_waiters();
+        self.wake.notify_one();
     }
 
     pub(crate) async fn woken(&self) {
@@ -501,6 +514,20 @@ impl Queue {
         .execute(self.db.pool())
         .await?;
         Ok(())
+    }
+
+    /// Forgets queue keys with no unfinished job that have seen no enqueue since `before`,
+    /// so the keys claimers walk stay those with work. Returns how many were forgotten.
+    pub async fn forget_idle_keys(&self, before: Timestamp) -> Result<u64, QueueError> {
+        let done = sqlx::query(
+            "DELETE FROM queue_keys WHERE last_enqueued_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM jobs j \
+                               WHERE j.queue_key = queue_keys.queue_key AND j.state <> 'dead')",
+        )
+        .bind(before.as_millisecond())
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// How many jobs are in each state.

@@ -25,8 +25,14 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// lock before a write gives up, and foreign keys on.
 const SQLITE_CONNECTION_PRAGMAS: &str =
     "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
-/// Connections in the pool. SQLite serialises writers anyway; PostgreSQL is shared by replicas.
-const POOL_SIZE: u32 = 10;
+/// PostgreSQL connections per process.
+const POSTGRES_POOL_SIZE: u32 = 10;
+/// SQLite connections per process: one. SQLite admits one writer at a time, and writers that
+/// find the file locked wait in SQLite's busy handler, which sleeps in growing steps (up to
+/// 100 ms) — under load that is most of the latency. Queuing on the pool instead hands the
+/// connection over the moment it is free. Transactions must therefore never wait for a second
+/// connection while holding one.
+const SQLITE_POOL_SIZE: u32 = 1;
 /// How long a caller waits for a free connection before the store reports itself unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -149,7 +155,10 @@ impl Db {
         }
 
         let pool = AnyPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(match backend {
+                Backend::Sqlite => SQLITE_POOL_SIZE,
+                Backend::Postgres => POSTGRES_POOL_SIZE,
+            })
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
