@@ -59,6 +59,7 @@ RESULT=$(PAYLOAD_FILE="$PAYLOAD" SIGNATURE="$SIGNATURE" EVENT="$EVENT" \
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/webhook-load.lua \
   "http://127.0.0.1:$PORT" | tail -n 1)
 PEAK_RSS=$(rss_kib "$SERVER" VmHWM)
+CPU_SECS=$(awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$SERVER/stat")
 
 kill -TERM "$SERVER"
 wait "$SERVER" || true
@@ -71,7 +72,7 @@ OK=$((REQUESTS - NON2XX))
 
 echo "store=$STORE connections=$CONNECTIONS duration=$DURATION payload=$PAYLOAD ($(wc -c <"$PAYLOAD") bytes)"
 echo "wrk: $RESULT"
-echo "rss: idle $((IDLE_RSS / 1024)) MiB, peak under load $((PEAK_RSS / 1024)) MiB"
+echo "rss: idle $((IDLE_RSS / 1024)) MiB, peak under load $((PEAK_RSS / 1024)) MiB; server CPU ${CPU_SECS}s"
 echo "2xx answers: $OK, deliveries stored: $STORED"
 # wrk stops with up to one request per connection still in flight: the server may have
 # stored those without wrk counting their answers. Anything else is a lost or phantom delivery.

@@ -1,18 +1,20 @@
 //! Wiring: builds the store, the queue and the router from [`Settings`], and runs the server
 //! with its workers until a shutdown signal.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::Request;
 use axum::routing::get;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
+use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
 use crate::settings::{Settings, redact_url};
 use crate::store::Db;
@@ -29,6 +31,9 @@ pub struct AppState {
     pub queue: Queue,
     /// The GitHub client, when the App is configured.
     pub github: Option<GitHubClient>,
+    /// Records inbound deliveries in group commits.
+    pub intake: Intake,
+    intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl AppState {
@@ -57,12 +62,23 @@ impl AppState {
             None => None,
         };
         let queue = Queue::new(db.clone(), clock, settings.queue.clone());
+        let (intake, writer) = Intake::start(db.clone(), queue.clone());
         Ok(AppState {
             settings: Arc::new(settings),
             db,
             queue,
             github,
+            intake,
+            intake_writer: Arc::new(Mutex::new(Some(writer))),
         })
+    }
+
+    /// The intake writer's task, to await at shutdown (taken once).
+    fn take_intake_writer(&self) -> Option<JoinHandle<()>> {
+        self.intake_writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 
     /// The job handlers of this build.
@@ -71,6 +87,7 @@ impl AppState {
             db: self.db.clone(),
             clock: self.queue.clock().clone(),
             queue: self.queue.clone(),
+            noted_repositories: Arc::default(),
         };
         Registry::new()
             .register::<HandleWebhook>(events.clone())
@@ -133,6 +150,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let mut worker_tasks = state.runner().start(workers, shutdown.clone());
+    let intake_writer = state.take_intake_writer();
     tokio::spawn(enqueue_housekeeping(state.queue.clone(), shutdown.clone()));
     let db = state.db.clone();
 
@@ -141,6 +159,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
 
+    // The router, and with it every handle on the intake, is gone: the writer finishes what
+    // it holds and stops.
+    if let Some(writer) = intake_writer {
+        let _ = writer.await;
+    }
     tracing::info!(
         grace_secs = grace.as_secs(),
         "stopped accepting; waiting for running jobs"

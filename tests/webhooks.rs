@@ -418,7 +418,42 @@ async fn old_delivery_records_are_pruned_after_eight_days(test: TestDb) {
     );
 }
 
+async fn concurrent_deliveries_are_each_stored_once(test: TestDb) {
+    let bot = Bot::new(&test);
+    let body = fixture("pull_request/labeled.payload.json");
+    // 200 distinct deliveries and 20 copies of one, all at once: they share group commits.
+    let ids: Vec<String> = (0..200).map(|n| format!("{DELIVERY}-{n}")).collect();
+    let mut requests = Vec::new();
+    for id in &ids {
+        requests.push(bot.deliver("pull_request", id, &body));
+    }
+    for _ in 0..20 {
+        requests.push(bot.deliver("pull_request", "the-same-delivery", &body));
+    }
+    let answers = futures::future::join_all(requests).await;
+    let accepted = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .count();
+    let duplicates = answers
+        .iter()
+        .filter(|(s, b)| *s == StatusCode::OK && b.contains("duplicate"))
+        .count();
+    assert_eq!((accepted, duplicates), (201, 19));
+    assert_eq!(
+        bot.counts().await,
+        (
+            201,
+            QueueCounts {
+                queued: 201,
+                ..QueueCounts::default()
+            }
+        )
+    );
+}
+
 on_both_backends!(
+    concurrent_deliveries_are_each_stored_once,
     a_signed_delivery_is_stored_with_its_job_and_accepted,
     a_redelivery_is_a_duplicate_and_adds_no_job,
     a_delivery_signed_with_the_previous_secret_is_accepted,

@@ -20,6 +20,10 @@ pub struct EventContext {
     pub clock: SharedClock,
     /// The job queue.
     pub queue: crate::jobs::Queue,
+    /// (installation, repository) pairs already written, so a busy repository's deliveries
+    /// do not rewrite them every time.
+    pub noted_repositories:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(u64, String)>>>,
 }
 
 /// Acts on one verified webhook delivery.
@@ -50,6 +54,14 @@ impl BackgroundJob for HandleWebhook {
     }
 }
 
+fn noted(
+    ctx: &EventContext,
+) -> std::sync::MutexGuard<'_, std::collections::HashSet<(u64, String)>> {
+    ctx.noted_repositories
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
     let now = ctx.clock.now().as_millisecond();
     match event {
@@ -62,6 +74,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
             }
             InstallationAction::Deleted => {
                 installations::delete(&ctx.db, e.installation_id).await?;
+                noted(&ctx).retain(|(installation, _)| *installation != e.installation_id);
                 tracing::info!(installation = e.installation_id, "installation removed");
             }
             InstallationAction::Suspend => {
@@ -77,12 +90,19 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
             installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
             installations::add_repositories(&ctx.db, e.installation_id, &e.added, now).await?;
             installations::remove_repositories(&ctx.db, e.installation_id, &e.removed).await?;
+            noted(&ctx).retain(|(installation, repo)| {
+                *installation != e.installation_id || !e.removed.iter().any(|r| r.as_ref() == repo)
+            });
         }
         other => {
             // Repositories reached through a delivery are covered by its installation.
             if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())
             {
-                installations::note_repository(&ctx.db, installation, repo, now).await?;
+                let key = (installation, repo.to_string());
+                if !noted(&ctx).contains(&key) {
+                    installations::note_repository(&ctx.db, installation, repo, now).await?;
+                    noted(&ctx).insert(key);
+                }
             }
             tracing::info!("event recorded");
         }

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod github;
+pub mod intake;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

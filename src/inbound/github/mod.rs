@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::error::HttpError;
 use crate::handlers::events::HandleWebhook;
-use crate::store::deliveries::{self, DeliveryParams};
+use crate::inbound::intake::{Accepted, Delivery};
 use payload::Parsed;
 
 /// GitHub delivers at most 25 MB; anything larger is not a GitHub delivery.
@@ -67,55 +67,39 @@ pub async fn receive(
     }
     let (action, parsed) = payload::parse(event, &body)
         .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let (outcome, repository, installation_id) = match &parsed {
-        Parsed::Handled(e) => (
-            "queued",
-            e.repository().map(|r| r.to_string()),
-            e.installation_id(),
+    let (repository, installation_id, job) = match parsed {
+        Parsed::Handled(event) => (
+            event.repository().map(|r| r.to_string()),
+            event.installation_id(),
+            Some(HandleWebhook {
+                delivery_id: delivery_id.to_owned(),
+                event: *event,
+            }),
         ),
-        Parsed::Ignored => ("ignored", None, None),
+        Parsed::Ignored => (None, None, None),
     };
-
-    let record = DeliveryParams {
+    let delivery = Delivery {
         source: "github",
-        delivery_id,
-        event,
-        action: action.as_deref(),
-        outcome,
-        repository: repository.as_deref(),
+        delivery_id: delivery_id.to_owned(),
+        event: event.to_owned(),
+        action,
+        repository,
         installation_id,
         received_at: state.queue.clock().now().as_millisecond(),
+        job,
     };
-    let store_error = |error: &dyn std::fmt::Display| {
-        tracing::error!(%error, "cannot record webhook delivery");
-        HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "cannot record the delivery; redeliver it later",
-        )
-    };
-    let mut tx = state.db.pool().begin().await.map_err(|e| store_error(&e))?;
-    if !deliveries::record(&mut tx, &record)
-        .await
-        .map_err(|e| store_error(&e))?
-    {
-        return Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))));
+    match state.intake.submit(delivery).await {
+        Ok(Accepted::Queued) => Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued" })))),
+        Ok(Accepted::Ignored) => Ok((StatusCode::ACCEPTED, Json(json!({ "status": "ignored" })))),
+        Ok(Accepted::Duplicate) => Ok((StatusCode::OK, Json(json!({ "status": "duplicate" })))),
+        Err(error) => {
+            tracing::error!(%error, "webhook delivery not recorded");
+            Err(HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot record the delivery now; redeliver it later",
+            ))
+        }
     }
-    if let Parsed::Handled(event) = parsed {
-        let job = HandleWebhook {
-            delivery_id: delivery_id.to_owned(),
-            event: *event,
-        };
-        state
-            .queue
-            .enqueue(&mut tx, &job)
-            .await
-            .map_err(|e| store_error(&e))?;
-    }
-    tx.commit().await.map_err(|e| store_error(&e))?;
-    if outcome == "queued" {
-        state.queue.wake();
-    }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": outcome }))))
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
