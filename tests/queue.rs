@@ -802,7 +802,32 @@ async fn idle_queue_keys_are_forgotten_but_never_under_waiting_work(test: TestDb
     assert_eq!(b.runner.run_pending().await.expect("run").completed, 1);
 }
 
+async fn the_wake_hint_says_whether_a_new_job_can_start_at_once(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    let mut conn = test.db.pool().acquire().await.expect("connection");
+    let (_, first) = b
+        .queue
+        .enqueue_with_hint(&mut conn, &record("acme/api", 1, 0))
+        .await
+        .expect("enqueue");
+    let (_, second) = b
+        .queue
+        .enqueue_with_hint(&mut conn, &record("acme/api", 2, 0))
+        .await
+        .expect("enqueue");
+    let (_, other) = b
+        .queue
+        .enqueue_with_hint(&mut conn, &record("acme/web", 1, 0))
+        .await
+        .expect("enqueue");
+    assert!(first && other, "the head of a key can start");
+    // PostgreSQL knows the second waits behind the first; SQLite always wakes (it is cheap).
+    let expected_second = test.db.backend() == trainyard::store::Backend::Sqlite;
+    assert_eq!(second, expected_second);
+}
+
 on_both_backends!(
+    the_wake_hint_says_whether_a_new_job_can_start_at_once,
     a_backlog_in_one_repository_does_not_hold_up_another,
     idle_queue_keys_are_forgotten_but_never_under_waiting_work,
     two_workers_run_two_thousand_jobs_exactly_once,

@@ -7,18 +7,23 @@
 //! before), commits once, and answers each request. Under light load a batch is one delivery
 //! and nothing waits; under heavy load batches grow and throughput with them.
 
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::handlers::events::HandleWebhook;
 use crate::jobs::Queue;
-use crate::store::Db;
 use crate::store::deliveries::{self, DeliveryParams};
+use crate::store::{Backend, Db};
 
 /// Most deliveries written in one transaction.
 const MAX_BATCH: usize = 128;
-/// Deliveries waiting for the writer before submitters wait for room.
+/// Deliveries waiting for a writer before submitters wait for room.
 const QUEUE_DEPTH: usize = 1024;
+/// Writers on PostgreSQL: each batch pays a round trip per statement, so a few batches in
+/// flight on separate connections keep the server busy. SQLite has one connection: one writer.
+const POSTGRES_WRITERS: usize = 4;
 
 /// What happened to a submitted delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +83,21 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Intake {
-    /// Starts the writer over `db`, enqueueing through `queue`.
+    /// Starts the writers over `db`, enqueueing through `queue`; the handle ends when they
+    /// all have.
     pub fn start(db: Db, queue: Queue) -> (Intake, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer = tokio::spawn(write_batches(db, queue, receiver));
-        (Intake { sender }, writer)
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let mut tasks = JoinSet::new();
+        for _ in 0..writers {
+            tasks.spawn(write_batches(db.clone(), queue.clone(), receiver.clone()));
+        }
+        let all = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+        (Intake { sender }, all)
     }
 
     /// Records `delivery` (and enqueues its job) durably; returns once committed.
@@ -98,16 +113,16 @@ impl Intake {
     }
 }
 
-async fn write_batches(db: Db, queue: Queue, mut receiver: mpsc::Receiver<Pending>) {
+async fn write_batches(db: Db, queue: Queue, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    // Take whatever is waiting (at least one), then let the next writer take the rest.
+    while receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match write(&db, &queue, &batch).await {
-            Ok(outcomes) => {
-                let queued = outcomes.contains(&Accepted::Queued);
+            Ok((outcomes, runnable)) => {
                 for (pending, outcome) in batch.drain(..).zip(outcomes) {
                     let _ = pending.reply.send(Ok(outcome));
                 }
-                if queued {
+                if runnable {
                     queue.wake();
                 }
             }
@@ -121,9 +136,11 @@ async fn write_batches(db: Db, queue: Queue, mut receiver: mpsc::Receiver<Pendin
     }
 }
 
-async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<Vec<Accepted>> {
+/// Writes a batch; returns each delivery's outcome and whether any new job may start at once.
+async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<(Vec<Accepted>, bool)> {
     let mut tx = db.pool().begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut runnable = false;
     for Pending { delivery: d, .. } in batch {
         let params = DeliveryParams {
             source: d.source,
@@ -138,7 +155,7 @@ async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<Vec<
         let outcome = if !deliveries::record(&mut tx, &params).await? {
             Accepted::Duplicate
         } else if let Some(job) = &d.job {
-            queue.enqueue(&mut tx, job).await?;
+            runnable |= queue.enqueue_with_hint(&mut tx, job).await?.1;
             Accepted::Queued
         } else {
             Accepted::Ignored
@@ -146,5 +163,5 @@ async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<Vec<
         outcomes.push(outcome);
     }
     tx.commit().await?;
-    Ok(outcomes)
+    Ok((outcomes, runnable))
 }

@@ -211,25 +211,59 @@ enum ClaimRound {
 /// The oldest due job that may start now. Only the head of each queue key (its oldest job
 /// that is not dead) may start: a waiting head whose time has come, or a running head whose
 /// lease expired (its worker died). One index probe per key, whatever the backlog.
-macro_rules! claim_candidate_sql {
-    ($lock:literal) => {
-        concat!(
-            "SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-                    j.transient_retries \
-             FROM queue_keys k \
-             JOIN jobs j ON j.id = (SELECT MIN(e.id) FROM jobs e \
-                                    WHERE e.queue_key = k.queue_key AND e.state <> 'dead') \
-             WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
-                OR (j.state = 'running' AND j.locked_until <= $1) \
-             ORDER BY j.id \
-             LIMIT 1",
-            $lock
-        )
-    };
-}
+const CLAIM_CANDIDATE_SQLITE: &str = "\
+    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
+           j.transient_retries \
+    FROM queue_keys k \
+    JOIN jobs j ON j.id = (SELECT MIN(e.id) FROM jobs e \
+                           WHERE e.queue_key = k.queue_key AND e.state <> 'dead') \
+    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
+       OR (j.state = 'running' AND j.locked_until <= $1) \
+    ORDER BY j.id \
+    LIMIT 1";
 
-const CLAIM_CANDIDATE_SQLITE: &str = claim_candidate_sql!("");
-const CLAIM_CANDIDATE_POSTGRES: &str = claim_candidate_sql!(" FOR UPDATE OF j SKIP LOCKED");
+/// The same on PostgreSQL: `LATERAL` pins the plan to one probe per key (with the correlated
+/// form the planner may hash-join the whole backlog), and `SKIP LOCKED` lets replicas pass
+/// a head another replica is claiming.
+const CLAIM_CANDIDATE_POSTGRES: &str = "\
+    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
+           j.transient_retries \
+    FROM queue_keys k \
+    CROSS JOIN LATERAL (SELECT e.id FROM jobs e \
+                        WHERE e.queue_key = k.queue_key AND e.state <> 'dead' \
+                        ORDER BY e.id LIMIT 1) head \
+    JOIN jobs j ON j.id = head.id \
+    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
+       OR (j.state = 'running' AND j.locked_until <= $1) \
+    ORDER BY j.id \
+    LIMIT 1 \
+    FOR UPDATE OF j SKIP LOCKED";
+
+/// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
+/// "trainyar" as a number, written out in `ADD_QUEUE_KEY_POSTGRES` too.
+const QUEUE_KEYS_LOCK: i64 = 0x7472_6169_6e79_6172;
+
+const ADD_QUEUE_KEY_SQLITE: &str = "INSERT INTO queue_keys (queue_key, created_at) \
+     VALUES ($1, $2) ON CONFLICT (queue_key) DO NOTHING";
+
+const ADD_QUEUE_KEY_POSTGRES: &str = "INSERT INTO queue_keys (queue_key, created_at) \
+     SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock_shared(8390876161197564274)) AS guard \
+     ON CONFLICT (queue_key) DO NOTHING";
+
+const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
+         state, attempts, max_attempts, run_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
+     ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
+     RETURNING id, 0";
+
+/// The CTE reads the key's jobs as they were before this insert.
+const INSERT_JOB_POSTGRES: &str = "WITH ahead AS (SELECT EXISTS (SELECT 1 FROM jobs \
+         WHERE queue_key = $2 AND state <> 'dead') AS waiting) \
+     INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
+         state, attempts, max_attempts, run_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
+     ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
+     RETURNING id, (SELECT CASE WHEN waiting THEN 1 ELSE 0 END FROM ahead)::BIGINT";
 
 /// The queue over the store. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -268,6 +302,17 @@ impl Queue {
         conn: &mut AnyConnection,
         job: &J,
     ) -> Result<Enqueued, QueueError> {
+        Ok(self.enqueue_with_hint(conn, job).await?.0)
+    }
+
+    /// Like [`Queue::enqueue`], also saying whether the new job may start at once (on
+    /// PostgreSQL, `false` when older work of its key is waiting or running): waking idle
+    /// workers for a job that must wait only costs them a fruitless claim.
+    pub async fn enqueue_with_hint<J: BackgroundJob>(
+        &self,
+        conn: &mut AnyConnection,
+        job: &J,
+    ) -> Result<(Enqueued, bool), QueueError> {
         let payload = serde_json::to_string(job).map_err(|source| QueueError::Serialize {
             kind: J::KIND,
             source,
@@ -275,39 +320,44 @@ impl Queue {
         let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
         let now = self.now_millis();
         let queue_key = job.queue_key();
-        // The key row first: claimers find work through it, and on PostgreSQL its row lock
-        // keeps `forget_idle_keys` from removing it under this uncommitted job.
-        sqlx::query(
-            "INSERT INTO queue_keys (queue_key, last_enqueued_at) VALUES ($1, $2) \
-             ON CONFLICT (queue_key) DO UPDATE SET last_enqueued_at = excluded.last_enqueued_at",
-        )
-        .bind(&queue_key)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
-                               max_attempts, run_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
-             ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
-             RETURNING id",
-        )
-        .bind(J::KIND)
-        .bind(&queue_key)
-        .bind(job.dedupe_key())
-        .bind(payload)
-        .bind(max_attempts)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(id.map_or(Enqueued::Duplicate, Enqueued::New))
+        // The key row first: claimers find work through it. DO NOTHING takes no row lock, so
+        // a busy repository's deliveries do not queue behind each other here.
+        let add_key = match self.db.backend() {
+            Backend::Sqlite => ADD_QUEUE_KEY_SQLITE,
+            Backend::Postgres => ADD_QUEUE_KEY_POSTGRES,
+        };
+        sqlx::query(add_key)
+            .bind(&queue_key)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        let insert = match self.db.backend() {
+            Backend::Sqlite => INSERT_JOB_SQLITE,
+            Backend::Postgres => INSERT_JOB_POSTGRES,
+        };
+        // (id, 1 when older work of the key is ahead): integers decode alike on both backends.
+        let inserted: Option<(i64, i64)> = sqlx::query_as(insert)
+            .bind(J::KIND)
+            .bind(&queue_key)
+            .bind(job.dedupe_key())
+            .bind(payload)
+            .bind(max_attempts)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(match inserted {
+            Some((id, behind)) => (Enqueued::New(id), behind == 0),
+            None => (Enqueued::Duplicate, false),
+        })
     }
 
     /// Adds `job` in a transaction of its own and wakes the workers.
     pub async fn enqueue_now<J: BackgroundJob>(&self, job: &J) -> Result<Enqueued, QueueError> {
         let mut conn = self.db.pool().acquire().await?;
-        let enqueued = self.enqueue(&mut conn, job).await?;
-        self.wake();
+        let (enqueued, runnable) = self.enqueue_with_hint(&mut conn, job).await?;
+        if runnable {
+            self.wake();
+        }
         Ok(enqueued)
     }
 
@@ -516,17 +566,27 @@ impl Queue {
         Ok(())
     }
 
-    /// Forgets queue keys with no unfinished job that have seen no enqueue since `before`,
-    /// so the keys claimers walk stay those with work. Returns how many were forgotten.
+    /// Forgets queue keys made before `before` that have no unfinished job, so the keys
+    /// claimers walk stay those with work. Returns how many were forgotten.
     pub async fn forget_idle_keys(&self, before: Timestamp) -> Result<u64, QueueError> {
+        let mut tx = self.begin_write().await?;
+        if self.db.backend() == Backend::Postgres {
+            // Waits out every enqueue in flight (they hold the lock shared), so a job not yet
+            // committed cannot lose its key. SQLite's writers are serialised already.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(QUEUE_KEYS_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let done = sqlx::query(
-            "DELETE FROM queue_keys WHERE last_enqueued_at < $1 \
+            "DELETE FROM queue_keys WHERE created_at < $1 \
                AND NOT EXISTS (SELECT 1 FROM jobs j \
                                WHERE j.queue_key = queue_keys.queue_key AND j.state <> 'dead')",
         )
         .bind(before.as_millisecond())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -593,4 +653,17 @@ fn duration_millis(d: Duration) -> i64 {
 
 fn from_millis(millis: i64) -> Timestamp {
     Timestamp::from_millisecond(millis).unwrap_or(Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enqueue_and_forget_take_the_same_advisory_lock() {
+        assert!(
+            ADD_QUEUE_KEY_POSTGRES
+                .contains(&format!("pg_advisory_xact_lock_shared({QUEUE_KEYS_LOCK})"))
+        );
+    }
 }
