@@ -73,6 +73,15 @@ fn token_answer(token: &str, expires_at: Timestamp) -> ResponseTemplate {
     }))
 }
 
+/// The token endpoint, answering every mint with `token`.
+async fn mount_tokens(server: &MockServer, token: &str, expires_at: Timestamp) {
+    Mock::given(method("POST"))
+        .and(path(TOKENS))
+        .respond_with(token_answer(token, expires_at))
+        .mount(server)
+        .await;
+}
+
 fn permission_answer(role: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(serde_json::json!({
         "permission": if role == "maintain" { "write" } else { role },
@@ -175,11 +184,7 @@ async fn calls_within_the_hour_share_one_token_and_a_near_expiry_token_is_replac
         .up_to_n_times(1)
         .mount(&f.server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_two", now + SignedDuration::from_hours(2)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_two", now + SignedDuration::from_hours(2)).await;
     Mock::given(method("GET"))
         .and(path(PERMISSION))
         .respond_with(permission_answer("write"))
@@ -275,11 +280,7 @@ async fn a_401_mints_a_new_token_once() {
 async fn a_token_refused_twice_is_an_error_after_one_new_mint() {
     let f = fake(None, ContentPacing::default()).await;
     let now: Timestamp = START.parse().expect("time");
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))
         .and(path(PERMISSION))
         .respond_with(
@@ -306,11 +307,7 @@ async fn a_token_refused_twice_is_an_error_after_one_new_mint() {
 async fn githubs_errors_are_classified_and_messages_kept() {
     let f = fake(None, ContentPacing::default()).await;
     let now: Timestamp = START.parse().expect("time");
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     let cases = [
         (
             502,
@@ -330,11 +327,7 @@ async fn githubs_errors_are_classified_and_messages_kept() {
     ];
     for (status, body, expected) in cases {
         f.server.reset().await;
-        Mock::given(method("POST"))
-            .and(path(TOKENS))
-            .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-            .mount(&f.server)
-            .await;
+        mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
         Mock::given(method("POST"))
             .and(path("/repos/acme/api/issues/12/comments"))
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
@@ -365,11 +358,7 @@ async fn an_unreachable_github_is_transient() {
 async fn requests_per_installation_are_capped_at_ten_in_flight() {
     let f = fake(None, ContentPacing::default()).await;
     let now: Timestamp = START.parse().expect("time");
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))
         .and(path(PERMISSION))
         .respond_with(permission_answer("read").set_delay(Duration::from_millis(150)))
@@ -400,11 +389,7 @@ async fn content_creation_is_paced_after_the_burst() {
     };
     let f = fake(None, pacing).await;
     let now: Timestamp = START.parse().expect("time");
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("POST"))
         .and(path("/repos/acme/api/issues/3/comments"))
         .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 99})))
@@ -454,11 +439,7 @@ async fn a_403_with_retry_after_reschedules_the_job_without_counting_a_failure()
     let f = fake(None, ContentPacing::default()).await;
     let test = harness::TestDb::sqlite().await;
     let now = f.clock.now();
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(1)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))
         .and(path(PERMISSION))
         .respond_with(
@@ -524,11 +505,7 @@ async fn a_github_outage_is_retried_without_using_attempts() {
     let f = fake(None, ContentPacing::default()).await;
     let test = harness::TestDb::sqlite().await;
     let now = f.clock.now();
-    Mock::given(method("POST"))
-        .and(path(TOKENS))
-        .respond_with(token_answer("ghs_x", now + SignedDuration::from_hours(24)))
-        .mount(&f.server)
-        .await;
+    mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(24)).await;
     Mock::given(method("GET"))
         .and(path(PERMISSION))
         .respond_with(

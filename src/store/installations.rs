@@ -2,7 +2,7 @@
 //! `installation` and `installation_repositories` events. Used to find the installation of a
 //! repository when a job starts from chat rather than from a webhook.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Db, StoreError};
 use crate::domain::ids::RepoFullName;
@@ -76,17 +76,7 @@ pub async fn add_repositories(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = db.pool().begin().await?;
-    for repo in repositories {
-        sqlx::query(
-            "INSERT INTO installation_repositories (installation_id, repository, added_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (installation_id, repository) DO NOTHING",
-        )
-        .bind(id(installation))
-        .bind(repo.as_ref())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
+    insert_repositories(&mut tx, installation, repositories, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -109,16 +99,28 @@ pub async fn note_repository(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO installation_repositories (installation_id, repository, added_at) \
-         VALUES ($1, $2, $3) ON CONFLICT (installation_id, repository) DO NOTHING",
-    )
-    .bind(id(installation))
-    .bind(repo.as_ref())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    insert_repositories(&mut tx, installation, std::slice::from_ref(repo), now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_repositories(
+    conn: &mut AnyConnection,
+    installation: u64,
+    repositories: &[RepoFullName],
+    now: i64,
+) -> Result<(), StoreError> {
+    for repo in repositories {
+        sqlx::query(
+            "INSERT INTO installation_repositories (installation_id, repository, added_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (installation_id, repository) DO NOTHING",
+        )
+        .bind(id(installation))
+        .bind(repo.as_ref())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
