@@ -6,3 +6,4 @@
 pub mod event;
 pub mod ids;
 pub mod permission;
+pub mod version;
