@@ -57,10 +57,7 @@ fn every_release_drafter_version_case_resolves_the_same() {
             prerelease_identifier: case.config.get("prerelease-identifier").map(String::as_str),
             increment,
         };
-        let ours: BTreeMap<String, String> = version_variables(&inputs)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let ours = version_variables(&inputs);
         let differs: Vec<String> = case
             .expected
             .iter()

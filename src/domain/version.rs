@@ -280,9 +280,9 @@ pub struct VersionInputs<'a> {
 pub const DEFAULT_VERSION_TEMPLATE: &str = "$MAJOR.$MINOR.$PATCH$PRERELEASE";
 
 /// The template variables `$NEXT_MAJOR_VERSION`, `$NEXT_MINOR_VERSION`,
-/// `$NEXT_PATCH_VERSION`, `$NEXT_PRERELEASE_VERSION`, `$RESOLVED_VERSION` and their
-/// `_MAJOR`/`_MINOR`/`_PATCH`/`_PRERELEASE` parts.
-pub fn version_variables(inputs: &VersionInputs<'_>) -> BTreeMap<&'static str, String> {
+/// `$NEXT_PATCH_VERSION` (each with `_MAJOR`, `_MINOR`, `_PATCH` parts),
+/// `$NEXT_PRERELEASE_VERSION` (with `_PRERELEASE`) and `$RESOLVED_VERSION` (with all four).
+pub fn version_variables(inputs: &VersionInputs<'_>) -> BTreeMap<String, String> {
     let identifier = inputs.prerelease_identifier;
     let from_release = inputs.last_release.and_then(|r| {
         Version::from_tag(r.tag_name, inputs.tag_prefix)
@@ -302,93 +302,52 @@ pub fn version_variables(inputs: &VersionInputs<'_>) -> BTreeMap<&'static str, S
         .or(from_release)
         .unwrap_or_else(|| Version::new(0, 0, 0));
     // An explicitly given version is the release's version as it stands.
-    let resolved = match &given {
-        Some(version) => version.clone(),
+    let resolved = match given {
+        Some(version) => version,
         None => reference.increment(increment, identifier),
     };
 
-    let mut vars = BTreeMap::new();
     let template = inputs.template;
-    for (name, version) in [
-        (
-            "$NEXT_MAJOR_VERSION",
-            reference.increment(Increment::Major, identifier),
-        ),
-        (
-            "$NEXT_MINOR_VERSION",
-            reference.increment(Increment::Minor, identifier),
-        ),
-        (
-            "$NEXT_PATCH_VERSION",
-            reference.increment(Increment::Patch, identifier),
-        ),
-    ] {
-        insert_parts(&mut vars, name, &version, template, false);
-    }
-    let prerelease = reference.increment(Increment::PreRelease, identifier);
-    insert_parts(
-        &mut vars,
-        "$NEXT_PRERELEASE_VERSION",
-        &prerelease,
-        template,
-        true,
-    );
-    insert_parts(&mut vars, "$RESOLVED_VERSION", &resolved, template, true);
-    vars.retain(|k, _| KNOWN_VARIABLES.contains(k));
-    vars
-}
-
-/// Every variable [`version_variables`] defines.
-pub const KNOWN_VARIABLES: &[&str] = &[
-    "$NEXT_MAJOR_VERSION",
-    "$NEXT_MAJOR_VERSION_MAJOR",
-    "$NEXT_MAJOR_VERSION_MINOR",
-    "$NEXT_MAJOR_VERSION_PATCH",
-    "$NEXT_MINOR_VERSION",
-    "$NEXT_MINOR_VERSION_MAJOR",
-    "$NEXT_MINOR_VERSION_MINOR",
-    "$NEXT_MINOR_VERSION_PATCH",
-    "$NEXT_PATCH_VERSION",
-    "$NEXT_PATCH_VERSION_MAJOR",
-    "$NEXT_PATCH_VERSION_MINOR",
-    "$NEXT_PATCH_VERSION_PATCH",
-    "$NEXT_PRERELEASE_VERSION",
-    "$NEXT_PRERELEASE_VERSION_PRERELEASE",
-    "$RESOLVED_VERSION",
-    "$RESOLVED_VERSION_MAJOR",
-    "$RESOLVED_VERSION_MINOR",
-    "$RESOLVED_VERSION_PATCH",
-    "$RESOLVED_VERSION_PRERELEASE",
-];
-
-fn insert_parts(
-    vars: &mut BTreeMap<&'static str, String>,
-    name: &'static str,
-    version: &Version,
-    template: &str,
-    with_prerelease: bool,
-) {
-    vars.insert(name, version.render(template));
-    let part = |suffix: &str| -> Option<&'static str> {
-        KNOWN_VARIABLES
-            .iter()
-            .copied()
-            .find(|k| k.strip_prefix(name).is_some_and(|rest| rest == suffix))
-    };
-    if let Some(key) = part("_MAJOR") {
-        vars.insert(key, version.major().to_string());
-    }
-    if let Some(key) = part("_MINOR") {
-        vars.insert(key, version.minor().to_string());
-    }
-    if let Some(key) = part("_PATCH") {
-        vars.insert(key, version.patch().to_string());
-    }
-    if with_prerelease {
-        if let Some(key) = part("_PRERELEASE") {
-            vars.insert(key, version.prerelease_suffix());
+    let mut vars = BTreeMap::new();
+    let mut put = |name: &str, version: &Version, parts: &[&str]| {
+        vars.insert(name.to_owned(), version.render(template));
+        for part in parts {
+            let value = match *part {
+                "MAJOR" => version.major().to_string(),
+                "MINOR" => version.minor().to_string(),
+                "PATCH" => version.patch().to_string(),
+                _ => version.prerelease_suffix(),
+            };
+            vars.insert(format!("{name}_{part}"), value);
         }
-    }
+    };
+    const NUMBERS: &[&str] = &["MAJOR", "MINOR", "PATCH"];
+    put(
+        "$NEXT_MAJOR_VERSION",
+        &reference.increment(Increment::Major, identifier),
+        NUMBERS,
+    );
+    put(
+        "$NEXT_MINOR_VERSION",
+        &reference.increment(Increment::Minor, identifier),
+        NUMBERS,
+    );
+    put(
+        "$NEXT_PATCH_VERSION",
+        &reference.increment(Increment::Patch, identifier),
+        NUMBERS,
+    );
+    put(
+        "$NEXT_PRERELEASE_VERSION",
+        &reference.increment(Increment::PreRelease, identifier),
+        &["PRERELEASE"],
+    );
+    put(
+        "$RESOLVED_VERSION",
+        &resolved,
+        &["MAJOR", "MINOR", "PATCH", "PRERELEASE"],
+    );
+    vars
 }
 
 /// The highest version among `tags` by SemVer precedence: `prefix`-aware, pre-releases only
