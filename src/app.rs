@@ -48,6 +48,7 @@ impl AppState {
     }
 
     /// State over an open, migrated store. Fails when the GitHub App's key is unusable.
+    /// Starts the intake writer, so it must run inside a Tokio runtime.
     pub fn new(settings: Settings, db: Db, clock: SharedClock) -> anyhow::Result<Self> {
         let github = match &settings.github {
             Some(app) => Some(
