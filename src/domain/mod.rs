@@ -4,6 +4,7 @@
 //! is passed in.
 
 pub mod bump;
+pub mod calver;
 pub mod event;
 pub mod ids;
 pub mod permission;
