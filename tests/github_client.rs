@@ -163,14 +163,7 @@ async fn the_app_jwt_verifies_and_carries_githubs_claims() {
                 .map(|v| v.as_bytes()),
             Some(b"2022-11-28".as_slice())
         );
-        let call = requests
-            .iter()
-            .find(|r| r.url.path() == PERMISSION)
-            .expect("permission asked");
-        assert_eq!(
-            call.headers.get("authorization").map(|v| v.as_bytes()),
-            Some(b"Bearer ghs_one".as_slice())
-        );
+        assert_eq!(last_bearer(&f.server, PERMISSION).await, "Bearer ghs_one");
     }
 }
 
@@ -217,16 +210,7 @@ async fn calls_within_the_hour_share_one_token_and_a_near_expiry_token_is_replac
         2,
         "a token with under 5 minutes left is replaced"
     );
-    let requests = f.server.received_requests().await.expect("recorded");
-    let last = requests
-        .iter()
-        .rev()
-        .find(|r| r.url.path() == PERMISSION)
-        .expect("call");
-    assert_eq!(
-        last.headers.get("authorization").map(|v| v.as_bytes()),
-        Some(b"Bearer ghs_two".as_slice())
-    );
+    assert_eq!(last_bearer(&f.server, PERMISSION).await, "Bearer ghs_two");
 }
 
 #[tokio::test]
@@ -604,4 +588,19 @@ async fn a_repository_installation_is_asked_of_github_once_then_remembered() {
         .find(|r| r.url.path() == "/repos/acme/api/installation")
         .expect("asked");
     assert_eq!(claims_of(asked).iss, serde_json::json!(42));
+}
+
+/// The Authorization header of the last request to `route`.
+async fn last_bearer(server: &MockServer, route: &str) -> String {
+    let requests = server.received_requests().await.expect("recorded");
+    let last = requests
+        .iter()
+        .rev()
+        .find(|r| r.url.path() == route)
+        .expect("a request to the route");
+    last.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -201,6 +201,17 @@ struct Candidate {
     transient_retries: i64,
 }
 
+/// Why a job goes back to `retrying`.
+#[derive(Clone, Copy)]
+enum Retry {
+    /// It failed: the attempt counts.
+    Failure,
+    /// It must wait (rate limit): the attempt does not count.
+    Wait,
+    /// A dependency is down: the attempt does not count, and the outage backoff grows.
+    Transient,
+}
+
 enum ClaimRound {
     Claimed(ClaimedJob),
     NothingDue,
@@ -476,7 +487,7 @@ impl Queue {
         }
         let delay = retry_delay(job.attempt, RETRY_BASE, RETRY_CAP, random_jitter());
         let run_at = self.now_millis().saturating_add(duration_millis(delay));
-        self.release(job, run_at, error, 0).await?;
+        self.release(job, run_at, error, Retry::Failure).await?;
         Ok(Some(from_millis(run_at)))
     }
 
@@ -492,7 +503,7 @@ impl Queue {
             .now_millis()
             .saturating_add(duration_millis(MIN_RESCHEDULE));
         let run_at = until.as_millisecond().max(earliest);
-        self.release(job, run_at, reason, 1).await?;
+        self.release(job, run_at, reason, Retry::Wait).await?;
         Ok(from_millis(run_at))
     }
 
@@ -510,19 +521,7 @@ impl Queue {
             random_jitter(),
         );
         let run_at = self.now_millis().saturating_add(duration_millis(delay));
-        sqlx::query(
-            "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
-                    attempts = attempts - 1, transient_retries = transient_retries + 1, \
-                    lease_token = NULL, locked_until = NULL, updated_at = $5 \
-             WHERE id = $1 AND lease_token = $2",
-        )
-        .bind(job.id)
-        .bind(&job.lease_token)
-        .bind(run_at)
-        .bind(reason)
-        .bind(self.now_millis())
-        .execute(self.db.pool())
-        .await?;
+        self.release(job, run_at, reason, Retry::Transient).await?;
         Ok(from_millis(run_at))
     }
 
@@ -542,24 +541,32 @@ impl Queue {
         Ok(())
     }
 
+    /// Hands the job back to run again at `run_at`, if this worker still holds its lease.
     async fn release(
         &self,
         job: &ClaimedJob,
         run_at: i64,
         error: &str,
-        refund_attempts: i64,
+        why: Retry,
     ) -> Result<(), QueueError> {
+        // The claim counted an attempt; waits and outages give it back.
+        let (refund_attempt, transient_step) = match why {
+            Retry::Failure => (0_i64, 0_i64),
+            Retry::Wait => (1, 0),
+            Retry::Transient => (1, 1),
+        };
         sqlx::query(
             "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
-                    attempts = attempts - $5, lease_token = NULL, locked_until = NULL, \
-                    updated_at = $6 \
+                    attempts = attempts - $5, transient_retries = transient_retries + $6, \
+                    lease_token = NULL, locked_until = NULL, updated_at = $7 \
              WHERE id = $1 AND lease_token = $2",
         )
         .bind(job.id)
         .bind(&job.lease_token)
         .bind(run_at)
         .bind(error)
-        .bind(refund_attempts)
+        .bind(refund_attempt)
+        .bind(transient_step)
         .bind(self.now_millis())
         .execute(self.db.pool())
         .await?;
