@@ -56,6 +56,7 @@ fn every_release_drafter_version_case_resolves_the_same() {
             tag_prefix: case.config.get("tag-prefix").map_or("", String::as_str),
             prerelease_identifier: case.config.get("prerelease-identifier").map(String::as_str),
             increment,
+            prerelease_start: 0,
         };
         let ours = version_variables(&inputs);
         let differs: Vec<String> = case

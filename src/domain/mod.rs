@@ -7,5 +7,6 @@ pub mod bump;
 pub mod calver;
 pub mod event;
 pub mod ids;
+pub mod notes;
 pub mod permission;
 pub mod version;

@@ -197,6 +197,31 @@ impl Version {
         Version(next)
     }
 
+    /// The underlying SemVer value.
+    pub fn as_semver(&self) -> &semver::Version {
+        &self.0
+    }
+
+    /// A pre-release that opens a series (its last number 0) numbered from `start` instead.
+    pub fn starting_series_at(self, start: u64) -> Version {
+        if start == 0 || self.0.pre.is_empty() {
+            return self;
+        }
+        let mut parts: Vec<&str> = self.0.pre.as_str().split('.').collect();
+        match parts.last() {
+            Some(&"0") => {
+                let start = start.to_string();
+                if let Some(last) = parts.last_mut() {
+                    *last = &start;
+                }
+                let mut next = self.0.clone();
+                next.pre = semver::Prerelease::new(&parts.join(".")).unwrap_or(next.pre);
+                Version(next)
+            }
+            _ => self,
+        }
+    }
+
     /// Fills `$MAJOR`, `$MINOR`, `$PATCH` and `$PRERELEASE` in a `version-template`.
     pub fn render(&self, template: &str) -> String {
         template
@@ -274,6 +299,9 @@ pub struct VersionInputs<'a> {
     pub prerelease_identifier: Option<&'a str>,
     /// The increment the changes call for.
     pub increment: Increment,
+    /// The number a new pre-release series starts at: 0 as release-drafter (`-rc.0`), 1 for
+    /// `-rc.1`.
+    pub prerelease_start: u64,
 }
 
 /// release-drafter's default `version-template`.
@@ -304,7 +332,9 @@ pub fn version_variables(inputs: &VersionInputs<'_>) -> BTreeMap<String, String>
     // An explicitly given version is the release's version as it stands.
     let resolved = match given {
         Some(version) => version,
-        None => reference.increment(increment, identifier),
+        None => reference
+            .increment(increment, identifier)
+            .starting_series_at(inputs.prerelease_start),
     };
 
     let template = inputs.template;
@@ -339,7 +369,9 @@ pub fn version_variables(inputs: &VersionInputs<'_>) -> BTreeMap<String, String>
     );
     put(
         "$NEXT_PRERELEASE_VERSION",
-        &reference.increment(Increment::PreRelease, identifier),
+        &reference
+            .increment(Increment::PreRelease, identifier)
+            .starting_series_at(inputs.prerelease_start),
         &["PRERELEASE"],
     );
     put(
