@@ -60,12 +60,20 @@ pub struct GitHubClient {
 #[derive(Debug)]
 struct Inner {
     octo: Octocrab,
-    signer: AppSigner,
+    credentials: Credentials,
     clock: SharedClock,
     tokens: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Option<InstallationToken>>>>>,
     in_flight: Mutex<HashMap<u64, Arc<Semaphore>>>,
     pacers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Pacer>>>>,
     pacing: ContentPacing,
+}
+
+/// Who the client is: the App (JWT, then installation tokens), or one fixed token (a user's
+/// or Actions' `GITHUB_TOKEN`, for the command line).
+#[derive(Debug)]
+enum Credentials {
+    App(AppSigner),
+    Token(Secret),
 }
 
 /// How content-creating calls are paced per installation: `burst` at once, then one more per
@@ -103,6 +111,25 @@ impl GitHubClient {
         pacing: ContentPacing,
     ) -> Result<Self, ClientError> {
         let signer = AppSigner::new(app)?;
+        Self::build(Credentials::App(signer), api_url, clock, pacing)
+    }
+
+    /// A client that sends one fixed token (installation arguments are ignored).
+    pub fn with_token(
+        token: Secret,
+        api_url: &str,
+        clock: SharedClock,
+        pacing: ContentPacing,
+    ) -> Result<Self, ClientError> {
+        Self::build(Credentials::Token(token), api_url, clock, pacing)
+    }
+
+    fn build(
+        credentials: Credentials,
+        api_url: &str,
+        clock: SharedClock,
+        pacing: ContentPacing,
+    ) -> Result<Self, ClientError> {
         let base_url_error = |message: String| ClientError::BaseUrl {
             url: api_url.to_owned(),
             message,
@@ -117,7 +144,7 @@ impl GitHubClient {
         Ok(GitHubClient {
             inner: Arc::new(Inner {
                 octo,
-                signer,
+                credentials,
                 clock,
                 tokens: Mutex::default(),
                 in_flight: Mutex::default(),
@@ -138,9 +165,12 @@ impl GitHubClient {
         route: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T, GitHubError> {
-        let jwt = self
-            .inner
-            .signer
+        let Credentials::App(signer) = &self.inner.credentials else {
+            return Err(GitHubError::Unauthorized(
+                "this call needs the GitHub App's credentials, not a token".into(),
+            ));
+        };
+        let jwt = signer
             .jwt(self.now())
             .map_err(|e| GitHubError::Unauthorized(e.to_string()))?;
         let (status, headers, bytes) = self.send(method, route, &jwt, body).await?;
@@ -174,6 +204,9 @@ impl GitHubClient {
             .map_err(|_| GitHubError::Transient("client shutting down".into()))?;
         if creates_content(&method, route) {
             self.pace(installation).await;
+        }
+        if let Credentials::Token(token) = &self.inner.credentials {
+            return self.send(method, route, token, body).await;
         }
         let token = self.installation_token(installation, None).await?;
         let answer = self.send(method.clone(), route, &token, body).await?;

@@ -1,4 +1,5 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
+pub mod drafting;
 pub mod events;
 pub mod installations;
