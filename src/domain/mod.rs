@@ -9,4 +9,5 @@ pub mod event;
 pub mod ids;
 pub mod notes;
 pub mod permission;
+pub mod repo_config;
 pub mod version;

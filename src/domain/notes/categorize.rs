@@ -84,6 +84,12 @@ impl<'a> Categorizer<'a> {
 
     fn matches(&self, index: usize, pr: &PullRequest) -> bool {
         let category = &self.categories[index];
+        let login = pr.author.as_ref().map(|a| a.login.as_str());
+        if pr.labels.iter().any(|l| category.exclude_labels.contains(l))
+            || login.is_some_and(|l| category.exclude_authors.iter().any(|a| a == l))
+        {
+            return false;
+        }
         category.when.is_empty()
             || category
                 .when
@@ -100,7 +106,9 @@ impl<'a> Categorizer<'a> {
                 continue;
             }
             if category.when.is_empty() {
-                fallback.get_or_insert(i);
+                if fallback.is_none() && self.matches(i, pr) {
+                    fallback = Some(i);
+                }
                 continue;
             }
             if self.matches(i, pr) {
@@ -153,7 +161,10 @@ impl<'a> Categorizer<'a> {
 }
 
 fn condition_matches(condition: &Condition, paths: &[PathPattern], pr: &PullRequest) -> bool {
+    let login = pr.author.as_ref().map(|a| a.login.as_str());
     values_match(&pr.labels, &condition.labels, condition.labels_mode)
+        && (condition.authors.is_empty()
+            || login.is_some_and(|l| condition.authors.iter().any(|a| a == l)))
         && paths_match(paths, condition.paths_mode, &pr.changed_files)
         && condition.conventional.as_ref().is_none_or(|wanted| {
             let Some(title) = ConventionalTitle::parse(&pr.title) else {

@@ -46,6 +46,8 @@ pub struct NotesKeys {
     pub exclude_paths: Option<Vec<String>>,
     /// Logins left out of `$CONTRIBUTORS`.
     pub exclude_contributors: Option<Vec<String>>,
+    /// Pull requests by these logins are left out (GitHub's `release.yml` `exclude.authors`).
+    pub exclude_authors: Option<Vec<String>>,
     /// `$CONTRIBUTORS` when nobody is left (`No contributors`).
     pub no_contributors_template: Option<String>,
     /// Search and replace over the rendered body.
@@ -113,6 +115,10 @@ pub struct CategoryKeys {
     pub label: Option<String>,
     /// Conditions: one, or a list any of which may match.
     pub when: Option<OneOrMany<ConditionKeys>>,
+    /// Pull requests with any of these labels are not put here (GitHub's `exclude.labels`).
+    pub exclude_labels: Option<Vec<String>>,
+    /// Pull requests by these logins are not put here (GitHub's `exclude.authors`).
+    pub exclude_authors: Option<Vec<String>>,
 }
 
 /// A category condition as written: all its predicates must hold.
@@ -131,6 +137,8 @@ pub struct ConditionKeys {
     pub paths: Option<Vec<String>>,
     /// How `paths` compare with the change's files.
     pub paths_mode: Option<MatchMode>,
+    /// Pull requests by one of these logins.
+    pub authors: Option<Vec<String>>,
     /// A Conventional Commits title: `true`, or types/scopes/breaking.
     pub conventional: Option<ConventionalKeys>,
 }
@@ -379,6 +387,10 @@ pub struct Category {
     pub collapse_after: Option<usize>,
     /// The increment its changes call for.
     pub increment: SemverIncrement,
+    /// Labels that keep a change out of this category.
+    pub exclude_labels: Vec<String>,
+    /// Authors whose changes stay out of this category.
+    pub exclude_authors: Vec<String>,
 }
 
 /// A normalised condition.
@@ -392,6 +404,8 @@ pub struct Condition {
     pub paths: Vec<String>,
     /// How paths compare.
     pub paths_mode: MatchMode,
+    /// Authors (any of them).
+    pub authors: Vec<String>,
     /// Conventional title predicate.
     pub conventional: Option<ConventionalMatch>,
 }
@@ -671,6 +685,7 @@ impl NotesKeys {
             when.retain(|c| {
                 !c.labels.is_empty()
                     || !c.paths.is_empty()
+                    || !c.authors.is_empty()
                     || c.conventional.is_some()
                     || c.labels_mode != MatchMode::Any
                     || c.paths_mode != MatchMode::Any
@@ -699,6 +714,8 @@ impl NotesKeys {
                 exclusive: keys.exclusive.unwrap_or(false),
                 collapse_after,
                 increment: keys.semver_increment.unwrap_or(SemverIncrement::Patch),
+                exclude_labels: keys.exclude_labels.clone().unwrap_or_default(),
+                exclude_authors: keys.exclude_authors.clone().unwrap_or_default(),
             });
         }
         let fallbacks = categories
@@ -740,15 +757,17 @@ impl NotesKeys {
                         "cannot be combined with a category of the same type; move them into it",
                     ));
                 }
-                categories.push(Category {
-                    kind,
-                    title: String::new(),
-                    when: vec![condition],
-                    exclusive: false,
-                    collapse_after: None,
-                    increment: SemverIncrement::Patch,
-                });
+                categories.push(filter_category(kind, condition));
             }
+        }
+        if let Some(authors) = self.exclude_authors.clone().filter(|a| !a.is_empty()) {
+            categories.push(filter_category(
+                CategoryKind::PreExclude,
+                Condition {
+                    authors,
+                    ..Condition::default()
+                },
+            ));
         }
         if let Some(resolver) = &self.version_resolver {
             if let Some(default) = resolver.default {
@@ -787,12 +806,29 @@ impl NotesKeys {
 
 fn version_category(increment: SemverIncrement, when: Vec<Condition>) -> Category {
     Category {
-        kind: CategoryKind::VersionResolver,
+        increment,
+        ..filter_category(CategoryKind::VersionResolver, Condition::default())
+    }
+    .with_when(when)
+}
+
+fn filter_category(kind: CategoryKind, condition: Condition) -> Category {
+    Category {
+        kind,
         title: String::new(),
-        when,
+        when: vec![condition],
         exclusive: false,
         collapse_after: None,
-        increment,
+        increment: SemverIncrement::Patch,
+        exclude_labels: Vec::new(),
+        exclude_authors: Vec::new(),
+    }
+}
+
+impl Category {
+    fn with_when(mut self, when: Vec<Condition>) -> Category {
+        self.when = when;
+        self
     }
 }
 
@@ -831,6 +867,7 @@ fn normalise_condition(keys: &ConditionKeys) -> Condition {
             .cloned()
             .collect(),
         paths_mode: keys.paths_mode.unwrap_or_default(),
+        authors: keys.authors.clone().unwrap_or_default(),
         conventional,
     }
 }

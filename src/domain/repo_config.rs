@@ -1,0 +1,632 @@
+//! A repository's configuration: `.github/trainyard.yml` (sections `trains`, `version`,
+//! `notes`, `approvals`, `deploy`, `chat`), or, for teams moving over, release-drafter's
+//! `.github/release-drafter.yml` or GitHub's own `.github/release.yml`. Unknown keys and
+//! wrong types are errors naming the key and the line.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::calver::CalendarScheme;
+use super::notes::config::{
+    CategoryKeys, ConditionKeys, Latest, NotesConfigError, NotesKeys, OneOrMany, SemverIncrement,
+    VersionResolverKeys,
+};
+use super::permission::Permission;
+
+/// Where trainyard looks, in order.
+pub const CONFIG_PATHS: [&str; 3] = [
+    ".github/trainyard.yml",
+    ".github/release-drafter.yml",
+    ".github/release.yml",
+];
+
+/// The whole `trainyard.yml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Train lines.
+    pub trains: Option<TrainsSection>,
+    /// Version resolution.
+    pub version: Option<VersionSection>,
+    /// Release notes (release-drafter's keys).
+    pub notes: Option<NotesKeys>,
+    /// Who approves a release.
+    pub approvals: Option<ApprovalsSection>,
+    /// Deployments after a release.
+    pub deploy: Option<DeploySection>,
+    /// Chat channels.
+    pub chat: Option<ChatSection>,
+}
+
+/// `trains`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TrainsSection {
+    /// One line per release branch (default: one line `main` on the default branch).
+    pub lines: Vec<LineKeys>,
+}
+
+/// One train line.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LineKeys {
+    /// The line's name, used in commands (`/release cut api`).
+    pub name: String,
+    /// The branch merged pull requests must target (default: the repository's default branch).
+    pub branch: Option<String>,
+    /// The label that boards a pull request (default `release`).
+    pub boarding_label: Option<String>,
+    /// `label` (only labelled pull requests board, the default) or `all`.
+    pub include: Option<Include>,
+    /// The label that keeps a pull request off (default `no-release`).
+    pub skip_label: Option<String>,
+    /// When to cut automatically: five-field cron (`0 9 * * MON`).
+    pub schedule: Option<String>,
+    /// IANA time zone of `schedule` (default UTC).
+    pub timezone: Option<String>,
+    /// Monorepos: only pull requests touching these paths board this line.
+    pub paths: Option<Vec<String>>,
+    /// Tag prefix of this line's releases (monorepos: `api-v`).
+    pub tag_prefix: Option<String>,
+}
+
+/// Which merged pull requests board a line.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Include {
+    /// Those with the boarding label.
+    #[default]
+    Label,
+    /// All, unless they carry the skip label.
+    All,
+}
+
+/// `version`: trainyard's options plus release-drafter's version keys.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct VersionSection {
+    /// `semver` (default) or `calver`.
+    pub scheme: Option<Scheme>,
+    /// Calendar format when `scheme: calver`: `YYYY.MM.MICRO` (default) or `YYYY.0M.0D`.
+    pub calendar: Option<String>,
+    /// Read Conventional Commits titles (`feat` minor, `fix` patch, `!` major) too.
+    pub conventional_commits: Option<bool>,
+    /// First number of a pre-release series: 1 (`-rc.1`, default) or 0 (`-rc.0`).
+    pub prerelease_start: Option<u64>,
+    /// release-drafter's legacy label lists.
+    pub version_resolver: Option<VersionResolverKeys>,
+    /// How versions are written.
+    pub version_template: Option<String>,
+    /// Tag prefix.
+    pub tag_prefix: Option<String>,
+    /// Tag template.
+    pub tag_template: Option<String>,
+    /// Name template.
+    pub name_template: Option<String>,
+    /// Pre-releases.
+    pub prerelease: Option<bool>,
+    /// Pre-release identifier (`rc`).
+    pub prerelease_identifier: Option<String>,
+    /// Published pre-releases count as baselines.
+    pub include_pre_releases: Option<bool>,
+    /// Only releases in this SemVer range are baselines.
+    pub filter_by_range: Option<String>,
+    /// Only releases targeting the line's branch are baselines.
+    pub filter_by_commitish: Option<bool>,
+    /// `make_latest`.
+    pub latest: Option<Latest>,
+}
+
+/// `semver` or `calver`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Semantic versions.
+    #[default]
+    Semver,
+    /// Calendar versions.
+    Calver,
+}
+
+/// `approvals`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApprovalsSection {
+    /// Approvals needed (default 1).
+    pub required: Option<u32>,
+    /// Lowest GitHub role that may approve (default `maintain`).
+    pub permission: Option<Permission>,
+    /// Publishing the draft on GitHub counts as approval and release (default true).
+    pub publishing_approves: Option<bool>,
+    /// The person who cut the train may approve it too (default false).
+    pub allow_self_approval: Option<bool>,
+}
+
+/// `deploy`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeploySection {
+    /// Environments, in promotion order.
+    pub environments: Vec<EnvironmentKeys>,
+}
+
+/// One deployment environment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct EnvironmentKeys {
+    /// GitHub environment name.
+    pub name: String,
+    /// Request a deployment as soon as the release is published.
+    pub auto: Option<bool>,
+    /// Lowest role that may deploy here (default `write`).
+    pub permission: Option<Permission>,
+    /// GitHub's `production_environment`.
+    pub production: Option<bool>,
+    /// GitHub's `transient_environment`.
+    pub transient: Option<bool>,
+}
+
+/// `chat`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ChatSection {
+    /// Slack channel id (`C0123…`) that speaks for this repository.
+    pub slack_channel: Option<String>,
+    /// Discord channel id.
+    pub discord_channel: Option<String>,
+    /// Announce cuts, approvals, releases and deployments there (default true).
+    pub announce: Option<bool>,
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", location(*.line, *.column, .key.as_deref()))]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// The key at fault, as a path (`notes.categories[2].when.labels`).
+    pub key: Option<String>,
+    /// 1-based line.
+    pub line: Option<u64>,
+    /// 1-based column.
+    pub column: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn location(line: Option<u64>, column: Option<u64>, key: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(line) = line {
+        out.push_str(&format!(", line {line}"));
+        if let Some(column) = column {
+            out.push_str(&format!(" column {column}"));
+        }
+    }
+    if let Some(key) = key {
+        out.push_str(&format!(", `{key}`"));
+    }
+    out
+}
+
+/// Parses YAML into `T`, errors naming the key path and position.
+fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    let mut path: Option<String> = None;
+    let parsed: Result<Option<T>, serde_saphyr::Error> =
+        serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                path = Some(e.path().to_string()).filter(|p| p != ".");
+                e.into_inner()
+            })
+        });
+    match parsed {
+        // An empty file is an empty configuration.
+        Ok(value) => match value {
+            Some(value) => Ok(value),
+            None => serde_saphyr::from_str::<T>("{}").map_err(|e| ConfigError {
+                file: file.to_owned(),
+                key: None,
+                line: None,
+                column: None,
+                message: e.to_string(),
+            }),
+        },
+        Err(error) => {
+            let (line, column) = error
+                .location()
+                .map_or((None, None), |l| (Some(l.line()), Some(l.column())));
+            let first = error.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            // Drop the library's own "error: line X column Y: " prefix; we say it ourselves.
+            let message = first
+                .strip_prefix("error: ")
+                .map(|rest| match rest.split_once(": ") {
+                    Some((pos, msg)) if pos.starts_with("line ") => msg,
+                    _ => rest,
+                })
+                .unwrap_or(first)
+                .to_owned();
+            Err(ConfigError {
+                file: file.to_owned(),
+                key: path,
+                line,
+                column,
+                message,
+            })
+        }
+    }
+}
+
+fn semantic_error(file: &str, error: NotesConfigError, section: &str) -> ConfigError {
+    let (key, message) = match error {
+        NotesConfigError::Invalid { key, reason } => (Some(format!("{section}{key}")), reason),
+        other => (None, other.to_string()),
+    };
+    ConfigError {
+        file: file.to_owned(),
+        key,
+        line: None,
+        column: None,
+        message,
+    }
+}
+
+/// The configuration of a repository, whichever file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveConfig {
+    /// The file it was read from (`None`: defaults).
+    pub source: Option<String>,
+    /// The configuration, in trainyard's shape.
+    pub config: RepoConfig,
+}
+
+impl RepoConfig {
+    /// Parses and checks a `trainyard.yml`.
+    pub fn parse(file: &str, text: &str) -> Result<RepoConfig, ConfigError> {
+        let config: RepoConfig = parse_yaml(file, text)?;
+        config.check(file)?;
+        Ok(config)
+    }
+
+    /// Parses a `release-drafter.yml`: the whole file is the `notes` section, with
+    /// release-drafter's numbering of pre-releases (`-rc.0`).
+    pub fn from_release_drafter(file: &str, text: &str) -> Result<RepoConfig, ConfigError> {
+        let keys: NotesKeys = parse_yaml(file, text)?;
+        let config = RepoConfig {
+            notes: Some(keys),
+            version: Some(VersionSection {
+                prerelease_start: Some(0),
+                ..VersionSection::default()
+            }),
+            ..RepoConfig::default()
+        };
+        config.notes_keys().map_err(|e| ConfigError {
+            file: file.to_owned(),
+            ..e
+        })?;
+        Ok(config)
+    }
+
+    /// Converts GitHub's `release.yml` (`changelog.exclude`, `changelog.categories`).
+    pub fn from_github_release_yml(file: &str, text: &str) -> Result<RepoConfig, ConfigError> {
+        let release: GitHubReleaseYml = parse_yaml(file, text)?;
+        let changelog = release.changelog.unwrap_or_default();
+        let exclude = changelog.exclude.unwrap_or_default();
+        let categories = changelog
+            .categories
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| {
+                let catch_all = c.labels.iter().any(|l| l == "*");
+                let labels: Vec<String> = c.labels.into_iter().filter(|l| l != "*").collect();
+                let excluded = c.exclude.unwrap_or_default();
+                CategoryKeys {
+                    title: Some(c.title),
+                    // GitHub puts a pull request in the first category that takes it.
+                    exclusive: Some(true),
+                    when: (!catch_all && !labels.is_empty()).then(|| {
+                        OneOrMany(vec![ConditionKeys {
+                            labels: Some(labels),
+                            ..ConditionKeys::default()
+                        }])
+                    }),
+                    exclude_labels: excluded.labels,
+                    exclude_authors: excluded.authors,
+                    ..CategoryKeys::default()
+                }
+            })
+            .collect::<Vec<_>>();
+        let notes = NotesKeys {
+            template: Some("## What's Changed\n\n$CHANGES\n".to_owned()),
+            category_template: Some("### $TITLE".to_owned()),
+            change_template: Some("* $TITLE by @$AUTHOR in $URL".to_owned()),
+            exclude_labels: exclude.labels,
+            exclude_authors: exclude.authors,
+            categories: (!categories.is_empty()).then_some(categories),
+            ..NotesKeys::default()
+        };
+        let config = RepoConfig {
+            notes: Some(notes),
+            ..RepoConfig::default()
+        };
+        config.check(file)?;
+        Ok(config)
+    }
+
+    /// Reads `text` as the file at `path` (one of [`CONFIG_PATHS`]).
+    pub fn from_file(path: &str, text: &str) -> Result<RepoConfig, ConfigError> {
+        match path {
+            ".github/release-drafter.yml" | ".github/release-drafter.yaml" => {
+                Self::from_release_drafter(path, text)
+            }
+            ".github/release.yml" | ".github/release.yaml" => {
+                Self::from_github_release_yml(path, text)
+            }
+            _ => Self::parse(path, text),
+        }
+    }
+
+    fn check(&self, file: &str) -> Result<(), ConfigError> {
+        let at = |key: String, message: String| ConfigError {
+            file: file.to_owned(),
+            key: Some(key),
+            line: None,
+            column: None,
+            message,
+        };
+        self.notes_keys().map_err(|e| ConfigError {
+            file: file.to_owned(),
+            ..e
+        })?;
+        if let Some(version) = &self.version {
+            if let Some(calendar) = &version.calendar {
+                if CalendarScheme::from_name(calendar).is_none() {
+                    return Err(at(
+                        "version.calendar".into(),
+                        format!("`{calendar}` is not YYYY.MM.MICRO or YYYY.0M.0D"),
+                    ));
+                }
+            }
+            if version.prerelease_start.is_some_and(|n| n > 1) {
+                return Err(at(
+                    "version.prerelease-start".into(),
+                    "must be 0 or 1".into(),
+                ));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, line) in self.lines().iter().enumerate() {
+            let key = |field: &str| format!("trains.lines[{i}].{field}");
+            if line.name.trim().is_empty() || line.name.contains(char::is_whitespace) {
+                return Err(at(key("name"), "a line needs a one-word name".into()));
+            }
+            if !names.insert(line.name.as_str()) {
+                return Err(at(key("name"), format!("line `{}` is defined twice", line.name)));
+            }
+            if let Some(schedule) = &line.schedule {
+                check_cron(schedule).map_err(|m| at(key("schedule"), m))?;
+            }
+            if let Some(zone) = &line.timezone {
+                jiff::tz::TimeZone::get(zone)
+                    .map_err(|_| at(key("timezone"), format!("`{zone}` is not an IANA time zone")))?;
+            }
+        }
+        if let Some(approvals) = &self.approvals {
+            if approvals.required == Some(0) {
+                return Err(at(
+                    "approvals.required".into(),
+                    "at least one approval is needed".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured lines; one line `main` on the default branch when none.
+    pub fn lines(&self) -> Vec<LineKeys> {
+        match &self.trains {
+            Some(trains) if !trains.lines.is_empty() => trains.lines.clone(),
+            _ => vec![LineKeys {
+                name: "main".to_owned(),
+                ..LineKeys::default()
+            }],
+        }
+    }
+
+    /// The notes keys with the `version` section's release-drafter keys folded in; a key set
+    /// in both sections is an error.
+    pub fn notes_keys(&self) -> Result<NotesKeys, ConfigError> {
+        let mut keys = self.notes.clone().unwrap_or_default();
+        if let Some(v) = &self.version {
+            let mut clash: Option<&str> = None;
+            macro_rules! fold {
+                ($($field:ident => $name:literal),* $(,)?) => { $(
+                    if let Some(value) = &v.$field {
+                        if keys.$field.is_some() { clash.get_or_insert($name); }
+                        keys.$field = Some(value.clone());
+                    }
+                )* };
+            }
+            fold!(
+                version_resolver => "version-resolver",
+                version_template => "version-template",
+                tag_prefix => "tag-prefix",
+                tag_template => "tag-template",
+                name_template => "name-template",
+                prerelease => "prerelease",
+                prerelease_identifier => "prerelease-identifier",
+                include_pre_releases => "include-pre-releases",
+                filter_by_range => "filter-by-range",
+                filter_by_commitish => "filter-by-commitish",
+                latest => "latest",
+            );
+            if let Some(name) = clash {
+                return Err(ConfigError {
+                    file: String::new(),
+                    key: Some(format!("version.{name}")),
+                    line: None,
+                    column: None,
+                    message: format!("`{name}` is set in both `notes` and `version`; keep one"),
+                });
+            }
+        }
+        keys.resolve()
+            .map_err(|e| semantic_error("", e, "notes."))?;
+        Ok(keys)
+    }
+
+    /// Conventional Commits titles count towards the version.
+    pub fn conventional_commits(&self) -> bool {
+        self.version
+            .as_ref()
+            .and_then(|v| v.conventional_commits)
+            .unwrap_or(false)
+    }
+
+    /// First number of a pre-release series (trainyard's default 1: `-rc.1`).
+    pub fn prerelease_start(&self) -> u64 {
+        self.version
+            .as_ref()
+            .and_then(|v| v.prerelease_start)
+            .unwrap_or(1)
+    }
+
+    /// The default increment, for display.
+    pub fn default_increment(&self) -> SemverIncrement {
+        self.notes_keys()
+            .ok()
+            .and_then(|k| k.version_resolver.and_then(|v| v.default))
+            .unwrap_or(SemverIncrement::Patch)
+    }
+}
+
+/// Checks a five-field cron expression (minute hour day-of-month month day-of-week).
+fn check_cron(expression: &str) -> Result<(), String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "`{expression}` has {} fields; a schedule is five-field cron (`0 9 * * MON`)",
+            fields.len()
+        ));
+    }
+    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+    const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    for (i, (field, (low, high))) in fields.iter().zip(ranges).enumerate() {
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (part, None),
+            };
+            if let Some(step) = step {
+                if step.parse::<u32>().map_or(true, |s| s == 0) {
+                    return Err(format!("`{part}` in `{expression}`: bad step"));
+                }
+            }
+            if range == "*" {
+                continue;
+            }
+            for value in range.split('-') {
+                let named = match i {
+                    4 => DAYS.iter().position(|d| value.eq_ignore_ascii_case(d)),
+                    3 => MONTHS
+                        .iter()
+                        .position(|m| value.eq_ignore_ascii_case(m))
+                        .map(|m| m + 1),
+                    _ => None,
+                };
+                let number = named.map(|n| n as u32).or_else(|| value.parse().ok());
+                match number {
+                    Some(n) if n >= low && n <= high => {}
+                    _ => {
+                        return Err(format!(
+                            "`{value}` in `{expression}` is outside {low}–{high}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHubReleaseYml {
+    changelog: Option<GitHubChangelog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHubChangelog {
+    exclude: Option<GitHubExclude>,
+    categories: Option<Vec<GitHubCategory>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHubExclude {
+    labels: Option<Vec<String>>,
+    authors: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitHubCategory {
+    title: String,
+    labels: Vec<String>,
+    exclude: Option<GitHubExclude>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_types_and_unknown_keys_name_the_key_and_line() {
+        let err = RepoConfig::parse(
+            ".github/trainyard.yml",
+            "trains:\n  lines:\n    - name: main\n      boarding-lable: ship\n",
+        )
+        .expect_err("typo");
+        assert_eq!(err.key.as_deref(), Some("trains.lines[0].boarding-lable"));
+        assert_eq!(err.line, Some(4));
+        assert!(err.message.contains("unknown field `boarding-lable`"), "{err}");
+
+        let err = RepoConfig::parse("f", "notes:\n  prerelease: maybe\n").expect_err("type");
+        assert_eq!(err.key.as_deref(), Some("notes.prerelease"));
+        assert_eq!(err.line, Some(2));
+        assert_eq!(
+            err.to_string(),
+            "f, line 2 column 15, `notes.prerelease`: invalid boolean"
+        );
+    }
+
+    #[test]
+    fn a_key_in_both_notes_and_version_is_refused() {
+        let err = RepoConfig::parse("f", "notes:\n  tag-prefix: v\nversion:\n  tag-prefix: v\n")
+            .expect_err("clash");
+        assert_eq!(err.key.as_deref(), Some("version.tag-prefix"));
+    }
+
+    #[test]
+    fn schedules_and_time_zones_are_checked() {
+        let bad = "trains:\n  lines:\n    - name: main\n      schedule: '0 25 * * MON'\n";
+        let err = RepoConfig::parse("f", bad).expect_err("hour 25");
+        assert_eq!(err.key.as_deref(), Some("trains.lines[0].schedule"));
+        let good = "trains:\n  lines:\n    - name: main\n      schedule: '30 9 * * MON-FRI'\n      timezone: Europe/Berlin\n";
+        RepoConfig::parse("f", good).expect("valid");
+    }
+
+    #[test]
+    fn github_release_yml_becomes_exclusive_categories() {
+        let text = "changelog:\n  exclude:\n    labels: [ignore]\n    authors: [octocat]\n  categories:\n    - title: Breaking\n      labels: [breaking]\n    - title: Other\n      labels: ['*']\n";
+        let config = RepoConfig::from_github_release_yml(".github/release.yml", text).expect("ok");
+        let keys = config.notes_keys().expect("keys");
+        let categories = keys.categories.expect("categories");
+        assert_eq!(categories[0].exclusive, Some(true));
+        assert!(categories[1].when.is_none());
+        assert_eq!(keys.exclude_authors, Some(vec!["octocat".to_owned()]));
+    }
+}
