@@ -378,13 +378,13 @@ impl RepoConfig {
             ..e
         })?;
         if let Some(version) = &self.version {
-            if let Some(calendar) = &version.calendar {
-                if CalendarScheme::from_name(calendar).is_none() {
-                    return Err(at(
-                        "version.calendar".into(),
-                        format!("`{calendar}` is not YYYY.MM.MICRO or YYYY.0M.0D"),
-                    ));
-                }
+            if let Some(calendar) = &version.calendar
+                && CalendarScheme::from_name(calendar).is_none()
+            {
+                return Err(at(
+                    "version.calendar".into(),
+                    format!("`{calendar}` is not YYYY.MM.MICRO or YYYY.0M.0D"),
+                ));
             }
             if version.prerelease_start.is_some_and(|n| n > 1) {
                 return Err(at(
@@ -400,23 +400,30 @@ impl RepoConfig {
                 return Err(at(key("name"), "a line needs a one-word name".into()));
             }
             if !names.insert(line.name.as_str()) {
-                return Err(at(key("name"), format!("line `{}` is defined twice", line.name)));
+                return Err(at(
+                    key("name"),
+                    format!("line `{}` is defined twice", line.name),
+                ));
             }
             if let Some(schedule) = &line.schedule {
                 check_cron(schedule).map_err(|m| at(key("schedule"), m))?;
             }
             if let Some(zone) = &line.timezone {
-                jiff::tz::TimeZone::get(zone)
-                    .map_err(|_| at(key("timezone"), format!("`{zone}` is not an IANA time zone")))?;
+                jiff::tz::TimeZone::get(zone).map_err(|_| {
+                    at(
+                        key("timezone"),
+                        format!("`{zone}` is not an IANA time zone"),
+                    )
+                })?;
             }
         }
-        if let Some(approvals) = &self.approvals {
-            if approvals.required == Some(0) {
-                return Err(at(
-                    "approvals.required".into(),
-                    "at least one approval is needed".into(),
-                ));
-            }
+        if let Some(approvals) = &self.approvals
+            && approvals.required == Some(0)
+        {
+            return Err(at(
+                "approvals.required".into(),
+                "at least one approval is needed".into(),
+            ));
         }
         Ok(())
     }
@@ -519,10 +526,10 @@ fn check_cron(expression: &str) -> Result<(), String> {
                 Some((r, s)) => (r, Some(s)),
                 None => (part, None),
             };
-            if let Some(step) = step {
-                if step.parse::<u32>().map_or(true, |s| s == 0) {
-                    return Err(format!("`{part}` in `{expression}`: bad step"));
-                }
+            if let Some(step) = step
+                && step.parse::<u32>().map_or(true, |s| s == 0)
+            {
+                return Err(format!("`{part}` in `{expression}`: bad step"));
             }
             if range == "*" {
                 continue;
@@ -592,7 +599,10 @@ mod tests {
         .expect_err("typo");
         assert_eq!(err.key.as_deref(), Some("trains.lines[0].boarding-lable"));
         assert_eq!(err.line, Some(4));
-        assert!(err.message.contains("unknown field `boarding-lable`"), "{err}");
+        assert!(
+            err.message.contains("unknown field `boarding-lable`"),
+            "{err}"
+        );
 
         let err = RepoConfig::parse("f", "notes:\n  prerelease: maybe\n").expect_err("type");
         assert_eq!(err.key.as_deref(), Some("notes.prerelease"));

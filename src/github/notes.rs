@@ -165,7 +165,10 @@ impl GitHubClient {
                 }
             });
         }
-        Ok(answer.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+        Ok(answer
+            .get_mut("data")
+            .map(Value::take)
+            .unwrap_or(Value::Null))
     }
 
     /// The repository's releases, newest first, as GitHub lists them (at most 1,000).
@@ -257,7 +260,10 @@ impl GitHubClient {
             let keys: Vec<(String, u64)> = wire_prs
                 .iter()
                 .map(|p| {
-                    let repo = p.base_repository.as_ref().map_or("", |r| &r.name_with_owner);
+                    let repo = p
+                        .base_repository
+                        .as_ref()
+                        .map_or("", |r| &r.name_with_owner);
                     (repo.to_owned(), p.number)
                 })
                 .collect();
@@ -284,7 +290,10 @@ impl GitHubClient {
                 oid: node.oid,
                 headline: node
                     .message_headline
-                    .or_else(|| node.message.map(|m| m.lines().next().unwrap_or("").to_owned()))
+                    .or_else(|| {
+                        node.message
+                            .map(|m| m.lines().next().unwrap_or("").to_owned())
+                    })
                     .unwrap_or_default(),
                 committed_at: node.committed_date.unwrap_or_default(),
                 authors,
@@ -521,8 +530,7 @@ impl GitHubClient {
             Some(r) => format!("/repos/{repo}/contents/{path}?ref={r}"),
             None => format!("/repos/{repo}/contents/{path}"),
         };
-        let contents: Contents = match self.request(installation, Method::GET, &route, None).await
-        {
+        let contents: Contents = match self.request(installation, Method::GET, &route, None).await {
             Ok(c) => c,
             Err(GitHubError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),

@@ -55,7 +55,7 @@ pub struct PreparedDraft {
     /// The release write.
     pub write: ReleaseWrite,
     /// The draft release to update, if one exists.
-    pub existing_draft: Option<u64>,
+    pub existing_draft: Option<ReleaseSummary>,
     /// The baseline's tag.
     pub baseline: Option<String>,
     /// Pull requests found in the range.
@@ -102,7 +102,10 @@ pub async fn prepare_draft(
     let mut calls = 0;
     let mut dry_run = request.dry_run;
 
-    let wanted = config.commitish.clone().unwrap_or_else(|| request.head.clone());
+    let wanted = config
+        .commitish
+        .clone()
+        .unwrap_or_else(|| request.head.clone());
     // GitHub takes branches and commits as release targets, not tags or pull request refs.
     let commitish = if wanted.starts_with("refs/tags/") {
         calls += 1;
@@ -164,10 +167,11 @@ pub async fn prepare_draft(
         commits = comparison.commits;
         let mut seen = HashSet::new();
         let repo_name = repo.to_string();
+        // Pull requests of forks' own repositories share numbers with ours: only ours count.
         pull_requests = comparison
             .pull_requests
             .into_iter()
-            .filter(|pr| seen.insert(pr.number) && pr.base_repository == repo_name)
+            .filter(|pr| pr.base_repository == repo_name && seen.insert(pr.number))
             .collect();
 
         // Commits GitHub has not linked to a pull request yet: look among the recently
@@ -243,7 +247,7 @@ pub async fn prepare_draft(
     Ok(PreparedDraft {
         draft,
         write,
-        existing_draft: previous.draft.map(|d| d.id),
+        existing_draft: previous.draft.cloned(),
         baseline: last.map(|l| l.tag_name.clone()),
         pull_requests: pull_requests.len(),
         dry_run,
@@ -261,10 +265,18 @@ pub async fn write_draft(
         tracing::info!(repo = %request.repo, "[dry-run] release not written");
         return Ok(None);
     }
-    let written = match prepared.existing_draft {
-        Some(id) => {
+    let written = match &prepared.existing_draft {
+        Some(existing) => {
+            // The draft keeps its name and tag unless the new ones say something.
+            let mut write = prepared.write.clone();
+            if write.name.is_empty() {
+                write.name = existing.name.clone().unwrap_or_default();
+            }
+            if write.tag_name.is_empty() {
+                write.tag_name = existing.tag_name.clone();
+            }
             github
-                .update_release(request.installation, &request.repo, id, &prepared.write)
+                .update_release(request.installation, &request.repo, existing.id, &write)
                 .await?
         }
         None => {

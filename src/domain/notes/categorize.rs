@@ -27,10 +27,10 @@ enum PathPattern {
 impl PathPattern {
     fn new(pattern: &str) -> PathPattern {
         let trimmed = pattern.trim_start_matches("./");
-        if trimmed.contains(['*', '?', '[', '{']) {
-            if let Ok(glob) = Glob::new(trimmed) {
-                return PathPattern::Glob(glob.compile_matcher());
-            }
+        if trimmed.contains(['*', '?', '[', '{'])
+            && let Ok(glob) = Glob::new(trimmed)
+        {
+            return PathPattern::Glob(glob.compile_matcher());
         }
         PathPattern::Prefix(trimmed.trim_end_matches('/').to_owned())
     }
@@ -85,7 +85,10 @@ impl<'a> Categorizer<'a> {
     fn matches(&self, index: usize, pr: &PullRequest) -> bool {
         let category = &self.categories[index];
         let login = pr.author.as_ref().map(|a| a.login.as_str());
-        if pr.labels.iter().any(|l| category.exclude_labels.contains(l))
+        if pr
+            .labels
+            .iter()
+            .any(|l| category.exclude_labels.contains(l))
             || login.is_some_and(|l| category.exclude_authors.iter().any(|a| a == l))
         {
             return false;
@@ -146,11 +149,17 @@ impl<'a> Categorizer<'a> {
             };
         }
         let changelog = self.select(CategoryKind::Changelog, pr);
-        let versions = self.select(CategoryKind::VersionResolver, pr);
+        // The version-resolver fallback is the default for the whole release, applied by
+        // the caller only when no change calls for anything.
+        let versions = self
+            .select(CategoryKind::VersionResolver, pr)
+            .into_iter()
+            .filter(|&i| !self.categories[i].when.is_empty());
         let increment = changelog
             .iter()
-            .chain(&versions)
-            .map(|&i| self.categories[i].increment)
+            .copied()
+            .chain(versions)
+            .filter_map(|i| self.categories[i].increment)
             .max();
         Evaluation {
             included,

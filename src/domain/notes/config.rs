@@ -385,8 +385,9 @@ pub struct Category {
     pub exclusive: bool,
     /// Fold above this many changes; `None` never.
     pub collapse_after: Option<usize>,
-    /// The increment its changes call for.
-    pub increment: SemverIncrement,
+    /// The increment its changes call for, when set. A version-resolver category without
+    /// `when` sets the default: the increment when no change calls for one.
+    pub increment: Option<SemverIncrement>,
     /// Labels that keep a change out of this category.
     pub exclude_labels: Vec<String>,
     /// Authors whose changes stay out of this category.
@@ -469,7 +470,8 @@ pub struct NotesConfig {
     pub pull_request_limit: u32,
     /// List commits without pull requests.
     pub include_commits_without_pr: bool,
-    /// The increment when no change calls for one.
+    /// The increment when no change calls for one (a version-resolver category without
+    /// `when`, or legacy `version-resolver.default`; patch otherwise).
     pub default_increment: SemverIncrement,
 }
 
@@ -556,6 +558,11 @@ impl NotesKeys {
     /// Applies defaults and normalises categories.
     pub fn resolve(&self) -> Result<NotesConfig, NotesConfigError> {
         let categories = self.normalised_categories()?;
+        let default_increment = categories
+            .iter()
+            .find(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
+            .and_then(|c| c.increment)
+            .unwrap_or(SemverIncrement::Patch);
         let replacers = self
             .replacers
             .iter()
@@ -580,12 +587,10 @@ impl NotesKeys {
                     .map_err(|e| invalid("filter-by-range", format!("`{range}`: {e}")))
             })
             .transpose()?;
-        let mut prerelease = self.prerelease.unwrap_or(false);
-        let prerelease_identifier = self.prerelease_identifier.clone().filter(|s| !s.is_empty());
-        // An identifier implies a pre-release, as in release-drafter.
-        if prerelease_identifier.is_some() {
-            prerelease = true;
-        }
+        let identifier = self.prerelease_identifier.clone().filter(|s| !s.is_empty());
+        // An identifier implies a pre-release unless `prerelease: false` says otherwise.
+        let prerelease = self.prerelease.unwrap_or(identifier.is_some());
+        let prerelease_identifier = identifier.filter(|_| prerelease);
         let mut latest = self.latest.unwrap_or(Latest::True);
         if prerelease {
             latest = Latest::False;
@@ -650,11 +655,7 @@ impl NotesKeys {
                 .pull_request_limit
                 .unwrap_or(DEFAULT_PULL_REQUEST_LIMIT),
             include_commits_without_pr: self.include_commits_without_pr.unwrap_or(false),
-            default_increment: self
-                .version_resolver
-                .as_ref()
-                .and_then(|v| v.default)
-                .unwrap_or(SemverIncrement::Patch),
+            default_increment,
         })
     }
 
@@ -713,7 +714,7 @@ impl NotesKeys {
                 when,
                 exclusive: keys.exclusive.unwrap_or(false),
                 collapse_after,
-                increment: keys.semver_increment.unwrap_or(SemverIncrement::Patch),
+                increment: keys.semver_increment,
                 exclude_labels: keys.exclude_labels.clone().unwrap_or_default(),
                 exclude_authors: keys.exclude_authors.clone().unwrap_or_default(),
             });
@@ -770,19 +771,19 @@ impl NotesKeys {
             ));
         }
         if let Some(resolver) = &self.version_resolver {
-            if let Some(default) = resolver.default {
-                if default != SemverIncrement::Patch {
-                    if categories
-                        .iter()
-                        .any(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
-                    {
-                        return Err(invalid(
-                            "version-resolver.default",
-                            "a version-resolver category without `when` already sets the default",
-                        ));
-                    }
-                    categories.push(version_category(default, Vec::new()));
+            if let Some(default) = resolver.default
+                && default != SemverIncrement::Patch
+            {
+                if categories
+                    .iter()
+                    .any(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
+                {
+                    return Err(invalid(
+                        "version-resolver.default",
+                        "a version-resolver category without `when` already sets the default",
+                    ));
                 }
+                categories.push(version_category(default, Vec::new()));
             }
             for (increment, list) in [
                 (SemverIncrement::Major, &resolver.major),
@@ -806,7 +807,7 @@ impl NotesKeys {
 
 fn version_category(increment: SemverIncrement, when: Vec<Condition>) -> Category {
     Category {
-        increment,
+        increment: Some(increment),
         ..filter_category(CategoryKind::VersionResolver, Condition::default())
     }
     .with_when(when)
@@ -819,7 +820,7 @@ fn filter_category(kind: CategoryKind, condition: Condition) -> Category {
         when: vec![condition],
         exclusive: false,
         collapse_after: None,
-        increment: SemverIncrement::Patch,
+        increment: None,
         exclude_labels: Vec::new(),
         exclude_authors: Vec::new(),
     }

@@ -178,7 +178,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
     let wanted = by_labels
         .max(conventional)
         .unwrap_or_else(|| config.default_increment.into());
-    let wanted = if config.prerelease {
+    let wanted = if config.prerelease_identifier.is_some() {
         match wanted {
             Increment::Major => Increment::PreMajor,
             Increment::Minor => Increment::PreMinor,
