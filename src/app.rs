@@ -14,6 +14,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
+use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
 use crate::settings::{Settings, redact_url};
@@ -90,9 +91,15 @@ impl AppState {
             queue: self.queue.clone(),
             noted_repositories: Arc::default(),
         };
+        let configs = ConfigContext {
+            db: self.db.clone(),
+            clock: self.queue.clock().clone(),
+            github: self.github.clone(),
+        };
         Registry::new()
             .register::<HandleWebhook>(events.clone())
             .register::<Housekeeping>(events)
+            .register::<ReloadRepoConfig>(configs)
     }
 
     /// A runner over this state's queue with this build's handlers.

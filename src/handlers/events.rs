@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
-use crate::domain::event::{Event, InstallationAction};
+use crate::domain::event::{Event, InstallationAction, PushedRef};
+use crate::handlers::repo_config::{ReloadRepoConfig, touches_config};
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, deliveries, installations};
 
@@ -94,18 +95,48 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                 *installation != e.installation_id || !e.removed.iter().any(|r| r.as_ref() == repo)
             });
         }
+        Event::Push(push) => {
+            let on_default_branch = matches!(
+                (&push.pushed_ref, &push.default_branch),
+                (PushedRef::Branch(branch), Some(default)) if branch == default
+            );
+            if let Some(installation) = push.installation_id {
+                note_repository(&ctx, installation, &push.repository, now).await?;
+                if on_default_branch && touches_config(&push.changed_paths) {
+                    ctx.queue
+                        .enqueue_now(&ReloadRepoConfig {
+                            repository: push.repository.clone(),
+                            installation,
+                        })
+                        .await
+                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                    tracing::info!(repo = %push.repository, "configuration changed; reload queued");
+                }
+            }
+        }
         other => {
             // Repositories reached through a delivery are covered by its installation.
             if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())
             {
-                let key = (installation, repo.to_string());
-                if !noted(&ctx).contains(&key) {
-                    installations::note_repository(&ctx.db, installation, repo, now).await?;
-                    noted(&ctx).insert(key);
-                }
+                note_repository(&ctx, installation, repo, now).await?;
             }
             tracing::info!("event recorded");
         }
+    }
+    Ok(())
+}
+
+/// Records that `installation` covers `repo`, once per process.
+async fn note_repository(
+    ctx: &EventContext,
+    installation: u64,
+    repo: &crate::domain::ids::RepoFullName,
+    now: i64,
+) -> Result<(), JobError> {
+    let key = (installation, repo.to_string());
+    if !noted(ctx).contains(&key) {
+        installations::note_repository(&ctx.db, installation, repo, now).await?;
+        noted(ctx).insert(key);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod deliveries;
 pub mod installations;
+pub mod repo_configs;
 
 use std::str::FromStr;
 use std::time::Duration;

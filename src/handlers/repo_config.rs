@@ -1,0 +1,165 @@
+//! Keeping each repository's configuration: read through the contents API from the default
+//! branch, stored with its blob sha (an unchanged sha is not parsed again), re-read when a push
+//! to the default branch touches one of the configuration files. A broken version is refused:
+//! the last good configuration stays in force and the error is kept for the bot to report.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::{CONFIG_PATHS, EffectiveConfig, RepoConfig};
+use crate::github::GitHubClient;
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::{Db, repo_configs};
+
+/// A repository's configuration as trainyard currently applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentConfig {
+    /// The configuration in force.
+    pub effective: EffectiveConfig,
+    /// Why the newest version on the default branch was refused, if it was.
+    pub refused: Option<String>,
+}
+
+/// What a refresh found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// Same blob as before: nothing parsed.
+    Unchanged,
+    /// A new good version from this file.
+    Loaded(String),
+    /// No configuration file: defaults.
+    Defaults,
+    /// The new version was refused; the last good one stays.
+    Refused(String),
+}
+
+/// Re-reads `repo`'s configuration from GitHub and stores it.
+pub async fn refresh(
+    db: &Db,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    now: i64,
+) -> Result<Refresh, JobError> {
+    let stored = repo_configs::get(db, repo).await?;
+    for path in CONFIG_PATHS {
+        let Some(file) = github.file_contents(installation, repo, path, None).await? else {
+            continue;
+        };
+        if let Some(row) = &stored {
+            let same_good = row.blob_sha.as_deref() == Some(file.sha.as_str())
+                && row.source_path.as_deref() == Some(path);
+            let same_refused = row.error_sha.as_deref() == Some(file.sha.as_str());
+            if same_good || same_refused {
+                return Ok(Refresh::Unchanged);
+            }
+        }
+        return match RepoConfig::from_file(path, &file.text) {
+            Ok(_) => {
+                repo_configs::save_good(
+                    db,
+                    repo,
+                    Some(path),
+                    Some(&file.sha),
+                    Some(&file.text),
+                    now,
+                )
+                .await?;
+                tracing::info!(%repo, path, sha = %file.sha, "configuration loaded");
+                Ok(Refresh::Loaded(path.to_owned()))
+            }
+            Err(error) => {
+                let message = error.to_string();
+                repo_configs::save_error(db, repo, &file.sha, &message, now).await?;
+                tracing::warn!(%repo, path, error = %message, "configuration refused; keeping the last good one");
+                Ok(Refresh::Refused(message))
+            }
+        };
+    }
+    repo_configs::save_good(db, repo, None, None, None, now).await?;
+    Ok(Refresh::Defaults)
+}
+
+/// The configuration in force for `repo`, read from GitHub the first time.
+pub async fn current(
+    db: &Db,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    now: i64,
+) -> Result<CurrentConfig, JobError> {
+    if repo_configs::get(db, repo).await?.is_none() {
+        refresh(db, github, installation, repo, now).await?;
+    }
+    let row = repo_configs::get(db, repo).await?;
+    let refused = row.as_ref().and_then(|r| r.error.clone());
+    let effective = match row {
+        Some(repo_configs::RepoConfigRow {
+            source_path: Some(path),
+            config_text: Some(text),
+            ..
+        }) => EffectiveConfig {
+            config: RepoConfig::from_file(&path, &text).map_err(|e| {
+                // Stored text was valid when stored; a newer trainyard may read it differently.
+                JobError::Permanent(format!("stored configuration no longer parses: {e}"))
+            })?,
+            source: Some(path),
+        },
+        _ => EffectiveConfig {
+            source: None,
+            config: RepoConfig::default(),
+        },
+    };
+    Ok(CurrentConfig { effective, refused })
+}
+
+/// What the reload job needs.
+#[derive(Clone, Debug)]
+pub struct ConfigContext {
+    /// The store.
+    pub db: Db,
+    /// The clock.
+    pub clock: SharedClock,
+    /// GitHub, when the App is configured.
+    pub github: Option<GitHubClient>,
+}
+
+/// Re-reads a repository's configuration (a push to its default branch touched it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadRepoConfig {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+}
+
+impl BackgroundJob for ReloadRepoConfig {
+    const KIND: &'static str = "config.reload";
+    type Context = ConfigContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    /// Several pushes before it runs need one reload.
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("config:{}", self.repository))
+    }
+
+    async fn run(self, ctx: ConfigContext) -> Result<(), JobError> {
+        let Some(github) = &ctx.github else {
+            return Err(JobError::Permanent(
+                "the GitHub App is not configured; cannot read repository configuration".into(),
+            ));
+        };
+        let now = ctx.clock.now().as_millisecond();
+        refresh(&ctx.db, github, self.installation, &self.repository, now).await?;
+        Ok(())
+    }
+}
+
+/// Whether a push's changed paths touch a configuration file.
+pub fn touches_config(paths: &[String]) -> bool {
+    paths.iter().any(|p| CONFIG_PATHS.contains(&p.as_str()))
+}

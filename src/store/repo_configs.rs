@@ -1,0 +1,87 @@
+//! Repository configurations as last read from GitHub (see `migrations/*/0005`).
+
+use sqlx::FromRow;
+
+use super::{Db, StoreError};
+use crate::domain::ids::RepoFullName;
+
+/// A stored configuration.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct RepoConfigRow {
+    /// `owner/name`.
+    pub repository: String,
+    /// File of the last good configuration (`None`: the repository has none; defaults).
+    pub source_path: Option<String>,
+    /// Blob sha of that file.
+    pub blob_sha: Option<String>,
+    /// Its text.
+    pub config_text: Option<String>,
+    /// Why the newest version was refused, if it was.
+    pub error: Option<String>,
+    /// Blob sha of the refused version.
+    pub error_sha: Option<String>,
+    /// Last checked (epoch ms).
+    pub checked_at: i64,
+}
+
+/// The stored configuration of `repo`.
+pub async fn get(db: &Db, repo: &RepoFullName) -> Result<Option<RepoConfigRow>, StoreError> {
+    Ok(sqlx::query_as::<_, RepoConfigRow>(
+        "SELECT repository, source_path, blob_sha, config_text, error, error_sha, checked_at \
+         FROM repo_configs WHERE repository = $1",
+    )
+    .bind(repo.as_ref())
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// Stores a good configuration (or none: `source_path` `None`), clearing any error.
+pub async fn save_good(
+    db: &Db,
+    repo: &RepoFullName,
+    source_path: Option<&str>,
+    blob_sha: Option<&str>,
+    text: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO repo_configs \
+         (repository, source_path, blob_sha, config_text, error, error_sha, checked_at) \
+         VALUES ($1, $2, $3, $4, NULL, NULL, $5) \
+         ON CONFLICT (repository) DO UPDATE SET source_path = excluded.source_path, \
+         blob_sha = excluded.blob_sha, config_text = excluded.config_text, error = NULL, \
+         error_sha = NULL, checked_at = excluded.checked_at",
+    )
+    .bind(repo.as_ref())
+    .bind(source_path)
+    .bind(blob_sha)
+    .bind(text)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records that the version with `blob_sha` was refused; the last good one stays.
+pub async fn save_error(
+    db: &Db,
+    repo: &RepoFullName,
+    blob_sha: &str,
+    error: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO repo_configs \
+         (repository, source_path, blob_sha, config_text, error, error_sha, checked_at) \
+         VALUES ($1, NULL, NULL, NULL, $2, $3, $4) \
+         ON CONFLICT (repository) DO UPDATE SET error = excluded.error, \
+         error_sha = excluded.error_sha, checked_at = excluded.checked_at",
+    )
+    .bind(repo.as_ref())
+    .bind(error)
+    .bind(blob_sha)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
