@@ -1,4 +1,5 @@
-//! The command line: `trainyard serve`, `trainyard migrate`, `trainyard jobs`.
+//! The command line: `trainyard serve`, `trainyard migrate`, `trainyard jobs`,
+//! `trainyard notes`, `trainyard replay`.
 
 use std::path::PathBuf;
 
@@ -15,8 +16,8 @@ use crate::{app, telemetry};
 #[command(name = "trainyard", version)]
 pub struct Cli {
     /// A TOML settings file (keys as the flags, in snake_case); flags and environment
-    /// variables override it.
-    #[arg(long, env = "TRAINYARD_CONFIG", global = true)]
+    /// variables override it. Given before the sub-command (`trainyard --config f.toml serve`).
+    #[arg(long, env = "TRAINYARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Settings.
     #[command(flatten)]
@@ -48,6 +49,9 @@ pub enum Command {
         #[arg(long)]
         delivery: Option<String>,
     },
+    /// Preview the release notes and the resolved version for a range, read-only. Uses
+    /// GITHUB_TOKEN, or the App's credentials.
+    Notes(crate::notes_command::NotesArgs),
     /// Show the job queue: counts per state and the dead jobs with their last error.
     Jobs {
         /// Run every job that is due now, once, then show the queue.
@@ -100,6 +104,11 @@ pub async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = cli.resolve_settings()?;
+    if let Command::Notes(args) = &cli.command {
+        // stdout carries the notes; logs would only get in the way.
+        let token = std::env::var("GITHUB_TOKEN").ok();
+        return crate::notes_command::run(args, &settings, token, &mut std::io::stdout()).await;
+    }
     telemetry::init(settings.log_format, std::io::stdout);
     match cli.command {
         Command::Serve => app::serve(settings).await,
@@ -110,7 +119,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("migrations applied ({} store)", db.backend());
             Ok(())
         }
-        Command::Replay { .. } => Ok(()),
+        Command::Replay { .. } | Command::Notes(_) => Ok(()),
         Command::Jobs { run } => {
             let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
             if run {

@@ -16,6 +16,7 @@ pub mod github;
 pub mod handlers;
 pub mod inbound;
 pub mod jobs;
+pub mod notes_command;
 pub mod ports;
 pub mod replay;
 pub mod settings;

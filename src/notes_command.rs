@@ -1,0 +1,300 @@
+//! `trainyard notes`: preview the notes and the resolved version for a range, with the
+//! repository's own configuration (or a local file), without writing anything to GitHub.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use http::Method;
+use serde::Deserialize;
+
+use crate::clock::SystemClock;
+use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::{CONFIG_PATHS, RepoConfig};
+use crate::github::error::GitHubError;
+use crate::github::{ContentPacing, GitHubClient};
+use crate::handlers::drafting::{DraftError, DraftRequest, PreparedDraft, prepare_draft};
+use crate::ports::GitHubPort;
+use crate::settings::{Secret, Settings};
+
+/// `trainyard notes` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NotesArgs {
+    /// The repository, `owner/name`.
+    #[arg(long)]
+    pub repo: String,
+    /// Compare from this tag [default: the line's latest published release].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this branch, tag or commit [default: the line's branch].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The train line whose branch and tag prefix to use [default: the first line].
+    #[arg(long)]
+    pub line: Option<String>,
+    /// A local configuration file instead of the repository's (`trainyard.yml`,
+    /// `release-drafter.yml` or `release.yml`, told apart by name).
+    #[arg(long = "config", value_name = "FILE")]
+    pub repo_config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// GitHub API base (GitHub Enterprise: `https://ghe.example.com/api/v3`).
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+/// What `--json` prints.
+#[derive(Debug, serde::Serialize)]
+struct NotesJson<'a> {
+    repository: String,
+    baseline: Option<&'a str>,
+    target: &'a str,
+    version: &'a str,
+    increment: String,
+    tag_name: &'a str,
+    name: &'a str,
+    prerelease: bool,
+    pull_requests: usize,
+    listed: usize,
+    shortened: bool,
+    github_calls: u32,
+    config_source: Option<&'a str>,
+    body: &'a str,
+}
+
+/// The web URL that goes with an API URL (`https://api.github.com` → `https://github.com`,
+/// `https://ghe.example.com/api/v3` → `https://ghe.example.com`).
+pub fn server_url(api_url: &str) -> String {
+    let trimmed = api_url.trim_end_matches('/');
+    if trimmed == "https://api.github.com" {
+        return "https://github.com".to_owned();
+    }
+    trimmed
+        .strip_suffix("/api/v3")
+        .unwrap_or(trimmed)
+        .to_owned()
+}
+
+/// Runs `trainyard notes`, writing to `out` and progress to stderr.
+pub async fn run(
+    args: &NotesArgs,
+    settings: &Settings,
+    token: Option<String>,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let repo = RepoFullName::parse(&args.repo)
+        .with_context(|| format!("--repo `{}` is not owner/name", args.repo))?;
+    let api_url = args.api_url.as_deref().unwrap_or(&settings.github_api_url);
+    let clock = std::sync::Arc::new(SystemClock);
+    let (github, installation) = match (token.filter(|t| !t.is_empty()), &settings.github) {
+        (Some(token), _) => (
+            GitHubClient::with_token(Secret::new(token), api_url, clock, ContentPacing::default())?,
+            0,
+        ),
+        (None, Some(app)) => {
+            let client = GitHubClient::new(app, api_url, clock, ContentPacing::default())?;
+            let installation = client
+                .repository_installation(&repo)
+                .await
+                .map_err(|e| explain(e, &repo, None))
+                .with_context(|| format!("finding the App's installation on {repo}"))?;
+            (client, installation)
+        }
+        (None, None) => bail!(
+            "no GitHub credentials: set GITHUB_TOKEN to a token that can read {repo}, or \
+             configure the GitHub App (TRAINYARD_GITHUB_APP_ID and \
+             TRAINYARD_GITHUB_PRIVATE_KEY_PATH)"
+        ),
+    };
+
+    let (config, source) = match &args.repo_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let as_path = match name {
+                "release-drafter.yml" | "release-drafter.yaml" => ".github/release-drafter.yml",
+                "release.yml" | "release.yaml" => ".github/release.yml",
+                _ => ".github/trainyard.yml",
+            };
+            let config = RepoConfig::from_file(as_path, &text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e))?;
+            (config, Some(path.display().to_string()))
+        }
+        None => {
+            let mut found = None;
+            for path in CONFIG_PATHS {
+                if let Some(file) = github
+                    .file_contents(installation, &repo, path, None)
+                    .await
+                    .map_err(|e| explain(e, &repo, None))?
+                {
+                    let config = RepoConfig::from_file(path, &file.text)
+                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?;
+                    found = Some((config, Some(path.to_owned())));
+                    break;
+                }
+            }
+            found.unwrap_or_default()
+        }
+    };
+    let lines = config.lines();
+    let line = match &args.line {
+        Some(name) => lines
+            .iter()
+            .find(|l| &l.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+                format!("no train line `{name}`; lines: {}", names.join(", "))
+            })?
+            .clone(),
+        None => lines.first().cloned().unwrap_or_default(),
+    };
+    let mut keys = config.notes_keys().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if keys.tag_prefix.is_none() {
+        keys.tag_prefix = line.tag_prefix.clone();
+    }
+    let head = match (&args.to, &line.branch) {
+        (Some(to), _) => to.clone(),
+        (None, Some(branch)) => branch.clone(),
+        (None, None) => default_branch(&github, installation, &repo).await?,
+    };
+    let request = DraftRequest {
+        repo: repo.clone(),
+        installation,
+        keys,
+        head,
+        from: args.from.clone(),
+        tag: None,
+        name: None,
+        version: None,
+        publish: false,
+        dry_run: true,
+        conventional_titles: config.conventional_commits(),
+        prerelease_start: config.prerelease_start(),
+        server_url: server_url(api_url),
+    };
+    let mut stderr = std::io::stderr();
+    let prepared = prepare_draft(&github, &request, |commits| {
+        // Long ranges take several pages: say how far we are.
+        if commits >= 200 {
+            let _ = writeln!(stderr, "trainyard: read {commits} commits of {repo}…");
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        DraftError::GitHub(e) => explain(e, &repo, args.from.as_deref()),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    print(out, args, &repo, &prepared, source.as_deref())?;
+    Ok(())
+}
+
+async fn default_branch(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+) -> anyhow::Result<String> {
+    #[derive(Deserialize)]
+    struct Repository {
+        default_branch: String,
+    }
+    let found: Repository = github
+        .request(installation, Method::GET, &format!("/repos/{repo}"), None)
+        .await
+        .map_err(|e| explain(e, repo, None))?;
+    Ok(found.default_branch)
+}
+
+/// Turns GitHub's refusals into what to do about them.
+fn explain(error: GitHubError, repo: &RepoFullName, from: Option<&str>) -> anyhow::Error {
+    match error {
+        GitHubError::NotFound(what) if what.starts_with("`refs/tags/") => {
+            let tag = from.unwrap_or("the baseline tag");
+            anyhow::anyhow!(
+                "tag `{tag}` not found in {repo}: check --from (git tag --list) or the latest release's tag"
+            )
+        }
+        GitHubError::NotFound(what) => anyhow::anyhow!(
+            "{what}: repository {repo} not found, or the credentials cannot see it (a token needs \
+             read access to its contents and pull requests)"
+        ),
+        GitHubError::Unauthorized(why) => anyhow::anyhow!(
+            "GitHub refused the credentials ({why}): check GITHUB_TOKEN or the App's key"
+        ),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn print(
+    out: &mut impl std::io::Write,
+    args: &NotesArgs,
+    repo: &RepoFullName,
+    prepared: &PreparedDraft,
+    source: Option<&str>,
+) -> anyhow::Result<()> {
+    let draft = &prepared.draft;
+    if args.json {
+        let json = NotesJson {
+            repository: repo.to_string(),
+            baseline: prepared.baseline.as_deref(),
+            target: &prepared.write.target_commitish,
+            version: &draft.resolved_version,
+            increment: format!("{:?}", draft.increment).to_lowercase(),
+            tag_name: &draft.tag_name,
+            name: &draft.name,
+            prerelease: draft.prerelease,
+            pull_requests: prepared.pull_requests,
+            listed: draft.listed,
+            shortened: draft.shortened,
+            github_calls: prepared.calls,
+            config_source: source,
+            body: &draft.body,
+        };
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{repo}: {} → {}",
+            prepared
+                .baseline
+                .as_deref()
+                .unwrap_or("(no previous release)"),
+            prepared.write.target_commitish
+        )?;
+        writeln!(
+            out,
+            "version {} ({:?}), tag {}, name {}",
+            draft.resolved_version,
+            draft.increment,
+            if draft.tag_name.is_empty() {
+                "-"
+            } else {
+                &draft.tag_name
+            },
+            if draft.name.is_empty() {
+                "-"
+            } else {
+                &draft.name
+            },
+        )?;
+        writeln!(
+            out,
+            "{} pull requests, {} listed; configuration: {}",
+            prepared.pull_requests,
+            draft.listed,
+            source.unwrap_or("defaults")
+        )?;
+        writeln!(out)?;
+        write!(out, "{}", draft.body)?;
+        if !draft.body.ends_with('\n') {
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
