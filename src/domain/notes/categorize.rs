@@ -4,6 +4,8 @@
 //! fallback category (the one without conditions), else it is listed uncategorized;
 //! version-resolver categories only add increments.
 
+use std::collections::HashMap;
+
 use globset::{Glob, GlobMatcher};
 
 use super::changes::PullRequest;
@@ -14,6 +16,15 @@ use super::config::{Category, CategoryKind, Condition, MatchMode, SemverIncremen
 pub struct Categorizer<'a> {
     categories: &'a [Category],
     paths: Vec<Vec<Vec<PathPattern>>>,
+    /// Every label the categories mention, numbered: a change's labels are looked up once,
+    /// then conditions compare numbers.
+    label_ids: HashMap<&'a str, u32>,
+    /// Per category: its excluded labels, and per condition its labels, as numbers.
+    exclude_ids: Vec<Vec<u32>>,
+    condition_ids: Vec<Vec<Vec<u32>>>,
+    /// Indices of the categories of each kind, in order.
+    pre_includes: Vec<usize>,
+    pre_excludes: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -72,7 +83,46 @@ impl<'a> Categorizer<'a> {
                     .collect()
             })
             .collect();
-        Categorizer { categories, paths }
+        let of_kind = |kind| {
+            categories
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.kind == kind)
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        };
+        let mut label_ids: HashMap<&str, u32> = HashMap::new();
+        let mut id_of = |label: &'a str| {
+            let next = label_ids.len() as u32;
+            *label_ids.entry(label).or_insert(next)
+        };
+        let exclude_ids = categories
+            .iter()
+            .map(|c| c.exclude_labels.iter().map(|l| id_of(l)).collect())
+            .collect();
+        let condition_ids = categories
+            .iter()
+            .map(|c| {
+                c.when
+                    .iter()
+                    .map(|w| {
+                        let mut ids: Vec<u32> = w.labels.iter().map(|l| id_of(l)).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        ids
+                    })
+                    .collect()
+            })
+            .collect();
+        Categorizer {
+            categories,
+            paths,
+            label_ids,
+            exclude_ids,
+            condition_ids,
+            pre_includes: of_kind(CategoryKind::PreInclude),
+            pre_excludes: of_kind(CategoryKind::PreExclude),
+        }
     }
 
     /// Whether any condition looks at changed files (they must be fetched then).
@@ -82,14 +132,28 @@ impl<'a> Categorizer<'a> {
             .any(|c| c.when.iter().any(|w| !w.paths.is_empty()))
     }
 
-    fn matches(&self, index: usize, pr: &PullRequest) -> bool {
-        let category = &self.categories[index];
-        let login = pr.author.as_ref().map(|a| a.login.as_str());
-        if pr
+    /// A change's labels as numbers (labels no category mentions are all [`UNKNOWN`]),
+    /// without duplicates.
+    fn label_numbers(&self, pr: &PullRequest) -> Vec<u32> {
+        let mut ids: Vec<u32> = pr
             .labels
             .iter()
-            .any(|l| category.exclude_labels.contains(l))
-            || login.is_some_and(|l| category.exclude_authors.iter().any(|a| a == l))
+            .filter(|l| !l.is_empty())
+            .map(|l| self.label_ids.get(l.as_str()).copied().unwrap_or(UNKNOWN))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn matches(&self, index: usize, pr: &PullRequest, labels: &[u32]) -> bool {
+        let category = &self.categories[index];
+        if labels.iter().any(|l| self.exclude_ids[index].contains(l))
+            || (!category.exclude_authors.is_empty()
+                && pr
+                    .author
+                    .as_ref()
+                    .is_some_and(|a| category.exclude_authors.contains(&a.login)))
         {
             return false;
         }
@@ -98,10 +162,14 @@ impl<'a> Categorizer<'a> {
                 .when
                 .iter()
                 .zip(&self.paths[index])
-                .any(|(condition, paths)| condition_matches(condition, paths, pr))
+                .zip(&self.condition_ids[index])
+                .any(|((condition, paths), wanted)| {
+                    values_match(labels, wanted, condition.labels_mode)
+                        && condition_matches(condition, paths, pr)
+                })
     }
 
-    fn select(&self, kind: CategoryKind, pr: &PullRequest) -> Vec<usize> {
+    fn select(&self, kind: CategoryKind, pr: &PullRequest, labels: &[u32]) -> Vec<usize> {
         let mut matched = Vec::new();
         let mut fallback = None;
         for (i, category) in self.categories.iter().enumerate() {
@@ -109,12 +177,12 @@ impl<'a> Categorizer<'a> {
                 continue;
             }
             if category.when.is_empty() {
-                if fallback.is_none() && self.matches(i, pr) {
+                if fallback.is_none() && self.matches(i, pr, labels) {
                     fallback = Some(i);
                 }
                 continue;
             }
-            if self.matches(i, pr) {
+            if self.matches(i, pr, labels) {
                 matched.push(i);
                 if category.exclusive {
                     break;
@@ -129,18 +197,18 @@ impl<'a> Categorizer<'a> {
 
     /// Evaluates one change.
     pub fn evaluate(&self, pr: &PullRequest) -> Evaluation {
-        let of_kind = |kind| {
-            self.categories
+        let labels = self.label_numbers(pr);
+        let labels = labels.as_slice();
+        let included_first = self.pre_includes.is_empty()
+            || self
+                .pre_includes
                 .iter()
-                .enumerate()
-                .filter(move |(_, c)| c.kind == kind)
-                .map(|(i, _)| i)
-        };
-        let mut pre_includes = of_kind(CategoryKind::PreInclude).peekable();
-        let included_first =
-            pre_includes.peek().is_none() || pre_includes.any(|i| self.matches(i, pr));
-        let included =
-            included_first && !of_kind(CategoryKind::PreExclude).any(|i| self.matches(i, pr));
+                .any(|&i| self.matches(i, pr, labels));
+        let included = included_first
+            && !self
+                .pre_excludes
+                .iter()
+                .any(|&i| self.matches(i, pr, labels));
         if !included {
             return Evaluation {
                 included,
@@ -148,11 +216,11 @@ impl<'a> Categorizer<'a> {
                 increment: None,
             };
         }
-        let changelog = self.select(CategoryKind::Changelog, pr);
+        let changelog = self.select(CategoryKind::Changelog, pr, labels);
         // The version-resolver fallback is the default for the whole release, applied by
         // the caller only when no change calls for anything.
         let versions = self
-            .select(CategoryKind::VersionResolver, pr)
+            .select(CategoryKind::VersionResolver, pr, labels)
             .into_iter()
             .filter(|&i| !self.categories[i].when.is_empty());
         let increment = changelog
@@ -169,11 +237,14 @@ impl<'a> Categorizer<'a> {
     }
 }
 
+/// The number of every label no category mentions.
+const UNKNOWN: u32 = u32::MAX;
+
+/// The predicates of a condition other than labels.
 fn condition_matches(condition: &Condition, paths: &[PathPattern], pr: &PullRequest) -> bool {
     let login = pr.author.as_ref().map(|a| a.login.as_str());
-    values_match(&pr.labels, &condition.labels, condition.labels_mode)
-        && (condition.authors.is_empty()
-            || login.is_some_and(|l| condition.authors.iter().any(|a| a == l)))
+    (condition.authors.is_empty()
+        || login.is_some_and(|l| condition.authors.iter().any(|a| a == l)))
         && paths_match(paths, condition.paths_mode, &pr.changed_files)
         && condition.conventional.as_ref().is_none_or(|wanted| {
             let Some(title) = ConventionalTitle::parse(&pr.title) else {
@@ -187,18 +258,18 @@ fn condition_matches(condition: &Condition, paths: &[PathPattern], pr: &PullRequ
         })
 }
 
-fn values_match(actual: &[String], expected: &[String], mode: MatchMode) -> bool {
+/// Compares a change's labels with a condition's (both as numbers, without duplicates).
+fn values_match(actual: &[u32], expected: &[u32], mode: MatchMode) -> bool {
     if expected.is_empty() {
         return true;
     }
-    let actual: Vec<&String> = actual.iter().filter(|l| !l.is_empty()).collect();
-    let has = |v: &String| actual.contains(&v);
+    let has = |v: &u32| actual.contains(v);
     match mode {
         MatchMode::Any => expected.iter().any(has),
         MatchMode::All => expected.iter().all(has),
         MatchMode::Only => !actual.is_empty() && actual.iter().all(|a| expected.contains(a)),
         MatchMode::Exactly => {
-            actual.iter().all(|a| expected.contains(a)) && expected.iter().all(has)
+            expected.iter().all(has) && actual.iter().all(|a| expected.contains(a))
         }
     }
 }
@@ -284,18 +355,12 @@ mod tests {
 
     #[test]
     fn label_modes() {
-        let l = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(values_match(&l(&["a", "b"]), &l(&["a"]), MatchMode::Any));
-        assert!(!values_match(&l(&["a"]), &l(&["a", "b"]), MatchMode::All));
-        assert!(!values_match(
-            &l(&["a", "c"]),
-            &l(&["a", "b"]),
-            MatchMode::Only
-        ));
-        assert!(values_match(
-            &l(&["b", "a"]),
-            &l(&["a", "b"]),
-            MatchMode::Exactly
-        ));
+        let (a, b, c) = (0, 1, UNKNOWN);
+        assert!(values_match(&[a, b], &[a], MatchMode::Any));
+        assert!(!values_match(&[a], &[a, b], MatchMode::All));
+        assert!(!values_match(&[a, c], &[a, b], MatchMode::Only));
+        assert!(values_match(&[a], &[a, b], MatchMode::Only));
+        assert!(values_match(&[b, a], &[a, b], MatchMode::Exactly));
+        assert!(!values_match(&[], &[a], MatchMode::Only));
     }
 }

@@ -3,9 +3,8 @@
 //! (`header` + `template` + `footer`) with replacers, then the version variables, tag and
 //! name. A body over GitHub's limit is shortened here, before anything is written.
 
-use std::borrow::Cow;
-use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use super::categorize::Categorizer;
 use super::changes::{Commit, CommitAuthor, PullRequest};
@@ -86,6 +85,8 @@ struct Section {
     collapse_after: Option<usize>,
     /// Lines dropped to fit the body limit.
     dropped: usize,
+    /// Characters of its lines (kept up to date while shortening).
+    chars: usize,
 }
 
 /// Builds the draft.
@@ -104,7 +105,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         .map(|(pr, _)| *pr)
         .collect();
     let authors = CommitAuthors::index(inputs.commits);
-    let needs_authors = config.change_template.contains("$AUTHORS");
+    let change_pieces = compile_change_template(&config.change_template);
 
     // Sections: uncategorized first, then changelog categories in configured order.
     let mut uncategorized = Section {
@@ -112,8 +113,9 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         lines: Vec::new(),
         collapse_after: None,
         dropped: 0,
+        chars: 0,
     };
-    let mut by_category: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut by_category: Vec<Vec<String>> = vec![Vec::new(); config.categories.len()];
     let mut increment: Option<SemverIncrement> = None;
     let mut conventional: Option<Increment> = None;
     for (pr, evaluation) in pull_requests.iter().zip(&evaluations) {
@@ -127,15 +129,15 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
                 Some(&pr.body),
             ));
         }
-        let line = change_line(config, pr, &authors, needs_authors, inputs.server_url);
+        let line = change_line(config, &change_pieces, pr, &authors, inputs.server_url);
         if evaluation.changelog.is_empty() {
             uncategorized.lines.push(line);
         } else {
             let (last, rest) = evaluation.changelog.split_last().unwrap_or((&0, &[]));
             for index in rest {
-                by_category.entry(*index).or_default().push(line.clone());
+                by_category[*index].push(line.clone());
             }
-            by_category.entry(*last).or_default().push(line);
+            by_category[*last].push(line);
         }
     }
     let mut sections = vec![uncategorized];
@@ -143,12 +145,14 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         if category.kind != CategoryKind::Changelog {
             continue;
         }
-        if let Some(lines) = by_category.remove(&index) {
+        let lines = std::mem::take(&mut by_category[index]);
+        if !lines.is_empty() {
             sections.push(Section {
                 heading: Some(template::render(
                     &config.category_template,
                     &single("$TITLE", &category.title),
                 )),
+                chars: 0,
                 lines,
                 collapse_after: category.collapse_after,
                 dropped: 0,
@@ -165,6 +169,9 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         sections[0].lines.extend(lines);
     }
 
+    for section in &mut sections {
+        section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
+    }
     let contributors = contributors_sentence(
         &included,
         &authors,
@@ -226,15 +233,26 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         }
         body
     };
-    let mut body = render_body(&sections);
+    // A list already longer than GitHub's limit on its own is cut before the first render,
+    // so the replacers never run over text that cannot be sent.
+    let listed_chars: usize = sections.iter().map(|s| s.chars).sum();
     let mut shortened = false;
-    while body.chars().count() > RELEASE_BODY_LIMIT {
-        if !shorten_longest(&mut sections) {
-            body = truncate_body(&body, inputs.compare_url);
-            shortened = true;
+    if listed_chars > RELEASE_BODY_LIMIT {
+        shortened = shorten_by(&mut sections, listed_chars - RELEASE_BODY_LIMIT);
+    }
+    let mut body = render_body(&sections);
+    loop {
+        let length = body.chars().count();
+        if length <= RELEASE_BODY_LIMIT {
             break;
         }
         shortened = true;
+        // Cut the longest sections (by their lines' length) until the excess is covered,
+        // then render once more to check: replacers may change lengths.
+        if !shorten_by(&mut sections, length - RELEASE_BODY_LIMIT) {
+            body = truncate_body(&body, inputs.compare_url);
+            break;
+        }
         body = render_body(&sections);
     }
 
@@ -272,24 +290,71 @@ fn single(name: &str, value: &str) -> Variables {
 /// Sorts as release-drafter: by merge time or title (UTF-16 order, as JavaScript compares
 /// strings), stable.
 fn sort_pull_requests(prs: &mut [&PullRequest], by: SortBy, direction: SortDirection) {
-    let key_cmp = |a: &&PullRequest, b: &&PullRequest| match by {
-        SortBy::MergedAt => a.merged_at.cmp(&b.merged_at),
-        SortBy::Title => a.title.encode_utf16().cmp(b.title.encode_utf16()),
-    };
-    match direction {
-        SortDirection::Ascending => prs.sort_by(key_cmp),
-        SortDirection::Descending => prs.sort_by(|a, b| key_cmp(b, a)),
+    match by {
+        SortBy::MergedAt => {
+            // GitHub's timestamps (`2026-11-27T09:30:00Z`) as a number: one integer compare
+            // instead of a string compare per step; ties and odd formats fall back to text.
+            let key = |pr: &PullRequest| {
+                let mut n: u64 = 0;
+                for b in pr.merged_at.bytes().filter(u8::is_ascii_digit).take(14) {
+                    n = n * 10 + u64::from(b - b'0');
+                }
+                n
+            };
+            let cmp = |a: &&PullRequest, b: &&PullRequest| {
+                key(a)
+                    .cmp(&key(b))
+                    .then_with(|| a.merged_at.cmp(&b.merged_at))
+            };
+            match direction {
+                SortDirection::Ascending => prs.sort_by(cmp),
+                SortDirection::Descending => prs.sort_by(|a, b| cmp(b, a)),
+            }
+        }
+        SortBy::Title => {
+            let cmp = |a: &&PullRequest, b: &&PullRequest| {
+                a.title.encode_utf16().cmp(b.title.encode_utf16())
+            };
+            match direction {
+                SortDirection::Ascending => prs.sort_by(cmp),
+                SortDirection::Descending => prs.sort_by(|a, b| cmp(b, a)),
+            }
+        }
     }
 }
 
 /// Authors of the commits of each pull request, in commit order.
 struct CommitAuthors<'a> {
-    by_number: HashMap<u64, Vec<(&'a str, &'a CommitAuthor)>>,
+    by_number: HashMap<u64, Vec<(&'a str, &'a CommitAuthor)>, BuildNumberHasher>,
+}
+
+/// Pull request numbers are small integers: a multiplicative hash is enough and much cheaper
+/// than SipHash here (no untrusted key choice: the numbers come from GitHub).
+type BuildNumberHasher = std::hash::BuildHasherDefault<NumberHasher>;
+
+#[derive(Default)]
+struct NumberHasher(u64);
+
+impl std::hash::Hasher for NumberHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'a> CommitAuthors<'a> {
     fn index(commits: &'a [Commit]) -> CommitAuthors<'a> {
-        let mut by_number: HashMap<u64, Vec<(&str, &CommitAuthor)>> = HashMap::new();
+        let mut by_number: HashMap<u64, Vec<(&str, &CommitAuthor)>, BuildNumberHasher> =
+            HashMap::default();
         for commit in commits {
             for (repo, number) in &commit.pull_requests {
                 by_number
@@ -332,6 +397,23 @@ impl Contributor {
         matches!(self, Contributor::Login { login, bot_url } if bot_url.is_some() || login.ends_with("[bot]"))
     }
 
+    /// `@login`, or a link to the App for a `[bot]` login.
+    fn mention_login_into(out: &mut String, login: &str, server_url: &str) {
+        match login.strip_suffix("[bot]") {
+            Some(app) => {
+                let _ = write!(
+                    out,
+                    "[@{login}]({}/apps/{app})",
+                    server_url.trim_end_matches('/')
+                );
+            }
+            None => {
+                out.push('@');
+                out.push_str(login);
+            }
+        }
+    }
+
     fn mention(&self, server_url: &str) -> String {
         match self {
             Contributor::Name(name) => name.clone(),
@@ -351,81 +433,97 @@ impl Contributor {
 /// Contributors of `prs` (commit authors of their commits, and their authors), ordered as
 /// release-drafter: pull request authors first, bots last, then by name.
 fn contributors<'p>(
-    prs: impl IntoIterator<Item = &'p PullRequest> + Clone,
-    authors: &CommitAuthors<'_>,
+    prs: &[&'p PullRequest],
+    authors: &CommitAuthors<'p>,
     exclude: &[String],
 ) -> Vec<Contributor> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut list: Vec<Contributor> = Vec::new();
-    let mut put =
-        |key: String, contributor: Contributor, list: &mut Vec<Contributor>| match seen.get(&key) {
-            Some(&i) => list[i] = contributor,
+    // Borrowed while collecting (thousands of pull requests, a few hundred people); owned
+    // only for the people found. A later entry replaces an earlier one: a pull request's
+    // author (with its bot link) overrides the same login seen as a commit author.
+    #[derive(Clone, Copy)]
+    struct Seen<'a> {
+        /// Login without any `[bot]` suffix, or a git name.
+        bare: &'a str,
+        is_login: bool,
+        is_bot: bool,
+        bot_url: Option<&'a str>,
+    }
+    let login_seen = |login: &'p str, is_bot: bool, bot_url: Option<&'p str>| Seen {
+        bare: login.strip_suffix("[bot]").unwrap_or(login),
+        is_login: true,
+        is_bot: is_bot || login.ends_with("[bot]"),
+        bot_url,
+    };
+    let mut index: HashMap<(bool, bool, &str), usize> = HashMap::new();
+    let mut list: Vec<Seen<'_>> = Vec::new();
+    let mut put = |seen: Seen<'p>, list: &mut Vec<Seen<'p>>| {
+        let key = (seen.is_login, seen.is_bot, seen.bare);
+        match index.get(&key) {
+            Some(&i) => list[i] = seen,
             None => {
-                seen.insert(key, list.len());
-                list.push(contributor);
-            }
-        };
-    for pr in prs.clone() {
-        for author in authors.of(pr) {
-            match author {
-                CommitAuthor::User(login) => put(
-                    format!("login:{login}"),
-                    Contributor::Login {
-                        login: login.clone(),
-                        bot_url: None,
-                    },
-                    &mut list,
-                ),
-                CommitAuthor::Name(name) => put(
-                    format!("name:{name}"),
-                    Contributor::Name(name.clone()),
-                    &mut list,
-                ),
+                index.insert(key, list.len());
+                list.push(seen);
             }
         }
+    };
+    for pr in prs {
+        for author in authors.of(pr) {
+            let seen = match author {
+                CommitAuthor::User(login) => login_seen(login, false, None),
+                CommitAuthor::Name(name) => Seen {
+                    bare: name,
+                    is_login: false,
+                    is_bot: false,
+                    bot_url: None,
+                },
+            };
+            put(seen, &mut list);
+        }
     }
-    let mut pr_authors: HashSet<String> = HashSet::new();
+    let mut pr_authors: std::collections::HashSet<(bool, &str)> = std::collections::HashSet::new();
     for pr in prs {
         if let Some(author) = &pr.author {
-            let login = if author.is_bot && !author.login.ends_with("[bot]") {
-                format!("{}[bot]", author.login)
-            } else {
-                author.login.clone()
-            };
-            pr_authors.insert(login.clone());
-            put(
-                format!("login:{login}"),
-                Contributor::Login {
-                    login,
-                    bot_url: author.is_bot.then(|| author.url.clone()),
-                },
-                &mut list,
+            let seen = login_seen(
+                &author.login,
+                author.is_bot,
+                author.is_bot.then_some(author.url.as_str()),
             );
+            pr_authors.insert((seen.is_bot, seen.bare));
+            put(seen, &mut list);
         }
     }
-    list.retain(|c| match c {
-        Contributor::Name(_) => true,
-        Contributor::Login { login, .. } => !exclude
-            .iter()
-            .any(|e| e == login || format!("{e}[bot]") == *login),
+    let mut people: Vec<(bool, bool, Contributor)> = list
+        .into_iter()
+        .filter_map(|seen| {
+            if !seen.is_login {
+                return Some((true, false, Contributor::Name(seen.bare.to_owned())));
+            }
+            // As release-drafter: `name` or `name[bot]` both exclude a bot.
+            let excluded = exclude.iter().any(|e| {
+                e == seen.bare || (seen.is_bot && e.strip_suffix("[bot]") == Some(seen.bare))
+            });
+            if excluded {
+                return None;
+            }
+            let login = if seen.is_bot {
+                format!("{}[bot]", seen.bare)
+            } else {
+                seen.bare.to_owned()
+            };
+            let is_author = pr_authors.contains(&(seen.is_bot, seen.bare));
+            let contributor = Contributor::Login {
+                login,
+                bot_url: seen.bot_url.map(str::to_owned),
+            };
+            Some((!is_author, contributor.is_bot(), contributor))
+        })
+        .collect();
+    people.sort_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| cmp_ignoring_case(a.2.sort_name(), b.2.sort_name()))
     });
-    list.sort_by(|a, b| {
-        let a_author = matches!(a, Contributor::Login { login, .. } if pr_authors.contains(login));
-        let b_author = matches!(b, Contributor::Login { login, .. } if pr_authors.contains(login));
-        b_author
-            .cmp(&a_author)
-            .then(a.is_bot().cmp(&b.is_bot()))
-            .then_with(|| locale_compare(a.sort_name(), b.sort_name()))
-    });
-    list
-}
-
-/// An approximation of JavaScript's `localeCompare`: case-insensitive first, then lower case
-/// before upper case.
-fn locale_compare(a: &str, b: &str) -> Ordering {
-    a.to_lowercase()
-        .cmp(&b.to_lowercase())
-        .then_with(|| b.cmp(a))
+    people.into_iter().map(|(_, _, c)| c).collect()
 }
 
 fn contributors_sentence(
@@ -435,7 +533,7 @@ fn contributors_sentence(
     none: &str,
     server_url: &str,
 ) -> String {
-    let list = contributors(prs.iter().copied(), authors, exclude);
+    let list = contributors(prs, authors, exclude);
     let mentions: Vec<String> = list.iter().map(|c| c.mention(server_url)).collect();
     match mentions.as_slice() {
         [] => none.to_owned(),
@@ -444,44 +542,152 @@ fn contributors_sentence(
     }
 }
 
+/// The per-change template, parsed once per draft.
+#[derive(Debug, Clone, Copy)]
+enum ChangePiece<'t> {
+    Text(&'t str),
+    Title,
+    Number,
+    Author,
+    Authors,
+    Body,
+    Url,
+    BaseRef,
+    HeadRef,
+}
+
+fn compile_change_template(template: &str) -> Vec<ChangePiece<'_>> {
+    template::tokens(template)
+        .into_iter()
+        .map(|token| match token {
+            template::Token::Text(text) => ChangePiece::Text(text),
+            template::Token::Variable(name) => match name {
+                "$TITLE" => ChangePiece::Title,
+                "$NUMBER" => ChangePiece::Number,
+                "$AUTHOR" => ChangePiece::Author,
+                "$AUTHORS" => ChangePiece::Authors,
+                "$BODY" => ChangePiece::Body,
+                "$URL" => ChangePiece::Url,
+                "$BASE_REF_NAME" => ChangePiece::BaseRef,
+                "$HEAD_REF_NAME" => ChangePiece::HeadRef,
+                other => ChangePiece::Text(other),
+            },
+        })
+        .collect()
+}
+
 fn change_line(
     config: &NotesConfig,
+    pieces: &[ChangePiece<'_>],
     pr: &PullRequest,
     authors: &CommitAuthors<'_>,
-    needs_authors: bool,
     server_url: &str,
 ) -> String {
-    let author = match &pr.author {
-        None => Cow::Borrowed("ghost"),
-        Some(a) if a.is_bot => Cow::Owned(format!("[{}[bot]]({})", a.login, a.url)),
-        Some(a) => Cow::Borrowed(a.login.as_str()),
-    };
-    let authors_text = if needs_authors {
-        let list = contributors(std::iter::once(pr), authors, &[]);
-        if list.is_empty() {
-            "@ghost".to_owned()
-        } else {
-            list.iter()
-                .map(|c| c.mention(server_url))
-                .collect::<Vec<_>>()
-                .join(", ")
+    let mut out = String::with_capacity(config.change_template.len() + pr.title.len() + 32);
+    for piece in pieces {
+        match piece {
+            ChangePiece::Text(text) => out.push_str(text),
+            ChangePiece::Title => {
+                escape_title_into(&mut out, &pr.title, &config.change_title_escapes)
+            }
+            ChangePiece::Number => {
+                let _ = write!(out, "{}", pr.number);
+            }
+            ChangePiece::Author => match &pr.author {
+                None => out.push_str("ghost"),
+                Some(a) if a.is_bot => {
+                    let _ = write!(out, "[{}[bot]]({})", a.login, a.url);
+                }
+                Some(a) => out.push_str(&a.login),
+            },
+            ChangePiece::Authors => pr_authors_into(&mut out, pr, authors, server_url),
+            ChangePiece::Body => out.push_str(&pr.body),
+            ChangePiece::Url => out.push_str(&pr.url),
+            ChangePiece::BaseRef => out.push_str(&pr.base_ref_name),
+            ChangePiece::HeadRef => out.push_str(&pr.head_ref_name),
         }
-    } else {
-        String::new()
+    }
+    out
+}
+
+/// `$AUTHORS` of one pull request: its author, then its commits' other authors (bots last,
+/// by name), mentioned and separated by commas; `@ghost` when nobody is known.
+fn pr_authors_into(
+    out: &mut String,
+    pr: &PullRequest,
+    authors: &CommitAuthors<'_>,
+    server_url: &str,
+) {
+    // Borrowed views: this runs once per pull request.
+    #[derive(PartialEq)]
+    enum Who<'a> {
+        Login(&'a str),
+        Name(&'a str),
+    }
+    // The author as commits name it: bots commit as `app[bot]`.
+    let is_author = |login: &str| {
+        pr.author.as_ref().is_some_and(|a| {
+            login == a.login || (a.is_bot && login.strip_suffix("[bot]") == Some(a.login.as_str()))
+        })
     };
-    let mut vars: Variables = HashMap::with_capacity(10);
-    vars.insert(
-        "$TITLE".into(),
-        TemplateValue::Text(escape_title(&pr.title, &config.change_title_escapes)),
-    );
-    vars.insert("$NUMBER".into(), TemplateValue::Text(pr.number.to_string()));
-    vars.insert("$AUTHORS".into(), TemplateValue::Text(authors_text));
-    vars.insert("$AUTHOR".into(), TemplateValue::Text(author.into_owned()));
-    vars.insert("$BODY".into(), pr.body.as_str().into());
-    vars.insert("$URL".into(), pr.url.as_str().into());
-    vars.insert("$BASE_REF_NAME".into(), pr.base_ref_name.as_str().into());
-    vars.insert("$HEAD_REF_NAME".into(), pr.head_ref_name.as_str().into());
-    template::render(&config.change_template, &vars)
+    let mut others: Vec<Who<'_>> = Vec::new();
+    for commit_author in authors.of(pr) {
+        let who = match commit_author {
+            CommitAuthor::User(login) if is_author(login) => continue,
+            CommitAuthor::User(login) => Who::Login(login),
+            CommitAuthor::Name(name) => Who::Name(name),
+        };
+        if !others.contains(&who) {
+            others.push(who);
+        }
+    }
+    fn name_of<'a>(w: &Who<'a>) -> &'a str {
+        match w {
+            Who::Login(s) | Who::Name(s) => s,
+        }
+    }
+    let is_bot = |w: &Who<'_>| matches!(w, Who::Login(l) if l.ends_with("[bot]"));
+    if others.len() > 1 {
+        others.sort_by(|a, b| {
+            is_bot(a)
+                .cmp(&is_bot(b))
+                .then_with(|| cmp_ignoring_case(name_of(a), name_of(b)))
+        });
+    }
+    let mut first = true;
+    if let Some(author) = &pr.author {
+        first = false;
+        let login = author.login.as_str();
+        if author.is_bot {
+            // An App's bot account links to the App.
+            let bare = login.strip_suffix("[bot]").unwrap_or(login);
+            let _ = write!(out, "[@{bare}[bot]]({})", author.url);
+        } else {
+            Contributor::mention_login_into(out, login, server_url);
+        }
+    }
+    for who in &others {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        match who {
+            Who::Login(login) => Contributor::mention_login_into(out, login, server_url),
+            Who::Name(name) => out.push_str(name),
+        }
+    }
+    if first {
+        out.push_str("@ghost");
+    }
+}
+
+/// Case-insensitive first, then lower case before upper case (as `localeCompare` orders
+/// plain names).
+fn cmp_ignoring_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+        .then_with(|| b.cmp(a))
 }
 
 fn commit_line(config: &NotesConfig, commit: &Commit, server_url: &str) -> String {
@@ -511,13 +717,36 @@ fn commit_line(config: &NotesConfig, commit: &Commit, server_url: &str) -> Strin
 /// Escapes `escapes` characters in a title (`@` and `#` are defused with an empty HTML
 /// comment so they do not notify or link); code spans in backticks stay as they are unless
 /// the backtick itself is to be escaped.
-fn escape_title(title: &str, escapes: &str) -> String {
+fn escape_title_into(out: &mut String, title: &str, escapes: &str) {
     if escapes.is_empty() && !title.contains('`') {
-        return title.to_owned();
+        out.push_str(title);
+        return;
     }
-    let mut out = String::with_capacity(title.len() + 8);
+    // Escapes are nearly always ASCII: test those with a bit mask.
+    let mut ascii: u128 = 1 << b'`';
+    for c in escapes.chars().filter(char::is_ascii) {
+        ascii |= 1 << (c as u32);
+    }
+    let all_ascii = escapes.is_ascii();
+    let find_special = |text: &str| {
+        if all_ascii {
+            // Multi-byte characters never match: scan bytes.
+            text.bytes().position(|b| b < 128 && ascii & (1 << b) != 0)
+        } else {
+            text.find(|c: char| {
+                if c.is_ascii() {
+                    ascii & (1 << (c as u32)) != 0
+                } else {
+                    escapes.contains(c)
+                }
+            })
+        }
+    };
     let mut rest = title;
-    while let Some(c) = rest.chars().next() {
+    while let Some(at) = find_special(rest) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let c = rest.chars().next().unwrap_or('`');
         if escapes.contains(c) {
             match c {
                 '@' | '#' => {
@@ -530,22 +759,26 @@ fn escape_title(title: &str, escapes: &str) -> String {
                 }
             }
             rest = &rest[c.len_utf8()..];
-        } else if c == '`' {
+        } else {
+            // A code span: copied whole, or a lone backtick.
             match rest[1..].find('`') {
                 Some(end) => {
                     out.push_str(&rest[..end + 2]);
                     rest = &rest[end + 2..];
                 }
                 None => {
-                    out.push(c);
+                    out.push('`');
                     rest = &rest[1..];
                 }
             }
-        } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
         }
     }
+    out.push_str(rest);
+}
+
+fn escape_title(title: &str, escapes: &str) -> String {
+    let mut out = String::with_capacity(title.len());
+    escape_title_into(&mut out, title, escapes);
     out
 }
 
@@ -580,21 +813,33 @@ fn changes_text(config: &NotesConfig, sections: &[Section], compare_url: Option<
     parts.join("\n\n").trim().to_owned()
 }
 
-/// Halves the longest section; false when nothing is left to shorten.
-fn shorten_longest(sections: &mut [Section]) -> bool {
-    let longest = sections
-        .iter_mut()
-        .filter(|s| s.lines.len() > 1)
-        .max_by_key(|s| s.lines.iter().map(String::len).sum::<usize>());
-    match longest {
-        Some(section) => {
-            let keep = section.lines.len() / 2;
-            section.dropped += section.lines.len() - keep;
-            section.lines.truncate(keep);
-            true
+/// Drops lines from the end of the longest sections until about `excess` characters (and a
+/// margin for the "… and N more" lines) are gone; false when nothing is left to cut.
+fn shorten_by(sections: &mut [Section], excess: usize) -> bool {
+    let mut to_cut = excess + 200 * sections.len();
+    let mut cut_any = false;
+    while to_cut > 0 {
+        let longest = sections
+            .iter_mut()
+            .filter(|s| s.lines.len() > 1)
+            .max_by_key(|s| s.chars);
+        let Some(section) = longest else {
+            return cut_any;
+        };
+        // Halve the section, or less when that covers the rest of the excess.
+        let keep_at_least = section.lines.len() / 2;
+        while section.lines.len() > keep_at_least.max(1) && to_cut > 0 {
+            let Some(line) = section.lines.pop() else {
+                break;
+            };
+            let gone = line.chars().count() + 1;
+            section.chars -= gone.min(section.chars);
+            section.dropped += 1;
+            to_cut = to_cut.saturating_sub(gone);
+            cut_any = true;
         }
-        None => false,
     }
+    cut_any
 }
 
 /// Last resort for a body whose template alone is too long.
@@ -607,4 +852,128 @@ fn truncate_body(body: &str, compare_url: Option<&str>) -> String {
     let mut out: String = body.chars().take(keep).collect();
     out.push_str(&suffix);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::notes::changes::Author;
+    use crate::domain::notes::config::NotesKeys;
+
+    fn pr(number: u64, login: &str, is_bot: bool, merged_at: &str) -> PullRequest {
+        PullRequest {
+            number,
+            title: format!("Change {number}"),
+            body: String::new(),
+            url: format!("https://github.com/acme/api/pull/{number}"),
+            author: Some(Author {
+                login: login.to_owned(),
+                is_bot,
+                url: format!("https://github.com/apps/{login}"),
+            }),
+            merged_at: merged_at.to_owned(),
+            labels: Vec::new(),
+            base_ref_name: "main".into(),
+            head_ref_name: "topic".into(),
+            base_repository: "acme/api".into(),
+            merge_commit: None,
+            changed_files: Vec::new(),
+        }
+    }
+
+    fn commit(number: u64, authors: Vec<CommitAuthor>) -> Commit {
+        Commit {
+            oid: None,
+            headline: String::new(),
+            committed_at: String::new(),
+            authors,
+            pull_requests: vec![("acme/api".into(), number)],
+        }
+    }
+
+    fn draft(keys: NotesKeys, prs: &[PullRequest], commits: &[Commit]) -> Draft {
+        let config = keys.resolve().expect("config");
+        build_draft(
+            &config,
+            &DraftInputs {
+                owner: "acme",
+                repository: "api",
+                last_release: Some(PreviousRelease {
+                    tag_name: "v1.0.0",
+                    name: None,
+                }),
+                pull_requests: prs,
+                commits,
+                server_url: "https://github.com",
+                ..DraftInputs::default()
+            },
+        )
+    }
+
+    #[test]
+    fn contributors_put_authors_first_bots_last_and_merge_a_bot_seen_twice() {
+        let prs = [
+            pr(1, "zed", false, "2026-11-01T00:00:00Z"),
+            pr(2, "dependabot", true, "2026-11-02T00:00:00Z"),
+        ];
+        let commits = [
+            commit(
+                1,
+                vec![
+                    CommitAuthor::User("zed".into()),
+                    CommitAuthor::Name("Ada Lovelace".into()),
+                ],
+            ),
+            commit(1, vec![CommitAuthor::User("amy".into())]),
+            commit(2, vec![CommitAuthor::User("dependabot[bot]".into())]),
+        ];
+        let keys = NotesKeys {
+            template: Some("$CONTRIBUTORS\n$CHANGES".into()),
+            ..NotesKeys::default()
+        };
+        let body = draft(keys, &prs, &commits).body;
+        assert_eq!(
+            body,
+            "@zed, [@dependabot[bot]](https://github.com/apps/dependabot), Ada Lovelace and @amy\n\
+             * Change 2 (#2) [@dependabot[bot]](https://github.com/apps/dependabot)\n\
+             * Change 1 (#1) @zed, Ada Lovelace, @amy"
+        );
+        let keys = NotesKeys {
+            template: Some("$CONTRIBUTORS".into()),
+            exclude_contributors: Some(vec!["dependabot".into(), "zed".into()]),
+            ..NotesKeys::default()
+        };
+        assert_eq!(draft(keys, &prs, &commits).body, "Ada Lovelace and @amy");
+    }
+
+    #[test]
+    fn titles_are_escaped_outside_code_spans() {
+        assert_eq!(
+            escape_title("Fix @team's `a_b` in #12 *now*", "@#_*"),
+            "Fix @<!---->team's `a_b` in #<!---->12 \\*now\\*"
+        );
+        assert_eq!(escape_title("a `b` c", "`"), "a \\`b\\` c");
+        assert_eq!(escape_title("plain", ""), "plain");
+    }
+
+    #[test]
+    fn collapsed_sections_and_no_changes() {
+        let mut prs = vec![
+            pr(1, "a", false, "2026-11-01T00:00:00Z"),
+            pr(2, "b", false, "2026-11-02T00:00:00Z"),
+        ];
+        for p in &mut prs {
+            p.labels = vec!["deps".into()];
+        }
+        let yaml = "template: $CHANGES\ncategories:\n  - title: Deps\n    label: deps\n    collapse-after: 1\n";
+        let keys = crate::domain::repo_config::RepoConfig::from_release_drafter("f", yaml)
+            .expect("config")
+            .notes_keys()
+            .expect("keys");
+        assert_eq!(
+            draft(keys.clone(), &prs, &[]).body,
+            "## Deps\n\n<details>\n<summary>2 changes</summary>\n\n* Change 2 (#2) @b\n* Change 1 (#1) @a\n</details>"
+        );
+        assert_eq!(draft(keys, &[], &[]).body, "* No changes");
+    }
 }

@@ -46,14 +46,36 @@ pub fn render(template: &str, variables: &Variables) -> String {
 }
 
 fn render_into(out: &mut String, template: &str, variables: &Variables) {
+    render_into_with(out, template, &mut |out: &mut String, name: &str| {
+        match variables.get(name) {
+            Some(TemplateValue::Text(text)) => out.push_str(text),
+            Some(TemplateValue::Nested {
+                template,
+                variables,
+            }) => render_into(out, template, variables),
+            None => return false,
+        }
+        true
+    });
+}
+
+/// A piece of a template: literal text, or a `$NAME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'t> {
+    /// Literal text.
+    Text(&'t str),
+    /// A variable name, `$` included.
+    Variable(&'t str),
+}
+
+/// Splits `template` into text and `$NAME` variables (capitals and underscores, greedy).
+pub fn tokens(template: &str) -> Vec<Token<'_>> {
     let bytes = template.as_bytes();
+    let mut out = Vec::new();
     let mut copied = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
+    while let Some(offset) = bytes[i..].iter().position(|b| *b == b'$') {
+        i += offset;
         let name_end = bytes[i + 1..]
             .iter()
             .position(|b| !(b.is_ascii_uppercase() || *b == b'_'))
@@ -62,21 +84,36 @@ fn render_into(out: &mut String, template: &str, variables: &Variables) {
             i += 1;
             continue;
         }
-        let name = &template[i..name_end];
-        if let Some(value) = variables.get(name) {
-            out.push_str(&template[copied..i]);
-            match value {
-                TemplateValue::Text(text) => out.push_str(text),
-                TemplateValue::Nested {
-                    template,
-                    variables,
-                } => render_into(out, template, variables),
-            }
-            copied = name_end;
+        if copied < i {
+            out.push(Token::Text(&template[copied..i]));
         }
+        out.push(Token::Variable(&template[i..name_end]));
+        copied = name_end;
         i = name_end;
     }
-    out.push_str(&template[copied..]);
+    if copied < template.len() {
+        out.push(Token::Text(&template[copied..]));
+    }
+    out
+}
+
+/// Renders `template` into `out`, asking `lookup` for each variable: it writes the value
+/// and says `true`, or says `false` to leave the name as written.
+pub fn render_into_with(
+    out: &mut String,
+    template: &str,
+    lookup: &mut impl FnMut(&mut String, &str) -> bool,
+) {
+    for token in tokens(template) {
+        match token {
+            Token::Text(text) => out.push_str(text),
+            Token::Variable(name) => {
+                if !lookup(out, name) {
+                    out.push_str(name);
+                }
+            }
+        }
+    }
 }
 
 /// A search-and-replace applied to the rendered body.
@@ -84,7 +121,19 @@ fn render_into(out: &mut String, template: &str, variables: &Variables) {
 pub struct Replacer {
     search: Regex,
     global: bool,
-    replace: String,
+    replace: Vec<Piece>,
+}
+
+/// A replacement, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    /// Capture group (0: the whole match).
+    Group(usize),
+    /// Change the case of the next character.
+    Next(Case),
+    /// Change the case until `\E`.
+    Span(Case),
 }
 
 /// Why a replacer's search cannot be used.
@@ -126,10 +175,11 @@ impl Replacer {
             }
         }
         let search_regex = builder.build().map_err(|e| bad(e.to_string()))?;
+        let groups = search_regex.captures_len();
         Ok(Replacer {
             search: search_regex,
             global: flags.contains('g'),
-            replace: replace.to_owned(),
+            replace: parse_replacement(replace, groups),
         })
     }
 
@@ -137,10 +187,43 @@ impl Replacer {
     pub fn apply(&self, text: &str) -> String {
         let limit = if self.global { 0 } else { 1 };
         self.search
-            .replacen(text, limit, |caps: &Captures<'_>| {
-                expand_replacement(&self.replace, caps)
-            })
+            .replacen(text, limit, Expand(&self.replace))
             .into_owned()
+    }
+}
+
+struct Expand<'a>(&'a [Piece]);
+
+impl regex::Replacer for Expand<'_> {
+    fn replace_append(&mut self, caps: &Captures<'_>, dst: &mut String) {
+        let mut span = Case::Keep;
+        let mut next: Option<Case> = None;
+        let put = |text: &str, span: Case, next: &mut Option<Case>, dst: &mut String| {
+            if span == Case::Keep && next.is_none() {
+                dst.push_str(text);
+                return;
+            }
+            for c in text.chars() {
+                match next.take().unwrap_or(span) {
+                    Case::Keep => dst.push(c),
+                    Case::Upper => dst.extend(c.to_uppercase()),
+                    Case::Lower => dst.extend(c.to_lowercase()),
+                }
+            }
+        };
+        for piece in self.0 {
+            match piece {
+                Piece::Text(text) => put(text, span, &mut next, dst),
+                Piece::Group(n) => put(
+                    caps.get(*n).map_or("", |m| m.as_str()),
+                    span,
+                    &mut next,
+                    dst,
+                ),
+                Piece::Next(case) => next = Some(*case),
+                Piece::Span(case) => span = *case,
+            }
+        }
     }
 }
 
@@ -157,86 +240,95 @@ pub fn render_with_replacers(
     text
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Case {
     Keep,
     Upper,
     Lower,
 }
 
-/// Expands JavaScript's `$1`, `$10`, `$&`, `$0`, `$$` and release-drafter's escapes.
-fn expand_replacement(replace: &str, caps: &Captures<'_>) -> String {
-    let mut out = String::new();
-    let mut span = Case::Keep;
-    let mut next: Option<Case> = None;
-    let push = |out: &mut String, text: &str, span: Case, next: &mut Option<Case>| {
-        for c in text.chars() {
-            let case = next.take().unwrap_or(span);
-            match case {
-                Case::Keep => out.push(c),
-                Case::Upper => out.extend(c.to_uppercase()),
-                Case::Lower => out.extend(c.to_lowercase()),
-            }
+/// Parses JavaScript's `$1`, `$10` (two digits when that group exists), `$&`, `$0`, `$$`
+/// and release-drafter's escapes `\n`, `\t`, `\\`, `\u`, `\l`, `\U`, `\L`, `\E`.
+fn parse_replacement(replace: &str, groups: usize) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let flush = |text: &mut String, pieces: &mut Vec<Piece>| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
         }
     };
     let chars: Vec<char> = replace.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        match (c, chars.get(i + 1).copied()) {
+        match (chars[i], chars.get(i + 1).copied()) {
             ('\\', Some(e)) => {
                 i += 2;
-                match e {
-                    'n' => push(&mut out, "\n", span, &mut next),
-                    't' => push(&mut out, "\t", span, &mut next),
-                    '\\' => push(&mut out, "\\", span, &mut next),
-                    'u' => next = Some(Case::Upper),
-                    'l' => next = Some(Case::Lower),
-                    'U' => span = Case::Upper,
-                    'L' => span = Case::Lower,
-                    'E' => span = Case::Keep,
-                    other => {
-                        let mut s = String::from('\\');
-                        s.push(other);
-                        push(&mut out, &s, span, &mut next);
+                let control = match e {
+                    'n' => {
+                        text.push('\n');
+                        None
                     }
+                    't' => {
+                        text.push('\t');
+                        None
+                    }
+                    '\\' => {
+                        text.push('\\');
+                        None
+                    }
+                    'u' => Some(Piece::Next(Case::Upper)),
+                    'l' => Some(Piece::Next(Case::Lower)),
+                    'U' => Some(Piece::Span(Case::Upper)),
+                    'L' => Some(Piece::Span(Case::Lower)),
+                    'E' => Some(Piece::Span(Case::Keep)),
+                    other => {
+                        text.push('\\');
+                        text.push(other);
+                        None
+                    }
+                };
+                if let Some(control) = control {
+                    flush(&mut text, &mut pieces);
+                    pieces.push(control);
                 }
             }
             ('$', Some('$')) => {
-                push(&mut out, "$", span, &mut next);
+                text.push('$');
                 i += 2;
             }
             ('$', Some('&')) => {
-                push(&mut out, &caps[0], span, &mut next);
+                flush(&mut text, &mut pieces);
+                pieces.push(Piece::Group(0));
                 i += 2;
             }
             ('$', Some(d)) if d.is_ascii_digit() => {
                 let first = d.to_digit(10).unwrap_or(0) as usize;
-                // Two digits when that group exists, as JavaScript does.
                 let two = chars
                     .get(i + 2)
                     .and_then(|c| c.to_digit(10))
                     .map(|second| first * 10 + second as usize)
-                    .filter(|n| *n > 0 && *n < caps.len());
+                    .filter(|n| *n > 0 && *n < groups);
                 let (group, used) = match two {
                     Some(n) => (n, 3),
                     None => (first, 2),
                 };
-                if group < caps.len() {
-                    let text = caps.get(group).map_or("", |m| m.as_str());
-                    push(&mut out, text, span, &mut next);
+                if group < groups {
+                    flush(&mut text, &mut pieces);
+                    pieces.push(Piece::Group(group));
                 } else {
-                    push(&mut out, &format!("${d}"), span, &mut next);
+                    text.push('$');
+                    text.push(d);
                 }
                 i += used;
             }
-            _ => {
-                push(&mut out, &c.to_string(), span, &mut next);
+            (c, _) => {
+                text.push(c);
                 i += 1;
             }
         }
     }
-    out
+    flush(&mut text, &mut pieces);
+    pieces
 }
 
 #[cfg(test)]
