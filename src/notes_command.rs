@@ -177,6 +177,15 @@ pub async fn run(
         conventional_titles: config.conventional_commits(),
         prerelease_start: config.prerelease_start(),
         server_url: server_url(api_url),
+        calendar: config.calendar().map(|scheme| {
+            // "Today" is the line's date, in its time zone (UTC unless configured).
+            let zone = line
+                .timezone
+                .as_deref()
+                .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            (scheme, zone.to_datetime(jiff::Timestamp::now()).date())
+        }),
     };
     let mut stderr = std::io::stderr();
     let prepared = prepare_draft(&github, &request, |commits| {

@@ -143,6 +143,7 @@ fn request(keys: NotesKeys) -> DraftRequest {
         conventional_titles: false,
         prerelease_start: 1,
         server_url: "https://github.com".into(),
+        calendar: None,
     }
 }
 

@@ -263,6 +263,7 @@ async fn run_case(case: &Case, server: &MockServer) -> Outcome {
         conventional_titles: config.conventional_commits(),
         prerelease_start: config.prerelease_start(),
         server_url: "https://github.com".into(),
+        calendar: None,
     };
     let client = GitHubClient::with_token(
         Secret::new("test-token"),

@@ -497,6 +497,21 @@ impl RepoConfig {
             .unwrap_or(1)
     }
 
+    /// The calendar scheme, when `version.scheme` is `calver`.
+    pub fn calendar(&self) -> Option<CalendarScheme> {
+        let version = self.version.as_ref()?;
+        if version.scheme != Some(Scheme::Calver) {
+            return None;
+        }
+        Some(
+            version
+                .calendar
+                .as_deref()
+                .and_then(CalendarScheme::from_name)
+                .unwrap_or(CalendarScheme::YearMonthMicro),
+        )
+    }
+
     /// The default increment, for display.
     pub fn default_increment(&self) -> SemverIncrement {
         self.notes_keys()

@@ -5,12 +5,13 @@
 
 use std::collections::HashSet;
 
+use crate::domain::calver::CalendarScheme;
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
 use crate::domain::notes::changes::{Commit, PullRequest};
 use crate::domain::notes::config::{NotesConfigError, NotesKeys};
 use crate::domain::notes::releases::{self, ReleaseSummary};
-use crate::domain::notes::render::{self, Draft, DraftInputs};
+use crate::domain::notes::render::{self, CalendarVersioning, Draft, DraftInputs};
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::error::GitHubError;
@@ -45,6 +46,8 @@ pub struct DraftRequest {
     pub prerelease_start: u64,
     /// GitHub's web URL.
     pub server_url: String,
+    /// Calendar versioning scheme and today's date, when the repository uses calver.
+    pub calendar: Option<(CalendarScheme, jiff::civil::Date)>,
 }
 
 /// A draft ready to write.
@@ -233,6 +236,15 @@ pub async fn prepare_draft(
             prerelease_start: request.prerelease_start,
             server_url: &request.server_url,
             compare_url: compare_url.as_deref(),
+            calendar: request.calendar.map(|(scheme, today)| CalendarVersioning {
+                scheme,
+                today,
+                released: all_releases
+                    .iter()
+                    .filter(|r| !r.draft)
+                    .filter_map(|r| r.tag_name.strip_prefix(config.tag_prefix.as_str()))
+                    .collect(),
+            }),
         },
     );
     let write = ReleaseWrite {

@@ -10,6 +10,7 @@ use super::categorize::Categorizer;
 use super::changes::{Commit, CommitAuthor, PullRequest};
 use super::config::{CategoryKind, NotesConfig, SemverIncrement, SortBy, SortDirection};
 use super::template::{self, TemplateValue, Variables};
+use crate::domain::calver::{CalendarScheme, next_calendar_version};
 use crate::domain::version::{self, Increment, PreviousRelease, VersionInputs};
 
 /// GitHub refuses release bodies longer than this many characters.
@@ -42,6 +43,20 @@ pub struct DraftInputs<'a> {
     pub server_url: &'a str,
     /// Where the full list lives, linked when the body must be shortened.
     pub compare_url: Option<&'a str>,
+    /// Calendar versioning: the scheme, today's date (in the line's time zone) and the
+    /// versions already released (tag prefix removed). `None`: SemVer.
+    pub calendar: Option<CalendarVersioning<'a>>,
+}
+
+/// What a calendar version is computed from.
+#[derive(Debug, Clone)]
+pub struct CalendarVersioning<'a> {
+    /// The scheme.
+    pub scheme: CalendarScheme,
+    /// Today.
+    pub today: jiff::civil::Date,
+    /// Versions already released.
+    pub released: Vec<&'a str>,
 }
 
 /// The release to write.
@@ -209,10 +224,24 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         increment: wanted,
         prerelease_start: inputs.prerelease_start,
     });
-    let version_vars: Variables = version_vars
+    let mut version_vars: Variables = version_vars
         .into_iter()
         .map(|(k, v)| (k, TemplateValue::Text(v)))
         .collect();
+    if let Some(calendar) = &inputs.calendar {
+        // The date decides the version; an explicitly given one still wins.
+        let resolved = match given {
+            Some(given) => given
+                .trim_start_matches(config.tag_prefix.as_str())
+                .to_owned(),
+            None => next_calendar_version(
+                calendar.scheme,
+                calendar.today,
+                calendar.released.iter().copied(),
+            ),
+        };
+        version_vars.insert("$RESOLVED_VERSION".into(), TemplateValue::Text(resolved));
+    }
 
     let body_template = format!("{}{}{}", config.header, config.template, config.footer);
     let previous_tag = inputs.last_release.map_or("", |r| r.tag_name);
@@ -975,5 +1004,55 @@ mod tests {
             "## Deps\n\n<details>\n<summary>2 changes</summary>\n\n* Change 2 (#2) @b\n* Change 1 (#1) @a\n</details>"
         );
         assert_eq!(draft(keys, &[], &[]).body, "* No changes");
+    }
+
+    #[test]
+    fn commits_without_pull_requests_are_listed_when_asked() {
+        let prs = [pr(1, "a", false, "2026-11-01T00:00:00Z")];
+        let commits = [
+            commit(1, vec![CommitAuthor::User("a".into())]),
+            Commit {
+                oid: Some("0123456789abcdef".into()),
+                headline: "Fix typo".into(),
+                committed_at: String::new(),
+                authors: vec![CommitAuthor::User("b".into())],
+                pull_requests: Vec::new(),
+            },
+        ];
+        let keys = NotesKeys {
+            template: Some("$CHANGES".into()),
+            include_commits_without_pr: Some(true),
+            ..NotesKeys::default()
+        };
+        assert_eq!(
+            draft(keys, &prs, &commits).body,
+            "* Change 1 (#1) @a\n* Fix typo (0123456) @b"
+        );
+    }
+
+    #[test]
+    fn calendar_versions_come_from_the_date_and_earlier_releases() {
+        let config = NotesKeys {
+            template: Some("$RESOLVED_VERSION".into()),
+            tag_template: Some("v$RESOLVED_VERSION".into()),
+            ..NotesKeys::default()
+        }
+        .resolve()
+        .expect("config");
+        let draft = build_draft(
+            &config,
+            &DraftInputs {
+                owner: "acme",
+                repository: "api",
+                calendar: Some(CalendarVersioning {
+                    scheme: CalendarScheme::YearMonthMicro,
+                    today: jiff::civil::date(2026, 11, 27),
+                    released: vec!["2026.11.0", "2026.10.3"],
+                }),
+                ..DraftInputs::default()
+            },
+        );
+        assert_eq!(draft.tag_name, "v2026.11.1");
+        assert!(draft.body.starts_with("2026.11.1"));
     }
 }
