@@ -10,4 +10,5 @@ pub mod ids;
 pub mod notes;
 pub mod permission;
 pub mod repo_config;
+pub mod train;
 pub mod version;

@@ -1,0 +1,706 @@
+//! Release trains as a state machine: which merged pull requests board a line's train, and
+//! what a command does to a train in a given state — or why it is refused. Pure: the facts
+//! it needs from GitHub (permissions, whether a commit lies in the frozen range, the line's
+//! head) are passed in, and it answers with the new state and the effects to carry out.
+//!
+//! ```text
+//!  open ──cut──► frozen ──approve(s)──► approved ──tag+publish──► released
+//!    │             │   ▲
+//!    │             └───┘ include/exclude (frozen range only), reject → open
+//!    └──abandon──► abandoned            (blocked: a step cannot finish; says why)
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::permission::Permission;
+use super::repo_config::{Include, LineKeys};
+
+/// Where a train is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainState {
+    /// Boarding: merged pull requests join it.
+    Open,
+    /// Cut: version and target commit fixed, waiting for approvals.
+    Frozen,
+    /// Approved: being tagged and published.
+    Approved,
+    /// Tagged and published.
+    Released,
+    /// Ended without a release.
+    Abandoned,
+    /// A release step cannot finish (e.g. the tag exists at another commit); says why.
+    Blocked,
+}
+
+impl TrainState {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainState::Open => "open",
+            TrainState::Frozen => "frozen",
+            TrainState::Approved => "approved",
+            TrainState::Released => "released",
+            TrainState::Abandoned => "abandoned",
+            TrainState::Blocked => "blocked",
+        }
+    }
+
+    /// From its stored name.
+    pub fn parse(name: &str) -> Option<TrainState> {
+        Some(match name {
+            "open" => TrainState::Open,
+            "frozen" => TrainState::Frozen,
+            "approved" => TrainState::Approved,
+            "released" => TrainState::Released,
+            "abandoned" => TrainState::Abandoned,
+            "blocked" => TrainState::Blocked,
+            _ => return None,
+        })
+    }
+
+    /// Still collecting or waiting (has a live draft release).
+    pub fn is_live(self) -> bool {
+        matches!(self, TrainState::Open | TrainState::Frozen)
+    }
+}
+
+impl fmt::Display for TrainState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A line's boarding rules, from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardingRules {
+    /// The branch pull requests must be merged into.
+    pub branch: String,
+    /// The label that boards (with `include: label`).
+    pub boarding_label: String,
+    /// Label or everything.
+    pub include: Include,
+    /// The label that keeps a pull request off.
+    pub skip_label: String,
+    /// Monorepos: path prefixes or globs a pull request must touch.
+    pub paths: Vec<String>,
+}
+
+/// The boarding label when none is configured.
+pub const DEFAULT_BOARDING_LABEL: &str = "release";
+/// The skip label when none is configured.
+pub const DEFAULT_SKIP_LABEL: &str = "no-release";
+
+impl BoardingRules {
+    /// The rules of `line`, whose branch defaults to `default_branch`.
+    pub fn of(line: &LineKeys, default_branch: &str) -> BoardingRules {
+        BoardingRules {
+            branch: line
+                .branch
+                .clone()
+                .unwrap_or_else(|| default_branch.to_owned()),
+            boarding_label: line
+                .boarding_label
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BOARDING_LABEL.to_owned()),
+            include: line.include.unwrap_or_default(),
+            skip_label: line
+                .skip_label
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SKIP_LABEL.to_owned()),
+            paths: line.paths.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// What is known of a pull request when deciding whether it boards.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardingFacts<'a> {
+    /// Merged (closed-unmerged pull requests never board).
+    pub merged: bool,
+    /// The branch it was merged into.
+    pub base_ref: &'a str,
+    /// Its labels now.
+    pub labels: &'a [String],
+    /// Files it changed (only looked at for path-scoped lines).
+    pub changed_files: &'a [String],
+}
+
+/// Whether a pull request belongs on a line's train.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boarding {
+    /// It belongs.
+    Boards,
+    /// It does not (any more); the reason says why.
+    Stays(&'static str),
+}
+
+/// Decides whether a pull request belongs on the line's train.
+pub fn boarding(rules: &BoardingRules, pr: &BoardingFacts<'_>) -> Boarding {
+    if !pr.merged {
+        return Boarding::Stays("not merged");
+    }
+    if pr.base_ref != rules.branch {
+        return Boarding::Stays("merged into another branch");
+    }
+    let has = |label: &str| pr.labels.iter().any(|l| l == label);
+    if has(&rules.skip_label) {
+        return Boarding::Stays("carries the skip label");
+    }
+    if rules.include == Include::Label && !has(&rules.boarding_label) {
+        return Boarding::Stays("does not carry the boarding label");
+    }
+    if !rules.paths.is_empty() && !pr.changed_files.iter().any(|f| touches(&rules.paths, f)) {
+        return Boarding::Stays("touches none of the line's paths");
+    }
+    Boarding::Boards
+}
+
+/// Whether `file` is under one of `paths` (a prefix, a directory, or a `dir/**` glob).
+fn touches(paths: &[String], file: &str) -> bool {
+    paths.iter().any(|p| {
+        let prefix = p
+            .trim_end_matches("**")
+            .trim_end_matches('*')
+            .trim_end_matches('/');
+        file == prefix
+            || (file.len() > prefix.len()
+                && file.starts_with(prefix)
+                && file.as_bytes()[prefix.len()] == b'/')
+            || prefix.is_empty()
+    })
+}
+
+/// A recorded approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Who (GitHub login).
+    pub login: String,
+}
+
+/// What the approval rules ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalRules {
+    /// Distinct approvals needed.
+    pub required: u32,
+    /// Lowest role that may approve.
+    pub permission: Permission,
+    /// Whoever cut the train may approve it.
+    pub allow_self_approval: bool,
+}
+
+impl Default for ApprovalRules {
+    fn default() -> Self {
+        ApprovalRules {
+            required: 1,
+            permission: Permission::Maintain,
+            allow_self_approval: false,
+        }
+    }
+}
+
+/// A train as the state machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainView<'a> {
+    /// Its state.
+    pub state: TrainState,
+    /// Pull requests on board.
+    pub boarded: &'a [u64],
+    /// Who cut it, once cut.
+    pub cut_by: Option<&'a str>,
+    /// Approvals so far.
+    pub approvals: &'a [Approval],
+}
+
+/// A command on a train, by a GitHub login (chat users are linked to one first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum TrainCommand {
+    /// Freeze: fix the version and the target commit.
+    Cut,
+    /// Approve the frozen train.
+    Approve,
+    /// Send the frozen train back to open.
+    Reject {
+        /// Why.
+        reason: String,
+    },
+    /// Put a merged pull request on the train.
+    Include {
+        /// Its number.
+        number: u64,
+    },
+    /// Take a pull request off the train.
+    Exclude {
+        /// Its number.
+        number: u64,
+    },
+    /// End the train without a release.
+    Abandon,
+}
+
+impl TrainCommand {
+    /// The command as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TrainCommand::Cut => "cut",
+            TrainCommand::Approve => "approve",
+            TrainCommand::Reject { .. } => "reject",
+            TrainCommand::Include { .. } => "include",
+            TrainCommand::Exclude { .. } => "exclude",
+            TrainCommand::Abandon => "abandon",
+        }
+    }
+
+    /// The role needed to give it at all (approval has its own configured level).
+    pub fn required_permission(&self, rules: &ApprovalRules) -> Permission {
+        match self {
+            TrainCommand::Approve | TrainCommand::Reject { .. } => rules.permission,
+            _ => Permission::Write,
+        }
+    }
+}
+
+/// Facts about the command's subject that only GitHub knows, fetched before deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommandFacts {
+    /// The actor's permission on the repository (from GitHub, never from the request).
+    pub permission: Option<Permission>,
+    /// For include/exclude on a frozen train: the pull request's merge commit lies between
+    /// the baseline and the frozen target.
+    pub in_frozen_range: bool,
+    /// For include: the pull request is merged into the line's branch.
+    pub merged_into_line: bool,
+}
+
+/// What a permitted command changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Cut: freeze at the line's head; a new open train starts for the line.
+    Freeze,
+    /// An approval is recorded; `complete` when it was the last one needed.
+    Approved {
+        /// The train is now approved: release it.
+        complete: bool,
+    },
+    /// Back to open (approvals dropped, version and target released).
+    Reopen,
+    /// A pull request boards (notes regenerated).
+    Board(u64),
+    /// A pull request leaves (notes regenerated).
+    Leave(u64),
+    /// The train ends.
+    Abandon,
+}
+
+/// Why a command changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The actor's role is too low.
+    #[error("`{command}` needs {needed} permission on the repository; {login} has {has}")]
+    NotPermitted {
+        /// The command.
+        command: &'static str,
+        /// Who.
+        login: String,
+        /// Needed.
+        needed: Permission,
+        /// Has.
+        has: Permission,
+    },
+    /// Not possible in this state.
+    #[error("`{command}` is not possible: the train is {state}{hint}")]
+    WrongState {
+        /// The command.
+        command: &'static str,
+        /// The state.
+        state: TrainState,
+        /// What to do instead, starting with "; ".
+        hint: &'static str,
+    },
+    /// Cutting a train nobody boarded.
+    #[error("the train is empty: nothing to cut")]
+    Empty,
+    /// A second approval by the same person.
+    #[error("{0} has already approved this train")]
+    AlreadyApproved(String),
+    /// The person who cut the train approving it.
+    #[error("{0} cut this train and may not approve it too (approvals.allow-self-approval)")]
+    SelfApproval(String),
+    /// Include/exclude of a pull request outside the frozen range.
+    #[error("#{0} was not merged inside the frozen range; it rides the next train")]
+    OutsideFrozenRange(u64),
+    /// Include of a pull request not merged into the line.
+    #[error("#{0} is not merged into this line's branch")]
+    NotMergedIntoLine(u64),
+    /// Include of a pull request already on board, or exclude of one that is not.
+    #[error("#{number} is {}", if *.aboard { "already on this train" } else { "not on this train" })]
+    Membership {
+        /// The pull request.
+        number: u64,
+        /// Whether it is on board.
+        aboard: bool,
+    },
+}
+
+/// Decides what `command` by `login` does to `train`.
+pub fn decide(
+    train: &TrainView<'_>,
+    command: &TrainCommand,
+    login: &str,
+    facts: &CommandFacts,
+    rules: &ApprovalRules,
+) -> Result<Transition, Refusal> {
+    let needed = command.required_permission(rules);
+    let has = facts.permission.unwrap_or(Permission::None);
+    if has < needed {
+        return Err(Refusal::NotPermitted {
+            command: command.name(),
+            login: login.to_owned(),
+            needed,
+            has,
+        });
+    }
+    let wrong = |hint: &'static str| Refusal::WrongState {
+        command: command.name(),
+        state: train.state,
+        hint,
+    };
+    match (command, train.state) {
+        (TrainCommand::Cut, TrainState::Open) => {
+            if train.boarded.is_empty() {
+                Err(Refusal::Empty)
+            } else {
+                Ok(Transition::Freeze)
+            }
+        }
+        (TrainCommand::Cut, TrainState::Frozen) => Err(wrong("; it is already cut")),
+        (TrainCommand::Cut, _) => Err(wrong("")),
+        (TrainCommand::Approve, TrainState::Frozen) => {
+            if train.approvals.iter().any(|a| a.login == login) {
+                return Err(Refusal::AlreadyApproved(login.to_owned()));
+            }
+            if !rules.allow_self_approval && train.cut_by == Some(login) {
+                return Err(Refusal::SelfApproval(login.to_owned()));
+            }
+            let count = train.approvals.len() as u32 + 1;
+            Ok(Transition::Approved {
+                complete: count >= rules.required.max(1),
+            })
+        }
+        (TrainCommand::Approve, TrainState::Open) => Err(wrong("; cut it first")),
+        (TrainCommand::Approve, _) => Err(wrong("")),
+        (TrainCommand::Reject { .. }, TrainState::Frozen) => Ok(Transition::Reopen),
+        (TrainCommand::Reject { .. }, _) => Err(wrong("; only a cut train can be rejected")),
+        (TrainCommand::Include { number }, TrainState::Open | TrainState::Frozen) => {
+            if train.boarded.contains(number) {
+                return Err(Refusal::Membership {
+                    number: *number,
+                    aboard: true,
+                });
+            }
+            if !facts.merged_into_line {
+                return Err(Refusal::NotMergedIntoLine(*number));
+            }
+            if train.state == TrainState::Frozen && !facts.in_frozen_range {
+                return Err(Refusal::OutsideFrozenRange(*number));
+            }
+            Ok(Transition::Board(*number))
+        }
+        (TrainCommand::Exclude { number }, TrainState::Open | TrainState::Frozen) => {
+            if !train.boarded.contains(number) {
+                return Err(Refusal::Membership {
+                    number: *number,
+                    aboard: false,
+                });
+            }
+            Ok(Transition::Leave(*number))
+        }
+        (TrainCommand::Include { .. } | TrainCommand::Exclude { .. }, _) => Err(wrong("")),
+        (
+            TrainCommand::Abandon,
+            TrainState::Open | TrainState::Frozen | TrainState::Approved | TrainState::Blocked,
+        ) => Ok(Transition::Abandon),
+        (TrainCommand::Abandon, _) => Err(wrong("; it has ended")),
+    }
+}
+
+/// The state a transition leads to.
+pub fn next_state(current: TrainState, transition: &Transition) -> TrainState {
+    match transition {
+        Transition::Freeze => TrainState::Frozen,
+        Transition::Approved { complete: true } => TrainState::Approved,
+        Transition::Approved { complete: false } => current,
+        Transition::Reopen => TrainState::Open,
+        Transition::Board(_) | Transition::Leave(_) => current,
+        Transition::Abandon => TrainState::Abandoned,
+    }
+}
+
+/// The marker in a draft release above which maintainers write their own highlights;
+/// trainyard rewrites only what follows it.
+pub const GENERATED_MARKER: &str = "<!-- trainyard: generated notes below -->";
+
+/// The draft body: the maintainers' text above the marker kept as it is, the generated
+/// notes below it.
+pub fn merge_draft_body(existing: Option<&str>, generated: &str) -> String {
+    let kept = existing
+        .and_then(|body| body.find(GENERATED_MARKER).map(|at| &body[..at]))
+        .unwrap_or("");
+    format!("{kept}{GENERATED_MARKER}\n{generated}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> BoardingRules {
+        BoardingRules::of(
+            &LineKeys {
+                name: "main".into(),
+                ..LineKeys::default()
+            },
+            "main",
+        )
+    }
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn facts<'a>(labels: &'a [String], files: &'a [String]) -> BoardingFacts<'a> {
+        BoardingFacts {
+            merged: true,
+            base_ref: "main",
+            labels,
+            changed_files: files,
+        }
+    }
+
+    #[test]
+    fn boarding_needs_a_merge_into_the_line_with_the_label_and_without_the_skip_label() {
+        let release = labels(&["release"]);
+        assert_eq!(boarding(&rules(), &facts(&release, &[])), Boarding::Boards);
+        let none = labels(&[]);
+        assert_eq!(
+            boarding(&rules(), &facts(&none, &[])),
+            Boarding::Stays("does not carry the boarding label")
+        );
+        let both = labels(&["release", "no-release"]);
+        assert_eq!(
+            boarding(&rules(), &facts(&both, &[])),
+            Boarding::Stays("carries the skip label")
+        );
+        let mut unmerged = facts(&release, &[]);
+        unmerged.merged = false;
+        assert_eq!(boarding(&rules(), &unmerged), Boarding::Stays("not merged"));
+        let mut elsewhere = facts(&release, &[]);
+        elsewhere.base_ref = "develop";
+        assert_eq!(
+            boarding(&rules(), &elsewhere),
+            Boarding::Stays("merged into another branch")
+        );
+    }
+
+    #[test]
+    fn include_all_and_path_scoped_lines() {
+        let mut all = rules();
+        all.include = Include::All;
+        assert_eq!(boarding(&all, &facts(&[], &[])), Boarding::Boards);
+        all.paths = vec!["services/api/**".into()];
+        let api = labels(&["services/api/src/main.rs"]);
+        let web = labels(&["services/web/index.ts"]);
+        assert_eq!(boarding(&all, &facts(&[], &api)), Boarding::Boards);
+        assert_eq!(
+            boarding(&all, &facts(&[], &web)),
+            Boarding::Stays("touches none of the line's paths")
+        );
+    }
+
+    fn view<'a>(state: TrainState, boarded: &'a [u64], approvals: &'a [Approval]) -> TrainView<'a> {
+        TrainView {
+            state,
+            boarded,
+            cut_by: Some("carol"),
+            approvals,
+        }
+    }
+
+    fn maintainer() -> CommandFacts {
+        CommandFacts {
+            permission: Some(Permission::Maintain),
+            ..CommandFacts::default()
+        }
+    }
+
+    #[test]
+    fn cut_needs_passengers_and_an_open_train() {
+        let r = ApprovalRules::default();
+        assert_eq!(
+            decide(
+                &view(TrainState::Open, &[], &[]),
+                &TrainCommand::Cut,
+                "carol",
+                &maintainer(),
+                &r
+            ),
+            Err(Refusal::Empty)
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Open, &[1], &[]),
+                &TrainCommand::Cut,
+                "carol",
+                &maintainer(),
+                &r
+            ),
+            Ok(Transition::Freeze)
+        );
+        let refused = decide(
+            &view(TrainState::Frozen, &[1], &[]),
+            &TrainCommand::Cut,
+            "carol",
+            &maintainer(),
+            &r,
+        )
+        .expect_err("already cut");
+        assert_eq!(
+            refused.to_string(),
+            "`cut` is not possible: the train is frozen; it is already cut"
+        );
+    }
+
+    #[test]
+    fn approval_checks_role_state_duplicates_self_and_count() {
+        let r = ApprovalRules {
+            required: 2,
+            ..ApprovalRules::default()
+        };
+        let reader = CommandFacts {
+            permission: Some(Permission::Read),
+            ..CommandFacts::default()
+        };
+        let refused = decide(
+            &view(TrainState::Frozen, &[1], &[]),
+            &TrainCommand::Approve,
+            "dave",
+            &reader,
+            &r,
+        )
+        .expect_err("read-only");
+        assert_eq!(
+            refused.to_string(),
+            "`approve` needs maintain permission on the repository; dave has read"
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Open, &[1], &[]),
+                &TrainCommand::Approve,
+                "alice",
+                &maintainer(),
+                &r
+            )
+            .expect_err("open")
+            .to_string(),
+            "`approve` is not possible: the train is open; cut it first"
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Frozen, &[1], &[]),
+                &TrainCommand::Approve,
+                "carol",
+                &maintainer(),
+                &r
+            ),
+            Err(Refusal::SelfApproval("carol".into()))
+        );
+        let one = [Approval {
+            login: "alice".into(),
+        }];
+        assert_eq!(
+            decide(
+                &view(TrainState::Frozen, &[1], &one),
+                &TrainCommand::Approve,
+                "alice",
+                &maintainer(),
+                &r
+            ),
+            Err(Refusal::AlreadyApproved("alice".into()))
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Frozen, &[1], &[]),
+                &TrainCommand::Approve,
+                "alice",
+                &maintainer(),
+                &r
+            ),
+            Ok(Transition::Approved { complete: false })
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Frozen, &[1], &one),
+                &TrainCommand::Approve,
+                "bob",
+                &maintainer(),
+                &r
+            ),
+            Ok(Transition::Approved { complete: true })
+        );
+    }
+
+    #[test]
+    fn include_on_a_frozen_train_only_inside_the_frozen_range() {
+        let r = ApprovalRules::default();
+        let mut f = maintainer();
+        f.merged_into_line = true;
+        let frozen = view(TrainState::Frozen, &[1], &[]);
+        assert_eq!(
+            decide(
+                &frozen,
+                &TrainCommand::Include { number: 7 },
+                "alice",
+                &f,
+                &r
+            ),
+            Err(Refusal::OutsideFrozenRange(7))
+        );
+        f.in_frozen_range = true;
+        assert_eq!(
+            decide(
+                &frozen,
+                &TrainCommand::Include { number: 7 },
+                "alice",
+                &f,
+                &r
+            ),
+            Ok(Transition::Board(7))
+        );
+        assert_eq!(
+            decide(
+                &frozen,
+                &TrainCommand::Exclude { number: 9 },
+                "alice",
+                &f,
+                &r
+            ),
+            Err(Refusal::Membership {
+                number: 9,
+                aboard: false
+            })
+        );
+    }
+
+    #[test]
+    fn maintainers_highlights_above_the_marker_survive() {
+        let first = merge_draft_body(None, "* one");
+        assert_eq!(first, format!("{GENERATED_MARKER}\n* one"));
+        let edited = format!("Big release!\n\n{first}");
+        assert_eq!(
+            merge_draft_body(Some(&edited), "* one\n* two"),
+            format!("Big release!\n\n{GENERATED_MARKER}\n* one\n* two")
+        );
+    }
+}
