@@ -9,6 +9,7 @@
 pub mod deliveries;
 pub mod installations;
 pub mod repo_configs;
+pub mod trains;
 
 use std::str::FromStr;
 use std::time::Duration;

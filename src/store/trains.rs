@@ -1,0 +1,455 @@
+//! Trains, their passengers, approvals, release steps and schedule slots
+//! (see `migrations/*/0006_trains.sql`).
+
+use sqlx::FromRow;
+
+use super::{Db, StoreError};
+use crate::domain::ids::RepoFullName;
+use crate::domain::train::{Approval, TrainState};
+
+/// A stored train.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TrainRow {
+    /// Id.
+    pub id: i64,
+    /// `owner/name`.
+    pub repository: String,
+    /// Line name.
+    pub line: String,
+    /// `regular` or `hotfix`.
+    pub kind: String,
+    /// State name (see [`TrainState`]).
+    pub state: String,
+    /// The line's branch.
+    pub branch: String,
+    /// Frozen version.
+    pub version: Option<String>,
+    /// Frozen tag.
+    pub tag_name: Option<String>,
+    /// Frozen target commit.
+    pub target_sha: Option<String>,
+    /// The release the notes start from.
+    pub baseline_tag: Option<String>,
+    /// Who cut it.
+    pub cut_by: Option<String>,
+    /// Its draft release.
+    pub draft_release_id: Option<i64>,
+    /// Tag created (epoch ms).
+    pub tag_created_at: Option<i64>,
+    /// Release published (epoch ms).
+    pub published_at: Option<i64>,
+    /// Release comments written (epoch ms).
+    pub commented_at: Option<i64>,
+    /// Why it is blocked.
+    pub blocked_reason: Option<String>,
+    /// Why it was last rejected.
+    pub rejected_reason: Option<String>,
+}
+
+impl TrainRow {
+    /// Its state.
+    pub fn state(&self) -> TrainState {
+        // The column is constrained to the names `TrainState::parse` knows.
+        TrainState::parse(&self.state).unwrap_or(TrainState::Blocked)
+    }
+}
+
+/// A pull request on board.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct PassengerRow {
+    /// Number.
+    pub number: i64,
+    /// Title.
+    pub title: String,
+    /// Author login.
+    pub author: Option<String>,
+    /// Merge commit.
+    pub merge_sha: Option<String>,
+    /// Merged at (RFC 3339).
+    pub merged_at: Option<String>,
+    /// Labels, JSON array.
+    pub labels: String,
+}
+
+const TRAIN_COLUMNS: &str = "id, repository, line, kind, state, branch, version, tag_name, \
+    target_sha, baseline_tag, cut_by, draft_release_id, tag_created_at, published_at, \
+    commented_at, blocked_reason, rejected_reason";
+
+/// The line's open train, started if there is none. Safe against concurrent callers: the
+/// partial unique index lets only one open train per line exist.
+pub async fn open_train(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    branch: &str,
+    now: i64,
+) -> Result<TrainRow, StoreError> {
+    sqlx::query(
+        "INSERT INTO trains (repository, line, state, branch, created_at, updated_at) \
+         VALUES ($1, $2, 'open', $3, $4, $4) \
+         ON CONFLICT (repository, line) WHERE state = 'open' DO NOTHING",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(branch)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    let sql = format!(
+        "SELECT {TRAIN_COLUMNS} FROM trains WHERE repository = $1 AND line = $2 AND state = 'open'"
+    );
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(repo.as_ref())
+        .bind(line)
+        .fetch_one(db.pool())
+        .await?)
+}
+
+/// A train by id.
+pub async fn get(db: &Db, id: i64) -> Result<Option<TrainRow>, StoreError> {
+    let sql = format!("SELECT {TRAIN_COLUMNS} FROM trains WHERE id = $1");
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// The repository's trains in `states`, newest first.
+pub async fn in_states(
+    db: &Db,
+    repo: &RepoFullName,
+    states: &[TrainState],
+) -> Result<Vec<TrainRow>, StoreError> {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    // The state names are our own constants, never input.
+    let sql = format!(
+        "SELECT {TRAIN_COLUMNS} FROM trains WHERE repository = $1 AND state IN ({}) \
+         ORDER BY id DESC",
+        names.join(", ")
+    );
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(repo.as_ref())
+        .fetch_all(db.pool())
+        .await?)
+}
+
+/// The live (open or frozen) train `number` is on, if any.
+pub async fn live_train_of(
+    db: &Db,
+    repo: &RepoFullName,
+    number: u64,
+) -> Result<Option<TrainRow>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM trains t JOIN train_pull_requests p ON p.train_id = t.id \
+         WHERE t.repository = $1 AND p.number = $2 AND t.state IN ('open', 'frozen') \
+         ORDER BY t.id DESC",
+        TRAIN_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(repo.as_ref())
+        .bind(number as i64)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// What is stored of a boarding pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boarding<'a> {
+    /// Number.
+    pub number: u64,
+    /// Title.
+    pub title: &'a str,
+    /// Author login.
+    pub author: Option<&'a str>,
+    /// Merge commit.
+    pub merge_sha: Option<&'a str>,
+    /// Merged at.
+    pub merged_at: Option<&'a str>,
+    /// Labels.
+    pub labels: &'a [String],
+}
+
+/// Puts a pull request on a train (again: its details are refreshed). True when it was not
+/// on board before.
+pub async fn board(
+    db: &Db,
+    train_id: i64,
+    pr: &Boarding<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let labels = serde_json::to_string(pr.labels).unwrap_or_else(|_| "[]".to_owned());
+    let existed: Option<i64> = sqlx::query_scalar(
+        "SELECT number FROM train_pull_requests WHERE train_id = $1 AND number = $2",
+    )
+    .bind(train_id)
+    .bind(pr.number as i64)
+    .fetch_optional(db.pool())
+    .await?;
+    sqlx::query(
+        "INSERT INTO train_pull_requests \
+         (train_id, number, title, author, merge_sha, merged_at, labels, boarded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (train_id, number) DO UPDATE SET title = excluded.title, \
+         author = excluded.author, merge_sha = excluded.merge_sha, \
+         merged_at = excluded.merged_at, labels = excluded.labels",
+    )
+    .bind(train_id)
+    .bind(pr.number as i64)
+    .bind(pr.title)
+    .bind(pr.author)
+    .bind(pr.merge_sha)
+    .bind(pr.merged_at)
+    .bind(labels)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    touch(db, train_id, now).await?;
+    Ok(existed.is_none())
+}
+
+/// Takes a pull request off a train; true when it was on board.
+pub async fn leave(db: &Db, train_id: i64, number: u64, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM train_pull_requests WHERE train_id = $1 AND number = $2")
+        .bind(train_id)
+        .bind(number as i64)
+        .execute(db.pool())
+        .await?;
+    touch(db, train_id, now).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn touch(db: &Db, train_id: i64, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE trains SET updated_at = $2 WHERE id = $1")
+        .bind(train_id)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The pull requests on a train, by number.
+pub async fn passengers(db: &Db, train_id: i64) -> Result<Vec<PassengerRow>, StoreError> {
+    Ok(sqlx::query_as::<_, PassengerRow>(
+        "SELECT number, title, author, merge_sha, merged_at, labels FROM train_pull_requests \
+         WHERE train_id = $1 ORDER BY number",
+    )
+    .bind(train_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// What a cut fixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut<'a> {
+    /// The version.
+    pub version: &'a str,
+    /// Its tag.
+    pub tag_name: &'a str,
+    /// The commit the tag goes to: the line's head at the cut.
+    pub target_sha: &'a str,
+    /// The release the notes start from.
+    pub baseline_tag: Option<&'a str>,
+    /// Who cut.
+    pub cut_by: &'a str,
+}
+
+/// Freezes an open train; false when it was no longer open (someone else cut it first).
+pub async fn freeze(db: &Db, train_id: i64, cut: &Cut<'_>, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE trains SET state = 'frozen', version = $2, tag_name = $3, target_sha = $4, \
+         baseline_tag = $5, cut_by = $6, cut_at = $7, updated_at = $7 \
+         WHERE id = $1 AND state = 'open'",
+    )
+    .bind(train_id)
+    .bind(cut.version)
+    .bind(cut.tag_name)
+    .bind(cut.target_sha)
+    .bind(cut.baseline_tag)
+    .bind(cut.cut_by)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records an approval; false when that person had already approved.
+pub async fn approve(db: &Db, train_id: i64, login: &str, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO train_approvals (train_id, login, approved_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (train_id, login) DO NOTHING",
+    )
+    .bind(train_id)
+    .bind(login)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A train's approvals, in order.
+pub async fn approvals(db: &Db, train_id: i64) -> Result<Vec<Approval>, StoreError> {
+    let logins: Vec<String> = sqlx::query_scalar(
+        "SELECT login FROM train_approvals WHERE train_id = $1 ORDER BY approved_at, login",
+    )
+    .bind(train_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(logins.into_iter().map(|login| Approval { login }).collect())
+}
+
+/// Moves a train from `from` to `to`; false when it was not in `from` any more.
+pub async fn transition(
+    db: &Db,
+    train_id: i64,
+    from: TrainState,
+    to: TrainState,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE trains SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2")
+            .bind(train_id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(now)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sends a frozen train back to open: approvals dropped, version and target released, the
+/// reason kept. False when it was not frozen, or the line already has another open train
+/// (then the caller folds the passengers into that one).
+pub async fn reopen(db: &Db, train_id: i64, reason: &str, now: i64) -> Result<bool, StoreError> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE trains SET state = 'open', version = NULL, tag_name = NULL, target_sha = NULL, \
+         cut_by = NULL, cut_at = NULL, rejected_reason = $2, updated_at = $3 \
+         WHERE id = $1 AND state = 'frozen' AND NOT EXISTS (SELECT 1 FROM trains o \
+         WHERE o.repository = trains.repository AND o.line = trains.line AND o.state = 'open')",
+    )
+    .bind(train_id)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query("DELETE FROM train_approvals WHERE train_id = $1")
+            .bind(train_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Blocks a train with a reason.
+pub async fn block(db: &Db, train_id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE trains SET state = 'blocked', blocked_reason = $2, updated_at = $3 WHERE id = $1",
+    )
+    .bind(train_id)
+    .bind(reason)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Remembers the train's draft release.
+pub async fn set_draft_release(
+    db: &Db,
+    train_id: i64,
+    release_id: u64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE trains SET draft_release_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(train_id)
+        .bind(release_id as i64)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// A release step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The tag ref exists at the frozen commit.
+    TagCreated,
+    /// The draft is published.
+    Published,
+    /// Every boarded pull request has its "Released in" comment.
+    Commented,
+}
+
+/// Records a finished release step (once; a retry finds it done).
+pub async fn mark_step(db: &Db, train_id: i64, step: Step, now: i64) -> Result<(), StoreError> {
+    let column = match step {
+        Step::TagCreated => "tag_created_at",
+        Step::Published => "published_at",
+        Step::Commented => "commented_at",
+    };
+    let sql = format!(
+        "UPDATE trains SET {column} = COALESCE({column}, $2), updated_at = $2 WHERE id = $1"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(train_id)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Records a "Released in" comment; false when one was already recorded.
+pub async fn record_release_comment(
+    db: &Db,
+    train_id: i64,
+    number: u64,
+    comment_id: u64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO train_release_comments (train_id, number, comment_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (train_id, number) DO NOTHING",
+    )
+    .bind(train_id)
+    .bind(number as i64)
+    .bind(comment_id as i64)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pull requests of a train that already have their "Released in" comment.
+pub async fn commented(db: &Db, train_id: i64) -> Result<Vec<u64>, StoreError> {
+    let numbers: Vec<i64> =
+        sqlx::query_scalar("SELECT number FROM train_release_comments WHERE train_id = $1")
+            .bind(train_id)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(numbers.into_iter().map(|n| n as u64).collect())
+}
+
+/// Claims a scheduled slot of a line; true for exactly one caller across all replicas.
+pub async fn claim_slot(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    slot_at: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO schedule_slots (repository, line, slot_at, fired_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (repository, line, slot_at) DO NOTHING",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(slot_at)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
