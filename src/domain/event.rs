@@ -130,6 +130,9 @@ pub struct PullRequestEvent {
     pub pull_request: PullRequest,
     /// Who did it.
     pub sender: Actor,
+    /// The repository's default branch (lines without a branch follow it).
+    #[serde(default)]
+    pub default_branch: Option<String>,
 }
 
 /// What happened to a release.

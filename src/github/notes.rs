@@ -133,6 +133,8 @@ struct ReleaseWire {
     created_at: String,
     #[serde(default)]
     target_commitish: String,
+    #[serde(default)]
+    body: Option<String>,
 }
 
 impl GitHubClient {
@@ -196,6 +198,7 @@ impl GitHubClient {
                 prerelease: r.prerelease,
                 created_at: r.created_at,
                 target_commitish: r.target_commitish,
+                body: r.body,
             }));
             if !full || releases.len() >= RELEASE_LIST_LIMIT {
                 break;

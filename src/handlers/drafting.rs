@@ -146,6 +146,7 @@ pub async fn prepare_draft(
                     prerelease: false,
                     created_at: String::new(),
                     target_commitish: String::new(),
+                    body: None,
                 });
             Some(&explicit_baseline)
         }

@@ -6,6 +6,7 @@ use tracing::Instrument;
 use crate::clock::SharedClock;
 use crate::domain::event::{Event, InstallationAction, PushedRef};
 use crate::handlers::repo_config::{ReloadRepoConfig, touches_config};
+use crate::handlers::trains::BoardPullRequest;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, deliveries, installations};
 
@@ -94,6 +95,20 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
             noted(&ctx).retain(|(installation, repo)| {
                 *installation != e.installation_id || !e.removed.iter().any(|r| r.as_ref() == repo)
             });
+        }
+        Event::PullRequest(e) => {
+            if let Some(installation) = e.installation_id {
+                note_repository(&ctx, installation, &e.repository, now).await?;
+                if BoardPullRequest::concerns(&e) {
+                    ctx.queue
+                        .enqueue_now(&BoardPullRequest {
+                            installation,
+                            event: e,
+                        })
+                        .await
+                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                }
+            }
         }
         Event::Push(push) => {
             let on_default_branch = matches!(

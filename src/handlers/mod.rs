@@ -4,3 +4,4 @@ pub mod drafting;
 pub mod events;
 pub mod installations;
 pub mod repo_config;
+pub mod trains;

@@ -25,6 +25,8 @@ pub struct ReleaseSummary {
     pub created_at: String,
     /// Target branch or commit.
     pub target_commitish: String,
+    /// Body (drafts keep the maintainers' highlights there).
+    pub body: Option<String>,
 }
 
 /// The releases that matter for the next draft.

@@ -169,6 +169,7 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
     let pr = p.pull_request;
     Ok(Event::PullRequest(PullRequestEvent {
         action,
+        default_branch: p.repository.default_branch,
         repository: p.repository.full_name,
         installation_id: p.installation.map(|i| i.id),
         pull_request: PullRequest {

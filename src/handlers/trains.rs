@@ -1,0 +1,289 @@
+//! Trains behind the queue: merged and (un)labelled pull requests board or leave their line's
+//! train, and each live train keeps exactly one draft release whose generated part follows
+//! its passengers (maintainers' highlights above the marker are kept).
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::domain::event::{PullRequestAction, PullRequestEvent};
+use crate::domain::ids::RepoFullName;
+use crate::domain::notes::changes::{Author, PullRequest};
+use crate::domain::notes::releases::{self, ReleaseSummary};
+use crate::domain::notes::render::{self, DraftInputs};
+use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules, TrainState};
+use crate::domain::version::PreviousRelease;
+use crate::github::GitHubClient;
+use crate::github::notes::ReleaseWrite;
+use crate::handlers::repo_config;
+use crate::jobs::{BackgroundJob, JobError, Queue};
+use crate::store::{Db, trains};
+
+/// What train jobs need.
+#[derive(Clone, Debug)]
+pub struct TrainContext {
+    /// The store.
+    pub db: Db,
+    /// The clock.
+    pub clock: SharedClock,
+    /// The queue (boarding enqueues draft refreshes).
+    pub queue: Queue,
+    /// GitHub, when the App is configured.
+    pub github: Option<GitHubClient>,
+    /// GitHub's web URL, for links in notes.
+    pub server_url: String,
+}
+
+impl TrainContext {
+    fn github(&self) -> Result<&GitHubClient, JobError> {
+        self.github.as_ref().ok_or_else(|| {
+            JobError::Permanent("the GitHub App is not configured; trains need it".into())
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().as_millisecond()
+    }
+}
+
+/// A pull request event, seen by the trains: it may board, or leave, a line's train.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoardPullRequest {
+    /// Its installation.
+    pub installation: u64,
+    /// The event.
+    pub event: PullRequestEvent,
+}
+
+impl BoardPullRequest {
+    /// Whether an event can change boarding at all.
+    pub fn concerns(event: &PullRequestEvent) -> bool {
+        event.pull_request.merged
+            && matches!(
+                event.action,
+                PullRequestAction::Merged
+                    | PullRequestAction::Labeled { .. }
+                    | PullRequestAction::Unlabeled { .. }
+                    | PullRequestAction::Edited
+            )
+    }
+}
+
+impl BackgroundJob for BoardPullRequest {
+    const KIND: &'static str = "train.board";
+    type Context = TrainContext;
+
+    /// A repository's boarding runs in event order with its other events.
+    fn queue_key(&self) -> String {
+        self.event.repository.to_string()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx.github()?;
+        let event = &self.event;
+        let repo = &event.repository;
+        let pr = &event.pull_request;
+        let now = ctx.now();
+        let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
+        let default_branch = event.default_branch.as_deref().unwrap_or("main");
+        let mut refresh = Vec::new();
+        for line in config.effective.config.lines() {
+            let rules = BoardingRules::of(&line, default_branch);
+            let files = if rules.paths.is_empty() || pr.base_ref != rules.branch {
+                Vec::new()
+            } else {
+                github
+                    .pull_request_files(self.installation, repo, pr.number)
+                    .await?
+            };
+            let decision = train::boarding(
+                &rules,
+                &BoardingFacts {
+                    merged: pr.merged,
+                    base_ref: &pr.base_ref,
+                    labels: &pr.labels,
+                    changed_files: &files,
+                },
+            );
+            let aboard = trains::live_train_of(&ctx.db, repo, pr.number)
+                .await?
+                .filter(|t| t.line == line.name);
+            match (decision, aboard) {
+                (Boarding::Boards, Some(train)) => {
+                    // Already on board: keep its details (title, labels) current.
+                    trains::board(&ctx.db, train.id, &boarding_row(event), now).await?;
+                    refresh.push(train.id);
+                }
+                (Boarding::Boards, None) => {
+                    let train =
+                        trains::open_train(&ctx.db, repo, &line.name, &rules.branch, now).await?;
+                    trains::board(&ctx.db, train.id, &boarding_row(event), now).await?;
+                    tracing::info!(%repo, number = pr.number, line = %line.name, train = train.id, "pull request boarded");
+                    refresh.push(train.id);
+                }
+                (Boarding::Stays(why), Some(train)) => {
+                    trains::leave(&ctx.db, train.id, pr.number, now).await?;
+                    tracing::info!(%repo, number = pr.number, train = train.id, why, "pull request left the train");
+                    refresh.push(train.id);
+                }
+                (Boarding::Stays(_), None) => {}
+            }
+        }
+        for train_id in refresh {
+            ctx.queue
+                .enqueue_now(&RefreshDraft {
+                    repository: repo.clone(),
+                    installation: self.installation,
+                    train_id,
+                })
+                .await
+                .map_err(|e| JobError::Failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn boarding_row(event: &PullRequestEvent) -> trains::Boarding<'_> {
+    let pr = &event.pull_request;
+    trains::Boarding {
+        number: pr.number,
+        title: &pr.title,
+        author: Some(&pr.author.login),
+        merge_sha: pr.merge_commit_sha.as_deref(),
+        merged_at: pr.merged_at.as_deref(),
+        labels: &pr.labels,
+    }
+}
+
+/// The hidden line that ties a draft release to its train, so a retry after a crash finds
+/// the draft it already made instead of making a second one.
+pub fn train_marker(train_id: i64) -> String {
+    format!("<!-- trainyard:train:{train_id} -->")
+}
+
+/// Regenerates a live train's draft release from its passengers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshDraft {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The train.
+    pub train_id: i64,
+}
+
+impl BackgroundJob for RefreshDraft {
+    const KIND: &'static str = "train.refresh_draft";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    /// Fifty merges at once need one refresh, not fifty.
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("draft:{}", self.train_id))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx.github()?;
+        let repo = &self.repository;
+        let now = ctx.now();
+        let Some(train) = trains::get(&ctx.db, self.train_id).await? else {
+            return Ok(());
+        };
+        if !train.state().is_live() {
+            return Ok(());
+        }
+        let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
+        let config = &config.effective.config;
+        let keys = config
+            .notes_keys()
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        let notes = keys
+            .resolve()
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        let all = github.list_releases(self.installation, repo).await?;
+        let previous = releases::find_previous(&all, &notes, &train.branch);
+        let marker = train_marker(train.id);
+        let existing: Option<&ReleaseSummary> = all.iter().find(|r| {
+            r.draft
+                && (train.draft_release_id == Some(r.id as i64)
+                    || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
+        });
+        let passengers = trains::passengers(&ctx.db, train.id).await?;
+        let pull_requests: Vec<PullRequest> = passengers
+            .iter()
+            .map(|p| PullRequest {
+                number: p.number as u64,
+                title: p.title.clone(),
+                body: String::new(),
+                url: format!("{}/{repo}/pull/{}", ctx.server_url, p.number),
+                author: p.author.as_ref().map(|login| Author {
+                    login: login.clone(),
+                    is_bot: false,
+                    url: String::new(),
+                }),
+                merged_at: p.merged_at.clone().unwrap_or_default(),
+                labels: serde_json::from_str(&p.labels).unwrap_or_default(),
+                base_ref_name: train.branch.clone(),
+                head_ref_name: String::new(),
+                base_repository: repo.to_string(),
+                merge_commit: p.merge_sha.clone(),
+                changed_files: Vec::new(),
+            })
+            .collect();
+        let frozen = train.state() == TrainState::Frozen;
+        let draft = render::build_draft(
+            &notes,
+            &DraftInputs {
+                owner: repo.owner(),
+                repository: repo.name(),
+                last_release: previous.last.map(|r| PreviousRelease {
+                    tag_name: &r.tag_name,
+                    name: r.name.as_deref(),
+                }),
+                pull_requests: &pull_requests,
+                commits: &[],
+                // A frozen train's version was fixed at the cut.
+                version: if frozen {
+                    train.version.as_deref()
+                } else {
+                    None
+                },
+                conventional_titles: config.conventional_commits(),
+                prerelease_start: config.prerelease_start(),
+                server_url: &ctx.server_url,
+                ..DraftInputs::default()
+            },
+        );
+        let generated = format!("{}\n\n{marker}\n", draft.body.trim_end());
+        let body = train::merge_draft_body(existing.and_then(|r| r.body.as_deref()), &generated);
+        let write = ReleaseWrite {
+            body,
+            draft: true,
+            make_latest: draft.make_latest.to_owned(),
+            name: draft.name.clone(),
+            prerelease: draft.prerelease,
+            tag_name: train.tag_name.clone().unwrap_or(draft.tag_name.clone()),
+            target_commitish: train
+                .target_sha
+                .clone()
+                .unwrap_or_else(|| train.branch.clone()),
+        };
+        let written = match existing {
+            Some(release) => {
+                github
+                    .update_release(self.installation, repo, release.id, &write)
+                    .await?
+            }
+            None => {
+                github
+                    .create_release(self.installation, repo, &write)
+                    .await?
+            }
+        };
+        trains::set_draft_release(&ctx.db, train.id, written.id, now).await?;
+        tracing::info!(%repo, train = train.id, release = written.id, passengers = passengers.len(), "draft release refreshed");
+        Ok(())
+    }
+}

@@ -1,0 +1,265 @@
+//! Trains end to end through the real HTTP entry: signed webhooks built from real payloads,
+//! the server's router, its job runner, and a wiremock GitHub that keeps its releases.
+//! Stories: label → merge → the draft shows the PR; unlabel → it leaves; maintainers'
+//! highlights survive updates; fifty merges at once make one draft.
+
+mod harness;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use trainyard::app::{AppState, router};
+use trainyard::clock::ManualClock;
+use trainyard::domain::train::GENERATED_MARKER;
+use trainyard::inbound::github::signature;
+use trainyard::settings::{Secret, Settings, SettingsArgs};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use harness::TestDb;
+
+const SECRET: &str = "trains-secret";
+const REPO: &str = "Codertocat/Hello-World";
+
+/// GitHub's releases of one repository, kept across calls.
+#[derive(Clone, Default)]
+struct Releases(Arc<Mutex<Vec<Value>>>);
+
+impl Respond for Releases {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut releases = self.0.lock().expect("lock");
+        match request.method.as_str() {
+            "GET" => ResponseTemplate::new(200).set_body_json(Value::Array(releases.clone())),
+            "POST" => {
+                let mut release: Value = serde_json::from_slice(&request.body).expect("json");
+                let id = 100 + releases.len() as u64;
+                release["id"] = json!(id);
+                release["created_at"] = json!("2026-11-27T09:00:00Z");
+                release["html_url"] = json!(format!("https://github.com/{REPO}/releases/{id}"));
+                releases.push(release.clone());
+                ResponseTemplate::new(201).set_body_json(release)
+            }
+            "PATCH" => {
+                let id: u64 = request
+                    .url
+                    .path()
+                    .rsplit('/')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let update: Value = serde_json::from_slice(&request.body).expect("json");
+                let Some(release) = releases.iter_mut().find(|r| r["id"] == json!(id)) else {
+                    return ResponseTemplate::new(404)
+                        .set_body_json(json!({"message": "Not Found"}));
+                };
+                if let (Some(r), Some(u)) = (release.as_object_mut(), update.as_object()) {
+                    r.extend(u.clone());
+                }
+                ResponseTemplate::new(200).set_body_json(release.clone())
+            }
+            _ => ResponseTemplate::new(405),
+        }
+    }
+}
+
+struct World {
+    bot: AppState,
+    github: MockServer,
+    releases: Releases,
+    _clock: ManualClock,
+}
+
+impl World {
+    async fn new(test: &TestDb) -> World {
+        let github = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/app/installations/[0-9]+/access_tokens$"))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(
+                    json!({"token": "ghs_test", "expires_at": "2099-01-01T00:00:00Z"}),
+                ),
+            )
+            .mount(&github)
+            .await;
+        let releases = Releases::default();
+        releases.0.lock().expect("lock").push(json!({
+            "id": 1, "tag_name": "v1.0.0", "name": "v1.0.0", "draft": false,
+            "prerelease": false, "created_at": "2026-10-01T00:00:00Z",
+            "target_commitish": "master", "html_url": "", "body": "old"
+        }));
+        Mock::given(path(format!("/repos/{REPO}/releases")))
+            .respond_with(releases.clone())
+            .mount(&github)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path_regex(format!("^/repos/{REPO}/releases/[0-9]+$")))
+            .respond_with(releases.clone())
+            .mount(&github)
+            .await;
+        let settings = Settings::resolve(SettingsArgs {
+            github_app_id: Some(42),
+            github_private_key_path: Some(
+                format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
+            ),
+            github_webhook_secret: Some(SECRET.parse().expect("secret")),
+            github_api_url: Some(github.uri()),
+            ..SettingsArgs::default()
+        })
+        .expect("settings");
+        let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
+        let bot = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
+        World {
+            bot,
+            github,
+            releases,
+            _clock: clock,
+        }
+    }
+
+    /// Delivers a pull_request event as GitHub would sign it.
+    async fn deliver(&self, delivery: impl Into<String>, body: &Value) -> StatusCode {
+        let delivery: String = delivery.into();
+        let bytes = serde_json::to_vec(body).expect("json");
+        let request = Request::post("/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", "pull_request")
+            .header("x-github-delivery", delivery.as_str())
+            .header(
+                "x-hub-signature-256",
+                signature::sign(&Secret::new(SECRET), &bytes),
+            )
+            .body(Body::from(bytes))
+            .expect("request");
+        let response = router(self.bot.clone())
+            .oneshot(request)
+            .await
+            .expect("response");
+        let status = response.status();
+        let _ = response.into_body().collect().await;
+        status
+    }
+
+    async fn run_jobs(&self) {
+        let drained = self.bot.runner().run_pending().await.expect("jobs run");
+        assert_eq!(drained.dead, 0, "no job died: {drained:?}");
+    }
+
+    fn drafts(&self) -> Vec<Value> {
+        self.releases
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r["draft"] == json!(true))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A `pull_request` payload (GitHub's own sample, adjusted).
+fn pull_request(action: &str, number: u64, labels: &[&str], label: Option<&str>) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/pull_request/closed.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut payload: Value = serde_json::from_str(&text).expect("json");
+    payload["action"] = json!(action);
+    let pr = &mut payload["pull_request"];
+    pr["number"] = json!(number);
+    pr["title"] = json!(format!("Change {number}"));
+    pr["merged"] = json!(true);
+    pr["merged_at"] = json!(format!("2026-11-27T09:{:02}:00Z", number % 60));
+    pr["merge_commit_sha"] = json!(format!("{number:040x}"));
+    pr["labels"] = json!(
+        labels
+            .iter()
+            .map(|l| json!({"name": l}))
+            .collect::<Vec<_>>()
+    );
+    if let Some(label) = label {
+        payload["label"] = json!({"name": label});
+    }
+    payload
+}
+
+async fn a_labelled_merge_boards_and_the_draft_follows_its_passengers(test: TestDb) {
+    let world = World::new(&test).await;
+    assert_eq!(
+        world
+            .deliver("d1", &pull_request("closed", 7, &["release"], None))
+            .await,
+        StatusCode::ACCEPTED
+    );
+    // Merged without the label: stays off until labelled later.
+    world
+        .deliver("d2", &pull_request("closed", 8, &[], None))
+        .await;
+    world.run_jobs().await;
+    let drafts = world.drafts();
+    assert_eq!(drafts.len(), 1, "one draft for the train");
+    let body = drafts[0]["body"].as_str().expect("body");
+    assert!(body.starts_with(GENERATED_MARKER), "{body}");
+    assert!(body.contains("* Change 7 (#7) @Codertocat"), "{body}");
+    assert!(!body.contains("#8"), "{body}");
+    assert_eq!(drafts[0]["tag_name"], "", "no tag template configured");
+    assert_eq!(drafts[0]["target_commitish"], "master");
+
+    // A maintainer writes highlights above the marker; a late label boards #8.
+    let id = drafts[0]["id"].clone();
+    {
+        let mut releases = world.releases.0.lock().expect("lock");
+        let draft = releases.iter_mut().find(|r| r["id"] == id).expect("draft");
+        draft["body"] = json!(format!("Highlights: faster builds.\n\n{body}"));
+    }
+    world
+        .deliver(
+            "d3",
+            &pull_request("labeled", 8, &["release"], Some("release")),
+        )
+        .await;
+    world.run_jobs().await;
+    let drafts = world.drafts();
+    assert_eq!(drafts.len(), 1);
+    let body = drafts[0]["body"].as_str().expect("body");
+    assert!(body.starts_with("Highlights: faster builds.\n\n"), "{body}");
+    assert!(body.contains("#8") && body.contains("#7"), "{body}");
+
+    // Unlabelled: #7 leaves the train.
+    world
+        .deliver("d4", &pull_request("unlabeled", 7, &[], Some("release")))
+        .await;
+    world.run_jobs().await;
+    let body = world.drafts()[0]["body"].as_str().expect("body").to_owned();
+    assert!(!body.contains("(#7)"), "{body}");
+    assert!(body.contains("(#8)"), "{body}");
+    world.github.reset().await;
+}
+
+async fn fifty_merges_at_once_make_one_draft(test: TestDb) {
+    let world = World::new(&test).await;
+    let payloads: Vec<(u64, Value)> = (1..=50u64)
+        .map(|n| (n, pull_request("closed", n, &["release"], None)))
+        .collect();
+    let statuses = futures::future::join_all(
+        payloads
+            .iter()
+            .map(|(n, payload)| world.deliver(format!("m{n}"), payload)),
+    )
+    .await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::ACCEPTED));
+    world.run_jobs().await;
+    let drafts = world.drafts();
+    assert_eq!(drafts.len(), 1, "never two drafts for one train");
+    let body = drafts[0]["body"].as_str().expect("body");
+    assert_eq!(body.matches("* Change ").count(), 50, "{body}");
+}
+
+on_both_backends!(
+    a_labelled_merge_boards_and_the_draft_follows_its_passengers,
+    fifty_merges_at_once_make_one_draft,
+);
