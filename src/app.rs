@@ -15,6 +15,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
+use crate::handlers::train_commands::{ReleaseTrain, RunTrainCommand};
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
@@ -84,6 +85,17 @@ impl AppState {
             .take()
     }
 
+    /// What train jobs and commands need.
+    pub fn train_context(&self) -> TrainContext {
+        TrainContext {
+            db: self.db.clone(),
+            clock: self.queue.clock().clone(),
+            queue: self.queue.clone(),
+            github: self.github.clone(),
+            server_url: crate::notes_command::server_url(&self.settings.github_api_url),
+        }
+    }
+
     /// The job handlers of this build.
     pub fn registry(&self) -> Registry {
         let events = EventContext {
@@ -97,19 +109,15 @@ impl AppState {
             clock: self.queue.clock().clone(),
             github: self.github.clone(),
         };
-        let trains = TrainContext {
-            db: self.db.clone(),
-            clock: self.queue.clock().clone(),
-            queue: self.queue.clone(),
-            github: self.github.clone(),
-            server_url: crate::notes_command::server_url(&self.settings.github_api_url),
-        };
+        let trains = self.train_context();
         Registry::new()
             .register::<HandleWebhook>(events.clone())
             .register::<Housekeeping>(events)
             .register::<ReloadRepoConfig>(configs)
             .register::<BoardPullRequest>(trains.clone())
-            .register::<RefreshDraft>(trains)
+            .register::<RefreshDraft>(trains.clone())
+            .register::<RunTrainCommand>(trains.clone())
+            .register::<ReleaseTrain>(trains)
     }
 
     /// A runner over this state's queue with this build's handlers.

@@ -14,9 +14,12 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use trainyard::app::{AppState, router};
 use trainyard::clock::ManualClock;
-use trainyard::domain::train::GENERATED_MARKER;
+use trainyard::domain::ids::RepoFullName;
+use trainyard::domain::train::{GENERATED_MARKER, TrainCommand, TrainState};
+use trainyard::handlers::train_commands::{CommandReply, RunTrainCommand, execute};
 use trainyard::inbound::github::signature;
 use trainyard::settings::{Secret, Settings, SettingsArgs};
+use trainyard::store::trains as train_store;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
@@ -27,7 +30,7 @@ const REPO: &str = "Codertocat/Hello-World";
 
 /// GitHub's releases of one repository, kept across calls.
 #[derive(Clone, Default)]
-struct Releases(Arc<Mutex<Vec<Value>>>);
+struct Releases(Arc<Mutex<Vec<Value>>>, Arc<std::sync::atomic::AtomicBool>);
 
 impl Respond for Releases {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
@@ -44,6 +47,10 @@ impl Respond for Releases {
                 ResponseTemplate::new(201).set_body_json(release)
             }
             "PATCH" => {
+                // A "crash" while publishing: GitHub fails once.
+                if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+                }
                 let id: u64 = request
                     .url
                     .path()
@@ -70,7 +77,50 @@ struct World {
     bot: AppState,
     github: MockServer,
     releases: Releases,
-    _clock: ManualClock,
+    clock: ManualClock,
+    head: Arc<Mutex<String>>,
+}
+
+/// The repository's branch head, movable by the test.
+#[derive(Clone)]
+struct Head(Arc<Mutex<String>>);
+
+impl Respond for Head {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let sha = self.0.lock().expect("lock").clone();
+        ResponseTemplate::new(200).set_body_json(json!({"name": "master", "commit": {"sha": sha}}))
+    }
+}
+
+/// Tags created through the refs API; a second create of the same ref is refused (422).
+#[derive(Clone, Default)]
+struct Refs(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Respond for Refs {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut refs = self.0.lock().expect("lock");
+        if request.method.as_str() == "POST" {
+            let body: Value = serde_json::from_slice(&request.body).expect("json");
+            let name = body["ref"].as_str().unwrap_or_default().to_owned();
+            if refs.iter().any(|(r, _)| *r == name) {
+                return ResponseTemplate::new(422)
+                    .set_body_json(json!({"message": "Reference already exists"}));
+            }
+            let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+            refs.push((name.clone(), sha.clone()));
+            return ResponseTemplate::new(201)
+                .set_body_json(json!({"ref": name, "object": {"sha": sha, "type": "commit"}}));
+        }
+        let wanted = format!(
+            "refs/{}",
+            request.url.path().split("/git/ref/").nth(1).unwrap_or("")
+        );
+        match refs.iter().find(|(r, _)| *r == wanted) {
+            Some((r, sha)) => ResponseTemplate::new(200)
+                .set_body_json(json!({"ref": r, "object": {"sha": sha, "type": "commit"}})),
+            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
 }
 
 impl World {
@@ -110,14 +160,51 @@ impl World {
             ..SettingsArgs::default()
         })
         .expect("settings");
+        let head = Arc::new(Mutex::new("a".repeat(40)));
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPO}/branches/master")))
+            .respond_with(Head(head.clone()))
+            .mount(&github)
+            .await;
+        for (login, permission, role) in [
+            ("maya", "admin", "maintain"),
+            ("carol", "write", "write"),
+            ("rick", "read", "read"),
+        ] {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/repos/{REPO}/collaborators/{login}/permission"
+                )))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({"permission": permission, "role_name": role})),
+                )
+                .mount(&github)
+                .await;
+        }
         let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
         let bot = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
         World {
             bot,
             github,
             releases,
-            _clock: clock,
+            clock,
+            head,
         }
+    }
+
+    async fn command(&self, actor: &str, command: TrainCommand) -> CommandReply {
+        let request = RunTrainCommand {
+            repository: RepoFullName::parse(REPO).expect("repo"),
+            installation: 1,
+            line: None,
+            actor: actor.into(),
+            command,
+            command_id: "test".into(),
+        };
+        execute(&self.bot.train_context(), &request)
+            .await
+            .expect("command ran")
     }
 
     /// Delivers a pull_request event as GitHub would sign it.
@@ -259,7 +346,148 @@ async fn fifty_merges_at_once_make_one_draft(test: TestDb) {
     assert_eq!(body.matches("* Change ").count(), 50, "{body}");
 }
 
+async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPO}/git/refs")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    let comments = Arc::new(Mutex::new(Vec::<u64>::new()));
+    {
+        let comments = comments.clone();
+        Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/repos/{REPO}/issues/[0-9]+/comments$"
+            )))
+            .respond_with(move |request: &wiremock::Request| {
+                let number: u64 = request
+                    .url
+                    .path()
+                    .split('/')
+                    .nth(5)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                comments.lock().expect("lock").push(number);
+                ResponseTemplate::new(201).set_body_json(json!({"id": number * 10}))
+            })
+            .mount(&world.github)
+            .await;
+    }
+    for n in [1, 2] {
+        world
+            .deliver(
+                format!("m{n}"),
+                &pull_request("closed", n, &["release"], None),
+            )
+            .await;
+    }
+    world.run_jobs().await;
+
+    assert_eq!(
+        world.command("rick", TrainCommand::Cut).await,
+        CommandReply::Refused(
+            "`cut` needs write permission on the repository; rick has read".into()
+        )
+    );
+    let head = "a".repeat(40);
+    assert_eq!(
+        world.command("carol", TrainCommand::Cut).await,
+        CommandReply::Done(
+            "cut v1.0.1 at aaaaaaa with 2 pull requests; the next train is open".into()
+        )
+    );
+    world.run_jobs().await;
+    // The branch moves on; a PR merged after the cut rides the next train.
+    *world.head.lock().expect("lock") = "b".repeat(40);
+    world
+        .deliver("m3", &pull_request("closed", 3, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    assert_eq!(
+        world.drafts().len(),
+        2,
+        "the frozen train's draft and the next train's"
+    );
+
+    assert_eq!(
+        world.command("rick", TrainCommand::Approve).await,
+        CommandReply::Refused(
+            "`approve` needs maintain permission on the repository; rick has read".into()
+        )
+    );
+    assert_eq!(
+        world.command("carol", TrainCommand::Approve).await,
+        CommandReply::Refused(
+            "`approve` needs maintain permission on the repository; carol has write".into()
+        )
+    );
+    world
+        .releases
+        .1
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let reply = world.command("maya", TrainCommand::Approve).await;
+    assert_eq!(
+        reply,
+        CommandReply::Done("approved; releasing v1.0.1".into())
+    );
+    world.run_jobs().await;
+    // The publish failed (GitHub 502) after the tag was made: recorded, waiting to retry.
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let halfway = train_store::in_states(&world.bot.db, &repo, &[TrainState::Approved])
+        .await
+        .expect("trains");
+    assert_eq!(halfway.len(), 1);
+    assert!(halfway[0].tag_created_at.is_some() && halfway[0].published_at.is_none());
+    world.clock.advance(jiff::SignedDuration::from_hours(2));
+    world.run_jobs().await;
+
+    let created = refs.0.lock().expect("lock").clone();
+    assert_eq!(created.len(), 1, "exactly one tag: {created:?}");
+    assert_eq!(
+        created[0],
+        ("refs/tags/v1.0.1".to_owned(), head),
+        "at the frozen commit, not the moved head"
+    );
+    let published: Vec<Value> = world
+        .releases
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r["draft"] == json!(false) && r["id"] != json!(1))
+        .cloned()
+        .collect();
+    assert_eq!(published.len(), 1, "one release published");
+    assert_eq!(published[0]["target_commitish"], json!(created[0].1));
+    let mut commented = comments.lock().expect("lock").clone();
+    commented.sort_unstable();
+    let released = train_store::in_states(
+        &world.bot.db,
+        &RepoFullName::parse(REPO).expect("repo"),
+        &[TrainState::Released],
+    )
+    .await
+    .expect("trains");
+    assert_eq!(released.len(), 1);
+    let passengers = train_store::passengers(&world.bot.db, released[0].id)
+        .await
+        .expect("passengers");
+    let mut expected: Vec<u64> = passengers.iter().map(|p| p.number as u64).collect();
+    expected.sort_unstable();
+    assert_eq!(commented, expected, "one comment per boarded pull request");
+    assert_eq!(commented, vec![1, 2]);
+    assert_eq!(published[0]["tag_name"], "v1.0.1");
+}
+
 on_both_backends!(
     a_labelled_merge_boards_and_the_draft_follows_its_passengers,
     fifty_merges_at_once_make_one_draft,
+    cut_approve_and_release_tag_the_frozen_commit_once,
 );

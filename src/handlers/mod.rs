@@ -4,4 +4,5 @@ pub mod drafting;
 pub mod events;
 pub mod installations;
 pub mod repo_config;
+pub mod train_commands;
 pub mod trains;

@@ -154,6 +154,73 @@ fn boarding_row(event: &PullRequestEvent) -> trains::Boarding<'_> {
     }
 }
 
+/// The draft a train's passengers make now (version, tag, name, notes), with the
+/// repository's releases it was computed against.
+pub async fn draft_for(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    train: &trains::TrainRow,
+    config: &crate::domain::repo_config::RepoConfig,
+) -> Result<(render::Draft, Vec<ReleaseSummary>), JobError> {
+    let keys = config
+        .notes_keys()
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let notes = keys
+        .resolve()
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let all = github.list_releases(installation, repo).await?;
+    let previous = releases::find_previous(&all, &notes, &train.branch);
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let pull_requests: Vec<PullRequest> = passengers
+        .iter()
+        .map(|p| PullRequest {
+            number: p.number as u64,
+            title: p.title.clone(),
+            body: String::new(),
+            url: format!("{}/{repo}/pull/{}", ctx.server_url, p.number),
+            author: p.author.as_ref().map(|login| Author {
+                login: login.clone(),
+                is_bot: false,
+                url: String::new(),
+            }),
+            merged_at: p.merged_at.clone().unwrap_or_default(),
+            labels: serde_json::from_str(&p.labels).unwrap_or_default(),
+            base_ref_name: train.branch.clone(),
+            head_ref_name: String::new(),
+            base_repository: repo.to_string(),
+            merge_commit: p.merge_sha.clone(),
+            changed_files: Vec::new(),
+        })
+        .collect();
+    let frozen = train.state() != TrainState::Open;
+    let draft = render::build_draft(
+        &notes,
+        &DraftInputs {
+            owner: repo.owner(),
+            repository: repo.name(),
+            last_release: previous.last.map(|r| PreviousRelease {
+                tag_name: &r.tag_name,
+                name: r.name.as_deref(),
+            }),
+            pull_requests: &pull_requests,
+            commits: &[],
+            // A cut train's version was fixed at the cut.
+            version: if frozen {
+                train.version.as_deref()
+            } else {
+                None
+            },
+            conventional_titles: config.conventional_commits(),
+            prerelease_start: config.prerelease_start(),
+            server_url: &ctx.server_url,
+            ..DraftInputs::default()
+        },
+    );
+    Ok((draft, all))
+}
+
 /// The hidden line that ties a draft release to its train, so a retry after a crash finds
 /// the draft it already made instead of making a second one.
 pub fn train_marker(train_id: i64) -> String {
@@ -196,14 +263,7 @@ impl BackgroundJob for RefreshDraft {
         }
         let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
         let config = &config.effective.config;
-        let keys = config
-            .notes_keys()
-            .map_err(|e| JobError::Permanent(e.to_string()))?;
-        let notes = keys
-            .resolve()
-            .map_err(|e| JobError::Permanent(e.to_string()))?;
-        let all = github.list_releases(self.installation, repo).await?;
-        let previous = releases::find_previous(&all, &notes, &train.branch);
+        let (draft, all) = draft_for(&ctx, github, self.installation, repo, &train, config).await?;
         let marker = train_marker(train.id);
         let existing: Option<&ReleaseSummary> = all.iter().find(|r| {
             r.draft
@@ -211,51 +271,6 @@ impl BackgroundJob for RefreshDraft {
                     || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
         });
         let passengers = trains::passengers(&ctx.db, train.id).await?;
-        let pull_requests: Vec<PullRequest> = passengers
-            .iter()
-            .map(|p| PullRequest {
-                number: p.number as u64,
-                title: p.title.clone(),
-                body: String::new(),
-                url: format!("{}/{repo}/pull/{}", ctx.server_url, p.number),
-                author: p.author.as_ref().map(|login| Author {
-                    login: login.clone(),
-                    is_bot: false,
-                    url: String::new(),
-                }),
-                merged_at: p.merged_at.clone().unwrap_or_default(),
-                labels: serde_json::from_str(&p.labels).unwrap_or_default(),
-                base_ref_name: train.branch.clone(),
-                head_ref_name: String::new(),
-                base_repository: repo.to_string(),
-                merge_commit: p.merge_sha.clone(),
-                changed_files: Vec::new(),
-            })
-            .collect();
-        let frozen = train.state() == TrainState::Frozen;
-        let draft = render::build_draft(
-            &notes,
-            &DraftInputs {
-                owner: repo.owner(),
-                repository: repo.name(),
-                last_release: previous.last.map(|r| PreviousRelease {
-                    tag_name: &r.tag_name,
-                    name: r.name.as_deref(),
-                }),
-                pull_requests: &pull_requests,
-                commits: &[],
-                // A frozen train's version was fixed at the cut.
-                version: if frozen {
-                    train.version.as_deref()
-                } else {
-                    None
-                },
-                conventional_titles: config.conventional_commits(),
-                prerelease_start: config.prerelease_start(),
-                server_url: &ctx.server_url,
-                ..DraftInputs::default()
-            },
-        );
         let generated = format!("{}\n\n{marker}\n", draft.body.trim_end());
         let body = train::merge_draft_body(existing.and_then(|r| r.body.as_deref()), &generated);
         let write = ReleaseWrite {

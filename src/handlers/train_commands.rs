@@ -1,0 +1,566 @@
+//! Commands on trains (`cut`, `approve`, `reject`, `include`, `exclude`, `abandon`) and the
+//! release that follows the last approval. Commands enter as values with a GitHub login as
+//! actor — the chat and comment surfaces build them — and every permission is checked
+//! against GitHub when the job runs. Release steps are recorded one by one, so a retry after
+//! a crash never makes a second tag, release or comment.
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::RepoFullName;
+use crate::domain::train::{
+    self, ApprovalRules, CommandFacts, TrainCommand, TrainState, TrainView, Transition,
+};
+use crate::github::GitHubError;
+use crate::handlers::repo_config;
+use crate::handlers::trains::{RefreshDraft, TrainContext, draft_for};
+use crate::jobs::{BackgroundJob, JobError};
+use crate::ports::GitHubPort;
+use crate::store::trains::{self, Cut, Step, TrainRow};
+
+/// A command on a line's train.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunTrainCommand {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The line (default: the first configured line).
+    pub line: Option<String>,
+    /// Who gave it (GitHub login).
+    pub actor: String,
+    /// What.
+    pub command: TrainCommand,
+    /// Where it came from, for logs (chat message or comment id).
+    pub command_id: String,
+}
+
+/// What the command did, to tell whoever gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandReply {
+    /// Done; what happened.
+    Done(String),
+    /// Refused; why (nothing changed).
+    Refused(String),
+}
+
+impl BackgroundJob for RunTrainCommand {
+    const KIND: &'static str = "train.command";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
+        let _entered = span.enter();
+        let reply = execute(&ctx, &self).await?;
+        // The surfaces (#6) relay this to the chat or comment that asked.
+        tracing::info!(repo = %self.repository, actor = %self.actor, ?reply, "command answered");
+        Ok(())
+    }
+}
+
+fn refused(reason: impl ToString) -> Result<CommandReply, JobError> {
+    Ok(CommandReply::Refused(reason.to_string()))
+}
+
+/// Carries out a command and says what happened.
+pub async fn execute(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+) -> Result<CommandReply, JobError> {
+    let github = ctx
+        .github
+        .as_ref()
+        .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+    let repo = &request.repository;
+    let installation = request.installation;
+    let now = ctx.clock.now().as_millisecond();
+    let config = repo_config::current(&ctx.db, github, installation, repo, now).await?;
+    let config = &config.effective.config;
+    let lines = config.lines();
+    let line = match &request.line {
+        Some(name) => match lines.iter().find(|l| &l.name == name) {
+            Some(line) => line.clone(),
+            None => return refused(format!("{repo} has no train line `{name}`")),
+        },
+        None => lines[0].clone(),
+    };
+    let live = trains::in_states(&ctx.db, repo, &[TrainState::Open, TrainState::Frozen])
+        .await?
+        .into_iter()
+        .filter(|t| t.line == line.name)
+        .collect::<Vec<_>>();
+    // The oldest frozen train goes first (trains are listed newest first).
+    let frozen = live.iter().rev().find(|t| t.state() == TrainState::Frozen);
+    let open = live.iter().find(|t| t.state() == TrainState::Open);
+    let train = match &request.command {
+        TrainCommand::Cut => open,
+        TrainCommand::Approve | TrainCommand::Reject { .. } | TrainCommand::Abandon => {
+            frozen.or(open)
+        }
+        TrainCommand::Include { .. } | TrainCommand::Exclude { .. } => frozen.or(open),
+    };
+    let Some(train) = train.cloned() else {
+        return refused(format!(
+            "line `{}` has no train yet: nothing has boarded",
+            line.name
+        ));
+    };
+    let approvals = config.approvals.clone().unwrap_or_default();
+    let rules = ApprovalRules {
+        required: approvals.required.unwrap_or(1),
+        permission: approvals
+            .permission
+            .unwrap_or(crate::domain::permission::Permission::Maintain),
+        allow_self_approval: approvals.allow_self_approval.unwrap_or(false),
+    };
+    let permission = github
+        .collaborator_permission(installation, repo, &request.actor)
+        .await?;
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let boarded: Vec<u64> = passengers.iter().map(|p| p.number as u64).collect();
+    let approvals = trains::approvals(&ctx.db, train.id).await?;
+    let mut facts = CommandFacts {
+        permission: Some(permission),
+        ..CommandFacts::default()
+    };
+    if let TrainCommand::Include { number } = &request.command {
+        let pr = pull_request(github, installation, repo, *number).await?;
+        facts.merged_into_line = pr.merged && Some(pr.base.r#ref.as_str()) == train_branch(&train);
+        if let (Some(sha), Some(target)) = (&pr.merge_commit_sha, &train.target_sha) {
+            facts.in_frozen_range = contains(github, installation, repo, target, sha).await?;
+        }
+    }
+    let view = TrainView {
+        state: train.state(),
+        boarded: &boarded,
+        cut_by: train.cut_by.as_deref(),
+        approvals: &approvals,
+    };
+    let transition = match train::decide(&view, &request.command, &request.actor, &facts, &rules) {
+        Ok(t) => t,
+        Err(refusal) => return refused(refusal),
+    };
+    let refresh = |train_id: i64| RefreshDraft {
+        repository: repo.clone(),
+        installation,
+        train_id,
+    };
+    let enqueue_err = |e: crate::jobs::QueueError| JobError::Failed(e.to_string());
+    match transition {
+        Transition::Freeze => {
+            let head = branch_head(github, installation, repo, &train.branch).await?;
+            let (draft, _) = draft_for(ctx, github, installation, repo, &train, config).await?;
+            let version = draft.resolved_version.clone();
+            let tag = if draft.tag_name.is_empty() {
+                format!("v{version}")
+            } else {
+                draft.tag_name.clone()
+            };
+            let cut = Cut {
+                version: &version,
+                tag_name: &tag,
+                target_sha: &head,
+                baseline_tag: None,
+                cut_by: &request.actor,
+            };
+            if !trains::freeze(&ctx.db, train.id, &cut, now).await? {
+                return refused("the train was cut meanwhile");
+            }
+            // The next train opens at once: PRs merged after the cut ride it.
+            trains::open_train(&ctx.db, repo, &line.name, &train.branch, now).await?;
+            ctx.queue
+                .enqueue_now(&refresh(train.id))
+                .await
+                .map_err(enqueue_err)?;
+            Ok(CommandReply::Done(format!(
+                "cut {tag} at {} with {} pull request{}; the next train is open",
+                &head[..head.len().min(7)],
+                boarded.len(),
+                if boarded.len() == 1 { "" } else { "s" }
+            )))
+        }
+        Transition::Approved { complete } => {
+            trains::approve(&ctx.db, train.id, &request.actor, now).await?;
+            if !complete {
+                let have = approvals.len() + 1;
+                return Ok(CommandReply::Done(format!(
+                    "approval {have} of {} recorded",
+                    rules.required
+                )));
+            }
+            trains::transition(
+                &ctx.db,
+                train.id,
+                TrainState::Frozen,
+                TrainState::Approved,
+                now,
+            )
+            .await?;
+            ctx.queue
+                .enqueue_now(&ReleaseTrain {
+                    repository: repo.clone(),
+                    installation,
+                    train_id: train.id,
+                })
+                .await
+                .map_err(enqueue_err)?;
+            Ok(CommandReply::Done(format!(
+                "approved; releasing {}",
+                train.tag_name.as_deref().unwrap_or("the train")
+            )))
+        }
+        Transition::Reopen => {
+            let reason = match &request.command {
+                TrainCommand::Reject { reason } => reason.as_str(),
+                _ => "",
+            };
+            if trains::reopen(&ctx.db, train.id, reason, now).await? {
+                ctx.queue
+                    .enqueue_now(&refresh(train.id))
+                    .await
+                    .map_err(enqueue_err)?;
+                return Ok(CommandReply::Done(format!(
+                    "rejected ({reason}); the train is open again for a re-cut"
+                )));
+            }
+            // The line already has a newer open train: the passengers join it.
+            let next = trains::open_train(&ctx.db, repo, &line.name, &train.branch, now).await?;
+            for p in &passengers {
+                let labels: Vec<String> = serde_json::from_str(&p.labels).unwrap_or_default();
+                trains::board(
+                    &ctx.db,
+                    next.id,
+                    &trains::Boarding {
+                        number: p.number as u64,
+                        title: &p.title,
+                        author: p.author.as_deref(),
+                        merge_sha: p.merge_sha.as_deref(),
+                        merged_at: p.merged_at.as_deref(),
+                        labels: &labels,
+                    },
+                    now,
+                )
+                .await?;
+            }
+            trains::transition(
+                &ctx.db,
+                train.id,
+                TrainState::Frozen,
+                TrainState::Abandoned,
+                now,
+            )
+            .await?;
+            delete_draft(github, installation, repo, &train).await?;
+            ctx.queue
+                .enqueue_now(&refresh(next.id))
+                .await
+                .map_err(enqueue_err)?;
+            Ok(CommandReply::Done(format!(
+                "rejected ({reason}); its pull requests joined the open train"
+            )))
+        }
+        Transition::Board(number) => {
+            let pr = pull_request(github, installation, repo, number).await?;
+            let labels: Vec<String> = pr.labels.iter().map(|l| l.name.clone()).collect();
+            trains::board(
+                &ctx.db,
+                train.id,
+                &trains::Boarding {
+                    number,
+                    title: &pr.title,
+                    author: Some(&pr.user.login),
+                    merge_sha: pr.merge_commit_sha.as_deref(),
+                    merged_at: pr.merged_at.as_deref(),
+                    labels: &labels,
+                },
+                now,
+            )
+            .await?;
+            ctx.queue
+                .enqueue_now(&refresh(train.id))
+                .await
+                .map_err(enqueue_err)?;
+            Ok(CommandReply::Done(format!("#{number} is on the train")))
+        }
+        Transition::Leave(number) => {
+            trains::leave(&ctx.db, train.id, number, now).await?;
+            ctx.queue
+                .enqueue_now(&refresh(train.id))
+                .await
+                .map_err(enqueue_err)?;
+            Ok(CommandReply::Done(format!("#{number} left the train")))
+        }
+        Transition::Abandon => {
+            trains::transition(&ctx.db, train.id, train.state(), TrainState::Abandoned, now)
+                .await?;
+            delete_draft(github, installation, repo, &train).await?;
+            Ok(CommandReply::Done("the train was abandoned".into()))
+        }
+    }
+}
+
+fn train_branch(train: &TrainRow) -> Option<&str> {
+    Some(train.branch.as_str())
+}
+
+#[derive(Deserialize)]
+struct PullRequestWire {
+    title: String,
+    #[serde(default)]
+    merged: bool,
+    merge_commit_sha: Option<String>,
+    merged_at: Option<String>,
+    base: BaseWire,
+    user: UserWire,
+    #[serde(default)]
+    labels: Vec<LabelWire>,
+}
+
+#[derive(Deserialize)]
+struct BaseWire {
+    r#ref: String,
+}
+
+#[derive(Deserialize)]
+struct UserWire {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct LabelWire {
+    name: String,
+}
+
+async fn pull_request(
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    number: u64,
+) -> Result<PullRequestWire, JobError> {
+    Ok(github
+        .request(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/pulls/{number}"),
+            None,
+        )
+        .await?)
+}
+
+/// The commit a branch points to now.
+async fn branch_head(
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    branch: &str,
+) -> Result<String, JobError> {
+    #[derive(Deserialize)]
+    struct Branch {
+        commit: Sha,
+    }
+    #[derive(Deserialize)]
+    struct Sha {
+        sha: String,
+    }
+    let found: Branch = github
+        .request(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/branches/{branch}"),
+            None,
+        )
+        .await?;
+    Ok(found.commit.sha)
+}
+
+/// Whether `commit` is `target` or one of its ancestors.
+async fn contains(
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    target: &str,
+    commit: &str,
+) -> Result<bool, JobError> {
+    #[derive(Deserialize)]
+    struct Comparison {
+        status: String,
+    }
+    let comparison: Comparison = github
+        .request(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/compare/{commit}...{target}?per_page=1"),
+            None,
+        )
+        .await?;
+    Ok(matches!(comparison.status.as_str(), "ahead" | "identical"))
+}
+
+async fn delete_draft(
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    train: &TrainRow,
+) -> Result<(), JobError> {
+    if let Some(id) = train.draft_release_id {
+        match github
+            .request_raw(
+                installation,
+                Method::DELETE,
+                &format!("/repos/{repo}/releases/{id}"),
+                None,
+            )
+            .await
+        {
+            Ok(_) | Err(GitHubError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Tags the frozen commit, publishes the draft and comments on the boarded pull requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseTrain {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The approved train.
+    pub train_id: i64,
+}
+
+impl BackgroundJob for ReleaseTrain {
+    const KIND: &'static str = "train.release";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("release:{}", self.train_id))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx
+            .github
+            .as_ref()
+            .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+        let repo = &self.repository;
+        let installation = self.installation;
+        let now = ctx.clock.now().as_millisecond();
+        let Some(train) = trains::get(&ctx.db, self.train_id).await? else {
+            return Ok(());
+        };
+        if train.state() != TrainState::Approved {
+            return Ok(());
+        }
+        let (Some(tag), Some(target)) = (train.tag_name.clone(), train.target_sha.clone()) else {
+            trains::block(
+                &ctx.db,
+                train.id,
+                "approved without a frozen tag and commit",
+                now,
+            )
+            .await?;
+            return Ok(());
+        };
+        if train.tag_created_at.is_none() {
+            let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": target });
+            match github
+                .request::<serde_json::Value>(
+                    installation,
+                    Method::POST,
+                    &format!("/repos/{repo}/git/refs"),
+                    Some(&body),
+                )
+                .await
+            {
+                Ok(_) => {}
+                // GitHub answers 422 when the ref exists: fine if it is at our commit.
+                Err(GitHubError::Validation(_)) => {
+                    let existing: serde_json::Value = github
+                        .request(
+                            installation,
+                            Method::GET,
+                            &format!("/repos/{repo}/git/ref/tags/{tag}"),
+                            None,
+                        )
+                        .await?;
+                    let at = existing["object"]["sha"].as_str().unwrap_or_default();
+                    if at != target {
+                        let reason = format!(
+                            "tag {tag} already exists at {at}, not at the frozen commit {target}"
+                        );
+                        tracing::warn!(%repo, train = train.id, %reason, "release blocked");
+                        trains::block(&ctx.db, train.id, &reason, now).await?;
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            trains::mark_step(&ctx.db, train.id, Step::TagCreated, now).await?;
+        }
+        let mut release_url = String::new();
+        if train.published_at.is_none() {
+            let Some(release_id) = train.draft_release_id else {
+                return Err(JobError::Failed(
+                    "the train has no draft release yet; retrying after it is written".into(),
+                ));
+            };
+            let body = serde_json::json!({
+                "draft": false,
+                "tag_name": tag,
+                "target_commitish": target,
+                "make_latest": "true",
+            });
+            let published: serde_json::Value = github
+                .request(
+                    installation,
+                    Method::PATCH,
+                    &format!("/repos/{repo}/releases/{release_id}"),
+                    Some(&body),
+                )
+                .await?;
+            release_url = published["html_url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            trains::mark_step(&ctx.db, train.id, Step::Published, now).await?;
+        }
+        if train.commented_at.is_none() {
+            let done = trains::commented(&ctx.db, train.id).await?;
+            let text = if release_url.is_empty() {
+                format!("Released in {tag}.")
+            } else {
+                format!("Released in [{tag}]({release_url}).")
+            };
+            for p in trains::passengers(&ctx.db, train.id).await? {
+                let number = p.number as u64;
+                if done.contains(&number) {
+                    continue;
+                }
+                let id = github
+                    .create_comment(installation, repo, number, &text)
+                    .await?;
+                trains::record_release_comment(&ctx.db, train.id, number, id).await?;
+            }
+            trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+        }
+        trains::transition(
+            &ctx.db,
+            train.id,
+            TrainState::Approved,
+            TrainState::Released,
+            now,
+        )
+        .await?;
+        tracing::info!(%repo, train = train.id, %tag, "released");
+        Ok(())
+    }
+}
