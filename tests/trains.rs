@@ -380,6 +380,29 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
             .mount(&world.github)
             .await;
     }
+    // GitHub's compare: merge commits of PRs 1, 2 and 4 are behind the frozen head `aaa…`;
+    // none of them is in the last release v1.0.0.
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/compare/.+$")))
+        .respond_with(|request: &wiremock::Request| {
+            let range = request
+                .url
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let (base, head) = range.split_once("...").unwrap_or(("", ""));
+            let merged_before_cut = [1u64, 2, 4].iter().any(|n| base == format!("{n:040x}"));
+            let status = if merged_before_cut && head == "a".repeat(40) {
+                "ahead"
+            } else {
+                "diverged"
+            };
+            ResponseTemplate::new(200).set_body_json(json!({"status": status}))
+        })
+        .mount(&world.github)
+        .await;
     for n in [1, 2] {
         world
             .deliver(
@@ -388,6 +411,10 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
             )
             .await;
     }
+    // #4 is merged before the cut but labelled only after it.
+    world
+        .deliver("m4", &pull_request("closed", 4, &[], None))
+        .await;
     world.run_jobs().await;
 
     assert_eq!(
@@ -410,6 +437,23 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
         .deliver("m3", &pull_request("closed", 3, &["release"], None))
         .await;
     world.run_jobs().await;
+    world
+        .deliver(
+            "l4",
+            &pull_request("labeled", 4, &["release"], Some("release")),
+        )
+        .await;
+    world.run_jobs().await;
+    let drafts = world.drafts();
+    let frozen_draft = drafts
+        .iter()
+        .find(|d| d["tag_name"] == "v1.0.1")
+        .expect("the frozen train's draft");
+    let body = frozen_draft["body"].as_str().expect("body");
+    assert!(
+        body.contains("(#4)") && !body.contains("(#3)"),
+        "a late label inside the frozen range boards the frozen train: {body}"
+    );
     assert_eq!(
         world.drafts().len(),
         2,
@@ -482,7 +526,7 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
     let mut expected: Vec<u64> = passengers.iter().map(|p| p.number as u64).collect();
     expected.sort_unstable();
     assert_eq!(commented, expected, "one comment per boarded pull request");
-    assert_eq!(commented, vec![1, 2]);
+    assert_eq!(commented, vec![1, 2, 4]);
     assert_eq!(published[0]["tag_name"], "v1.0.1");
 }
 

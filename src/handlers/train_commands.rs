@@ -378,7 +378,7 @@ async fn branch_head(
 }
 
 /// Whether `commit` is `target` or one of its ancestors.
-async fn contains(
+pub async fn contains(
     github: &crate::github::GitHubClient,
     installation: u64,
     repo: &RepoFullName,

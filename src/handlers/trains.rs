@@ -114,8 +114,41 @@ impl BackgroundJob for BoardPullRequest {
                     refresh.push(train.id);
                 }
                 (Boarding::Boards, None) => {
-                    let train =
-                        trains::open_train(&ctx.db, repo, &line.name, &rules.branch, now).await?;
+                    // A late label on a PR merged before the cut boards the frozen train
+                    // when its merge commit is inside the frozen range; else the open one.
+                    let mut frozen_home = None;
+                    if !matches!(event.action, PullRequestAction::Merged) {
+                        if let Some(sha) = &pr.merge_commit_sha {
+                            for candidate in
+                                trains::in_states(&ctx.db, repo, &[TrainState::Frozen]).await?
+                            {
+                                let Some(target) = &candidate.target_sha else {
+                                    continue;
+                                };
+                                if candidate.line == line.name
+                                    && in_frozen_range(
+                                        &ctx,
+                                        github,
+                                        self.installation,
+                                        repo,
+                                        &candidate,
+                                        target,
+                                        sha,
+                                    )
+                                    .await?
+                                {
+                                    frozen_home = Some(candidate);
+                                }
+                            }
+                        }
+                    }
+                    let train = match frozen_home {
+                        Some(train) => train,
+                        None => {
+                            trains::open_train(&ctx.db, repo, &line.name, &rules.branch, now)
+                                .await?
+                        }
+                    };
                     trains::board(&ctx.db, train.id, &boarding_row(event), now).await?;
                     tracing::info!(%repo, number = pr.number, line = %line.name, train = train.id, "pull request boarded");
                     refresh.push(train.id);
@@ -139,6 +172,44 @@ impl BackgroundJob for BoardPullRequest {
                 .map_err(|e| JobError::Failed(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// Whether `sha` lies in a frozen train's range: reachable from its target commit, and not
+/// already part of the latest published release of the line.
+async fn in_frozen_range(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    train: &trains::TrainRow,
+    target: &str,
+    sha: &str,
+) -> Result<bool, JobError> {
+    use crate::handlers::train_commands::contains;
+    if !contains(github, installation, repo, target, sha).await? {
+        return Ok(false);
+    }
+    let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+    let notes = config
+        .effective
+        .config
+        .notes_keys()
+        .and_then(|k| {
+            k.resolve()
+                .map_err(|e| crate::domain::repo_config::ConfigError {
+                    file: String::new(),
+                    key: None,
+                    line: None,
+                    column: None,
+                    message: e.to_string(),
+                })
+        })
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let all = github.list_releases(installation, repo).await?;
+    match releases::find_previous(&all, &notes, &train.branch).last {
+        Some(previous) => Ok(!contains(github, installation, repo, &previous.tag_name, sha).await?),
+        None => Ok(true),
     }
 }
 
