@@ -117,28 +117,28 @@ impl BackgroundJob for BoardPullRequest {
                     // A late label on a PR merged before the cut boards the frozen train
                     // when its merge commit is inside the frozen range; else the open one.
                     let mut frozen_home = None;
-                    if !matches!(event.action, PullRequestAction::Merged) {
-                        if let Some(sha) = &pr.merge_commit_sha {
-                            for candidate in
-                                trains::in_states(&ctx.db, repo, &[TrainState::Frozen]).await?
+                    if !matches!(event.action, PullRequestAction::Merged)
+                        && let Some(sha) = &pr.merge_commit_sha
+                    {
+                        for candidate in
+                            trains::in_states(&ctx.db, repo, &[TrainState::Frozen]).await?
+                        {
+                            let Some(target) = &candidate.target_sha else {
+                                continue;
+                            };
+                            if candidate.line == line.name
+                                && in_frozen_range(
+                                    &ctx,
+                                    github,
+                                    self.installation,
+                                    repo,
+                                    &candidate,
+                                    target,
+                                    sha,
+                                )
+                                .await?
                             {
-                                let Some(target) = &candidate.target_sha else {
-                                    continue;
-                                };
-                                if candidate.line == line.name
-                                    && in_frozen_range(
-                                        &ctx,
-                                        github,
-                                        self.installation,
-                                        repo,
-                                        &candidate,
-                                        target,
-                                        sha,
-                                    )
-                                    .await?
-                                {
-                                    frozen_home = Some(candidate);
-                                }
+                                frozen_home = Some(candidate);
                             }
                         }
                     }
