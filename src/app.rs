@@ -15,7 +15,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
-use crate::handlers::train_commands::{ReleaseTrain, RunTrainCommand};
+use crate::handlers::train_commands::{DraftPublishedByHand, ReleaseTrain, RunTrainCommand};
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
@@ -117,7 +117,8 @@ impl AppState {
             .register::<BoardPullRequest>(trains.clone())
             .register::<RefreshDraft>(trains.clone())
             .register::<RunTrainCommand>(trains.clone())
-            .register::<ReleaseTrain>(trains)
+            .register::<ReleaseTrain>(trains.clone())
+            .register::<DraftPublishedByHand>(trains)
     }
 
     /// A runner over this state's queue with this build's handlers.

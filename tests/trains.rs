@@ -209,11 +209,21 @@ impl World {
 
     /// Delivers a pull_request event as GitHub would sign it.
     async fn deliver(&self, delivery: impl Into<String>, body: &Value) -> StatusCode {
+        self.deliver_event("pull_request", delivery, body).await
+    }
+
+    /// Delivers an event as GitHub would sign it.
+    async fn deliver_event(
+        &self,
+        event: &str,
+        delivery: impl Into<String>,
+        body: &Value,
+    ) -> StatusCode {
         let delivery: String = delivery.into();
         let bytes = serde_json::to_vec(body).expect("json");
         let request = Request::post("/webhooks/github")
             .header("content-type", "application/json")
-            .header("x-github-event", "pull_request")
+            .header("x-github-event", event)
             .header("x-github-delivery", delivery.as_str())
             .header(
                 "x-hub-signature-256",
@@ -530,7 +540,131 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
     assert_eq!(published[0]["tag_name"], "v1.0.1");
 }
 
+/// A `release` payload: the draft `id` published by `sender`.
+fn release_published(id: u64, tag: &str, sender: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/release/published.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut payload: Value = serde_json::from_str(&text).expect("json");
+    payload["release"]["id"] = json!(id);
+    payload["release"]["tag_name"] = json!(tag);
+    payload["release"]["draft"] = json!(false);
+    payload["sender"]["login"] = json!(sender);
+    payload["installation"] = json!({"id": 1});
+    payload
+}
+
+async fn a_draft_published_by_hand_releases_the_train_or_blocks_it(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 5})))
+        .expect(0) // blocked: no comment
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    world.command("carol", TrainCommand::Cut).await;
+    world.run_jobs().await;
+    let draft_id = world
+        .drafts()
+        .iter()
+        .find(|d| d["tag_name"] == "v1.0.1")
+        .map(|d| d["id"].as_u64().expect("id"))
+        .expect("the frozen draft");
+    let repo = RepoFullName::parse(REPO).expect("repo");
+
+    // Published on GitHub after the branch moved: GitHub tagged the new head.
+    refs.0
+        .lock()
+        .expect("lock")
+        .push(("refs/tags/v1.0.1".into(), "b".repeat(40)));
+    let status = world
+        .deliver_event(
+            "release",
+            "r1",
+            &release_published(draft_id, "v1.0.1", "maya"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    world.run_jobs().await;
+    let blocked = train_store::in_states(&world.bot.db, &repo, &[TrainState::Blocked])
+        .await
+        .expect("trains");
+    assert_eq!(blocked.len(), 1);
+    let reason = blocked[0].blocked_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("published the draft by hand")
+            && reason.contains(&"b".repeat(40))
+            && reason.contains(&"a".repeat(40)),
+        "{reason}"
+    );
+
+    // The same, with GitHub's tag at the frozen commit: released, one comment.
+    let other = TestDb::sqlite().await;
+    let world = World::new(&other).await;
+    let refs = Refs::default();
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 5})))
+        .expect(1)
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    world.command("carol", TrainCommand::Cut).await;
+    world.run_jobs().await;
+    refs.0
+        .lock()
+        .expect("lock")
+        .push(("refs/tags/v1.0.1".into(), "a".repeat(40)));
+    world
+        .deliver_event(
+            "release",
+            "r1",
+            &release_published(draft_id, "v1.0.1", "maya"),
+        )
+        .await;
+    world.run_jobs().await;
+    let released = train_store::in_states(&world.bot.db, &repo, &[TrainState::Released])
+        .await
+        .expect("trains");
+    assert_eq!(
+        released.len(),
+        1,
+        "publishing by hand approves and releases"
+    );
+    assert_eq!(
+        train_store::commented(&world.bot.db, released[0].id)
+            .await
+            .expect("c"),
+        vec![1]
+    );
+}
+
 on_both_backends!(
+    a_draft_published_by_hand_releases_the_train_or_blocks_it,
     a_labelled_merge_boards_and_the_draft_follows_its_passengers,
     fifty_merges_at_once_make_one_draft,
     cut_approve_and_release_tag_the_frozen_commit_once,

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::clock::SharedClock;
-use crate::domain::event::{Event, InstallationAction, PushedRef};
+use crate::domain::event::{Event, InstallationAction, PushedRef, ReleaseAction};
 use crate::handlers::repo_config::{ReloadRepoConfig, touches_config};
+use crate::handlers::train_commands::DraftPublishedByHand;
 use crate::handlers::trains::BoardPullRequest;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, deliveries, installations};
@@ -104,6 +105,26 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                         .enqueue_now(&BoardPullRequest {
                             installation,
                             event: e,
+                        })
+                        .await
+                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                }
+            }
+        }
+        Event::Release(e) => {
+            if let Some(installation) = e.installation_id {
+                note_repository(&ctx, installation, &e.repository, now).await?;
+                let published =
+                    matches!(e.action, ReleaseAction::Published | ReleaseAction::Released);
+                if published && !e.release.draft && !e.sender.is_bot {
+                    ctx.queue
+                        .enqueue_now(&DraftPublishedByHand {
+                            repository: e.repository.clone(),
+                            installation,
+                            release_id: e.release.id,
+                            tag_name: e.release.tag_name.clone(),
+                            url: e.release.url.clone(),
+                            publisher: e.sender.login.clone(),
                         })
                         .await
                         .map_err(|e| JobError::Failed(e.to_string()))?;

@@ -564,3 +564,95 @@ impl BackgroundJob for ReleaseTrain {
         Ok(())
     }
 }
+
+/// A maintainer published a train's draft on GitHub: that approves and releases the train,
+/// provided GitHub tagged the frozen commit (it tags the target branch's head when the draft
+/// names a branch, which may have moved since the cut).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DraftPublishedByHand {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The published release.
+    pub release_id: u64,
+    /// Its tag.
+    pub tag_name: String,
+    /// Its web page.
+    pub url: String,
+    /// Who published it.
+    pub publisher: String,
+}
+
+impl BackgroundJob for DraftPublishedByHand {
+    const KIND: &'static str = "train.published_by_hand";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx
+            .github
+            .as_ref()
+            .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+        let repo = &self.repository;
+        let now = ctx.clock.now().as_millisecond();
+        let candidates = trains::in_states(
+            &ctx.db,
+            repo,
+            &[TrainState::Open, TrainState::Frozen, TrainState::Approved],
+        )
+        .await?;
+        let Some(train) = candidates
+            .into_iter()
+            .find(|t| t.draft_release_id == Some(self.release_id as i64))
+        else {
+            // Not a train's draft: somebody else's release.
+            return Ok(());
+        };
+        let tagged: serde_json::Value = github
+            .request(
+                self.installation,
+                Method::GET,
+                &format!("/repos/{repo}/git/ref/tags/{}", self.tag_name),
+                None,
+            )
+            .await?;
+        let at = tagged["object"]["sha"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(target) = &train.target_sha
+            && &at != target
+        {
+            let reason = format!(
+                "{} published the draft by hand and GitHub tagged {} at {at}, the moved \
+                     branch head, not the frozen commit {target}",
+                self.publisher, self.tag_name
+            );
+            tracing::warn!(%repo, train = train.id, %reason, "train blocked");
+            trains::block(&ctx.db, train.id, &reason, now).await?;
+            return Ok(());
+        }
+        trains::mark_step(&ctx.db, train.id, Step::TagCreated, now).await?;
+        trains::mark_step(&ctx.db, train.id, Step::Published, now).await?;
+        let done = trains::commented(&ctx.db, train.id).await?;
+        let text = format!("Released in [{}]({}).", self.tag_name, self.url);
+        for p in trains::passengers(&ctx.db, train.id).await? {
+            let number = p.number as u64;
+            if done.contains(&number) {
+                continue;
+            }
+            let id = github
+                .create_comment(self.installation, repo, number, &text)
+                .await?;
+            trains::record_release_comment(&ctx.db, train.id, number, id).await?;
+        }
+        trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+        trains::transition(&ctx.db, train.id, train.state(), TrainState::Released, now).await?;
+        tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
+        Ok(())
+    }
+}
