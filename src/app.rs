@@ -15,7 +15,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
-use crate::handlers::train_commands::{DraftPublishedByHand, ReleaseTrain, RunTrainCommand};
+use crate::handlers::train_commands::{
+    DraftPublishedByHand, ReleaseTrain, RunTrainCommand, ScheduledCuts,
+};
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
@@ -118,7 +120,8 @@ impl AppState {
             .register::<RefreshDraft>(trains.clone())
             .register::<RunTrainCommand>(trains.clone())
             .register::<ReleaseTrain>(trains.clone())
-            .register::<DraftPublishedByHand>(trains)
+            .register::<DraftPublishedByHand>(trains.clone())
+            .register::<ScheduledCuts>(trains)
     }
 
     /// A runner over this state's queue with this build's handlers.
@@ -212,17 +215,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// How often housekeeping jobs are enqueued.
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often schedules are checked (cron has minute resolution).
+const SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Enqueues the periodic housekeeping jobs now and every hour. The jobs carry dedupe keys,
-/// so replicas doing the same add nothing.
+/// Enqueues the periodic jobs: housekeeping now and every hour, schedule checks now (a slot
+/// missed while the service was down fires at start-up) and every minute. The jobs carry
+/// dedupe keys, so replicas doing the same add nothing.
 async fn enqueue_housekeeping(queue: crate::jobs::Queue, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    let mut hourly = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    let mut minutely = tokio::time::interval(SCHEDULE_INTERVAL);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = every.tick() => {
+            _ = hourly.tick() => {
                 if let Err(error) = queue.enqueue_now(&Housekeeping).await {
                     tracing::warn!(%error, "cannot enqueue housekeeping");
+                }
+            }
+            _ = minutely.tick() => {
+                if let Err(error) = queue.enqueue_now(&ScheduledCuts).await {
+                    tracing::warn!(%error, "cannot enqueue the schedule check");
                 }
             }
         }

@@ -201,6 +201,7 @@ impl World {
             actor: actor.into(),
             command,
             command_id: "test".into(),
+            by_schedule: false,
         };
         execute(&self.bot.train_context(), &request)
             .await
@@ -663,7 +664,74 @@ async fn a_draft_published_by_hand_releases_the_train_or_blocks_it(test: TestDb)
     );
 }
 
+async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
+    use base64::Engine as _;
+    use trainyard::handlers::train_commands::ScheduledCuts;
+    use trainyard::jobs::BackgroundJob as _;
+    let world = World::new(&test).await;
+    let config =
+        "trains:\n  lines:\n    - name: main\n      schedule: '0 9 * * *'\n      timezone: UTC\n";
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPO}/contents/.github/trainyard.yml"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": "c1",
+            "content": base64::engine::general_purpose::STANDARD.encode(config),
+        })))
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+
+    // It is 09:00 UTC: the slot is due. Two replicas check at the same moment.
+    world.clock.advance(jiff::SignedDuration::from_secs(30));
+    let replica_a = world.bot.train_context();
+    let mut replica_b = world.bot.train_context();
+    replica_b.db = test.reopen().await;
+    let (a, b) = tokio::join!(ScheduledCuts.run(replica_a), ScheduledCuts.run(replica_b));
+    a.expect("replica a");
+    b.expect("replica b");
+    let commands = world
+        .bot
+        .queue
+        .jobs()
+        .await
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| j.kind == "train.command")
+        .count();
+    assert_eq!(commands, 1, "the slot was claimed by one replica only");
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let frozen = train_store::in_states(&world.bot.db, &repo, &[TrainState::Frozen])
+        .await
+        .expect("trains");
+    assert_eq!(frozen.len(), 1, "one cut");
+    assert_eq!(frozen[0].cut_by.as_deref(), Some("trainyard-schedule"));
+    assert_eq!(frozen[0].tag_name.as_deref(), Some("v1.0.1"));
+
+    // The next minute the same slot does not fire again.
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    assert!(
+        world.bot.queue.jobs().await.expect("jobs").is_empty(),
+        "no second cut is even asked for"
+    );
+    world.run_jobs().await;
+    let frozen = train_store::in_states(&world.bot.db, &repo, &[TrainState::Frozen])
+        .await
+        .expect("trains");
+    assert_eq!(frozen.len(), 1, "still one cut");
+}
+
 on_both_backends!(
+    a_scheduled_cut_fires_once_across_two_replicas,
     a_draft_published_by_hand_releases_the_train_or_blocks_it,
     a_labelled_merge_boards_and_the_draft_follows_its_passengers,
     fifty_merges_at_once_make_one_draft,

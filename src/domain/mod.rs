@@ -10,5 +10,6 @@ pub mod ids;
 pub mod notes;
 pub mod permission;
 pub mod repo_config;
+pub mod schedule;
 pub mod train;
 pub mod version;

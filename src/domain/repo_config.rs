@@ -406,7 +406,8 @@ impl RepoConfig {
                 ));
             }
             if let Some(schedule) = &line.schedule {
-                check_cron(schedule).map_err(|m| at(key("schedule"), m))?;
+                super::schedule::Cron::parse(schedule)
+                    .map_err(|e| at(key("schedule"), e.to_string()))?;
             }
             if let Some(zone) = &line.timezone {
                 jiff::tz::TimeZone::get(zone).map_err(|_| {
@@ -519,58 +520,6 @@ impl RepoConfig {
             .and_then(|k| k.version_resolver.and_then(|v| v.default))
             .unwrap_or(SemverIncrement::Patch)
     }
-}
-
-/// Checks a five-field cron expression (minute hour day-of-month month day-of-week).
-fn check_cron(expression: &str) -> Result<(), String> {
-    let fields: Vec<&str> = expression.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!(
-            "`{expression}` has {} fields; a schedule is five-field cron (`0 9 * * MON`)",
-            fields.len()
-        ));
-    }
-    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
-    const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    for (i, (field, (low, high))) in fields.iter().zip(ranges).enumerate() {
-        for part in field.split(',') {
-            let (range, step) = match part.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (part, None),
-            };
-            if let Some(step) = step
-                && step.parse::<u32>().map_or(true, |s| s == 0)
-            {
-                return Err(format!("`{part}` in `{expression}`: bad step"));
-            }
-            if range == "*" {
-                continue;
-            }
-            for value in range.split('-') {
-                let named = match i {
-                    4 => DAYS.iter().position(|d| value.eq_ignore_ascii_case(d)),
-                    3 => MONTHS
-                        .iter()
-                        .position(|m| value.eq_ignore_ascii_case(m))
-                        .map(|m| m + 1),
-                    _ => None,
-                };
-                let number = named.map(|n| n as u32).or_else(|| value.parse().ok());
-                match number {
-                    Some(n) if n >= low && n <= high => {}
-                    _ => {
-                        return Err(format!(
-                            "`{value}` in `{expression}` is outside {low}–{high}"
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize)]

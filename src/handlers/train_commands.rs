@@ -33,6 +33,9 @@ pub struct RunTrainCommand {
     pub command: TrainCommand,
     /// Where it came from, for logs (chat message or comment id).
     pub command_id: String,
+    /// Given by the line's schedule, not a person: no permission to check.
+    #[serde(default)]
+    pub by_schedule: bool,
 }
 
 /// What the command did, to tell whoever gave it.
@@ -117,9 +120,13 @@ pub async fn execute(
             .unwrap_or(crate::domain::permission::Permission::Maintain),
         allow_self_approval: approvals.allow_self_approval.unwrap_or(false),
     };
-    let permission = github
-        .collaborator_permission(installation, repo, &request.actor)
-        .await?;
+    let permission = if request.by_schedule {
+        crate::domain::permission::Permission::Admin
+    } else {
+        github
+            .collaborator_permission(installation, repo, &request.actor)
+            .await?
+    };
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let boarded: Vec<u64> = passengers.iter().map(|p| p.number as u64).collect();
     let approvals = trains::approvals(&ctx.db, train.id).await?;
@@ -656,3 +663,83 @@ impl BackgroundJob for DraftPublishedByHand {
         Ok(())
     }
 }
+
+/// Checks every configured schedule and cuts the lines whose slot is due; each slot fires
+/// once across replicas (the slot row is claimed first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduledCuts;
+
+impl BackgroundJob for ScheduledCuts {
+    const KIND: &'static str = "train.scheduled_cuts";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        "schedule".to_owned()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::KIND.to_owned())
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let now = ctx.clock.now();
+        for (repository, path, text) in crate::store::repo_configs::all_with_text(&ctx.db).await? {
+            let Ok(repo) = RepoFullName::parse(&repository) else {
+                continue;
+            };
+            let Ok(config) = crate::domain::repo_config::RepoConfig::from_file(&path, &text) else {
+                continue;
+            };
+            for line in config.lines() {
+                let Some(expression) = &line.schedule else {
+                    continue;
+                };
+                let Ok(cron) = crate::domain::schedule::Cron::parse(expression) else {
+                    continue;
+                };
+                let zone = line
+                    .timezone
+                    .as_deref()
+                    .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+                    .unwrap_or(jiff::tz::TimeZone::UTC);
+                let Some(slot) = crate::domain::schedule::due_slot(&cron, &zone, now) else {
+                    continue;
+                };
+                if !trains::claim_slot(
+                    &ctx.db,
+                    &repo,
+                    &line.name,
+                    slot.as_millisecond(),
+                    now.as_millisecond(),
+                )
+                .await?
+                {
+                    continue;
+                }
+                let Some(installation) =
+                    crate::store::installations::for_repository(&ctx.db, &repo).await?
+                else {
+                    tracing::warn!(%repo, line = %line.name, "scheduled cut skipped: no installation known");
+                    continue;
+                };
+                tracing::info!(%repo, line = %line.name, %slot, "scheduled cut");
+                ctx.queue
+                    .enqueue_now(&RunTrainCommand {
+                        repository: repo.clone(),
+                        installation,
+                        line: Some(line.name.clone()),
+                        actor: SCHEDULE_ACTOR.to_owned(),
+                        command: TrainCommand::Cut,
+                        command_id: format!("schedule:{}:{}", line.name, slot.as_millisecond()),
+                        by_schedule: true,
+                    })
+                    .await
+                    .map_err(|e| JobError::Failed(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Who a scheduled cut is recorded as.
+pub const SCHEDULE_ACTOR: &str = "trainyard-schedule";

@@ -85,3 +85,13 @@ pub async fn save_error(
     .await?;
     Ok(())
 }
+
+/// Every repository with a stored configuration file: `(repository, path, text)`.
+pub async fn all_with_text(db: &Db) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(sqlx::query_as::<_, (String, String, String)>(
+        "SELECT repository, source_path, config_text FROM repo_configs \
+         WHERE source_path IS NOT NULL AND config_text IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}

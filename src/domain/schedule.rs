@@ -1,0 +1,207 @@
+//! Scheduled cuts: five-field cron (`minute hour day-of-month month day-of-week`, with `*`,
+//! lists, ranges, steps and day/month names) evaluated in the line's time zone. The domain
+//! reads no clock: the caller passes `now`.
+
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+/// A parsed cron expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cron {
+    minutes: u64,
+    hours: u64,
+    days: u64,
+    months: u64,
+    weekdays: u64,
+    /// Day-of-month and day-of-week both restricted: either may match (cron's rule).
+    either_day: bool,
+}
+
+/// Why an expression is not a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{expression}` is not a five-field cron schedule: {reason}")]
+pub struct BadCron {
+    /// The expression.
+    pub expression: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+impl Cron {
+    /// Parses `0 9 * * MON-FRI` and the like.
+    pub fn parse(expression: &str) -> Result<Cron, BadCron> {
+        let bad = |reason: String| BadCron {
+            expression: expression.to_owned(),
+            reason,
+        };
+        let fields: Vec<&str> = expression.split_whitespace().collect();
+        if fields.len() != 5 {
+            return Err(bad(format!("{} fields instead of 5", fields.len())));
+        }
+        let field = |i: usize, low: u32, high: u32| -> Result<u64, BadCron> {
+            let mut bits = 0u64;
+            for part in fields[i].split(',') {
+                let (range, step) = match part.split_once('/') {
+                    Some((r, s)) => (
+                        r,
+                        s.parse::<u32>()
+                            .ok()
+                            .filter(|s| *s > 0)
+                            .ok_or_else(|| bad(format!("bad step in `{part}`")))?,
+                    ),
+                    None => (part, 1),
+                };
+                let value = |text: &str| -> Result<u32, BadCron> {
+                    let named = match i {
+                        4 => DAYS
+                            .iter()
+                            .position(|d| text.eq_ignore_ascii_case(d))
+                            .map(|d| d as u32),
+                        3 => MONTHS
+                            .iter()
+                            .position(|m| text.eq_ignore_ascii_case(m))
+                            .map(|m| m as u32 + 1),
+                        _ => None,
+                    };
+                    let n = named
+                        .or_else(|| text.parse().ok())
+                        .ok_or_else(|| bad(format!("`{text}` is not a value")))?;
+                    if n < low || n > high {
+                        return Err(bad(format!("`{text}` is outside {low}–{high}")));
+                    }
+                    Ok(n)
+                };
+                let (from, to) = match range {
+                    "*" => (low, high),
+                    r => match r.split_once('-') {
+                        Some((a, b)) => (value(a)?, value(b)?),
+                        None if step > 1 => (value(r)?, high),
+                        None => {
+                            let v = value(r)?;
+                            (v, v)
+                        }
+                    },
+                };
+                if from > to {
+                    return Err(bad(format!("`{range}` runs backwards")));
+                }
+                let mut n = from;
+                while n <= to {
+                    bits |= 1 << n;
+                    n += step;
+                }
+            }
+            Ok(bits)
+        };
+        let mut weekdays = field(4, 0, 7)?;
+        // 7 is Sunday too.
+        if weekdays & (1 << 7) != 0 {
+            weekdays |= 1;
+        }
+        Ok(Cron {
+            minutes: field(0, 0, 59)?,
+            hours: field(1, 0, 23)?,
+            days: field(2, 1, 31)?,
+            months: field(3, 1, 12)?,
+            weekdays,
+            either_day: !fields[2].starts_with('*') && !fields[4].starts_with('*'),
+        })
+    }
+
+    /// Whether a local time (to the minute) is a slot.
+    pub fn matches(&self, at: DateTime) -> bool {
+        let has = |bits: u64, n: i8| n >= 0 && bits & (1 << n) != 0;
+        let day = has(self.days, at.day());
+        let weekday = has(self.weekdays, at.weekday().to_sunday_zero_offset());
+        let day_ok = if self.either_day {
+            day || weekday
+        } else {
+            day && weekday
+        };
+        has(self.minutes, at.minute())
+            && has(self.hours, at.hour())
+            && has(self.months, at.month())
+            && day_ok
+    }
+
+    /// The latest slot at or before `now` within `lookback`, in `zone`.
+    pub fn last_slot(
+        &self,
+        now: Timestamp,
+        zone: &TimeZone,
+        lookback: jiff::SignedDuration,
+    ) -> Option<Timestamp> {
+        let floor = now.checked_sub(lookback).ok()?;
+        let mut at = zone
+            .to_datetime(now)
+            .with()
+            .second(0)
+            .subsec_nanosecond(0)
+            .build()
+            .ok()?;
+        loop {
+            let instant = zone.to_timestamp(at).ok()?;
+            if instant < floor {
+                return None;
+            }
+            if self.matches(at) && instant <= now {
+                return Some(instant);
+            }
+            at = at.checked_sub(1.minute()).ok()?;
+        }
+    }
+}
+
+/// The scheduled slot to fire now, if any: the latest slot, when it is less than one period
+/// (the gap to the slot before it) late. A service that was down fires a missed slot once at
+/// start-up; older misses are skipped.
+pub fn due_slot(cron: &Cron, zone: &TimeZone, now: Timestamp) -> Option<Timestamp> {
+    // Schedules repeat at least yearly; eight days covers daily and weekly ones cheaply.
+    let week = jiff::SignedDuration::from_hours(24 * 8);
+    let last = cron.last_slot(now, zone, week)?;
+    let before = last.checked_sub(jiff::SignedDuration::from_mins(1)).ok()?;
+    let previous = cron.last_slot(before, zone, week);
+    let period = previous.map_or(week, |p| last.duration_since(p));
+    (now.duration_since(last) < period).then_some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn weekday_mornings_in_berlin() {
+        let cron = Cron::parse("0 9 * * MON-FRI").expect("cron");
+        let berlin = TimeZone::get("Europe/Berlin").expect("zone");
+        // Friday 2026-11-27 09:30 Berlin = 08:30 UTC: the 09:00 slot (08:00 UTC) is due.
+        let now = at("2026-11-27T08:30:00Z");
+        assert_eq!(
+            due_slot(&cron, &berlin, now),
+            Some(at("2026-11-27T08:00:00Z"))
+        );
+        // Sunday: Friday's slot is older than one period (the gap Thu→Fri): not fired again.
+        assert_eq!(due_slot(&cron, &berlin, at("2026-11-29T10:00:00Z")), None);
+    }
+
+    #[test]
+    fn steps_lists_and_bad_expressions() {
+        let cron = Cron::parse("*/15 8-10 1,15 * *").expect("cron");
+        let utc = TimeZone::UTC;
+        assert!(cron.matches(utc.to_datetime(at("2026-12-15T10:45:00Z"))));
+        assert!(!cron.matches(utc.to_datetime(at("2026-12-15T10:50:00Z"))));
+        assert!(!cron.matches(utc.to_datetime(at("2026-12-14T10:45:00Z"))));
+        assert!(Cron::parse("0 25 * * *").is_err());
+        assert!(Cron::parse("0 9 * *").is_err());
+        assert!(Cron::parse("0 9 * * 5-1").is_err());
+    }
+}
