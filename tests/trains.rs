@@ -730,7 +730,80 @@ async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
     assert_eq!(frozen.len(), 1, "still one cut");
 }
 
+async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .mount(&world.github)
+        .await;
+    for n in 1..=20u64 {
+        world
+            .deliver(
+                format!("m{n}"),
+                &pull_request("closed", n, &["release"], None),
+            )
+            .await;
+    }
+    world.run_jobs().await;
+    let boarding = world
+        .github
+        .received_requests()
+        .await
+        .expect("requests")
+        .len();
+    world.command("carol", TrainCommand::Cut).await;
+    world.run_jobs().await;
+    world.command("maya", TrainCommand::Approve).await;
+    world.run_jobs().await;
+    let requests = world.github.received_requests().await.expect("requests");
+    let mut by_kind = std::collections::BTreeMap::<String, usize>::new();
+    for r in &requests {
+        let path = r.url.path();
+        let kind = if path.contains("/access_tokens") {
+            "token"
+        } else if path.contains("/contents/") {
+            "config"
+        } else if path.ends_with("/releases") && r.method.as_str() == "GET" {
+            "list releases"
+        } else if path.contains("/releases") {
+            "write release"
+        } else if path.contains("/permission") {
+            "permission"
+        } else if path.contains("/branches/") {
+            "branch head"
+        } else if path.contains("/git/") {
+            "tag"
+        } else if path.contains("/comments") {
+            "comment"
+        } else {
+            "other"
+        };
+        *by_kind.entry(kind.to_owned()).or_default() += 1;
+    }
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "full train of 20 PRs: {} GitHub calls ({boarding} while boarding): {by_kind:?}",
+        requests.len()
+    );
+    assert_eq!(by_kind.get("comment"), Some(&20));
+    assert_eq!(by_kind.get("tag"), Some(&1));
+    // Twenty merges cost one draft write (refreshes are deduplicated); the rest is the cut
+    // (permission, head, releases, draft), the approval and the release steps.
+    assert_eq!(boarding, 6, "{by_kind:?}");
+    assert_eq!(requests.len(), 34, "{by_kind:?}");
+}
+
 on_both_backends!(
+    a_full_train_of_twenty_costs_a_bounded_number_of_calls,
     a_scheduled_cut_fires_once_across_two_replicas,
     a_draft_published_by_hand_releases_the_train_or_blocks_it,
     a_labelled_merge_boards_and_the_draft_follows_its_passengers,
