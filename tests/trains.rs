@@ -802,7 +802,49 @@ async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
     assert_eq!(requests.len(), 34, "{by_kind:?}");
 }
 
+async fn a_tag_already_at_another_commit_blocks_the_release_with_the_reason(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    refs.0
+        .lock()
+        .expect("lock")
+        .push(("refs/tags/v1.0.1".into(), "c".repeat(40)));
+    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    world.command("carol", TrainCommand::Cut).await;
+    world.command("maya", TrainCommand::Approve).await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let blocked = train_store::in_states(&world.bot.db, &repo, &[TrainState::Blocked])
+        .await
+        .expect("trains");
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(
+        blocked[0].blocked_reason.as_deref(),
+        Some(
+            format!(
+                "tag v1.0.1 already exists at {}, not at the frozen commit {}",
+                "c".repeat(40),
+                "a".repeat(40)
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(refs.0.lock().expect("lock").len(), 1, "no second tag");
+    assert!(
+        world.drafts().len() == 1,
+        "nothing published: the draft stays a draft"
+    );
+}
+
 on_both_backends!(
+    a_tag_already_at_another_commit_blocks_the_release_with_the_reason,
     a_full_train_of_twenty_costs_a_bounded_number_of_calls,
     a_scheduled_cut_fires_once_across_two_replicas,
     a_draft_published_by_hand_releases_the_train_or_blocks_it,

@@ -43,7 +43,10 @@ pub struct RepoConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TrainsSection {
     /// One line per release branch (default: one line `main` on the default branch).
+    #[serde(default)]
     pub lines: Vec<LineKeys>,
+    /// Comment "Released in vX" on each boarded pull request (default true).
+    pub release_comments: Option<bool>,
 }
 
 /// One train line.
@@ -93,6 +96,8 @@ pub struct VersionSection {
     pub conventional_commits: Option<bool>,
     /// First number of a pre-release series: 1 (`-rc.1`, default) or 0 (`-rc.0`).
     pub prerelease_start: Option<u64>,
+    /// `lightweight` (default) or `annotated` (a tag object carrying the notes).
+    pub tag: Option<TagKind>,
     /// release-drafter's legacy label lists.
     pub version_resolver: Option<VersionResolverKeys>,
     /// How versions are written.
@@ -115,6 +120,17 @@ pub struct VersionSection {
     pub filter_by_commitish: Option<bool>,
     /// `make_latest`.
     pub latest: Option<Latest>,
+}
+
+/// How release tags are made.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagKind {
+    /// A plain ref to the commit.
+    #[default]
+    Lightweight,
+    /// A tag object with the release notes as its message.
+    Annotated,
 }
 
 /// `semver` or `calver`.
@@ -496,6 +512,22 @@ impl RepoConfig {
             .as_ref()
             .and_then(|v| v.prerelease_start)
             .unwrap_or(1)
+    }
+
+    /// Whether boarded pull requests get a "Released in" comment.
+    pub fn release_comments(&self) -> bool {
+        self.trains
+            .as_ref()
+            .and_then(|t| t.release_comments)
+            .unwrap_or(true)
+    }
+
+    /// Lightweight or annotated tags.
+    pub fn tag_kind(&self) -> TagKind {
+        self.version
+            .as_ref()
+            .and_then(|v| v.tag)
+            .unwrap_or_default()
     }
 
     /// The calendar scheme, when `version.scheme` is `calver`.

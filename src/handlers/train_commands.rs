@@ -477,8 +477,36 @@ impl BackgroundJob for ReleaseTrain {
             .await?;
             return Ok(());
         };
+        let config = repo_config::current(&ctx.db, github, installation, repo, now).await?;
+        let config = &config.effective.config;
         if train.tag_created_at.is_none() {
-            let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": target });
+            // An annotated tag points the ref at a tag object carrying the notes.
+            let points_to = match config.tag_kind() {
+                crate::domain::repo_config::TagKind::Lightweight => target.clone(),
+                crate::domain::repo_config::TagKind::Annotated => {
+                    let (draft, _) = crate::handlers::trains::draft_for(
+                        &ctx,
+                        github,
+                        installation,
+                        repo,
+                        &train,
+                        config,
+                    )
+                    .await?;
+                    let object: serde_json::Value = github
+                        .request(
+                            installation,
+                            Method::POST,
+                            &format!("/repos/{repo}/git/tags"),
+                            Some(&serde_json::json!({
+                                "tag": tag, "message": draft.body, "object": target, "type": "commit",
+                            })),
+                        )
+                        .await?;
+                    object["sha"].as_str().unwrap_or_default().to_owned()
+                }
+            };
+            let body = serde_json::json!({ "ref": format!("refs/tags/{tag}"), "sha": points_to });
             match github
                 .request::<serde_json::Value>(
                     installation,
@@ -500,6 +528,23 @@ impl BackgroundJob for ReleaseTrain {
                         )
                         .await?;
                     let at = existing["object"]["sha"].as_str().unwrap_or_default();
+                    // An annotated tag's ref names the tag object; peel it to the commit.
+                    let at = if existing["object"]["type"] == "tag" {
+                        let object: serde_json::Value = github
+                            .request(
+                                installation,
+                                Method::GET,
+                                &format!("/repos/{repo}/git/tags/{at}"),
+                                None,
+                            )
+                            .await?;
+                        object["object"]["sha"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    } else {
+                        at.to_owned()
+                    };
                     if at != target {
                         let reason = format!(
                             "tag {tag} already exists at {at}, not at the frozen commit {target}"
@@ -540,7 +585,9 @@ impl BackgroundJob for ReleaseTrain {
                 .to_owned();
             trains::mark_step(&ctx.db, train.id, Step::Published, now).await?;
         }
-        if train.commented_at.is_none() {
+        if train.commented_at.is_none() && !config.release_comments() {
+            trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+        } else if train.commented_at.is_none() {
             let done = trains::commented(&ctx.db, train.id).await?;
             let text = if release_url.is_empty() {
                 format!("Released in {tag}.")
