@@ -843,7 +843,88 @@ async fn a_tag_already_at_another_commit_blocks_the_release_with_the_reason(test
     );
 }
 
+async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    refs.0
+        .lock()
+        .expect("lock")
+        .push(("refs/tags/v1.0.0".into(), "d".repeat(40)));
+    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    let reply = world
+        .command(
+            "carol",
+            TrainCommand::Hotfix {
+                base: "1.0.0".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(&reply, CommandReply::Done(text) if text.contains("open on release/1.0 for 1.0.1 (branch created from the release tag)")),
+        "{reply:?}"
+    );
+    assert!(
+        refs.0
+            .lock()
+            .expect("lock")
+            .contains(&("refs/heads/release/1.0".to_owned(), "d".repeat(40))),
+        "the release branch starts at the base tag"
+    );
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/branches/release/1.0")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"name": "release/1.0", "commit": {"sha": "e".repeat(40)}})),
+        )
+        .mount(&world.github)
+        .await;
+    let mut fix = pull_request("closed", 9, &["hotfix"], None);
+    fix["pull_request"]["base"]["ref"] = json!("release/1.0");
+    world.deliver("h9", &fix).await;
+    // A PR into the release branch without the hotfix label stays off.
+    let mut other = pull_request("closed", 10, &["release"], None);
+    other["pull_request"]["base"]["ref"] = json!("release/1.0");
+    world.deliver("h10", &other).await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let hotfix = train_store::in_states(&world.bot.db, &repo, &[TrainState::Open])
+        .await
+        .expect("trains")
+        .into_iter()
+        .find(|t| t.kind == "hotfix")
+        .expect("hotfix train");
+    let aboard: Vec<i64> = train_store::passengers(&world.bot.db, hotfix.id)
+        .await
+        .expect("passengers")
+        .iter()
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(aboard, vec![9]);
+    let request = RunTrainCommand {
+        repository: repo.clone(),
+        installation: 1,
+        line: Some("release/1.0".into()),
+        actor: "carol".into(),
+        command: TrainCommand::Cut,
+        command_id: "t".into(),
+        by_schedule: false,
+    };
+    let reply = execute(&world.bot.train_context(), &request)
+        .await
+        .expect("cut");
+    assert_eq!(
+        reply,
+        CommandReply::Done(
+            "cut v1.0.1 at eeeeeee with 1 pull request; the next train is open".into()
+        )
+    );
+}
+
 on_both_backends!(
+    a_hotfix_train_boards_hotfix_prs_on_its_release_branch,
     a_tag_already_at_another_commit_blocks_the_release_with_the_reason,
     a_full_train_of_twenty_costs_a_bounded_number_of_calls,
     a_scheduled_cut_fires_once_across_two_replicas,

@@ -239,6 +239,11 @@ pub enum TrainCommand {
     },
     /// End the train without a release.
     Abandon,
+    /// Open a hotfix train on `release/<major>.<minor>` for the next patch of `base`.
+    Hotfix {
+        /// The released version (or tag) to fix, e.g. `1.4.0` or `v1.4.0`.
+        base: String,
+    },
 }
 
 impl TrainCommand {
@@ -251,6 +256,7 @@ impl TrainCommand {
             TrainCommand::Include { .. } => "include",
             TrainCommand::Exclude { .. } => "exclude",
             TrainCommand::Abandon => "abandon",
+            TrainCommand::Hotfix { .. } => "hotfix",
         }
     }
 
@@ -424,6 +430,8 @@ pub fn decide(
             TrainState::Open | TrainState::Frozen | TrainState::Approved | TrainState::Blocked,
         ) => Ok(Transition::Abandon),
         (TrainCommand::Abandon, _) => Err(wrong("; it has ended")),
+        // A hotfix opens its own line; the caller handles it before choosing a train.
+        (TrainCommand::Hotfix { .. }, _) => Err(wrong("; hotfix opens a new line")),
     }
 }
 
@@ -438,6 +446,14 @@ pub fn next_state(current: TrainState, transition: &Transition) -> TrainState {
         Transition::Abandon => TrainState::Abandoned,
     }
 }
+
+/// The line and branch of a hotfix for `base` (`1.4.2` → `release/1.4`).
+pub fn hotfix_branch(base: &crate::domain::version::Version) -> String {
+    format!("release/{}.{}", base.major(), base.minor())
+}
+
+/// The label that boards a hotfix train.
+pub const HOTFIX_LABEL: &str = "hotfix";
 
 /// The marker in a draft release above which maintainers write their own highlights;
 /// trainyard rewrites only what follows it.

@@ -83,11 +83,26 @@ pub async fn execute(
     let now = ctx.clock.now().as_millisecond();
     let config = repo_config::current(&ctx.db, github, installation, repo, now).await?;
     let config = &config.effective.config;
+    if let TrainCommand::Hotfix { base } = &request.command {
+        return open_hotfix(ctx, github, request, base, config, now).await;
+    }
     let lines = config.lines();
     let line = match &request.line {
         Some(name) => match lines.iter().find(|l| &l.name == name) {
             Some(line) => line.clone(),
-            None => return refused(format!("{repo} has no train line `{name}`")),
+            // Hotfix lines live as long as their trains, outside the configuration.
+            None => match trains::in_states(&ctx.db, repo, &[TrainState::Open, TrainState::Frozen])
+                .await?
+                .into_iter()
+                .find(|t| &t.line == name && t.kind == "hotfix")
+            {
+                Some(train) => crate::domain::repo_config::LineKeys {
+                    name: train.line.clone(),
+                    branch: Some(train.branch.clone()),
+                    ..Default::default()
+                },
+                None => return refused(format!("{repo} has no train line `{name}`")),
+            },
         },
         None => lines[0].clone(),
     };
@@ -105,6 +120,7 @@ pub async fn execute(
             frozen.or(open)
         }
         TrainCommand::Include { .. } | TrainCommand::Exclude { .. } => frozen.or(open),
+        TrainCommand::Hotfix { .. } => None,
     };
     let Some(train) = train.cloned() else {
         return refused(format!(
@@ -308,6 +324,94 @@ pub async fn execute(
             Ok(CommandReply::Done("the train was abandoned".into()))
         }
     }
+}
+
+/// Opens a hotfix train for the next patch of `base` on `release/<major>.<minor>`, creating
+/// that branch from the base tag when it does not exist.
+async fn open_hotfix(
+    ctx: &TrainContext,
+    github: &crate::github::GitHubClient,
+    request: &RunTrainCommand,
+    base: &str,
+    config: &crate::domain::repo_config::RepoConfig,
+    now: i64,
+) -> Result<CommandReply, JobError> {
+    use crate::domain::permission::Permission;
+    use crate::domain::version::Version;
+    let repo = &request.repository;
+    let installation = request.installation;
+    let permission = github
+        .collaborator_permission(installation, repo, &request.actor)
+        .await?;
+    if permission < Permission::Write {
+        return refused(format!(
+            "`hotfix` needs write permission on the repository; {} has {permission}",
+            request.actor
+        ));
+    }
+    let prefix = config
+        .notes_keys()
+        .ok()
+        .and_then(|k| k.tag_prefix)
+        .unwrap_or_default();
+    let Some(version) = Version::from_tag(base, &prefix) else {
+        return refused(format!("`{base}` is not a version"));
+    };
+    let releases = github.list_releases(installation, repo).await?;
+    let Some(release) = releases.iter().find(|r| {
+        !r.draft
+            && Version::from_tag(&r.tag_name, &prefix)
+                .is_some_and(|v| v.cmp_precedence(&version).is_eq())
+    }) else {
+        return refused(format!("{repo} has no published release {base} to fix"));
+    };
+    let branch = train::hotfix_branch(&version);
+    let exists = match github
+        .request::<serde_json::Value>(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/branches/{branch}"),
+            None,
+        )
+        .await
+    {
+        Ok(_) => true,
+        Err(GitHubError::NotFound(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !exists {
+        let tagged: serde_json::Value = github
+            .request(
+                installation,
+                Method::GET,
+                &format!("/repos/{repo}/git/ref/tags/{}", release.tag_name),
+                None,
+            )
+            .await?;
+        let sha = tagged["object"]["sha"].as_str().unwrap_or_default();
+        github
+            .request::<serde_json::Value>(
+                installation,
+                Method::POST,
+                &format!("/repos/{repo}/git/refs"),
+                Some(&serde_json::json!({ "ref": format!("refs/heads/{branch}"), "sha": sha })),
+            )
+            .await?;
+    }
+    let train =
+        trains::open_hotfix_train(&ctx.db, repo, &branch, &branch, &release.tag_name, now).await?;
+    let next = version.increment(crate::domain::version::Increment::Patch, None);
+    Ok(CommandReply::Done(format!(
+        "hotfix train {} open on {branch} for {next}{}; pull requests merged into {branch} with \
+         the `{}` label board it",
+        train.id,
+        if exists {
+            ""
+        } else {
+            " (branch created from the release tag)"
+        },
+        train::HOTFIX_LABEL
+    )))
 }
 
 fn train_branch(train: &TrainRow) -> Option<&str> {

@@ -161,6 +161,37 @@ impl BackgroundJob for BoardPullRequest {
                 (Boarding::Stays(_), None) => {}
             }
         }
+        // Hotfix trains board PRs merged into their release branch with the hotfix label.
+        for hotfix in trains::in_states(&ctx.db, repo, &[TrainState::Open])
+            .await?
+            .into_iter()
+            .filter(|t| t.kind == "hotfix" && t.branch == pr.base_ref)
+        {
+            let rules = BoardingRules {
+                branch: hotfix.branch.clone(),
+                boarding_label: train::HOTFIX_LABEL.to_owned(),
+                include: crate::domain::repo_config::Include::Label,
+                skip_label: train::DEFAULT_SKIP_LABEL.to_owned(),
+                paths: Vec::new(),
+            };
+            let facts = BoardingFacts {
+                merged: pr.merged,
+                base_ref: &pr.base_ref,
+                labels: &pr.labels,
+                changed_files: &[],
+            };
+            match train::boarding(&rules, &facts) {
+                Boarding::Boards => {
+                    trains::board(&ctx.db, hotfix.id, &boarding_row(event), now).await?;
+                }
+                Boarding::Stays(_) => {
+                    if !trains::leave(&ctx.db, hotfix.id, pr.number, now).await? {
+                        continue;
+                    }
+                }
+            }
+            refresh.push(hotfix.id);
+        }
         for train_id in refresh {
             ctx.queue
                 .enqueue_now(&RefreshDraft {
@@ -266,22 +297,38 @@ pub async fn draft_for(
         })
         .collect();
     let frozen = train.state() != TrainState::Open;
+    // A hotfix is the next patch of its base release, whatever its pull requests say.
+    let hotfix_base = (train.kind == "hotfix")
+        .then(|| train.baseline_tag.clone())
+        .flatten();
+    let hotfix_version = hotfix_base.as_deref().and_then(|base| {
+        crate::domain::version::Version::from_tag(base, &notes.tag_prefix).map(|v| {
+            v.increment(crate::domain::version::Increment::Patch, None)
+                .to_string()
+        })
+    });
     let draft = render::build_draft(
         &notes,
         &DraftInputs {
             owner: repo.owner(),
             repository: repo.name(),
-            last_release: previous.last.map(|r| PreviousRelease {
-                tag_name: &r.tag_name,
-                name: r.name.as_deref(),
-            }),
+            last_release: match &hotfix_base {
+                Some(base) => Some(PreviousRelease {
+                    tag_name: base,
+                    name: None,
+                }),
+                None => previous.last.map(|r| PreviousRelease {
+                    tag_name: &r.tag_name,
+                    name: r.name.as_deref(),
+                }),
+            },
             pull_requests: &pull_requests,
             commits: &[],
-            // A cut train's version was fixed at the cut.
+            // A cut train's version was fixed at the cut; a hotfix's by its base.
             version: if frozen {
                 train.version.as_deref()
             } else {
-                None
+                hotfix_version.as_deref()
             },
             conventional_titles: config.conventional_commits(),
             prerelease_start: config.prerelease_start(),

@@ -105,6 +105,38 @@ pub async fn open_train(
         .await?)
 }
 
+/// Opens a hotfix train on `branch` from `base_tag`; the existing one when the line already
+/// has an open train.
+pub async fn open_hotfix_train(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    branch: &str,
+    base_tag: &str,
+    now: i64,
+) -> Result<TrainRow, StoreError> {
+    sqlx::query(
+        "INSERT INTO trains (repository, line, kind, state, branch, baseline_tag, created_at, updated_at) \
+         VALUES ($1, $2, 'hotfix', 'open', $3, $4, $5, $5) \
+         ON CONFLICT (repository, line) WHERE state = 'open' DO NOTHING",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(branch)
+    .bind(base_tag)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    let sql = format!(
+        "SELECT {TRAIN_COLUMNS} FROM trains WHERE repository = $1 AND line = $2 AND state = 'open'"
+    );
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(repo.as_ref())
+        .bind(line)
+        .fetch_one(db.pool())
+        .await?)
+}
+
 /// A train by id.
 pub async fn get(db: &Db, id: i64) -> Result<Option<TrainRow>, StoreError> {
     let sql = format!("SELECT {TRAIN_COLUMNS} FROM trains WHERE id = $1");
