@@ -923,7 +923,44 @@ async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
     );
 }
 
+/// A crash after GitHub made the tag but before the step was recorded: the retry finds the
+/// tag at the frozen commit (422, then the ref) and carries on; nothing is made twice.
+async fn a_tag_already_at_the_frozen_commit_counts_as_done(test: TestDb) {
+    let world = World::new(&test).await;
+    let refs = Refs::default();
+    refs.0
+        .lock()
+        .expect("lock")
+        .push(("refs/tags/v1.0.1".into(), "a".repeat(40)));
+    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
+        .respond_with(refs.clone())
+        .mount(&world.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/repos/{REPO}/issues/[0-9]+/comments$"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .expect(1)
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    world.command("carol", TrainCommand::Cut).await;
+    world.command("maya", TrainCommand::Approve).await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let released = train_store::in_states(&world.bot.db, &repo, &[TrainState::Released])
+        .await
+        .expect("trains");
+    assert_eq!(released.len(), 1);
+    assert_eq!(refs.0.lock().expect("lock").len(), 1, "one tag");
+}
+
 on_both_backends!(
+    a_tag_already_at_the_frozen_commit_counts_as_done,
     a_hotfix_train_boards_hotfix_prs_on_its_release_branch,
     a_tag_already_at_another_commit_blocks_the_release_with_the_reason,
     a_full_train_of_twenty_costs_a_bounded_number_of_calls,
