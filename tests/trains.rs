@@ -959,7 +959,136 @@ async fn a_tag_already_at_the_frozen_commit_counts_as_done(test: TestDb) {
     assert_eq!(refs.0.lock().expect("lock").len(), 1, "one tag");
 }
 
+async fn reject_reopens_and_include_exclude_respect_the_frozen_range(test: TestDb) {
+    let world = World::new(&test).await;
+    // #1 and #2 were merged before the cut (behind the frozen head); #3 after it.
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/compare/.+$")))
+        .respond_with(|request: &wiremock::Request| {
+            let range = request
+                .url
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let (base, head) = range.split_once("...").unwrap_or(("", ""));
+            let before_cut = [1u64, 2].iter().any(|n| base == format!("{n:040x}"));
+            let status = if before_cut && head == "a".repeat(40) {
+                "ahead"
+            } else {
+                "diverged"
+            };
+            ResponseTemplate::new(200).set_body_json(json!({"status": status}))
+        })
+        .mount(&world.github)
+        .await;
+    for n in [1u64, 2, 3] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPO}/pulls/{n}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "title": format!("Change {n}"), "merged": true,
+                "merge_commit_sha": format!("{n:040x}"), "merged_at": "2026-11-27T09:00:00Z",
+                "base": {"ref": "master"}, "user": {"login": "dev"}, "labels": [],
+            })))
+            .mount(&world.github)
+            .await;
+    }
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world
+        .deliver("m2", &pull_request("closed", 2, &[], None))
+        .await;
+    world.run_jobs().await;
+    assert!(matches!(
+        world.command("carol", TrainCommand::Cut).await,
+        CommandReply::Done(_)
+    ));
+    world
+        .deliver("m3", &pull_request("closed", 3, &[], None))
+        .await;
+    world.run_jobs().await;
+
+    assert_eq!(
+        world
+            .command("carol", TrainCommand::Include { number: 3 })
+            .await,
+        CommandReply::Refused(
+            "#3 was not merged inside the frozen range; it rides the next train".into()
+        )
+    );
+    assert_eq!(
+        world
+            .command("carol", TrainCommand::Include { number: 2 })
+            .await,
+        CommandReply::Done("#2 is on the train".into())
+    );
+    assert_eq!(
+        world
+            .command("carol", TrainCommand::Include { number: 2 })
+            .await,
+        CommandReply::Refused("#2 is already on this train".into())
+    );
+    assert_eq!(
+        world
+            .command("carol", TrainCommand::Exclude { number: 1 })
+            .await,
+        CommandReply::Done("#1 left the train".into())
+    );
+    // The cut opened the next train, so a reject folds the passengers into it.
+    let reply = world
+        .command(
+            "maya",
+            TrainCommand::Reject {
+                reason: "needs the migration".into(),
+            },
+        )
+        .await;
+    assert_eq!(
+        reply,
+        CommandReply::Done(
+            "rejected (needs the migration); its pull requests joined the open train".into()
+        )
+    );
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let open = train_store::in_states(&world.bot.db, &repo, &[TrainState::Open])
+        .await
+        .expect("trains");
+    assert_eq!(open.len(), 1);
+    let aboard: Vec<i64> = train_store::passengers(&world.bot.db, open[0].id)
+        .await
+        .expect("passengers")
+        .iter()
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(
+        aboard,
+        vec![2],
+        "the rejected train's passengers ride the open one"
+    );
+    assert!(
+        train_store::in_states(&world.bot.db, &repo, &[TrainState::Frozen])
+            .await
+            .expect("trains")
+            .is_empty()
+    );
+    assert_eq!(
+        world.command("maya", TrainCommand::Approve).await,
+        CommandReply::Refused("`approve` is not possible: the train is open; cut it first".into())
+    );
+    assert!(
+        matches!(
+            world.command("carol", TrainCommand::Cut).await,
+            CommandReply::Done(_)
+        ),
+        "re-cut"
+    );
+}
+
 on_both_backends!(
+    reject_reopens_and_include_exclude_respect_the_frozen_range,
     a_tag_already_at_the_frozen_commit_counts_as_done,
     a_hotfix_train_boards_hotfix_prs_on_its_release_branch,
     a_tag_already_at_another_commit_blocks_the_release_with_the_reason,
