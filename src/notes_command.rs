@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::clock::SystemClock;
 use crate::domain::ids::RepoFullName;
-use crate::domain::repo_config::{CONFIG_PATHS, RepoConfig};
+use crate::domain::repo_config::RepoConfig;
 use crate::github::error::GitHubError;
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::drafting::{DraftError, DraftRequest, PreparedDraft, prepare_draft};
@@ -126,20 +126,17 @@ pub async fn run(
             (config, Some(path.display().to_string()))
         }
         None => {
-            let mut found = None;
-            for path in CONFIG_PATHS {
-                if let Some(file) = github
-                    .file_contents(installation, &repo, path, None)
-                    .await
-                    .map_err(|e| explain(e, &repo, None))?
-                {
-                    let config = RepoConfig::from_file(path, &file.text)
-                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?;
-                    found = Some((config, Some(path.to_owned())));
-                    break;
-                }
+            match crate::handlers::repo_config::config_file(&github, installation, &repo)
+                .await
+                .map_err(|e| explain(e, &repo, None))?
+            {
+                Some((path, file)) => (
+                    RepoConfig::from_file(path, &file.text)
+                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?,
+                    Some(path.to_owned()),
+                ),
+                None => Default::default(),
             }
-            found.unwrap_or_default()
         }
     };
     let lines = config.lines();

@@ -2,17 +2,17 @@
 //! happens when GitHub times out a page, a body over GitHub's limit, and `trainyard notes` as
 //! a user runs it (the real binary, GITHUB_TOKEN, `--api-url` at the fake).
 
+mod harness;
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use trainyard::clock::SystemClock;
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::NotesKeys;
 use trainyard::domain::notes::render::RELEASE_BODY_LIMIT;
-use trainyard::github::{ContentPacing, GitHubClient};
+use trainyard::github::GitHubClient;
 use trainyard::handlers::drafting::{DraftRequest, prepare_draft, write_draft};
-use trainyard::settings::Secret;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -162,13 +162,7 @@ fn keys() -> NotesKeys {
 }
 
 fn client(server: &MockServer) -> GitHubClient {
-    GitHubClient::with_token(
-        Secret::new("t"),
-        &server.uri(),
-        Arc::new(SystemClock),
-        ContentPacing::default(),
-    )
-    .expect("client")
+    harness::github::token_client(&server.uri(), "t")
 }
 
 /// Drafts and writes the release for `n` pull requests; returns the calls GitHub received.

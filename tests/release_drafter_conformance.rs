@@ -5,19 +5,18 @@
 //! Deliberate differences are listed in `docs/release-drafter-compat.md` and checked here to be
 //! exactly those.
 
+mod harness;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trainyard::clock::SystemClock;
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::NotesKeys;
 use trainyard::domain::notes::render::no_baseline_notice;
 use trainyard::domain::repo_config::RepoConfig;
-use trainyard::github::{ContentPacing, GitHubClient};
 use trainyard::handlers::drafting::{DraftRequest, prepare_draft, write_draft};
-use trainyard::settings::Secret;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -265,13 +264,7 @@ async fn run_case(case: &Case, server: &MockServer) -> Outcome {
         server_url: "https://github.com".into(),
         calendar: None,
     };
-    let client = GitHubClient::with_token(
-        Secret::new("test-token"),
-        &server.uri(),
-        Arc::new(SystemClock),
-        ContentPacing::default(),
-    )
-    .expect("client");
+    let client = harness::github::token_client(&server.uri(), "test-token");
     let prepared = match prepare_draft(&client, &request, |_| {}).await {
         Ok(p) => p,
         Err(e) => {

@@ -14,11 +14,10 @@ use trainyard::domain::event::{Event, PushEvent, PushedRef};
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::SemverIncrement;
 use trainyard::domain::repo_config::{Include, RepoConfig};
-use trainyard::github::{ContentPacing, GitHubClient};
+use trainyard::github::GitHubClient;
 use trainyard::handlers::events::{EventContext, HandleWebhook};
 use trainyard::handlers::repo_config::{Refresh, current, refresh};
 use trainyard::jobs::{BackgroundJob, Queue, QueueSettings};
-use trainyard::settings::Secret;
 use trainyard::store::repo_configs;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -102,13 +101,7 @@ async fn serve_file(server: &MockServer, file: &str, text: &str, sha: &str) {
 }
 
 fn client(server: &MockServer) -> GitHubClient {
-    GitHubClient::with_token(
-        Secret::new("t"),
-        &server.uri(),
-        Arc::new(SystemClock),
-        ContentPacing::default(),
-    )
-    .expect("client")
+    harness::github::token_client(&server.uri(), "t")
 }
 
 async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {

@@ -193,6 +193,34 @@ impl World {
         }
     }
 
+    /// GitHub's git refs (tags and branches), starting with `existing` (ref, sha).
+    async fn mount_refs(&self, existing: &[(&str, String)]) -> Refs {
+        let refs = Refs::default();
+        refs.0.lock().expect("lock").extend(
+            existing
+                .iter()
+                .map(|(r, sha)| ((*r).to_owned(), sha.clone())),
+        );
+        Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
+            .respond_with(refs.clone())
+            .mount(&self.github)
+            .await;
+        refs
+    }
+
+    /// Accepts comments on pull requests, exactly `expected` of them when given.
+    async fn mount_comments(&self, expected: Option<u64>) {
+        let mock = Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/repos/{REPO}/issues/[0-9]+/comments$"
+            )))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})));
+        match expected {
+            Some(n) => mock.expect(n).mount(&self.github).await,
+            None => mock.mount(&self.github).await,
+        }
+    }
+
     async fn command(&self, actor: &str, command: TrainCommand) -> CommandReply {
         let request = RunTrainCommand {
             repository: RepoFullName::parse(REPO).expect("repo"),
@@ -359,17 +387,7 @@ async fn fifty_merges_at_once_make_one_draft(test: TestDb) {
 
 async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPO}/git/refs")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
-        .await;
+    let refs = world.mount_refs(&[]).await;
     let comments = Arc::new(Mutex::new(Vec::<u64>::new()));
     {
         let comments = comments.clone();
@@ -559,20 +577,8 @@ fn release_published(id: u64, tag: &str, sender: &str) -> Value {
 
 async fn a_draft_published_by_hand_releases_the_train_or_blocks_it(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    Mock::given(method("GET"))
-        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/repos/{REPO}/issues/[0-9]+/comments$"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 5})))
-        .expect(0) // blocked: no comment
-        .mount(&world.github)
-        .await;
+    let refs = world.mount_refs(&[]).await;
+    world.mount_comments(Some(0)).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;
@@ -616,20 +622,8 @@ async fn a_draft_published_by_hand_releases_the_train_or_blocks_it(test: TestDb)
     // The same, with GitHub's tag at the frozen commit: released, one comment.
     let other = TestDb::sqlite().await;
     let world = World::new(&other).await;
-    let refs = Refs::default();
-    Mock::given(method("GET"))
-        .and(path_regex(format!("^/repos/{REPO}/git/ref/tags/.+$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/repos/{REPO}/issues/[0-9]+/comments$"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 5})))
-        .expect(1)
-        .mount(&world.github)
-        .await;
+    let refs = world.mount_refs(&[]).await;
+    world.mount_comments(Some(1)).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;
@@ -732,18 +726,8 @@ async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
 
 async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/repos/{REPO}/issues/[0-9]+/comments$"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-        .mount(&world.github)
-        .await;
+    world.mount_refs(&[]).await;
+    world.mount_comments(None).await;
     for n in 1..=20u64 {
         world
             .deliver(
@@ -804,14 +788,8 @@ async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
 
 async fn a_tag_already_at_another_commit_blocks_the_release_with_the_reason(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    refs.0
-        .lock()
-        .expect("lock")
-        .push(("refs/tags/v1.0.1".into(), "c".repeat(40)));
-    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
+    let refs = world
+        .mount_refs(&[("refs/tags/v1.0.1", "c".repeat(40))])
         .await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
@@ -845,14 +823,8 @@ async fn a_tag_already_at_another_commit_blocks_the_release_with_the_reason(test
 
 async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    refs.0
-        .lock()
-        .expect("lock")
-        .push(("refs/tags/v1.0.0".into(), "d".repeat(40)));
-    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
+    let refs = world
+        .mount_refs(&[("refs/tags/v1.0.0", "d".repeat(40))])
         .await;
     let reply = world
         .command(
@@ -927,23 +899,10 @@ async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
 /// tag at the frozen commit (422, then the ref) and carries on; nothing is made twice.
 async fn a_tag_already_at_the_frozen_commit_counts_as_done(test: TestDb) {
     let world = World::new(&test).await;
-    let refs = Refs::default();
-    refs.0
-        .lock()
-        .expect("lock")
-        .push(("refs/tags/v1.0.1".into(), "a".repeat(40)));
-    Mock::given(path_regex(format!("^/repos/{REPO}/git/refs?(/.*)?$")))
-        .respond_with(refs.clone())
-        .mount(&world.github)
+    let refs = world
+        .mount_refs(&[("refs/tags/v1.0.1", "a".repeat(40))])
         .await;
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/repos/{REPO}/issues/[0-9]+/comments$"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-        .expect(1)
-        .mount(&world.github)
-        .await;
+    world.mount_comments(Some(1)).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;

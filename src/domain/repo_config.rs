@@ -498,6 +498,13 @@ impl RepoConfig {
         Ok(keys)
     }
 
+    /// The notes configuration, resolved (defaults applied, categories normalised).
+    pub fn notes(&self) -> Result<crate::domain::notes::config::NotesConfig, ConfigError> {
+        self.notes_keys()?
+            .resolve()
+            .map_err(|e| semantic_error("", e, "notes."))
+    }
+
     /// Conventional Commits titles count towards the version.
     pub fn conventional_commits(&self) -> bool {
         self.version

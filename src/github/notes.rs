@@ -179,18 +179,16 @@ impl GitHubClient {
         installation: u64,
         repo: &RepoFullName,
     ) -> Result<Vec<ReleaseSummary>, GitHubError> {
-        let mut releases = Vec::new();
-        for page in 1.. {
-            let batch: Vec<ReleaseWire> = self
-                .request(
-                    installation,
-                    Method::GET,
-                    &format!("/repos/{repo}/releases?per_page=100&page={page}"),
-                    None,
-                )
-                .await?;
-            let full = batch.len() == 100;
-            releases.extend(batch.into_iter().map(|r| ReleaseSummary {
+        let releases: Vec<ReleaseWire> = self
+            .get_pages(
+                installation,
+                &format!("/repos/{repo}/releases"),
+                RELEASE_LIST_LIMIT,
+            )
+            .await?;
+        Ok(releases
+            .into_iter()
+            .map(|r| ReleaseSummary {
                 id: r.id,
                 tag_name: r.tag_name,
                 name: r.name,
@@ -199,12 +197,34 @@ impl GitHubClient {
                 created_at: r.created_at,
                 target_commitish: r.target_commitish,
                 body: r.body,
-            }));
-            if !full || releases.len() >= RELEASE_LIST_LIMIT {
+            })
+            .collect())
+    }
+
+    /// GETs a REST list 100 items a page until a short page or `limit` items.
+    async fn get_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        installation: u64,
+        route: &str,
+        limit: usize,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut items = Vec::new();
+        for page in 1.. {
+            let batch: Vec<T> = self
+                .request(
+                    installation,
+                    Method::GET,
+                    &format!("{route}?per_page=100&page={page}"),
+                    None,
+                )
+                .await?;
+            let full = batch.len() == 100;
+            items.extend(batch);
+            if !full || items.len() >= limit {
                 break;
             }
         }
-        Ok(releases)
+        Ok(items)
     }
 
     /// One comparison page of `page_size` commits after `after`.
@@ -450,23 +470,14 @@ impl GitHubClient {
         struct File {
             filename: String,
         }
-        let mut files = Vec::new();
-        for page in 1.. {
-            let batch: Vec<File> = self
-                .request(
-                    installation,
-                    Method::GET,
-                    &format!("/repos/{repo}/pulls/{number}/files?per_page=100&page={page}"),
-                    None,
-                )
-                .await?;
-            let full = batch.len() == 100;
-            files.extend(batch.into_iter().map(|f| f.filename));
-            if !full || files.len() >= PULL_REQUEST_FILES_LIMIT {
-                break;
-            }
-        }
-        Ok(files)
+        let files: Vec<File> = self
+            .get_pages(
+                installation,
+                &format!("/repos/{repo}/pulls/{number}/files"),
+                PULL_REQUEST_FILES_LIMIT,
+            )
+            .await?;
+        Ok(files.into_iter().map(|f| f.filename).collect())
     }
 
     /// Creates a release.

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::SharedClock;
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{CONFIG_PATHS, EffectiveConfig, RepoConfig};
-use crate::github::GitHubClient;
+use crate::github::notes::RepositoryFile;
+use crate::github::{GitHubClient, GitHubError};
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, repo_configs};
 
@@ -43,10 +44,7 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Refresh, JobError> {
     let stored = repo_configs::get(db, repo).await?;
-    for path in CONFIG_PATHS {
-        let Some(file) = github.file_contents(installation, repo, path, None).await? else {
-            continue;
-        };
+    if let Some((path, file)) = config_file(github, installation, repo).await? {
         if let Some(row) = &stored {
             let same_good = row.blob_sha.as_deref() == Some(file.sha.as_str())
                 && row.source_path.as_deref() == Some(path);
@@ -79,6 +77,20 @@ pub async fn refresh(
     }
     repo_configs::save_good(db, repo, None, None, None, now).await?;
     Ok(Refresh::Defaults)
+}
+
+/// The first configuration file the repository's default branch has (see [`CONFIG_PATHS`]).
+pub async fn config_file(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+) -> Result<Option<(&'static str, RepositoryFile)>, GitHubError> {
+    for path in CONFIG_PATHS {
+        if let Some(file) = github.file_contents(installation, repo, path, None).await? {
+            return Ok(Some((path, file)));
+        }
+    }
+    Ok(None)
 }
 
 /// The configuration in force for `repo`, read from GitHub the first time.

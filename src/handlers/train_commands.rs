@@ -74,10 +74,7 @@ pub async fn execute(
     ctx: &TrainContext,
     request: &RunTrainCommand,
 ) -> Result<CommandReply, JobError> {
-    let github = ctx
-        .github
-        .as_ref()
-        .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+    let github = ctx.github()?;
     let repo = &request.repository;
     let installation = request.installation;
     let now = ctx.clock.now().as_millisecond();
@@ -152,7 +149,7 @@ pub async fn execute(
     };
     if let TrainCommand::Include { number } = &request.command {
         let pr = pull_request(github, installation, repo, *number).await?;
-        facts.merged_into_line = pr.merged && Some(pr.base.r#ref.as_str()) == train_branch(&train);
+        facts.merged_into_line = pr.merged && pr.base.r#ref == train.branch;
         if let (Some(sha), Some(target)) = (&pr.merge_commit_sha, &train.target_sha) {
             facts.in_frozen_range = contains(github, installation, repo, target, sha).await?;
         }
@@ -380,15 +377,7 @@ async fn open_hotfix(
         Err(e) => return Err(e.into()),
     };
     if !exists {
-        let tagged: serde_json::Value = github
-            .request(
-                installation,
-                Method::GET,
-                &format!("/repos/{repo}/git/ref/tags/{}", release.tag_name),
-                None,
-            )
-            .await?;
-        let sha = tagged["object"]["sha"].as_str().unwrap_or_default();
+        let sha = tag_commit(github, installation, repo, &release.tag_name).await?;
         github
             .request::<serde_json::Value>(
                 installation,
@@ -412,10 +401,6 @@ async fn open_hotfix(
         },
         train::HOTFIX_LABEL
     )))
-}
-
-fn train_branch(train: &TrainRow) -> Option<&str> {
-    Some(train.branch.as_str())
 }
 
 #[derive(Deserialize)]
@@ -558,10 +543,7 @@ impl BackgroundJob for ReleaseTrain {
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
-        let github = ctx
-            .github
-            .as_ref()
-            .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+        let github = ctx.github()?;
         let repo = &self.repository;
         let installation = self.installation;
         let now = ctx.clock.now().as_millisecond();
@@ -623,32 +605,7 @@ impl BackgroundJob for ReleaseTrain {
                 Ok(_) => {}
                 // GitHub answers 422 when the ref exists: fine if it is at our commit.
                 Err(GitHubError::Validation(_)) => {
-                    let existing: serde_json::Value = github
-                        .request(
-                            installation,
-                            Method::GET,
-                            &format!("/repos/{repo}/git/ref/tags/{tag}"),
-                            None,
-                        )
-                        .await?;
-                    let at = existing["object"]["sha"].as_str().unwrap_or_default();
-                    // An annotated tag's ref names the tag object; peel it to the commit.
-                    let at = if existing["object"]["type"] == "tag" {
-                        let object: serde_json::Value = github
-                            .request(
-                                installation,
-                                Method::GET,
-                                &format!("/repos/{repo}/git/tags/{at}"),
-                                None,
-                            )
-                            .await?;
-                        object["object"]["sha"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
-                    } else {
-                        at.to_owned()
-                    };
+                    let at = tag_commit(github, installation, repo, &tag).await?;
                     if at != target {
                         let reason = format!(
                             "tag {tag} already exists at {at}, not at the frozen commit {target}"
@@ -692,23 +649,12 @@ impl BackgroundJob for ReleaseTrain {
         if train.commented_at.is_none() && !config.release_comments() {
             trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
         } else if train.commented_at.is_none() {
-            let done = trains::commented(&ctx.db, train.id).await?;
             let text = if release_url.is_empty() {
                 format!("Released in {tag}.")
             } else {
                 format!("Released in [{tag}]({release_url}).")
             };
-            for p in trains::passengers(&ctx.db, train.id).await? {
-                let number = p.number as u64;
-                if done.contains(&number) {
-                    continue;
-                }
-                let id = github
-                    .create_comment(installation, repo, number, &text)
-                    .await?;
-                trains::record_release_comment(&ctx.db, train.id, number, id).await?;
-            }
-            trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+            comment_released(&ctx, github, installation, repo, train.id, &text).await?;
         }
         trains::transition(
             &ctx.db,
@@ -721,6 +667,68 @@ impl BackgroundJob for ReleaseTrain {
         tracing::info!(%repo, train = train.id, %tag, "released");
         Ok(())
     }
+}
+
+/// The commit tag `tag` names (an annotated tag's object is peeled to its commit).
+async fn tag_commit(
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    tag: &str,
+) -> Result<String, GitHubError> {
+    let found: serde_json::Value = github
+        .request(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/git/ref/tags/{tag}"),
+            None,
+        )
+        .await?;
+    let sha = found["object"]["sha"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if found["object"]["type"] != "tag" {
+        return Ok(sha);
+    }
+    let object: serde_json::Value = github
+        .request(
+            installation,
+            Method::GET,
+            &format!("/repos/{repo}/git/tags/{sha}"),
+            None,
+        )
+        .await?;
+    Ok(object["object"]["sha"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Writes `text` on every boarded pull request that has no release comment yet, recording
+/// each, then records the step: a retry comments only where it had not.
+async fn comment_released(
+    ctx: &TrainContext,
+    github: &crate::github::GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    train_id: i64,
+    text: &str,
+) -> Result<(), JobError> {
+    let done = trains::commented(&ctx.db, train_id).await?;
+    for p in trains::passengers(&ctx.db, train_id).await? {
+        let number = p.number as u64;
+        if done.contains(&number) {
+            continue;
+        }
+        let id = github
+            .create_comment(installation, repo, number, text)
+            .await?;
+        trains::record_release_comment(&ctx.db, train_id, number, id).await?;
+    }
+    let now = ctx.clock.now().as_millisecond();
+    trains::mark_step(&ctx.db, train_id, Step::Commented, now).await?;
+    Ok(())
 }
 
 /// A maintainer published a train's draft on GitHub: that approves and releases the train,
@@ -751,10 +759,7 @@ impl BackgroundJob for DraftPublishedByHand {
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
-        let github = ctx
-            .github
-            .as_ref()
-            .ok_or_else(|| JobError::Permanent("the GitHub App is not configured".into()))?;
+        let github = ctx.github()?;
         let repo = &self.repository;
         let now = ctx.clock.now().as_millisecond();
         let candidates = trains::in_states(
@@ -770,18 +775,7 @@ impl BackgroundJob for DraftPublishedByHand {
             // Not a train's draft: somebody else's release.
             return Ok(());
         };
-        let tagged: serde_json::Value = github
-            .request(
-                self.installation,
-                Method::GET,
-                &format!("/repos/{repo}/git/ref/tags/{}", self.tag_name),
-                None,
-            )
-            .await?;
-        let at = tagged["object"]["sha"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let at = tag_commit(github, self.installation, repo, &self.tag_name).await?;
         if let Some(target) = &train.target_sha
             && &at != target
         {
@@ -796,19 +790,8 @@ impl BackgroundJob for DraftPublishedByHand {
         }
         trains::mark_step(&ctx.db, train.id, Step::TagCreated, now).await?;
         trains::mark_step(&ctx.db, train.id, Step::Published, now).await?;
-        let done = trains::commented(&ctx.db, train.id).await?;
         let text = format!("Released in [{}]({}).", self.tag_name, self.url);
-        for p in trains::passengers(&ctx.db, train.id).await? {
-            let number = p.number as u64;
-            if done.contains(&number) {
-                continue;
-            }
-            let id = github
-                .create_comment(self.installation, repo, number, &text)
-                .await?;
-            trains::record_release_comment(&ctx.db, train.id, number, id).await?;
-        }
-        trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+        comment_released(&ctx, github, self.installation, repo, train.id, &text).await?;
         trains::transition(&ctx.db, train.id, train.state(), TrainState::Released, now).await?;
         tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
         Ok(())

@@ -34,13 +34,14 @@ pub struct TrainContext {
 }
 
 impl TrainContext {
-    fn github(&self) -> Result<&GitHubClient, JobError> {
+    /// GitHub, or a permanent error when the App is not configured.
+    pub(crate) fn github(&self) -> Result<&GitHubClient, JobError> {
         self.github.as_ref().ok_or_else(|| {
             JobError::Permanent("the GitHub App is not configured; trains need it".into())
         })
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.clock.now().as_millisecond()
     }
 }
@@ -225,17 +226,7 @@ async fn in_frozen_range(
     let notes = config
         .effective
         .config
-        .notes_keys()
-        .and_then(|k| {
-            k.resolve()
-                .map_err(|e| crate::domain::repo_config::ConfigError {
-                    file: String::new(),
-                    key: None,
-                    line: None,
-                    column: None,
-                    message: e.to_string(),
-                })
-        })
+        .notes()
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = github.list_releases(installation, repo).await?;
     match releases::find_previous(&all, &notes, &train.branch).last {
@@ -266,11 +257,8 @@ pub async fn draft_for(
     train: &trains::TrainRow,
     config: &crate::domain::repo_config::RepoConfig,
 ) -> Result<(render::Draft, Vec<ReleaseSummary>), JobError> {
-    let keys = config
-        .notes_keys()
-        .map_err(|e| JobError::Permanent(e.to_string()))?;
-    let notes = keys
-        .resolve()
+    let notes = config
+        .notes()
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = github.list_releases(installation, repo).await?;
     let previous = releases::find_previous(&all, &notes, &train.branch);

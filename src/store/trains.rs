@@ -84,25 +84,7 @@ pub async fn open_train(
     branch: &str,
     now: i64,
 ) -> Result<TrainRow, StoreError> {
-    sqlx::query(
-        "INSERT INTO trains (repository, line, state, branch, created_at, updated_at) \
-         VALUES ($1, $2, 'open', $3, $4, $4) \
-         ON CONFLICT (repository, line) WHERE state = 'open' DO NOTHING",
-    )
-    .bind(repo.as_ref())
-    .bind(line)
-    .bind(branch)
-    .bind(now)
-    .execute(db.pool())
-    .await?;
-    let sql = format!(
-        "SELECT {TRAIN_COLUMNS} FROM trains WHERE repository = $1 AND line = $2 AND state = 'open'"
-    );
-    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
-        .bind(repo.as_ref())
-        .bind(line)
-        .fetch_one(db.pool())
-        .await?)
+    open_of_kind(db, repo, line, branch, "regular", None, now).await
 }
 
 /// Opens a hotfix train on `branch` from `base_tag`; the existing one when the line already
@@ -115,15 +97,29 @@ pub async fn open_hotfix_train(
     base_tag: &str,
     now: i64,
 ) -> Result<TrainRow, StoreError> {
+    open_of_kind(db, repo, line, branch, "hotfix", Some(base_tag), now).await
+}
+
+async fn open_of_kind(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    branch: &str,
+    kind: &str,
+    baseline_tag: Option<&str>,
+    now: i64,
+) -> Result<TrainRow, StoreError> {
     sqlx::query(
-        "INSERT INTO trains (repository, line, kind, state, branch, baseline_tag, created_at, updated_at) \
-         VALUES ($1, $2, 'hotfix', 'open', $3, $4, $5, $5) \
+        "INSERT INTO trains \
+         (repository, line, kind, state, branch, baseline_tag, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'open', $4, $5, $6, $6) \
          ON CONFLICT (repository, line) WHERE state = 'open' DO NOTHING",
     )
     .bind(repo.as_ref())
     .bind(line)
+    .bind(kind)
     .bind(branch)
-    .bind(base_tag)
+    .bind(baseline_tag)
     .bind(now)
     .execute(db.pool())
     .await?;

@@ -1,4 +1,4 @@
-//! Shared test harness: real stores on both backends.
+//! Shared test harness: real stores on both backends, and the real GitHub client for a fake.
 //!
 //! SQLite tests get a fresh file in a temporary folder. PostgreSQL tests get a fresh schema
 //! in the database named by `TRAINYARD_TEST_DATABASE_URL`, dropped afterwards; without that
@@ -6,10 +6,12 @@
 
 #![allow(
     dead_code,
+    unused_imports,
     reason = "each test binary uses a different part of the harness"
 )]
 
 pub mod db;
+pub mod github;
 
 pub use db::TestDb;
 
