@@ -16,6 +16,7 @@ use trainyard::app::{AppState, router};
 use trainyard::clock::ManualClock;
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::train::{GENERATED_MARKER, TrainCommand, TrainState};
+use trainyard::domain::train_event::TrainEvent;
 use trainyard::handlers::train_commands::{CommandReply, RunTrainCommand, execute};
 use trainyard::inbound::github::signature;
 use trainyard::settings::{Secret, Settings, SettingsArgs};
@@ -557,6 +558,40 @@ async fn cut_approve_and_release_tag_the_frozen_commit_once(test: TestDb) {
     assert_eq!(commented, expected, "one comment per boarded pull request");
     assert_eq!(commented, vec![1, 2, 4]);
     assert_eq!(published[0]["tag_name"], "v1.0.1");
+
+    // The chat notifications' outbox holds the frozen train's story in order.
+    let events = train_store::events_since(&world.bot.db, &repo, 0)
+        .await
+        .expect("events");
+    let story: Vec<&str> = events
+        .iter()
+        .filter(|e| e.train_id == Some(released[0].id))
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        story,
+        [
+            "boarded", "boarded", "cut", "boarded", "approved", "released"
+        ]
+    );
+    let cut = events
+        .iter()
+        .find_map(|e| match e.event() {
+            Some(cut @ TrainEvent::Cut { .. }) => Some(cut),
+            _ => None,
+        })
+        .expect("a cut event");
+    assert_eq!(
+        cut,
+        TrainEvent::Cut {
+            version: "1.0.1".into(),
+            tag: "v1.0.1".into(),
+            target_sha: "a".repeat(40),
+            by: "carol".into(),
+            passengers: 2,
+            approvals_required: 1,
+        }
+    );
 }
 
 /// A `release` payload: the draft `id` published by `sender`.
@@ -722,6 +757,222 @@ async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
         .await
         .expect("trains");
     assert_eq!(frozen.len(), 1, "still one cut");
+}
+
+async fn a_reminder_comes_once_before_the_scheduled_cut(test: TestDb) {
+    use base64::Engine as _;
+    use trainyard::handlers::train_commands::ScheduledCuts;
+    use trainyard::jobs::BackgroundJob as _;
+    let world = World::new(&test).await;
+    let config =
+        "trains:\n  lines:\n    - name: main\n      schedule: '45 9 * * *'\n      reminder: 30m\n";
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPO}/contents/.github/trainyard.yml"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": "c1",
+            "content": base64::engine::general_purpose::STANDARD.encode(config),
+        })))
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let reminders = || async {
+        train_store::events_since(&world.bot.db, &repo, 0)
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.kind == "cut_reminder")
+            .collect::<Vec<_>>()
+    };
+
+    // 09:00: the 09:45 cut is 45 minutes away, beyond the 30-minute lead.
+    ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    assert!(reminders().await.is_empty());
+
+    // 09:15: two replicas check at once; one reminder.
+    world.clock.advance(jiff::SignedDuration::from_mins(15));
+    let replica_a = world.bot.train_context();
+    let mut replica_b = world.bot.train_context();
+    replica_b.db = test.reopen().await;
+    let (a, b) = tokio::join!(ScheduledCuts.run(replica_a), ScheduledCuts.run(replica_b));
+    a.expect("replica a");
+    b.expect("replica b");
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    let sent = reminders().await;
+    assert_eq!(sent.len(), 1, "one reminder per slot: {sent:?}");
+    let cut_at: jiff::Timestamp = "2026-11-27T09:45:00Z".parse().expect("time");
+    assert_eq!(
+        sent[0].event(),
+        Some(TrainEvent::CutReminder {
+            cut_at: cut_at.as_millisecond(),
+            passengers: 1
+        })
+    );
+    assert!(sent[0].train_id.is_some(), "about the open train");
+    let jobs: Vec<String> = world
+        .bot
+        .queue
+        .jobs()
+        .await
+        .expect("jobs")
+        .into_iter()
+        .map(|j| j.kind)
+        .collect();
+    assert!(
+        !jobs.iter().any(|k| k == "train.command"),
+        "a reminder is not a cut: {jobs:?}"
+    );
+
+    // 09:45: the cut itself.
+    world.clock.advance(jiff::SignedDuration::from_mins(29));
+    ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    world.run_jobs().await;
+    let frozen = train_store::in_states(&world.bot.db, &repo, &[TrainState::Frozen])
+        .await
+        .expect("trains");
+    assert_eq!(frozen.len(), 1, "cut at the slot");
+    assert_eq!(reminders().await.len(), 1, "no second reminder");
+}
+
+async fn a_slot_missed_while_down_fires_at_start_up_but_a_new_schedule_waits(test: TestDb) {
+    use base64::Engine as _;
+    use trainyard::handlers::train_commands::ScheduledCuts;
+    use trainyard::jobs::BackgroundJob as _;
+    let world = World::new(&test).await;
+    // Daily at 08:00: at 09:00 today's slot is one hour old, but the schedule is new.
+    let config = "trains:\n  lines:\n    - name: main\n      schedule: '0 8 * * *'\n";
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPO}/contents/.github/trainyard.yml"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": "c1",
+            "content": base64::engine::general_purpose::STANDARD.encode(config),
+        })))
+        .mount(&world.github)
+        .await;
+    world
+        .deliver("m1", &pull_request("closed", 1, &["release"], None))
+        .await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let cuts = || async {
+        ScheduledCuts
+            .run(world.bot.train_context())
+            .await
+            .expect("check");
+        world.run_jobs().await;
+        train_store::in_states(&world.bot.db, &repo, &[TrainState::Frozen])
+            .await
+            .expect("trains")
+            .len()
+    };
+    assert_eq!(
+        cuts().await,
+        0,
+        "a schedule first seen now does not fire past slots"
+    );
+    // Down from 09:00 until 08:30 the next day, over that day's 08:00 slot: it fires once
+    // at start-up, half an hour late.
+    world
+        .clock
+        .advance(jiff::SignedDuration::from_mins(23 * 60 + 30));
+    assert_eq!(cuts().await, 1, "the missed slot fires at start-up");
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    assert_eq!(cuts().await, 1, "and only once");
+}
+
+async fn monorepo_lines_board_by_paths_and_include_all(test: TestDb) {
+    use base64::Engine as _;
+    let world = World::new(&test).await;
+    let config = "trains:\n  lines:\n    - name: api\n      include: all\n      paths: ['services/api/**']\n      tag-prefix: api-v\n    - name: web\n      paths: ['web/**']\n      tag-prefix: web-v\n";
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPO}/contents/.github/trainyard.yml"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": "c1",
+            "content": base64::engine::general_purpose::STANDARD.encode(config),
+        })))
+        .mount(&world.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/pulls/[0-9]+/files$")))
+        .respond_with(|request: &wiremock::Request| {
+            let number: u64 = request
+                .url
+                .path()
+                .split('/')
+                .nth(5)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let file = match number {
+                1 | 4 | 5 => "services/api/src/main.rs",
+                2 | 3 => "web/app.ts",
+                _ => "README.md",
+            };
+            ResponseTemplate::new(200).set_body_json(json!([{ "filename": file }]))
+        })
+        .mount(&world.github)
+        .await;
+    // #1 api, unlabelled (include: all); #2 web, labelled; #3 web, unlabelled; #4 api with
+    // the skip label; #5 api, labelled but closed without merging; #6 touches neither.
+    let mut closed_unmerged = pull_request("closed", 5, &["release"], None);
+    closed_unmerged["pull_request"]["merged"] = json!(false);
+    closed_unmerged["pull_request"]["merged_at"] = Value::Null;
+    let deliveries = [
+        ("p1", pull_request("closed", 1, &[], None)),
+        ("p2", pull_request("closed", 2, &["release"], None)),
+        ("p3", pull_request("closed", 3, &[], None)),
+        ("p4", pull_request("closed", 4, &["no-release"], None)),
+        ("p5", closed_unmerged),
+        ("p6", pull_request("closed", 6, &["release"], None)),
+    ];
+    for (id, payload) in &deliveries {
+        world.deliver(*id, payload).await;
+    }
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let open = train_store::in_states(&world.bot.db, &repo, &[TrainState::Open])
+        .await
+        .expect("trains");
+    let mut boarded = Vec::new();
+    for train in &open {
+        for p in train_store::passengers(&world.bot.db, train.id)
+            .await
+            .expect("passengers")
+        {
+            boarded.push((train.line.clone(), p.number));
+        }
+    }
+    boarded.sort();
+    assert_eq!(boarded, [("api".to_owned(), 1), ("web".to_owned(), 2)]);
+    let drafts = world.drafts();
+    let mut tags: Vec<&str> = drafts
+        .iter()
+        .filter_map(|d| d["tag_name"].as_str())
+        .collect();
+    tags.sort_unstable();
+    assert_eq!(
+        tags,
+        ["api-v0.0.1", "web-v0.0.1"],
+        "one draft per line, own prefix"
+    );
 }
 
 async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
@@ -1047,6 +1298,9 @@ async fn reject_reopens_and_include_exclude_respect_the_frozen_range(test: TestD
 }
 
 on_both_backends!(
+    monorepo_lines_board_by_paths_and_include_all,
+    a_slot_missed_while_down_fires_at_start_up_but_a_new_schedule_waits,
+    a_reminder_comes_once_before_the_scheduled_cut,
     reject_reopens_and_include_exclude_respect_the_frozen_range,
     a_tag_already_at_the_frozen_commit_counts_as_done,
     a_hotfix_train_boards_hotfix_prs_on_its_release_branch,

@@ -12,4 +12,5 @@ pub mod permission;
 pub mod repo_config;
 pub mod schedule;
 pub mod train;
+pub mod train_event;
 pub mod version;

@@ -67,6 +67,8 @@ pub struct LineKeys {
     pub schedule: Option<String>,
     /// IANA time zone of `schedule` (default UTC).
     pub timezone: Option<String>,
+    /// How long before a scheduled cut the line's channels are reminded (`30m`, `2h`).
+    pub reminder: Option<String>,
     /// Monorepos: only pull requests touching these paths board this line.
     pub paths: Option<Vec<String>>,
     /// Tag prefix of this line's releases (monorepos: `api-v`).
@@ -433,6 +435,15 @@ impl RepoConfig {
                     )
                 })?;
             }
+            if let Some(lead) = &line.reminder {
+                if line.schedule.is_none() {
+                    return Err(at(
+                        key("reminder"),
+                        "a reminder needs a `schedule` to remind of".into(),
+                    ));
+                }
+                super::schedule::parse_lead(lead).map_err(|e| at(key("reminder"), e))?;
+            }
         }
         if let Some(approvals) = &self.approvals
             && approvals.required == Some(0)
@@ -503,6 +514,27 @@ impl RepoConfig {
         self.notes_keys()?
             .resolve()
             .map_err(|e| semantic_error("", e, "notes."))
+    }
+
+    /// The notes of one train line: a line's `tag-prefix` (monorepos) scopes its baseline
+    /// release and, unless a `tag-template` is set, names its tags (`api-v1.2.0`).
+    pub fn line_notes(
+        &self,
+        line: &str,
+    ) -> Result<crate::domain::notes::config::NotesConfig, ConfigError> {
+        let mut notes = self.notes()?;
+        let prefix = self
+            .lines()
+            .into_iter()
+            .find(|l| l.name == line)
+            .and_then(|l| l.tag_prefix);
+        if let Some(prefix) = prefix {
+            if notes.tag_template.is_empty() {
+                notes.tag_template = format!("{prefix}$RESOLVED_VERSION");
+            }
+            notes.tag_prefix = prefix;
+        }
+        Ok(notes)
     }
 
     /// Conventional Commits titles count towards the version.
@@ -628,7 +660,13 @@ mod tests {
         let bad = "trains:\n  lines:\n    - name: main\n      schedule: '0 25 * * MON'\n";
         let err = RepoConfig::parse("f", bad).expect_err("hour 25");
         assert_eq!(err.key.as_deref(), Some("trains.lines[0].schedule"));
-        let good = "trains:\n  lines:\n    - name: main\n      schedule: '30 9 * * MON-FRI'\n      timezone: Europe/Berlin\n";
+        let lonely = "trains:\n  lines:\n    - name: main\n      reminder: 30m\n";
+        let err = RepoConfig::from_file(".github/trainyard.yml", lonely).expect_err("no schedule");
+        assert_eq!(err.key.as_deref(), Some("trains.lines[0].reminder"));
+        let long = "trains:\n  lines:\n    - name: main\n      schedule: '0 9 * * MON'\n      reminder: 3d\n";
+        let err = RepoConfig::from_file(".github/trainyard.yml", long).expect_err("too long");
+        assert_eq!(err.key.as_deref(), Some("trains.lines[0].reminder"));
+        let good = "trains:\n  lines:\n    - name: main\n      schedule: '30 9 * * MON-FRI'\n      timezone: Europe/Berlin\n      reminder: 30m\n";
         RepoConfig::parse("f", good).expect("valid");
     }
 

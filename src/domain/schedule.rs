@@ -158,6 +158,48 @@ impl Cron {
     }
 }
 
+/// The longest reminder lead accepted (a day): reminders are for the next cut, not the week.
+pub const MAX_REMINDER_LEAD: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Parses a reminder lead such as `30m`, `2h` or `1h 30m` (at least a minute, at most a day).
+pub fn parse_lead(text: &str) -> Result<jiff::SignedDuration, String> {
+    let lead: jiff::SignedDuration = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (write `30m`, `2h` or `1h 30m`)"))?;
+    if lead < jiff::SignedDuration::from_mins(1) || lead > MAX_REMINDER_LEAD {
+        return Err(format!("`{text}` must be between 1 minute and 24 hours"));
+    }
+    Ok(lead)
+}
+
+/// The slot to remind of now, if any: the next slot after `now` when it is at most `lead`
+/// away. Each slot's reminder is claimed once by the caller.
+pub fn due_reminder(
+    cron: &Cron,
+    zone: &TimeZone,
+    now: Timestamp,
+    lead: jiff::SignedDuration,
+) -> Option<Timestamp> {
+    let end = now.checked_add(lead).ok()?;
+    let mut at = zone
+        .to_datetime(now)
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .ok()?;
+    loop {
+        at = at.checked_add(1.minute()).ok()?;
+        let instant = zone.to_timestamp(at).ok()?;
+        if instant > end {
+            return None;
+        }
+        if instant > now && cron.matches(at) {
+            return Some(instant);
+        }
+    }
+}
+
 /// The scheduled slot to fire now, if any: the latest slot, when it is less than one period
 /// (the gap to the slot before it) late. A service that was down fires a missed slot once at
 /// start-up; older misses are skipped.
@@ -173,6 +215,37 @@ pub fn due_slot(cron: &Cron, zone: &TimeZone, now: Timestamp) -> Option<Timestam
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reminders_fire_within_the_lead_before_the_next_slot() {
+        let cron = super::Cron::parse("0 9 * * MON-FRI").expect("valid");
+        let zone = jiff::tz::TimeZone::get("Europe/Berlin").expect("zone");
+        let lead = super::parse_lead("30m").expect("lead");
+        // Monday 2026-11-30 09:00 in Berlin is 08:00 UTC.
+        let at = |s: &str| s.parse::<jiff::Timestamp>().expect("timestamp");
+        let slot = at("2026-11-30T08:00:00Z");
+        assert_eq!(
+            super::due_reminder(&cron, &zone, at("2026-11-30T07:30:00Z"), lead),
+            Some(slot)
+        );
+        assert_eq!(
+            super::due_reminder(&cron, &zone, at("2026-11-30T07:59:00Z"), lead),
+            Some(slot)
+        );
+        assert_eq!(
+            super::due_reminder(&cron, &zone, at("2026-11-30T07:29:00Z"), lead),
+            None
+        );
+        // At the slot itself the cut fires, not a reminder of it.
+        assert_eq!(super::due_reminder(&cron, &zone, slot, lead), None);
+        assert!(super::parse_lead("0m").is_err());
+        assert!(super::parse_lead("2 days").is_err());
+        assert!(super::parse_lead("soon").is_err());
+        assert_eq!(
+            super::parse_lead("1h 30m").expect("lead"),
+            jiff::SignedDuration::from_mins(90)
+        );
+    }
+
     use super::*;
 
     fn at(text: &str) -> Timestamp {

@@ -11,6 +11,7 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::train::{
     self, ApprovalRules, CommandFacts, TrainCommand, TrainState, TrainView, Transition,
 };
+use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubError;
 use crate::handlers::repo_config;
 use crate::handlers::trains::{RefreshDraft, TrainContext, draft_for};
@@ -190,6 +191,18 @@ pub async fn execute(
             if !trains::freeze(&ctx.db, train.id, &cut, now).await? {
                 return refused("the train was cut meanwhile");
             }
+            ctx.record(
+                &train,
+                TrainEvent::Cut {
+                    version: version.clone(),
+                    tag: tag.clone(),
+                    target_sha: head.clone(),
+                    by: request.actor.clone(),
+                    passengers: boarded.len(),
+                    approvals_required: rules.required,
+                },
+            )
+            .await?;
             // The next train opens at once: PRs merged after the cut ride it.
             trains::open_train(&ctx.db, repo, &line.name, &train.branch, now).await?;
             ctx.queue
@@ -205,8 +218,17 @@ pub async fn execute(
         }
         Transition::Approved { complete } => {
             trains::approve(&ctx.db, train.id, &request.actor, now).await?;
+            let have = approvals.len() + 1;
+            ctx.record(
+                &train,
+                TrainEvent::Approved {
+                    by: request.actor.clone(),
+                    have,
+                    required: rules.required,
+                },
+            )
+            .await?;
             if !complete {
-                let have = approvals.len() + 1;
                 return Ok(CommandReply::Done(format!(
                     "approval {have} of {} recorded",
                     rules.required
@@ -238,6 +260,14 @@ pub async fn execute(
                 TrainCommand::Reject { reason } => reason.as_str(),
                 _ => "",
             };
+            ctx.record(
+                &train,
+                TrainEvent::Rejected {
+                    by: request.actor.clone(),
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
             if trains::reopen(&ctx.db, train.id, reason, now).await? {
                 ctx.queue
                     .enqueue_now(&refresh(train.id))
@@ -286,7 +316,7 @@ pub async fn execute(
         Transition::Board(number) => {
             let pr = pull_request(github, installation, repo, number).await?;
             let labels: Vec<String> = pr.labels.iter().map(|l| l.name.clone()).collect();
-            trains::board(
+            let new = trains::board(
                 &ctx.db,
                 train.id,
                 &trains::Boarding {
@@ -300,6 +330,11 @@ pub async fn execute(
                 now,
             )
             .await?;
+            if new {
+                let title = pr.title.clone();
+                ctx.record(&train, TrainEvent::Boarded { number, title })
+                    .await?;
+            }
             ctx.queue
                 .enqueue_now(&refresh(train.id))
                 .await
@@ -307,7 +342,9 @@ pub async fn execute(
             Ok(CommandReply::Done(format!("#{number} is on the train")))
         }
         Transition::Leave(number) => {
-            trains::leave(&ctx.db, train.id, number, now).await?;
+            if trains::leave(&ctx.db, train.id, number, now).await? {
+                ctx.record(&train, TrainEvent::Left { number }).await?;
+            }
             ctx.queue
                 .enqueue_now(&refresh(train.id))
                 .await
@@ -318,6 +355,8 @@ pub async fn execute(
             trains::transition(&ctx.db, train.id, train.state(), TrainState::Abandoned, now)
                 .await?;
             delete_draft(github, installation, repo, &train).await?;
+            let by = request.actor.clone();
+            ctx.record(&train, TrainEvent::Abandoned { by }).await?;
             Ok(CommandReply::Done("the train was abandoned".into()))
         }
     }
@@ -554,13 +593,8 @@ impl BackgroundJob for ReleaseTrain {
             return Ok(());
         }
         let (Some(tag), Some(target)) = (train.tag_name.clone(), train.target_sha.clone()) else {
-            trains::block(
-                &ctx.db,
-                train.id,
-                "approved without a frozen tag and commit",
-                now,
-            )
-            .await?;
+            let reason = "approved without a frozen tag and commit".to_owned();
+            block(&ctx, &train, reason).await?;
             return Ok(());
         };
         let config = repo_config::current(&ctx.db, github, installation, repo, now).await?;
@@ -611,7 +645,7 @@ impl BackgroundJob for ReleaseTrain {
                             "tag {tag} already exists at {at}, not at the frozen commit {target}"
                         );
                         tracing::warn!(%repo, train = train.id, %reason, "release blocked");
-                        trains::block(&ctx.db, train.id, &reason, now).await?;
+                        block(&ctx, &train, reason).await?;
                         return Ok(());
                     }
                 }
@@ -656,17 +690,34 @@ impl BackgroundJob for ReleaseTrain {
             };
             comment_released(&ctx, github, installation, repo, train.id, &text).await?;
         }
-        trains::transition(
+        if trains::transition(
             &ctx.db,
             train.id,
             TrainState::Approved,
             TrainState::Released,
             now,
         )
-        .await?;
+        .await?
+        {
+            let url = (!release_url.is_empty()).then_some(release_url);
+            ctx.record(
+                &train,
+                TrainEvent::Released {
+                    tag: tag.clone(),
+                    url,
+                },
+            )
+            .await?;
+        }
         tracing::info!(%repo, train = train.id, %tag, "released");
         Ok(())
     }
+}
+
+/// Stops a train with a reason a person has to act on, and tells the channels.
+async fn block(ctx: &TrainContext, train: &TrainRow, reason: String) -> Result<(), JobError> {
+    trains::block(&ctx.db, train.id, &reason, ctx.now()).await?;
+    ctx.record(train, TrainEvent::Blocked { reason }).await
 }
 
 /// The commit tag `tag` names (an annotated tag's object is peeled to its commit).
@@ -785,14 +836,25 @@ impl BackgroundJob for DraftPublishedByHand {
                 self.publisher, self.tag_name
             );
             tracing::warn!(%repo, train = train.id, %reason, "train blocked");
-            trains::block(&ctx.db, train.id, &reason, now).await?;
+            block(&ctx, &train, reason).await?;
             return Ok(());
         }
         trains::mark_step(&ctx.db, train.id, Step::TagCreated, now).await?;
         trains::mark_step(&ctx.db, train.id, Step::Published, now).await?;
-        let text = format!("Released in [{}]({}).", self.tag_name, self.url);
-        comment_released(&ctx, github, self.installation, repo, train.id, &text).await?;
-        trains::transition(&ctx.db, train.id, train.state(), TrainState::Released, now).await?;
+        let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
+        if config.effective.config.release_comments() {
+            let text = format!("Released in [{}]({}).", self.tag_name, self.url);
+            comment_released(&ctx, github, self.installation, repo, train.id, &text).await?;
+        } else {
+            trains::mark_step(&ctx.db, train.id, Step::Commented, now).await?;
+        }
+        if trains::transition(&ctx.db, train.id, train.state(), TrainState::Released, now).await? {
+            let released = TrainEvent::Released {
+                tag: self.tag_name.clone(),
+                url: Some(self.url.clone()),
+            };
+            ctx.record(&train, released).await?;
+        }
         tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
         Ok(())
     }
@@ -817,6 +879,7 @@ impl BackgroundJob for ScheduledCuts {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let now = ctx.clock.now();
+        let now_ms = now.as_millisecond();
         for (repository, path, text) in crate::store::repo_configs::all_with_text(&ctx.db).await? {
             let Ok(repo) = RepoFullName::parse(&repository) else {
                 continue;
@@ -836,7 +899,26 @@ impl BackgroundJob for ScheduledCuts {
                     .as_deref()
                     .and_then(|z| jiff::tz::TimeZone::get(z).ok())
                     .unwrap_or(jiff::tz::TimeZone::UTC);
-                let Some(slot) = crate::domain::schedule::due_slot(&cron, &zone, now) else {
+                if let Some(lead) = line
+                    .reminder
+                    .as_deref()
+                    .and_then(|l| crate::domain::schedule::parse_lead(l).ok())
+                    && let Some(slot) =
+                        crate::domain::schedule::due_reminder(&cron, &zone, now, lead)
+                {
+                    remind(&ctx, &repo, &line.name, slot).await?;
+                }
+                // The expression with its zone: a changed zone is a changed schedule.
+                let watched = format!("{expression} {}", zone.iana_name().unwrap_or("UTC"));
+                // Seen from the start of this minute: the scheduler ticks once a minute, so a
+                // slot of this minute still belongs to a schedule first seen during it.
+                let minute = now_ms - now_ms.rem_euclid(60_000);
+                let since =
+                    trains::schedule_seen_since(&ctx.db, &repo, &line.name, &watched, minute)
+                        .await?;
+                let Some(slot) = crate::domain::schedule::due_slot(&cron, &zone, now)
+                    .filter(|slot| slot.as_millisecond() >= since)
+                else {
                     continue;
                 };
                 if !trains::claim_slot(
@@ -873,6 +955,35 @@ impl BackgroundJob for ScheduledCuts {
         }
         Ok(())
     }
+}
+
+/// Tells the line's channels that a scheduled cut is coming, once per slot across replicas.
+/// A line with nothing on board yet is reminded too: the reminder is the moment to label.
+async fn remind(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: &str,
+    slot: jiff::Timestamp,
+) -> Result<(), JobError> {
+    let now = ctx.now();
+    if !trains::claim_reminder(&ctx.db, repo, line, slot.as_millisecond(), now).await? {
+        return Ok(());
+    }
+    let open = trains::in_states(&ctx.db, repo, &[TrainState::Open])
+        .await?
+        .into_iter()
+        .find(|t| t.line == line);
+    let passengers = match &open {
+        Some(train) => trains::passengers(&ctx.db, train.id).await?.len(),
+        None => 0,
+    };
+    let event = TrainEvent::CutReminder {
+        cut_at: slot.as_millisecond(),
+        passengers,
+    };
+    trains::record_event(&ctx.db, repo, line, open.map(|t| t.id), &event, now).await?;
+    tracing::info!(%repo, line, %slot, "scheduled cut reminder");
+    Ok(())
 }
 
 /// Who a scheduled cut is recorded as.

@@ -11,6 +11,7 @@ use crate::domain::notes::changes::{Author, PullRequest};
 use crate::domain::notes::releases::{self, ReleaseSummary};
 use crate::domain::notes::render::{self, DraftInputs};
 use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules, TrainState};
+use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
@@ -43,6 +44,26 @@ impl TrainContext {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now().as_millisecond()
+    }
+
+    /// Records what happened to a train for the chat notifications.
+    pub(crate) async fn record(
+        &self,
+        train: &trains::TrainRow,
+        event: TrainEvent,
+    ) -> Result<(), JobError> {
+        let repo = RepoFullName::parse(&train.repository)
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        trains::record_event(
+            &self.db,
+            &repo,
+            &train.line,
+            Some(train.id),
+            &event,
+            self.now(),
+        )
+        .await?;
+        Ok(())
     }
 }
 
@@ -150,12 +171,17 @@ impl BackgroundJob for BoardPullRequest {
                                 .await?
                         }
                     };
-                    trains::board(&ctx.db, train.id, &boarding_row(event), now).await?;
+                    if trains::board(&ctx.db, train.id, &boarding_row(event), now).await? {
+                        ctx.record(&train, boarded(event)).await?;
+                    }
                     tracing::info!(%repo, number = pr.number, line = %line.name, train = train.id, "pull request boarded");
                     refresh.push(train.id);
                 }
                 (Boarding::Stays(why), Some(train)) => {
-                    trains::leave(&ctx.db, train.id, pr.number, now).await?;
+                    if trains::leave(&ctx.db, train.id, pr.number, now).await? {
+                        ctx.record(&train, TrainEvent::Left { number: pr.number })
+                            .await?;
+                    }
                     tracing::info!(%repo, number = pr.number, train = train.id, why, "pull request left the train");
                     refresh.push(train.id);
                 }
@@ -183,12 +209,16 @@ impl BackgroundJob for BoardPullRequest {
             };
             match train::boarding(&rules, &facts) {
                 Boarding::Boards => {
-                    trains::board(&ctx.db, hotfix.id, &boarding_row(event), now).await?;
+                    if trains::board(&ctx.db, hotfix.id, &boarding_row(event), now).await? {
+                        ctx.record(&hotfix, boarded(event)).await?;
+                    }
                 }
                 Boarding::Stays(_) => {
                     if !trains::leave(&ctx.db, hotfix.id, pr.number, now).await? {
                         continue;
                     }
+                    ctx.record(&hotfix, TrainEvent::Left { number: pr.number })
+                        .await?;
                 }
             }
             refresh.push(hotfix.id);
@@ -226,12 +256,19 @@ async fn in_frozen_range(
     let notes = config
         .effective
         .config
-        .notes()
+        .line_notes(&train.line)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = github.list_releases(installation, repo).await?;
     match releases::find_previous(&all, &notes, &train.branch).last {
         Some(previous) => Ok(!contains(github, installation, repo, &previous.tag_name, sha).await?),
         None => Ok(true),
+    }
+}
+
+fn boarded(event: &PullRequestEvent) -> TrainEvent {
+    TrainEvent::Boarded {
+        number: event.pull_request.number,
+        title: event.pull_request.title.clone(),
     }
 }
 
@@ -258,7 +295,7 @@ pub async fn draft_for(
     config: &crate::domain::repo_config::RepoConfig,
 ) -> Result<(render::Draft, Vec<ReleaseSummary>), JobError> {
     let notes = config
-        .notes()
+        .line_notes(&train.line)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = github.list_releases(installation, repo).await?;
     let previous = releases::find_previous(&all, &notes, &train.branch);

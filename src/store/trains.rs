@@ -481,3 +481,120 @@ pub async fn claim_slot(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A recorded train event.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TrainEventRow {
+    /// Id (events of a train are in id order).
+    pub id: i64,
+    /// `owner/name`.
+    pub repository: String,
+    /// Line name.
+    pub line: String,
+    /// The train, when the event is about one.
+    pub train_id: Option<i64>,
+    /// Event name.
+    pub kind: String,
+    /// The event as JSON ([`crate::domain::train_event::TrainEvent`]).
+    pub detail: String,
+    /// When (epoch ms).
+    pub created_at: i64,
+}
+
+impl TrainEventRow {
+    /// The event.
+    pub fn event(&self) -> Option<crate::domain::train_event::TrainEvent> {
+        serde_json::from_str(&self.detail).ok()
+    }
+}
+
+/// Records a train event for the notifications.
+pub async fn record_event(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    train_id: Option<i64>,
+    event: &crate::domain::train_event::TrainEvent,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let detail = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO train_events (repository, line, train_id, kind, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(train_id)
+    .bind(event.kind())
+    .bind(detail)
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(id)
+}
+
+/// Events of a repository after `after_id`, oldest first.
+pub async fn events_since(
+    db: &Db,
+    repo: &RepoFullName,
+    after_id: i64,
+) -> Result<Vec<TrainEventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, repository, line, train_id, kind, detail, created_at FROM train_events \
+         WHERE repository = $1 AND id > $2 ORDER BY id",
+    )
+    .bind(repo.as_ref())
+    .bind(after_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Claims the reminder before a line's scheduled slot; `true` for exactly one caller.
+pub async fn claim_reminder(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    slot_at: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO schedule_reminders (repository, line, slot_at, fired_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (repository, line, slot_at) DO NOTHING",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(slot_at)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When a line's schedule `expression` was first seen (recorded now on first sight, and again
+/// when the expression changed). Slots before it are not the schedule's to fire.
+pub async fn schedule_seen_since(
+    db: &Db,
+    repo: &RepoFullName,
+    line: &str,
+    expression: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO schedule_watch (repository, line, expression, since) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (repository, line) DO UPDATE SET expression = excluded.expression, \
+         since = excluded.since WHERE schedule_watch.expression <> excluded.expression",
+    )
+    .bind(repo.as_ref())
+    .bind(line)
+    .bind(expression)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT since FROM schedule_watch WHERE repository = $1 AND line = $2")
+            .bind(repo.as_ref())
+            .bind(line)
+            .fetch_one(db.pool())
+            .await?,
+    )
+}

@@ -1,0 +1,118 @@
+//! What happened to a train, told to the chat channels routed to its repository. Recorded in
+//! the step that made the change (an outbox), delivered by the notification surfaces.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened to a train.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TrainEvent {
+    /// A pull request boarded.
+    Boarded {
+        /// Its number.
+        number: u64,
+        /// Its title (user text: escape before showing).
+        title: String,
+    },
+    /// A pull request left.
+    Left {
+        /// Its number.
+        number: u64,
+    },
+    /// The train was cut; approval is requested from here on.
+    Cut {
+        /// The version.
+        version: String,
+        /// The tag it will get.
+        tag: String,
+        /// The frozen commit.
+        target_sha: String,
+        /// Who cut it (the schedule's actor for scheduled cuts).
+        by: String,
+        /// Pull requests on board.
+        passengers: usize,
+        /// Approvals needed.
+        approvals_required: u32,
+    },
+    /// Someone approved.
+    Approved {
+        /// Who.
+        by: String,
+        /// Approvals so far.
+        have: usize,
+        /// Approvals needed.
+        required: u32,
+    },
+    /// Rejected and sent back for a re-cut.
+    Rejected {
+        /// Who.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// Tagged and published.
+    Released {
+        /// The tag.
+        tag: String,
+        /// The release page, when known.
+        url: Option<String>,
+    },
+    /// Stopped with a reason a person has to act on.
+    Blocked {
+        /// Why.
+        reason: String,
+    },
+    /// Ended without a release.
+    Abandoned {
+        /// Who.
+        by: String,
+    },
+    /// A scheduled cut is coming.
+    CutReminder {
+        /// When the cut happens (epoch ms).
+        cut_at: i64,
+        /// Pull requests on board now.
+        passengers: usize,
+    },
+}
+
+impl TrainEvent {
+    /// The event's name, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TrainEvent::Boarded { .. } => "boarded",
+            TrainEvent::Left { .. } => "left",
+            TrainEvent::Cut { .. } => "cut",
+            TrainEvent::Approved { .. } => "approved",
+            TrainEvent::Rejected { .. } => "rejected",
+            TrainEvent::Released { .. } => "released",
+            TrainEvent::Blocked { .. } => "blocked",
+            TrainEvent::Abandoned { .. } => "abandoned",
+            TrainEvent::CutReminder { .. } => "cut_reminder",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_with_their_kind() {
+        let event = TrainEvent::Cut {
+            version: "1.2.0".into(),
+            tag: "v1.2.0".into(),
+            target_sha: "abc".into(),
+            by: "octocat".into(),
+            passengers: 3,
+            approvals_required: 1,
+        };
+        let text = serde_json::to_string(&event).expect("serializes");
+        assert!(text.contains("\"kind\":\"cut\""), "{text}");
+        assert_eq!(
+            serde_json::from_str::<TrainEvent>(&text).expect("parses"),
+            event
+        );
+        assert_eq!(event.kind(), "cut");
+    }
+}
