@@ -5,6 +5,8 @@
 
 pub mod bump;
 pub mod calver;
+pub mod chat_text;
+pub mod command;
 pub mod event;
 pub mod ids;
 pub mod notes;

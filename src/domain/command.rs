@@ -1,0 +1,738 @@
+//! The `/release …` grammar shared by Slack, Discord and GitHub comments. The surfaces only
+//! find the text; this module turns it into a [`ChatCommand`] or a [`ParseError`] that names
+//! the problem and suggests the closest command. `help` is generated from [`CommandName`], so
+//! it cannot drift from what the parser accepts.
+
+use super::ids::RepoFullName;
+use super::train::TrainCommand;
+
+/// The repository and line a command is about; either may be left out where the channel is
+/// routed to one repository (and the first line is meant).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// `owner/name`, when given.
+    pub repo: Option<RepoFullName>,
+    /// The train line, when given.
+    pub line: Option<String>,
+}
+
+/// A parsed `/release` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatCommand {
+    /// What commands there are.
+    Help,
+    /// The live trains of a repository.
+    Status(Target),
+    /// The open train's pull requests.
+    Notes(Target),
+    /// Freeze the open train.
+    Cut(Target),
+    /// Approve the frozen train (the version, when given, must be the frozen one).
+    Approve {
+        /// Repository and line.
+        target: Target,
+        /// The version the approver means.
+        version: Option<String>,
+    },
+    /// Send the frozen train back for a re-cut.
+    Reject {
+        /// Repository and line.
+        target: Target,
+        /// The version the rejecter means.
+        version: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// Open a hotfix train on the base version's release branch.
+    Hotfix {
+        /// Repository.
+        target: Target,
+        /// The release to fix.
+        base: String,
+    },
+    /// Put a merged pull request on the train.
+    Include {
+        /// Repository and line.
+        target: Target,
+        /// The pull request.
+        number: u64,
+    },
+    /// Take a pull request off the train.
+    Exclude {
+        /// Repository and line.
+        target: Target,
+        /// The pull request.
+        number: u64,
+    },
+    /// End the train without a release.
+    Abandon(Target),
+    /// Link this chat user to a GitHub account.
+    Link {
+        /// The account the user means to sign in as (a hint to GitHub's sign-in page).
+        login: Option<String>,
+    },
+    /// Forget this chat user's GitHub account.
+    Unlink,
+}
+
+/// The command names, in help order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandName {
+    /// `help`
+    Help,
+    /// `status`
+    Status,
+    /// `notes`
+    Notes,
+    /// `cut`
+    Cut,
+    /// `approve`
+    Approve,
+    /// `reject`
+    Reject,
+    /// `hotfix`
+    Hotfix,
+    /// `include`
+    Include,
+    /// `exclude`
+    Exclude,
+    /// `abandon`
+    Abandon,
+    /// `link`
+    Link,
+    /// `unlink`
+    Unlink,
+}
+
+impl CommandName {
+    /// Every command, in the order help lists them.
+    pub const ALL: [CommandName; 12] = [
+        CommandName::Help,
+        CommandName::Status,
+        CommandName::Notes,
+        CommandName::Cut,
+        CommandName::Approve,
+        CommandName::Reject,
+        CommandName::Hotfix,
+        CommandName::Include,
+        CommandName::Exclude,
+        CommandName::Abandon,
+        CommandName::Link,
+        CommandName::Unlink,
+    ];
+
+    /// As typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Help => "help",
+            CommandName::Status => "status",
+            CommandName::Notes => "notes",
+            CommandName::Cut => "cut",
+            CommandName::Approve => "approve",
+            CommandName::Reject => "reject",
+            CommandName::Hotfix => "hotfix",
+            CommandName::Include => "include",
+            CommandName::Exclude => "exclude",
+            CommandName::Abandon => "abandon",
+            CommandName::Link => "link",
+            CommandName::Unlink => "unlink",
+        }
+    }
+
+    /// Its arguments, as help shows them.
+    pub fn arguments(self) -> &'static str {
+        match self {
+            CommandName::Help | CommandName::Unlink => "",
+            CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
+                "[owner/repo] [line]"
+            }
+            CommandName::Approve => "[owner/repo] [line] [version]",
+            CommandName::Reject => "[owner/repo] [line] [version] <reason…>",
+            CommandName::Hotfix => "[owner/repo] <base-version>",
+            CommandName::Include | CommandName::Exclude => "[owner/repo] [line] #<pr>",
+            CommandName::Link => "[github-login]",
+        }
+    }
+
+    /// What it does, in one line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            CommandName::Help => "this list",
+            CommandName::Status => "the live trains: state, version, pull requests, approvals",
+            CommandName::Notes => "the pull requests on the train, by category",
+            CommandName::Cut => "freeze the open train at the branch head; the next one opens",
+            CommandName::Approve => "approve the frozen train; the last approval releases it",
+            CommandName::Reject => "send the frozen train back for a re-cut",
+            CommandName::Hotfix => "open a hotfix train on release/<major>.<minor>",
+            CommandName::Include => "put a merged pull request on the train",
+            CommandName::Exclude => "take a pull request off the train",
+            CommandName::Abandon => "end the train without a release",
+            CommandName::Link => "link your chat account to your GitHub account",
+            CommandName::Unlink => "forget your linked GitHub account",
+        }
+    }
+
+    /// `cut [owner/repo] [line]`.
+    pub fn usage(self) -> String {
+        match self.arguments() {
+            "" => format!("/release {}", self.as_str()),
+            args => format!("/release {} {args}", self.as_str()),
+        }
+    }
+
+    fn parse(word: &str) -> Option<CommandName> {
+        CommandName::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+impl ChatCommand {
+    /// Its name.
+    pub fn name(&self) -> CommandName {
+        match self {
+            ChatCommand::Help => CommandName::Help,
+            ChatCommand::Status(_) => CommandName::Status,
+            ChatCommand::Notes(_) => CommandName::Notes,
+            ChatCommand::Cut(_) => CommandName::Cut,
+            ChatCommand::Approve { .. } => CommandName::Approve,
+            ChatCommand::Reject { .. } => CommandName::Reject,
+            ChatCommand::Hotfix { .. } => CommandName::Hotfix,
+            ChatCommand::Include { .. } => CommandName::Include,
+            ChatCommand::Exclude { .. } => CommandName::Exclude,
+            ChatCommand::Abandon(_) => CommandName::Abandon,
+            ChatCommand::Link { .. } => CommandName::Link,
+            ChatCommand::Unlink => CommandName::Unlink,
+        }
+    }
+
+    /// The repository and line, for commands about a repository.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            ChatCommand::Help | ChatCommand::Link { .. } | ChatCommand::Unlink => None,
+            ChatCommand::Status(t)
+            | ChatCommand::Notes(t)
+            | ChatCommand::Cut(t)
+            | ChatCommand::Abandon(t)
+            | ChatCommand::Approve { target: t, .. }
+            | ChatCommand::Reject { target: t, .. }
+            | ChatCommand::Hotfix { target: t, .. }
+            | ChatCommand::Include { target: t, .. }
+            | ChatCommand::Exclude { target: t, .. } => Some(t),
+        }
+    }
+
+    /// The train command it gives, for commands that change a train; `None` for those that
+    /// only read (`help`, `status`, `notes`) or concern the user (`link`, `unlink`).
+    pub fn train_command(&self) -> Option<TrainCommand> {
+        Some(match self {
+            ChatCommand::Help
+            | ChatCommand::Status(_)
+            | ChatCommand::Notes(_)
+            | ChatCommand::Link { .. }
+            | ChatCommand::Unlink => return None,
+            ChatCommand::Cut(_) => TrainCommand::Cut,
+            ChatCommand::Approve { .. } => TrainCommand::Approve,
+            ChatCommand::Reject { reason, .. } => TrainCommand::Reject {
+                reason: reason.clone(),
+            },
+            ChatCommand::Hotfix { base, .. } => TrainCommand::Hotfix { base: base.clone() },
+            ChatCommand::Include { number, .. } => TrainCommand::Include { number: *number },
+            ChatCommand::Exclude { number, .. } => TrainCommand::Exclude { number: *number },
+            ChatCommand::Abandon(_) => TrainCommand::Abandon,
+        })
+    }
+
+    /// The version an `approve` or `reject` names.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            ChatCommand::Approve { version, .. } | ChatCommand::Reject { version, .. } => {
+                version.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why text is not a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Nothing after `/release`.
+    #[error("no command given; try `/release help`")]
+    Empty,
+    /// The first word is not a command.
+    #[error("`{given}` is not a command{}; try `/release help`", suggestion(.did_you_mean))]
+    UnknownCommand {
+        /// What was typed.
+        given: String,
+        /// The closest command.
+        did_you_mean: Option<&'static str>,
+    },
+    /// A required argument is missing.
+    #[error("`{command}` needs {argument}: `{usage}`")]
+    MissingArgument {
+        /// The command.
+        command: &'static str,
+        /// What is missing.
+        argument: &'static str,
+        /// Its usage.
+        usage: String,
+    },
+    /// An argument does not fit.
+    #[error("`{given}` is not {expected}{}: `{usage}`", suggestion(.did_you_mean))]
+    BadArgument {
+        /// What was typed.
+        given: String,
+        /// What was expected there.
+        expected: &'static str,
+        /// The closest fit, when there is one.
+        did_you_mean: Option<String>,
+        /// The command's usage.
+        usage: String,
+    },
+}
+
+fn suggestion<S: AsRef<str>>(did_you_mean: &Option<S>) -> String {
+    match did_you_mean {
+        Some(s) => format!(" (did you mean `{}`?)", s.as_ref()),
+        None => String::new(),
+    }
+}
+
+/// The help text, generated from [`CommandName`].
+pub fn help() -> String {
+    let mut text = String::from("Commands:\n");
+    for name in CommandName::ALL {
+        text.push_str(&format!("• `{}` — {}\n", name.usage(), name.summary()));
+    }
+    text.push_str(
+        "The repository may be left out in a channel routed to one repository; the line \
+         defaults to the first configured one.",
+    );
+    text
+}
+
+/// Train line names: short, no spaces or markup.
+fn is_line_name(word: &str) -> bool {
+    (1..=64).contains(&word.len())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !word.starts_with('-')
+}
+
+/// Versions as people type them: `1.2.3`, `v1.2.3`, `api-v1.2.3-rc.1`, `2026.11.0`.
+pub fn is_version(word: &str) -> bool {
+    let core = word.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-');
+    let (numbers, rest) = match core.find(['-', '+']) {
+        Some(i) => (&core[..i], &core[i..]),
+        None => (core, ""),
+    };
+    let parts: Vec<&str> = numbers.split('.').collect();
+    word.len() <= 100
+        && (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
+}
+
+/// GitHub logins: 1–39 characters, alphanumerics and single inner hyphens.
+fn is_login(word: &str) -> bool {
+    (1..=39).contains(&word.len())
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !word.starts_with('-')
+        && !word.ends_with('-')
+        && !word.contains("--")
+}
+
+fn closest_command(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    CommandName::ALL
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word, c.as_str()), c.as_str()))
+        .filter(|(distance, name)| *distance <= 2 && *distance < name.len())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// Parses the text after `/release` (a leading `/release` is accepted too).
+pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix("/release")
+        .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+        .unwrap_or(text);
+    let mut words = text.split_whitespace();
+    let Some(first) = words.next() else {
+        return Err(ParseError::Empty);
+    };
+    let Some(name) = CommandName::parse(first) else {
+        return Err(ParseError::UnknownCommand {
+            given: clip(first),
+            did_you_mean: closest_command(first),
+        });
+    };
+    let mut rest: Vec<&str> = words.collect();
+    let usage = name.usage();
+    let bad = |given: &str, expected: &'static str, did_you_mean: Option<String>| {
+        ParseError::BadArgument {
+            given: clip(given),
+            expected,
+            did_you_mean,
+            usage: usage.clone(),
+        }
+    };
+    // A leading `owner/repo`.
+    let mut target = Target::default();
+    let takes_target = !matches!(
+        name,
+        CommandName::Help | CommandName::Link | CommandName::Unlink
+    );
+    if takes_target && let Some(word) = rest.first().filter(|w| w.contains('/')) {
+        target.repo =
+            Some(RepoFullName::parse(word).map_err(|_| bad(word, "a repository (owner/name)", None))?);
+        rest.remove(0);
+    }
+    let too_many = |extra: &str| bad(extra, "expected here", None);
+    let command = match name {
+        CommandName::Help => ChatCommand::Help,
+        CommandName::Unlink => {
+            if let Some(extra) = rest.first() {
+                return Err(too_many(extra));
+            }
+            ChatCommand::Unlink
+        }
+        CommandName::Link => {
+            let login = match rest.as_slice() {
+                [] => None,
+                [login] => {
+                    let login = login.trim_start_matches('@');
+                    if !is_login(login) {
+                        return Err(bad(login, "a GitHub login", None));
+                    }
+                    Some(login.to_owned())
+                }
+                [_, extra, ..] => return Err(too_many(extra)),
+            };
+            ChatCommand::Link { login }
+        }
+        CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
+            match rest.as_slice() {
+                [] => {}
+                [line] if is_line_name(line) => target.line = Some((*line).to_owned()),
+                [line] => return Err(bad(line, "a train line name", None)),
+                [_, extra, ..] => return Err(too_many(extra)),
+            }
+            match name {
+                CommandName::Status => ChatCommand::Status(target),
+                CommandName::Notes => ChatCommand::Notes(target),
+                CommandName::Cut => ChatCommand::Cut(target),
+                _ => ChatCommand::Abandon(target),
+            }
+        }
+        CommandName::Approve | CommandName::Reject => {
+            // [line] [version] then, for reject, the reason.
+            let mut version = None;
+            if rest.len() >= 2 && is_line_name(rest[0]) && !is_version(rest[0]) && is_version(rest[1])
+            {
+                target.line = Some(rest.remove(0).to_owned());
+            }
+            if let Some(word) = rest.first().filter(|w| is_version(w)) {
+                version = Some((*word).to_owned());
+                rest.remove(0);
+            }
+            if name == CommandName::Approve {
+                match rest.as_slice() {
+                    [] => {}
+                    [line] if target.line.is_none() && version.is_none() && is_line_name(line) => {
+                        target.line = Some((*line).to_owned());
+                    }
+                    [extra, ..] => return Err(too_many(extra)),
+                }
+                ChatCommand::Approve { target, version }
+            } else {
+                let reason = rest.join(" ");
+                if reason.is_empty() {
+                    return Err(ParseError::MissingArgument {
+                        command: "reject",
+                        argument: "a reason",
+                        usage,
+                    });
+                }
+                ChatCommand::Reject {
+                    target,
+                    version,
+                    reason: reason.chars().take(500).collect(),
+                }
+            }
+        }
+        CommandName::Hotfix => match rest.as_slice() {
+            [] => {
+                return Err(ParseError::MissingArgument {
+                    command: "hotfix",
+                    argument: "the version to fix",
+                    usage,
+                });
+            }
+            [base] if is_version(base) => ChatCommand::Hotfix {
+                target,
+                base: (*base).to_owned(),
+            },
+            [base] => return Err(bad(base, "a version", None)),
+            [_, extra, ..] => return Err(too_many(extra)),
+        },
+        CommandName::Include | CommandName::Exclude => {
+            if rest.len() == 2 && is_line_name(rest[0]) {
+                target.line = Some(rest.remove(0).to_owned());
+            }
+            let number = match rest.as_slice() {
+                [] => {
+                    return Err(ParseError::MissingArgument {
+                        command: name.as_str(),
+                        argument: "a pull request number",
+                        usage,
+                    });
+                }
+                [pr] => pull_request_number(pr).ok_or_else(|| {
+                    let digits: String = pr.chars().filter(char::is_ascii_digit).collect();
+                    let hint = (!digits.is_empty() && digits.len() <= 10).then(|| format!("#{digits}"));
+                    bad(pr, "a pull request number (#123)", hint)
+                })?,
+                [_, extra, ..] => return Err(too_many(extra)),
+            };
+            if name == CommandName::Include {
+                ChatCommand::Include { target, number }
+            } else {
+                ChatCommand::Exclude { target, number }
+            }
+        }
+    };
+    Ok(command)
+}
+
+fn pull_request_number(word: &str) -> Option<u64> {
+    let digits = word.strip_prefix('#').unwrap_or(word);
+    if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+/// Arguments are echoed in errors: keep them short.
+fn clip(word: &str) -> String {
+    let mut clipped: String = word.chars().take(40).collect();
+    if clipped.len() < word.len() {
+        clipped.push('…');
+    }
+    clipped
+}
+
+/// The `/release …` lines of a GitHub comment, in order: lines inside code blocks, block
+/// quotes and inline code are not commands.
+pub fn command_lines(markdown: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+    let mut lines = Vec::new();
+    let mut quoted = 0usize;
+    let mut code = 0usize;
+    let mut in_paragraph_text = String::new();
+    let flush = |text: &mut String, lines: &mut Vec<String>| {
+        for line in text.lines() {
+            let line = line.trim();
+            if line == "/release" || line.starts_with("/release ") {
+                lines.push(line.to_owned());
+            }
+        }
+        text.clear();
+    };
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Start(Tag::BlockQuote(_)) => quoted += 1,
+            Event::End(TagEnd::BlockQuote(_)) => quoted = quoted.saturating_sub(1),
+            Event::Start(Tag::CodeBlock(_)) => code += 1,
+            Event::End(TagEnd::CodeBlock) => code = code.saturating_sub(1),
+            Event::Start(Tag::Paragraph) | Event::Start(Tag::Item) => {
+                flush(&mut in_paragraph_text, &mut lines);
+            }
+            Event::End(TagEnd::Paragraph) | Event::End(TagEnd::Item) => {
+                flush(&mut in_paragraph_text, &mut lines);
+            }
+            Event::Text(text) if quoted == 0 && code == 0 => in_paragraph_text.push_str(&text),
+            // Inline code breaks a command: `/release cut` in backticks is an example.
+            Event::Code(_) => in_paragraph_text.push('\u{1}'),
+            Event::SoftBreak | Event::HardBreak => in_paragraph_text.push('\n'),
+            _ => {}
+        }
+    }
+    flush(&mut in_paragraph_text, &mut lines);
+    lines
+        .into_iter()
+        .filter(|l| !l.contains('\u{1}'))
+        .collect()
+}
+
+/// Command lines of an edited comment that were not in its previous body.
+pub fn new_command_lines(body: &str, previous: Option<&str>) -> Vec<String> {
+    let before = previous.map(command_lines).unwrap_or_default();
+    command_lines(body)
+        .into_iter()
+        .filter(|line| !before.contains(line))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(name: &str) -> Option<RepoFullName> {
+        Some(RepoFullName::parse(name).expect("repo"))
+    }
+
+    #[test]
+    fn every_command_in_help_parses_from_its_usage() {
+        let text = help();
+        for name in CommandName::ALL {
+            assert!(text.contains(&name.usage()), "{text}");
+            let example = match name {
+                CommandName::Reject => "reject broken build".to_owned(),
+                CommandName::Hotfix => "hotfix 1.2.0".to_owned(),
+                CommandName::Include | CommandName::Exclude => format!("{} #4", name.as_str()),
+                _ => name.as_str().to_owned(),
+            };
+            assert_eq!(parse(&example).expect(&example).name(), name);
+        }
+    }
+
+    #[test]
+    fn targets_lines_and_versions() {
+        assert_eq!(
+            parse("/release cut acme/api backend"),
+            Ok(ChatCommand::Cut(Target {
+                repo: repo("acme/api"),
+                line: Some("backend".into())
+            }))
+        );
+        assert_eq!(
+            parse("approve acme/api v1.4.0"),
+            Ok(ChatCommand::Approve {
+                target: Target {
+                    repo: repo("acme/api"),
+                    line: None
+                },
+                version: Some("v1.4.0".into())
+            })
+        );
+        assert_eq!(
+            parse("APPROVE web 2026.11.0"),
+            Ok(ChatCommand::Approve {
+                target: Target {
+                    repo: None,
+                    line: Some("web".into())
+                },
+                version: Some("2026.11.0".into())
+            })
+        );
+        assert_eq!(
+            parse("reject 1.4.0 the migration is   not ready"),
+            Ok(ChatCommand::Reject {
+                target: Target::default(),
+                version: Some("1.4.0".into()),
+                reason: "the migration is not ready".into()
+            })
+        );
+        assert_eq!(
+            parse("include #12"),
+            Ok(ChatCommand::Include {
+                target: Target::default(),
+                number: 12
+            })
+        );
+        assert_eq!(
+            parse("exclude acme/api api 12"),
+            Ok(ChatCommand::Exclude {
+                target: Target {
+                    repo: repo("acme/api"),
+                    line: Some("api".into())
+                },
+                number: 12
+            })
+        );
+        assert_eq!(
+            parse("link @octo-cat"),
+            Ok(ChatCommand::Link {
+                login: Some("octo-cat".into())
+            })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_suggest() {
+        assert_eq!(
+            parse("aprove").expect_err("typo").to_string(),
+            "`aprove` is not a command (did you mean `approve`?); try `/release help`"
+        );
+        assert_eq!(
+            parse("deploy acme/api").expect_err("not yet").to_string(),
+            "`deploy` is not a command; try `/release help`"
+        );
+        assert_eq!(
+            parse("").expect_err("empty").to_string(),
+            "no command given; try `/release help`"
+        );
+        assert_eq!(
+            parse("include 12a").expect_err("bad").to_string(),
+            "`12a` is not a pull request number (#123) (did you mean `#12`?): \
+             `/release include [owner/repo] [line] #<pr>`"
+        );
+        assert_eq!(
+            parse("reject").expect_err("reason").to_string(),
+            "`reject` needs a reason: `/release reject [owner/repo] [line] [version] <reason…>`"
+        );
+        assert_eq!(
+            parse("hotfix latest").expect_err("version").to_string(),
+            "`latest` is not a version: `/release hotfix [owner/repo] <base-version>`"
+        );
+        assert!(matches!(
+            parse("cut acme/api/x"),
+            Err(ParseError::BadArgument { expected: "a repository (owner/name)", .. })
+        ));
+        assert!(matches!(
+            parse("cut <!channel>"),
+            Err(ParseError::BadArgument { expected: "a train line name", .. })
+        ));
+        assert!(matches!(parse("status a b"), Err(ParseError::BadArgument { .. })));
+        let long = "x".repeat(5000);
+        let message = parse(&long).expect_err("long").to_string();
+        assert!(message.len() < 120, "{message}");
+    }
+
+    #[test]
+    fn comment_commands_skip_code_and_quotes() {
+        let body = "Thanks!\n/release include #12\n\n> /release cut\n\n```\n/release abandon\n```\n\n\
+                    Use `/release cut` to cut.\n\n    /release approve\n\n- /release status\n";
+        assert_eq!(
+            command_lines(body),
+            ["/release include #12", "/release status"]
+        );
+        assert_eq!(
+            new_command_lines(
+                "/release include #12\n/release exclude #3",
+                Some("/release include #12")
+            ),
+            ["/release exclude #3"]
+        );
+        assert!(command_lines("/released today").is_empty());
+    }
+
+    #[test]
+    fn versions() {
+        for v in ["1.2.3", "v1.2.3", "api-v1.2.3-rc.1", "2026.11.0", "2026.11", "v1.0.0+b.1"] {
+            assert!(is_version(v), "{v}");
+        }
+        for v in ["latest", "1", "v1..2", "1.2.3.4", "<@U123>"] {
+            assert!(!is_version(v), "{v}");
+        }
+    }
+}
