@@ -38,6 +38,8 @@ pub struct AppState {
     pub github: Option<GitHubClient>,
     /// Records inbound deliveries in group commits.
     pub intake: Intake,
+    /// Slack and Discord clients, where configured.
+    pub chat: crate::handlers::chat::ChatClients,
     intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -69,7 +71,9 @@ impl AppState {
         };
         let queue = Queue::new(db.clone(), clock, settings.queue.clone());
         let (intake, writer) = Intake::start(db.clone(), queue.clone());
+        let chat = crate::handlers::chat::ChatClients::from_settings(&settings);
         Ok(AppState {
+            chat,
             settings: Arc::new(settings),
             db,
             queue,
@@ -94,7 +98,9 @@ impl AppState {
             clock: self.queue.clock().clone(),
             queue: self.queue.clone(),
             github: self.github.clone(),
-            server_url: crate::notes_command::server_url(&self.settings.github_api_url),
+            server_url: self.settings.github_web_url.clone(),
+            settings: self.settings.clone(),
+            chat: self.chat.clone(),
         }
     }
 
@@ -121,7 +127,9 @@ impl AppState {
             .register::<RunTrainCommand>(trains.clone())
             .register::<ReleaseTrain>(trains.clone())
             .register::<DraftPublishedByHand>(trains.clone())
-            .register::<ScheduledCuts>(trains)
+            .register::<ScheduledCuts>(trains.clone())
+            .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())
+            .register::<crate::handlers::comments::CommentCommands>(trains)
     }
 
     /// A runner over this state's queue with this build's handlers.

@@ -8,6 +8,7 @@
 //! - [`app`], [`cli`], [`settings`], [`telemetry`], [`web`]: wiring and operations.
 
 pub mod app;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod domain;

@@ -180,6 +180,9 @@ pub struct SettingsArgs {
     /// GitHub REST/GraphQL base URL [default: https://api.github.com].
     #[arg(long, env = "TRAINYARD_GITHUB_API_URL", global = true)]
     pub github_api_url: Option<String>,
+    /// GitHub's web URL, for sign-in (linking) and links [default: from the API URL].
+    #[arg(long, env = "TRAINYARD_GITHUB_WEB_URL", global = true)]
+    pub github_web_url: Option<String>,
 
     /// The Slack app's signing secret.
     #[arg(
@@ -200,6 +203,9 @@ pub struct SettingsArgs {
     /// Slack Web API base URL [default: https://slack.com/api].
     #[arg(long, env = "TRAINYARD_SLACK_API_URL", global = true)]
     pub slack_api_url: Option<String>,
+    /// Slack workspaces (team ids, comma-separated) whose commands are accepted.
+    #[arg(long, env = "TRAINYARD_SLACK_WORKSPACES", global = true)]
+    pub slack_workspaces: Option<String>,
 
     /// The Discord application's public key (hex).
     #[arg(long, env = "TRAINYARD_DISCORD_PUBLIC_KEY", global = true)]
@@ -218,6 +224,9 @@ pub struct SettingsArgs {
     /// Discord REST base URL [default: https://discord.com/api/v10].
     #[arg(long, env = "TRAINYARD_DISCORD_API_URL", global = true)]
     pub discord_api_url: Option<String>,
+    /// Discord guilds (ids, comma-separated) whose commands are accepted.
+    #[arg(long, env = "TRAINYARD_DISCORD_GUILDS", global = true)]
+    pub discord_guilds: Option<String>,
 
     /// Job worker tasks in this process [default: 4].
     #[arg(long, env = "TRAINYARD_WORKERS", global = true)]
@@ -269,19 +278,32 @@ impl SettingsArgs {
             github_webhook_secret,
             github_client_secret,
             github_api_url,
+            github_web_url,
             slack_signing_secret,
             slack_bot_token,
             slack_api_url,
+            slack_workspaces,
             discord_public_key,
             discord_application_id,
             discord_bot_token,
             discord_api_url,
+            discord_guilds,
             workers,
             job_max_attempts,
             job_timeout_secs,
             shutdown_grace_secs,
         )
     }
+}
+
+/// A comma-separated list of ids.
+fn id_list(text: Option<&str>) -> Vec<String> {
+    text.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Why the settings cannot be used.
@@ -354,6 +376,8 @@ pub struct SlackSettings {
     pub signing_secret: Secret,
     /// Posts messages.
     pub bot_token: Secret,
+    /// Team ids whose commands are accepted (empty: none).
+    pub workspaces: Vec<String>,
 }
 
 /// The Discord application.
@@ -365,6 +389,8 @@ pub struct DiscordSettings {
     pub application_id: u64,
     /// Bot token for channel messages.
     pub bot_token: Secret,
+    /// Guild ids whose commands are accepted (empty: none).
+    pub guilds: Vec<String>,
 }
 
 /// Resolved, checked settings.
@@ -380,6 +406,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// GitHub API base.
     pub github_api_url: String,
+    /// GitHub's web URL (sign-in, links).
+    pub github_web_url: String,
     /// The GitHub App, if configured.
     pub github: Option<GitHubAppSettings>,
     /// OAuth for linking, if configured.
@@ -472,6 +500,7 @@ impl Settings {
             (Some(signing_secret), Some(bot_token)) => Some(SlackSettings {
                 signing_secret,
                 bot_token,
+                workspaces: id_list(args.slack_workspaces.as_deref()),
             }),
             (signing, token) => {
                 return Err(incomplete(
@@ -502,6 +531,7 @@ impl Settings {
                     public_key,
                     application_id,
                     bot_token,
+                    guilds: id_list(args.discord_guilds.as_deref()),
                 })
             }
             (key, id, token) => {
@@ -523,6 +553,13 @@ impl Settings {
                 .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             public_url: args.public_url,
             log_format: args.log_format.unwrap_or_default(),
+            github_web_url: match args.github_web_url {
+                Some(url) => {
+                    check_http_url("TRAINYARD_GITHUB_WEB_URL", &url)?;
+                    url.trim_end_matches('/').to_owned()
+                }
+                None => crate::notes_command::server_url(&github_api_url),
+            },
             github_api_url,
             github,
             github_oauth,
@@ -542,6 +579,7 @@ impl Settings {
     }
 
     /// One line per integration that is not configured, saying what it would take.
+    /// (Also: chat integrations whose allow-list is empty, which refuse everyone.)
     pub fn unconfigured_integrations(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if self.github.is_none() {
@@ -563,6 +601,20 @@ impl Settings {
             lines.push(
                 "Slack not configured: /slack/* answers 503 until \
                  TRAINYARD_SLACK_SIGNING_SECRET and TRAINYARD_SLACK_BOT_TOKEN are set"
+                    .to_owned(),
+            );
+        }
+        if self.slack.as_ref().is_some_and(|s| s.workspaces.is_empty()) {
+            lines.push(
+                "Slack: no workspace is allowed yet; every command is refused until \
+                 TRAINYARD_SLACK_WORKSPACES lists your team ids"
+                    .to_owned(),
+            );
+        }
+        if self.discord.as_ref().is_some_and(|d| d.guilds.is_empty()) {
+            lines.push(
+                "Discord: no guild is allowed yet; every command is refused until \
+                 TRAINYARD_DISCORD_GUILDS lists your guild ids"
                     .to_owned(),
             );
         }

@@ -69,7 +69,7 @@ async fn a_new_sqlite_file_is_created_in_wal_mode_and_reports_pending_migrations
     assert_eq!(busy, 5000);
     assert_eq!(
         db.readiness().await.expect("readiness"),
-        Readiness::MigrationsPending(vec![1, 2, 3, 4, 5, 6, 7])
+        Readiness::MigrationsPending(vec![1, 2, 3, 4, 5, 6, 7, 8])
     );
     db.migrate().await.expect("migrate");
     assert_eq!(db.readiness().await.expect("readiness"), Readiness::Ready);

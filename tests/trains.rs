@@ -231,6 +231,9 @@ impl World {
             command,
             command_id: "test".into(),
             by_schedule: false,
+            reply_to: None,
+            train_id: None,
+            expect_version: None,
         };
         execute(&self.bot.train_context(), &request)
             .await
@@ -1134,6 +1137,9 @@ async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
         command: TrainCommand::Cut,
         command_id: "t".into(),
         by_schedule: false,
+        reply_to: None,
+        train_id: None,
+        expect_version: None,
     };
     let reply = execute(&world.bot.train_context(), &request)
         .await

@@ -35,6 +35,11 @@ pub fn discord(text: &str) -> String {
     out
 }
 
+/// Escapes text for a GitHub comment: `@login` and `@org/team` must not notify anyone.
+pub fn github(text: &str) -> String {
+    text.replace('@', "@\u{200b}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

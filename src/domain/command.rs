@@ -392,8 +392,9 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
         CommandName::Help | CommandName::Link | CommandName::Unlink
     );
     if takes_target && let Some(word) = rest.first().filter(|w| w.contains('/')) {
-        target.repo =
-            Some(RepoFullName::parse(word).map_err(|_| bad(word, "a repository (owner/name)", None))?);
+        target.repo = Some(
+            RepoFullName::parse(word).map_err(|_| bad(word, "a repository (owner/name)", None))?,
+        );
         rest.remove(0);
     }
     let too_many = |extra: &str| bad(extra, "expected here", None);
@@ -436,7 +437,10 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
         CommandName::Approve | CommandName::Reject => {
             // [line] [version] then, for reject, the reason.
             let mut version = None;
-            if rest.len() >= 2 && is_line_name(rest[0]) && !is_version(rest[0]) && is_version(rest[1])
+            if rest.len() >= 2
+                && is_line_name(rest[0])
+                && !is_version(rest[0])
+                && is_version(rest[1])
             {
                 target.line = Some(rest.remove(0).to_owned());
             }
@@ -498,7 +502,8 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 }
                 [pr] => pull_request_number(pr).ok_or_else(|| {
                     let digits: String = pr.chars().filter(char::is_ascii_digit).collect();
-                    let hint = (!digits.is_empty() && digits.len() <= 10).then(|| format!("#{digits}"));
+                    let hint =
+                        (!digits.is_empty() && digits.len() <= 10).then(|| format!("#{digits}"));
                     bad(pr, "a pull request number (#123)", hint)
                 })?,
                 [_, extra, ..] => return Err(too_many(extra)),
@@ -567,10 +572,7 @@ pub fn command_lines(markdown: &str) -> Vec<String> {
         }
     }
     flush(&mut in_paragraph_text, &mut lines);
-    lines
-        .into_iter()
-        .filter(|l| !l.contains('\u{1}'))
-        .collect()
+    lines.into_iter().filter(|l| !l.contains('\u{1}')).collect()
 }
 
 /// Command lines of an edited comment that were not in its previous body.
@@ -696,13 +698,22 @@ mod tests {
         );
         assert!(matches!(
             parse("cut acme/api/x"),
-            Err(ParseError::BadArgument { expected: "a repository (owner/name)", .. })
+            Err(ParseError::BadArgument {
+                expected: "a repository (owner/name)",
+                ..
+            })
         ));
         assert!(matches!(
             parse("cut <!channel>"),
-            Err(ParseError::BadArgument { expected: "a train line name", .. })
+            Err(ParseError::BadArgument {
+                expected: "a train line name",
+                ..
+            })
         ));
-        assert!(matches!(parse("status a b"), Err(ParseError::BadArgument { .. })));
+        assert!(matches!(
+            parse("status a b"),
+            Err(ParseError::BadArgument { .. })
+        ));
         let long = "x".repeat(5000);
         let message = parse(&long).expect_err("long").to_string();
         assert!(message.len() < 120, "{message}");
@@ -728,7 +739,14 @@ mod tests {
 
     #[test]
     fn versions() {
-        for v in ["1.2.3", "v1.2.3", "api-v1.2.3-rc.1", "2026.11.0", "2026.11", "v1.0.0+b.1"] {
+        for v in [
+            "1.2.3",
+            "v1.2.3",
+            "api-v1.2.3-rc.1",
+            "2026.11.0",
+            "2026.11",
+            "v1.0.0+b.1",
+        ] {
             assert!(is_version(v), "{v}");
         }
         for v in ["latest", "1", "v1..2", "1.2.3.4", "<@U123>"] {

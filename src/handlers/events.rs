@@ -5,6 +5,7 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::event::{Event, InstallationAction, PushedRef, ReleaseAction};
+use crate::handlers::comments::CommentCommands;
 use crate::handlers::repo_config::{ReloadRepoConfig, touches_config};
 use crate::handlers::train_commands::DraftPublishedByHand;
 use crate::handlers::trains::BoardPullRequest;
@@ -125,6 +126,20 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                             tag_name: e.release.tag_name.clone(),
                             url: e.release.url.clone(),
                             publisher: e.sender.login.clone(),
+                        })
+                        .await
+                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                }
+            }
+        }
+        Event::IssueComment(comment) => {
+            if let Some(installation) = comment.installation_id {
+                note_repository(&ctx, installation, &comment.repository, now).await?;
+                if !CommentCommands::lines(&comment).is_empty() {
+                    ctx.queue
+                        .enqueue_now(&CommentCommands {
+                            installation,
+                            event: comment,
                         })
                         .await
                         .map_err(|e| JobError::Failed(e.to_string()))?;

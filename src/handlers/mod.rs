@@ -1,8 +1,11 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
+pub mod chat;
+pub mod comments;
 pub mod drafting;
 pub mod events;
 pub mod installations;
+pub mod notifications;
 pub mod repo_config;
 pub mod train_commands;
 pub mod trains;

@@ -54,7 +54,8 @@ pub async fn refresh(
             }
         }
         return match RepoConfig::from_file(path, &file.text) {
-            Ok(_) => {
+            Ok(config) => {
+                crate::store::chat::set_routes(db, repo, &chat_routes(&config)).await?;
                 repo_configs::save_good(
                     db,
                     repo,
@@ -76,7 +77,31 @@ pub async fn refresh(
         };
     }
     repo_configs::save_good(db, repo, None, None, None, now).await?;
+    crate::store::chat::set_routes(db, repo, &[]).await?;
     Ok(Refresh::Defaults)
+}
+
+/// The channels a configuration's `chat:` section routes to the repository.
+fn chat_routes(config: &RepoConfig) -> Vec<crate::store::chat::Route> {
+    use crate::store::chat::{ChatSurface, Route};
+    let Some(chat) = &config.chat else {
+        return Vec::new();
+    };
+    let announce = chat.announce.unwrap_or(true);
+    let mut routes = Vec::new();
+    for (surface, channel) in [
+        (ChatSurface::Slack, &chat.slack_channel),
+        (ChatSurface::Discord, &chat.discord_channel),
+    ] {
+        if let Some(channel) = channel.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            routes.push(Route {
+                surface,
+                channel: channel.to_owned(),
+                announce,
+            });
+        }
+    }
+    routes
 }
 
 /// The first configuration file the repository's default branch has (see [`CONFIG_PATHS`]).

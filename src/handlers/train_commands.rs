@@ -37,6 +37,15 @@ pub struct RunTrainCommand {
     /// Given by the line's schedule, not a person: no permission to check.
     #[serde(default)]
     pub by_schedule: bool,
+    /// Where the outcome is told (the chat or comment that asked).
+    #[serde(default)]
+    pub reply_to: Option<crate::handlers::chat::ReplyTo>,
+    /// A button press acts on the train it was shown with, and on no other.
+    #[serde(default)]
+    pub train_id: Option<i64>,
+    /// The version (or tag) the person named: the train must have it.
+    #[serde(default)]
+    pub expect_version: Option<String>,
 }
 
 /// What the command did, to tell whoever gave it.
@@ -60,8 +69,29 @@ impl BackgroundJob for RunTrainCommand {
         let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
         let _entered = span.enter();
         let reply = execute(&ctx, &self).await?;
-        // The surfaces (#6) relay this to the chat or comment that asked.
         tracing::info!(repo = %self.repository, actor = %self.actor, ?reply, "command answered");
+        if let Some(reply_to) = &self.reply_to {
+            let surface = reply_to.surface();
+            let (text, refused) = match &reply {
+                CommandReply::Done(text) => (text.as_str(), false),
+                CommandReply::Refused(text) => (text.as_str(), true),
+            };
+            let what = surface.bold(&format!("{} {}", self.repository, self.command.name()));
+            let text = if refused {
+                format!("{what} refused: {}", surface.user(text))
+            } else {
+                format!("{what}: {}", surface.user(text))
+            };
+            crate::handlers::chat::relay(
+                &ctx,
+                self.installation,
+                &self.repository,
+                reply_to,
+                &text,
+                refused,
+            )
+            .await?;
+        }
         Ok(())
     }
 }
@@ -121,11 +151,41 @@ pub async fn execute(
         TrainCommand::Hotfix { .. } => None,
     };
     let Some(train) = train.cloned() else {
+        if let Some(id) = request.train_id {
+            return refused(no_longer(ctx, id).await?);
+        }
         return refused(format!(
             "line `{}` has no train yet: nothing has boarded",
             line.name
         ));
     };
+    if let Some(id) = request.train_id
+        && id != train.id
+    {
+        return refused(no_longer(ctx, id).await?);
+    }
+    if let Some(expected) = &request.expect_version {
+        let matches = |v: &Option<String>| {
+            v.as_deref()
+                .is_some_and(|v| version_core(v) == version_core(expected))
+        };
+        match (&train.tag_name, train.state()) {
+            (_, TrainState::Open) => {
+                return refused(format!(
+                    "the `{}` train has not been cut yet; there is no {expected} to act on",
+                    line.name
+                ));
+            }
+            (tag, _) if !matches(tag) && !matches(&train.version) => {
+                return refused(format!(
+                    "the `{}` train waiting for approval is {}, not {expected}",
+                    line.name,
+                    tag.as_deref().unwrap_or("unversioned")
+                ));
+            }
+            _ => {}
+        }
+    }
     let approvals = config.approvals.clone().unwrap_or_default();
     let rules = ApprovalRules {
         required: approvals.required.unwrap_or(1),
@@ -360,6 +420,23 @@ pub async fn execute(
             Ok(CommandReply::Done("the train was abandoned".into()))
         }
     }
+}
+
+/// `v1.2.0`, `api-v1.2.0` and `1.2.0` name the same version.
+fn version_core(text: &str) -> &str {
+    text.trim_start_matches(|c: char| !c.is_ascii_digit())
+}
+
+/// Why a button's train can no longer be acted on.
+async fn no_longer(ctx: &TrainContext, train_id: i64) -> Result<String, JobError> {
+    Ok(match trains::get(&ctx.db, train_id).await? {
+        Some(train) => format!(
+            "that train ({}) is {} now; this button no longer applies",
+            train.tag_name.as_deref().unwrap_or(&train.line),
+            train.state
+        ),
+        None => "that train no longer exists".to_owned(),
+    })
 }
 
 /// Opens a hotfix train for the next patch of `base` on `release/<major>.<minor>`, creating
@@ -948,6 +1025,9 @@ impl BackgroundJob for ScheduledCuts {
                         command: TrainCommand::Cut,
                         command_id: format!("schedule:{}:{}", line.name, slot.as_millisecond()),
                         by_schedule: true,
+                        reply_to: None,
+                        train_id: None,
+                        expect_version: None,
                     })
                     .await
                     .map_err(|e| JobError::Failed(e.to_string()))?;
@@ -982,6 +1062,7 @@ async fn remind(
         passengers,
     };
     trains::record_event(&ctx.db, repo, line, open.map(|t| t.id), &event, now).await?;
+    ctx.notify(repo).await?;
     tracing::info!(%repo, line, %slot, "scheduled cut reminder");
     Ok(())
 }

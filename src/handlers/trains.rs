@@ -32,6 +32,10 @@ pub struct TrainContext {
     pub github: Option<GitHubClient>,
     /// GitHub's web URL, for links in notes.
     pub server_url: String,
+    /// Settings (chat allow-lists, linking).
+    pub settings: std::sync::Arc<crate::settings::Settings>,
+    /// Slack and Discord, where configured.
+    pub chat: crate::handlers::chat::ChatClients,
 }
 
 impl TrainContext {
@@ -63,6 +67,17 @@ impl TrainContext {
             self.now(),
         )
         .await?;
+        self.notify(&repo).await
+    }
+
+    /// Has the repository's new train events delivered to its channels.
+    pub(crate) async fn notify(&self, repo: &RepoFullName) -> Result<(), JobError> {
+        self.queue
+            .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
+                repository: repo.clone(),
+            })
+            .await
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         Ok(())
     }
 }
@@ -284,6 +299,36 @@ fn boarding_row(event: &PullRequestEvent) -> trains::Boarding<'_> {
     }
 }
 
+/// A train's passengers as the notes engine sees pull requests.
+pub fn passenger_pull_requests(
+    passengers: &[trains::PassengerRow],
+    repo: &RepoFullName,
+    branch: &str,
+    server_url: &str,
+) -> Vec<PullRequest> {
+    passengers
+        .iter()
+        .map(|p| PullRequest {
+            number: p.number as u64,
+            title: p.title.clone(),
+            body: String::new(),
+            url: format!("{server_url}/{repo}/pull/{}", p.number),
+            author: p.author.as_ref().map(|login| Author {
+                login: login.clone(),
+                is_bot: false,
+                url: String::new(),
+            }),
+            merged_at: p.merged_at.clone().unwrap_or_default(),
+            labels: serde_json::from_str(&p.labels).unwrap_or_default(),
+            base_ref_name: branch.to_owned(),
+            head_ref_name: String::new(),
+            base_repository: repo.to_string(),
+            merge_commit: p.merge_sha.clone(),
+            changed_files: Vec::new(),
+        })
+        .collect()
+}
+
 /// The draft a train's passengers make now (version, tag, name, notes), with the
 /// repository's releases it was computed against.
 pub async fn draft_for(
@@ -300,27 +345,7 @@ pub async fn draft_for(
     let all = github.list_releases(installation, repo).await?;
     let previous = releases::find_previous(&all, &notes, &train.branch);
     let passengers = trains::passengers(&ctx.db, train.id).await?;
-    let pull_requests: Vec<PullRequest> = passengers
-        .iter()
-        .map(|p| PullRequest {
-            number: p.number as u64,
-            title: p.title.clone(),
-            body: String::new(),
-            url: format!("{}/{repo}/pull/{}", ctx.server_url, p.number),
-            author: p.author.as_ref().map(|login| Author {
-                login: login.clone(),
-                is_bot: false,
-                url: String::new(),
-            }),
-            merged_at: p.merged_at.clone().unwrap_or_default(),
-            labels: serde_json::from_str(&p.labels).unwrap_or_default(),
-            base_ref_name: train.branch.clone(),
-            head_ref_name: String::new(),
-            base_repository: repo.to_string(),
-            merge_commit: p.merge_sha.clone(),
-            changed_files: Vec::new(),
-        })
-        .collect();
+    let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
     let frozen = train.state() != TrainState::Open;
     // A hotfix is the next patch of its base release, whatever its pull requests say.
     let hotfix_base = (train.kind == "hotfix")

@@ -598,3 +598,27 @@ pub async fn schedule_seen_since(
             .await?,
     )
 }
+
+/// A repository's events not yet delivered everywhere, oldest first.
+pub async fn undelivered_events(
+    db: &Db,
+    repo: &RepoFullName,
+) -> Result<Vec<TrainEventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, repository, line, train_id, kind, detail, created_at FROM train_events \
+         WHERE repository = $1 AND delivered_at IS NULL ORDER BY id",
+    )
+    .bind(repo.as_ref())
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Marks an event delivered to every channel it was meant for.
+pub async fn mark_event_done(db: &Db, event_id: i64, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE train_events SET delivered_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(event_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Discord's REST API: completing deferred interactions through their webhook (15 minutes),
+//! channel messages with the bot token after that, and command registration. Every message
+//! goes out with `allowed_mentions` empty, so no text can ping anyone.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ChatError, from_reqwest, from_status};
+use crate::settings::Secret;
+
+const SERVICE: &str = "Discord";
+
+/// Talks to Discord.
+#[derive(Clone)]
+pub struct DiscordClient {
+    http: reqwest::Client,
+    api_url: String,
+    application_id: u64,
+    bot_token: Secret,
+}
+
+impl std::fmt::Debug for DiscordClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordClient")
+            .field("api_url", &self.api_url)
+            .field("application_id", &self.application_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+/// A message body with mentions switched off.
+fn quiet(message: &Value) -> Value {
+    let mut body = message.clone();
+    body["allowed_mentions"] = json!({ "parse": [] });
+    body
+}
+
+impl DiscordClient {
+    /// A client for `api_url` (`https://discord.com/api/v10`).
+    pub fn new(api_url: &str, application_id: u64, bot_token: Secret) -> DiscordClient {
+        DiscordClient {
+            http: super::http_client(),
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            application_id,
+            bot_token,
+        }
+    }
+
+    /// Replaces the deferred answer of an interaction (`@original`).
+    pub async fn edit_original(&self, token: &str, message: &Value) -> Result<(), ChatError> {
+        let url = format!(
+            "{}/webhooks/{}/{token}/messages/@original",
+            self.api_url, self.application_id
+        );
+        let response = self.http.patch(url).json(&quiet(message)).send().await;
+        match self.check(response).await {
+            // An expired interaction token answers 401 (50027) or 404.
+            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
+                Err(ChatError::Gone {
+                    service: SERVICE,
+                    reason,
+                })
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Posts a channel message, as a reply to `reply_to` when given; returns its id.
+    pub async fn create_message(
+        &self,
+        channel: &str,
+        reply_to: Option<&str>,
+        message: &Value,
+    ) -> Result<String, ChatError> {
+        let mut body = quiet(message);
+        if let Some(id) = reply_to {
+            body["message_reference"] = json!({ "message_id": id, "fail_if_not_exists": false });
+        }
+        let response = self
+            .http
+            .post(format!("{}/channels/{channel}/messages", self.api_url))
+            .header("Authorization", format!("Bot {}", self.bot_token.expose()))
+            .json(&body)
+            .send()
+            .await;
+        let text = self.check(response).await?;
+        let created: Created = serde_json::from_str(&text).map_err(|_| ChatError::Refused {
+            service: SERVICE,
+            reason: "message created without an id".into(),
+        })?;
+        Ok(created.id)
+    }
+
+    /// Replaces a channel message's content.
+    pub async fn edit_message(
+        &self,
+        channel: &str,
+        message_id: &str,
+        message: &Value,
+    ) -> Result<(), ChatError> {
+        let response = self
+            .http
+            .patch(format!(
+                "{}/channels/{channel}/messages/{message_id}",
+                self.api_url
+            ))
+            .header("Authorization", format!("Bot {}", self.bot_token.expose()))
+            .json(&quiet(message))
+            .send()
+            .await;
+        self.check(response).await.map(|_| ())
+    }
+
+    /// Replaces the application's commands, in a guild (instant) or globally.
+    pub async fn register_commands(
+        &self,
+        guild: Option<&str>,
+        commands: &Value,
+    ) -> Result<Value, ChatError> {
+        let url = match guild {
+            Some(guild) => format!(
+                "{}/applications/{}/guilds/{guild}/commands",
+                self.api_url, self.application_id
+            ),
+            None => format!(
+                "{}/applications/{}/commands",
+                self.api_url, self.application_id
+            ),
+        };
+        let response = self
+            .http
+            .put(url)
+            .header("Authorization", format!("Bot {}", self.bot_token.expose()))
+            .json(commands)
+            .send()
+            .await;
+        let text = self.check(response).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn check(
+        &self,
+        response: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<String, ChatError> {
+        let response = response.map_err(|e| from_reqwest(SERVICE, &e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(std::time::Duration::from_secs_f64);
+        let text = response
+            .text()
+            .await
+            .map_err(|e| from_reqwest(SERVICE, &e))?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(from_status(SERVICE, status, retry_after, &text))
+        }
+    }
+}

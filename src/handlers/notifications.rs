@@ -1,0 +1,177 @@
+//! Train events to the channels routed to their repository: one thread per train (its root
+//! message is the train's card, edited in place as the train moves), each event a reply in
+//! it. Every (event, channel) pair is recorded once posted, so a retry posts only what is
+//! missing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::chat::cards::{self, StatusCard, Surface};
+use crate::domain::ids::RepoFullName;
+use crate::domain::train_event::TrainEvent;
+use crate::handlers::chat::train_card;
+use crate::handlers::trains::TrainContext;
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::chat::{self as chat_store, ChatSurface, Route};
+use crate::store::trains::{self, TrainEventRow};
+
+/// Delivers a repository's undelivered train events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliverTrainEvents {
+    /// The repository.
+    pub repository: RepoFullName,
+}
+
+impl BackgroundJob for DeliverTrainEvents {
+    const KIND: &'static str = "chat.notify";
+    type Context = TrainContext;
+
+    /// In event order per repository, apart from its train work (a slow chat service never
+    /// holds up a release).
+    fn queue_key(&self) -> String {
+        format!("notify:{}", self.repository)
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("notify:{}", self.repository))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let repo = &self.repository;
+        let routes = chat_store::announce_channels(&ctx.db, repo).await?;
+        for event in trains::undelivered_events(&ctx.db, repo).await? {
+            for route in &routes {
+                if chat_store::event_delivered(&ctx.db, event.id, route).await? {
+                    continue;
+                }
+                if deliver(&ctx, repo, &event, route).await? {
+                    chat_store::mark_event_delivered(&ctx.db, event.id, route, ctx.now()).await?;
+                }
+            }
+            trains::mark_event_done(&ctx.db, event.id, ctx.now()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn card_message(card: &StatusCard, surface: Surface) -> serde_json::Value {
+    match surface {
+        Surface::Slack => json!({ "text": card.text(surface), "blocks": card.slack_blocks() }),
+        _ => json!({ "content": card.text(surface), "components": card.discord_components() }),
+    }
+}
+
+fn event_message(
+    event: &TrainEvent,
+    text: String,
+    train_id: Option<i64>,
+    surface: Surface,
+) -> serde_json::Value {
+    // A cut asks for approval: its message carries the buttons.
+    let buttons = match (event, train_id) {
+        (TrainEvent::Cut { tag, .. }, Some(id)) => Some((id, tag.clone())),
+        _ => None,
+    };
+    match surface {
+        Surface::Slack => {
+            let mut blocks = vec![json!({
+                "type": "section", "text": { "type": "mrkdwn", "text": text }
+            })];
+            if let Some((id, tag)) = &buttons {
+                blocks.push(cards::slack_approval_actions(*id, Some(tag)));
+            }
+            json!({ "text": text, "blocks": blocks })
+        }
+        _ => {
+            let components = match &buttons {
+                Some((id, tag)) => cards::discord_approval_components(*id, Some(tag)),
+                None => json!([]),
+            };
+            json!({ "content": text, "components": components })
+        }
+    }
+}
+
+/// Posts one event to one channel; false when the channel's service is not configured.
+async fn deliver(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    event: &TrainEventRow,
+    route: &Route,
+) -> Result<bool, JobError> {
+    let Some(detail) = event.event() else {
+        return Ok(true);
+    };
+    let surface = match route.surface {
+        ChatSurface::Slack => Surface::Slack,
+        ChatSurface::Discord => Surface::Discord,
+    };
+    let text = cards::event_text(&detail, repo.as_ref(), &event.line, surface);
+    let message = event_message(&detail, text, event.train_id, surface);
+    let card = match event.train_id {
+        Some(id) => train_card(ctx, repo, id).await?,
+        None => None,
+    };
+    let thread = match event.train_id {
+        Some(id) => chat_store::thread(&ctx.db, id, route.surface, &route.channel).await?,
+        None => None,
+    };
+    match route.surface {
+        ChatSurface::Slack => {
+            let Some(slack) = &ctx.chat.slack else {
+                return Ok(false);
+            };
+            let root = match (&thread, &card, event.train_id) {
+                (Some(ts), Some(card), _) => {
+                    if let Err(error) = slack
+                        .update_message(&route.channel, ts, &card_message(card, surface))
+                        .await
+                    {
+                        tracing::warn!(%repo, %error, "could not update the train's card");
+                    }
+                    Some(ts.clone())
+                }
+                (None, Some(card), Some(id)) => {
+                    let ts = slack
+                        .post_message(&route.channel, None, &card_message(card, surface))
+                        .await?;
+                    chat_store::set_thread(&ctx.db, id, route.surface, &route.channel, &ts).await?;
+                    Some(ts)
+                }
+                _ => None,
+            };
+            slack
+                .post_message(&route.channel, root.as_deref(), &message)
+                .await?;
+        }
+        ChatSurface::Discord => {
+            let Some(discord) = &ctx.chat.discord else {
+                return Ok(false);
+            };
+            let root = match (&thread, &card, event.train_id) {
+                (Some(id), Some(card), _) => {
+                    if let Err(error) = discord
+                        .edit_message(&route.channel, id, &card_message(card, surface))
+                        .await
+                    {
+                        tracing::warn!(%repo, %error, "could not update the train's card");
+                    }
+                    Some(id.clone())
+                }
+                (None, Some(card), Some(train_id)) => {
+                    let id = discord
+                        .create_message(&route.channel, None, &card_message(card, surface))
+                        .await?;
+                    chat_store::set_thread(&ctx.db, train_id, route.surface, &route.channel, &id)
+                        .await?;
+                    Some(id)
+                }
+                _ => None,
+            };
+            discord
+                .create_message(&route.channel, root.as_deref(), &message)
+                .await?;
+        }
+    }
+    Ok(true)
+}
