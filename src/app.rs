@@ -129,7 +129,8 @@ impl AppState {
             .register::<DraftPublishedByHand>(trains.clone())
             .register::<ScheduledCuts>(trains.clone())
             .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())
-            .register::<crate::handlers::comments::CommentCommands>(trains)
+            .register::<crate::handlers::comments::CommentCommands>(trains.clone())
+            .register::<crate::handlers::chat::SendReply>(trains)
     }
 
     /// A runner over this state's queue with this build's handlers.

@@ -52,11 +52,28 @@ pub enum Command {
     /// Preview the release notes and the resolved version for a range, read-only. Uses
     /// GITHUB_TOKEN, or the App's credentials.
     Notes(crate::notes_command::NotesArgs),
+    /// Discord: register the `/release` command and its sub-commands.
+    Discord {
+        /// What to do.
+        #[command(subcommand)]
+        action: DiscordAction,
+    },
     /// Show the job queue: counts per state and the dead jobs with their last error.
     Jobs {
         /// Run every job that is due now, once, then show the queue.
         #[arg(long)]
         run: bool,
+    },
+}
+
+/// `trainyard discord …`.
+#[derive(Debug, Subcommand)]
+pub enum DiscordAction {
+    /// Register (replace) the application's `/release` command.
+    RegisterCommands {
+        /// Register in one guild (instant) instead of globally (may take an hour).
+        #[arg(long)]
+        guild: Option<String>,
     },
 }
 
@@ -120,6 +137,36 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay { .. } | Command::Notes(_) => Ok(()),
+        Command::Discord {
+            action: DiscordAction::RegisterCommands { guild },
+        } => {
+            let Some(discord) = &settings.discord else {
+                anyhow::bail!(
+                    "Discord is not configured: set TRAINYARD_DISCORD_PUBLIC_KEY, \
+                     TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN"
+                );
+            };
+            let client = crate::chat::discord::DiscordClient::new(
+                &settings.discord_api_url,
+                discord.application_id,
+                discord.bot_token.clone(),
+            );
+            let registered = client
+                .register_commands(
+                    guild.as_deref(),
+                    &crate::inbound::discord::release_command(),
+                )
+                .await
+                .context("registering the /release command")?;
+            let count = registered.as_array().map_or(0, Vec::len);
+            match guild {
+                Some(guild) => println!("registered {count} command(s) in guild {guild}"),
+                None => println!(
+                    "registered {count} global command(s); Discord may take up to an hour to show them"
+                ),
+            }
+            Ok(())
+        }
         Command::Jobs { run } => {
             let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
             if run {

@@ -4,8 +4,6 @@
 //! are acknowledged and enqueued as [`RunTrainCommand`], whose outcome is relayed to where the
 //! command came from ([`ReplyTo`]).
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -599,8 +597,7 @@ pub fn redirect_uri(public_url: &str) -> String {
 /// Relays a command's outcome to where it came from.
 pub async fn relay(
     ctx: &TrainContext,
-    installation: u64,
-    repo: &RepoFullName,
+    github_target: Option<(u64, &RepoFullName)>,
     reply_to: &ReplyTo,
     text: &str,
     refused: bool,
@@ -648,6 +645,9 @@ pub async fn relay(
             discord.create_message(channel, None, &message).await?;
         }
         ReplyTo::GitHub { issue_number } => {
+            let Some((installation, repo)) = github_target else {
+                return Ok(());
+            };
             let github = ctx.github()?;
             github
                 .request::<serde_json::Value>(
@@ -662,5 +662,26 @@ pub async fn relay(
     Ok(())
 }
 
-/// Shared, read-mostly settings for the chat answers.
-pub type SharedSettings = Arc<Settings>;
+/// Posts an immediate answer that the HTTP response cannot carry (Slack buttons).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendReply {
+    /// Where.
+    pub reply_to: ReplyTo,
+    /// What (escaped for the surface).
+    pub text: String,
+    /// Only the asker sees it.
+    pub ephemeral: bool,
+}
+
+impl crate::jobs::BackgroundJob for SendReply {
+    const KIND: &'static str = "chat.reply";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        "chat.reply".to_owned()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), crate::jobs::JobError> {
+        relay(&ctx, None, &self.reply_to, &self.text, self.ephemeral).await
+    }
+}

@@ -84,8 +84,7 @@ impl BackgroundJob for RunTrainCommand {
             };
             crate::handlers::chat::relay(
                 &ctx,
-                self.installation,
-                &self.repository,
+                Some((self.installation, &self.repository)),
                 reply_to,
                 &text,
                 refused,

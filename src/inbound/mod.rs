@@ -2,13 +2,15 @@
 //! ever see verified input; a route whose secret is not configured answers 503 and reads
 //! nothing.
 
-pub mod chat;
+pub mod discord;
 pub mod github;
 pub mod intake;
+pub mod oauth;
+pub mod slack;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use crate::app::AppState;
 
@@ -19,7 +21,17 @@ pub fn routes() -> Router<AppState> {
             "/webhooks/github",
             post(github::receive).layer(DefaultBodyLimit::max(github::MAX_BODY_BYTES)),
         )
-        .route("/slack/commands", post(chat::slack))
-        .route("/slack/interactions", post(chat::slack))
-        .route("/discord/interactions", post(chat::discord))
+        .route(
+            "/slack/commands",
+            post(slack::command).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/slack/interactions",
+            post(slack::interaction).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/discord/interactions",
+            post(discord::interaction).layer(DefaultBodyLimit::max(discord::MAX_BODY_BYTES)),
+        )
+        .route("/oauth/github/callback", get(oauth::callback))
 }

@@ -1,0 +1,359 @@
+//! `POST /slack/commands` (slash commands) and `POST /slack/interactions` (buttons).
+//! Verify Slack's `v0` signature over the raw body and a fresh timestamp, parse the form,
+//! answer within Slack's 3 seconds: reading commands at once, changing ones acknowledged and
+//! enqueued (their outcome goes to the `response_url`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{KeyInit, Mac};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::chat::cards::{self, Surface};
+use crate::domain::command::{self, ChatCommand, Target};
+use crate::domain::ids::RepoFullName;
+use crate::error::HttpError;
+use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, SendReply, answer};
+use crate::settings::Secret;
+use crate::store::{chat as chat_store, trains};
+
+/// Slack's payloads are small; a message with blocks stays well below this.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Requests older (or newer) than this are replays.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// Why a request is not Slack's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// Missing headers.
+    #[error("missing X-Slack-Signature or X-Slack-Request-Timestamp")]
+    Missing,
+    /// The timestamp is not within five minutes of now.
+    #[error("stale or malformed X-Slack-Request-Timestamp")]
+    Stale,
+    /// The signature does not match.
+    #[error("invalid X-Slack-Signature")]
+    Invalid,
+}
+
+/// Checks `v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{body}"))`, in constant time.
+pub fn verify(
+    secret: &Secret,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), SignatureError> {
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+        return Err(SignatureError::Missing);
+    };
+    let sent: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Stale)?;
+    if (now_secs - sent).abs() > MAX_SKEW_SECS {
+        return Err(SignatureError::Stale);
+    }
+    let expected = signature
+        .strip_prefix("v0=")
+        .and_then(|hex_mac| hex::decode(hex_mac).ok())
+        .ok_or(SignatureError::Invalid)?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes())
+        .map_err(|_| SignatureError::Invalid)?;
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), HttpError> {
+    let Some(slack) = state.settings.slack.as_ref() else {
+        return Err(HttpError::not_configured(
+            "Slack",
+            "TRAINYARD_SLACK_SIGNING_SECRET and TRAINYARD_SLACK_BOT_TOKEN",
+        ));
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = state.queue.clock().now().as_second();
+    verify(
+        &slack.signing_secret,
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        body,
+        now,
+    )
+    .map_err(|e| HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct SlashCommand {
+    #[serde(default)]
+    text: String,
+    response_url: String,
+    user_id: String,
+    team_id: String,
+    channel_id: String,
+    trigger_id: Option<String>,
+}
+
+/// A slash command.
+pub async fn command(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    verified(&state, &headers, &body)?;
+    if serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .is_ok_and(|fields| fields.iter().any(|(k, _)| k == "ssl_check"))
+    {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let form: SlashCommand = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            format!("not a Slack slash command: {e}"),
+        )
+    })?;
+    let now = state.queue.clock().now().as_millisecond();
+    let request_id = form
+        .trigger_id
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", form.user_id, now));
+    let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
+    let _entered = span.enter();
+    if !claim(&state, &request_id).await? {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let asker = Asker {
+        surface: Surface::Slack,
+        workspace: form.team_id,
+        channel: form.channel_id.clone(),
+        user: form.user_id,
+        comment_repository: None,
+    };
+    let reply_to = ReplyTo::Slack {
+        response_url: form.response_url,
+        channel: form.channel_id,
+        issued_at: now,
+    };
+    let answered = answer(
+        &state.train_context(),
+        &asker,
+        command::parse(&form.text),
+        reply_to,
+        &format!("slack:{request_id}"),
+        None,
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(Json(match answered {
+        Answer::Now(reply) => message(&reply),
+        Answer::Later(ack) => json!({ "response_type": "in_channel", "text": ack.text }),
+    })
+    .into_response())
+}
+
+/// Records the request id; false when Slack sent it before.
+async fn claim(state: &AppState, request_id: &str) -> Result<bool, HttpError> {
+    let now = state.queue.clock().now().as_millisecond();
+    chat_store::claim_request(&state.db, "slack", request_id, now)
+        .await
+        .map_err(|e| unavailable(e.into()))
+}
+
+fn unavailable(error: crate::handlers::chat::ChatFailure) -> HttpError {
+    tracing::error!(%error, "chat command not answered");
+    HttpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "trainyard cannot answer right now; try again in a moment",
+    )
+}
+
+/// A reply as a Slack message.
+fn message(reply: &Reply) -> Value {
+    let response_type = if reply.ephemeral {
+        "ephemeral"
+    } else {
+        "in_channel"
+    };
+    match &reply.card {
+        Some(card) => json!({
+            "response_type": response_type,
+            "text": card.text(Surface::Slack),
+            "blocks": card.slack_blocks(),
+        }),
+        None => json!({ "response_type": response_type, "text": reply.text }),
+    }
+}
+
+#[derive(Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+#[derive(Deserialize)]
+struct BlockActions {
+    #[serde(rename = "type")]
+    kind: String,
+    user: Option<IdOnly>,
+    team: Option<IdOnly>,
+    channel: Option<IdOnly>,
+    response_url: Option<String>,
+    trigger_id: Option<String>,
+    #[serde(default)]
+    actions: Vec<Action>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    action_id: String,
+    #[serde(default)]
+    value: String,
+    action_ts: Option<String>,
+}
+
+/// A button press: Approve and Reject are the same commands, given by whoever pressed.
+pub async fn interaction(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    verified(&state, &headers, &body)?;
+    let form: InteractionForm = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "not a Slack interaction: no payload field",
+        )
+    })?;
+    let payload: BlockActions = {
+        let mut deserializer = serde_json::Deserializer::from_str(&form.payload);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "malformed interaction payload at {}: {}",
+                    e.path(),
+                    e.inner()
+                ),
+            )
+        })?
+    };
+    let (Some(user), Some(team), Some(channel), Some(response_url)) = (
+        payload.user,
+        payload.team,
+        payload.channel,
+        payload.response_url,
+    ) else {
+        // Not a message button (a modal, a shortcut): nothing of ours.
+        return Ok(StatusCode::OK.into_response());
+    };
+    let Some(action) = payload
+        .actions
+        .first()
+        .filter(|_| payload.kind == "block_actions")
+    else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let request_id = format!(
+        "{}:{}",
+        payload.trigger_id.as_deref().unwrap_or(&user.id),
+        action.action_ts.as_deref().unwrap_or("")
+    );
+    let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
+    let _entered = span.enter();
+    if !claim(&state, &request_id).await? {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let now = state.queue.clock().now().as_millisecond();
+    let reply_to = ReplyTo::Slack {
+        response_url,
+        channel: channel.id.clone(),
+        issued_at: now,
+    };
+    let asker = Asker {
+        surface: Surface::Slack,
+        workspace: team.id,
+        channel: channel.id,
+        user: user.id,
+        comment_repository: None,
+    };
+    let ctx = state.train_context();
+    let Some((command, pinned)) = button_command(&state, &action.action_id, &action.value).await?
+    else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let answered = answer(
+        &ctx,
+        &asker,
+        Ok(command),
+        reply_to.clone(),
+        &format!("slack:{request_id}"),
+        Some(pinned),
+    )
+    .await
+    .map_err(unavailable)?;
+    // The HTTP answer to a button shows nothing: every reply goes to the response_url.
+    let reply = match answered {
+        Answer::Now(reply) => reply,
+        Answer::Later(ack) => ack,
+    };
+    let text = match &reply.card {
+        Some(card) => card.text(Surface::Slack),
+        None => reply.text.clone(),
+    };
+    state
+        .queue
+        .enqueue_now(&SendReply {
+            reply_to,
+            text,
+            ephemeral: reply.ephemeral,
+        })
+        .await
+        .map_err(|e| unavailable(e.into()))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// The command a button stands for, with the train it was shown with.
+pub(crate) async fn button_command(
+    state: &AppState,
+    action: &str,
+    value: &str,
+) -> Result<Option<(ChatCommand, crate::handlers::chat::Pinned)>, HttpError> {
+    let Some((train_id, tag)) = cards::parse_button_value(value) else {
+        return Ok(None);
+    };
+    let Some(train) = trains::get(&state.db, train_id)
+        .await
+        .map_err(|e| unavailable(e.into()))?
+    else {
+        return Ok(None);
+    };
+    let target = Target {
+        repo: RepoFullName::parse(&train.repository).ok(),
+        line: Some(train.line.clone()),
+    };
+    let command = match action {
+        "approve" => ChatCommand::Approve {
+            target,
+            version: None,
+        },
+        "reject" => ChatCommand::Reject {
+            target,
+            version: None,
+            reason: "rejected with the button".to_owned(),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some((command, (train_id, tag))))
+}
