@@ -397,3 +397,41 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod signature_tests {
+    use ed25519_dalek::{Signer, SigningKey};
+
+    #[test]
+    fn signatures_over_timestamp_and_body_verify() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let public = hex::encode(key.verifying_key().to_bytes());
+        let body = br#"{"type":1}"#;
+        let sign = |ts: &str, body: &[u8]| {
+            let mut message = ts.as_bytes().to_vec();
+            message.extend_from_slice(body);
+            hex::encode(key.sign(&message).to_bytes())
+        };
+        let sig = sign("1700000000", body);
+        let check = |ts: &str, sig: &str, body: &[u8], now: i64| {
+            super::verify(&public, Some(ts), Some(sig), body, now)
+        };
+        assert_eq!(check("1700000000", &sig, body, 1_700_000_010), Ok(()));
+        assert_eq!(
+            check("1700000000", &sig, b"{\"type\":2}", 1_700_000_010),
+            Err(super::SignatureError::Invalid)
+        );
+        assert_eq!(
+            check("1700000000", &sig, body, 1_700_000_301),
+            Err(super::SignatureError::Stale)
+        );
+        assert_eq!(
+            check("1700000001", &sig, body, 1_700_000_010),
+            Err(super::SignatureError::Invalid)
+        );
+        assert_eq!(
+            super::verify(&public, None, Some(&sig), body, 1_700_000_000),
+            Err(super::SignatureError::Missing)
+        );
+    }
+}

@@ -303,10 +303,11 @@ pub async fn interaction(
     )
     .await
     .map_err(unavailable)?;
-    // The HTTP answer to a button shows nothing: every reply goes to the response_url.
+    // The HTTP answer to a button shows nothing: an immediate reply (a refusal) goes to the
+    // response_url; an enqueued command's outcome follows there on its own.
     let reply = match answered {
         Answer::Now(reply) => reply,
-        Answer::Later(ack) => ack,
+        Answer::Later(_) => return Ok(StatusCode::OK.into_response()),
     };
     let text = match &reply.card {
         Some(card) => card.text(Surface::Slack),
@@ -356,4 +357,41 @@ pub(crate) async fn button_command(
         _ => return Ok(None),
     };
     Ok(Some((command, (train_id, tag))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slack's documented example ("Verifying requests from Slack").
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const TIMESTAMP: &str = "1531420618";
+    const BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow\
+        &channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner\
+        &command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands\
+        %2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN\
+        &trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    #[test]
+    fn slacks_documented_example_verifies_at_its_time_only() {
+        let secret = Secret::new(SECRET);
+        let at = 1_531_420_618;
+        let check = |body: &str, now: i64, sig: &str| {
+            verify(&secret, Some(TIMESTAMP), Some(sig), body.as_bytes(), now)
+        };
+        assert_eq!(check(BODY, at, SIGNATURE), Ok(()));
+        assert_eq!(check(BODY, at + 300, SIGNATURE), Ok(()));
+        assert_eq!(check(BODY, at + 301, SIGNATURE), Err(SignatureError::Stale));
+        assert_eq!(check(BODY, at - 301, SIGNATURE), Err(SignatureError::Stale));
+        assert_eq!(
+            check(&format!("{BODY}x"), at, SIGNATURE),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(check(BODY, at, "v1=00"), Err(SignatureError::Invalid));
+        assert_eq!(
+            verify(&secret, None, Some(SIGNATURE), BODY.as_bytes(), at),
+            Err(SignatureError::Missing)
+        );
+    }
 }

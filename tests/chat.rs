@@ -1,0 +1,1046 @@
+//! Chat-ops end to end: Slack slash commands and buttons, Discord interactions and GitHub
+//! comments through the server's router, signed like the real services sign them, with
+//! wiremock standing in for GitHub, Slack's Web API and `response_url`s, and Discord's REST
+//! API. The real clients run; the tests assert what GitHub, Slack and Discord received.
+
+mod harness;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use ed25519_dalek::{Signer, SigningKey};
+use hmac::{KeyInit, Mac};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use trainyard::app::{AppState, router};
+use trainyard::clock::{Clock, ManualClock};
+use trainyard::domain::ids::RepoFullName;
+use trainyard::domain::train::TrainState;
+use trainyard::inbound::github::signature;
+use trainyard::settings::{Secret, Settings, SettingsArgs};
+use trainyard::store::chat::{self as chat_store, ChatSurface, Identity};
+use trainyard::store::trains as train_store;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use harness::TestDb;
+
+const WEBHOOK_SECRET: &str = "chat-webhook-secret";
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const REPO: &str = "Codertocat/Hello-World";
+const DISCORD_APP: u64 = 99;
+
+/// Records the JSON bodies (and paths) it receives, answering with `answer`.
+#[derive(Clone)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+    answer: Arc<dyn Fn(usize) -> ResponseTemplate + Send + Sync>,
+}
+
+impl Recorder {
+    fn new(answer: impl Fn(usize) -> ResponseTemplate + Send + Sync + 'static) -> Recorder {
+        Recorder {
+            seen: Arc::default(),
+            answer: Arc::new(answer),
+        }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
+impl Respond for Recorder {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let mut seen = self.seen.lock().expect("lock");
+        seen.push((request.url.path().to_owned(), body));
+        (self.answer)(seen.len())
+    }
+}
+
+struct World {
+    bot: AppState,
+    github: MockServer,
+    slack: MockServer,
+    _discord: MockServer,
+    clock: ManualClock,
+    discord_key: SigningKey,
+    /// Slack's chat.postMessage / chat.update.
+    slack_posts: Recorder,
+    slack_updates: Recorder,
+    /// Posts to response_urls.
+    responses: Recorder,
+    /// Discord channel messages and @original edits.
+    discord_messages: Recorder,
+    discord_originals: Recorder,
+    /// GitHub comments and created refs.
+    comments: Recorder,
+    refs: Recorder,
+}
+
+impl World {
+    async fn new(test: &TestDb) -> World {
+        let github = MockServer::start().await;
+        let slack = MockServer::start().await;
+        let discord = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/app/installations/[0-9]+/access_tokens$"))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(
+                    json!({"token": "ghs_test", "expires_at": "2099-01-01T00:00:00Z"}),
+                ),
+            )
+            .mount(&github)
+            .await;
+        // The repository's configuration routes it to Slack channel C1 and Discord 555.
+        use base64::Engine as _;
+        let config = "chat:\n  slack-channel: C1\n  discord-channel: '555'\n";
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/repos/{REPO}/contents/.github/trainyard.yml"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "type": "file", "encoding": "base64", "sha": "c1",
+                "content": base64::engine::general_purpose::STANDARD.encode(config),
+            })))
+            .mount(&github)
+            .await;
+        let releases = Arc::new(Mutex::new(vec![json!({
+            "id": 1, "tag_name": "v1.0.0", "name": "v1.0.0", "draft": false,
+            "prerelease": false, "created_at": "2026-10-01T00:00:00Z",
+            "target_commitish": "master", "html_url": "", "body": "old"
+        })]));
+        {
+            let releases = releases.clone();
+            Mock::given(path_regex(format!("^/repos/{REPO}/releases(/[0-9]+)?$")))
+                .respond_with(move |request: &wiremock::Request| {
+                    let mut all = releases.lock().expect("lock");
+                    match request.method.as_str() {
+                        "GET" => {
+                            ResponseTemplate::new(200).set_body_json(Value::Array(all.clone()))
+                        }
+                        "POST" => {
+                            let mut release: Value =
+                                serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                            let id = 100 + all.len();
+                            release["id"] = json!(id);
+                            release["created_at"] = json!("2026-11-27T09:00:00Z");
+                            release["html_url"] =
+                                json!(format!("https://github.com/{REPO}/releases/{id}"));
+                            all.push(release.clone());
+                            ResponseTemplate::new(201).set_body_json(release)
+                        }
+                        _ => {
+                            let id: u64 = request
+                                .url
+                                .path()
+                                .rsplit('/')
+                                .next()
+                                .and_then(|s| s.parse().ok())
+                                .unwrap_or(0);
+                            let update: Value =
+                                serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                            let Some(release) = all.iter_mut().find(|r| r["id"] == json!(id))
+                            else {
+                                return ResponseTemplate::new(404);
+                            };
+                            if let (Some(r), Some(u)) =
+                                (release.as_object_mut(), update.as_object())
+                            {
+                                r.extend(u.clone());
+                            }
+                            release["html_url"] =
+                                json!(format!("https://github.com/{REPO}/releases/{id}"));
+                            ResponseTemplate::new(200).set_body_json(release.clone())
+                        }
+                    }
+                })
+                .mount(&github)
+                .await;
+        }
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPO}/branches/master")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"name": "master", "commit": {"sha": "a".repeat(40)}})),
+            )
+            .mount(&github)
+            .await;
+        for (login, permission, role) in [
+            ("maya", "admin", "maintain"),
+            ("carol", "write", "write"),
+            ("rick", "read", "read"),
+        ] {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/repos/{REPO}/collaborators/{login}/permission"
+                )))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({"permission": permission, "role_name": role})),
+                )
+                .mount(&github)
+                .await;
+        }
+        let comments =
+            Recorder::new(|n| ResponseTemplate::new(201).set_body_json(json!({"id": 9000 + n})));
+        Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/repos/{REPO}/issues/[0-9]+/comments$"
+            )))
+            .respond_with(comments.clone())
+            .mount(&github)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/repos/{REPO}/issues/comments/[0-9]+/reactions$"
+            )))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .mount(&github)
+            .await;
+        let refs = Recorder::new(|_| {
+            ResponseTemplate::new(201).set_body_json(json!({"ref": "refs/tags/x"}))
+        });
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPO}/git/refs")))
+            .respond_with(refs.clone())
+            .mount(&github)
+            .await;
+
+        let slack_posts = Recorder::new(|n| {
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "ts": format!("1700000000.{n:06}")}))
+        });
+        Mock::given(method("POST"))
+            .and(path("/chat.postMessage"))
+            .respond_with(slack_posts.clone())
+            .mount(&slack)
+            .await;
+        let slack_updates =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"ok": true})));
+        Mock::given(method("POST"))
+            .and(path("/chat.update"))
+            .respond_with(slack_updates.clone())
+            .mount(&slack)
+            .await;
+        let responses = Recorder::new(|_| ResponseTemplate::new(200).set_body_string("ok"));
+        Mock::given(method("POST"))
+            .and(path_regex("^/response/.+$"))
+            .respond_with(responses.clone())
+            .mount(&slack)
+            .await;
+
+        let discord_messages = Recorder::new(|n| {
+            ResponseTemplate::new(200).set_body_json(json!({"id": format!("{}", 7000 + n)}))
+        });
+        Mock::given(method("POST"))
+            .and(path_regex("^/channels/[0-9]+/messages$"))
+            .respond_with(discord_messages.clone())
+            .mount(&discord)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path_regex("^/channels/[0-9]+/messages/[0-9]+$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+            .mount(&discord)
+            .await;
+        let discord_originals =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "1"})));
+        Mock::given(method("PATCH"))
+            .and(path_regex(format!(
+                "^/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+            )))
+            .respond_with(discord_originals.clone())
+            .mount(&discord)
+            .await;
+
+        let discord_key = SigningKey::from_bytes(&[7; 32]);
+        let settings = Settings::resolve(SettingsArgs {
+            github_app_id: Some(42),
+            github_client_id: Some("Iv1.trainyard".into()),
+            github_client_secret: Some(Secret::new("oauth-client-secret")),
+            github_private_key_path: Some(
+                format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
+            ),
+            github_webhook_secret: Some(WEBHOOK_SECRET.parse().expect("secret")),
+            github_api_url: Some(github.uri()),
+            github_web_url: Some(github.uri()),
+            public_url: Some("https://trainyard.example".into()),
+            slack_signing_secret: Some(Secret::new(SLACK_SECRET)),
+            slack_bot_token: Some(Secret::new("xoxb-test-token")),
+            slack_api_url: Some(slack.uri()),
+            slack_workspaces: Some("T1".into()),
+            discord_public_key: Some(hex::encode(discord_key.verifying_key().to_bytes())),
+            discord_application_id: Some(DISCORD_APP),
+            discord_bot_token: Some(Secret::new("discord-bot-token")),
+            discord_api_url: Some(discord.uri()),
+            discord_guilds: Some("G1".into()),
+            ..SettingsArgs::default()
+        })
+        .expect("settings");
+        let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
+        let bot = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
+        World {
+            bot,
+            github,
+            slack,
+            _discord: discord,
+            clock,
+            discord_key,
+            slack_posts,
+            slack_updates,
+            responses,
+            discord_messages,
+            discord_originals,
+            comments,
+            refs,
+        }
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now().as_second()
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = router(self.bot.clone())
+            .oneshot(request)
+            .await
+            .expect("response");
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn slack_request(&self, uri: &str, body: &str, timestamp: i64, secret: &str) -> Request<Body> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header("x-slack-signature", signature)
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    }
+
+    /// `/release <text>` typed by Slack user `user` in channel C1 of workspace `team`.
+    async fn slash(
+        &self,
+        team: &str,
+        user: &str,
+        text: &str,
+        trigger: &str,
+    ) -> (StatusCode, Value) {
+        let body = serde_urlencoded::to_string([
+            ("token", "ignored"),
+            ("team_id", team),
+            ("channel_id", "C1"),
+            ("user_id", user),
+            ("command", "/release"),
+            ("text", text),
+            (
+                "response_url",
+                &format!("{}/response/{trigger}", self.slack.uri()),
+            ),
+            ("trigger_id", trigger),
+        ])
+        .expect("form");
+        let request = self.slack_request("/slack/commands", &body, self.now_secs(), SLACK_SECRET);
+        let (status, text) = self.send(request).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Slack user `user` presses `action` on a message in C1.
+    async fn press(&self, user: &str, action: &str, value: &str, trigger: &str) -> StatusCode {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user},
+            "team": {"id": "T1"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "channel_id": "C1"},
+            "trigger_id": trigger,
+            "response_url": format!("{}/response/{trigger}", self.slack.uri()),
+            "actions": [{"type": "button", "action_id": action, "value": value,
+                         "block_id": "b", "action_ts": "1700000000.1"}],
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+        let request =
+            self.slack_request("/slack/interactions", &body, self.now_secs(), SLACK_SECRET);
+        self.send(request).await.0
+    }
+
+    fn discord_request(&self, body: &Value, timestamp: i64, key: &SigningKey) -> Request<Body> {
+        let bytes = serde_json::to_vec(body).expect("json");
+        let mut message = timestamp.to_string().into_bytes();
+        message.extend_from_slice(&bytes);
+        let signature = hex::encode(key.sign(&message).to_bytes());
+        Request::post("/discord/interactions")
+            .header("content-type", "application/json")
+            .header("x-signature-timestamp", timestamp.to_string())
+            .header("x-signature-ed25519", signature)
+            .body(Body::from(bytes))
+            .expect("request")
+    }
+
+    async fn discord_send(&self, body: &Value) -> (StatusCode, Value) {
+        let request = self.discord_request(body, self.now_secs(), &self.discord_key);
+        let (status, text) = self.send(request).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Delivers a GitHub webhook, signed.
+    async fn deliver(&self, event: &str, delivery: &str, body: &Value) -> StatusCode {
+        let bytes = serde_json::to_vec(body).expect("json");
+        let request = Request::post("/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                signature::sign(&Secret::new(WEBHOOK_SECRET), &bytes),
+            )
+            .body(Body::from(bytes))
+            .expect("request");
+        self.send(request).await.0
+    }
+
+    async fn merge(&self, number: u64, title: &str) {
+        let text = std::fs::read_to_string(format!(
+            "{}/fixtures/github-webhooks/pull_request/closed.payload.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        let mut payload: Value = serde_json::from_str(&text).expect("json");
+        let pr = &mut payload["pull_request"];
+        pr["number"] = json!(number);
+        pr["title"] = json!(title);
+        pr["merged"] = json!(true);
+        pr["merged_at"] = json!("2026-11-27T08:00:00Z");
+        pr["merge_commit_sha"] = json!(format!("{number:040x}"));
+        pr["labels"] = json!([{"name": "release"}]);
+        let status = self
+            .deliver("pull_request", &format!("merge-{number}"), &payload)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+
+    async fn run_jobs(&self) {
+        let drained = self.bot.runner().run_pending().await.expect("jobs run");
+        assert_eq!(drained.dead, 0, "no job died: {drained:?}");
+        let waiting = self.bot.queue.jobs().await.expect("jobs");
+        assert!(
+            waiting.is_empty(),
+            "every job finished: {:?}",
+            waiting
+                .iter()
+                .map(|j| (j.kind.clone(), j.last_error.clone()))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    async fn link(&self, surface: ChatSurface, workspace: &str, user: &str, login: &str, id: i64) {
+        chat_store::link(
+            &self.bot.db,
+            surface,
+            workspace,
+            user,
+            &Identity {
+                github_id: id,
+                github_login: login.into(),
+            },
+            0,
+        )
+        .await
+        .expect("link");
+    }
+
+    async fn frozen(&self) -> Vec<train_store::TrainRow> {
+        let repo = RepoFullName::parse(REPO).expect("repo");
+        train_store::in_states(&self.bot.db, &repo, &[TrainState::Frozen])
+            .await
+            .expect("trains")
+    }
+}
+
+fn texts(bodies: &[Value], field: &str) -> Vec<String> {
+    bodies
+        .iter()
+        .map(|b| b[field].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn slack_status_is_answered_within_the_request(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+
+    let started = std::time::Instant::now();
+    let (status, body) = world.slash("T1", "U-rick", "status", "t-status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(body["response_type"], "in_channel");
+    let text = body["text"].as_str().expect("text");
+    assert!(text.contains("*Codertocat/Hello-World*"), "{text}");
+    assert!(text.contains("Add the departure board"), "{text}");
+    assert!(text.contains("Train main"), "{text}");
+    assert!(body["blocks"].is_array(), "a Block Kit card: {body}");
+    // Nothing was enqueued for it and nothing posted to the response URL.
+    assert!(world.responses.bodies().is_empty());
+
+    // Slack retries the same request: answered once, nothing done twice.
+    let (status, body) = world.slash("T1", "U-rick", "status", "t-status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, Value::Null, "a retry gets an empty 200");
+
+    // Help is generated from the grammar; typos get a suggestion.
+    let (_, body) = world.slash("T1", "U-rick", "help", "t-help").await;
+    assert_eq!(body["response_type"], "ephemeral");
+    assert!(
+        body["text"]
+            .as_str()
+            .expect("help")
+            .contains("/release cut [owner/repo] [line]")
+    );
+    let (_, body) = world.slash("T1", "U-rick", "aprove", "t-typo").await;
+    assert_eq!(
+        body["text"],
+        "`aprove` is not a command (did you mean `approve`?); try `/release help`"
+    );
+
+    // Another workspace is refused; a bad signature or a stale timestamp is a 401.
+    let (_, body) = world.slash("T-other", "U-rick", "status", "t-other").await;
+    assert!(
+        body["text"].as_str().expect("text").contains("not allowed"),
+        "{body}"
+    );
+    let stale = world.slack_request(
+        "/slack/commands",
+        "team_id=T1&text=status",
+        world.now_secs() - 301,
+        SLACK_SECRET,
+    );
+    assert_eq!(world.send(stale).await.0, StatusCode::UNAUTHORIZED);
+    let forged = world.slack_request(
+        "/slack/commands",
+        "team_id=T1&text=status",
+        world.now_secs(),
+        "not-the-secret",
+    );
+    assert_eq!(world.send(forged).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+
+    // An unlinked user is told to link; nothing is cut.
+    let (_, body) = world.slash("T1", "U-carol", "cut", "t-cut-0").await;
+    assert!(
+        body["text"]
+            .as_str()
+            .expect("text")
+            .contains("/release link"),
+        "{body}"
+    );
+    assert!(world.frozen().await.is_empty());
+
+    // Linking: the URL carries a signed state; GitHub's callback stores the identity.
+    let (_, body) = world.slash("T1", "U-carol", "link", "t-link").await;
+    let text = body["text"].as_str().expect("text");
+    assert_eq!(body["response_type"], "ephemeral");
+    let url = text
+        .split('<')
+        .nth(1)
+        .and_then(|s| s.split('|').next())
+        .expect("a link");
+    assert!(url.starts_with(&format!("{}/login/oauth/authorize?", world.github.uri())));
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(url.split_once('?').expect("query").1).expect("query");
+    let state = query
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.clone())
+        .expect("state");
+    assert!(
+        query
+            .iter()
+            .any(|(k, v)| k == "client_id" && v == "Iv1.trainyard")
+    );
+    Mock::given(method("POST"))
+        .and(path("/login/oauth/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "gho_user"})))
+        .mount(&world.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7, "login": "carol"})))
+        .mount(&world.github)
+        .await;
+    // A tampered state links nobody.
+    let tampered = format!("{}x", state);
+    let (status, _) = world
+        .send(
+            Request::get(format!(
+                "/oauth/github/callback?code=abc&state={}",
+                urlencode(&tampered)
+            ))
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, page) = world
+        .send(
+            Request::get(format!(
+                "/oauth/github/callback?code=abc&state={}",
+                urlencode(&state)
+            ))
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("GitHub user carol"), "{page}");
+    assert_eq!(
+        chat_store::identity(&world.bot.db, ChatSurface::Slack, "T1", "U-carol")
+            .await
+            .expect("identity"),
+        Some(Identity {
+            github_id: 7,
+            github_login: "carol".into()
+        })
+    );
+
+    let (status, body) = world.slash("T1", "U-carol", "cut", "t-cut-1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["response_type"], "in_channel");
+    assert_eq!(body["text"], "Cutting `Codertocat/Hello-World` train…");
+    assert!(
+        world.responses.bodies().is_empty(),
+        "the outcome comes later"
+    );
+    world.run_jobs().await;
+    let responses = world.responses.bodies();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(world.responses.paths(), ["/response/t-cut-1"]);
+    assert_eq!(
+        responses[0]["text"],
+        "*Codertocat/Hello-World cut*: cut v1.0.1 at aaaaaaa with 1 pull request; the next train is open"
+    );
+    assert_eq!(world.frozen().await.len(), 1);
+
+    // The channel's train thread: the card first, then each event as a reply; the cut
+    // message carries the Approve / Reject buttons.
+    let posts = world.slack_posts.bodies();
+    assert!(posts.iter().all(|p| p["channel"] == "C1"));
+    let root_ts = "1700000000.000001";
+    assert!(
+        posts[0].get("thread_ts").is_none(),
+        "the first post is the card"
+    );
+    assert!(
+        posts[1..].iter().all(|p| p["thread_ts"] == root_ts),
+        "{posts:?}"
+    );
+    let cut = posts
+        .iter()
+        .find(|p| p["text"].as_str().is_some_and(|t| t.contains("was cut as")))
+        .expect("a cut message");
+    let train_id = world.frozen().await[0].id;
+    assert_eq!(
+        cut["blocks"][1]["elements"][0]["value"],
+        format!("{train_id}:v1.0.1")
+    );
+    assert!(
+        !world.slack_updates.bodies().is_empty(),
+        "the card is edited in place"
+    );
+}
+
+async fn approve_buttons_release_for_maintainers_only(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-maya", "maya", 8)
+        .await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-rick", "rick", 9)
+        .await;
+    world.slash("T1", "U-carol", "cut", "t-cut").await;
+    world.run_jobs().await;
+    let train_id = world.frozen().await[0].id;
+    let value = format!("{train_id}:v1.0.1");
+
+    // Unlinked: told to link, nothing happens.
+    assert_eq!(
+        world.press("U-nobody", "approve", &value, "b-1").await,
+        StatusCode::OK
+    );
+    world.run_jobs().await;
+    // Linked but read-only: refused by GitHub's permission.
+    assert_eq!(
+        world.press("U-rick", "approve", &value, "b-2").await,
+        StatusCode::OK
+    );
+    world.run_jobs().await;
+    assert!(world.refs.bodies().is_empty(), "no tag yet");
+    // A stale button (another version) approves nothing.
+    world
+        .press("U-maya", "approve", &format!("{train_id}:v0.9.0"), "b-3")
+        .await;
+    world.run_jobs().await;
+    assert!(world.refs.bodies().is_empty(), "no tag yet");
+    // A maintainer: released.
+    world.press("U-maya", "approve", &value, "b-4").await;
+    world.run_jobs().await;
+
+    let by_trigger = |trigger: &str| -> Vec<String> {
+        let paths = world.responses.paths();
+        let bodies = world.responses.bodies();
+        paths
+            .iter()
+            .zip(bodies.iter())
+            .filter(|(p, _)| p.ends_with(trigger))
+            .map(|(_, b)| b["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(by_trigger("b-1")[0].contains("Link your GitHub account first"));
+    assert_eq!(
+        by_trigger("b-2").last().map(String::as_str),
+        Some(
+            "*Codertocat/Hello-World approve* refused: `approve` needs maintain permission on \
+             the repository; rick has read"
+        )
+    );
+    assert_eq!(
+        by_trigger("b-3").last().map(String::as_str),
+        Some(
+            "*Codertocat/Hello-World approve* refused: the `main` train waiting for approval \
+             is v1.0.1, not v0.9.0"
+        )
+    );
+    assert_eq!(
+        by_trigger("b-4").last().map(String::as_str),
+        Some("*Codertocat/Hello-World approve*: approved; releasing v1.0.1")
+    );
+    let refs = world.refs.bodies();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0]["ref"], "refs/tags/v1.0.1");
+    assert_eq!(refs[0]["sha"], "a".repeat(40));
+    let texts = texts(&world.slack_posts.bodies(), "text");
+    assert!(
+        texts.iter().any(|t| t.contains("released")),
+        "the thread hears of the release: {texts:?}"
+    );
+    // Pressing again after the release: the button no longer applies.
+    world.press("U-maya", "approve", &value, "b-5").await;
+    world.run_jobs().await;
+    assert!(
+        by_trigger("b-5")[0].contains("no longer applies"),
+        "{:?}",
+        by_trigger("b-5")
+    );
+    assert_eq!(world.refs.bodies().len(), 1);
+}
+
+async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+
+    let (status, body) = world
+        .discord_send(&json!({"type": 1, "id": "1", "token": "t"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"type": 1}));
+    let other_key = SigningKey::from_bytes(&[8; 32]);
+    let forged = world.discord_request(&json!({"type": 1}), world.now_secs(), &other_key);
+    assert_eq!(world.send(forged).await.0, StatusCode::UNAUTHORIZED);
+    let stale = world.discord_request(
+        &json!({"type": 1}),
+        world.now_secs() - 301,
+        &world.discord_key,
+    );
+    assert_eq!(world.send(stale).await.0, StatusCode::UNAUTHORIZED);
+    let unsigned = Request::post("/discord/interactions")
+        .header("content-type", "application/json")
+        .body(Body::from("{\"type\":1}"))
+        .expect("request");
+    assert_eq!(world.send(unsigned).await.0, StatusCode::UNAUTHORIZED);
+
+    let interaction = |id: &str, user: &str, sub: &str| {
+        json!({
+            "type": 2, "id": id, "token": format!("token-{id}"), "application_id": "99",
+            "guild_id": "G1", "channel_id": "555",
+            "member": {"user": {"id": user}},
+            "data": {"name": "release", "options": [{"name": sub, "type": 1, "options": []}]}
+        })
+    };
+    // status: answered at once as type 4, with mentions off.
+    let (_, body) = world
+        .discord_send(&interaction("10", "D-rick", "status"))
+        .await;
+    assert_eq!(body["type"], 4);
+    assert!(
+        body["data"]["content"]
+            .as_str()
+            .expect("content")
+            .contains("Add the departure board")
+    );
+    assert_eq!(body["data"]["allowed_mentions"], json!({"parse": []}));
+
+    // cut by an unlinked user: an ephemeral refusal.
+    let (_, body) = world
+        .discord_send(&interaction("11", "D-carol", "cut"))
+        .await;
+    assert_eq!(body["type"], 4);
+    assert_eq!(body["data"]["flags"], 64);
+
+    world
+        .link(ChatSurface::Discord, "G1", "D-carol", "carol", 7)
+        .await;
+    let (_, body) = world
+        .discord_send(&interaction("12", "D-carol", "cut"))
+        .await;
+    assert_eq!(body, json!({"type": 5}), "deferred");
+    world.run_jobs().await;
+    let edits = world.discord_originals.bodies();
+    assert_eq!(
+        world.discord_originals.paths(),
+        [format!(
+            "/webhooks/{DISCORD_APP}/token-12/messages/@original"
+        )]
+    );
+    assert_eq!(
+        edits[0]["content"],
+        "**Codertocat/Hello\\-World cut**: cut v1.0.1 at aaaaaaa with 1 pull request; the next train is open"
+            .replace("\\-", "-")
+    );
+    assert_eq!(edits[0]["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(world.frozen().await.len(), 1);
+
+    // The cut message in the channel carries Approve / Reject components.
+    let messages = world.discord_messages.bodies();
+    let train_id = world.frozen().await[0].id;
+    let cut = messages
+        .iter()
+        .find(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|t| t.contains("was cut as"))
+        })
+        .expect("a cut message");
+    assert_eq!(
+        cut["components"][0]["components"][0]["custom_id"],
+        format!("approve:{train_id}:v1.0.1")
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["allowed_mentions"] == json!({"parse": []}))
+    );
+
+    // After 15 minutes the interaction token is spent: the outcome goes to the channel.
+    world
+        .link(ChatSurface::Discord, "G1", "D-maya", "maya", 8)
+        .await;
+    let (_, body) = world
+        .discord_send(&json!({
+            "type": 3, "id": "13", "token": "token-13", "guild_id": "G1", "channel_id": "555",
+            "member": {"user": {"id": "D-maya"}},
+            "data": {"custom_id": format!("approve:{train_id}:v1.0.1"), "component_type": 2}
+        }))
+        .await;
+    assert_eq!(body, json!({"type": 5}));
+    world.clock.advance(jiff::SignedDuration::from_mins(16));
+    world.run_jobs().await;
+    assert_eq!(
+        world.discord_originals.bodies().len(),
+        1,
+        "no edit of a spent token"
+    );
+    let last = world.discord_messages.bodies();
+    assert!(
+        last.iter().any(|m| m["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("approved; releasing v1.0.1"))),
+        "{last:?}"
+    );
+    assert_eq!(world.refs.bodies().len(), 1, "released");
+}
+
+async fn a_pr_comment_includes_a_pull_request_in_the_frozen_train(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world.slash("T1", "U-carol", "cut", "t-cut").await;
+    world.run_jobs().await;
+    // #12 was merged before the cut (its merge commit is behind the frozen head) but never
+    // labelled.
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/pulls/12")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "title": "Fix the clock", "merged": true, "merge_commit_sha": "c".repeat(40),
+            "merged_at": "2026-11-27T07:00:00Z", "base": {"ref": "master"},
+            "user": {"login": "carol"}, "labels": []
+        })))
+        .mount(&world.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/repos/{REPO}/compare/.+$")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "ahead"})))
+        .mount(&world.github)
+        .await;
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/issue_comment/created.with-installation.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut comment: Value = serde_json::from_str(&text).expect("json");
+    comment["comment"]["body"] =
+        json!("Forgot this one:\n/release include #12\n\n```\n/release abandon\n```\n");
+    comment["comment"]["user"] = json!({"login": "carol", "type": "User", "id": 7});
+    comment["issue"]["number"] = json!(12);
+    assert_eq!(
+        world.deliver("issue_comment", "comment-1", &comment).await,
+        StatusCode::ACCEPTED
+    );
+    world.run_jobs().await;
+    let passengers = train_store::passengers(&world.bot.db, world.frozen().await[0].id)
+        .await
+        .expect("passengers");
+    assert_eq!(
+        passengers.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [1, 12]
+    );
+    let replies: Vec<(String, Value)> = world
+        .comments
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(p, _)| p.ends_with("/issues/12/comments"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        replies.len(),
+        1,
+        "one reply; the fenced command is ignored: {replies:?}"
+    );
+    assert_eq!(
+        replies[0].1["body"],
+        "**Codertocat/Hello-World include**: #12 is on the train"
+    );
+    // The same comment edited with nothing new: no second include, no second reply.
+    comment["action"] = json!("edited");
+    comment["changes"] = json!({"body": {"from": comment["comment"]["body"].clone()}});
+    world.deliver("issue_comment", "comment-2", &comment).await;
+    world.run_jobs().await;
+    assert_eq!(
+        world
+            .comments
+            .paths()
+            .iter()
+            .filter(|p| p.ends_with("/issues/12/comments"))
+            .count(),
+        1
+    );
+}
+
+async fn mentions_in_user_text_are_escaped(test: TestDb) {
+    let world = World::new(&test).await;
+    world
+        .merge(
+            3,
+            "<!channel> @everyone <@U999> deploy & <https://evil.example|click>",
+        )
+        .await;
+    world.run_jobs().await;
+    let posts = world.slack_posts.bodies();
+    let boarded = posts
+        .iter()
+        .find(|p| p["text"].as_str().is_some_and(|t| t.contains("boarded")))
+        .expect("a boarded message");
+    let text = boarded["text"].as_str().expect("text");
+    assert!(text.contains("&lt;!channel&gt;"), "{text}");
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<@U999>"),
+        "{text}"
+    );
+    assert!(!text.contains("<https://evil"), "{text}");
+    let discord = world.discord_messages.bodies();
+    let boarded = discord
+        .iter()
+        .find(|m| m["content"].as_str().is_some_and(|t| t.contains("boarded")))
+        .expect("a boarded message");
+    let content = boarded["content"].as_str().expect("content");
+    assert!(
+        !content.contains("@everyone") && !content.contains("<@U999>"),
+        "{content}"
+    );
+    assert_eq!(boarded["allowed_mentions"], json!({"parse": []}));
+    // A reject reason typed in chat is escaped in the outcome too.
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-maya", "maya", 8)
+        .await;
+    world.slash("T1", "U-carol", "cut", "t-cut").await;
+    world.run_jobs().await;
+    world
+        .slash("T1", "U-maya", "reject <!here> not yet", "t-reject")
+        .await;
+    world.run_jobs().await;
+    let outcome = world.responses.bodies().last().cloned().expect("outcome");
+    let text = outcome["text"].as_str().expect("text");
+    assert!(
+        text.contains("&lt;!here&gt;") && !text.contains("<!here>"),
+        "{text}"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("x", text)])
+        .expect("encode")
+        .trim_start_matches("x=")
+        .to_owned()
+}
+
+on_both_backends!(
+    slack_status_is_answered_within_the_request,
+    slack_cut_is_acknowledged_then_its_outcome_posted,
+    approve_buttons_release_for_maintainers_only,
+    discord_ping_signatures_and_a_deferred_cut,
+    a_pr_comment_includes_a_pull_request_in_the_frozen_train,
+    mentions_in_user_text_are_escaped,
+);
