@@ -513,6 +513,18 @@ async fn slack_status_is_answered_within_the_request(test: TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, Value::Null, "a retry gets an empty 200");
 
+    // notes: the generated notes of the line's train, from the store.
+    let (_, body) = world.slash("T1", "U-rick", "notes", "t-notes").await;
+    let text = body["text"].as_str().expect("notes");
+    assert!(
+        text.starts_with("*Notes of the Codertocat/Hello-World main train* (open):\n```"),
+        "{text}"
+    );
+    assert!(
+        text.contains("* Add the departure board (#1) @Codertocat"),
+        "{text}"
+    );
+
     // Help is generated from the grammar; typos get a suggestion.
     let (_, body) = world.slash("T1", "U-rick", "help", "t-help").await;
     assert_eq!(body["response_type"], "ephemeral");

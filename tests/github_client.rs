@@ -604,3 +604,38 @@ async fn last_bearer(server: &MockServer, route: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[tokio::test]
+async fn a_permission_is_trusted_for_a_minute_then_asked_again() {
+    let f = fake(None, ContentPacing::default()).await;
+    let now: Timestamp = START.parse().expect("time");
+    mount_tokens(&f.server, "ghs_one", now + SignedDuration::from_hours(1)).await;
+    Mock::given(method("GET"))
+        .and(path(PERMISSION))
+        .respond_with(permission_answer("write"))
+        .up_to_n_times(1)
+        .mount(&f.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(PERMISSION))
+        .respond_with(permission_answer("read"))
+        .mount(&f.server)
+        .await;
+    let acme_api = repo();
+    let ask = || {
+        f.client
+            .collaborator_permission(INSTALLATION, &acme_api, "alice")
+    };
+    assert_eq!(ask().await.expect("permission"), Permission::Write);
+    f.clock.advance(SignedDuration::from_secs(59));
+    assert_eq!(ask().await.expect("cached"), Permission::Write);
+    assert_eq!(
+        count(&f.server, PERMISSION).await,
+        1,
+        "asked once within the minute"
+    );
+    // Demoted on GitHub: after the minute the new permission applies.
+    f.clock.advance(SignedDuration::from_secs(2));
+    assert_eq!(ask().await.expect("permission"), Permission::Read);
+    assert_eq!(count(&f.server, PERMISSION).await, 2);
+}

@@ -66,7 +66,13 @@ struct Inner {
     in_flight: Mutex<HashMap<u64, Arc<Semaphore>>>,
     pacers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Pacer>>>>,
     pacing: ContentPacing,
+    /// Collaborator permissions read lately: (installation, repo, login) → (permission, when).
+    permissions: Mutex<HashMap<(u64, String, String), (Permission, Timestamp)>>,
 }
+
+/// How long a collaborator permission read from GitHub is trusted: a removed maintainer
+/// loses the power to approve within a minute.
+pub const PERMISSION_CACHE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Who the client is: the App (JWT, then installation tokens), or one fixed token (a user's
 /// or Actions' `GITHUB_TOKEN`, for the command line).
@@ -150,6 +156,7 @@ impl GitHubClient {
                 in_flight: Mutex::default(),
                 pacers: Mutex::default(),
                 pacing,
+                permissions: Mutex::default(),
             }),
         })
     }
@@ -428,6 +435,20 @@ impl GitHubPort for GitHubClient {
                 "{login:?} is not a GitHub login"
             )));
         }
+        let key = (installation, repo.to_string(), login.to_ascii_lowercase());
+        let now = self.now();
+        {
+            let cached = self
+                .inner
+                .permissions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((permission, at)) = cached.get(&key)
+                && now.duration_since(*at) < PERMISSION_CACHE_TTL
+            {
+                return Ok(*permission);
+            }
+        }
         #[derive(Deserialize)]
         struct Answer {
             permission: String,
@@ -441,10 +462,18 @@ impl GitHubPort for GitHubClient {
                 None,
             )
             .await?;
-        Ok(Permission::from_github(
-            &answer.permission,
-            answer.role_name.as_deref(),
-        ))
+        let permission = Permission::from_github(&answer.permission, answer.role_name.as_deref());
+        let mut cached = self
+            .inner
+            .permissions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Bounded: entries older than the TTL are useless, drop them when the map grows.
+        if cached.len() > 10_000 {
+            cached.retain(|_, (_, at)| now.duration_since(*at) < PERMISSION_CACHE_TTL);
+        }
+        cached.insert(key, (permission, now));
+        Ok(permission)
     }
 
     async fn create_comment(

@@ -197,8 +197,16 @@ pub async fn answer(
         Ok(repo) => repo,
         Err(refusal) => return Ok(Answer::Now(Reply::private(refusal))),
     };
+    if let ChatCommand::Notes(_) = &command {
+        let text = notes_text(ctx, &repo, target.line.as_deref(), s).await?;
+        return Ok(Answer::Now(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        }));
+    }
     let Some(train_command) = command.train_command() else {
-        // status and notes: read the store, answer now.
+        // status: read the store, answer now.
         let card = status_card(ctx, &repo, target.line.as_deref()).await?;
         let text = card.text(s);
         return Ok(Answer::Now(Reply {
@@ -483,6 +491,77 @@ async fn train_status(
         approvals: approvals.into_iter().map(|a| a.login).collect(),
         required,
         blocked_reason: train.blocked_reason.clone(),
+    })
+}
+
+/// The notes the line's train would be released with, generated from its passengers in the
+/// store (the version and compare link come with the draft on GitHub).
+async fn notes_text(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: Option<&str>,
+    s: Surface,
+) -> Result<String, StoreError> {
+    use crate::domain::notes::render::{self, DraftInputs};
+    use crate::domain::version::PreviousRelease;
+    let config = stored_config(ctx, repo).await?;
+    let line = line
+        .map(str::to_owned)
+        .unwrap_or_else(|| config.lines()[0].name.clone());
+    let mut live = trains::in_states(&ctx.db, repo, &[TrainState::Frozen, TrainState::Open])
+        .await?
+        .into_iter()
+        .filter(|t| t.line == line)
+        .collect::<Vec<_>>();
+    // The oldest frozen train first: that is the one being released.
+    live.sort_by_key(|t| (t.state() != TrainState::Frozen, t.id));
+    let Some(train) = live.first() else {
+        return Ok(format!(
+            "The {} line of {} has no train: nothing has boarded.",
+            s.code(&line),
+            s.code(repo.as_ref())
+        ));
+    };
+    let Ok(notes) = config.line_notes(&train.line) else {
+        return Ok("The repository's notes configuration cannot be used.".to_owned());
+    };
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
+    let draft = render::build_draft(
+        &notes,
+        &DraftInputs {
+            owner: repo.owner(),
+            repository: repo.name(),
+            last_release: train.baseline_tag.as_deref().map(|tag| PreviousRelease {
+                tag_name: tag,
+                name: None,
+            }),
+            pull_requests: &pull_requests,
+            version: train.version.as_deref(),
+            conventional_titles: config.conventional_commits(),
+            prerelease_start: config.prerelease_start(),
+            server_url: &ctx.server_url,
+            ..DraftInputs::default()
+        },
+    );
+    let heading = format!(
+        "{} ({}):",
+        s.bold(&format!("Notes of the {} {} train", repo, train.line)),
+        train.tag_name.as_deref().unwrap_or(&train.state)
+    );
+    // The notes are GitHub Markdown; chat shows them as written, in a code block (whose
+    // content mentions nobody and renders no markup).
+    let body: String = draft.body.chars().take(1800).collect();
+    Ok(match s {
+        Surface::GitHub => format!("{heading}\n\n{}", s.user(&draft.body)),
+        Surface::Slack => format!(
+            "{heading}\n```\n{}\n```",
+            s.user(&body.replace("```", "`\u{200b}``"))
+        ),
+        Surface::Discord => format!(
+            "{heading}\n```\n{}\n```",
+            body.replace("```", "`\u{200b}``")
+        ),
     })
 }
 

@@ -192,11 +192,14 @@ async fn note_repository(
     Ok(())
 }
 
+/// Answered chat requests are remembered this long: Slack and Discord retry within minutes.
+pub const CHAT_REQUEST_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 /// Queue keys idle this long, with no unfinished job, are forgotten.
 pub const QUEUE_KEY_RETENTION: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// Hourly housekeeping: deletes delivery records older than [`DELIVERY_RETENTION`] and
-/// forgets idle queue keys.
+/// answered chat requests older than [`CHAT_REQUEST_RETENTION`], and forgets idle queue keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Housekeeping;
 
@@ -221,7 +224,12 @@ impl BackgroundJob for Housekeeping {
             .forget_idle_keys(now - QUEUE_KEY_RETENTION)
             .await
             .map_err(|e| JobError::Failed(e.to_string()))?;
-        tracing::info!(pruned, forgotten, "housekeeping done");
+        let chat_requests = crate::store::chat::prune_requests(
+            &ctx.db,
+            (now - CHAT_REQUEST_RETENTION).as_millisecond(),
+        )
+        .await?;
+        tracing::info!(pruned, forgotten, chat_requests, "housekeeping done");
         Ok(())
     }
 }
