@@ -67,8 +67,11 @@ struct Inner {
     pacers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Pacer>>>>,
     pacing: ContentPacing,
     /// Collaborator permissions read lately: (installation, repo, login) → (permission, when).
-    permissions: Mutex<HashMap<(u64, String, String), (Permission, Timestamp)>>,
+    permissions: Mutex<HashMap<PermissionKey, (Permission, Timestamp)>>,
 }
+
+/// (installation, `owner/name`, lower-case login).
+type PermissionKey = (u64, String, String);
 
 /// How long a collaborator permission read from GitHub is trusted: a removed maintainer
 /// loses the power to approve within a minute.
