@@ -40,6 +40,8 @@ pub struct AppState {
     pub intake: Intake,
     /// Slack and Discord clients, where configured.
     pub chat: crate::handlers::chat::ChatClients,
+    /// Parsed repository configurations.
+    pub configs: crate::handlers::chat::ConfigCache,
     intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -74,6 +76,7 @@ impl AppState {
         let chat = crate::handlers::chat::ChatClients::from_settings(&settings);
         Ok(AppState {
             chat,
+            configs: crate::handlers::chat::ConfigCache::default(),
             settings: Arc::new(settings),
             db,
             queue,
@@ -101,6 +104,7 @@ impl AppState {
             server_url: self.settings.github_web_url.clone(),
             settings: self.settings.clone(),
             chat: self.chat.clone(),
+            configs: self.configs.clone(),
         }
     }
 

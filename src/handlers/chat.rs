@@ -4,6 +4,9 @@
 //! are acknowledged and enqueued as [`RunTrainCommand`], whose outcome is relayed to where the
 //! command came from ([`ReplyTo`]).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -379,16 +382,35 @@ async fn resolve_repository(
     })
 }
 
+/// Parsed configurations by repository and blob sha, so chat answers do not parse YAML on
+/// every request.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigCache(Arc<Mutex<HashMap<String, (String, Arc<RepoConfig>)>>>);
+
 /// The configuration in force, as stored (no GitHub call).
-async fn stored_config(ctx: &TrainContext, repo: &RepoFullName) -> Result<RepoConfig, StoreError> {
-    Ok(match repo_configs::get(&ctx.db, repo).await? {
-        Some(repo_configs::RepoConfigRow {
-            source_path: Some(path),
-            config_text: Some(text),
-            ..
-        }) => RepoConfig::from_file(&path, &text).unwrap_or_default(),
-        _ => RepoConfig::default(),
-    })
+async fn stored_config(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+) -> Result<Arc<RepoConfig>, StoreError> {
+    let Some(repo_configs::RepoConfigRow {
+        source_path: Some(path),
+        config_text: Some(text),
+        blob_sha,
+        ..
+    }) = repo_configs::get(&ctx.db, repo).await?
+    else {
+        return Ok(Arc::default());
+    };
+    let sha = blob_sha.unwrap_or_default();
+    let mut cache = ctx.configs.0.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((cached_sha, config)) = cache.get(repo.as_ref())
+        && *cached_sha == sha
+    {
+        return Ok(config.clone());
+    }
+    let config = Arc::new(RepoConfig::from_file(&path, &text).unwrap_or_default());
+    cache.insert(repo.to_string(), (sha, config.clone()));
+    Ok(config)
 }
 
 /// The live trains of a repository, from the store (no GitHub call: this answers within

@@ -36,6 +36,8 @@ pub struct TrainContext {
     pub settings: std::sync::Arc<crate::settings::Settings>,
     /// Slack and Discord, where configured.
     pub chat: crate::handlers::chat::ChatClients,
+    /// Parsed repository configurations, for quick chat answers.
+    pub configs: crate::handlers::chat::ConfigCache,
 }
 
 impl TrainContext {

@@ -151,9 +151,20 @@ pub async fn interaction(
     let span = tracing::info_span!("command", %command_id);
     let _entered = span.enter();
     let now = state.queue.clock().now().as_millisecond();
-    if !chat_store::claim_request(&state.db, "discord", &interaction.id, now)
-        .await
-        .map_err(|e| unavailable(e.into()))?
+    let parsed = interaction
+        .data
+        .as_ref()
+        .filter(|_| interaction.kind == 2)
+        .map(|data| command::parse(&command_text(data)));
+    // Buttons and commands that change something must not run twice; reads may.
+    let changes = match &parsed {
+        Some(parsed) => parsed.as_ref().is_ok_and(|c| c.train_command().is_some()),
+        None => true,
+    };
+    if changes
+        && !chat_store::claim_request(&state.db, "discord", &interaction.id, now)
+            .await
+            .map_err(|e| unavailable(e.into()))?
     {
         return Ok(Json(message(4, "Already answered.", true)));
     }
@@ -183,17 +194,8 @@ pub async fn interaction(
         ));
     };
     let ctx = state.train_context();
-    let answered = if interaction.kind == 2 {
-        let text = command_text(&data);
-        answer(
-            &ctx,
-            &asker,
-            command::parse(&text),
-            reply_to,
-            &command_id,
-            None,
-        )
-        .await
+    let answered = if let Some(parsed) = parsed {
+        answer(&ctx, &asker, parsed, reply_to, &command_id, None).await
     } else {
         let custom_id = data.custom_id.unwrap_or_default();
         let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));

@@ -127,7 +127,11 @@ pub async fn command(
         .unwrap_or_else(|| format!("{}:{}", form.user_id, now));
     let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
     let _entered = span.enter();
-    if !claim(&state, &request_id).await? {
+    let parsed = command::parse(&form.text);
+    // Only commands that change something must not run twice; a retried read is answered
+    // again (and the hot path stays free of writes).
+    let changes = parsed.as_ref().is_ok_and(|c| c.train_command().is_some());
+    if changes && !claim(&state, &request_id).await? {
         return Ok(StatusCode::OK.into_response());
     }
     let asker = Asker {
@@ -145,7 +149,7 @@ pub async fn command(
     let answered = answer(
         &state.train_context(),
         &asker,
-        command::parse(&form.text),
+        parsed,
         reply_to,
         &format!("slack:{request_id}"),
         None,
