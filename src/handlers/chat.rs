@@ -385,7 +385,10 @@ async fn resolve_repository(
 /// Parsed configurations by repository and blob sha, so chat answers do not parse YAML on
 /// every request.
 #[derive(Debug, Clone, Default)]
-pub struct ConfigCache(Arc<Mutex<HashMap<String, (String, Arc<RepoConfig>)>>>);
+pub struct ConfigCache(Arc<Mutex<HashMap<String, CachedConfig>>>);
+
+/// A parsed configuration and the blob sha it was parsed from.
+type CachedConfig = (String, Arc<RepoConfig>);
 
 /// The configuration in force, as stored (no GitHub call).
 async fn stored_config(
