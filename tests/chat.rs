@@ -1060,3 +1060,57 @@ on_both_backends!(
     a_pr_comment_includes_a_pull_request_in_the_frozen_train,
     mentions_in_user_text_are_escaped,
 );
+
+#[tokio::test]
+async fn discord_commands_are_registered_per_guild_or_globally() {
+    let discord = MockServer::start().await;
+    let registered =
+        Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!([{"id": "1"}])));
+    Mock::given(method("PUT"))
+        .and(path_regex(format!(
+            "^/applications/{DISCORD_APP}(/guilds/G1)?/commands$"
+        )))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bot discord-bot-token",
+        ))
+        .respond_with(registered.clone())
+        .mount(&discord)
+        .await;
+    let client = trainyard::chat::discord::DiscordClient::new(
+        &discord.uri(),
+        DISCORD_APP,
+        Secret::new("discord-bot-token"),
+    );
+    let command = trainyard::inbound::discord::release_command();
+    client
+        .register_commands(Some("G1"), &command)
+        .await
+        .expect("guild");
+    client
+        .register_commands(None, &command)
+        .await
+        .expect("global");
+    assert_eq!(
+        registered.paths(),
+        [
+            format!("/applications/{DISCORD_APP}/guilds/G1/commands"),
+            format!("/applications/{DISCORD_APP}/commands"),
+        ]
+    );
+    let sent = &registered.bodies()[0];
+    assert_eq!(sent[0]["name"], "release");
+    let subs: Vec<&str> = sent[0]["options"]
+        .as_array()
+        .expect("sub-commands")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        subs,
+        [
+            "help", "status", "notes", "cut", "approve", "reject", "hotfix", "include", "exclude",
+            "abandon", "link", "unlink"
+        ]
+    );
+}

@@ -260,11 +260,17 @@ impl TrainCommand {
         }
     }
 
-    /// The role needed to give it at all (approval has its own configured level).
+    /// The role needed to give it at all: deciding a train's fate (approve, reject, abandon)
+    /// takes the configured approval level; the rest `write`.
     pub fn required_permission(&self, rules: &ApprovalRules) -> Permission {
         match self {
-            TrainCommand::Approve | TrainCommand::Reject { .. } => rules.permission,
-            _ => Permission::Write,
+            TrainCommand::Approve | TrainCommand::Reject { .. } | TrainCommand::Abandon => {
+                rules.permission
+            }
+            TrainCommand::Cut
+            | TrainCommand::Include { .. }
+            | TrainCommand::Exclude { .. }
+            | TrainCommand::Hotfix { .. } => Permission::Write,
         }
     }
 }
@@ -585,6 +591,47 @@ mod tests {
         assert_eq!(
             refused.to_string(),
             "`cut` is not possible: the train is frozen; it is already cut"
+        );
+    }
+
+    #[test]
+    fn abandoning_takes_the_approval_level_and_cutting_write() {
+        let r = ApprovalRules::default();
+        let writer = CommandFacts {
+            permission: Some(Permission::Write),
+            ..CommandFacts::default()
+        };
+        let refused = decide(
+            &view(TrainState::Frozen, &[1], &[]),
+            &TrainCommand::Abandon,
+            "carol",
+            &writer,
+            &r,
+        )
+        .expect_err("write is not enough");
+        assert_eq!(
+            refused.to_string(),
+            "`abandon` needs maintain permission on the repository; carol has write"
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Frozen, &[1], &[]),
+                &TrainCommand::Abandon,
+                "maya",
+                &maintainer(),
+                &r
+            ),
+            Ok(Transition::Abandon)
+        );
+        assert_eq!(
+            decide(
+                &view(TrainState::Open, &[1], &[]),
+                &TrainCommand::Cut,
+                "carol",
+                &writer,
+                &r
+            ),
+            Ok(Transition::Freeze)
         );
     }
 
