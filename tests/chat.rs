@@ -90,6 +90,7 @@ struct World {
     /// Discord channel messages and @original edits.
     discord_messages: Recorder,
     discord_originals: Recorder,
+    discord_followups: Recorder,
     /// GitHub comments and created refs.
     comments: Recorder,
     refs: Recorder,
@@ -270,6 +271,20 @@ impl World {
             .mount(&discord)
             .await;
 
+        Mock::given(method("DELETE"))
+            .and(path_regex(format!(
+                "^/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+            )))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&discord)
+            .await;
+        let discord_followups =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "2"})));
+        Mock::given(method("POST"))
+            .and(path_regex(format!("^/webhooks/{DISCORD_APP}/[^/]+$")))
+            .respond_with(discord_followups.clone())
+            .mount(&discord)
+            .await;
         let discord_key = SigningKey::from_bytes(&[7; 32]);
         let settings = Settings::resolve(SettingsArgs {
             github_app_id: Some(42),
@@ -308,6 +323,7 @@ impl World {
             responses,
             discord_messages,
             discord_originals,
+            discord_followups,
             comments,
             refs,
         }
@@ -837,6 +853,33 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
         .await;
     assert_eq!(body["type"], 4);
     assert_eq!(body["data"]["flags"], 64);
+
+    // A linked read-only user: deferred, then refused in a message only they see.
+    world
+        .link(ChatSurface::Discord, "G1", "D-rick", "rick", 9)
+        .await;
+    let (_, body) = world
+        .discord_send(&interaction("20", "D-rick", "cut"))
+        .await;
+    assert_eq!(body, json!({"type": 5}));
+    world.run_jobs().await;
+    assert!(
+        world.discord_originals.bodies().is_empty(),
+        "not shown to the channel"
+    );
+    let private = world.discord_followups.bodies();
+    assert_eq!(
+        world.discord_followups.paths(),
+        [format!("/webhooks/{DISCORD_APP}/token-20")]
+    );
+    assert_eq!(private[0]["flags"], 64);
+    assert!(
+        private[0]["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("needs write permission")),
+        "{private:?}"
+    );
+    assert!(world.frozen().await.is_empty());
 
     world
         .link(ChatSurface::Discord, "G1", "D-carol", "carol", 7)

@@ -269,7 +269,7 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             "{train} was cut as {} at {} by {} with {passengers} pull request{}; {} approval{} \
              needed",
             surface.code(tag),
-            surface.code(&target_sha[..target_sha.len().min(7)]),
+            surface.code(&target_sha.chars().take(7).collect::<String>()),
             surface.user(by),
             if *passengers == 1 { "" } else { "s" },
             approvals_required,

@@ -70,6 +70,39 @@ impl DiscordClient {
         }
     }
 
+    /// Replaces a deferred answer with a message only the asker sees: Discord cannot make
+    /// `@original` ephemeral afterwards, so it is deleted and an ephemeral follow-up sent.
+    pub async fn answer_privately(&self, token: &str, message: &Value) -> Result<(), ChatError> {
+        let base = format!("{}/webhooks/{}/{token}", self.api_url, self.application_id);
+        let deleted = self
+            .http
+            .delete(format!("{base}/messages/@original"))
+            .send()
+            .await;
+        match self.check(deleted).await {
+            Ok(_) | Err(ChatError::Gone { .. }) => {}
+            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
+                return Err(ChatError::Gone {
+                    service: SERVICE,
+                    reason,
+                });
+            }
+            Err(other) => return Err(other),
+        }
+        let mut body = quiet(message);
+        body["flags"] = json!(64);
+        let response = self.http.post(base).json(&body).send().await;
+        match self.check(response).await {
+            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
+                Err(ChatError::Gone {
+                    service: SERVICE,
+                    reason,
+                })
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
     /// Posts a channel message, as a reply to `reply_to` when given; returns its id.
     pub async fn create_message(
         &self,

@@ -740,7 +740,13 @@ pub async fn relay(
             };
             let message = serde_json::json!({ "content": text });
             if now - issued_at < 14 * 60 * 1000 {
-                match discord.edit_original(token, &message).await {
+                // Refusals are for the asker's eyes only; outcomes for the channel.
+                let answered = if refused {
+                    discord.answer_privately(token, &message).await
+                } else {
+                    discord.edit_original(token, &message).await
+                };
+                match answered {
                     Ok(()) => return Ok(()),
                     Err(ChatError::Gone { .. }) => {}
                     Err(other) => return Err(other.into()),
