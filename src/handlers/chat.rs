@@ -505,7 +505,12 @@ async fn train_status(
     if !other.is_empty() {
         categories.push(("Other changes".to_owned(), other));
     }
-    let approvals = trains::approvals(&ctx.db, train.id).await?;
+    // Approvals only exist after a cut: an open train needs no query for them.
+    let approvals = if train.state() == TrainState::Open {
+        Vec::new()
+    } else {
+        trains::approvals(&ctx.db, train.id).await?
+    };
     Ok(TrainStatus {
         id: train.id,
         line: train.line.clone(),
