@@ -70,8 +70,9 @@ pub struct Asker {
     pub comment_repository: Option<RepoFullName>,
 }
 
-/// Where the outcome of an enqueued command goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the outcome of an enqueued command goes. Its URL and token are credentials: they
+/// are kept out of `Debug` output, and so out of logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "surface", rename_all = "snake_case")]
 pub enum ReplyTo {
     /// A slash command's or button's `response_url` (30 minutes), else the channel.
@@ -97,6 +98,18 @@ pub enum ReplyTo {
         /// Issue or pull request number.
         issue_number: u64,
     },
+}
+
+impl std::fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplyTo::Slack { channel, .. } => {
+                write!(f, "Slack({channel}, response_url: [redacted])")
+            }
+            ReplyTo::Discord { channel, .. } => write!(f, "Discord({channel}, token: [redacted])"),
+            ReplyTo::GitHub { issue_number } => write!(f, "GitHub(#{issue_number})"),
+        }
+    }
 }
 
 impl ReplyTo {
