@@ -209,6 +209,21 @@ impl World {
         refs
     }
 
+    /// Serves `text` as the repository's `.github/trainyard.yml`.
+    async fn mount_config(&self, text: &str) {
+        use base64::Engine as _;
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/repos/{REPO}/contents/.github/trainyard.yml"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "type": "file", "encoding": "base64", "sha": "c1",
+                "content": base64::engine::general_purpose::STANDARD.encode(text),
+            })))
+            .mount(&self.github)
+            .await;
+    }
+
     /// Accepts comments on pull requests, exactly `expected` of them when given.
     async fn mount_comments(&self, expected: Option<u64>) {
         let mock = Mock::given(method("POST"))
@@ -697,22 +712,12 @@ async fn a_draft_published_by_hand_releases_the_train_or_blocks_it(test: TestDb)
 }
 
 async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
-    use base64::Engine as _;
     use trainyard::handlers::train_commands::ScheduledCuts;
     use trainyard::jobs::BackgroundJob as _;
     let world = World::new(&test).await;
     let config =
         "trains:\n  lines:\n    - name: main\n      schedule: '0 9 * * *'\n      timezone: UTC\n";
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/repos/{REPO}/contents/.github/trainyard.yml"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "type": "file", "encoding": "base64", "sha": "c1",
-            "content": base64::engine::general_purpose::STANDARD.encode(config),
-        })))
-        .mount(&world.github)
-        .await;
+    world.mount_config(config).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;
@@ -763,22 +768,12 @@ async fn a_scheduled_cut_fires_once_across_two_replicas(test: TestDb) {
 }
 
 async fn a_reminder_comes_once_before_the_scheduled_cut(test: TestDb) {
-    use base64::Engine as _;
     use trainyard::handlers::train_commands::ScheduledCuts;
     use trainyard::jobs::BackgroundJob as _;
     let world = World::new(&test).await;
     let config =
         "trains:\n  lines:\n    - name: main\n      schedule: '45 9 * * *'\n      reminder: 30m\n";
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/repos/{REPO}/contents/.github/trainyard.yml"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "type": "file", "encoding": "base64", "sha": "c1",
-            "content": base64::engine::general_purpose::STANDARD.encode(config),
-        })))
-        .mount(&world.github)
-        .await;
+    world.mount_config(config).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;
@@ -853,22 +848,12 @@ async fn a_reminder_comes_once_before_the_scheduled_cut(test: TestDb) {
 }
 
 async fn a_slot_missed_while_down_fires_at_start_up_but_a_new_schedule_waits(test: TestDb) {
-    use base64::Engine as _;
     use trainyard::handlers::train_commands::ScheduledCuts;
     use trainyard::jobs::BackgroundJob as _;
     let world = World::new(&test).await;
     // Daily at 08:00: at 09:00 today's slot is one hour old, but the schedule is new.
     let config = "trains:\n  lines:\n    - name: main\n      schedule: '0 8 * * *'\n";
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/repos/{REPO}/contents/.github/trainyard.yml"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "type": "file", "encoding": "base64", "sha": "c1",
-            "content": base64::engine::general_purpose::STANDARD.encode(config),
-        })))
-        .mount(&world.github)
-        .await;
+    world.mount_config(config).await;
     world
         .deliver("m1", &pull_request("closed", 1, &["release"], None))
         .await;
@@ -901,19 +886,9 @@ async fn a_slot_missed_while_down_fires_at_start_up_but_a_new_schedule_waits(tes
 }
 
 async fn monorepo_lines_board_by_paths_and_include_all(test: TestDb) {
-    use base64::Engine as _;
     let world = World::new(&test).await;
     let config = "trains:\n  lines:\n    - name: api\n      include: all\n      paths: ['services/api/**']\n      tag-prefix: api-v\n    - name: web\n      paths: ['web/**']\n      tag-prefix: web-v\n";
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/repos/{REPO}/contents/.github/trainyard.yml"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "type": "file", "encoding": "base64", "sha": "c1",
-            "content": base64::engine::general_purpose::STANDARD.encode(config),
-        })))
-        .mount(&world.github)
-        .await;
+    world.mount_config(config).await;
     Mock::given(method("GET"))
         .and(path_regex(format!("^/repos/{REPO}/pulls/[0-9]+/files$")))
         .respond_with(|request: &wiremock::Request| {

@@ -33,6 +33,19 @@ struct Created {
     id: String,
 }
 
+/// An expired interaction token answers 401 (code 50027): like a 404, the target is gone.
+fn expired_token_is_gone(result: Result<String, ChatError>) -> Result<String, ChatError> {
+    match result {
+        Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
+            Err(ChatError::Gone {
+                service: SERVICE,
+                reason,
+            })
+        }
+        other => other,
+    }
+}
+
 /// A message body with mentions switched off.
 fn quiet(message: &Value) -> Value {
     let mut body = message.clone();
@@ -58,16 +71,7 @@ impl DiscordClient {
             self.api_url, self.application_id
         );
         let response = self.http.patch(url).json(&quiet(message)).send().await;
-        match self.check(response).await {
-            // An expired interaction token answers 401 (50027) or 404.
-            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
-                Err(ChatError::Gone {
-                    service: SERVICE,
-                    reason,
-                })
-            }
-            other => other.map(|_| ()),
-        }
+        expired_token_is_gone(self.check(response).await).map(|_| ())
     }
 
     /// Replaces a deferred answer with a message only the asker sees: Discord cannot make
@@ -79,28 +83,16 @@ impl DiscordClient {
             .delete(format!("{base}/messages/@original"))
             .send()
             .await;
-        match self.check(deleted).await {
-            Ok(_) | Err(ChatError::Gone { .. }) => {}
-            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
-                return Err(ChatError::Gone {
-                    service: SERVICE,
-                    reason,
-                });
-            }
+        match expired_token_is_gone(self.check(deleted).await) {
+            // Already gone is as good as deleted; an expired token is the caller's to handle.
+            Ok(_) => {}
+            Err(ChatError::Gone { reason, .. }) if reason.starts_with("404") => {}
             Err(other) => return Err(other),
         }
         let mut body = quiet(message);
         body["flags"] = json!(64);
         let response = self.http.post(base).json(&body).send().await;
-        match self.check(response).await {
-            Err(ChatError::Refused { reason, .. }) if reason.starts_with("401") => {
-                Err(ChatError::Gone {
-                    service: SERVICE,
-                    reason,
-                })
-            }
-            other => other.map(|_| ()),
-        }
+        expired_token_is_gone(self.check(response).await).map(|_| ())
     }
 
     /// Posts a channel message, as a reply to `reply_to` when given; returns its id.

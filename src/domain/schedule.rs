@@ -138,13 +138,7 @@ impl Cron {
         lookback: jiff::SignedDuration,
     ) -> Option<Timestamp> {
         let floor = now.checked_sub(lookback).ok()?;
-        let mut at = zone
-            .to_datetime(now)
-            .with()
-            .second(0)
-            .subsec_nanosecond(0)
-            .build()
-            .ok()?;
+        let mut at = local_minute(zone, now)?;
         loop {
             let instant = zone.to_timestamp(at).ok()?;
             if instant < floor {
@@ -156,6 +150,16 @@ impl Cron {
             at = at.checked_sub(1.minute()).ok()?;
         }
     }
+}
+
+/// `now` in `zone`, to the minute (cron's resolution).
+fn local_minute(zone: &TimeZone, now: Timestamp) -> Option<DateTime> {
+    zone.to_datetime(now)
+        .with()
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .ok()
 }
 
 /// The longest reminder lead accepted (a day): reminders are for the next cut, not the week.
@@ -181,13 +185,7 @@ pub fn due_reminder(
     lead: jiff::SignedDuration,
 ) -> Option<Timestamp> {
     let end = now.checked_add(lead).ok()?;
-    let mut at = zone
-        .to_datetime(now)
-        .with()
-        .second(0)
-        .subsec_nanosecond(0)
-        .build()
-        .ok()?;
+    let mut at = local_minute(zone, now)?;
     loop {
         at = at.checked_add(1.minute()).ok()?;
         let instant = zone.to_timestamp(at).ok()?;

@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::chat::ChatError;
 use crate::chat::cards::{self, StatusCard, Surface};
+use crate::chat::discord::DiscordClient;
+use crate::chat::slack::SlackClient;
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
 use crate::handlers::chat::train_card;
@@ -92,6 +95,40 @@ fn event_message(
     }
 }
 
+/// A channel's service: posts (in a thread) and edits messages.
+enum Poster<'a> {
+    Slack(&'a SlackClient),
+    Discord(&'a DiscordClient),
+}
+
+impl Poster<'_> {
+    /// Posts, as a reply in `thread` when given; returns the new message's id (Slack `ts`).
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        message: &serde_json::Value,
+    ) -> Result<String, ChatError> {
+        match self {
+            Poster::Slack(slack) => slack.post_message(channel, thread, message).await,
+            Poster::Discord(discord) => discord.create_message(channel, thread, message).await,
+        }
+    }
+
+    /// Replaces a message's content.
+    async fn edit(
+        &self,
+        channel: &str,
+        id: &str,
+        message: &serde_json::Value,
+    ) -> Result<(), ChatError> {
+        match self {
+            Poster::Slack(slack) => slack.update_message(channel, id, message).await,
+            Poster::Discord(discord) => discord.edit_message(channel, id, message).await,
+        }
+    }
+}
+
 /// Posts one event to one channel; false when the channel's service is not configured.
 async fn deliver(
     ctx: &TrainContext,
@@ -116,62 +153,34 @@ async fn deliver(
         Some(id) => chat_store::thread(&ctx.db, id, route.surface, &route.channel).await?,
         None => None,
     };
-    match route.surface {
-        ChatSurface::Slack => {
-            let Some(slack) = &ctx.chat.slack else {
-                return Ok(false);
-            };
-            let root = match (&thread, &card, event.train_id) {
-                (Some(ts), Some(card), _) => {
-                    if let Err(error) = slack
-                        .update_message(&route.channel, ts, &card_message(card, surface))
-                        .await
-                    {
-                        tracing::warn!(%repo, %error, "could not update the train's card");
-                    }
-                    Some(ts.clone())
-                }
-                (None, Some(card), Some(id)) => {
-                    let ts = slack
-                        .post_message(&route.channel, None, &card_message(card, surface))
-                        .await?;
-                    chat_store::set_thread(&ctx.db, id, route.surface, &route.channel, &ts).await?;
-                    Some(ts)
-                }
-                _ => None,
-            };
-            slack
-                .post_message(&route.channel, root.as_deref(), &message)
-                .await?;
+    let channel = &route.channel;
+    let poster = match route.surface {
+        ChatSurface::Slack => ctx.chat.slack.as_ref().map(Poster::Slack),
+        ChatSurface::Discord => ctx.chat.discord.as_ref().map(Poster::Discord),
+    };
+    let Some(poster) = poster else {
+        return Ok(false);
+    };
+    let root = match (&thread, &card, event.train_id) {
+        (Some(root), Some(card), _) => {
+            // The card is a courtesy: failing to edit it does not hold up the event.
+            if let Err(error) = poster
+                .edit(channel, root, &card_message(card, surface))
+                .await
+            {
+                tracing::warn!(%repo, %error, "could not update the train's card");
+            }
+            Some(root.clone())
         }
-        ChatSurface::Discord => {
-            let Some(discord) = &ctx.chat.discord else {
-                return Ok(false);
-            };
-            let root = match (&thread, &card, event.train_id) {
-                (Some(id), Some(card), _) => {
-                    if let Err(error) = discord
-                        .edit_message(&route.channel, id, &card_message(card, surface))
-                        .await
-                    {
-                        tracing::warn!(%repo, %error, "could not update the train's card");
-                    }
-                    Some(id.clone())
-                }
-                (None, Some(card), Some(train_id)) => {
-                    let id = discord
-                        .create_message(&route.channel, None, &card_message(card, surface))
-                        .await?;
-                    chat_store::set_thread(&ctx.db, train_id, route.surface, &route.channel, &id)
-                        .await?;
-                    Some(id)
-                }
-                _ => None,
-            };
-            discord
-                .create_message(&route.channel, root.as_deref(), &message)
+        (None, Some(card), Some(train_id)) => {
+            let root = poster
+                .post(channel, None, &card_message(card, surface))
                 .await?;
+            chat_store::set_thread(&ctx.db, train_id, route.surface, channel, &root).await?;
+            Some(root)
         }
-    }
+        _ => None,
+    };
+    poster.post(channel, root.as_deref(), &message).await?;
     Ok(true)
 }
