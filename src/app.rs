@@ -120,6 +120,7 @@ impl AppState {
             db: self.db.clone(),
             clock: self.queue.clock().clone(),
             github: self.github.clone(),
+            queue: self.queue.clone(),
         };
         let trains = self.train_context();
         Registry::new()

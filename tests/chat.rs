@@ -1088,6 +1088,75 @@ async fn mentions_in_user_text_are_escaped(test: TestDb) {
     );
 }
 
+async fn a_refused_configuration_is_reported_on_the_commit_and_in_the_channels(test: TestDb) {
+    use base64::Engine as _;
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    // A push to the default branch breaks the configuration.
+    let broken = "chat:\n  slack-channel: C1\n  discord-channel: '555'\ntrains:\n  lines:\n    - name: main\n      boarding-lable: ship\n";
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPO}/contents/.github/trainyard.yml"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": "c2",
+            "content": base64::engine::general_purpose::STANDARD.encode(broken),
+        })))
+        .with_priority(1)
+        .mount(&world.github)
+        .await;
+    let commit_comments =
+        Recorder::new(|_| ResponseTemplate::new(201).set_body_json(json!({"id": 1})));
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/repos/{REPO}/commits/[0-9a-f]+/comments$"
+        )))
+        .respond_with(commit_comments.clone())
+        .mount(&world.github)
+        .await;
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut push: Value = serde_json::from_str(&text).expect("json");
+    push["commits"][0]["modified"] = json!([".github/trainyard.yml"]);
+    push["head_commit"]["modified"] = json!([".github/trainyard.yml"]);
+    let after = push["after"].as_str().expect("after").to_owned();
+    assert_eq!(
+        world.deliver("push", "push-1", &push).await,
+        StatusCode::ACCEPTED
+    );
+    world.run_jobs().await;
+
+    assert_eq!(
+        commit_comments.paths(),
+        [format!("/repos/{REPO}/commits/{after}/comments")]
+    );
+    let body = commit_comments.bodies()[0]["body"]
+        .as_str()
+        .expect("body")
+        .to_owned();
+    assert!(body.contains("the last good one stays in force"), "{body}");
+    assert!(body.contains("trains.lines[0].boarding-lable"), "{body}");
+    let posts = texts(&world.slack_posts.bodies(), "text");
+    assert!(
+        posts
+            .iter()
+            .any(|t| t.contains("refused") && t.contains("boarding-lable")),
+        "{posts:?}"
+    );
+    // The last good configuration still routes the channel.
+    let (_, status) = world.slash("T1", "U-rick", "status", "t-after").await;
+    assert!(
+        status["text"]
+            .as_str()
+            .expect("text")
+            .contains("Train main")
+    );
+}
+
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("x", text)])
         .expect("encode")
@@ -1096,6 +1165,7 @@ fn urlencode(text: &str) -> String {
 }
 
 on_both_backends!(
+    a_refused_configuration_is_reported_on_the_commit_and_in_the_channels,
     slack_status_is_answered_within_the_request,
     slack_cut_is_acknowledged_then_its_outcome_posted,
     approve_buttons_release_for_maintainers_only,

@@ -297,6 +297,11 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
         TrainEvent::Abandoned { by } => {
             format!("{train} was abandoned by {}", surface.user(by))
         }
+        TrainEvent::ConfigRefused { error } => format!(
+            "{}: the new configuration was refused and the last good one stays in force: {}",
+            surface.bold(repository),
+            surface.user(error)
+        ),
         TrainEvent::CutReminder { cut_at, passengers } => {
             let at = jiff::Timestamp::from_millisecond(*cut_at)
                 .map(|t| t.strftime("%H:%M UTC").to_string())

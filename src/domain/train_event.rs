@@ -67,6 +67,12 @@ pub enum TrainEvent {
         /// Who.
         by: String,
     },
+    /// The repository's configuration was changed to something unusable; the last good one
+    /// stays in force.
+    ConfigRefused {
+        /// What is wrong (file, line, key).
+        error: String,
+    },
     /// A scheduled cut is coming.
     CutReminder {
         /// When the cut happens (epoch ms).
@@ -88,6 +94,7 @@ impl TrainEvent {
             TrainEvent::Released { .. } => "released",
             TrainEvent::Blocked { .. } => "blocked",
             TrainEvent::Abandoned { .. } => "abandoned",
+            TrainEvent::ConfigRefused { .. } => "config_refused",
             TrainEvent::CutReminder { .. } => "cut_reminder",
         }
     }

@@ -158,6 +158,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                         .enqueue_now(&ReloadRepoConfig {
                             repository: push.repository.clone(),
                             installation,
+                            commit: Some(push.after.clone()),
                         })
                         .await
                         .map_err(|e| JobError::Failed(e.to_string()))?;

@@ -160,6 +160,8 @@ pub struct ConfigContext {
     pub clock: SharedClock,
     /// GitHub, when the App is configured.
     pub github: Option<GitHubClient>,
+    /// The queue (a refused configuration is announced in the repository's channels).
+    pub queue: crate::jobs::Queue,
 }
 
 /// Re-reads a repository's configuration (a push to its default branch touched it).
@@ -169,6 +171,9 @@ pub struct ReloadRepoConfig {
     pub repository: RepoFullName,
     /// Its installation.
     pub installation: u64,
+    /// The pushed commit, where a refusal is reported.
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
 impl BackgroundJob for ReloadRepoConfig {
@@ -191,7 +196,36 @@ impl BackgroundJob for ReloadRepoConfig {
             ));
         };
         let now = ctx.clock.now().as_millisecond();
-        refresh(&ctx.db, github, self.installation, &self.repository, now).await?;
+        let repo = &self.repository;
+        let Refresh::Refused(error) =
+            refresh(&ctx.db, github, self.installation, repo, now).await?
+        else {
+            return Ok(());
+        };
+        // Told where the pusher looks (the commit) and where the team talks (the channels).
+        if let Some(commit) = &self.commit {
+            let body = format!(
+                "trainyard cannot use this configuration; the last good one stays in force \
+                 until it is fixed.\n\n```\n{}\n```",
+                error.replace("```", "`\u{200b}``")
+            );
+            github
+                .request::<serde_json::Value>(
+                    self.installation,
+                    http::Method::POST,
+                    &format!("/repos/{repo}/commits/{commit}/comments"),
+                    Some(&serde_json::json!({ "body": body })),
+                )
+                .await?;
+        }
+        let event = crate::domain::train_event::TrainEvent::ConfigRefused { error };
+        crate::store::trains::record_event(&ctx.db, repo, "", None, &event, now).await?;
+        ctx.queue
+            .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
+                repository: repo.clone(),
+            })
+            .await
+            .map_err(|e| JobError::Failed(e.to_string()))?;
         Ok(())
     }
 }
