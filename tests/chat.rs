@@ -711,6 +711,46 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
     );
 }
 
+async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
+    use trainyard::handlers::chat::ReplyTo;
+    use trainyard::handlers::train_commands::RunTrainCommand;
+    use trainyard::jobs::{BackgroundJob as _, JobError};
+    let world = World::new(&test).await;
+    // This replica lost its GitHub App settings: the command can never succeed here.
+    let mut ctx = world.bot.train_context();
+    ctx.github = None;
+    let command = RunTrainCommand {
+        repository: RepoFullName::parse(REPO).expect("repo"),
+        installation: 1,
+        line: None,
+        actor: "carol".into(),
+        command: trainyard::domain::train::TrainCommand::Cut,
+        command_id: "slack:t-dead".into(),
+        by_schedule: false,
+        reply_to: Some(ReplyTo::Slack {
+            response_url: format!("{}/response/t-dead", world.slack.uri()),
+            channel: "C1".into(),
+            issued_at: world.clock.now().as_millisecond(),
+        }),
+        train_id: None,
+        expect_version: None,
+    };
+    let result = command.run(ctx).await;
+    assert!(
+        matches!(result, Err(JobError::Permanent(_))),
+        "buried: {result:?}"
+    );
+    let responses = world.responses.bodies();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["response_type"], "ephemeral");
+    assert!(
+        responses[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("could not be carried out") && t.contains("not configured")),
+        "{responses:?}"
+    );
+}
+
 async fn approve_buttons_release_for_maintainers_only(test: TestDb) {
     let world = World::new(&test).await;
     world.merge(1, "Add the departure board").await;
@@ -1165,6 +1205,7 @@ fn urlencode(text: &str) -> String {
 }
 
 on_both_backends!(
+    a_command_that_can_never_run_is_still_answered,
     a_refused_configuration_is_reported_on_the_commit_and_in_the_channels,
     slack_status_is_answered_within_the_request,
     slack_cut_is_acknowledged_then_its_outcome_posted,

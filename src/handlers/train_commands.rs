@@ -68,7 +68,18 @@ impl BackgroundJob for RunTrainCommand {
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
         let _entered = span.enter();
-        let reply = execute(&ctx, &self).await?;
+        let mut dead = None;
+        let reply = match execute(&ctx, &self).await {
+            Ok(reply) => reply,
+            // A command that can never be carried out is not left unanswered; the job is
+            // still buried, for the operator.
+            Err(JobError::Permanent(reason)) => {
+                let reply = CommandReply::Refused(format!("it could not be carried out: {reason}"));
+                dead = Some(reason);
+                reply
+            }
+            Err(other) => return Err(other),
+        };
         tracing::info!(repo = %self.repository, actor = %self.actor, ?reply, "command answered");
         if let Some(reply_to) = &self.reply_to {
             let surface = reply_to.surface();
@@ -91,7 +102,10 @@ impl BackgroundJob for RunTrainCommand {
             )
             .await?;
         }
-        Ok(())
+        match dead {
+            Some(reason) => Err(JobError::Permanent(reason)),
+            None => Ok(()),
+        }
     }
 }
 
