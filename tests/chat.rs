@@ -529,6 +529,14 @@ async fn slack_status_is_answered_within_the_request(test: TestDb) {
     assert_eq!(status, StatusCode::OK);
     assert!(body["text"].as_str().expect("text").contains("Train main"));
 
+    // A line that does not exist is named, with the closest one.
+    let (_, body) = world.slash("T1", "U-rick", "status mian", "t-line").await;
+    assert_eq!(
+        body["text"],
+        "`Codertocat/Hello-World` has no train line `mian` (did you mean `main`?); its lines: `main`"
+    );
+    assert_eq!(body["response_type"], "ephemeral");
+
     // notes: the generated notes of the line's train, from the store.
     let (_, body) = world.slash("T1", "U-rick", "notes", "t-notes").await;
     let text = body["text"].as_str().expect("notes");

@@ -348,14 +348,24 @@ fn is_login(word: &str) -> bool {
         && !word.contains("--")
 }
 
-fn closest_command(word: &str) -> Option<&'static str> {
+/// The known name closest to `word` (a typo away), for "did you mean" hints.
+pub fn closest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
-    CommandName::ALL
+    known
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word, c.as_str()), c.as_str()))
+        .map(|name| {
+            (
+                strsim::damerau_levenshtein(&word, &name.to_ascii_lowercase()),
+                name,
+            )
+        })
         .filter(|(distance, name)| *distance <= 2 && *distance < name.len())
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, name)| name)
+}
+
+fn closest_command(word: &str) -> Option<&'static str> {
+    closest(word, CommandName::ALL.map(CommandName::as_str))
 }
 
 /// Parses the text after `/release` (a leading `/release` is accepted too).

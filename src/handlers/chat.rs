@@ -213,6 +213,11 @@ pub async fn answer(
         Ok(repo) => repo,
         Err(refusal) => return Ok(Answer::Now(Reply::private(refusal))),
     };
+    if let (Some(line), ChatCommand::Status(_) | ChatCommand::Notes(_)) = (&target.line, &command)
+        && let Some(refusal) = unknown_line(ctx, &repo, line, s).await?
+    {
+        return Ok(Answer::Now(Reply::private(refusal)));
+    }
     if let ChatCommand::Notes(_) = &command {
         let text = notes_text(ctx, &repo, target.line.as_deref(), s).await?;
         return Ok(Answer::Now(Reply {
@@ -402,6 +407,50 @@ pub struct ConfigCache(Arc<Mutex<HashMap<String, CachedConfig>>>);
 
 /// A parsed configuration and the blob sha it was parsed from.
 type CachedConfig = (String, Arc<RepoConfig>);
+
+/// Why `line` names no line of the repository (configured, or a live hotfix line), with the
+/// closest name as a hint.
+async fn unknown_line(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: &str,
+    s: Surface,
+) -> Result<Option<String>, StoreError> {
+    let config = stored_config(ctx, repo).await?;
+    let mut names: Vec<String> = config.lines().into_iter().map(|l| l.name).collect();
+    if names.iter().any(|n| n == line) {
+        return Ok(None);
+    }
+    let live = [
+        TrainState::Open,
+        TrainState::Frozen,
+        TrainState::Approved,
+        TrainState::Blocked,
+    ];
+    names.extend(
+        trains::in_states(&ctx.db, repo, &live)
+            .await?
+            .into_iter()
+            .map(|t| t.line),
+    );
+    if names.iter().any(|n| n == line) {
+        return Ok(None);
+    }
+    names.dedup();
+    let hint = command::closest(line, names.iter().map(String::as_str))
+        .map(|n| format!(" (did you mean {}?)", s.code(n)))
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "{} has no train line {}{hint}; its lines: {}",
+        s.code(repo.as_ref()),
+        s.code(line),
+        names
+            .iter()
+            .map(|n| s.code(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
 
 /// The configuration in force, as stored (no GitHub call).
 async fn stored_config(

@@ -142,7 +142,15 @@ pub async fn execute(
                     branch: Some(train.branch.clone()),
                     ..Default::default()
                 },
-                None => return refused(format!("{repo} has no train line `{name}`")),
+                None => {
+                    let hint = crate::domain::command::closest(
+                        name,
+                        lines.iter().map(|l| l.name.as_str()),
+                    )
+                    .map(|l| format!(" (did you mean `{l}`?)"))
+                    .unwrap_or_default();
+                    return refused(format!("{repo} has no train line `{name}`{hint}"));
+                }
             },
         },
         None => lines[0].clone(),
