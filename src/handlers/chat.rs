@@ -23,6 +23,7 @@ use crate::domain::train::TrainState;
 use crate::handlers::train_commands::RunTrainCommand;
 use crate::handlers::trains::{TrainContext, passenger_pull_requests};
 use crate::jobs::QueueError;
+use crate::ports::GitHubPort;
 use crate::settings::Settings;
 use crate::store::chat::{self as chat_store, ChatSurface};
 use crate::store::{StoreError, installations, repo_configs, trains};
@@ -825,14 +826,8 @@ pub async fn relay(
             let Some((installation, repo)) = github_target else {
                 return Ok(());
             };
-            let github = ctx.github()?;
-            github
-                .request::<serde_json::Value>(
-                    installation,
-                    http::Method::POST,
-                    &format!("/repos/{repo}/issues/{issue_number}/comments"),
-                    Some(&serde_json::json!({ "body": text })),
-                )
+            ctx.github()?
+                .create_comment(installation, repo, *issue_number, text)
                 .await?;
         }
     }

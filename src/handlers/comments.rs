@@ -9,6 +9,7 @@ use crate::domain::event::{CommentAction, IssueCommentEvent};
 use crate::handlers::chat::{Answer, Asker, ReplyTo, answer};
 use crate::handlers::trains::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::ports::GitHubPort;
 use crate::store::chat as chat_store;
 
 /// At most this many commands are taken from one comment.
@@ -81,12 +82,7 @@ impl BackgroundJob for CommentCommands {
                     };
                     let body = format!("> {}\n\n{text}", Surface::GitHub.user(&line));
                     github
-                        .request::<serde_json::Value>(
-                            self.installation,
-                            http::Method::POST,
-                            &format!("/repos/{repo}/issues/{}/comments", event.issue_number),
-                            Some(&serde_json::json!({ "body": body })),
-                        )
+                        .create_comment(self.installation, repo, event.issue_number, &body)
                         .await?;
                 }
                 Answer::Later(_) => {
