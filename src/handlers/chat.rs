@@ -165,6 +165,12 @@ pub enum ChatFailure {
     Queue(#[from] QueueError),
 }
 
+impl From<ChatFailure> for crate::jobs::JobError {
+    fn from(error: ChatFailure) -> Self {
+        crate::jobs::JobError::Failed(error.to_string())
+    }
+}
+
 /// A button press or a command pinned to one train: the train and the tag it showed.
 pub type Pinned = (i64, Option<String>);
 

@@ -71,9 +71,7 @@ impl BackgroundJob for CommentCommands {
             let reply_to = ReplyTo::GitHub {
                 issue_number: event.issue_number,
             };
-            let answered = answer(&ctx, &asker, parsed, reply_to, &command_id, None)
-                .await
-                .map_err(|e| JobError::Failed(e.to_string()))?;
+            let answered = answer(&ctx, &asker, parsed, reply_to, &command_id, None).await?;
             match answered {
                 Answer::Now(reply) => {
                     let text = match &reply.card {

@@ -107,8 +107,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                             installation,
                             event: e,
                         })
-                        .await
-                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                        .await?;
                 }
             }
         }
@@ -127,8 +126,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                             url: e.release.url.clone(),
                             publisher: e.sender.login.clone(),
                         })
-                        .await
-                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                        .await?;
                 }
             }
         }
@@ -141,8 +139,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                             installation,
                             event: comment,
                         })
-                        .await
-                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                        .await?;
                 }
             }
         }
@@ -160,8 +157,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                             installation,
                             commit: Some(push.after.clone()),
                         })
-                        .await
-                        .map_err(|e| JobError::Failed(e.to_string()))?;
+                        .await?;
                     tracing::info!(repo = %push.repository, "configuration changed; reload queued");
                 }
             }
@@ -223,8 +219,7 @@ impl BackgroundJob for Housekeeping {
         let forgotten = ctx
             .queue
             .forget_idle_keys(now - QUEUE_KEY_RETENTION)
-            .await
-            .map_err(|e| JobError::Failed(e.to_string()))?;
+            .await?;
         let chat_requests = crate::store::chat::prune_requests(
             &ctx.db,
             (now - CHAT_REQUEST_RETENTION).as_millisecond(),

@@ -224,8 +224,7 @@ impl BackgroundJob for ReloadRepoConfig {
             .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
                 repository: repo.clone(),
             })
-            .await
-            .map_err(|e| JobError::Failed(e.to_string()))?;
+            .await?;
         Ok(())
     }
 }

@@ -251,7 +251,6 @@ pub async fn execute(
         installation,
         train_id,
     };
-    let enqueue_err = |e: crate::jobs::QueueError| JobError::Failed(e.to_string());
     match transition {
         Transition::Freeze => {
             let head = branch_head(github, installation, repo, &train.branch).await?;
@@ -286,10 +285,7 @@ pub async fn execute(
             .await?;
             // The next train opens at once: PRs merged after the cut ride it.
             trains::open_train(&ctx.db, repo, &line.name, &train.branch, now).await?;
-            ctx.queue
-                .enqueue_now(&refresh(train.id))
-                .await
-                .map_err(enqueue_err)?;
+            ctx.queue.enqueue_now(&refresh(train.id)).await?;
             Ok(CommandReply::Done(format!(
                 "cut {tag} at {} with {} pull request{}; the next train is open",
                 &head[..head.len().min(7)],
@@ -329,8 +325,7 @@ pub async fn execute(
                     installation,
                     train_id: train.id,
                 })
-                .await
-                .map_err(enqueue_err)?;
+                .await?;
             Ok(CommandReply::Done(format!(
                 "approved; releasing {}",
                 train.tag_name.as_deref().unwrap_or("the train")
@@ -350,10 +345,7 @@ pub async fn execute(
             )
             .await?;
             if trains::reopen(&ctx.db, train.id, reason, now).await? {
-                ctx.queue
-                    .enqueue_now(&refresh(train.id))
-                    .await
-                    .map_err(enqueue_err)?;
+                ctx.queue.enqueue_now(&refresh(train.id)).await?;
                 return Ok(CommandReply::Done(format!(
                     "rejected ({reason}); the train is open again for a re-cut"
                 )));
@@ -386,10 +378,7 @@ pub async fn execute(
             )
             .await?;
             delete_draft(github, installation, repo, &train).await?;
-            ctx.queue
-                .enqueue_now(&refresh(next.id))
-                .await
-                .map_err(enqueue_err)?;
+            ctx.queue.enqueue_now(&refresh(next.id)).await?;
             Ok(CommandReply::Done(format!(
                 "rejected ({reason}); its pull requests joined the open train"
             )))
@@ -416,20 +405,14 @@ pub async fn execute(
                 ctx.record(&train, TrainEvent::Boarded { number, title })
                     .await?;
             }
-            ctx.queue
-                .enqueue_now(&refresh(train.id))
-                .await
-                .map_err(enqueue_err)?;
+            ctx.queue.enqueue_now(&refresh(train.id)).await?;
             Ok(CommandReply::Done(format!("#{number} is on the train")))
         }
         Transition::Leave(number) => {
             if trains::leave(&ctx.db, train.id, number, now).await? {
                 ctx.record(&train, TrainEvent::Left { number }).await?;
             }
-            ctx.queue
-                .enqueue_now(&refresh(train.id))
-                .await
-                .map_err(enqueue_err)?;
+            ctx.queue.enqueue_now(&refresh(train.id)).await?;
             Ok(CommandReply::Done(format!("#{number} left the train")))
         }
         Transition::Abandon => {
@@ -1050,8 +1033,7 @@ impl BackgroundJob for ScheduledCuts {
                         train_id: None,
                         expect_version: None,
                     })
-                    .await
-                    .map_err(|e| JobError::Failed(e.to_string()))?;
+                    .await?;
             }
         }
         Ok(())

@@ -78,8 +78,7 @@ impl TrainContext {
             .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
                 repository: repo.clone(),
             })
-            .await
-            .map_err(|e| JobError::Failed(e.to_string()))?;
+            .await?;
         Ok(())
     }
 }
@@ -247,8 +246,7 @@ impl BackgroundJob for BoardPullRequest {
                     installation: self.installation,
                     train_id,
                 })
-                .await
-                .map_err(|e| JobError::Failed(e.to_string()))?;
+                .await?;
         }
         Ok(())
     }

@@ -73,6 +73,13 @@ pub enum JobError {
     Permanent(String),
 }
 
+/// A job that cannot enqueue its follow-up failed this attempt; it is retried.
+impl From<QueueError> for JobError {
+    fn from(error: QueueError) -> Self {
+        JobError::Failed(error.to_string())
+    }
+}
+
 impl From<anyhow::Error> for JobError {
     fn from(error: anyhow::Error) -> Self {
         JobError::Failed(format!("{error:#}"))
