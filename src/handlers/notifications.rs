@@ -18,6 +18,26 @@ use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::{self as chat_store, ChatSurface, Route};
 use crate::store::trains::{self, TrainEventRow};
 
+/// Records what happened (to a train, or to the repository when `train_id` is `None`) and
+/// has it delivered to the repository's channels.
+pub async fn announce(
+    db: &crate::store::Db,
+    queue: &crate::jobs::Queue,
+    repo: &RepoFullName,
+    line: &str,
+    train_id: Option<i64>,
+    event: &TrainEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    trains::record_event(db, repo, line, train_id, event, now).await?;
+    queue
+        .enqueue_now(&DeliverTrainEvents {
+            repository: repo.clone(),
+        })
+        .await?;
+    Ok(())
+}
+
 /// Delivers a repository's undelivered train events.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliverTrainEvents {

@@ -219,13 +219,8 @@ impl BackgroundJob for ReloadRepoConfig {
                 .await?;
         }
         let event = crate::domain::train_event::TrainEvent::ConfigRefused { error };
-        crate::store::trains::record_event(&ctx.db, repo, "", None, &event, now).await?;
-        ctx.queue
-            .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
-                repository: repo.clone(),
-            })
-            .await?;
-        Ok(())
+        crate::handlers::notifications::announce(&ctx.db, &ctx.queue, repo, "", None, &event, now)
+            .await
     }
 }
 

@@ -1064,8 +1064,11 @@ async fn remind(
         cut_at: slot.as_millisecond(),
         passengers,
     };
-    trains::record_event(&ctx.db, repo, line, open.map(|t| t.id), &event, now).await?;
-    ctx.notify(repo).await?;
+    let train_id = open.map(|t| t.id);
+    crate::handlers::notifications::announce(
+        &ctx.db, &ctx.queue, repo, line, train_id, &event, now,
+    )
+    .await?;
     tracing::info!(%repo, line, %slot, "scheduled cut reminder");
     Ok(())
 }

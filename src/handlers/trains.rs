@@ -60,26 +60,16 @@ impl TrainContext {
     ) -> Result<(), JobError> {
         let repo = RepoFullName::parse(&train.repository)
             .map_err(|e| JobError::Permanent(e.to_string()))?;
-        trains::record_event(
+        crate::handlers::notifications::announce(
             &self.db,
+            &self.queue,
             &repo,
             &train.line,
             Some(train.id),
             &event,
             self.now(),
         )
-        .await?;
-        self.notify(&repo).await
-    }
-
-    /// Has the repository's new train events delivered to its channels.
-    pub(crate) async fn notify(&self, repo: &RepoFullName) -> Result<(), JobError> {
-        self.queue
-            .enqueue_now(&crate::handlers::notifications::DeliverTrainEvents {
-                repository: repo.clone(),
-            })
-            .await?;
-        Ok(())
+        .await
     }
 }
 
