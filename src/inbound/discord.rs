@@ -20,8 +20,6 @@ use crate::store::chat as chat_store;
 
 /// Interactions are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Interactions older (or newer) than this are replays.
-pub const MAX_SKEW_SECS: i64 = 300;
 /// The `flags` bit of an ephemeral message.
 const EPHEMERAL: u64 = 1 << 6;
 
@@ -50,11 +48,7 @@ pub fn verify(
     let (Some(timestamp), Some(signature_hex)) = (timestamp, signature_hex) else {
         return Err(SignatureError::Missing);
     };
-    let sent: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::Stale)?;
-    if (now_secs - sent).abs() > MAX_SKEW_SECS {
+    if !super::is_fresh(timestamp, now_secs) {
         return Err(SignatureError::Stale);
     }
     let key: [u8; 32] = hex::decode(public_key_hex)

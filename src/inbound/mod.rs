@@ -14,6 +14,18 @@ use axum::routing::{get, post};
 
 use crate::app::AppState;
 
+/// Signed chat requests older (or newer) than this are replays (Slack's documented window;
+/// Discord documents none, and gets the same).
+pub const REPLAY_WINDOW_SECS: i64 = 300;
+
+/// Whether a signed request's Unix-seconds `timestamp` is within the replay window of now.
+pub(crate) fn is_fresh(timestamp: &str, now_secs: i64) -> bool {
+    timestamp
+        .trim()
+        .parse::<i64>()
+        .is_ok_and(|sent| (now_secs - sent).abs() <= REPLAY_WINDOW_SECS)
+}
+
 /// The inbound routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

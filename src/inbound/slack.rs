@@ -23,8 +23,6 @@ use crate::store::{chat as chat_store, trains};
 
 /// Slack's payloads are small; a message with blocks stays well below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Requests older (or newer) than this are replays.
-pub const MAX_SKEW_SECS: i64 = 300;
 
 /// Why a request is not Slack's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -51,11 +49,7 @@ pub fn verify(
     let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
         return Err(SignatureError::Missing);
     };
-    let sent: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::Stale)?;
-    if (now_secs - sent).abs() > MAX_SKEW_SECS {
+    if !super::is_fresh(timestamp, now_secs) {
         return Err(SignatureError::Stale);
     }
     let expected = signature
