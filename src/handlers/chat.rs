@@ -333,6 +333,38 @@ fn chat_surface(surface: Surface) -> Option<ChatSurface> {
     }
 }
 
+/// The command an Approve / Reject button stands for (on Slack and Discord alike), with the
+/// train it was shown with; `None` for a button that is not ours or whose train is gone.
+pub async fn button_command(
+    db: &crate::store::Db,
+    action: &str,
+    value: &str,
+) -> Result<Option<(ChatCommand, Pinned)>, ChatFailure> {
+    let Some((train_id, tag)) = crate::chat::cards::parse_button_value(value) else {
+        return Ok(None);
+    };
+    let Some(train) = trains::get(db, train_id).await? else {
+        return Ok(None);
+    };
+    let target = Target {
+        repo: RepoFullName::parse(&train.repository).ok(),
+        line: Some(train.line.clone()),
+    };
+    let command = match action {
+        "approve" => ChatCommand::Approve {
+            target,
+            version: None,
+        },
+        "reject" => ChatCommand::Reject {
+            target,
+            version: None,
+            reason: "rejected with the button".to_owned(),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some((command, (train_id, tag))))
+}
+
 /// Workspaces and guilds must be allow-listed.
 fn not_allowed(settings: &Settings, asker: &Asker) -> Option<String> {
     let (allowed, setting, what) = match asker.surface {

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::chat::cards::Surface;
 use crate::domain::command::{self, CommandName};
 use crate::error::HttpError;
-use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer};
+use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer, button_command};
 use crate::store::chat as chat_store;
 
 /// Interactions are small.
@@ -193,7 +193,10 @@ pub async fn interaction(
     } else {
         let custom_id = data.custom_id.unwrap_or_default();
         let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));
-        match crate::inbound::slack::button_command(&state, action, value).await? {
+        match button_command(&state.db, action, value)
+            .await
+            .map_err(unavailable)?
+        {
             Some((command, pinned)) => {
                 answer(
                     &ctx,

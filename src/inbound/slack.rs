@@ -13,13 +13,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::chat::cards::{self, Surface};
-use crate::domain::command::{self, ChatCommand, Target};
-use crate::domain::ids::RepoFullName;
+use crate::chat::cards::Surface;
+use crate::domain::command::{self};
 use crate::error::HttpError;
-use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, SendReply, answer};
+use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, SendReply, answer, button_command};
 use crate::settings::Secret;
-use crate::store::{chat as chat_store, trains};
+use crate::store::chat as chat_store;
 
 /// Slack's payloads are small; a message with blocks stays well below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -287,7 +286,9 @@ pub async fn interaction(
         comment_repository: None,
     };
     let ctx = state.train_context();
-    let Some((command, pinned)) = button_command(&state, &action.action_id, &action.value).await?
+    let Some((command, pinned)) = button_command(&state.db, &action.action_id, &action.value)
+        .await
+        .map_err(unavailable)?
     else {
         return Ok(StatusCode::OK.into_response());
     };
@@ -321,40 +322,6 @@ pub async fn interaction(
         .await
         .map_err(|e| unavailable(e.into()))?;
     Ok(StatusCode::OK.into_response())
-}
-
-/// The command a button stands for, with the train it was shown with.
-pub(crate) async fn button_command(
-    state: &AppState,
-    action: &str,
-    value: &str,
-) -> Result<Option<(ChatCommand, crate::handlers::chat::Pinned)>, HttpError> {
-    let Some((train_id, tag)) = cards::parse_button_value(value) else {
-        return Ok(None);
-    };
-    let Some(train) = trains::get(&state.db, train_id)
-        .await
-        .map_err(|e| unavailable(e.into()))?
-    else {
-        return Ok(None);
-    };
-    let target = Target {
-        repo: RepoFullName::parse(&train.repository).ok(),
-        line: Some(train.line.clone()),
-    };
-    let command = match action {
-        "approve" => ChatCommand::Approve {
-            target,
-            version: None,
-        },
-        "reject" => ChatCommand::Reject {
-            target,
-            version: None,
-            reason: "rejected with the button".to_owned(),
-        },
-        _ => return Ok(None),
-    };
-    Ok(Some((command, (train_id, tag))))
 }
 
 #[cfg(test)]
