@@ -101,15 +101,7 @@ impl World {
         let github = MockServer::start().await;
         let slack = MockServer::start().await;
         let discord = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path_regex("^/app/installations/[0-9]+/access_tokens$"))
-            .respond_with(
-                ResponseTemplate::new(201).set_body_json(
-                    json!({"token": "ghs_test", "expires_at": "2099-01-01T00:00:00Z"}),
-                ),
-            )
-            .mount(&github)
-            .await;
+        harness::github::mount_app_and_crew(&github, REPO).await;
         // The repository's configuration routes it to Slack channel C1 and Discord 555.
         use base64::Engine as _;
         let config = "chat:\n  slack-channel: C1\n  discord-channel: '555'\n";
@@ -184,22 +176,6 @@ impl World {
             )
             .mount(&github)
             .await;
-        for (login, permission, role) in [
-            ("maya", "admin", "maintain"),
-            ("carol", "write", "write"),
-            ("rick", "read", "read"),
-        ] {
-            Mock::given(method("GET"))
-                .and(path(format!(
-                    "/repos/{REPO}/collaborators/{login}/permission"
-                )))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_json(json!({"permission": permission, "role_name": role})),
-                )
-                .mount(&github)
-                .await;
-        }
         let comments =
             Recorder::new(|n| ResponseTemplate::new(201).set_body_json(json!({"id": 9000 + n})));
         Mock::given(method("POST"))

@@ -127,15 +127,7 @@ impl Respond for Refs {
 impl World {
     async fn new(test: &TestDb) -> World {
         let github = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path_regex("^/app/installations/[0-9]+/access_tokens$"))
-            .respond_with(
-                ResponseTemplate::new(201).set_body_json(
-                    json!({"token": "ghs_test", "expires_at": "2099-01-01T00:00:00Z"}),
-                ),
-            )
-            .mount(&github)
-            .await;
+        harness::github::mount_app_and_crew(&github, REPO).await;
         let releases = Releases::default();
         releases.0.lock().expect("lock").push(json!({
             "id": 1, "tag_name": "v1.0.0", "name": "v1.0.0", "draft": false,
@@ -167,22 +159,6 @@ impl World {
             .respond_with(Head(head.clone()))
             .mount(&github)
             .await;
-        for (login, permission, role) in [
-            ("maya", "admin", "maintain"),
-            ("carol", "write", "write"),
-            ("rick", "read", "read"),
-        ] {
-            Mock::given(method("GET"))
-                .and(path(format!(
-                    "/repos/{REPO}/collaborators/{login}/permission"
-                )))
-                .respond_with(
-                    ResponseTemplate::new(200)
-                        .set_body_json(json!({"permission": permission, "role_name": role})),
-                )
-                .mount(&github)
-                .await;
-        }
         let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
         let bot = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
         World {
