@@ -735,6 +735,55 @@ async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
     );
 }
 
+async fn unlink_forgets_and_a_spent_response_url_falls_back_to_the_channel(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    let (_, body) = world.slash("T1", "U-carol", "unlink", "t-unlink").await;
+    assert_eq!(body["text"], "Your GitHub account is no longer linked.");
+    assert_eq!(
+        chat_store::identity(&world.bot.db, ChatSurface::Slack, "T1", "U-carol")
+            .await
+            .expect("identity"),
+        None
+    );
+    let (_, body) = world.slash("T1", "U-carol", "cut", "t-cut-0").await;
+    assert!(
+        body["text"]
+            .as_str()
+            .expect("text")
+            .contains("/release link")
+    );
+    assert!(world.frozen().await.is_empty());
+
+    // Linked again; the cut is queued, but its job runs only after the response_url's 30
+    // minutes: the outcome is posted to the channel with the bot token instead.
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world.slash("T1", "U-carol", "cut", "t-cut-1").await;
+    world.clock.advance(jiff::SignedDuration::from_mins(31));
+    world.run_jobs().await;
+    assert!(
+        world.responses.bodies().is_empty(),
+        "the spent response_url is not used"
+    );
+    let posts = world.slack_posts.bodies();
+    let outcome = posts
+        .iter()
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("the next train is open"))
+        })
+        .expect("the outcome in the channel");
+    assert_eq!(outcome["channel"], "C1");
+    assert_eq!(world.frozen().await.len(), 1);
+}
+
 async fn approve_buttons_release_for_maintainers_only(test: TestDb) {
     let world = World::new(&test).await;
     world.merge(1, "Add the departure board").await;
@@ -1189,6 +1238,7 @@ fn urlencode(text: &str) -> String {
 }
 
 on_both_backends!(
+    unlink_forgets_and_a_spent_response_url_falls_back_to_the_channel,
     a_command_that_can_never_run_is_still_answered,
     a_refused_configuration_is_reported_on_the_commit_and_in_the_channels,
     slack_status_is_answered_within_the_request,
