@@ -158,6 +158,36 @@ impl BackgroundJob for Misbehave {
     }
 }
 
+/// Always fails the same way: transiently, or asked to wait until a fixed time.
+#[derive(Serialize, Deserialize)]
+enum Stubborn {
+    Transient,
+    WaitUntil { until_ms: i64 },
+}
+
+impl BackgroundJob for Stubborn {
+    const KIND: &'static str = "test.stubborn";
+    type Context = Arc<Journal>;
+
+    /// Each a key of its own: a waiting job keeps its key's place in line.
+    fn queue_key(&self) -> String {
+        match self {
+            Stubborn::Transient => "acme/api".into(),
+            Stubborn::WaitUntil { until_ms } => format!("acme/wait-{until_ms}"),
+        }
+    }
+
+    async fn run(self, _journal: Arc<Journal>) -> Result<(), JobError> {
+        match self {
+            Stubborn::Transient => Err(JobError::Transient("GitHub unavailable: 502".into())),
+            Stubborn::WaitUntil { until_ms } => Err(JobError::RetryAt {
+                until: Timestamp::from_millisecond(until_ms).unwrap_or(Timestamp::MAX),
+                reason: "rate limited".into(),
+            }),
+        }
+    }
+}
+
 /// A deduplicated job.
 #[derive(Serialize, Deserialize)]
 struct SyncDraft {
@@ -209,7 +239,8 @@ fn bench_with_clock(
         .register::<Record>(journal.clone())
         .register::<Flaky>(journal.clone())
         .register::<Misbehave>(journal.clone())
-        .register::<SyncDraft>(journal.clone());
+        .register::<SyncDraft>(journal.clone())
+        .register::<Stubborn>(journal.clone());
     Bench {
         runner: Runner::new(queue.clone(), registry),
         queue,
@@ -826,7 +857,122 @@ async fn the_wake_hint_says_whether_a_new_job_can_start_at_once(test: TestDb) {
     assert_eq!(second, expected_second);
 }
 
+async fn a_failing_head_is_parked_and_the_later_jobs_of_its_key_run(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    let Enqueued::New(flaky) = b
+        .queue
+        .enqueue_now(&Flaky {
+            id: 1,
+            fail_times: 2,
+        })
+        .await
+        .expect("enqueue")
+    else {
+        panic!("expected a new job");
+    };
+    for seq in 1..=2 {
+        b.queue
+            .enqueue_now(&record("acme/api", seq, 0))
+            .await
+            .expect("enqueue");
+    }
+    // The head fails once; the jobs behind it are not held up.
+    let first = b.runner.run_pending().await.expect("run");
+    assert_eq!((first.retrying, first.completed), (1, 2));
+    let parked = b.queue.job(flaky).await.expect("read").expect("kept");
+    assert!(parked.parked, "a failed head is parked");
+    // New work of the key still runs ahead of the parked job while it waits.
+    b.queue
+        .enqueue_now(&record("acme/api", 3, 0))
+        .await
+        .expect("enqueue");
+    assert_eq!(b.runner.run_pending().await.expect("run").completed, 1);
+    // Its own retries come in their time.
+    b.clock.advance(SignedDuration::from_secs(5));
+    assert_eq!(b.runner.run_pending().await.expect("run").retrying, 1);
+    b.clock.advance(SignedDuration::from_secs(10));
+    assert_eq!(b.runner.run_pending().await.expect("run").completed, 1);
+    assert_eq!(
+        b.journal.runs(),
+        [
+            ("acme/api".to_owned(), 1),
+            ("acme/api".to_owned(), 2),
+            ("acme/api".to_owned(), 3),
+            ("flaky".to_owned(), 1)
+        ]
+    );
+}
+
+async fn a_job_that_always_meets_an_outage_ends_dead_not_retried_for_ever(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    let Enqueued::New(id) = b
+        .queue
+        .enqueue_now(&Stubborn::Transient)
+        .await
+        .expect("enqueue")
+    else {
+        panic!("expected a new job");
+    };
+    let mut rounds = 0;
+    while b.queue.job(id).await.expect("read").expect("kept").state != JobState::Dead {
+        rounds += 1;
+        assert!(rounds <= 30, "still retrying after {rounds} outages");
+        b.runner.run_pending().await.expect("run");
+        b.clock.advance(SignedDuration::from_hours(1));
+    }
+    let row = b.queue.job(id).await.expect("read").expect("kept");
+    assert_eq!(rounds, 25, "24 retries, then dead");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("gave up after 24 waits and outages in a row; last: GitHub unavailable: 502")
+    );
+}
+
+async fn retry_hints_of_zero_back_off_and_huge_ones_are_capped(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    // `retry-after: 0`, over and over: the waits grow 1 s, 2 s, 4 s …
+    let Enqueued::New(id) = b
+        .queue
+        .enqueue_now(&Stubborn::WaitUntil {
+            until_ms: b.clock.now().as_millisecond(),
+        })
+        .await
+        .expect("enqueue")
+    else {
+        panic!("expected a new job");
+    };
+    for expected in [1, 2, 4, 8] {
+        assert_eq!(b.runner.run_pending().await.expect("run").rescheduled, 1);
+        let row = b.queue.job(id).await.expect("read").expect("kept");
+        assert_eq!(
+            row.run_at.duration_since(b.clock.now()),
+            SignedDuration::from_secs(expected)
+        );
+        assert_eq!(row.attempts, 0, "waits use no attempts");
+        b.clock.advance(SignedDuration::from_secs(expected));
+    }
+    // A hint from the far future waits an hour at most.
+    let Enqueued::New(far) = b
+        .queue
+        .enqueue_now(&Stubborn::WaitUntil { until_ms: i64::MAX })
+        .await
+        .expect("enqueue")
+    else {
+        panic!("expected a new job");
+    };
+    b.clock.advance(SignedDuration::from_secs(16));
+    b.runner.run_pending().await.expect("run");
+    let row = b.queue.job(far).await.expect("read").expect("kept");
+    assert_eq!(
+        row.run_at.duration_since(b.clock.now()),
+        SignedDuration::from_hours(1)
+    );
+}
+
 on_both_backends!(
+    a_failing_head_is_parked_and_the_later_jobs_of_its_key_run,
+    a_job_that_always_meets_an_outage_ends_dead_not_retried_for_ever,
+    retry_hints_of_zero_back_off_and_huge_ones_are_capped,
     the_wake_hint_says_whether_a_new_job_can_start_at_once,
     a_backlog_in_one_repository_does_not_hold_up_another,
     idle_queue_keys_are_forgotten_but_never_under_waiting_work,

@@ -178,9 +178,7 @@ impl DiscordClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(std::time::Duration::from_secs_f64);
+            .and_then(crate::jobs::backoff::retry_hint);
         let text = response
             .text()
             .await

@@ -152,6 +152,5 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .and_then(crate::jobs::backoff::retry_hint)
 }

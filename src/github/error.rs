@@ -89,8 +89,8 @@ impl GitHubError {
 /// `retry-after` (seconds), else an exhausted primary limit's `x-ratelimit-reset`.
 fn rate_limit_until(headers: &HeaderMap, now: Timestamp) -> Option<Timestamp> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(secs) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(now + Duration::from_secs(secs));
+    if let Some(wait) = header("retry-after").and_then(crate::jobs::backoff::retry_hint) {
+        return Some(now.saturating_add(wait).unwrap_or(now));
     }
     let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
     let reset = header("x-ratelimit-reset")
@@ -98,7 +98,11 @@ fn rate_limit_until(headers: &HeaderMap, now: Timestamp) -> Option<Timestamp> {
         .and_then(|secs| Timestamp::from_second(secs).ok());
     match (exhausted, reset) {
         // A reset already past (clock skew) still waits a little rather than hot-looping.
-        (true, Some(reset)) => Some(reset.max(now + Duration::from_secs(1))),
+        // One from the far future waits no longer than any other hint.
+        (true, Some(reset)) => Some(reset.clamp(
+            now.saturating_add(Duration::from_secs(1)).unwrap_or(now),
+            now.saturating_add(crate::jobs::queue::MAX_WAIT).unwrap_or(now),
+        )),
         _ => None,
     }
 }

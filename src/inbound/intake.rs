@@ -15,7 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::handlers::events::HandleWebhook;
 use crate::jobs::Queue;
 use crate::store::deliveries::{self, DeliveryParams};
-use crate::store::{Backend, Db};
+use crate::store::{Backend, Db, StoreError};
 
 /// Most deliveries written in one transaction.
 const MAX_BATCH: usize = 128;
@@ -24,6 +24,11 @@ const QUEUE_DEPTH: usize = 1024;
 /// Writers on PostgreSQL: each batch pays a round trip per statement, so a few batches in
 /// flight on separate connections keep the server busy. SQLite has one connection: one writer.
 const POSTGRES_WRITERS: usize = 4;
+/// How often a batch that lost a deadlock or serialization conflict is written again.
+const CONFLICT_RETRIES: usize = 5;
+/// The longest a submitter waits for its delivery to be recorded. GitHub gives up on an
+/// answer after 10 s; past this the sender is told to deliver again (503), well inside that.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What happened to a submitted delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +105,21 @@ impl Intake {
         (Intake { sender }, all)
     }
 
-    /// Records `delivery` (and enqueues its job) durably; returns once committed.
+    /// Records `delivery` (and enqueues its job) durably; returns once committed, or with an
+    /// error after [`ANSWER_WITHIN`] (the store is held by someone else): the delivery may
+    /// still be recorded then, and a redelivery is recognised as a duplicate.
     pub async fn submit(&self, delivery: Delivery) -> Result<Accepted, IntakeError> {
+        tokio::time::timeout(ANSWER_WITHIN, self.submit_unbounded(delivery))
+            .await
+            .unwrap_or_else(|_| {
+                Err(IntakeError(format!(
+                    "not recorded within {} s",
+                    ANSWER_WITHIN.as_secs()
+                )))
+            })
+    }
+
+    async fn submit_unbounded(&self, delivery: Delivery) -> Result<Accepted, IntakeError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Pending { delivery, reply })
@@ -117,31 +135,88 @@ async fn write_batches(db: Db, queue: Queue, receiver: Arc<Mutex<mpsc::Receiver<
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Take whatever is waiting (at least one), then let the next writer take the rest.
     while receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write(&db, &queue, &batch).await {
-            Ok((outcomes, runnable)) => {
-                for (pending, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = pending.reply.send(Ok(outcome));
+        // Every writer (and every replica) inserts in the same order, so two batches holding
+        // some of the same deliveries wait for each other instead of deadlocking.
+        batch.sort_by(|a, b| {
+            (a.delivery.source, &a.delivery.delivery_id)
+                .cmp(&(b.delivery.source, &b.delivery.delivery_id))
+        });
+        let deliveries: Vec<&Delivery> = batch.iter().map(|p| &p.delivery).collect();
+        let outcomes = match write_retrying(&db, &queue, &deliveries).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            // One bad delivery must not refuse the others: write each on its own.
+            Err(error) if deliveries.len() > 1 => {
+                tracing::warn!(%error, deliveries = deliveries.len(), "batch not recorded; recording one by one");
+                let mut each = Vec::with_capacity(deliveries.len());
+                for delivery in &deliveries {
+                    each.push(
+                        write_retrying(&db, &queue, std::slice::from_ref(delivery))
+                            .await
+                            .map(|mut o| o.remove(0)),
+                    );
                 }
-                if runnable {
-                    queue.wake();
-                }
+                each
             }
-            Err(error) => {
-                tracing::error!(%error, deliveries = batch.len(), "cannot record deliveries");
-                for pending in batch.drain(..) {
-                    let _ = pending.reply.send(Err(IntakeError(error.to_string())));
+            Err(error) => vec![Err(error)],
+        };
+        let mut runnable = false;
+        for (pending, outcome) in batch.drain(..).zip(outcomes) {
+            let answer = match outcome {
+                Ok((accepted, may_start)) => {
+                    runnable |= may_start;
+                    Ok(accepted)
                 }
-            }
+                Err(error) => {
+                    tracing::error!(%error, delivery = %pending.delivery.delivery_id, "cannot record the delivery");
+                    Err(IntakeError(error.to_string()))
+                }
+            };
+            let _ = pending.reply.send(answer);
+        }
+        if runnable {
+            queue.wake();
         }
     }
 }
 
-/// Writes a batch; returns each delivery's outcome and whether any new job may start at once.
-async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<(Vec<Accepted>, bool)> {
+/// Writes deliveries in one transaction, again when PostgreSQL chose it as a deadlock victim
+/// or refused it for a serialization conflict (another writer's batch won; ours is fine).
+async fn write_retrying(
+    db: &Db,
+    queue: &Queue,
+    deliveries: &[&Delivery],
+) -> Result<Vec<(Accepted, bool)>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match write(db, queue, deliveries).await {
+            Err(error) if tries < CONFLICT_RETRIES && is_conflict(&error) => {
+                tries += 1;
+                tracing::debug!(%error, tries, "delivery batch lost a conflict; writing it again");
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    rand::random_range(1..=10u64) * tries as u64,
+                ))
+                .await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// PostgreSQL's `deadlock_detected` and `serialization_failure`.
+fn is_conflict(error: &StoreError) -> bool {
+    matches!(error, StoreError::Query(sqlx::Error::Database(e))
+        if matches!(e.code().as_deref(), Some("40P01" | "40001")))
+}
+
+/// Writes deliveries; returns each one's outcome and whether its new job may start at once.
+async fn write(
+    db: &Db,
+    queue: &Queue,
+    deliveries: &[&Delivery],
+) -> Result<Vec<(Accepted, bool)>, StoreError> {
     let mut tx = db.pool().begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut runnable = false;
-    for Pending { delivery: d, .. } in batch {
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
         let params = DeliveryParams {
             source: d.source,
             delivery_id: &d.delivery_id,
@@ -153,15 +228,19 @@ async fn write(db: &Db, queue: &Queue, batch: &[Pending]) -> anyhow::Result<(Vec
             received_at: d.received_at,
         };
         let outcome = if !deliveries::record(&mut tx, &params).await? {
-            Accepted::Duplicate
+            (Accepted::Duplicate, false)
         } else if let Some(job) = &d.job {
-            runnable |= queue.enqueue_with_hint(&mut tx, job).await?.1;
-            Accepted::Queued
+            let runnable = match queue.enqueue_with_hint(&mut tx, job).await {
+                Ok((_, runnable)) => runnable,
+                Err(crate::jobs::QueueError::Store(e)) => return Err(e.into()),
+                Err(other) => return Err(sqlx::Error::Protocol(other.to_string()).into()),
+            };
+            (Accepted::Queued, runnable)
         } else {
-            Accepted::Ignored
+            (Accepted::Ignored, false)
         };
         outcomes.push(outcome);
     }
     tx.commit().await?;
-    Ok((outcomes, runnable))
+    Ok(outcomes)
 }

@@ -13,6 +13,22 @@ pub fn retry_delay(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> 
     half + half.mul_f64(jitter.clamp(0.0, 1.0))
 }
 
+/// The wait an upstream's retry hint (`Retry-After`, in seconds, possibly fractional) asks
+/// for, capped at [`super::queue::MAX_WAIT`]; `None` for a hint that is not a finite,
+/// non-negative number. The queue adds the floor, so a zero hint cannot become a hot loop.
+pub fn retry_hint(text: &str) -> Option<Duration> {
+    let secs = text.trim().parse::<f64>().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let cap = super::queue::MAX_WAIT;
+    Some(if secs >= cap.as_secs_f64() {
+        cap
+    } else {
+        Duration::from_secs_f64(secs)
+    })
+}
+
 /// A fresh jitter value in `[0, 1)`.
 pub fn random_jitter() -> f64 {
     rand::random::<f64>()
@@ -41,6 +57,19 @@ mod tests {
         for attempt in [12, 40, u32::MAX] {
             assert!(retry_delay(attempt, BASE, CAP, 0.999_999) <= CAP);
             assert_eq!(retry_delay(attempt, BASE, CAP, 0.0), CAP / 2);
+        }
+    }
+
+    #[test]
+    fn retry_hints_are_capped_and_garbage_is_ignored() {
+        assert_eq!(retry_hint("0"), Some(Duration::ZERO));
+        assert_eq!(retry_hint(" 30 "), Some(Duration::from_secs(30)));
+        assert_eq!(retry_hint("1.5"), Some(Duration::from_millis(1500)));
+        for huge in ["18446744073709551615", "1e300", "99999999999"] {
+            assert_eq!(retry_hint(huge), Some(Duration::from_secs(3600)), "{huge}");
+        }
+        for bad in ["-1", "NaN", "inf", "soon", "", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(retry_hint(bad), None, "{bad}");
         }
     }
 

@@ -33,6 +33,11 @@ const RETRY_CAP: Duration = Duration::from_secs(3600);
 /// Shortest wait for a job that asked to run again later, so a past or zero time cannot
 /// become a hot loop.
 const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
+/// Longest wait a rate limit or retry hint can impose on one job.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// Rate-limit waits and transient failures in a row after which a job is dead. With the
+/// waits doubling up to an hour this is most of a day of an upstream refusing it.
+pub const MAX_WAITS_IN_A_ROW: u32 = 24;
 /// How often one claim call tries again after losing a race for a row.
 const CLAIM_ROUNDS: usize = 64;
 
@@ -140,6 +145,8 @@ pub struct JobRow {
     pub run_at: Timestamp,
     /// The error of the last failed attempt.
     pub last_error: Option<String>,
+    /// It failed and no longer holds up the later jobs of its key.
+    pub parked: bool,
 }
 
 #[derive(FromRow)]
@@ -152,6 +159,7 @@ struct JobRecord {
     max_attempts: i64,
     run_at: i64,
     last_error: Option<String>,
+    parked: i64,
 }
 
 impl From<JobRecord> for JobRow {
@@ -165,6 +173,7 @@ impl From<JobRecord> for JobRow {
             max_attempts: u32::try_from(r.max_attempts).unwrap_or(0),
             run_at: from_millis(r.run_at),
             last_error: r.last_error,
+            parked: r.parked != 0,
         }
     }
 }
@@ -219,32 +228,45 @@ enum ClaimRound {
     Again,
 }
 
-/// The oldest due job that may start now. Only the head of each queue key (its oldest job
-/// that is not dead) may start: a waiting head whose time has come, or a running head whose
-/// lease expired (its worker died). One index probe per key, whatever the backlog.
+/// The oldest due job that may start now. Each queue key offers two: its head (the oldest job
+/// that is neither dead nor parked) and its oldest parked job (one that failed and no longer
+/// holds up the key's later work). Either may start when it is due and nothing of its key is
+/// running; a running one whose lease expired (its worker died) is taken over. Two index
+/// probes per key, whatever the backlog.
 const CLAIM_CANDIDATE_SQLITE: &str = "\
     SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
            j.transient_retries \
     FROM queue_keys k \
-    JOIN jobs j ON j.id = (SELECT MIN(e.id) FROM jobs e \
-                           WHERE e.queue_key = k.queue_key AND e.state <> 'dead') \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
+    JOIN jobs j ON j.id IN ( \
+        (SELECT MIN(e.id) FROM jobs e \
+         WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0), \
+        (SELECT MIN(p.id) FROM jobs p \
+         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1)) \
+    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
+           AND NOT EXISTS (SELECT 1 FROM jobs r \
+                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
        OR (j.state = 'running' AND j.locked_until <= $1) \
     ORDER BY j.id \
     LIMIT 1";
 
-/// The same on PostgreSQL: `LATERAL` pins the plan to one probe per key (with the correlated
+/// The same on PostgreSQL: `LATERAL` pins the plan to probes per key (with the correlated
 /// form the planner may hash-join the whole backlog), and `SKIP LOCKED` lets replicas pass
 /// a head another replica is claiming.
 const CLAIM_CANDIDATE_POSTGRES: &str = "\
     SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
            j.transient_retries \
     FROM queue_keys k \
-    CROSS JOIN LATERAL (SELECT e.id FROM jobs e \
-                        WHERE e.queue_key = k.queue_key AND e.state <> 'dead' \
-                        ORDER BY e.id LIMIT 1) head \
+    CROSS JOIN LATERAL ((SELECT e.id FROM jobs e \
+                         WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
+                         ORDER BY e.id LIMIT 1) \
+                        UNION ALL \
+                        (SELECT p.id FROM jobs p \
+                         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
+                         ORDER BY p.id LIMIT 1)) head \
     JOIN jobs j ON j.id = head.id \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1) \
+    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
+           AND NOT EXISTS (SELECT 1 FROM jobs r \
+                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
        OR (j.state = 'running' AND j.locked_until <= $1) \
     ORDER BY j.id \
     LIMIT 1 \
@@ -492,37 +514,50 @@ impl Queue {
     }
 
     /// Records an attempt that must wait (rate limit) until `until`; it does not count
-    /// against the job's attempts.
+    /// against the job's attempts. The wait is clamped: never shorter than a floor that
+    /// doubles with each wait or outage in a row (so `retry-after: 0` cannot loop), never
+    /// longer than [`MAX_WAIT`] (so an absurd hint cannot park a job for ever). After
+    /// [`MAX_WAITS_IN_A_ROW`] of them the job is dead. Returns `None` then.
     pub async fn reschedule(
         &self,
         job: &ClaimedJob,
         until: Timestamp,
         reason: &str,
-    ) -> Result<Timestamp, QueueError> {
-        let earliest = self
-            .now_millis()
-            .saturating_add(duration_millis(MIN_RESCHEDULE));
-        let run_at = until.as_millisecond().max(earliest);
+    ) -> Result<Option<Timestamp>, QueueError> {
+        let waits = job.transient_retries.saturating_add(1);
+        if waits > MAX_WAITS_IN_A_ROW {
+            self.bury(job, &give_up(waits, reason)).await?;
+            return Ok(None);
+        }
+        let now = self.now_millis();
+        let floor = MIN_RESCHEDULE
+            .saturating_mul(1u32 << waits.saturating_sub(1).min(20))
+            .min(MAX_WAIT);
+        let run_at = until
+            .as_millisecond()
+            .clamp(now.saturating_add(duration_millis(floor)), now.saturating_add(duration_millis(MAX_WAIT)));
         self.release(job, run_at, reason, Retry::Wait).await?;
-        Ok(from_millis(run_at))
+        Ok(Some(from_millis(run_at)))
     }
 
     /// Records a transient failure: retried after a backoff that grows with each transient
-    /// failure in a row; the attempt is not counted.
+    /// failure in a row; the attempt is not counted, but after [`MAX_WAITS_IN_A_ROW`] the
+    /// job is dead (an upstream that always answers 5xx must not hold a job for ever).
+    /// Returns `None` then.
     pub async fn retry_transient(
         &self,
         job: &ClaimedJob,
         reason: &str,
-    ) -> Result<Timestamp, QueueError> {
-        let delay = retry_delay(
-            job.transient_retries.saturating_add(1),
-            RETRY_BASE,
-            RETRY_CAP,
-            random_jitter(),
-        );
+    ) -> Result<Option<Timestamp>, QueueError> {
+        let waits = job.transient_retries.saturating_add(1);
+        if waits > MAX_WAITS_IN_A_ROW {
+            self.bury(job, &give_up(waits, reason)).await?;
+            return Ok(None);
+        }
+        let delay = retry_delay(waits, RETRY_BASE, RETRY_CAP, random_jitter());
         let run_at = self.now_millis().saturating_add(duration_millis(delay));
         self.release(job, run_at, reason, Retry::Transient).await?;
-        Ok(from_millis(run_at))
+        Ok(Some(from_millis(run_at)))
     }
 
     /// Marks the job dead at once, keeping `error`.
@@ -552,12 +587,15 @@ impl Queue {
         // The claim counted an attempt; waits and outages give it back.
         let (refund_attempt, transient_step) = match why {
             Retry::Failure => (0_i64, 0_i64),
-            Retry::Wait => (1, 0),
-            Retry::Transient => (1, 1),
+            Retry::Wait | Retry::Transient => (1, 1),
         };
+        // A failed job stops holding up its key: later jobs run, and it is retried after
+        // them. A rate-limited one keeps its place (whatever follows would wait too).
+        let parked = i64::from(!matches!(why, Retry::Wait));
         sqlx::query(
             "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
                     attempts = attempts - $5, transient_retries = transient_retries + $6, \
+                    parked = CASE WHEN $8 = 1 THEN 1 ELSE parked END, \
                     lease_token = NULL, locked_until = NULL, updated_at = $7 \
              WHERE id = $1 AND lease_token = $2",
         )
@@ -568,6 +606,7 @@ impl Queue {
         .bind(refund_attempt)
         .bind(transient_step)
         .bind(self.now_millis())
+        .bind(parked)
         .execute(self.db.pool())
         .await?;
         Ok(())
@@ -620,8 +659,8 @@ impl Queue {
     /// One stored job, if it still exists (finished jobs are removed).
     pub async fn job(&self, id: JobId) -> Result<Option<JobRow>, QueueError> {
         let row = sqlx::query_as::<_, JobRecord>(
-            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error \
-             FROM jobs WHERE id = $1",
+            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error, \
+                    parked FROM jobs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
@@ -632,8 +671,8 @@ impl Queue {
     /// All stored jobs in enqueue order, for operators and tests.
     pub async fn jobs(&self) -> Result<Vec<JobRow>, QueueError> {
         let rows = sqlx::query_as::<_, JobRecord>(
-            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error \
-             FROM jobs ORDER BY id",
+            "SELECT id, kind, queue_key, state, attempts, max_attempts, run_at, last_error, \
+                    parked FROM jobs ORDER BY id",
         )
         .fetch_all(self.db.pool())
         .await?;
@@ -652,6 +691,10 @@ impl Queue {
     fn now_millis(&self) -> i64 {
         self.clock.now().as_millisecond()
     }
+}
+
+fn give_up(waits: u32, reason: &str) -> String {
+    format!("gave up after {} waits and outages in a row; last: {reason}", waits - 1)
 }
 
 fn duration_millis(d: Duration) -> i64 {

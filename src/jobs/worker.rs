@@ -197,14 +197,28 @@ impl Runner {
                 }
             }
             Err(JobError::RetryAt { until, reason }) => {
-                let at = self.queue.reschedule(job, until, &reason).await?;
-                tracing::warn!(%reason, retry_at = %at, "job waits");
-                Outcome::Rescheduled(at)
+                match self.queue.reschedule(job, until, &reason).await? {
+                    Some(at) => {
+                        tracing::warn!(%reason, retry_at = %at, "job waits");
+                        Outcome::Rescheduled(at)
+                    }
+                    None => {
+                        tracing::error!(%reason, "job waited too often in a row; dead");
+                        Outcome::Dead
+                    }
+                }
             }
             Err(JobError::Transient(reason)) => {
-                let at = self.queue.retry_transient(job, &reason).await?;
-                tracing::warn!(%reason, retry_at = %at, "job hit a transient failure; will retry");
-                Outcome::Rescheduled(at)
+                match self.queue.retry_transient(job, &reason).await? {
+                    Some(at) => {
+                        tracing::warn!(%reason, retry_at = %at, "job hit a transient failure; will retry");
+                        Outcome::Rescheduled(at)
+                    }
+                    None => {
+                        tracing::error!(%reason, "job kept failing transiently; dead");
+                        Outcome::Dead
+                    }
+                }
             }
             Err(JobError::Permanent(error)) => {
                 self.queue.bury(job, &error).await?;
