@@ -127,14 +127,20 @@ async fn seed(db: &Db) {
     )
     .await
     .expect("routes");
-    let train = trains::open_train(db, &repo, "main", "main", 0)
-        .await
-        .expect("train");
+    let train = trains::open_train(
+        &mut db.conn().await.expect("connection"),
+        &repo,
+        "main",
+        "main",
+        0,
+    )
+    .await
+    .expect("train");
     let labels = vec!["release".to_owned(), "feature".to_owned()];
     for number in 1..=20u64 {
         let title = format!("Change number {number}");
         trains::board(
-            db,
+            &mut db.conn().await.expect("connection"),
             train.id,
             &trains::Boarding {
                 number,

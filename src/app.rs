@@ -16,7 +16,8 @@ use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
 use crate::handlers::train_commands::{
-    DraftPublishedByHand, ReleaseTrain, RunTrainCommand, ScheduledCuts,
+    DeleteDraft, DraftPublishedByHand, ReleaseTrain, RunTrainCommand, ScheduledCuts,
+    SendCommandReply,
 };
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
@@ -131,6 +132,8 @@ impl AppState {
             .register::<RefreshDraft>(trains.clone())
             .register::<RunTrainCommand>(trains.clone())
             .register::<ReleaseTrain>(trains.clone())
+            .register::<SendCommandReply>(trains.clone())
+            .register::<DeleteDraft>(trains.clone())
             .register::<DraftPublishedByHand>(trains.clone())
             .register::<ScheduledCuts>(trains.clone())
             .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())

@@ -724,6 +724,8 @@ async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
         matches!(result, Err(JobError::Permanent(_))),
         "buried: {result:?}"
     );
+    // The answer is a job of its own, sent once the refusal is recorded.
+    world.run_jobs().await;
     let responses = world.responses.bodies();
     assert_eq!(responses.len(), 1);
     assert_eq!(responses[0]["response_type"], "ephemeral");

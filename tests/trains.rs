@@ -220,7 +220,7 @@ impl World {
             line: None,
             actor: actor.into(),
             command,
-            command_id: "test".into(),
+            command_id: format!("test:{}", rand::random::<u64>()),
             by_schedule: false,
             reply_to: None,
             train_id: None,

@@ -30,8 +30,9 @@ async fn fifty_deliveries_at_once_start_one_open_train(test: TestDb) {
     for i in 0..50 {
         let db = test.db.clone();
         tasks.push(tokio::spawn(async move {
-            let train = trains::open_train(&db, &repo(), "main", "main", i).await?;
-            trains::board(&db, train.id, &pr(i as u64 + 1), i).await?;
+            let mut conn = db.conn().await?;
+            let train = trains::open_train(&mut conn, &repo(), "main", "main", i).await?;
+            trains::board(&mut conn, train.id, &pr(i as u64 + 1), i).await?;
             Ok::<i64, trainyard::store::StoreError>(train.id)
         }));
     }
@@ -56,12 +57,34 @@ async fn fifty_deliveries_at_once_start_one_open_train(test: TestDb) {
 
 async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(test: TestDb) {
     let db = &test.db;
-    let train = trains::open_train(db, &repo(), "main", "main", 1)
-        .await
-        .expect("open");
-    assert!(trains::board(db, train.id, &pr(7), 1).await.expect("board"));
+    let train = trains::open_train(
+        &mut db.conn().await.expect("connection"),
+        &repo(),
+        "main",
+        "main",
+        1,
+    )
+    .await
+    .expect("open");
     assert!(
-        !trains::board(db, train.id, &pr(7), 2).await.expect("again"),
+        trains::board(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            &pr(7),
+            1
+        )
+        .await
+        .expect("board")
+    );
+    assert!(
+        !trains::board(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            &pr(7),
+            2
+        )
+        .await
+        .expect("again"),
         "already aboard"
     );
     let on = trains::live_train_of(db, &repo(), 7)
@@ -77,9 +100,13 @@ async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(tes
         baseline_tag: Some("v1.3.0"),
         cut_by: "carol",
     };
-    assert!(trains::freeze(db, train.id, &cut, 3).await.expect("cut"));
     assert!(
-        !trains::freeze(db, train.id, &cut, 4)
+        trains::freeze(&mut db.conn().await.expect("connection"), train.id, &cut, 3)
+            .await
+            .expect("cut")
+    );
+    assert!(
+        !trains::freeze(&mut db.conn().await.expect("connection"), train.id, &cut, 4)
             .await
             .expect("cut again"),
         "cut once"
@@ -89,14 +116,24 @@ async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(tes
     assert_eq!(frozen.target_sha.as_deref(), Some("f00d"));
 
     assert!(
-        trains::approve(db, train.id, "alice", 5)
-            .await
-            .expect("approve")
+        trains::approve(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            "alice",
+            5
+        )
+        .await
+        .expect("approve")
     );
     assert!(
-        !trains::approve(db, train.id, "alice", 6)
-            .await
-            .expect("twice")
+        !trains::approve(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            "alice",
+            6
+        )
+        .await
+        .expect("twice")
     );
     assert_eq!(
         trains::approvals(db, train.id)
@@ -107,9 +144,14 @@ async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(tes
     );
 
     assert!(
-        trains::reopen(db, train.id, "missing changelog", 7)
-            .await
-            .expect("reject")
+        trains::reopen(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            "missing changelog",
+            7
+        )
+        .await
+        .expect("reject")
     );
     let reopened = trains::get(db, train.id).await.expect("get").expect("row");
     assert_eq!(reopened.state(), TrainState::Open);
@@ -126,17 +168,36 @@ async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(tes
     );
 
     // With another open train on the line, a reject cannot reopen this one.
-    assert!(trains::freeze(db, train.id, &cut, 8).await.expect("cut"));
-    let next = trains::open_train(db, &repo(), "main", "main", 9)
-        .await
-        .expect("next");
+    assert!(
+        trains::freeze(&mut db.conn().await.expect("connection"), train.id, &cut, 8)
+            .await
+            .expect("cut")
+    );
+    let next = trains::open_train(
+        &mut db.conn().await.expect("connection"),
+        &repo(),
+        "main",
+        "main",
+        9,
+    )
+    .await
+    .expect("next");
     assert_ne!(next.id, train.id);
     assert!(
-        !trains::reopen(db, train.id, "again", 10)
-            .await
-            .expect("reject")
+        !trains::reopen(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            "again",
+            10
+        )
+        .await
+        .expect("reject")
     );
-    assert!(trains::leave(db, train.id, 7, 11).await.expect("leave"));
+    assert!(
+        trains::leave(&mut db.conn().await.expect("connection"), train.id, 7, 11)
+            .await
+            .expect("leave")
+    );
     assert!(
         trains::live_train_of(db, &repo(), 7)
             .await
@@ -147,26 +208,47 @@ async fn a_train_is_cut_once_approved_once_per_person_and_reopened_on_reject(tes
 
 async fn release_steps_and_comments_are_recorded_once(test: TestDb) {
     let db = &test.db;
-    let train = trains::open_train(db, &repo(), "main", "main", 1)
-        .await
-        .expect("open");
-    trains::mark_step(db, train.id, Step::TagCreated, 10)
-        .await
-        .expect("tag");
-    trains::mark_step(db, train.id, Step::TagCreated, 20)
-        .await
-        .expect("tag again");
+    let train = trains::open_train(
+        &mut db.conn().await.expect("connection"),
+        &repo(),
+        "main",
+        "main",
+        1,
+    )
+    .await
+    .expect("open");
+    trains::mark_step(
+        &mut db.conn().await.expect("connection"),
+        train.id,
+        Step::TagCreated,
+        10,
+    )
+    .await
+    .expect("tag");
+    trains::mark_step(
+        &mut db.conn().await.expect("connection"),
+        train.id,
+        Step::TagCreated,
+        20,
+    )
+    .await
+    .expect("tag again");
     let row = trains::get(db, train.id).await.expect("get").expect("row");
     assert_eq!(row.tag_created_at, Some(10), "the first time stays");
     assert!(
-        trains::record_release_comment(db, train.id, 7, 99)
+        trains::record_release_comment(&mut db.conn().await.expect("connection"), train.id, 7, 99)
             .await
             .expect("comment")
     );
     assert!(
-        !trains::record_release_comment(db, train.id, 7, 100)
-            .await
-            .expect("again")
+        !trains::record_release_comment(
+            &mut db.conn().await.expect("connection"),
+            train.id,
+            7,
+            100
+        )
+        .await
+        .expect("again")
     );
     assert_eq!(
         trains::commented(db, train.id).await.expect("commented"),

@@ -173,6 +173,23 @@ fn touches(paths: &[String], file: &str) -> bool {
     })
 }
 
+/// Which of a line's live trains (listed newest first, by state) a command acts on: `cut`
+/// takes the open train; the others the oldest frozen train, else the open one. `None`
+/// when there is none to act on (and for `hotfix`, which opens a line of its own).
+pub fn select_train(command: &TrainCommand, live: &[TrainState]) -> Option<usize> {
+    let open = live.iter().position(|s| *s == TrainState::Open);
+    let oldest_frozen = live.iter().rposition(|s| *s == TrainState::Frozen);
+    match command {
+        TrainCommand::Cut => open,
+        TrainCommand::Approve
+        | TrainCommand::Reject { .. }
+        | TrainCommand::Abandon
+        | TrainCommand::Include { .. }
+        | TrainCommand::Exclude { .. } => oldest_frozen.or(open),
+        TrainCommand::Hotfix { .. } => None,
+    }
+}
+
 /// A recorded approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
@@ -477,6 +494,25 @@ pub fn merge_draft_body(existing: Option<&str>, generated: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_pick_the_open_or_the_oldest_frozen_train() {
+        use TrainState::{Frozen, Open};
+        let live = [Open, Frozen, Frozen];
+        assert_eq!(select_train(&TrainCommand::Cut, &live), Some(0));
+        assert_eq!(select_train(&TrainCommand::Approve, &live), Some(2));
+        assert_eq!(select_train(&TrainCommand::Abandon, &live), Some(2));
+        assert_eq!(
+            select_train(&TrainCommand::Include { number: 1 }, &[Open]),
+            Some(0)
+        );
+        assert_eq!(select_train(&TrainCommand::Cut, &[Frozen]), None);
+        assert_eq!(select_train(&TrainCommand::Approve, &[]), None);
+        let hotfix = TrainCommand::Hotfix {
+            base: "1.0.0".into(),
+        };
+        assert_eq!(select_train(&hotfix, &live), None);
+    }
 
     fn rules() -> BoardingRules {
         BoardingRules::of(

@@ -99,10 +99,13 @@ fn rate_limit_until(headers: &HeaderMap, now: Timestamp) -> Option<Timestamp> {
     match (exhausted, reset) {
         // A reset already past (clock skew) still waits a little rather than hot-looping.
         // One from the far future waits no longer than any other hint.
-        (true, Some(reset)) => Some(reset.clamp(
-            now.saturating_add(Duration::from_secs(1)).unwrap_or(now),
-            now.saturating_add(crate::jobs::queue::MAX_WAIT).unwrap_or(now),
-        )),
+        (true, Some(reset)) => Some(
+            reset.clamp(
+                now.saturating_add(Duration::from_secs(1)).unwrap_or(now),
+                now.saturating_add(crate::jobs::queue::MAX_WAIT)
+                    .unwrap_or(now),
+            ),
+        ),
         _ => None,
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod git;
 pub mod notes;
 
 pub use client::{ContentPacing, GitHubClient};

@@ -9,3 +9,4 @@ pub mod notifications;
 pub mod repo_config;
 pub mod train_commands;
 pub mod trains;
+pub mod unit;

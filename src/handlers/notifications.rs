@@ -14,12 +14,14 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
 use crate::handlers::chat::train_card;
 use crate::handlers::trains::TrainContext;
+use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::{self as chat_store, ChatSurface, Route};
 use crate::store::trains::{self, TrainEventRow};
 
 /// Records what happened (to a train, or to the repository when `train_id` is `None`) and
-/// has it delivered to the repository's channels.
+/// has it delivered to the repository's channels: both in one transaction of their own.
+/// Handlers that change a train announce through their [`UnitOfWork`] instead.
 pub async fn announce(
     db: &crate::store::Db,
     queue: &crate::jobs::Queue,
@@ -29,13 +31,9 @@ pub async fn announce(
     event: &TrainEvent,
     now: i64,
 ) -> Result<(), JobError> {
-    trains::record_event(db, repo, line, train_id, event, now).await?;
-    queue
-        .enqueue_now(&DeliverTrainEvents {
-            repository: repo.clone(),
-        })
-        .await?;
-    Ok(())
+    let mut unit = UnitOfWork::begin(db, queue, now).await?;
+    unit.announce_for(repo, line, train_id, event).await?;
+    unit.commit().await
 }
 
 /// Delivers a repository's undelivered train events.

@@ -16,6 +16,7 @@ use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
 use crate::handlers::repo_config;
+use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError, Queue};
 use crate::store::{Db, trains};
 
@@ -50,26 +51,6 @@ impl TrainContext {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now().as_millisecond()
-    }
-
-    /// Records what happened to a train for the chat notifications.
-    pub(crate) async fn record(
-        &self,
-        train: &trains::TrainRow,
-        event: TrainEvent,
-    ) -> Result<(), JobError> {
-        let repo = RepoFullName::parse(&train.repository)
-            .map_err(|e| JobError::Permanent(e.to_string()))?;
-        crate::handlers::notifications::announce(
-            &self.db,
-            &self.queue,
-            &repo,
-            &train.line,
-            Some(train.id),
-            &event,
-            self.now(),
-        )
-        .await
     }
 }
 
@@ -107,13 +88,48 @@ impl BackgroundJob for BoardPullRequest {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let github = ctx.github()?;
-        let event = &self.event;
-        let repo = &event.repository;
-        let pr = &event.pull_request;
-        let now = ctx.now();
-        let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
+        let mut plans = self.plan_lines(&ctx, github).await?;
+        plans.extend(self.plan_hotfixes(&ctx).await?);
+        if plans.is_empty() {
+            return Ok(());
+        }
+        self.apply(&ctx, plans).await
+    }
+}
+
+/// What one event does to one train.
+#[derive(Debug)]
+enum BoardingPlan {
+    /// Board (or refresh the details of) a train that exists.
+    Board(trains::TrainRow),
+    /// Board the line's open train, opened if there is none.
+    BoardOpen {
+        /// The line.
+        line: String,
+        /// Its branch.
+        branch: String,
+    },
+    /// Take the pull request off the train.
+    Leave(trains::TrainRow),
+}
+
+impl BoardPullRequest {
+    /// Decides, for each configured line, whether the pull request boards or leaves: reads
+    /// only (the store, and GitHub for path-scoped lines and frozen ranges).
+    async fn plan_lines(
+        &self,
+        ctx: &TrainContext,
+        github: &GitHubClient,
+    ) -> Result<Vec<BoardingPlan>, JobError> {
+        let (event, repo, pr) = (
+            &self.event,
+            &self.event.repository,
+            &self.event.pull_request,
+        );
+        let config =
+            repo_config::current(&ctx.db, github, self.installation, repo, ctx.now()).await?;
         let default_branch = event.default_branch.as_deref().unwrap_or("main");
-        let mut refresh = Vec::new();
+        let mut plans = Vec::new();
         for line in config.effective.config.lines() {
             let rules = BoardingRules::of(&line, default_branch);
             let files = if rules.paths.is_empty() || pr.base_ref != rules.branch {
@@ -136,65 +152,69 @@ impl BackgroundJob for BoardPullRequest {
                 .await?
                 .filter(|t| t.line == line.name);
             match (decision, aboard) {
-                (Boarding::Boards, Some(train)) => {
-                    // Already on board: keep its details (title, labels) current.
-                    trains::board(&ctx.db, train.id, &boarding_row(event), now).await?;
-                    refresh.push(train.id);
-                }
+                // Already on board: keep its details (title, labels) current.
+                (Boarding::Boards, Some(train)) => plans.push(BoardingPlan::Board(train)),
                 (Boarding::Boards, None) => {
-                    // A late label on a PR merged before the cut boards the frozen train
-                    // when its merge commit is inside the frozen range; else the open one.
-                    let mut frozen_home = None;
-                    if !matches!(event.action, PullRequestAction::Merged)
-                        && let Some(sha) = &pr.merge_commit_sha
-                    {
-                        for candidate in
-                            trains::in_states(&ctx.db, repo, &[TrainState::Frozen]).await?
-                        {
-                            let Some(target) = &candidate.target_sha else {
-                                continue;
-                            };
-                            if candidate.line == line.name
-                                && in_frozen_range(
-                                    &ctx,
-                                    github,
-                                    self.installation,
-                                    repo,
-                                    &candidate,
-                                    target,
-                                    sha,
-                                )
-                                .await?
-                            {
-                                frozen_home = Some(candidate);
-                            }
-                        }
-                    }
-                    let train = match frozen_home {
-                        Some(train) => train,
-                        None => {
-                            trains::open_train(&ctx.db, repo, &line.name, &rules.branch, now)
-                                .await?
-                        }
-                    };
-                    if trains::board(&ctx.db, train.id, &boarding_row(event), now).await? {
-                        ctx.record(&train, boarded(event)).await?;
-                    }
-                    tracing::info!(%repo, number = pr.number, line = %line.name, train = train.id, "pull request boarded");
-                    refresh.push(train.id);
+                    plans.push(match self.frozen_home(ctx, github, &line.name).await? {
+                        Some(train) => BoardingPlan::Board(train),
+                        None => BoardingPlan::BoardOpen {
+                            line: line.name.clone(),
+                            branch: rules.branch.clone(),
+                        },
+                    });
                 }
                 (Boarding::Stays(why), Some(train)) => {
-                    if trains::leave(&ctx.db, train.id, pr.number, now).await? {
-                        ctx.record(&train, TrainEvent::Left { number: pr.number })
-                            .await?;
-                    }
-                    tracing::info!(%repo, number = pr.number, train = train.id, why, "pull request left the train");
-                    refresh.push(train.id);
+                    tracing::info!(%repo, number = pr.number, train = train.id, why, "pull request leaves the train");
+                    plans.push(BoardingPlan::Leave(train));
                 }
                 (Boarding::Stays(_), None) => {}
             }
         }
-        // Hotfix trains board PRs merged into their release branch with the hotfix label.
+        Ok(plans)
+    }
+
+    /// A late label on a PR merged before the cut boards the line's frozen train when its
+    /// merge commit is inside the frozen range.
+    async fn frozen_home(
+        &self,
+        ctx: &TrainContext,
+        github: &GitHubClient,
+        line: &str,
+    ) -> Result<Option<trains::TrainRow>, JobError> {
+        let (repo, pr) = (&self.event.repository, &self.event.pull_request);
+        let Some(sha) = &pr.merge_commit_sha else {
+            return Ok(None);
+        };
+        if matches!(self.event.action, PullRequestAction::Merged) {
+            return Ok(None);
+        }
+        let mut home = None;
+        for candidate in trains::in_states(&ctx.db, repo, &[TrainState::Frozen]).await? {
+            let Some(target) = candidate.target_sha.clone() else {
+                continue;
+            };
+            if candidate.line == line
+                && in_frozen_range(
+                    ctx,
+                    github,
+                    self.installation,
+                    repo,
+                    &candidate,
+                    &target,
+                    sha,
+                )
+                .await?
+            {
+                home = Some(candidate);
+            }
+        }
+        Ok(home)
+    }
+
+    /// Hotfix trains board PRs merged into their release branch with the hotfix label.
+    async fn plan_hotfixes(&self, ctx: &TrainContext) -> Result<Vec<BoardingPlan>, JobError> {
+        let (repo, pr) = (&self.event.repository, &self.event.pull_request);
+        let mut plans = Vec::new();
         for hotfix in trains::in_states(&ctx.db, repo, &[TrainState::Open])
             .await?
             .into_iter()
@@ -213,32 +233,52 @@ impl BackgroundJob for BoardPullRequest {
                 labels: &pr.labels,
                 changed_files: &[],
             };
-            match train::boarding(&rules, &facts) {
-                Boarding::Boards => {
-                    if trains::board(&ctx.db, hotfix.id, &boarding_row(event), now).await? {
-                        ctx.record(&hotfix, boarded(event)).await?;
-                    }
-                }
-                Boarding::Stays(_) => {
-                    if !trains::leave(&ctx.db, hotfix.id, pr.number, now).await? {
+            plans.push(match train::boarding(&rules, &facts) {
+                Boarding::Boards => BoardingPlan::Board(hotfix),
+                Boarding::Stays(_) => BoardingPlan::Leave(hotfix),
+            });
+        }
+        Ok(plans)
+    }
+
+    /// Boards and leaves, records the events and enqueues the draft refreshes, together.
+    async fn apply(&self, ctx: &TrainContext, plans: Vec<BoardingPlan>) -> Result<(), JobError> {
+        let (event, repo) = (&self.event, &self.event.repository);
+        let number = event.pull_request.number;
+        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+        let now = unit.now();
+        for plan in plans {
+            let train = match plan {
+                BoardingPlan::Leave(train) => {
+                    if !trains::leave(unit.conn(), train.id, number, now).await? {
                         continue;
                     }
-                    ctx.record(&hotfix, TrainEvent::Left { number: pr.number })
-                        .await?;
+                    unit.announce(&train, &TrainEvent::Left { number }).await?;
+                    train
                 }
-            }
-            refresh.push(hotfix.id);
+                BoardingPlan::Board(train) => {
+                    if trains::board(unit.conn(), train.id, &boarding_row(event), now).await? {
+                        unit.announce(&train, &boarded(event)).await?;
+                    }
+                    train
+                }
+                BoardingPlan::BoardOpen { line, branch } => {
+                    let train = trains::open_train(unit.conn(), repo, &line, &branch, now).await?;
+                    if trains::board(unit.conn(), train.id, &boarding_row(event), now).await? {
+                        unit.announce(&train, &boarded(event)).await?;
+                        tracing::info!(%repo, number, %line, train = train.id, "pull request boarded");
+                    }
+                    train
+                }
+            };
+            unit.enqueue(&RefreshDraft {
+                repository: repo.clone(),
+                installation: self.installation,
+                train_id: train.id,
+            })
+            .await?;
         }
-        for train_id in refresh {
-            ctx.queue
-                .enqueue_now(&RefreshDraft {
-                    repository: repo.clone(),
-                    installation: self.installation,
-                    train_id,
-                })
-                .await?;
-        }
-        Ok(())
+        unit.commit().await
     }
 }
 
@@ -253,8 +293,10 @@ async fn in_frozen_range(
     target: &str,
     sha: &str,
 ) -> Result<bool, JobError> {
-    use crate::handlers::train_commands::contains;
-    if !contains(github, installation, repo, target, sha).await? {
+    if !github
+        .compare_contains(installation, repo, target, sha)
+        .await?
+    {
         return Ok(false);
     }
     let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
@@ -265,7 +307,9 @@ async fn in_frozen_range(
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = github.list_releases(installation, repo).await?;
     match releases::find_previous(&all, &notes, &train.branch).last {
-        Some(previous) => Ok(!contains(github, installation, repo, &previous.tag_name, sha).await?),
+        Some(previous) => Ok(!github
+            .compare_contains(installation, repo, &previous.tag_name, sha)
+            .await?),
         None => Ok(true),
     }
 }
@@ -455,7 +499,8 @@ impl BackgroundJob for RefreshDraft {
                     .await?
             }
         };
-        trains::set_draft_release(&ctx.db, train.id, written.id, now).await?;
+        let mut conn = ctx.db.conn().await?;
+        trains::set_draft_release(&mut conn, train.id, written.id, now).await?;
         tracing::info!(%repo, train = train.id, release = written.id, passengers = passengers.len(), "draft release refreshed");
         Ok(())
     }

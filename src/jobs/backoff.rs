@@ -68,7 +68,14 @@ mod tests {
         for huge in ["18446744073709551615", "1e300", "99999999999"] {
             assert_eq!(retry_hint(huge), Some(Duration::from_secs(3600)), "{huge}");
         }
-        for bad in ["-1", "NaN", "inf", "soon", "", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+        for bad in [
+            "-1",
+            "NaN",
+            "inf",
+            "soon",
+            "",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
             assert_eq!(retry_hint(bad), None, "{bad}");
         }
     }

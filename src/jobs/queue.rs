@@ -533,9 +533,10 @@ impl Queue {
         let floor = MIN_RESCHEDULE
             .saturating_mul(1u32 << waits.saturating_sub(1).min(20))
             .min(MAX_WAIT);
-        let run_at = until
-            .as_millisecond()
-            .clamp(now.saturating_add(duration_millis(floor)), now.saturating_add(duration_millis(MAX_WAIT)));
+        let run_at = until.as_millisecond().clamp(
+            now.saturating_add(duration_millis(floor)),
+            now.saturating_add(duration_millis(MAX_WAIT)),
+        );
         self.release(job, run_at, reason, Retry::Wait).await?;
         Ok(Some(from_millis(run_at)))
     }
@@ -694,7 +695,10 @@ impl Queue {
 }
 
 fn give_up(waits: u32, reason: &str) -> String {
-    format!("gave up after {} waits and outages in a row; last: {reason}", waits - 1)
+    format!(
+        "gave up after {} waits and outages in a row; last: {reason}",
+        waits - 1
+    )
 }
 
 fn duration_millis(d: Duration) -> i64 {

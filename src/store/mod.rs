@@ -7,6 +7,7 @@
 //! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
 
 pub mod chat;
+pub mod commands;
 pub mod deliveries;
 pub mod installations;
 pub mod repo_configs;
@@ -185,6 +186,21 @@ impl Db {
     /// The connection pool, for queries and transactions.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection from the pool, for store functions that take one. On SQLite the pool
+    /// has one connection: never ask for a second while holding it.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A write transaction: SQLite takes the writer lock at once (`BEGIN IMMEDIATE`), so two
+    /// writers never both read and then fail to upgrade.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Applies every embedded migration not yet applied. Safe to run at every start.

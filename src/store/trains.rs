@@ -1,7 +1,7 @@
 //! Trains, their passengers, approvals, release steps and schedule slots
 //! (see `migrations/*/0006_trains.sql`).
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Db, StoreError};
 use crate::domain::ids::RepoFullName;
@@ -78,30 +78,30 @@ const TRAIN_COLUMNS: &str = "id, repository, line, kind, state, branch, version,
 /// The line's open train, started if there is none. Safe against concurrent callers: the
 /// partial unique index lets only one open train per line exist.
 pub async fn open_train(
-    db: &Db,
+    conn: &mut AnyConnection,
     repo: &RepoFullName,
     line: &str,
     branch: &str,
     now: i64,
 ) -> Result<TrainRow, StoreError> {
-    open_of_kind(db, repo, line, branch, "regular", None, now).await
+    open_of_kind(conn, repo, line, branch, "regular", None, now).await
 }
 
 /// Opens a hotfix train on `branch` from `base_tag`; the existing one when the line already
 /// has an open train.
 pub async fn open_hotfix_train(
-    db: &Db,
+    conn: &mut AnyConnection,
     repo: &RepoFullName,
     line: &str,
     branch: &str,
     base_tag: &str,
     now: i64,
 ) -> Result<TrainRow, StoreError> {
-    open_of_kind(db, repo, line, branch, "hotfix", Some(base_tag), now).await
+    open_of_kind(conn, repo, line, branch, "hotfix", Some(base_tag), now).await
 }
 
 async fn open_of_kind(
-    db: &Db,
+    conn: &mut AnyConnection,
     repo: &RepoFullName,
     line: &str,
     branch: &str,
@@ -121,7 +121,7 @@ async fn open_of_kind(
     .bind(branch)
     .bind(baseline_tag)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     let sql = format!(
         "SELECT {TRAIN_COLUMNS} FROM trains WHERE repository = $1 AND line = $2 AND state = 'open'"
@@ -129,7 +129,7 @@ async fn open_of_kind(
     Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
         .bind(repo.as_ref())
         .bind(line)
-        .fetch_one(db.pool())
+        .fetch_one(&mut *conn)
         .await?)
 }
 
@@ -204,7 +204,7 @@ pub struct Boarding<'a> {
 /// Puts a pull request on a train (again: its details are refreshed). True when it was not
 /// on board before.
 pub async fn board(
-    db: &Db,
+    conn: &mut AnyConnection,
     train_id: i64,
     pr: &Boarding<'_>,
     now: i64,
@@ -215,7 +215,7 @@ pub async fn board(
     )
     .bind(train_id)
     .bind(pr.number as i64)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO train_pull_requests \
@@ -233,28 +233,33 @@ pub async fn board(
     .bind(pr.merged_at)
     .bind(labels)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
-    touch(db, train_id, now).await?;
+    touch(&mut *conn, train_id, now).await?;
     Ok(existed.is_none())
 }
 
 /// Takes a pull request off a train; true when it was on board.
-pub async fn leave(db: &Db, train_id: i64, number: u64, now: i64) -> Result<bool, StoreError> {
+pub async fn leave(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    number: u64,
+    now: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM train_pull_requests WHERE train_id = $1 AND number = $2")
         .bind(train_id)
         .bind(number as i64)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
-    touch(db, train_id, now).await?;
+    touch(&mut *conn, train_id, now).await?;
     Ok(done.rows_affected() > 0)
 }
 
-async fn touch(db: &Db, train_id: i64, now: i64) -> Result<(), StoreError> {
+async fn touch(conn: &mut AnyConnection, train_id: i64, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE trains SET updated_at = $2 WHERE id = $1")
         .bind(train_id)
         .bind(now)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -286,7 +291,12 @@ pub struct Cut<'a> {
 }
 
 /// Freezes an open train; false when it was no longer open (someone else cut it first).
-pub async fn freeze(db: &Db, train_id: i64, cut: &Cut<'_>, now: i64) -> Result<bool, StoreError> {
+pub async fn freeze(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    cut: &Cut<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE trains SET state = 'frozen', version = $2, tag_name = $3, target_sha = $4, \
          baseline_tag = $5, cut_by = $6, cut_at = $7, updated_at = $7 \
@@ -299,13 +309,18 @@ pub async fn freeze(db: &Db, train_id: i64, cut: &Cut<'_>, now: i64) -> Result<b
     .bind(cut.baseline_tag)
     .bind(cut.cut_by)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Records an approval; false when that person had already approved.
-pub async fn approve(db: &Db, train_id: i64, login: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn approve(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    login: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO train_approvals (train_id, login, approved_at) VALUES ($1, $2, $3) \
          ON CONFLICT (train_id, login) DO NOTHING",
@@ -313,7 +328,7 @@ pub async fn approve(db: &Db, train_id: i64, login: &str, now: i64) -> Result<bo
     .bind(train_id)
     .bind(login)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -331,7 +346,7 @@ pub async fn approvals(db: &Db, train_id: i64) -> Result<Vec<Approval>, StoreErr
 
 /// Moves a train from `from` to `to`; false when it was not in `from` any more.
 pub async fn transition(
-    db: &Db,
+    conn: &mut AnyConnection,
     train_id: i64,
     from: TrainState,
     to: TrainState,
@@ -343,7 +358,7 @@ pub async fn transition(
             .bind(from.as_str())
             .bind(to.as_str())
             .bind(now)
-            .execute(db.pool())
+            .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -351,8 +366,14 @@ pub async fn transition(
 /// Sends a frozen train back to open: approvals dropped, version and target released, the
 /// reason kept. False when it was not frozen, or the line already has another open train
 /// (then the caller folds the passengers into that one).
-pub async fn reopen(db: &Db, train_id: i64, reason: &str, now: i64) -> Result<bool, StoreError> {
-    let mut tx = db.pool().begin().await?;
+pub async fn reopen(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    // A savepoint inside the caller's transaction, or a transaction of its own.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let done = sqlx::query(
         "UPDATE trains SET state = 'open', version = NULL, tag_name = NULL, target_sha = NULL, \
          cut_by = NULL, cut_at = NULL, rejected_reason = $2, updated_at = $3 \
@@ -375,21 +396,26 @@ pub async fn reopen(db: &Db, train_id: i64, reason: &str, now: i64) -> Result<bo
 }
 
 /// Blocks a train with a reason.
-pub async fn block(db: &Db, train_id: i64, reason: &str, now: i64) -> Result<(), StoreError> {
+pub async fn block(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE trains SET state = 'blocked', blocked_reason = $2, updated_at = $3 WHERE id = $1",
     )
     .bind(train_id)
     .bind(reason)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Remembers the train's draft release.
 pub async fn set_draft_release(
-    db: &Db,
+    conn: &mut AnyConnection,
     train_id: i64,
     release_id: u64,
     now: i64,
@@ -398,7 +424,7 @@ pub async fn set_draft_release(
         .bind(train_id)
         .bind(release_id as i64)
         .bind(now)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -415,7 +441,12 @@ pub enum Step {
 }
 
 /// Records a finished release step (once; a retry finds it done).
-pub async fn mark_step(db: &Db, train_id: i64, step: Step, now: i64) -> Result<(), StoreError> {
+pub async fn mark_step(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    step: Step,
+    now: i64,
+) -> Result<(), StoreError> {
     let column = match step {
         Step::TagCreated => "tag_created_at",
         Step::Published => "published_at",
@@ -427,14 +458,14 @@ pub async fn mark_step(db: &Db, train_id: i64, step: Step, now: i64) -> Result<(
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(train_id)
         .bind(now)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Records a "Released in" comment; false when one was already recorded.
 pub async fn record_release_comment(
-    db: &Db,
+    conn: &mut AnyConnection,
     train_id: i64,
     number: u64,
     comment_id: u64,
@@ -446,7 +477,7 @@ pub async fn record_release_comment(
     .bind(train_id)
     .bind(number as i64)
     .bind(comment_id as i64)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -510,7 +541,7 @@ impl TrainEventRow {
 
 /// Records a train event for the notifications.
 pub async fn record_event(
-    db: &Db,
+    conn: &mut AnyConnection,
     repo: &RepoFullName,
     line: &str,
     train_id: Option<i64>,
@@ -528,7 +559,7 @@ pub async fn record_event(
     .bind(event.kind())
     .bind(detail)
     .bind(now)
-    .fetch_one(db.pool())
+    .fetch_one(&mut *conn)
     .await?;
     Ok(id)
 }

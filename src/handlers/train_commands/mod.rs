@@ -1,0 +1,278 @@
+//! Commands on trains (`cut`, `approve`, `reject`, `include`, `exclude`, `abandon`,
+//! `hotfix`) and the release that follows the last approval.
+//!
+//! A command runs exactly once: [`execute`] first looks for its recorded outcome (a retried
+//! job finds it and stops), then gathers the facts (store, GitHub, the actor's permission
+//! read from GitHub when the job runs), lets [`crate::domain::train::decide`] choose, and
+//! applies the decision — the train's state, its events, the command's outcome and every
+//! follow-up job (draft refresh, release, draft deletion, the answer) — in one transaction.
+//! The answer is its own job ([`SendCommandReply`]) on its own queue key, so a chat outage
+//! neither repeats the command nor holds up the repository's trains.
+//!
+//! Where each part lives: facts and train selection in [`gather`], the per-command writes in
+//! [`apply`], hotfix trains in [`hotfix`], the release steps in [`release`], scheduled cuts
+//! in [`schedule`].
+
+mod apply;
+mod gather;
+mod hotfix;
+mod release;
+mod schedule;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::RepoFullName;
+use crate::domain::train::{self, TrainCommand, Transition};
+use crate::handlers::chat::ReplyTo;
+use crate::handlers::repo_config;
+use crate::handlers::trains::TrainContext;
+use crate::handlers::unit::UnitOfWork;
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::commands::{self, Outcome, OutcomeRow};
+
+pub use release::{DeleteDraft, DraftPublishedByHand, ReleaseTrain};
+pub use schedule::{SCHEDULE_ACTOR, ScheduledCuts};
+
+/// A command on a line's train.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunTrainCommand {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The line (default: the first configured line).
+    pub line: Option<String>,
+    /// Who gave it (GitHub login).
+    pub actor: String,
+    /// What.
+    pub command: TrainCommand,
+    /// Its id, unique per request (`slack:…`, `discord:…`, `comment:…`, `schedule:…`): the
+    /// outcome is recorded under it, so it is carried out once.
+    pub command_id: String,
+    /// Given by the line's schedule, not a person: no permission to check.
+    #[serde(default)]
+    pub by_schedule: bool,
+    /// Where the outcome is told (the chat or comment that asked).
+    #[serde(default)]
+    pub reply_to: Option<ReplyTo>,
+    /// A button press acts on the train it was shown with, and on no other.
+    #[serde(default)]
+    pub train_id: Option<i64>,
+    /// The version (or tag) the person named: the train must have it.
+    #[serde(default)]
+    pub expect_version: Option<String>,
+}
+
+/// What the command did, to tell whoever gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandReply {
+    /// Done; what happened.
+    Done(String),
+    /// Refused; why (nothing changed).
+    Refused(String),
+}
+
+impl CommandReply {
+    fn text(&self) -> &str {
+        match self {
+            CommandReply::Done(text) | CommandReply::Refused(text) => text,
+        }
+    }
+
+    fn is_refusal(&self) -> bool {
+        matches!(self, CommandReply::Refused(_))
+    }
+
+    fn from_row(row: &OutcomeRow) -> CommandReply {
+        if row.refused != 0 {
+            CommandReply::Refused(row.answer.clone())
+        } else {
+            CommandReply::Done(row.answer.clone())
+        }
+    }
+}
+
+/// A decided command: its answer, and the writes that go with it (none for a refusal).
+type Decided = (CommandReply, Option<UnitOfWork>);
+
+fn refused(reason: impl ToString) -> Result<Decided, JobError> {
+    Ok((CommandReply::Refused(reason.to_string()), None))
+}
+
+impl BackgroundJob for RunTrainCommand {
+    const KIND: &'static str = "train.command";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
+        let _entered = span.enter();
+        match execute(&ctx, &self).await {
+            Ok(_) => Ok(()),
+            // A command that can never be carried out is answered with the reason; the job
+            // is still buried, for the operator.
+            Err(JobError::Permanent(reason)) => {
+                let reply = CommandReply::Refused(format!("it could not be carried out: {reason}"));
+                let unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+                finish(&ctx, &self, unit, &reply).await?;
+                Err(JobError::Permanent(reason))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// Carries out a command once and says what happened; a command already decided (a retry)
+/// is answered with its recorded outcome and changes nothing.
+pub async fn execute(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+) -> Result<CommandReply, JobError> {
+    if let Some(done) = commands::outcome(&ctx.db, &request.command_id).await? {
+        tracing::info!("command already decided; not carried out again");
+        return Ok(CommandReply::from_row(&done));
+    }
+    let (reply, unit) = decide_and_prepare(ctx, request).await?;
+    let unit = match unit {
+        Some(unit) => unit,
+        None => UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?,
+    };
+    finish(ctx, request, unit, &reply).await
+}
+
+/// Records the outcome and enqueues the answer in the decision's transaction, and commits.
+async fn finish(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    mut unit: UnitOfWork,
+    reply: &CommandReply,
+) -> Result<CommandReply, JobError> {
+    let outcome = Outcome {
+        command_id: &request.command_id,
+        repository: request.repository.as_ref(),
+        command: request.command.name(),
+        actor: &request.actor,
+        refused: reply.is_refusal(),
+        answer: reply.text(),
+    };
+    let now = unit.now();
+    if !commands::record_outcome(unit.conn(), &outcome, now).await? {
+        // Decided by someone else meanwhile: theirs stands, ours is rolled back.
+        drop(unit);
+        return match commands::outcome(&ctx.db, &request.command_id).await? {
+            Some(done) => Ok(CommandReply::from_row(&done)),
+            None => Err(JobError::Failed("command outcome vanished".into())),
+        };
+    }
+    if let Some(reply_to) = &request.reply_to {
+        unit.enqueue(&SendCommandReply::new(request, reply_to.clone(), reply))
+            .await?;
+    }
+    unit.commit().await?;
+    tracing::info!(repo = %request.repository, actor = %request.actor, ?reply, "command decided");
+    Ok(reply.clone())
+}
+
+/// Gathers the facts, lets the domain decide, and prepares the writes (not committed).
+async fn decide_and_prepare(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+) -> Result<Decided, JobError> {
+    let github = ctx.github()?;
+    let now = ctx.now();
+    let config = repo_config::current(
+        &ctx.db,
+        github,
+        request.installation,
+        &request.repository,
+        now,
+    )
+    .await?;
+    let config = &config.effective.config;
+    if let TrainCommand::Hotfix { base } = &request.command {
+        return hotfix::open(ctx, github, request, base, config).await;
+    }
+    let facts = match gather::facts(ctx, github, request, config).await? {
+        Ok(facts) => facts,
+        Err(refusal) => return refused(refusal),
+    };
+    let transition = match train::decide(
+        &facts.view(),
+        &request.command,
+        &request.actor,
+        &facts.command_facts,
+        &facts.rules,
+    ) {
+        Ok(transition) => transition,
+        Err(refusal) => return refused(refusal),
+    };
+    match transition {
+        Transition::Freeze => apply::cut(ctx, github, request, &facts, config).await,
+        Transition::Approved { complete } => apply::approve(ctx, request, &facts, complete).await,
+        Transition::Reopen => apply::reject(ctx, request, &facts).await,
+        Transition::Board(number) => apply::include(ctx, request, &facts, number).await,
+        Transition::Leave(number) => apply::exclude(ctx, request, &facts, number).await,
+        Transition::Abandon => apply::abandon(ctx, request, &facts).await,
+    }
+}
+
+/// Tells the asker what their command did. Its own job, on its own queue key: a failing
+/// chat service retries only the answer, never the command, and holds up no train.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendCommandReply {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation (reply comments are written as the App).
+    pub installation: u64,
+    /// Where.
+    pub reply_to: ReplyTo,
+    /// What, escaped for the surface.
+    pub text: String,
+    /// A refusal (shown to the asker only, where the surface can).
+    pub refused: bool,
+}
+
+impl SendCommandReply {
+    fn new(request: &RunTrainCommand, reply_to: ReplyTo, reply: &CommandReply) -> Self {
+        let surface = reply_to.surface();
+        let what = surface.bold(&format!(
+            "{} {}",
+            request.repository,
+            request.command.name()
+        ));
+        let text = match reply {
+            CommandReply::Done(text) => format!("{what}: {}", surface.user(text)),
+            CommandReply::Refused(text) => format!("{what} refused: {}", surface.user(text)),
+        };
+        SendCommandReply {
+            repository: request.repository.clone(),
+            installation: request.installation,
+            reply_to,
+            text,
+            refused: reply.is_refusal(),
+        }
+    }
+}
+
+impl BackgroundJob for SendCommandReply {
+    const KIND: &'static str = "train.command_reply";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        format!("reply:{}", self.repository)
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        crate::handlers::chat::relay(
+            &ctx,
+            Some((self.installation, &self.repository)),
+            &self.reply_to,
+            &self.text,
+            self.refused,
+        )
+        .await
+    }
+}

@@ -1,0 +1,316 @@
+//! The release of an approved train, as recorded steps: the tag at the frozen commit, the
+//! draft published, a "Released in" comment on each pull request, then the train released.
+//! Each step is recorded when done and found again on GitHub after a crash (the tag by its
+//! ref, the comments by their rows), so a retry never repeats one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::TagKind;
+use crate::domain::train::TrainState;
+use crate::domain::train_event::TrainEvent;
+use crate::github::GitHubClient;
+use crate::github::git::RefCreated;
+use crate::handlers::repo_config;
+use crate::handlers::trains::{TrainContext, draft_for};
+use crate::handlers::unit::UnitOfWork;
+use crate::jobs::{BackgroundJob, JobError};
+use crate::ports::GitHubPort;
+use crate::store::trains::{self, Step, TrainRow};
+
+/// Tags the frozen commit, publishes the draft and comments on the boarded pull requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseTrain {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The approved train.
+    pub train_id: i64,
+}
+
+impl BackgroundJob for ReleaseTrain {
+    const KIND: &'static str = "train.release";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("release:{}", self.train_id))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx.github()?;
+        let Some(train) = trains::get(&ctx.db, self.train_id).await? else {
+            return Ok(());
+        };
+        if train.state() != TrainState::Approved {
+            return Ok(());
+        }
+        let (Some(tag), Some(target)) = (train.tag_name.clone(), train.target_sha.clone()) else {
+            return block(
+                &ctx,
+                &train,
+                "approved without a frozen tag and commit".into(),
+            )
+            .await;
+        };
+        if train.tag_created_at.is_none() && !self.tag(&ctx, github, &train, &tag, &target).await? {
+            return Ok(());
+        }
+        let mut release_url = String::new();
+        if train.published_at.is_none() {
+            let Some(release_id) = train.draft_release_id else {
+                return Err(JobError::Failed(
+                    "the train has no draft release yet; retrying after it is written".into(),
+                ));
+            };
+            release_url = github
+                .publish_release(
+                    self.installation,
+                    &self.repository,
+                    release_id as u64,
+                    &tag,
+                    &target,
+                )
+                .await?;
+            step(&ctx, train.id, Step::Published).await?;
+        }
+        let text = if release_url.is_empty() {
+            format!("Released in {tag}.")
+        } else {
+            format!("Released in [{tag}]({release_url}).")
+        };
+        if train.commented_at.is_none() {
+            comment_released(
+                &ctx,
+                github,
+                self.installation,
+                &self.repository,
+                &train,
+                &text,
+            )
+            .await?;
+        }
+        let url = (!release_url.is_empty()).then_some(release_url);
+        released(
+            &ctx,
+            &train,
+            TrainState::Approved,
+            TrainEvent::Released {
+                tag: tag.clone(),
+                url,
+            },
+        )
+        .await?;
+        tracing::info!(repo = %self.repository, train = train.id, %tag, "released");
+        Ok(())
+    }
+}
+
+impl ReleaseTrain {
+    /// Creates the tag at the frozen commit and records the step; `false` when the train is
+    /// blocked instead (the tag exists at another commit).
+    async fn tag(
+        &self,
+        ctx: &TrainContext,
+        github: &GitHubClient,
+        train: &TrainRow,
+        tag: &str,
+        target: &str,
+    ) -> Result<bool, JobError> {
+        let (repo, installation) = (&self.repository, self.installation);
+        let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+        let config = &config.effective.config;
+        // An annotated tag points the ref at a tag object carrying the notes.
+        let points_to = match config.tag_kind() {
+            TagKind::Lightweight => target.to_owned(),
+            TagKind::Annotated => {
+                let (draft, _) = draft_for(ctx, github, installation, repo, train, config).await?;
+                github
+                    .create_tag_object(installation, repo, tag, &draft.body, target)
+                    .await?
+            }
+        };
+        match github
+            .create_ref(installation, repo, &format!("tags/{tag}"), &points_to)
+            .await?
+        {
+            RefCreated::Created => {}
+            RefCreated::Exists { commit } if commit == target => {}
+            RefCreated::Exists { commit } => {
+                let reason = format!(
+                    "tag {tag} already exists at {commit}, not at the frozen commit {target}"
+                );
+                tracing::warn!(%repo, train = train.id, %reason, "release blocked");
+                block(ctx, train, reason).await?;
+                return Ok(false);
+            }
+        }
+        step(ctx, train.id, Step::TagCreated).await?;
+        Ok(true)
+    }
+}
+
+/// Records a finished release step.
+async fn step(ctx: &TrainContext, train_id: i64, step: Step) -> Result<(), JobError> {
+    let mut conn = ctx.db.conn().await?;
+    trains::mark_step(&mut conn, train_id, step, ctx.now()).await?;
+    Ok(())
+}
+
+/// Moves the train from `from` to released and announces it, together.
+async fn released(
+    ctx: &TrainContext,
+    train: &TrainRow,
+    from: TrainState,
+    event: TrainEvent,
+) -> Result<(), JobError> {
+    let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+    let now = unit.now();
+    if trains::transition(unit.conn(), train.id, from, TrainState::Released, now).await? {
+        unit.announce(train, &event).await?;
+    }
+    unit.commit().await
+}
+
+/// Stops a train with a reason a person has to act on, and tells the channels.
+async fn block(ctx: &TrainContext, train: &TrainRow, reason: String) -> Result<(), JobError> {
+    let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+    let now = unit.now();
+    trains::block(unit.conn(), train.id, &reason, now).await?;
+    unit.announce(train, &TrainEvent::Blocked { reason })
+        .await?;
+    unit.commit().await
+}
+
+/// Writes `text` on every boarded pull request that has no release comment yet, recording
+/// each, then records the step: a retry comments only where it had not. Repositories that
+/// turned the comments off only record the step.
+async fn comment_released(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    train: &TrainRow,
+    text: &str,
+) -> Result<(), JobError> {
+    let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+    if config.effective.config.release_comments() {
+        let done = trains::commented(&ctx.db, train.id).await?;
+        for p in trains::passengers(&ctx.db, train.id).await? {
+            let number = p.number as u64;
+            if done.contains(&number) {
+                continue;
+            }
+            let id = github
+                .create_comment(installation, repo, number, text)
+                .await?;
+            let mut conn = ctx.db.conn().await?;
+            trains::record_release_comment(&mut conn, train.id, number, id).await?;
+        }
+    }
+    step(ctx, train.id, Step::Commented).await
+}
+
+/// Deletes an ended train's draft release; one already gone counts as deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteDraft {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The draft.
+    pub release_id: u64,
+}
+
+impl BackgroundJob for DeleteDraft {
+    const KIND: &'static str = "train.delete_draft";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("delete-release:{}", self.release_id))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        ctx.github()?
+            .delete_release(self.installation, &self.repository, self.release_id)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A maintainer published a train's draft on GitHub: that approves and releases the train,
+/// provided GitHub tagged the frozen commit (it tags the target branch's head when the draft
+/// names a branch, which may have moved since the cut).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DraftPublishedByHand {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The published release.
+    pub release_id: u64,
+    /// Its tag.
+    pub tag_name: String,
+    /// Its web page.
+    pub url: String,
+    /// Who published it.
+    pub publisher: String,
+}
+
+impl BackgroundJob for DraftPublishedByHand {
+    const KIND: &'static str = "train.published_by_hand";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx.github()?;
+        let repo = &self.repository;
+        let live = [TrainState::Open, TrainState::Frozen, TrainState::Approved];
+        let Some(train) = trains::in_states(&ctx.db, repo, &live)
+            .await?
+            .into_iter()
+            .find(|t| t.draft_release_id == Some(self.release_id as i64))
+        else {
+            // Not a train's draft: somebody else's release.
+            return Ok(());
+        };
+        let tag_ref = format!("tags/{}", self.tag_name);
+        let at = github
+            .ref_commit(self.installation, repo, &tag_ref)
+            .await?
+            .unwrap_or_default();
+        if let Some(target) = &train.target_sha
+            && &at != target
+        {
+            let reason = format!(
+                "{} published the draft by hand and GitHub tagged {} at {at}, the moved \
+                 branch head, not the frozen commit {target}",
+                self.publisher, self.tag_name
+            );
+            tracing::warn!(%repo, train = train.id, %reason, "train blocked");
+            return block(&ctx, &train, reason).await;
+        }
+        step(&ctx, train.id, Step::TagCreated).await?;
+        step(&ctx, train.id, Step::Published).await?;
+        let text = format!("Released in [{}]({}).", self.tag_name, self.url);
+        comment_released(&ctx, github, self.installation, repo, &train, &text).await?;
+        let event = TrainEvent::Released {
+            tag: self.tag_name.clone(),
+            url: Some(self.url.clone()),
+        };
+        released(&ctx, &train, train.state(), event).await?;
+        tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
+        Ok(())
+    }
+}
