@@ -21,6 +21,15 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// Its name, as stored with accepted requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Slack => "slack",
+            Surface::Discord => "discord",
+            Surface::GitHub => "github",
+        }
+    }
+
     /// Escapes user text for this surface.
     pub fn user(self, text: &str) -> String {
         match self {

@@ -152,6 +152,8 @@ pub enum Answer {
     Now(Reply),
     /// Acknowledged; the outcome follows through the [`ReplyTo`].
     Later(Reply),
+    /// The same request was accepted before (a retry): nothing more is done.
+    AlreadyAccepted,
 }
 
 /// A command could not be answered (the store or queue failed): the surface says so.
@@ -304,25 +306,46 @@ pub async fn answer(
         Some((id, tag)) => (Some(id), tag),
         None => (None, command.version().map(str::to_owned)),
     };
-    ctx.queue
-        .enqueue_now(&RunTrainCommand {
-            repository: repo.clone(),
-            installation,
-            line: target.line.clone(),
-            actor,
-            command: train_command,
-            command_id: command_id.to_owned(),
-            by_schedule: false,
-            reply_to: Some(reply_to),
-            train_id,
-            expect_version: expect_tag,
-        })
-        .await?;
+    let job = RunTrainCommand {
+        repository: repo.clone(),
+        installation,
+        line: target.line.clone(),
+        actor,
+        command: train_command,
+        command_id: command_id.to_owned(),
+        by_schedule: false,
+        reply_to: Some(reply_to),
+        train_id,
+        expect_version: expect_tag,
+    };
+    if !accept(ctx, s, &job).await? {
+        return Ok(Answer::AlreadyAccepted);
+    }
     Ok(Answer::Later(Reply {
         text: ack,
         ephemeral: false,
         card: None,
     }))
+}
+
+/// Records the request as accepted and enqueues its command, in one transaction: a retried
+/// request finds it accepted, and an accepted one always has its job. `false` for a retry.
+async fn accept(
+    ctx: &TrainContext,
+    surface: Surface,
+    job: &RunTrainCommand,
+) -> Result<bool, ChatFailure> {
+    let mut tx = ctx.db.begin_write().await?;
+    let now = ctx.now();
+    if !chat_store::claim_request(&mut tx, surface.as_str(), &job.command_id, now).await? {
+        return Ok(false);
+    }
+    let (_, runnable) = ctx.queue.enqueue_with_hint(&mut tx, job).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    if runnable {
+        ctx.queue.wake();
+    }
+    Ok(true)
 }
 
 fn chat_surface(surface: Surface) -> Option<ChatSurface> {

@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::chat::cards::Surface;
 use crate::domain::command;
 use crate::domain::event::{CommentAction, IssueCommentEvent};
-use crate::handlers::chat::{Answer, Asker, ReplyTo, answer};
+use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, answer};
+use crate::handlers::train_commands::SendCommandReply;
 use crate::handlers::trains::TrainContext;
+use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
-use crate::ports::GitHubPort;
 use crate::store::chat as chat_store;
 
 /// At most this many commands are taken from one comment.
@@ -50,59 +51,76 @@ impl BackgroundJob for CommentCommands {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let event = &self.event;
-        let repo = &event.repository;
         let github = ctx.github()?;
         let asker = Asker {
             surface: Surface::GitHub,
             workspace: String::new(),
             channel: String::new(),
             user: event.author.login.clone(),
-            comment_repository: Some(repo.clone()),
+            comment_repository: Some(event.repository.clone()),
         };
         for line in Self::lines(event) {
             let command_id = format!("comment:{}:{}", event.comment_id, short_hash(&line));
-            // A retried job does not answer a line twice.
-            if !chat_store::claim_request(&ctx.db, "github", &command_id, ctx.now()).await? {
-                continue;
-            }
-            let span = tracing::info_span!("command", %command_id, repo = %repo);
+            let span = tracing::info_span!("command", %command_id, repo = %event.repository);
             let _entered = span.enter();
-            let parsed = command::parse(&line);
             let reply_to = ReplyTo::GitHub {
                 issue_number: event.issue_number,
             };
-            let answered = answer(&ctx, &asker, parsed, reply_to, &command_id, None).await?;
-            match answered {
-                Answer::Now(reply) => {
-                    let text = match &reply.card {
-                        Some(card) => card.text(Surface::GitHub),
-                        None => reply.text,
-                    };
-                    let body = format!("> {}\n\n{text}", Surface::GitHub.user(&line));
-                    github
-                        .create_comment(self.installation, repo, event.issue_number, &body)
-                        .await?;
-                }
+            let parsed = command::parse(&line);
+            match answer(&ctx, &asker, parsed, reply_to, &command_id, None).await? {
+                Answer::Now(reply) => self.reply(&ctx, &command_id, &line, reply).await?,
                 Answer::Later(_) => {
-                    // Seen: the outcome follows as a reply comment.
+                    // Seen: the outcome follows as a reply comment. Reacting again on a
+                    // retry is the same one reaction on GitHub.
                     let reaction = github
-                        .request::<serde_json::Value>(
+                        .react_to_comment(
                             self.installation,
-                            http::Method::POST,
-                            &format!(
-                                "/repos/{repo}/issues/comments/{}/reactions",
-                                event.comment_id
-                            ),
-                            Some(&serde_json::json!({ "content": "eyes" })),
+                            &event.repository,
+                            event.comment_id,
+                            "eyes",
                         )
                         .await;
                     if let Err(error) = reaction {
                         tracing::debug!(%error, "could not react to the comment");
                     }
                 }
+                Answer::AlreadyAccepted => {}
             }
         }
         Ok(())
+    }
+}
+
+impl CommentCommands {
+    /// Answers a line with a reply comment, once: the line is recorded as answered and the
+    /// comment enqueued in one transaction, so a retried job neither loses nor repeats it.
+    async fn reply(
+        &self,
+        ctx: &TrainContext,
+        command_id: &str,
+        line: &str,
+        reply: Reply,
+    ) -> Result<(), JobError> {
+        let text = match &reply.card {
+            Some(card) => card.text(Surface::GitHub),
+            None => reply.text,
+        };
+        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+        let now = unit.now();
+        if !chat_store::claim_request(unit.conn(), "github", command_id, now).await? {
+            return Ok(());
+        }
+        unit.enqueue(&SendCommandReply {
+            repository: self.event.repository.clone(),
+            installation: self.installation,
+            reply_to: ReplyTo::GitHub {
+                issue_number: self.event.issue_number,
+            },
+            text: format!("> {}\n\n{text}", Surface::GitHub.user(line)),
+            refused: false,
+        })
+        .await?;
+        unit.commit().await
     }
 }
 

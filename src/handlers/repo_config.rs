@@ -210,12 +210,7 @@ impl BackgroundJob for ReloadRepoConfig {
                 error.replace("```", "`\u{200b}``")
             );
             github
-                .request::<serde_json::Value>(
-                    self.installation,
-                    http::Method::POST,
-                    &format!("/repos/{repo}/commits/{commit}/comments"),
-                    Some(&serde_json::json!({ "body": body })),
-                )
+                .comment_on_commit(self.installation, repo, commit, &body)
                 .await?;
         }
         let event = crate::domain::train_event::TrainEvent::ConfigRefused { error };

@@ -16,7 +16,6 @@ use crate::chat::cards::Surface;
 use crate::domain::command::{self, CommandName};
 use crate::error::HttpError;
 use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer, button_command};
-use crate::store::chat as chat_store;
 
 /// Interactions are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -150,18 +149,8 @@ pub async fn interaction(
         .as_ref()
         .filter(|_| interaction.kind == 2)
         .map(|data| command::parse(&command_text(data)));
-    // Buttons and commands that change something must not run twice; reads may.
-    let changes = match &parsed {
-        Some(parsed) => parsed.as_ref().is_ok_and(|c| c.train_command().is_some()),
-        None => true,
-    };
-    if changes
-        && !chat_store::claim_request(&state.db, "discord", &interaction.id, now)
-            .await
-            .map_err(|e| unavailable(e.into()))?
-    {
-        return Ok(Json(message(4, "Already answered.", true)));
-    }
+    // Buttons and commands that change something are accepted once (their job and the
+    // interaction id are written together); reads may be answered again.
     let user = interaction
         .member
         .map(|m| m.user)
@@ -216,6 +205,7 @@ pub async fn interaction(
         Answer::Now(reply) => reply_message(&reply),
         // "thinking…" until the job edits @original with the outcome.
         Answer::Later(_) => json!({ "type": 5 }),
+        Answer::AlreadyAccepted => message(4, "Already answered.", true),
     }))
 }
 

@@ -18,7 +18,6 @@ use crate::domain::command::{self};
 use crate::error::HttpError;
 use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, SendReply, answer, button_command};
 use crate::settings::Secret;
-use crate::store::chat as chat_store;
 
 /// Slack's payloads are small; a message with blocks stays well below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -120,13 +119,9 @@ pub async fn command(
         .unwrap_or_else(|| format!("{}:{}", form.user_id, now));
     let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
     let _entered = span.enter();
+    // A command that changes something is accepted once (its job and the request id are
+    // written together); a retried read is answered again, with no write on the hot path.
     let parsed = command::parse(&form.text);
-    // Only commands that change something must not run twice; a retried read is answered
-    // again (and the hot path stays free of writes).
-    let changes = parsed.as_ref().is_ok_and(|c| c.train_command().is_some());
-    if changes && !claim(&state, &request_id).await? {
-        return Ok(StatusCode::OK.into_response());
-    }
     let asker = Asker {
         surface: Surface::Slack,
         workspace: form.team_id,
@@ -152,16 +147,9 @@ pub async fn command(
     Ok(Json(match answered {
         Answer::Now(reply) => message(&reply),
         Answer::Later(ack) => json!({ "response_type": "in_channel", "text": ack.text }),
+        Answer::AlreadyAccepted => return Ok(StatusCode::OK.into_response()),
     })
     .into_response())
-}
-
-/// Records the request id; false when Slack sent it before.
-async fn claim(state: &AppState, request_id: &str) -> Result<bool, HttpError> {
-    let now = state.queue.clock().now().as_millisecond();
-    chat_store::claim_request(&state.db, "slack", request_id, now)
-        .await
-        .map_err(|e| unavailable(e.into()))
 }
 
 fn unavailable(error: crate::handlers::chat::ChatFailure) -> HttpError {
@@ -269,9 +257,6 @@ pub async fn interaction(
     );
     let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
     let _entered = span.enter();
-    if !claim(&state, &request_id).await? {
-        return Ok(StatusCode::OK.into_response());
-    }
     let now = state.queue.clock().now().as_millisecond();
     let reply_to = ReplyTo::Slack {
         response_url,
@@ -306,7 +291,9 @@ pub async fn interaction(
     // response_url; an enqueued command's outcome follows there on its own.
     let reply = match answered {
         Answer::Now(reply) => reply,
-        Answer::Later(_) => return Ok(StatusCode::OK.into_response()),
+        Answer::Later(_) | Answer::AlreadyAccepted => {
+            return Ok(StatusCode::OK.into_response());
+        }
     };
     let text = match &reply.card {
         Some(card) => card.text(Surface::Slack),

@@ -176,7 +176,7 @@ pub async fn identity(
 
 /// Records a request as answered; false when it was already (a retry).
 pub async fn claim_request(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     surface: &str,
     request_id: &str,
     now: i64,
@@ -188,7 +188,7 @@ pub async fn claim_request(
     .bind(surface)
     .bind(request_id)
     .bind(now)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
