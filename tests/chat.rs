@@ -1239,7 +1239,183 @@ fn urlencode(text: &str) -> String {
         .to_owned()
 }
 
+/// A comment `body` by `login` on issue `issue`, delivered as GitHub would.
+async fn comment_as(world: &World, delivery: &str, login: &str, issue: u64, body: &str) {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/issue_comment/created.with-installation.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut comment: Value = serde_json::from_str(&text).expect("json");
+    comment["comment"]["body"] = json!(body);
+    comment["comment"]["id"] = json!(delivery.len() as u64 * 1000 + issue);
+    comment["comment"]["user"] = json!({"login": login, "type": "User", "id": 99});
+    comment["issue"]["number"] = json!(issue);
+    assert_eq!(
+        world.deliver("issue_comment", delivery, &comment).await,
+        StatusCode::ACCEPTED
+    );
+}
+
+async fn an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-maya", "maya", 8)
+        .await;
+    world.slash("T1", "U-carol", "cut", "t-cut").await;
+    world.run_jobs().await;
+    // A frozen train, and an open one with #2 on board.
+    world.merge(2, "Fix the clock").await;
+    world.run_jobs().await;
+    // Slack's response_url fails once while the answer to `abandon` is sent.
+    Mock::given(method("POST"))
+        .and(path("/response/t-abandon"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&world.slack)
+        .await;
+    world.slash("T1", "U-maya", "abandon", "t-abandon").await;
+    let first = world.bot.runner().run_pending().await.expect("jobs run");
+    assert_eq!(
+        first.rescheduled, 1,
+        "the answer waits for Slack: {first:?}"
+    );
+    world.clock.advance(jiff::SignedDuration::from_secs(10));
+    world.run_jobs().await;
+
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let abandoned = train_store::in_states(&world.bot.db, &repo, &[TrainState::Abandoned])
+        .await
+        .expect("trains");
+    let open = train_store::in_states(&world.bot.db, &repo, &[TrainState::Open])
+        .await
+        .expect("trains");
+    assert_eq!(abandoned.len(), 1, "exactly one train was abandoned");
+    assert_eq!(abandoned[0].tag_name.as_deref(), Some("v1.0.1"));
+    assert_eq!(open.len(), 1, "the open train is untouched");
+    let aboard = train_store::passengers(&world.bot.db, open[0].id)
+        .await
+        .expect("passengers");
+    assert_eq!(aboard.iter().map(|p| p.number).collect::<Vec<_>>(), [2]);
+    let answers: Vec<Value> = world
+        .responses
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(p, _)| p == "/response/t-abandon")
+        .map(|(_, b)| b.clone())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "answered once after the retry: {answers:?}"
+    );
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("the train was abandoned")),
+        "{answers:?}"
+    );
+    // Only the abandoned train's draft was deleted.
+    let deletes = world
+        .github
+        .received_requests()
+        .await
+        .expect("requests")
+        .into_iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .count();
+    assert_eq!(deletes, 1);
+}
+
+async fn an_outsiders_include_of_a_missing_pull_request_blocks_nothing(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    // An outsider and a writer both ask for a pull request that does not exist.
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/pulls/999999")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&world.github)
+        .await;
+    comment_as(
+        &world,
+        "c-outsider",
+        "mallory",
+        5,
+        "/release include #999999",
+    )
+    .await;
+    comment_as(&world, "c-writer", "carol", 6, "/release include #999999").await;
+    // A labelled merge right behind them.
+    world.merge(13, "Add the platform clock").await;
+    world.run_jobs().await;
+
+    let replies: Vec<(String, Value)> = world.comments.seen.lock().expect("lock").clone();
+    let reply_on = |issue: u64| {
+        replies
+            .iter()
+            .filter(|(p, _)| p.ends_with(&format!("/issues/{issue}/comments")))
+            .map(|(_, b)| b["body"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        reply_on(5),
+        [
+            "**Codertocat/Hello-World include** refused: `include` needs write permission on \
+          the repository; mallory has none"
+        ]
+    );
+    assert_eq!(
+        reply_on(6),
+        [
+            "**Codertocat/Hello-World include** refused: Codertocat/Hello-World has no pull \
+          request #999999"
+        ]
+    );
+    // The outsider did not make us look the pull request up.
+    let lookups = world
+        .github
+        .received_requests()
+        .await
+        .expect("requests")
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/pulls/999999"))
+        .count();
+    assert_eq!(lookups, 1, "only the writer's include looked it up");
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let open = train_store::in_states(&world.bot.db, &repo, &[TrainState::Open])
+        .await
+        .expect("trains");
+    let aboard = train_store::passengers(&world.bot.db, open[0].id)
+        .await
+        .expect("passengers");
+    assert_eq!(aboard.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 13]);
+    let draft_writes: Vec<String> = world
+        .github
+        .received_requests()
+        .await
+        .expect("requests")
+        .into_iter()
+        .filter(|r| r.url.path().contains("/releases") && r.method.as_str() != "GET")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        draft_writes.last().is_some_and(|b| b.contains("#13")),
+        "the draft shows #13: {draft_writes:?}"
+    );
+}
+
 on_both_backends!(
+    an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated,
+    an_outsiders_include_of_a_missing_pull_request_blocks_nothing,
     unlink_forgets_and_a_spent_response_url_falls_back_to_the_channel,
     a_command_that_can_never_run_is_still_answered,
     a_refused_configuration_is_reported_on_the_commit_and_in_the_channels,

@@ -457,15 +457,20 @@ impl GitHubPort for GitHubClient {
             permission: String,
             role_name: Option<String>,
         }
-        let answer: Answer = self
+        let answer: Result<Answer, GitHubError> = self
             .request(
                 installation,
                 Method::GET,
                 &format!("/repos/{repo}/collaborators/{login}/permission"),
                 None,
             )
-            .await?;
-        let permission = Permission::from_github(&answer.permission, answer.role_name.as_deref());
+            .await;
+        let permission = match answer {
+            Ok(answer) => Permission::from_github(&answer.permission, answer.role_name.as_deref()),
+            // No such user, or one GitHub will not describe: no permission, not an error.
+            Err(GitHubError::NotFound(_)) => Permission::None,
+            Err(other) => return Err(other),
+        };
         let mut cached = self
             .inner
             .permissions
