@@ -63,18 +63,7 @@ struct NotesJson<'a> {
     body: &'a str,
 }
 
-/// The web URL that goes with an API URL (`https://api.github.com` → `https://github.com`,
-/// `https://ghe.example.com/api/v3` → `https://ghe.example.com`).
-pub fn server_url(api_url: &str) -> String {
-    let trimmed = api_url.trim_end_matches('/');
-    if trimmed == "https://api.github.com" {
-        return "https://github.com".to_owned();
-    }
-    trimmed
-        .strip_suffix("/api/v3")
-        .unwrap_or(trimmed)
-        .to_owned()
-}
+pub use crate::settings::server_url;
 
 /// Runs `trainyard notes`, writing to `out` and progress to stderr.
 pub async fn run(

@@ -12,9 +12,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::jobs::QueueSettings;
-use crate::jobs::queue::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS};
-
 /// Listen address when none is set.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 3000));
 /// Store when none is set: a SQLite file in the working directory.
@@ -558,7 +555,7 @@ impl Settings {
                     check_http_url("TRAINYARD_GITHUB_WEB_URL", &url)?;
                     url.trim_end_matches('/').to_owned()
                 }
-                None => crate::notes_command::server_url(&github_api_url),
+                None => server_url(&github_api_url),
             },
             github_api_url,
             github,
@@ -740,6 +737,41 @@ pub fn redact_url(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// Default attempts before a job is dead.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// Default limit on one attempt's run time.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+/// Tunables of the queue.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Attempts before a job is dead, unless its kind says otherwise.
+    pub max_attempts: u32,
+    /// Limit on one attempt's run time.
+    pub job_timeout: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            job_timeout: DEFAULT_JOB_TIMEOUT,
+        }
+    }
+}
+
+/// GitHub's web address for an API base: `https://github.com` for the public API, the
+/// host without `/api/v3` for GitHub Enterprise.
+pub fn server_url(api_url: &str) -> String {
+    let trimmed = api_url.trim_end_matches('/');
+    if trimmed == "https://api.github.com" {
+        return "https://github.com".to_owned();
+    }
+    trimmed
+        .strip_suffix("/api/v3")
+        .unwrap_or(trimmed)
+        .to_owned()
 }
 
 #[cfg(test)]

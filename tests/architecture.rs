@@ -74,3 +74,43 @@ fn the_check_catches_io_imports_and_clocks() {
     assert!(violations("// tokio:: is mentioned in a comment").is_empty());
     assert!(violations("pub fn decide(now: Timestamp) {}").is_empty());
 }
+
+#[test]
+fn settings_import_nothing_of_the_crate() {
+    // Settings are read first and by everything; importing a module above them closes an
+    // import circle through the whole crate.
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/settings.rs"))
+            .expect("readable source");
+    let imports: Vec<&str> = source
+        .lines()
+        .filter(|l| l.split("//").next().unwrap_or_default().contains("crate::"))
+        .collect();
+    assert!(
+        imports.is_empty(),
+        "settings.rs reaches into the crate: {imports:?}"
+    );
+}
+
+#[test]
+fn handlers_build_no_rest_routes() {
+    // Train handlers speak to GitHub through typed calls (src/github/), never raw routes.
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/handlers/train_commands"),
+        &mut files,
+    );
+    let mut found = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("readable source");
+        for (n, line) in source.lines().enumerate() {
+            if line.contains("\"/repos/") || line.contains("serde_json::Value") {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "raw GitHub routes in handlers: {found:#?}"
+    );
+}

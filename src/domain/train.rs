@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::notes::render::RELEASE_BODY_LIMIT;
 use super::permission::Permission;
 use super::repo_config::{Include, LineKeys};
 
@@ -482,14 +483,34 @@ pub const HOTFIX_LABEL: &str = "hotfix";
 /// trainyard rewrites only what follows it.
 pub const GENERATED_MARKER: &str = "<!-- trainyard: generated notes below -->";
 
-/// The draft body: the maintainers' text above the marker kept as it is, the generated
-/// notes below it.
-pub fn merge_draft_body(existing: Option<&str>, generated: &str) -> String {
+/// A draft's body: the maintainers' text above [`GENERATED_MARKER`] kept, then the generated
+/// `notes`, then `trailer` (the train's hidden marker). GitHub refuses bodies over
+/// [`RELEASE_BODY_LIMIT`] characters, so the whole is fitted to it: the notes are shortened
+/// first, and only text that leaves no room even for a line of notes is cut from above.
+pub fn merge_draft_body(existing: Option<&str>, notes: &str, trailer: &str) -> String {
     let kept = existing
         .and_then(|body| body.find(GENERATED_MARKER).map(|at| &body[..at]))
         .unwrap_or("");
-    format!("{kept}{GENERATED_MARKER}\n{generated}")
+    let head = format!("{GENERATED_MARKER}\n");
+    let fixed = head.chars().count() + trailer.chars().count();
+    let kept_chars = kept.chars().count();
+    if fixed + kept_chars + notes.chars().count() <= RELEASE_BODY_LIMIT {
+        return format!("{kept}{head}{notes}{trailer}");
+    }
+    let shortened = format!(
+        "\n\n… (shortened to fit GitHub's {RELEASE_BODY_LIMIT}-character limit for a release)"
+    );
+    let marker_room = fixed + shortened.chars().count();
+    // At most this much of the maintainers' text stays, leaving room for a line of notes.
+    let kept_room = RELEASE_BODY_LIMIT.saturating_sub(marker_room + MIN_NOTES_ROOM);
+    let kept: String = kept.chars().take(kept_room).collect();
+    let notes_room = RELEASE_BODY_LIMIT.saturating_sub(marker_room + kept.chars().count());
+    let notes: String = notes.chars().take(notes_room).collect();
+    format!("{kept}{head}{notes}{shortened}{trailer}")
 }
+
+/// Room always left for notes when the maintainers' own text alone is over the limit.
+const MIN_NOTES_ROOM: usize = 1_000;
 
 #[cfg(test)]
 mod tests {
@@ -793,12 +814,38 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_draft_body_fits_githubs_limit() {
+        let trailer = "\n\n<!-- trainyard:train:7 -->\n";
+        let notes = "* a change that is described at length\n".repeat(4_000);
+        let highlights = format!(
+            "{}\n\n{GENERATED_MARKER}\nold",
+            "Big release! ".repeat(1_000)
+        );
+        let body = merge_draft_body(Some(&highlights), &notes, trailer);
+        assert_eq!(body.chars().count(), RELEASE_BODY_LIMIT);
+        assert!(body.starts_with("Big release! "), "the highlights stay");
+        assert!(body.ends_with(trailer), "the train's marker stays");
+        assert!(body.contains("shortened to fit GitHub's 125000-character limit"));
+        // Highlights alone over the limit: cut, with room for notes and both markers.
+        let huge = format!("{}{GENERATED_MARKER}\n", "x".repeat(200_000));
+        let body = merge_draft_body(Some(&huge), &notes, trailer);
+        assert_eq!(body.chars().count(), RELEASE_BODY_LIMIT);
+        assert!(body.contains(GENERATED_MARKER) && body.ends_with(trailer));
+        assert!(body.contains("* a change"));
+        // Small bodies are untouched.
+        assert_eq!(
+            merge_draft_body(None, "* one", trailer),
+            format!("{GENERATED_MARKER}\n* one{trailer}")
+        );
+    }
+
+    #[test]
     fn maintainers_highlights_above_the_marker_survive() {
-        let first = merge_draft_body(None, "* one");
+        let first = merge_draft_body(None, "* one", "");
         assert_eq!(first, format!("{GENERATED_MARKER}\n* one"));
         let edited = format!("Big release!\n\n{first}");
         assert_eq!(
-            merge_draft_body(Some(&edited), "* one\n* two"),
+            merge_draft_body(Some(&edited), "* one\n* two", ""),
             format!("Big release!\n\n{GENERATED_MARKER}\n* one\n* two")
         );
     }

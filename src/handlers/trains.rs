@@ -473,8 +473,11 @@ impl BackgroundJob for RefreshDraft {
                     || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
         });
         let passengers = trains::passengers(&ctx.db, train.id).await?;
-        let generated = format!("{}\n\n{marker}\n", draft.body.trim_end());
-        let body = train::merge_draft_body(existing.and_then(|r| r.body.as_deref()), &generated);
+        let body = train::merge_draft_body(
+            existing.and_then(|r| r.body.as_deref()),
+            draft.body.trim_end(),
+            &format!("\n\n{marker}\n"),
+        );
         let write = ReleaseWrite {
             body,
             draft: true,

@@ -19,10 +19,8 @@ use super::backoff::{random_jitter, retry_delay};
 use crate::clock::SharedClock;
 use crate::store::{Backend, Db};
 
-/// Default attempts before a job is dead.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
-/// Default limit on one attempt's run time.
-pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+pub use crate::settings::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS, QueueSettings};
+
 /// How long past its timeout a claimed job stays leased: by then its worker has given up on
 /// it, so another worker may safely take it over.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -40,24 +38,6 @@ pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 pub const MAX_WAITS_IN_A_ROW: u32 = 24;
 /// How often one claim call tries again after losing a race for a row.
 const CLAIM_ROUNDS: usize = 64;
-
-/// Tunables of the queue.
-#[derive(Debug, Clone)]
-pub struct QueueSettings {
-    /// Attempts before a job is dead, unless its kind says otherwise.
-    pub max_attempts: u32,
-    /// Limit on one attempt's run time.
-    pub job_timeout: Duration,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        QueueSettings {
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            job_timeout: DEFAULT_JOB_TIMEOUT,
-        }
-    }
-}
 
 /// Errors from the queue's own bookkeeping (not from the jobs it runs).
 #[derive(Debug, thiserror::Error)]
