@@ -9,7 +9,7 @@ use crate::domain::event::{PullRequestAction, PullRequestEvent};
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::changes::{Author, PullRequest};
 use crate::domain::notes::releases::{self, ReleaseSummary};
-use crate::domain::notes::render::{self, DraftInputs};
+use crate::domain::notes::render::{self, CalendarVersioning, DraftInputs};
 use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules, TrainState};
 use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
@@ -363,8 +363,10 @@ pub fn passenger_pull_requests(
         .collect()
 }
 
-/// The draft a train's passengers make now (version, tag, name, notes), with the
-/// repository's releases it was computed against.
+/// A train's draft, through the whole notes engine: its passengers (a cut train keeps its
+/// frozen version, a hotfix is the next patch of its base), calendar versions on `calver`
+/// lines (today in the line's time zone), the compare link, and — only when the config asks
+/// for `include-commits-without-pr` — the commits of the range without a pull request.
 pub async fn draft_for(
     ctx: &TrainContext,
     github: &GitHubClient,
@@ -391,6 +393,44 @@ pub async fn draft_for(
                 .to_string()
         })
     });
+    let baseline = hotfix_base
+        .as_deref()
+        .or(previous.last.map(|r| r.tag_name.as_str()));
+    let head = train.target_sha.as_deref().unwrap_or(&train.branch);
+    let compare_url = baseline.map(|base| {
+        format!(
+            "{}/{repo}/compare/{base}...{head}",
+            ctx.server_url.trim_end_matches('/')
+        )
+    });
+    let commits = match baseline {
+        Some(base) if notes.include_commits_without_pr => {
+            github
+                .comparison(
+                    installation,
+                    repo,
+                    &format!("refs/tags/{base}"),
+                    head,
+                    notes.history_limit,
+                    notes.pull_request_limit,
+                    |_| {},
+                )
+                .await?
+                .commits
+        }
+        _ => Vec::new(),
+    };
+    let calendar = config.calendar().map(|scheme| CalendarVersioning {
+        scheme,
+        today: line_zone(config, &train.line)
+            .to_datetime(ctx.clock.now())
+            .date(),
+        released: all
+            .iter()
+            .filter(|r| !r.draft)
+            .filter_map(|r| r.tag_name.strip_prefix(notes.tag_prefix.as_str()))
+            .collect(),
+    });
     let draft = render::build_draft(
         &notes,
         &DraftInputs {
@@ -407,7 +447,7 @@ pub async fn draft_for(
                 }),
             },
             pull_requests: &pull_requests,
-            commits: &[],
+            commits: &commits,
             // A cut train's version was fixed at the cut; a hotfix's by its base.
             version: if frozen {
                 train.version.as_deref()
@@ -417,10 +457,23 @@ pub async fn draft_for(
             conventional_titles: config.conventional_commits(),
             prerelease_start: config.prerelease_start(),
             server_url: &ctx.server_url,
+            compare_url: compare_url.as_deref(),
+            calendar,
             ..DraftInputs::default()
         },
     );
     Ok((draft, all))
+}
+
+/// The time zone of a line (UTC unless configured), for its "today".
+fn line_zone(config: &crate::domain::repo_config::RepoConfig, line: &str) -> jiff::tz::TimeZone {
+    config
+        .lines()
+        .into_iter()
+        .find(|l| l.name == line)
+        .and_then(|l| l.timezone)
+        .and_then(|z| jiff::tz::TimeZone::get(&z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 /// The hidden line that ties a draft release to its train, so a retry after a crash finds
