@@ -475,6 +475,20 @@ impl World {
     }
 }
 
+/// A comment body as GitHub shows it: hidden `<!-- … -->` markers removed.
+fn visible(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("-->")
+            .map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out.trim_end().to_owned()
+}
+
 fn texts(bodies: &[Value], field: &str) -> Vec<String> {
     bodies
         .iter()
@@ -1091,7 +1105,7 @@ async fn a_pr_comment_includes_a_pull_request_in_the_frozen_train(test: TestDb) 
         "one reply; the fenced command is ignored: {replies:?}"
     );
     assert_eq!(
-        replies[0].1["body"],
+        visible(replies[0].1["body"].as_str().expect("body")),
         "**Codertocat/Hello-World include**: #12 is on the train"
     );
     // The same comment edited with nothing new: no second include, no second reply.
@@ -1363,7 +1377,7 @@ async fn an_outsiders_include_of_a_missing_pull_request_blocks_nothing(test: Tes
         replies
             .iter()
             .filter(|(p, _)| p.ends_with(&format!("/issues/{issue}/comments")))
-            .map(|(_, b)| b["body"].as_str().unwrap_or_default().to_owned())
+            .map(|(_, b)| visible(b["body"].as_str().unwrap_or_default()))
             .collect::<Vec<_>>()
     };
     assert_eq!(

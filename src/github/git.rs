@@ -317,6 +317,39 @@ impl GitHubClient {
         Ok(())
     }
 
+    /// The id of a comment on issue or pull request `number` whose body contains `marker`,
+    /// looked for in its first thousand comments.
+    pub async fn find_comment(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        number: u64,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Comment {
+            id: u64,
+            #[serde(default)]
+            body: Option<String>,
+        }
+        for page in 1..=10 {
+            let route = format!("/repos/{repo}/issues/{number}/comments?per_page=100&page={page}");
+            let comments: Vec<Comment> = self
+                .request(installation, Method::GET, &route, None)
+                .await?;
+            if let Some(found) = comments
+                .iter()
+                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            {
+                return Ok(Some(found.id));
+            }
+            if comments.len() < 100 {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// Comments on a commit (a refused configuration is reported where it was pushed).
     pub async fn comment_on_commit(
         &self,

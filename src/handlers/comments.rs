@@ -118,6 +118,7 @@ impl CommentCommands {
             },
             text: format!("> {}\n\n{text}", Surface::GitHub.user(line)),
             refused: false,
+            step_key: format!("reply:{command_id}"),
         })
         .await?;
         unit.commit().await

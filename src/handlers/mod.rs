@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod comments;
 pub mod drafting;
+pub mod effects;
 pub mod events;
 pub mod installations;
 pub mod notifications;

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod deliveries;
 pub mod installations;
 pub mod repo_configs;
+pub mod steps;
 pub mod trains;
 
 use std::str::FromStr;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::{self, TrainCommand, Transition};
 use crate::handlers::chat::ReplyTo;
+use crate::handlers::effects::comment_once;
 use crate::handlers::repo_config;
 use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
@@ -233,6 +234,8 @@ pub struct SendCommandReply {
     pub text: String,
     /// A refusal (shown to the asker only, where the surface can).
     pub refused: bool,
+    /// The step a reply comment is recorded under, so a retry never writes it twice.
+    pub step_key: String,
 }
 
 impl SendCommandReply {
@@ -253,6 +256,7 @@ impl SendCommandReply {
             reply_to,
             text,
             refused: reply.is_refusal(),
+            step_key: format!("reply:{}", request.command_id),
         }
     }
 }
@@ -266,6 +270,20 @@ impl BackgroundJob for SendCommandReply {
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        if let ReplyTo::GitHub { issue_number } = &self.reply_to {
+            comment_once(
+                &ctx.db,
+                ctx.github()?,
+                self.installation,
+                &self.repository,
+                *issue_number,
+                &self.step_key,
+                &self.text,
+                ctx.now(),
+            )
+            .await?;
+            return Ok(());
+        }
         crate::handlers::chat::relay(
             &ctx,
             Some((self.installation, &self.repository)),

@@ -11,11 +11,11 @@ use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
 use crate::github::git::RefCreated;
+use crate::handlers::effects::comment_once;
 use crate::handlers::repo_config;
 use crate::handlers::trains::{TrainContext, draft_for};
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
-use crate::ports::GitHubPort;
 use crate::store::trains::{self, Step, TrainRow};
 
 /// Tags the frozen commit, publishes the draft and comments on the boarded pull requests.
@@ -205,9 +205,18 @@ async fn comment_released(
             if done.contains(&number) {
                 continue;
             }
-            let id = github
-                .create_comment(installation, repo, number, text)
-                .await?;
+            let key = format!("release-comment:{}:{number}", train.id);
+            let id = comment_once(
+                &ctx.db,
+                github,
+                installation,
+                repo,
+                number,
+                &key,
+                text,
+                ctx.now(),
+            )
+            .await?;
             let mut conn = ctx.db.conn().await?;
             trains::record_release_comment(&mut conn, train.id, number, id).await?;
         }
