@@ -1083,7 +1083,7 @@ async fn a_hotfix_train_boards_hotfix_prs_on_its_release_branch(test: TestDb) {
     let request = RunTrainCommand {
         repository: repo.clone(),
         installation: 1,
-        line: Some("release/1.0".into()),
+        line: Some("hotfix-1.0".into()),
         actor: "carol".into(),
         command: TrainCommand::Cut,
         command_id: "t".into(),

@@ -476,6 +476,12 @@ pub fn hotfix_branch(base: &crate::domain::version::Version) -> String {
     format!("release/{}.{}", base.major(), base.minor())
 }
 
+/// The name of a hotfix line, as commands name it (`/release cut hotfix-1.4`): its branch's
+/// `release/1.4` would read as a repository.
+pub fn hotfix_line(base: &crate::domain::version::Version) -> String {
+    format!("hotfix-{}.{}", base.major(), base.minor())
+}
+
 /// The label that boards a hotfix train.
 pub const HOTFIX_LABEL: &str = "hotfix";
 

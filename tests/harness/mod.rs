@@ -10,7 +10,9 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod bot;
 pub mod db;
+pub mod fake_github;
 pub mod github;
 
 pub use db::TestDb;

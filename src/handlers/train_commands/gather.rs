@@ -138,24 +138,40 @@ async fn find_line(
     config: &RepoConfig,
 ) -> Result<Result<LineKeys, Refused>, JobError> {
     let lines = config.lines();
-    let Some(name) = &request.line else {
-        return Ok(Ok(lines[0].clone()));
-    };
-    if let Some(line) = lines.iter().find(|l| &l.name == name) {
-        return Ok(Ok(line.clone()));
-    }
     let live = trains::in_states(
         &ctx.db,
         &request.repository,
         &[TrainState::Open, TrainState::Frozen],
     )
     .await?;
+    let hotfix_line = |train: &TrainRow| LineKeys {
+        name: train.line.clone(),
+        branch: Some(train.branch.clone()),
+        ..Default::default()
+    };
+    let Some(name) = &request.line else {
+        // A version named without a line (`approve 1.0.1`) finds the line cut at it.
+        if let Some(expected) = &request.expect_version
+            && let Some(train) = live.iter().find(|t| {
+                t.state() == TrainState::Frozen
+                    && [&t.tag_name, &t.version].iter().any(|v| {
+                        v.as_deref()
+                            .is_some_and(|v| version_core(v) == version_core(expected))
+                    })
+            })
+        {
+            return Ok(Ok(match lines.iter().find(|l| l.name == train.line) {
+                Some(line) => line.clone(),
+                None => hotfix_line(train),
+            }));
+        }
+        return Ok(Ok(lines[0].clone()));
+    };
+    if let Some(line) = lines.iter().find(|l| &l.name == name) {
+        return Ok(Ok(line.clone()));
+    }
     if let Some(train) = live.iter().find(|t| &t.line == name && t.kind == "hotfix") {
-        return Ok(Ok(LineKeys {
-            name: train.line.clone(),
-            branch: Some(train.branch.clone()),
-            ..Default::default()
-        }));
+        return Ok(Ok(hotfix_line(train)));
     }
     let hint = crate::domain::command::closest(name, lines.iter().map(|l| l.name.as_str()))
         .map(|l| format!(" (did you mean `{l}`?)"))

@@ -50,6 +50,7 @@ pub(super) async fn open(
         return refused(format!("{repo} has no published release {base} to fix"));
     };
     let branch = train::hotfix_branch(&version);
+    let line = train::hotfix_line(&version);
     let existed = github
         .branch_head(installation, repo, &branch)
         .await?
@@ -68,9 +69,7 @@ pub(super) async fn open(
     }
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
-    let train =
-        trains::open_hotfix_train(unit.conn(), repo, &branch, &branch, &release.tag_name, now)
-            .await?;
+    trains::open_hotfix_train(unit.conn(), repo, &line, &branch, &release.tag_name, now).await?;
     let next = version.increment(Increment::Patch, None);
     let created = if existed {
         ""
@@ -78,9 +77,8 @@ pub(super) async fn open(
         " (branch created from the release tag)"
     };
     let text = format!(
-        "hotfix train {} open on {branch} for {next}{created}; pull requests merged into \
-         {branch} with the `{}` label board it",
-        train.id,
+        "hotfix line `{line}` open on {branch} for {next}{created}; pull requests merged into \
+         {branch} with the `{}` label board it (`cut {line}` when they have)",
         train::HOTFIX_LABEL
     );
     Ok((CommandReply::Done(text), Some(unit)))

@@ -60,14 +60,13 @@ impl BackgroundJob for ReleaseTrain {
         if train.tag_created_at.is_none() && !self.tag(&ctx, github, &train, &tag, &target).await? {
             return Ok(());
         }
-        let mut release_url = String::new();
         if train.published_at.is_none() {
             let Some(release_id) = train.draft_release_id else {
                 return Err(JobError::Failed(
                     "the train has no draft release yet; retrying after it is written".into(),
                 ));
             };
-            release_url = github
+            github
                 .publish_release(
                     self.installation,
                     &self.repository,
@@ -78,12 +77,11 @@ impl BackgroundJob for ReleaseTrain {
                 .await?;
             step(&ctx, train.id, Step::Published).await?;
         }
-        let text = if release_url.is_empty() {
-            format!("Released in {tag}.")
-        } else {
-            format!("Released in [{tag}]({release_url}).")
-        };
+        // The release's page by its tag: the same on every attempt, whichever step a retry
+        // starts from.
+        let url = release_page(&ctx.server_url, &self.repository, &tag);
         if train.commented_at.is_none() {
+            let text = format!("Released in [{tag}]({url}).");
             comment_released(
                 &ctx,
                 github,
@@ -94,17 +92,11 @@ impl BackgroundJob for ReleaseTrain {
             )
             .await?;
         }
-        let url = (!release_url.is_empty()).then_some(release_url);
-        released(
-            &ctx,
-            &train,
-            TrainState::Approved,
-            TrainEvent::Released {
-                tag: tag.clone(),
-                url,
-            },
-        )
-        .await?;
+        let event = TrainEvent::Released {
+            tag: tag.clone(),
+            url: Some(url),
+        };
+        released(&ctx, &train, TrainState::Approved, event).await?;
         tracing::info!(repo = %self.repository, train = train.id, %tag, "released");
         Ok(())
     }
@@ -152,6 +144,15 @@ impl ReleaseTrain {
         step(ctx, train.id, Step::TagCreated).await?;
         Ok(true)
     }
+}
+
+/// A published release's page, as GitHub links it.
+fn release_page(server_url: &str, repo: &RepoFullName, tag: &str) -> String {
+    format!(
+        "{}/{repo}/releases/tag/{}",
+        server_url.trim_end_matches('/'),
+        crate::github::git::ref_path(tag)
+    )
 }
 
 /// Records a finished release step.

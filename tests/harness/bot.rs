@@ -1,0 +1,152 @@
+//! `TestBot`: the real server (router, intake, queue, handlers) over a real store, talking
+//! to a [`FakeGitHub`]. Stories read as user actions — merge, comment, run the jobs — and
+//! assert on GitHub's resulting state and the rows left in the store.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jiff::SignedDuration;
+use serde_json::Value;
+use tower::ServiceExt;
+use trainyard::app::{AppState, router};
+use trainyard::clock::ManualClock;
+use trainyard::domain::ids::RepoFullName;
+use trainyard::domain::train::TrainState;
+use trainyard::inbound::github::signature;
+use trainyard::settings::{Secret, Settings, SettingsArgs};
+use trainyard::store::trains::{self, TrainRow};
+
+use super::TestDb;
+use super::fake_github::{FakeGitHub, REPO};
+
+const SECRET: &str = "story-secret";
+
+/// The bot under test.
+pub struct TestBot {
+    /// The server's state.
+    pub app: AppState,
+    /// GitHub.
+    pub github: FakeGitHub,
+    /// The clock the bot reads.
+    pub clock: ManualClock,
+    deliveries: std::sync::atomic::AtomicU64,
+}
+
+impl TestBot {
+    /// A bot on `test`'s store with the repository configured by `config` (YAML).
+    pub async fn start(test: &TestDb, config: &str) -> TestBot {
+        let github = FakeGitHub::start().await;
+        github.set_config(config);
+        let settings = Settings::resolve(SettingsArgs {
+            github_app_id: Some(42),
+            github_private_key_path: Some(
+                format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
+            ),
+            github_webhook_secret: Some(SECRET.parse().expect("secret")),
+            github_api_url: Some(github.uri()),
+            ..SettingsArgs::default()
+        })
+        .expect("settings");
+        let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
+        let app = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
+        TestBot {
+            app,
+            github,
+            clock,
+            deliveries: Default::default(),
+        }
+    }
+
+    /// Delivers a webhook signed as GitHub signs it; returns the answer's status.
+    pub async fn deliver(&self, event: &str, payload: &Value) -> StatusCode {
+        let n = self
+            .deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let bytes = serde_json::to_vec(payload).expect("json");
+        let request = Request::post("/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", format!("story-{n}"))
+            .header(
+                "x-hub-signature-256",
+                signature::sign(&Secret::new(SECRET), &bytes),
+            )
+            .body(Body::from(bytes))
+            .expect("request");
+        let response = router(self.app.clone())
+            .oneshot(request)
+            .await
+            .expect("answer");
+        let status = response.status();
+        let _ = response.into_body().collect().await;
+        status
+    }
+
+    /// A pull request labelled `labels` is merged into `master`.
+    pub async fn merge(&self, number: u64, title: &str, labels: &[&str]) {
+        self.merge_into(number, title, labels, "master").await;
+    }
+
+    /// A pull request labelled `labels` is merged into `base`.
+    pub async fn merge_into(&self, number: u64, title: &str, labels: &[&str], base: &str) {
+        let payload = self.github.merge_pr(number, title, labels, base);
+        assert_eq!(
+            self.deliver("pull_request", &payload).await,
+            StatusCode::ACCEPTED
+        );
+    }
+
+    /// `login` comments `body` on issue or pull request `issue`.
+    pub async fn comment(&self, login: &str, issue: u64, body: &str) {
+        let payload = self.github.comment(login, issue, body);
+        assert_eq!(
+            self.deliver("issue_comment", &payload).await,
+            StatusCode::ACCEPTED
+        );
+    }
+
+    /// Runs jobs until none is left, moving the clock on past retries (at most a day of
+    /// them); fails when a job died or GitHub saw a request it does not know.
+    pub async fn run_jobs(&self) {
+        let runner = self.app.runner();
+        for _ in 0..48 {
+            let drained = runner.run_pending().await.expect("jobs run");
+            assert_eq!(drained.dead, 0, "no job died: {drained:?}");
+            let waiting = self.app.queue.jobs().await.expect("jobs");
+            if waiting.is_empty() {
+                assert!(
+                    self.github.unexpected().is_empty(),
+                    "GitHub saw requests it does not know: {:?}",
+                    self.github.unexpected()
+                );
+                return;
+            }
+            self.clock.advance(SignedDuration::from_mins(30));
+        }
+        panic!(
+            "jobs still waiting: {:?}",
+            self.app.queue.jobs().await.expect("jobs")
+        );
+    }
+
+    /// The repository's trains in `states`, newest first.
+    pub async fn trains(&self, states: &[TrainState]) -> Vec<TrainRow> {
+        let repo = RepoFullName::parse(REPO).expect("repo");
+        trains::in_states(&self.app.db, &repo, states)
+            .await
+            .expect("trains")
+    }
+
+    /// The kinds of the events recorded for the repository, in order.
+    pub async fn event_kinds(&self) -> Vec<String> {
+        let repo = RepoFullName::parse(REPO).expect("repo");
+        trains::events_since(&self.app.db, &repo, 0)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}

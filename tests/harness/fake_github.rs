@@ -1,0 +1,697 @@
+//! A stateful fake GitHub behind wiremock: one repository with its commits, branches, pull
+//! requests, refs and tag objects, releases, comments, reactions, collaborators and files.
+//! Requests are applied to the model the way GitHub applies them (creating an existing ref
+//! answers 422, publishing a release whose tag is missing tags the target), and webhooks are
+//! generated from the same model, so both views agree. Faults are injected at the HTTP level
+//! (`fail_next`): before the request is applied, or after it was (the answer is lost).
+//! Requests no route knows are kept in `unexpected()`, for tests to fail on surprises.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The repository every story runs in.
+pub const REPO: &str = "Codertocat/Hello-World";
+
+/// When an injected fault strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strike {
+    /// The request fails and changes nothing.
+    Before,
+    /// The request is carried out, then its answer is lost (a 502).
+    After,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    method: &'static str,
+    path_contains: String,
+    strike: Strike,
+    times: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Pull {
+    title: String,
+    author: String,
+    base: String,
+    merged: bool,
+    merge_sha: Option<String>,
+    labels: Vec<String>,
+}
+
+/// A comment as GitHub stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Id.
+    pub id: u64,
+    /// Issue or pull request number.
+    pub issue: u64,
+    /// Body.
+    pub body: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Commit sha → parent sha.
+    parents: HashMap<String, Option<String>>,
+    branches: BTreeMap<String, String>,
+    pulls: BTreeMap<u64, Pull>,
+    /// `tags/v1.0.0` → sha (a commit, or a tag object).
+    refs: BTreeMap<String, String>,
+    /// Tag object sha → (tag, message, commit).
+    tag_objects: HashMap<String, (String, String, String)>,
+    releases: Vec<Value>,
+    comments: Vec<Comment>,
+    reactions: Vec<(u64, String)>,
+    commit_comments: Vec<(String, String)>,
+    collaborators: HashMap<String, (String, String)>,
+    files: HashMap<String, String>,
+    faults: Vec<Fault>,
+    unexpected: Vec<String>,
+    log: Vec<(String, String)>,
+    next_id: u64,
+    next_sha: u64,
+}
+
+impl State {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn sha(&mut self) -> String {
+        use sha2::Digest as _;
+        self.next_sha += 1;
+        let digest = sha2::Sha256::digest(format!("commit {}", self.next_sha).as_bytes());
+        hex::encode(digest)[..40].to_owned()
+    }
+
+    /// A branch, tag, `refs/…` name or sha, as a commit sha.
+    fn resolve(&self, name: &str) -> Option<String> {
+        let name = name.strip_prefix("refs/").unwrap_or(name);
+        if let Some(sha) = self
+            .branches
+            .get(name.strip_prefix("heads/").unwrap_or(name))
+        {
+            return Some(sha.clone());
+        }
+        let tag = name.strip_prefix("tags/").unwrap_or(name);
+        if let Some(sha) = self.refs.get(&format!("tags/{tag}")) {
+            return Some(self.peel(sha));
+        }
+        self.parents.contains_key(name).then(|| name.to_owned())
+    }
+
+    fn peel(&self, sha: &str) -> String {
+        match self.tag_objects.get(sha) {
+            Some((_, _, commit)) => commit.clone(),
+            None => sha.to_owned(),
+        }
+    }
+
+    fn is_ancestor(&self, ancestor: &str, of: &str) -> bool {
+        let mut at = Some(of.to_owned());
+        while let Some(sha) = at {
+            if sha == ancestor {
+                return true;
+            }
+            at = self.parents.get(&sha).cloned().flatten();
+        }
+        false
+    }
+
+    fn commit_on(&mut self, branch: &str) -> String {
+        let parent = self.branches.get(branch).cloned();
+        let sha = self.sha();
+        self.parents.insert(sha.clone(), parent);
+        self.branches.insert(branch.to_owned(), sha.clone());
+        sha
+    }
+
+    fn pull_json(&self, number: u64, pull: &Pull) -> Value {
+        json!({
+            "number": number, "title": pull.title, "merged": pull.merged,
+            "merge_commit_sha": pull.merge_sha, "state": if pull.merged { "closed" } else { "open" },
+            "merged_at": pull.merged.then_some("2026-11-27T08:00:00Z"),
+            "base": {"ref": pull.base}, "user": {"login": pull.author, "type": "User"},
+            "labels": pull.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The fake. Cheap to clone; every clone sees the same GitHub.
+#[derive(Clone)]
+pub struct FakeGitHub {
+    /// The wiremock server it answers on.
+    pub server: Arc<MockServer>,
+    state: Arc<Mutex<State>>,
+}
+
+fn not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}))
+}
+
+impl FakeGitHub {
+    /// A repository with one published release, v1.0.0, tagged at the first commit of
+    /// `master`; maya maintains it, carol writes, rick reads.
+    pub async fn start() -> FakeGitHub {
+        let server = MockServer::start().await;
+        let fake = FakeGitHub {
+            server: Arc::new(server),
+            state: Arc::default(),
+        };
+        {
+            let mut s = fake.lock();
+            let root = s.commit_on("master");
+            s.refs.insert("tags/v1.0.0".into(), root);
+            s.releases.push(json!({
+                "id": 1, "tag_name": "v1.0.0", "name": "v1.0.0", "draft": false,
+                "prerelease": false, "created_at": "2026-10-01T00:00:00Z",
+                "target_commitish": "master", "html_url": format!("https://github.com/{REPO}/releases/1"),
+                "body": "first"
+            }));
+            s.next_id = 100;
+            for (login, permission, role) in [
+                ("maya", "admin", "maintain"),
+                ("dave", "admin", "maintain"),
+                ("carol", "write", "write"),
+                ("rick", "read", "read"),
+            ] {
+                s.collaborators
+                    .insert(login.into(), (permission.into(), role.into()));
+            }
+        }
+        Mock::given(any())
+            .respond_with(fake.clone())
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The base URL to point the client at.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Serves `text` as the repository's `.github/trainyard.yml`.
+    pub fn set_config(&self, text: &str) {
+        self.lock()
+            .files
+            .insert(".github/trainyard.yml".into(), text.into());
+    }
+
+    /// The next `times` requests whose method is `method` and path contains `path` fail.
+    pub fn fail_next(&self, method: &'static str, path: &str, strike: Strike, times: usize) {
+        self.lock().faults.push(Fault {
+            method,
+            path_contains: path.into(),
+            strike,
+            times,
+        });
+    }
+
+    /// Merges a new pull request into `base` (a new commit on it); returns the
+    /// `pull_request.closed` webhook GitHub sends.
+    pub fn merge_pr(&self, number: u64, title: &str, labels: &[&str], base: &str) -> Value {
+        let mut s = self.lock();
+        let sha = s.commit_on(base);
+        let pull = Pull {
+            title: title.into(),
+            author: "octocat".into(),
+            base: base.into(),
+            merged: true,
+            merge_sha: Some(sha),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        };
+        let mut payload = fixture("pull_request/closed.payload.json");
+        payload["pull_request"] = merge(&payload["pull_request"], &s.pull_json(number, &pull));
+        payload["number"] = json!(number);
+        s.pulls.insert(number, pull);
+        payload
+    }
+
+    /// A commit pushed to `branch` outside any pull request; returns its sha.
+    pub fn push(&self, branch: &str) -> String {
+        self.lock().commit_on(branch)
+    }
+
+    /// `login` comments `body` on issue or pull request `issue`; returns the
+    /// `issue_comment.created` webhook.
+    pub fn comment(&self, login: &str, issue: u64, body: &str) -> Value {
+        let mut s = self.lock();
+        let id = s.id();
+        s.comments.push(Comment {
+            id,
+            issue,
+            body: body.into(),
+        });
+        let association = match s.collaborators.get(login) {
+            Some((p, _)) if p == "admin" => "MEMBER",
+            Some(_) => "COLLABORATOR",
+            None => "NONE",
+        };
+        let mut payload = fixture("issue_comment/created.with-installation.payload.json");
+        payload["comment"]["id"] = json!(id);
+        payload["comment"]["body"] = json!(body);
+        payload["comment"]["user"] = json!({"login": login, "type": "User", "id": 1000 + id});
+        payload["comment"]["author_association"] = json!(association);
+        payload["issue"]["number"] = json!(issue);
+        payload["sender"] = json!({"login": login, "type": "User", "id": 1000 + id});
+        payload
+    }
+
+    /// The commit a branch points to.
+    pub fn head(&self, branch: &str) -> String {
+        self.lock()
+            .branches
+            .get(branch)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every tag, as (name, the commit it names, whether it is an annotated tag object).
+    pub fn tags(&self) -> Vec<(String, String, bool)> {
+        let s = self.lock();
+        s.refs
+            .iter()
+            .filter_map(|(name, sha)| {
+                let tag = name.strip_prefix("tags/")?;
+                Some((tag.to_owned(), s.peel(sha), s.tag_objects.contains_key(sha)))
+            })
+            .collect()
+    }
+
+    /// An annotated tag's message.
+    pub fn tag_message(&self, tag: &str) -> Option<String> {
+        let s = self.lock();
+        let sha = s.refs.get(&format!("tags/{tag}"))?;
+        s.tag_objects
+            .get(sha)
+            .map(|(_, message, _)| message.clone())
+    }
+
+    /// The releases, oldest first.
+    pub fn releases(&self) -> Vec<Value> {
+        self.lock().releases.clone()
+    }
+
+    /// Comments written, oldest first (the test's own included).
+    pub fn comments(&self) -> Vec<Comment> {
+        self.lock().comments.clone()
+    }
+
+    /// Comments on `issue` written by the bot (bodies, hidden markers removed).
+    pub fn bot_comments_on(&self, issue: u64) -> Vec<String> {
+        let s = self.lock();
+        s.comments
+            .iter()
+            .filter(|c| c.issue == issue && c.body.contains("<!-- trainyard:"))
+            .map(|c| visible(&c.body))
+            .collect()
+    }
+
+    /// Reactions, as (comment id, content).
+    pub fn reactions(&self) -> Vec<(u64, String)> {
+        self.lock().reactions.clone()
+    }
+
+    /// Requests no route of the fake knows.
+    pub fn unexpected(&self) -> Vec<String> {
+        self.lock().unexpected.clone()
+    }
+
+    /// Requests made, as (method, path), in order.
+    pub fn log(&self) -> Vec<(String, String)> {
+        self.lock().log.clone()
+    }
+
+    fn answer(&self, method: &str, path: &str, query: &str, body: &Value) -> ResponseTemplate {
+        let mut s = self.lock();
+        s.log.push((method.to_owned(), path.to_owned()));
+        let fault = s
+            .faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains))
+            .map(|f| {
+                f.times -= 1;
+                f.strike
+            });
+        if fault == Some(Strike::Before) {
+            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+        }
+        let answer = route(&mut s, method, path, query, body);
+        if fault == Some(Strike::After) {
+            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+        }
+        answer
+    }
+}
+
+impl Respond for FakeGitHub {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let path = percent_decode_str(request.url.path())
+            .decode_utf8_lossy()
+            .into_owned();
+        self.answer(
+            request.method.as_str(),
+            &path,
+            request.url.query().unwrap_or(""),
+            &body,
+        )
+    }
+}
+
+fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> ResponseTemplate {
+    if method == "POST" && path.starts_with("/app/installations/") {
+        return ResponseTemplate::new(201)
+            .set_body_json(json!({"token": "ghs_fake", "expires_at": "2099-01-01T00:00:00Z"}));
+    }
+    let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}")) else {
+        s.unexpected.push(format!("{method} {path}"));
+        return not_found();
+    };
+    let parts: Vec<&str> = rest.trim_start_matches('/').splitn(3, '/').collect();
+    match (method, parts.as_slice()) {
+        ("GET", ["installation"]) => ResponseTemplate::new(200).set_body_json(json!({"id": 1})),
+        ("GET", ["collaborators", login, "permission"]) => match s.collaborators.get(*login) {
+            Some((permission, role)) => ResponseTemplate::new(200)
+                .set_body_json(json!({"permission": permission, "role_name": role})),
+            None => not_found(),
+        },
+        ("GET", ["contents", first, rest @ ..]) => {
+            let file = std::iter::once(*first)
+                .chain(rest.iter().copied())
+                .collect::<Vec<_>>()
+                .join("/");
+            match s.files.get(&file) {
+                Some(text) => {
+                    use base64::Engine as _;
+                    ResponseTemplate::new(200).set_body_json(json!({
+                        "type": "file", "encoding": "base64", "sha": format!("{:x}", text.len()),
+                        "content": base64::engine::general_purpose::STANDARD.encode(text),
+                    }))
+                }
+                None => not_found(),
+            }
+        }
+        (_, ["releases", ..]) => releases(s, method, &parts[1..], query, body),
+        ("GET", ["branches", rest @ ..]) => {
+            let name = rest.join("/");
+            match s.branches.get(&name) {
+                Some(sha) => ResponseTemplate::new(200)
+                    .set_body_json(json!({"name": name, "commit": {"sha": sha}})),
+                None => not_found(),
+            }
+        }
+        (_, ["git", ..]) => git(s, method, &parts[1..], body),
+        ("GET", ["pulls", rest @ ..]) => {
+            let number: u64 = rest
+                .first()
+                .and_then(|n| n.split('/').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            match s.pulls.get(&number) {
+                Some(_) if rest.join("/").ends_with("/files") => {
+                    ResponseTemplate::new(200).set_body_json(json!([]))
+                }
+                Some(pull) => ResponseTemplate::new(200).set_body_json(s.pull_json(number, pull)),
+                None => not_found(),
+            }
+        }
+        ("GET", ["compare", range]) => {
+            let Some((base, head)) = range.split_once("...") else {
+                return not_found();
+            };
+            match (s.resolve(base), s.resolve(head)) {
+                (Some(base), Some(head)) => {
+                    let status = if base == head {
+                        "identical"
+                    } else if s.is_ancestor(&base, &head) {
+                        "ahead"
+                    } else if s.is_ancestor(&head, &base) {
+                        "behind"
+                    } else {
+                        "diverged"
+                    };
+                    ResponseTemplate::new(200).set_body_json(json!({"status": status}))
+                }
+                _ => not_found(),
+            }
+        }
+        (_, ["issues", ..]) => issues(s, method, &parts[1..], query, body),
+        ("POST", ["commits", rest]) => {
+            let sha = rest.trim_end_matches("/comments").to_owned();
+            let text = body["body"].as_str().unwrap_or_default().to_owned();
+            s.commit_comments.push((sha, text));
+            ResponseTemplate::new(201).set_body_json(json!({"id": s.next_id}))
+        }
+        _ => {
+            s.unexpected.push(format!("{method} {path}"));
+            not_found()
+        }
+    }
+}
+
+fn releases(
+    s: &mut State,
+    method: &str,
+    rest: &[&str],
+    query: &str,
+    body: &Value,
+) -> ResponseTemplate {
+    let id: Option<u64> = rest.first().and_then(|r| r.split('/').next()?.parse().ok());
+    match (method, id) {
+        ("GET", None) => {
+            // Newest first, one page.
+            if query.contains("page=") && !query.contains("page=1") {
+                return ResponseTemplate::new(200).set_body_json(json!([]));
+            }
+            let mut all = s.releases.clone();
+            all.reverse();
+            ResponseTemplate::new(200).set_body_json(Value::Array(all))
+        }
+        ("POST", None) => {
+            let id = s.id();
+            let mut release = body.clone();
+            release["id"] = json!(id);
+            release["created_at"] = json!("2026-11-27T09:00:00Z");
+            release["html_url"] = json!(format!("https://github.com/{REPO}/releases/{id}"));
+            publish_tags(s, &release);
+            s.releases.push(release.clone());
+            ResponseTemplate::new(201).set_body_json(release)
+        }
+        ("PATCH", Some(id)) => {
+            let Some(index) = s.releases.iter().position(|r| r["id"] == json!(id)) else {
+                return not_found();
+            };
+            if let (Some(r), Some(u)) = (s.releases[index].as_object_mut(), body.as_object()) {
+                r.extend(u.clone());
+            }
+            let release = s.releases[index].clone();
+            publish_tags(s, &release);
+            ResponseTemplate::new(200).set_body_json(release)
+        }
+        ("DELETE", Some(id)) => {
+            let before = s.releases.len();
+            s.releases.retain(|r| r["id"] != json!(id));
+            if s.releases.len() == before {
+                not_found()
+            } else {
+                ResponseTemplate::new(204)
+            }
+        }
+        _ => not_found(),
+    }
+}
+
+/// Publishing a release whose tag does not exist makes GitHub tag its target.
+fn publish_tags(s: &mut State, release: &Value) {
+    if release["draft"] == json!(true) {
+        return;
+    }
+    let Some(tag) = release["tag_name"].as_str() else {
+        return;
+    };
+    let name = format!("tags/{tag}");
+    if s.refs.contains_key(&name) {
+        return;
+    }
+    let target = release["target_commitish"].as_str().unwrap_or("master");
+    if let Some(sha) = s.resolve(target) {
+        s.refs.insert(name, sha);
+    }
+}
+
+fn git(s: &mut State, method: &str, rest: &[&str], body: &Value) -> ResponseTemplate {
+    match (method, rest) {
+        ("POST", ["refs"]) => {
+            let name = body["ref"].as_str().unwrap_or_default();
+            let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+            let Some(name) = name.strip_prefix("refs/") else {
+                return ResponseTemplate::new(422)
+                    .set_body_json(json!({"message": "Reference name is not valid"}));
+            };
+            if let Some(branch) = name.strip_prefix("heads/") {
+                if s.branches.contains_key(branch) {
+                    return ResponseTemplate::new(422)
+                        .set_body_json(json!({"message": "Reference already exists"}));
+                }
+                s.branches.insert(branch.to_owned(), sha.clone());
+            } else {
+                if s.refs.contains_key(name) {
+                    return ResponseTemplate::new(422)
+                        .set_body_json(json!({"message": "Reference already exists"}));
+                }
+                s.refs.insert(name.to_owned(), sha.clone());
+            }
+            ResponseTemplate::new(201).set_body_json(
+                json!({"ref": format!("refs/{name}"), "object": {"sha": sha, "type": "commit"}}),
+            )
+        }
+        ("GET", ["ref", rest]) => {
+            let name = *rest;
+            let sha = match name.strip_prefix("heads/") {
+                Some(branch) => s.branches.get(branch).cloned(),
+                None => s.refs.get(name).cloned(),
+            };
+            match sha {
+                Some(sha) => {
+                    let kind = if s.tag_objects.contains_key(&sha) {
+                        "tag"
+                    } else {
+                        "commit"
+                    };
+                    ResponseTemplate::new(200).set_body_json(
+                        json!({"ref": format!("refs/{name}"), "object": {"sha": sha, "type": kind}}),
+                    )
+                }
+                None => not_found(),
+            }
+        }
+        ("POST", ["tags"]) => {
+            let sha = s.sha();
+            let tag = body["tag"].as_str().unwrap_or_default().to_owned();
+            let message = body["message"].as_str().unwrap_or_default().to_owned();
+            let object = body["object"].as_str().unwrap_or_default().to_owned();
+            s.tag_objects
+                .insert(sha.clone(), (tag.clone(), message, object.clone()));
+            ResponseTemplate::new(201).set_body_json(
+                json!({"sha": sha, "tag": tag, "object": {"sha": object, "type": "commit"}}),
+            )
+        }
+        ("GET", ["tags", sha]) => match s.tag_objects.get(*sha) {
+            Some((tag, message, object)) => ResponseTemplate::new(200).set_body_json(json!({
+                "sha": sha, "tag": tag, "message": message,
+                "object": {"sha": object, "type": "commit"},
+            })),
+            None => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+fn issues(
+    s: &mut State,
+    method: &str,
+    rest: &[&str],
+    query: &str,
+    body: &Value,
+) -> ResponseTemplate {
+    let joined = rest.join("/");
+    if method == "POST" && joined.starts_with("comments/") && joined.ends_with("/reactions") {
+        let id: u64 = rest
+            .get(1)
+            .and_then(|r| r.split('/').next()?.parse().ok())
+            .unwrap_or(0);
+        let content = body["content"].as_str().unwrap_or_default().to_owned();
+        // GitHub keeps one reaction of a kind per user.
+        let exists = s.reactions.contains(&(id, content.clone()));
+        if !exists {
+            s.reactions.push((id, content));
+        }
+        return ResponseTemplate::new(if exists { 200 } else { 201 })
+            .set_body_json(json!({"id": 1}));
+    }
+    let Some(number) = rest.first().and_then(|n| n.parse::<u64>().ok()) else {
+        return not_found();
+    };
+    if !joined.ends_with("comments") {
+        return not_found();
+    }
+    match method {
+        "POST" => {
+            let id = s.id();
+            let text = body["body"].as_str().unwrap_or_default().to_owned();
+            s.comments.push(Comment {
+                id,
+                issue: number,
+                body: text,
+            });
+            ResponseTemplate::new(201).set_body_json(json!({"id": id}))
+        }
+        "GET" => {
+            if query.contains("page=") && !query.contains("page=1&") && !query.ends_with("page=1") {
+                return ResponseTemplate::new(200).set_body_json(json!([]));
+            }
+            let on: Vec<Value> = s
+                .comments
+                .iter()
+                .filter(|c| c.issue == number)
+                .map(|c| json!({"id": c.id, "body": c.body}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(Value::Array(on))
+        }
+        _ => not_found(),
+    }
+}
+
+/// A comment body as GitHub shows it: hidden `<!-- … -->` markers removed.
+pub fn visible(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("-->")
+            .map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out.trim_end().to_owned()
+}
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    serde_json::from_str(&text).expect("fixture json")
+}
+
+/// `base` with `over`'s fields laid over it.
+fn merge(base: &Value, over: &Value) -> Value {
+    let mut out = base.clone();
+    if let (Some(o), Some(v)) = (out.as_object_mut(), over.as_object()) {
+        for (k, val) in v {
+            if (k == "base" || k == "user")
+                && let (Some(inner), Some(new)) =
+                    (o.get_mut(k).and_then(Value::as_object_mut), val.as_object())
+            {
+                inner.extend(new.clone());
+                continue;
+            }
+            o.insert(k.clone(), val.clone());
+        }
+    }
+    out
+}
