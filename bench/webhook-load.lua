@@ -1,5 +1,6 @@
 -- wrk script: posts one signed payload with a fresh X-GitHub-Delivery per request and
--- prints a JSON summary. Set by webhook-load.sh: PAYLOAD_FILE, SIGNATURE, EVENT.
+-- prints a JSON summary. Set by webhook-load.sh: PAYLOAD_FILE, SIGNATURE, EVENT, and
+-- WEBHOOK_PATH for another receiver (the Probot peer's /api/github/webhooks).
 local counter = 0
 local thread_tag = 0
 local threads = {}
@@ -16,13 +17,14 @@ function init(args)
   f:close()
   signature = os.getenv("SIGNATURE")
   event = os.getenv("EVENT")
+  path = os.getenv("WEBHOOK_PATH") or "/webhooks/github"
   non2xx = 0
 end
 
 function request()
   counter = counter + 1
   local delivery = string.format("%08x-0000-4000-8000-%012x", tag, counter)
-  return wrk.format("POST", "/webhooks/github", {
+  return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["X-GitHub-Event"] = event,
     ["X-GitHub-Delivery"] = delivery,

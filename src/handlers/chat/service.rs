@@ -1,0 +1,346 @@
+//! The command service: which surface and workspace may ask, which repository a command is
+//! about, read answers given at once, and changes accepted (recorded and enqueued together).
+
+
+use super::linking::link_answer;
+use super::status::{notes_text, status_card, stored_config};
+use super::{Answer, Asker, ChatFailure, Pinned, Reply, ReplyTo};
+use crate::chat::cards::Surface;
+use crate::domain::command::{self, ChatCommand, ParseError, Target};
+use crate::domain::ids::RepoFullName;
+use crate::domain::train::TrainState;
+use crate::handlers::train_commands::RunTrainCommand;
+use crate::handlers::trains::TrainContext;
+use crate::settings::Settings;
+use crate::store::chat::{self as chat_store, ChatSurface};
+use crate::store::{StoreError, installations, trains};
+
+/// Answers a parsed command.
+pub async fn answer(
+    ctx: &TrainContext,
+    asker: &Asker,
+    parsed: Result<ChatCommand, ParseError>,
+    reply_to: ReplyTo,
+    command_id: &str,
+    pinned: Option<Pinned>,
+) -> Result<Answer, ChatFailure> {
+    let s = asker.surface;
+    if let Some(refusal) = not_allowed(&ctx.settings, asker) {
+        return Ok(Answer::Now(Reply::private(refusal)));
+    }
+    let command = match parsed {
+        Ok(command) => command,
+        Err(error) => return Ok(Answer::Now(Reply::private(s.user(&error.to_string())))),
+    };
+    match &command {
+        ChatCommand::Help => return Ok(Answer::Now(Reply::private(command::help()))),
+        ChatCommand::Link { login } => {
+            return Ok(Answer::Now(Reply::private(link_answer(
+                ctx,
+                asker,
+                login.as_deref(),
+            ))));
+        }
+        ChatCommand::Unlink => {
+            let text = match chat_surface(s) {
+                None => "GitHub comments need no link: you are your GitHub account.".to_owned(),
+                Some(surface) => {
+                    if chat_store::unlink(&ctx.db, surface, &asker.workspace, &asker.user).await? {
+                        "Your GitHub account is no longer linked.".to_owned()
+                    } else {
+                        "No GitHub account was linked.".to_owned()
+                    }
+                }
+            };
+            return Ok(Answer::Now(Reply::private(text)));
+        }
+        _ => {}
+    }
+    let target = command.target().cloned().unwrap_or_default();
+    let repo = match resolve_repository(ctx, asker, &target).await? {
+        Ok(repo) => repo,
+        Err(refusal) => return Ok(Answer::Now(Reply::private(refusal))),
+    };
+    if let (Some(line), ChatCommand::Status(_) | ChatCommand::Notes(_)) = (&target.line, &command)
+        && let Some(refusal) = unknown_line(ctx, &repo, line, s).await?
+    {
+        return Ok(Answer::Now(Reply::private(refusal)));
+    }
+    if let ChatCommand::Notes(_) = &command {
+        let text = notes_text(ctx, &repo, target.line.as_deref(), s).await?;
+        return Ok(Answer::Now(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        }));
+    }
+    let Some(train_command) = command.train_command() else {
+        // status: read the store, answer now.
+        let card = status_card(ctx, &repo, target.line.as_deref()).await?;
+        let text = card.text(s);
+        return Ok(Answer::Now(Reply {
+            text,
+            ephemeral: false,
+            card: Some(card),
+        }));
+    };
+    let actor = match s {
+        Surface::GitHub => asker.user.clone(),
+        _ => {
+            let surface = chat_surface(s).unwrap_or(ChatSurface::Slack);
+            match chat_store::identity(&ctx.db, surface, &asker.workspace, &asker.user).await? {
+                Some(identity) => identity.github_login,
+                None => {
+                    return Ok(Answer::Now(Reply::private(
+                        "Link your GitHub account first: `/release link`. Commands that change \
+                         a train are checked against your permission on the repository."
+                            .to_owned(),
+                    )));
+                }
+            }
+        }
+    };
+    let Some(installation) = installations::for_repository(&ctx.db, &repo).await? else {
+        return Ok(Answer::Now(Reply::private(format!(
+            "trainyard is not installed on {}",
+            s.code(repo.as_ref())
+        ))));
+    };
+    let line_text = target
+        .line
+        .as_deref()
+        .map(|l| format!(" {}", s.code(l)))
+        .unwrap_or_default();
+    let ack = match &command {
+        ChatCommand::Cut(_) => format!("Cutting {} train{line_text}…", s.code(repo.as_ref())),
+        ChatCommand::Approve { .. } => {
+            format!("Approving the {} train{line_text}…", s.code(repo.as_ref()))
+        }
+        ChatCommand::Reject { .. } => {
+            format!("Rejecting the {} train{line_text}…", s.code(repo.as_ref()))
+        }
+        ChatCommand::Include { number, .. } => {
+            format!(
+                "Putting #{number} on the {} train{line_text}…",
+                s.code(repo.as_ref())
+            )
+        }
+        ChatCommand::Exclude { number, .. } => {
+            format!(
+                "Taking #{number} off the {} train{line_text}…",
+                s.code(repo.as_ref())
+            )
+        }
+        ChatCommand::Abandon(_) => {
+            format!("Abandoning the {} train{line_text}…", s.code(repo.as_ref()))
+        }
+        ChatCommand::Hotfix { base, .. } => format!(
+            "Opening a hotfix train for {} on {}…",
+            s.code(base),
+            s.code(repo.as_ref())
+        ),
+        _ => String::new(),
+    };
+    let (train_id, expect_tag) = match pinned {
+        Some((id, tag)) => (Some(id), tag),
+        None => (None, command.version().map(str::to_owned)),
+    };
+    let job = RunTrainCommand {
+        repository: repo.clone(),
+        installation,
+        line: target.line.clone(),
+        actor,
+        command: train_command,
+        command_id: command_id.to_owned(),
+        by_schedule: false,
+        reply_to: Some(reply_to),
+        train_id,
+        expect_version: expect_tag,
+    };
+    if !accept(ctx, s, &job).await? {
+        return Ok(Answer::AlreadyAccepted);
+    }
+    Ok(Answer::Later(Reply {
+        text: ack,
+        ephemeral: false,
+        card: None,
+    }))
+}
+
+/// Records the request as accepted and enqueues its command, in one transaction: a retried
+/// request finds it accepted, and an accepted one always has its job. `false` for a retry.
+async fn accept(
+    ctx: &TrainContext,
+    surface: Surface,
+    job: &RunTrainCommand,
+) -> Result<bool, ChatFailure> {
+    let mut tx = ctx.db.begin_write().await?;
+    let now = ctx.now();
+    if !chat_store::claim_request(&mut tx, surface.as_str(), &job.command_id, now).await? {
+        return Ok(false);
+    }
+    let (_, runnable) = ctx.queue.enqueue_with_hint(&mut tx, job).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    if runnable {
+        ctx.queue.wake();
+    }
+    Ok(true)
+}
+
+pub(super) fn chat_surface(surface: Surface) -> Option<ChatSurface> {
+    match surface {
+        Surface::Slack => Some(ChatSurface::Slack),
+        Surface::Discord => Some(ChatSurface::Discord),
+        Surface::GitHub => None,
+    }
+}
+
+/// The command an Approve / Reject button stands for (on Slack and Discord alike), with the
+/// train it was shown with; `None` for a button that is not ours or whose train is gone.
+pub async fn button_command(
+    db: &crate::store::Db,
+    action: &str,
+    value: &str,
+) -> Result<Option<(ChatCommand, Pinned)>, ChatFailure> {
+    let Some((train_id, tag)) = crate::chat::cards::parse_button_value(value) else {
+        return Ok(None);
+    };
+    let Some(train) = trains::get(db, train_id).await? else {
+        return Ok(None);
+    };
+    let target = Target {
+        repo: RepoFullName::parse(&train.repository).ok(),
+        line: Some(train.line.clone()),
+    };
+    let command = match action {
+        "approve" => ChatCommand::Approve {
+            target,
+            version: None,
+        },
+        "reject" => ChatCommand::Reject {
+            target,
+            version: None,
+            reason: "rejected with the button".to_owned(),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some((command, (train_id, tag))))
+}
+
+/// Workspaces and guilds must be allow-listed.
+fn not_allowed(settings: &Settings, asker: &Asker) -> Option<String> {
+    let (allowed, setting, what) = match asker.surface {
+        Surface::GitHub => return None,
+        Surface::Slack => (
+            settings.slack.as_ref().map(|s| &s.workspaces),
+            "TRAINYARD_SLACK_WORKSPACES",
+            "workspace",
+        ),
+        Surface::Discord => (
+            settings.discord.as_ref().map(|d| &d.guilds),
+            "TRAINYARD_DISCORD_GUILDS",
+            "server",
+        ),
+    };
+    if allowed.is_some_and(|list| list.iter().any(|w| w == &asker.workspace)) {
+        return None;
+    }
+    Some(format!(
+        "This {what} is not allowed to use this trainyard (its operator lists allowed ones in \
+         {setting})."
+    ))
+}
+
+/// The repository a command is about: the comment's own on GitHub; in chat, one routed to
+/// the channel (a channel only reaches repositories whose configuration names it).
+async fn resolve_repository(
+    ctx: &TrainContext,
+    asker: &Asker,
+    target: &Target,
+) -> Result<Result<RepoFullName, String>, ChatFailure> {
+    let s = asker.surface;
+    if let Some(origin) = &asker.comment_repository {
+        return Ok(match &target.repo {
+            Some(named) if named != origin => Err(format!(
+                "Commands in {} act on it only; use chat for {}.",
+                s.code(origin.as_ref()),
+                s.code(named.as_ref())
+            )),
+            _ => Ok(origin.clone()),
+        });
+    }
+    let Some(surface) = chat_surface(s) else {
+        return Ok(Err("no repository given".to_owned()));
+    };
+    let key = match surface {
+        ChatSurface::Slack => "slack-channel",
+        ChatSurface::Discord => "discord-channel",
+    };
+    let routed = chat_store::repositories_of_channel(&ctx.db, surface, &asker.channel).await?;
+    Ok(match (&target.repo, routed.as_slice()) {
+        (Some(named), _) if routed.iter().any(|r| r == named.as_ref()) => Ok(named.clone()),
+        (Some(named), _) => Err(format!(
+            "{} is not routed to this channel: its `.github/trainyard.yml` needs `chat: \
+             {{{key}: {}}}`.",
+            s.code(named.as_ref()),
+            s.code(&asker.channel)
+        )),
+        (None, [one]) => RepoFullName::parse(one).map_err(|e| e.to_string()),
+        (None, []) => Err(format!(
+            "This channel speaks for no repository yet: add `chat: {{{key}: {}}}` to a \
+             repository's `.github/trainyard.yml`.",
+            s.code(&asker.channel)
+        )),
+        (None, many) => Err(format!(
+            "This channel speaks for several repositories; name one: {}",
+            many.iter()
+                .map(|r| s.code(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })
+}
+
+/// Why `line` names no line of the repository (configured, or a live hotfix line), with the
+/// closest name as a hint.
+pub(super) async fn unknown_line(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: &str,
+    s: Surface,
+) -> Result<Option<String>, StoreError> {
+    let config = stored_config(ctx, repo).await?;
+    let mut names: Vec<String> = config.lines().into_iter().map(|l| l.name).collect();
+    if names.iter().any(|n| n == line) {
+        return Ok(None);
+    }
+    let live = [
+        TrainState::Open,
+        TrainState::Frozen,
+        TrainState::Approved,
+        TrainState::Blocked,
+    ];
+    names.extend(
+        trains::in_states(&ctx.db, repo, &live)
+            .await?
+            .into_iter()
+            .map(|t| t.line),
+    );
+    if names.iter().any(|n| n == line) {
+        return Ok(None);
+    }
+    names.dedup();
+    let hint = command::closest(line, names.iter().map(String::as_str))
+        .map(|n| format!(" (did you mean {}?)", s.code(n)))
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "{} has no train line {}{hint}; its lines: {}",
+        s.code(repo.as_ref()),
+        s.code(line),
+        names
+            .iter()
+            .map(|n| s.code(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}

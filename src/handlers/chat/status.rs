@@ -1,0 +1,226 @@
+//! Status cards and notes, answered from the store within the surfaces' 3 seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+
+use crate::chat::cards::{StatusCard, Surface, TrainStatus};
+use crate::domain::ids::RepoFullName;
+use crate::domain::notes::categorize::Categorizer;
+use crate::domain::repo_config::RepoConfig;
+use crate::domain::train::TrainState;
+use crate::handlers::trains::{TrainContext, passenger_pull_requests};
+use crate::store::{StoreError, repo_configs, trains};
+
+/// Parsed configurations by repository and blob sha, so chat answers do not parse YAML on
+/// every request.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigCache(Arc<Mutex<HashMap<String, CachedConfig>>>);
+
+/// A parsed configuration and the blob sha it was parsed from.
+type CachedConfig = (String, Arc<RepoConfig>);
+
+/// The configuration in force, as stored (no GitHub call).
+pub(super) async fn stored_config(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+) -> Result<Arc<RepoConfig>, StoreError> {
+    let Some(repo_configs::RepoConfigRow {
+        source_path: Some(path),
+        config_text: Some(text),
+        blob_sha,
+        ..
+    }) = repo_configs::get(&ctx.db, repo).await?
+    else {
+        return Ok(Arc::default());
+    };
+    let sha = blob_sha.unwrap_or_default();
+    let mut cache = ctx.configs.0.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((cached_sha, config)) = cache.get(repo.as_ref())
+        && *cached_sha == sha
+    {
+        return Ok(config.clone());
+    }
+    let config = Arc::new(RepoConfig::from_file(&path, &text).unwrap_or_default());
+    cache.insert(repo.to_string(), (sha, config.clone()));
+    Ok(config)
+}
+
+/// The live trains of a repository, from the store (no GitHub call: this answers within
+/// Slack's and Discord's 3 seconds).
+pub async fn status_card(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: Option<&str>,
+) -> Result<StatusCard, StoreError> {
+    let config = stored_config(ctx, repo).await?;
+    let live = [
+        TrainState::Open,
+        TrainState::Frozen,
+        TrainState::Approved,
+        TrainState::Blocked,
+    ];
+    let mut rows = trains::in_states(&ctx.db, repo, &live).await?;
+    rows.reverse();
+    let mut statuses = Vec::new();
+    for train in rows.iter().filter(|t| line.is_none_or(|l| t.line == l)) {
+        statuses.push(train_status(ctx, repo, &config, train).await?);
+    }
+    Ok(StatusCard {
+        repository: repo.to_string(),
+        web_url: ctx.server_url.clone(),
+        trains: statuses,
+    })
+}
+
+/// One train's card, whatever its state (the root message of its chat threads).
+pub async fn train_card(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    train_id: i64,
+) -> Result<Option<StatusCard>, StoreError> {
+    let Some(train) = trains::get(&ctx.db, train_id).await? else {
+        return Ok(None);
+    };
+    let config = stored_config(ctx, repo).await?;
+    Ok(Some(StatusCard {
+        repository: repo.to_string(),
+        web_url: ctx.server_url.clone(),
+        trains: vec![train_status(ctx, repo, &config, &train).await?],
+    }))
+}
+
+pub(super) async fn train_status(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    config: &RepoConfig,
+    train: &trains::TrainRow,
+) -> Result<TrainStatus, StoreError> {
+    let required = config
+        .approvals
+        .as_ref()
+        .and_then(|a| a.required)
+        .unwrap_or(1);
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
+    let mut categories: Vec<(String, Vec<(u64, String)>)> = Vec::new();
+    let mut other = Vec::new();
+    match config.line_notes(&train.line) {
+        Ok(notes) => {
+            let categorizer = Categorizer::new(&notes.categories);
+            for pr in &pull_requests {
+                let evaluation = categorizer.evaluate(pr);
+                let title = evaluation
+                    .changelog
+                    .first()
+                    .and_then(|i| notes.categories.get(*i))
+                    .map(|c| c.title.clone())
+                    .filter(|t| !t.is_empty());
+                match title {
+                    Some(title) => match categories.iter_mut().find(|(t, _)| *t == title) {
+                        Some((_, prs)) => prs.push((pr.number, pr.title.clone())),
+                        None => categories.push((title, vec![(pr.number, pr.title.clone())])),
+                    },
+                    None => other.push((pr.number, pr.title.clone())),
+                }
+            }
+        }
+        Err(_) => {
+            other = pull_requests
+                .iter()
+                .map(|p| (p.number, p.title.clone()))
+                .collect()
+        }
+    }
+    if !other.is_empty() {
+        categories.push(("Other changes".to_owned(), other));
+    }
+    // Approvals only exist after a cut: an open train needs no query for them.
+    let approvals = if train.state() == TrainState::Open {
+        Vec::new()
+    } else {
+        trains::approvals(&ctx.db, train.id).await?
+    };
+    Ok(TrainStatus {
+        id: train.id,
+        line: train.line.clone(),
+        state: train.state.clone(),
+        version: train.version.clone(),
+        tag: train.tag_name.clone(),
+        categories,
+        approvals: approvals.into_iter().map(|a| a.login).collect(),
+        required,
+        blocked_reason: train.blocked_reason.clone(),
+    })
+}
+
+/// The notes the line's train would be released with, generated from its passengers in the
+/// store (the version and compare link come with the draft on GitHub).
+pub(super) async fn notes_text(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    line: Option<&str>,
+    s: Surface,
+) -> Result<String, StoreError> {
+    use crate::domain::notes::render::{self, DraftInputs};
+    use crate::domain::version::PreviousRelease;
+    let config = stored_config(ctx, repo).await?;
+    let line = line
+        .map(str::to_owned)
+        .unwrap_or_else(|| config.lines()[0].name.clone());
+    let mut live = trains::in_states(&ctx.db, repo, &[TrainState::Frozen, TrainState::Open])
+        .await?
+        .into_iter()
+        .filter(|t| t.line == line)
+        .collect::<Vec<_>>();
+    // The oldest frozen train first: that is the one being released.
+    live.sort_by_key(|t| (t.state() != TrainState::Frozen, t.id));
+    let Some(train) = live.first() else {
+        return Ok(format!(
+            "The {} line of {} has no train: nothing has boarded.",
+            s.code(&line),
+            s.code(repo.as_ref())
+        ));
+    };
+    let Ok(notes) = config.line_notes(&train.line) else {
+        return Ok("The repository's notes configuration cannot be used.".to_owned());
+    };
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
+    let draft = render::build_draft(
+        &notes,
+        &DraftInputs {
+            owner: repo.owner(),
+            repository: repo.name(),
+            last_release: train.baseline_tag.as_deref().map(|tag| PreviousRelease {
+                tag_name: tag,
+                name: None,
+            }),
+            pull_requests: &pull_requests,
+            version: train.version.as_deref(),
+            conventional_titles: config.conventional_commits(),
+            prerelease_start: config.prerelease_start(),
+            server_url: &ctx.server_url,
+            ..DraftInputs::default()
+        },
+    );
+    let heading = format!(
+        "{} ({}):",
+        s.bold(&format!("Notes of the {} {} train", repo, train.line)),
+        train.tag_name.as_deref().unwrap_or(&train.state)
+    );
+    // The notes are GitHub Markdown; chat shows them as written, in a code block (whose
+    // content mentions nobody and renders no markup).
+    let body: String = draft.body.chars().take(1800).collect();
+    Ok(match s {
+        Surface::GitHub => format!("{heading}\n\n{}", s.user(&draft.body)),
+        Surface::Slack => format!(
+            "{heading}\n```\n{}\n```",
+            s.user(&body.replace("```", "`\u{200b}``"))
+        ),
+        Surface::Discord => format!(
+            "{heading}\n```\n{}\n```",
+            body.replace("```", "`\u{200b}``")
+        ),
+    })
+}
