@@ -1,7 +1,6 @@
 //! The command service: which surface and workspace may ask, which repository a command is
 //! about, read answers given at once, and changes accepted (recorded and enqueued together).
 
-
 use super::linking::link_answer;
 use super::status::{notes_text, status_card, stored_config};
 use super::{Answer, Asker, ChatFailure, Pinned, Reply, ReplyTo};
@@ -15,7 +14,8 @@ use crate::settings::Settings;
 use crate::store::chat::{self as chat_store, ChatSurface};
 use crate::store::{StoreError, installations, trains};
 
-/// Answers a parsed command.
+/// Answers a parsed command: the asker's own commands and reads at once, changes once
+/// accepted (their outcome follows through `reply_to`).
 pub async fn answer(
     ctx: &TrainContext,
     asker: &Asker,
@@ -32,130 +32,135 @@ pub async fn answer(
         Ok(command) => command,
         Err(error) => return Ok(Answer::Now(Reply::private(s.user(&error.to_string())))),
     };
-    match &command {
-        ChatCommand::Help => return Ok(Answer::Now(Reply::private(command::help()))),
-        ChatCommand::Link { login } => {
-            return Ok(Answer::Now(Reply::private(link_answer(
-                ctx,
-                asker,
-                login.as_deref(),
-            ))));
-        }
-        ChatCommand::Unlink => {
-            let text = match chat_surface(s) {
-                None => "GitHub comments need no link: you are your GitHub account.".to_owned(),
-                Some(surface) => {
-                    if chat_store::unlink(&ctx.db, surface, &asker.workspace, &asker.user).await? {
-                        "Your GitHub account is no longer linked.".to_owned()
-                    } else {
-                        "No GitHub account was linked.".to_owned()
-                    }
-                }
-            };
-            return Ok(Answer::Now(Reply::private(text)));
-        }
-        _ => {}
+    if let Some(reply) = own_command(ctx, asker, &command).await? {
+        return Ok(Answer::Now(reply));
     }
     let target = command.target().cloned().unwrap_or_default();
     let repo = match resolve_repository(ctx, asker, &target).await? {
         Ok(repo) => repo,
         Err(refusal) => return Ok(Answer::Now(Reply::private(refusal))),
     };
-    if let (Some(line), ChatCommand::Status(_) | ChatCommand::Notes(_)) = (&target.line, &command)
-        && let Some(refusal) = unknown_line(ctx, &repo, line, s).await?
-    {
-        return Ok(Answer::Now(Reply::private(refusal)));
+    match command.train_command() {
+        None => read(ctx, s, &command, &repo, &target)
+            .await
+            .map(Answer::Now),
+        Some(change) => {
+            let request = Change {
+                command: &command,
+                change,
+                repo,
+                target,
+                reply_to,
+                command_id,
+                pinned,
+            };
+            accept_change(ctx, asker, request).await
+        }
     }
-    if let ChatCommand::Notes(_) = &command {
-        let text = notes_text(ctx, &repo, target.line.as_deref(), s).await?;
-        return Ok(Answer::Now(Reply {
+}
+
+/// `help`, `link` and `unlink`: about the asker, not a repository.
+async fn own_command(
+    ctx: &TrainContext,
+    asker: &Asker,
+    command: &ChatCommand,
+) -> Result<Option<Reply>, ChatFailure> {
+    let text = match command {
+        ChatCommand::Help => command::help(),
+        ChatCommand::Link { login } => link_answer(ctx, asker, login.as_deref()),
+        ChatCommand::Unlink => match chat_surface(asker.surface) {
+            None => "GitHub comments need no link: you are your GitHub account.".to_owned(),
+            Some(surface) => {
+                if chat_store::unlink(&ctx.db, surface, &asker.workspace, &asker.user).await? {
+                    "Your GitHub account is no longer linked.".to_owned()
+                } else {
+                    "No GitHub account was linked.".to_owned()
+                }
+            }
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(Reply::private(text)))
+}
+
+/// `status` and `notes`, read from the store.
+async fn read(
+    ctx: &TrainContext,
+    s: Surface,
+    command: &ChatCommand,
+    repo: &RepoFullName,
+    target: &Target,
+) -> Result<Reply, ChatFailure> {
+    if let Some(line) = &target.line
+        && let Some(refusal) = unknown_line(ctx, repo, line, s).await?
+    {
+        return Ok(Reply::private(refusal));
+    }
+    if let ChatCommand::Notes(_) = command {
+        let text = notes_text(ctx, repo, target.line.as_deref(), s).await?;
+        return Ok(Reply {
             text,
             ephemeral: false,
             card: None,
-        }));
+        });
     }
-    let Some(train_command) = command.train_command() else {
-        // status: read the store, answer now.
-        let card = status_card(ctx, &repo, target.line.as_deref()).await?;
-        let text = card.text(s);
-        return Ok(Answer::Now(Reply {
-            text,
-            ephemeral: false,
-            card: Some(card),
-        }));
+    let card = status_card(ctx, repo, target.line.as_deref()).await?;
+    Ok(Reply {
+        text: card.text(s),
+        ephemeral: false,
+        card: Some(card),
+    })
+}
+
+/// A command that changes a train, on its way to the queue.
+struct Change<'a> {
+    command: &'a ChatCommand,
+    change: crate::domain::train::TrainCommand,
+    repo: RepoFullName,
+    target: Target,
+    reply_to: ReplyTo,
+    command_id: &'a str,
+    pinned: Option<Pinned>,
+}
+
+/// Accepts a change from a linked (or, on GitHub, the commenting) account on an installed
+/// repository: recorded and enqueued together, acknowledged now.
+async fn accept_change(
+    ctx: &TrainContext,
+    asker: &Asker,
+    request: Change<'_>,
+) -> Result<Answer, ChatFailure> {
+    let s = asker.surface;
+    let Some(actor) = actor(ctx, asker).await? else {
+        return Ok(Answer::Now(Reply::private(
+            "Link your GitHub account first: `/release link`. Commands that change a train \
+             are checked against your permission on the repository."
+                .to_owned(),
+        )));
     };
-    let actor = match s {
-        Surface::GitHub => asker.user.clone(),
-        _ => {
-            let surface = chat_surface(s).unwrap_or(ChatSurface::Slack);
-            match chat_store::identity(&ctx.db, surface, &asker.workspace, &asker.user).await? {
-                Some(identity) => identity.github_login,
-                None => {
-                    return Ok(Answer::Now(Reply::private(
-                        "Link your GitHub account first: `/release link`. Commands that change \
-                         a train are checked against your permission on the repository."
-                            .to_owned(),
-                    )));
-                }
-            }
-        }
-    };
+    let repo = request.repo;
     let Some(installation) = installations::for_repository(&ctx.db, &repo).await? else {
         return Ok(Answer::Now(Reply::private(format!(
             "trainyard is not installed on {}",
             s.code(repo.as_ref())
         ))));
     };
-    let line_text = target
-        .line
-        .as_deref()
-        .map(|l| format!(" {}", s.code(l)))
-        .unwrap_or_default();
-    let ack = match &command {
-        ChatCommand::Cut(_) => format!("Cutting {} train{line_text}…", s.code(repo.as_ref())),
-        ChatCommand::Approve { .. } => {
-            format!("Approving the {} train{line_text}…", s.code(repo.as_ref()))
-        }
-        ChatCommand::Reject { .. } => {
-            format!("Rejecting the {} train{line_text}…", s.code(repo.as_ref()))
-        }
-        ChatCommand::Include { number, .. } => {
-            format!(
-                "Putting #{number} on the {} train{line_text}…",
-                s.code(repo.as_ref())
-            )
-        }
-        ChatCommand::Exclude { number, .. } => {
-            format!(
-                "Taking #{number} off the {} train{line_text}…",
-                s.code(repo.as_ref())
-            )
-        }
-        ChatCommand::Abandon(_) => {
-            format!("Abandoning the {} train{line_text}…", s.code(repo.as_ref()))
-        }
-        ChatCommand::Hotfix { base, .. } => format!(
-            "Opening a hotfix train for {} on {}…",
-            s.code(base),
-            s.code(repo.as_ref())
-        ),
-        _ => String::new(),
-    };
-    let (train_id, expect_tag) = match pinned {
+    let ack = acknowledgement(s, request.command, &repo, request.target.line.as_deref());
+    let (train_id, expect_version) = match request.pinned {
         Some((id, tag)) => (Some(id), tag),
-        None => (None, command.version().map(str::to_owned)),
+        None => (None, request.command.version().map(str::to_owned)),
     };
     let job = RunTrainCommand {
-        repository: repo.clone(),
+        repository: repo,
         installation,
-        line: target.line.clone(),
+        line: request.target.line,
         actor,
-        command: train_command,
-        command_id: command_id.to_owned(),
+        command: request.change,
+        command_id: request.command_id.to_owned(),
         by_schedule: false,
-        reply_to: Some(reply_to),
+        reply_to: Some(request.reply_to),
         train_id,
-        expect_version: expect_tag,
+        expect_version,
     };
     if !accept(ctx, s, &job).await? {
         return Ok(Answer::AlreadyAccepted);
@@ -165,6 +170,45 @@ pub async fn answer(
         ephemeral: false,
         card: None,
     }))
+}
+
+/// Who acts: the commenter on GitHub; in chat, the GitHub account the chat user linked.
+async fn actor(ctx: &TrainContext, asker: &Asker) -> Result<Option<String>, ChatFailure> {
+    let Some(surface) = chat_surface(asker.surface) else {
+        return Ok(Some(asker.user.clone()));
+    };
+    Ok(
+        chat_store::identity(&ctx.db, surface, &asker.workspace, &asker.user)
+            .await?
+            .map(|identity| identity.github_login),
+    )
+}
+
+/// What the asker sees while the command runs.
+fn acknowledgement(
+    s: Surface,
+    command: &ChatCommand,
+    repo: &RepoFullName,
+    line: Option<&str>,
+) -> String {
+    let repo = s.code(repo.as_ref());
+    let line = line.map(|l| format!(" {}", s.code(l))).unwrap_or_default();
+    match command {
+        ChatCommand::Cut(_) => format!("Cutting {repo} train{line}…"),
+        ChatCommand::Approve { .. } => format!("Approving the {repo} train{line}…"),
+        ChatCommand::Reject { .. } => format!("Rejecting the {repo} train{line}…"),
+        ChatCommand::Include { number, .. } => {
+            format!("Putting #{number} on the {repo} train{line}…")
+        }
+        ChatCommand::Exclude { number, .. } => {
+            format!("Taking #{number} off the {repo} train{line}…")
+        }
+        ChatCommand::Abandon(_) => format!("Abandoning the {repo} train{line}…"),
+        ChatCommand::Hotfix { base, .. } => {
+            format!("Opening a hotfix train for {} on {repo}…", s.code(base))
+        }
+        _ => String::new(),
+    }
 }
 
 /// Records the request as accepted and enqueues its command, in one transaction: a retried

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-
 use crate::chat::cards::{StatusCard, Surface, TrainStatus};
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
