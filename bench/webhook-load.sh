@@ -21,15 +21,18 @@ PAYLOAD=${PAYLOAD:-fixtures/github-webhooks/pull_request/labeled.payload.json}
 SECRET=load-test-secret
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release --quiet
-BIN=target/release/trainyard
+# BIN=path runs another build (an older commit's, to compare) instead of this tree's.
+if [[ -z "${BIN:-}" ]]; then
+  cargo build --release --quiet
+  BIN=target/release/trainyard
+fi
 
 WORK=$(mktemp -d)
 trap 'kill "${SERVER:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 if [[ -n "${DATABASE_URL:-}" ]]; then
   # A schema of its own, emptied, so counts start at zero.
   SCHEMA=trainyard_load
-  psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA;" >/dev/null
+  PGOPTIONS="--client-min-messages=warning" psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA;" >/dev/null
   SEP='?'; [[ "$DATABASE_URL" == *\?* ]] && SEP='&'
   export DATABASE_URL="${DATABASE_URL}${SEP}options[search_path]=$SCHEMA"
   STORE=postgres

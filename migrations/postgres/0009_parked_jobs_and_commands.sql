@@ -4,9 +4,6 @@ ALTER TABLE jobs ADD COLUMN parked BIGINT NOT NULL DEFAULT 0;
 -- The head of each key: its oldest job that is neither dead nor parked.
 CREATE INDEX jobs_head_by_key ON jobs (queue_key, id) WHERE state <> 'dead' AND parked = 0;
 CREATE INDEX jobs_parked_by_key ON jobs (queue_key, id) WHERE state <> 'dead' AND parked = 1;
-DROP INDEX jobs_unfinished_by_key;
--- Keys with unfinished work (for forgetting idle keys and the enqueue hint).
-CREATE INDEX jobs_unfinished_by_key ON jobs (queue_key) WHERE state <> 'dead';
 
 -- Each command on a train, once carried out (or refused): a retry of its job finds the
 -- outcome here and does not act again. Written in the transaction that applies the command.
