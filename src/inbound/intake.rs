@@ -208,16 +208,24 @@ fn is_conflict(error: &StoreError) -> bool {
         if matches!(e.code().as_deref(), Some("40P01" | "40001")))
 }
 
-/// Writes deliveries; returns each one's outcome and whether its new job may start at once.
+/// Writes deliveries in three statements whatever their number (records, queue keys,
+/// jobs); returns each one's outcome and whether a worker should be woken.
 async fn write(
     db: &Db,
     queue: &Queue,
     deliveries: &[&Delivery],
 ) -> Result<Vec<(Accepted, bool)>, StoreError> {
-    let mut tx = db.pool().begin().await?;
-    let mut outcomes = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
-        let params = DeliveryParams {
+    // A delivery sent twice within one batch counts once.
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<bool> = deliveries
+        .iter()
+        .map(|d| seen.insert((d.source, d.delivery_id.as_str())))
+        .collect();
+    let params: Vec<DeliveryParams<'_>> = deliveries
+        .iter()
+        .zip(&firsts)
+        .filter(|(_, first)| **first)
+        .map(|(d, _)| DeliveryParams {
             source: d.source,
             delivery_id: &d.delivery_id,
             event: &d.event,
@@ -226,21 +234,28 @@ async fn write(
             repository: d.repository.as_deref(),
             installation_id: d.installation_id,
             received_at: d.received_at,
-        };
-        let outcome = if !deliveries::record(&mut tx, &params).await? {
-            (Accepted::Duplicate, false)
+        })
+        .collect();
+    let mut tx = db.pool().begin().await?;
+    let new = deliveries::record_many(&mut tx, &params).await?;
+    let mut jobs = Vec::new();
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for (d, first) in deliveries.iter().zip(firsts) {
+        let outcome = if !first || !new.contains(&d.delivery_id) {
+            Accepted::Duplicate
         } else if let Some(job) = &d.job {
-            let runnable = match queue.enqueue_with_hint(&mut tx, job).await {
-                Ok((_, runnable)) => runnable,
-                Err(crate::jobs::QueueError::Store(e)) => return Err(e.into()),
-                Err(other) => return Err(sqlx::Error::Protocol(other.to_string()).into()),
-            };
-            (Accepted::Queued, runnable)
+            jobs.push(job);
+            Accepted::Queued
         } else {
-            (Accepted::Ignored, false)
+            Accepted::Ignored
         };
         outcomes.push(outcome);
     }
+    let runnable = match queue.enqueue_many(&mut tx, &jobs).await {
+        Ok(runnable) => runnable,
+        Err(crate::jobs::QueueError::Store(e)) => return Err(e.into()),
+        Err(other) => return Err(sqlx::Error::Protocol(other.to_string()).into()),
+    };
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(outcomes.into_iter().map(|o| (o, runnable)).collect())
 }

@@ -364,6 +364,84 @@ impl Queue {
         })
     }
 
+    /// Adds many jobs through `conn` in two statements (their keys, then the jobs): the
+    /// intake's group commit. Returns whether any was added (wake a worker after the commit).
+    pub async fn enqueue_many<J: BackgroundJob>(
+        &self,
+        conn: &mut AnyConnection,
+        jobs: &[&J],
+    ) -> Result<bool, QueueError> {
+        if jobs.is_empty() {
+            return Ok(false);
+        }
+        let now = self.now_millis();
+        let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
+        let mut keys: Vec<String> = jobs.iter().map(|j| j.queue_key()).collect();
+        keys.sort();
+        keys.dedup();
+        let key_rows: Vec<String> = (0..keys.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let add_keys = match self.db.backend() {
+            Backend::Sqlite => format!(
+                "INSERT INTO queue_keys (queue_key, created_at) VALUES {} \
+                 ON CONFLICT (queue_key) DO NOTHING",
+                key_rows.join(", ")
+            ),
+            // The shared advisory lock as in `ADD_QUEUE_KEY_POSTGRES`.
+            Backend::Postgres => format!(
+                "INSERT INTO queue_keys (queue_key, created_at) SELECT v.k, v.t \
+                 FROM (SELECT pg_advisory_xact_lock_shared({QUEUE_KEYS_LOCK})) AS guard, \
+                      (VALUES {}) AS v(k, t) \
+                 ON CONFLICT (queue_key) DO NOTHING",
+                key_rows.join(", ")
+            ),
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(add_keys));
+        for key in &keys {
+            query = query.bind(key.clone()).bind(now);
+        }
+        query.execute(&mut *conn).await?;
+        let job_rows: Vec<String> = (0..jobs.len())
+            .map(|i| {
+                let n = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, 'queued', 0, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 6,
+                    n + 6
+                )
+            })
+            .collect();
+        let insert = format!(
+            "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
+                 max_attempts, run_at, created_at, updated_at) VALUES {} \
+             ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING",
+            job_rows.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
+        for job in jobs {
+            let payload = serde_json::to_string(job).map_err(|source| QueueError::Serialize {
+                kind: J::KIND,
+                source,
+            })?;
+            query = query
+                .bind(J::KIND)
+                .bind(job.queue_key())
+                .bind(job.dedupe_key())
+                .bind(payload)
+                .bind(max_attempts)
+                .bind(now);
+        }
+        let done = query.execute(&mut *conn).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Adds `job` in a transaction of its own and wakes the workers.
     pub async fn enqueue_now<J: BackgroundJob>(&self, job: &J) -> Result<Enqueued, QueueError> {
         let mut conn = self.db.pool().acquire().await?;

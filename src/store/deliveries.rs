@@ -68,6 +68,52 @@ pub async fn record(conn: &mut AnyConnection, d: &DeliveryParams<'_>) -> Result<
     Ok(inserted.is_some())
 }
 
+/// Records many deliveries in one statement; returns the ids that were new (not recorded
+/// before). Callers pass each id once.
+pub async fn record_many(
+    conn: &mut AnyConnection,
+    deliveries: &[DeliveryParams<'_>],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if deliveries.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<String> = (0..deliveries.len())
+        .map(|i| {
+            let n = i * 8;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO deliveries (source, delivery_id, event, action, outcome, repository, \
+                                 installation_id, received_at) \
+         VALUES {} ON CONFLICT (source, delivery_id) DO NOTHING RETURNING delivery_id",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    for d in deliveries {
+        query = query
+            .bind(d.source)
+            .bind(d.delivery_id)
+            .bind(d.event)
+            .bind(d.action)
+            .bind(d.outcome)
+            .bind(d.repository)
+            .bind(d.installation_id.and_then(|id| i64::try_from(id).ok()))
+            .bind(d.received_at);
+    }
+    Ok(query.fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
 /// Deletes deliveries received before `before` (epoch ms); returns how many.
 pub async fn prune(db: &Db, before: i64) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM deliveries WHERE received_at < $1")
