@@ -29,6 +29,8 @@ use crate::{inbound, web};
 /// What every request handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// Repositories this process has recorded (the intake skips their no-op events).
+    pub noted_repositories: crate::handlers::events::NotedRepositories,
     /// Resolved settings.
     pub settings: Arc<Settings>,
     /// The store.
@@ -76,6 +78,7 @@ impl AppState {
         let (intake, writer) = Intake::start(db.clone(), queue.clone());
         let chat = crate::handlers::chat::ChatClients::from_settings(&settings);
         Ok(AppState {
+            noted_repositories: Arc::default(),
             chat,
             configs: crate::handlers::chat::ConfigCache::default(),
             settings: Arc::new(settings),
@@ -115,7 +118,7 @@ impl AppState {
             db: self.db.clone(),
             clock: self.queue.clock().clone(),
             queue: self.queue.clone(),
-            noted_repositories: Arc::default(),
+            noted_repositories: self.noted_repositories.clone(),
         };
         let configs = ConfigContext {
             db: self.db.clone(),

@@ -452,7 +452,41 @@ async fn concurrent_deliveries_are_each_stored_once(test: TestDb) {
     );
 }
 
+async fn events_that_change_nothing_cost_no_job_once_the_repository_is_known(test: TestDb) {
+    let bot = Bot::new(&test);
+    let labeled = fixture("pull_request/labeled.payload.json");
+    // First sight of the repository: a job records it.
+    assert_eq!(
+        bot.deliver("pull_request", "first", &labeled).await,
+        (StatusCode::ACCEPTED, r#"{"status":"queued"}"#.into())
+    );
+    bot.state.runner().run_pending().await.expect("run");
+    // A label on an open pull request changes no train: recorded, no job.
+    assert_eq!(
+        bot.deliver("pull_request", "second", &labeled).await,
+        (StatusCode::ACCEPTED, r#"{"status":"ignored"}"#.into())
+    );
+    assert_eq!(bot.state.queue.jobs().await.expect("jobs").len(), 0);
+    // A merge still does.
+    let mut merged: serde_json::Value =
+        serde_json::from_slice(&fixture("pull_request/closed.payload.json")).expect("json");
+    merged["pull_request"]["merged"] = serde_json::json!(true);
+    let merged = serde_json::to_vec(&merged).expect("json");
+    assert_eq!(
+        bot.deliver("pull_request", "third", &merged).await,
+        (StatusCode::ACCEPTED, r#"{"status":"queued"}"#.into())
+    );
+    let kept: Vec<String> = deliveries::list(&bot.state.db)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| format!("{}:{}", d.delivery_id, d.outcome))
+        .collect();
+    assert_eq!(kept, ["first:queued", "second:ignored", "third:queued"]);
+}
+
 on_both_backends!(
+    events_that_change_nothing_cost_no_job_once_the_repository_is_known,
     concurrent_deliveries_are_each_stored_once,
     a_signed_delivery_is_stored_with_its_job_and_accepted,
     a_redelivery_is_a_duplicate_and_adds_no_job,

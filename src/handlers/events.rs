@@ -26,8 +26,36 @@ pub struct EventContext {
     pub queue: crate::jobs::Queue,
     /// (installation, repository) pairs already written, so a busy repository's deliveries
     /// do not rewrite them every time.
-    pub noted_repositories:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(u64, String)>>>,
+    pub noted_repositories: NotedRepositories,
+}
+
+/// (installation, repository) pairs this process has recorded, shared by the intake and the
+/// event jobs.
+pub type NotedRepositories =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(u64, String)>>>;
+
+/// Whether an event has anything for a job to do. Most of a busy repository's pull request
+/// traffic (labels, pushes, reviews on open pull requests) and comments without a command
+/// change no train: once the repository is known to this process, they are recorded as
+/// ignored and cost the workers nothing.
+pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
+    let known = |installation: Option<u64>, repo: &crate::domain::ids::RepoFullName| {
+        installation.is_some_and(|i| {
+            noted
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .contains(&(i, repo.to_string()))
+        })
+    };
+    match event {
+        Event::PullRequest(e) => {
+            BoardPullRequest::concerns(e) || !known(e.installation_id, &e.repository)
+        }
+        Event::IssueComment(c) => {
+            !CommentCommands::lines(c).is_empty() || !known(c.installation_id, &c.repository)
+        }
+        _ => true,
+    }
 }
 
 /// Acts on one verified webhook delivery.

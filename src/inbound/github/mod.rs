@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::error::HttpError;
-use crate::handlers::events::HandleWebhook;
+use crate::handlers::events::{HandleWebhook, needs_a_job};
 use crate::inbound::intake::{Accepted, Delivery};
 use payload::Parsed;
 
@@ -71,7 +71,7 @@ pub async fn receive(
         Parsed::Handled(event) => (
             event.repository().map(|r| r.to_string()),
             event.installation_id(),
-            Some(HandleWebhook {
+            needs_a_job(&event, &state.noted_repositories).then(|| HandleWebhook {
                 delivery_id: delivery_id.to_owned(),
                 event: *event,
             }),
