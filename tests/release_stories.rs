@@ -153,6 +153,31 @@ fault_stories!(
     fault_reacting_to_the_command: "POST" "/reactions" Before,
 );
 
+async fn a_labelled_merge_in_steady_state_costs_one_github_call(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    // The configuration and the draft are known now.
+    let before = bot.github.log().len();
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    let calls: Vec<(String, String)> = bot.github.log()[before..].to_vec();
+    assert_eq!(
+        calls,
+        [(
+            "PATCH".to_owned(),
+            "/repos/Codertocat/Hello-World/releases/101".to_owned()
+        )],
+        "only the draft write"
+    );
+    let draft = &bot.github.releases()[1];
+    assert!(
+        draft["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("Fix the clock"))
+    );
+}
+
 async fn two_approvers_through_comments(test: TestDb) {
     let config = format!("{CONFIG}approvals:\n  required: 2\n");
     let bot = TestBot::start(&test, &config).await;
@@ -323,6 +348,7 @@ on_both_backends!(
     fault_answering_the_command_answer_lost,
     fault_reacting_to_the_command,
     the_release_story_without_faults,
+    a_labelled_merge_in_steady_state_costs_one_github_call,
     two_approvers_through_comments,
     an_annotated_tag_carries_the_notes,
     a_hotfix_train_is_released_from_its_branch,

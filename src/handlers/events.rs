@@ -140,6 +140,10 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
             }
         }
         Event::Release(e) => {
+            // Releases changed by anyone but the bot editing its own drafts: list them afresh.
+            if !(e.sender.is_bot && e.release.draft) {
+                crate::store::release_snapshots::invalidate(&ctx.db, &e.repository).await?;
+            }
             if let Some(installation) = e.installation_id {
                 note_repository(&ctx, installation, &e.repository, now).await?;
                 let published =

@@ -18,7 +18,7 @@ use crate::github::notes::ReleaseWrite;
 use crate::handlers::repo_config;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError, Queue};
-use crate::store::{Db, trains};
+use crate::store::{Db, release_snapshots, trains};
 
 /// What train jobs need.
 #[derive(Clone, Debug)]
@@ -378,7 +378,7 @@ pub async fn draft_for(
     let notes = config
         .line_notes(&train.line)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
-    let all = github.list_releases(installation, repo).await?;
+    let all = releases_of(ctx, github, installation, repo).await?;
     let previous = releases::find_previous(&all, &notes, &train.branch);
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
@@ -465,6 +465,22 @@ pub async fn draft_for(
     Ok((draft, all))
 }
 
+/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and
+/// kept). Release webhooks, failed writes and publishing drop the snapshot.
+pub async fn releases_of(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+) -> Result<Vec<ReleaseSummary>, JobError> {
+    if let Some(kept) = release_snapshots::get(&ctx.db, repo).await? {
+        return Ok(kept);
+    }
+    let listed = github.list_releases(installation, repo).await?;
+    release_snapshots::put(&ctx.db, repo, &listed, ctx.now()).await?;
+    Ok(listed)
+}
+
 /// The time zone of a line (UTC unless configured), for its "today".
 fn line_zone(config: &crate::domain::repo_config::RepoConfig, line: &str) -> jiff::tz::TimeZone {
     config
@@ -547,14 +563,38 @@ impl BackgroundJob for RefreshDraft {
             Some(release) => {
                 github
                     .update_release(self.installation, repo, release.id, &write)
-                    .await?
+                    .await
             }
-            None => {
-                github
-                    .create_release(self.installation, repo, &write)
-                    .await?
+            None => github.create_release(self.installation, repo, &write).await,
+        };
+        let written = match written {
+            Ok(written) => written,
+            Err(error) => {
+                // The write may have happened with its answer lost: list afresh next time.
+                release_snapshots::invalidate(&ctx.db, repo).await?;
+                return Err(error.into());
             }
         };
+        // Our own write changes what we know: the snapshot follows it.
+        let created_at = existing
+            .map(|r| r.created_at.clone())
+            .unwrap_or_else(|| ctx.clock.now().to_string());
+        let mut kept: Vec<ReleaseSummary> =
+            all.iter().filter(|r| r.id != written.id).cloned().collect();
+        kept.insert(
+            0,
+            ReleaseSummary {
+                id: written.id,
+                tag_name: write.tag_name.clone(),
+                name: Some(write.name.clone()),
+                draft: true,
+                prerelease: write.prerelease,
+                created_at,
+                target_commitish: write.target_commitish.clone(),
+                body: Some(write.body.clone()),
+            },
+        );
+        release_snapshots::put(&ctx.db, repo, &kept, now).await?;
         let mut conn = ctx.db.conn().await?;
         trains::set_draft_release(&mut conn, train.id, written.id, now).await?;
         tracing::info!(%repo, train = train.id, release = written.id, passengers = passengers.len(), "draft release refreshed");

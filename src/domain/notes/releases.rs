@@ -9,7 +9,7 @@ use super::config::NotesConfig;
 use crate::domain::version::Version;
 
 /// A release as GitHub lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReleaseSummary {
     /// Id.
     pub id: u64,

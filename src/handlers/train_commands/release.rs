@@ -16,6 +16,7 @@ use crate::handlers::repo_config;
 use crate::handlers::trains::{TrainContext, draft_for};
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::store::release_snapshots;
 use crate::store::trains::{self, Step, TrainRow};
 
 /// Tags the frozen commit, publishes the draft and comments on the boarded pull requests.
@@ -249,10 +250,12 @@ impl BackgroundJob for DeleteDraft {
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
-        ctx.github()?
+        let deleted = ctx
+            .github()?
             .delete_release(self.installation, &self.repository, self.release_id)
-            .await?;
-        Ok(())
+            .await;
+        release_snapshots::invalidate(&ctx.db, &self.repository).await?;
+        Ok(deleted?)
     }
 }
 
