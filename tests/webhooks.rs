@@ -485,6 +485,50 @@ async fn events_that_change_nothing_cost_no_job_once_the_repository_is_known(tes
     assert_eq!(kept, ["first:queued", "second:ignored", "third:queued"]);
 }
 
+/// Another process holds SQLite's writer lock: the answer still comes well inside GitHub's
+/// 10 s (a 503, so GitHub's redelivery, or the operator's, brings the event again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_sqlite_writer_is_answered_within_five_seconds() {
+    use sqlx::Connection as _;
+    let test = TestDb::sqlite().await;
+    let bot = Bot::new(&test);
+    let mut other = sqlx::SqliteConnection::connect(&test.url)
+        .await
+        .expect("second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("writer lock");
+    let body = fixture("pull_request/labeled.payload.json");
+    let started = std::time::Instant::now();
+    // Deliveries arriving one after another queue behind the writer that waits for the lock;
+    // each is answered within the bound all the same.
+    let ids: Vec<String> = (0..3).map(|n| format!("while-locked-{n}")).collect();
+    let answers = futures::future::join_all(ids.iter().enumerate().map(|(n, id)| {
+        let (bot, body) = (&bot, &body);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300 * n as u64)).await;
+            bot.deliver("pull_request", id, body).await
+        }
+    }))
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE),
+        "{answers:?}"
+    );
+    assert!(
+        waited < std::time::Duration::from_millis(6_500),
+        "answered after {waited:?}"
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release");
+}
+
 on_both_backends!(
     events_that_change_nothing_cost_no_job_once_the_repository_is_known,
     concurrent_deliveries_are_each_stored_once,
