@@ -97,27 +97,7 @@ fn noted(
 async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
     let now = ctx.clock.now().as_millisecond();
     match event {
-        Event::Installation(e) => match e.action {
-            InstallationAction::Created | InstallationAction::NewPermissionsAccepted => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
-                installations::add_repositories(&ctx.db, e.installation_id, &e.repositories, now)
-                    .await?;
-                tracing::info!(installation = e.installation_id, account = %e.account, "installation recorded");
-            }
-            InstallationAction::Deleted => {
-                installations::delete(&ctx.db, e.installation_id).await?;
-                noted(&ctx).retain(|(installation, _)| *installation != e.installation_id);
-                tracing::info!(installation = e.installation_id, "installation removed");
-            }
-            InstallationAction::Suspend => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
-                installations::set_suspended(&ctx.db, e.installation_id, Some(now), now).await?;
-            }
-            InstallationAction::Unsuspend => {
-                installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
-                installations::set_suspended(&ctx.db, e.installation_id, None, now).await?;
-            }
-        },
+        Event::Installation(e) => installation_event(&ctx, &e, now).await?,
         Event::InstallationRepositories(e) => {
             installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
             installations::add_repositories(&ctx.db, e.installation_id, &e.added, now).await?;
@@ -139,29 +119,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                 }
             }
         }
-        Event::Release(e) => {
-            // Releases changed by anyone but the bot editing its own drafts: list them afresh.
-            if !(e.sender.is_bot && e.release.draft) {
-                crate::store::release_snapshots::invalidate(&ctx.db, &e.repository).await?;
-            }
-            if let Some(installation) = e.installation_id {
-                note_repository(&ctx, installation, &e.repository, now).await?;
-                let published =
-                    matches!(e.action, ReleaseAction::Published | ReleaseAction::Released);
-                if published && !e.release.draft && !e.sender.is_bot {
-                    ctx.queue
-                        .enqueue_now(&DraftPublishedByHand {
-                            repository: e.repository.clone(),
-                            installation,
-                            release_id: e.release.id,
-                            tag_name: e.release.tag_name.clone(),
-                            url: e.release.url.clone(),
-                            publisher: e.sender.login.clone(),
-                        })
-                        .await?;
-                }
-            }
-        }
+        Event::Release(e) => release_event(&ctx, &e, now).await?,
         Event::IssueComment(comment) => {
             if let Some(installation) = comment.installation_id {
                 note_repository(&ctx, installation, &comment.repository, now).await?;
@@ -175,25 +133,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                 }
             }
         }
-        Event::Push(push) => {
-            let on_default_branch = matches!(
-                (&push.pushed_ref, &push.default_branch),
-                (PushedRef::Branch(branch), Some(default)) if branch == default
-            );
-            if let Some(installation) = push.installation_id {
-                note_repository(&ctx, installation, &push.repository, now).await?;
-                if on_default_branch && touches_config(&push.changed_paths) {
-                    ctx.queue
-                        .enqueue_now(&ReloadRepoConfig {
-                            repository: push.repository.clone(),
-                            installation,
-                            commit: Some(push.after.clone()),
-                        })
-                        .await?;
-                    tracing::info!(repo = %push.repository, "configuration changed; reload queued");
-                }
-            }
-        }
+        Event::Push(push) => push_event(&ctx, &push, now).await?,
         other => {
             // Repositories reached through a delivery are covered by its installation.
             if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())
@@ -201,6 +141,92 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                 note_repository(&ctx, installation, repo, now).await?;
             }
             tracing::info!("event recorded");
+        }
+    }
+    Ok(())
+}
+
+/// An installation was created, removed, suspended or resumed.
+async fn installation_event(
+    ctx: &EventContext,
+    e: &crate::domain::event::InstallationEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    match e.action {
+        InstallationAction::Created | InstallationAction::NewPermissionsAccepted => {
+            installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+            installations::add_repositories(&ctx.db, e.installation_id, &e.repositories, now)
+                .await?;
+            tracing::info!(installation = e.installation_id, account = %e.account, "installation recorded");
+        }
+        InstallationAction::Deleted => {
+            installations::delete(&ctx.db, e.installation_id).await?;
+            noted(ctx).retain(|(installation, _)| *installation != e.installation_id);
+            tracing::info!(installation = e.installation_id, "installation removed");
+        }
+        InstallationAction::Suspend => {
+            installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+            installations::set_suspended(&ctx.db, e.installation_id, Some(now), now).await?;
+        }
+        InstallationAction::Unsuspend => {
+            installations::upsert(&ctx.db, e.installation_id, &e.account, now).await?;
+            installations::set_suspended(&ctx.db, e.installation_id, None, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A release changed: the kept list of releases is dropped, and a train's draft published by
+/// hand releases the train.
+async fn release_event(
+    ctx: &EventContext,
+    e: &crate::domain::event::ReleaseEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    // Releases changed by anyone but the bot editing its own drafts: list them afresh.
+    if !(e.sender.is_bot && e.release.draft) {
+        crate::store::release_snapshots::invalidate(&ctx.db, &e.repository).await?;
+    }
+    if let Some(installation) = e.installation_id {
+        note_repository(ctx, installation, &e.repository, now).await?;
+        let published = matches!(e.action, ReleaseAction::Published | ReleaseAction::Released);
+        if published && !e.release.draft && !e.sender.is_bot {
+            ctx.queue
+                .enqueue_now(&DraftPublishedByHand {
+                    repository: e.repository.clone(),
+                    installation,
+                    release_id: e.release.id,
+                    tag_name: e.release.tag_name.clone(),
+                    url: e.release.url.clone(),
+                    publisher: e.sender.login.clone(),
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A push: a changed configuration on the default branch is read again.
+async fn push_event(
+    ctx: &EventContext,
+    push: &crate::domain::event::PushEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    let on_default_branch = matches!(
+        (&push.pushed_ref, &push.default_branch),
+        (PushedRef::Branch(branch), Some(default)) if branch == default
+    );
+    if let Some(installation) = push.installation_id {
+        note_repository(ctx, installation, &push.repository, now).await?;
+        if on_default_branch && touches_config(&push.changed_paths) {
+            ctx.queue
+                .enqueue_now(&ReloadRepoConfig {
+                    repository: push.repository.clone(),
+                    installation,
+                    commit: Some(push.after.clone()),
+                })
+                .await?;
+            tracing::info!(repo = %push.repository, "configuration changed; reload queued");
         }
     }
     Ok(())

@@ -383,16 +383,7 @@ pub async fn draft_for(
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
     let frozen = train.state() != TrainState::Open;
-    // A hotfix is the next patch of its base release, whatever its pull requests say.
-    let hotfix_base = (train.kind == "hotfix")
-        .then(|| train.baseline_tag.clone())
-        .flatten();
-    let hotfix_version = hotfix_base.as_deref().and_then(|base| {
-        crate::domain::version::Version::from_tag(base, &notes.tag_prefix).map(|v| {
-            v.increment(crate::domain::version::Increment::Patch, None)
-                .to_string()
-        })
-    });
+    let (hotfix_base, hotfix_version) = hotfix_of(train, &notes.tag_prefix);
     let baseline = hotfix_base
         .as_deref()
         .or(previous.last.map(|r| r.tag_name.as_str()));
@@ -405,32 +396,11 @@ pub async fn draft_for(
     });
     let commits = match baseline {
         Some(base) if notes.include_commits_without_pr => {
-            github
-                .comparison(
-                    installation,
-                    repo,
-                    &format!("refs/tags/{base}"),
-                    head,
-                    notes.history_limit,
-                    notes.pull_request_limit,
-                    |_| {},
-                )
-                .await?
-                .commits
+            commits_of(github, installation, repo, &notes, base, head).await?
         }
         _ => Vec::new(),
     };
-    let calendar = config.calendar().map(|scheme| CalendarVersioning {
-        scheme,
-        today: line_zone(config, &train.line)
-            .to_datetime(ctx.clock.now())
-            .date(),
-        released: all
-            .iter()
-            .filter(|r| !r.draft)
-            .filter_map(|r| r.tag_name.strip_prefix(notes.tag_prefix.as_str()))
-            .collect(),
-    });
+    let calendar = calendar_versioning(ctx, config, &train.line, &notes.tag_prefix, &all);
     let draft = render::build_draft(
         &notes,
         &DraftInputs {
@@ -479,6 +449,67 @@ pub async fn releases_of(
     let listed = github.list_releases(installation, repo).await?;
     release_snapshots::put(&ctx.db, repo, &listed, ctx.now()).await?;
     Ok(listed)
+}
+
+/// A hotfix train's base release and version: the next patch of the base, whatever its pull
+/// requests say. `(None, None)` for other trains.
+fn hotfix_of(train: &trains::TrainRow, tag_prefix: &str) -> (Option<String>, Option<String>) {
+    let base = (train.kind == "hotfix")
+        .then(|| train.baseline_tag.clone())
+        .flatten();
+    let version = base.as_deref().and_then(|base| {
+        crate::domain::version::Version::from_tag(base, tag_prefix).map(|v| {
+            v.increment(crate::domain::version::Increment::Patch, None)
+                .to_string()
+        })
+    });
+    (base, version)
+}
+
+/// The commits from `base` to `head` (for lines that list commits without a pull request).
+async fn commits_of(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    notes: &crate::domain::notes::config::NotesConfig,
+    base: &str,
+    head: &str,
+) -> Result<Vec<crate::domain::notes::changes::Commit>, JobError> {
+    Ok(github
+        .comparison(
+            installation,
+            repo,
+            &format!("refs/tags/{base}"),
+            head,
+            notes.history_limit,
+            notes.pull_request_limit,
+            |_| {},
+        )
+        .await?
+        .commits)
+}
+
+/// Calendar versioning on `calver` lines: today in the line's zone, and the versions
+/// already released.
+fn calendar_versioning<'a>(
+    ctx: &TrainContext,
+    config: &crate::domain::repo_config::RepoConfig,
+    line: &str,
+    tag_prefix: &str,
+    all: &'a [ReleaseSummary],
+) -> Option<CalendarVersioning<'a>> {
+    let scheme = config.calendar()?;
+    let today = line_zone(config, line).to_datetime(ctx.clock.now()).date();
+    let released = all
+        .iter()
+        .filter(|r| !r.draft)
+        .filter_map(|r| r.tag_name.strip_prefix(tag_prefix))
+        .collect();
+    Some(CalendarVersioning {
+        scheme,
+        today,
+        released,
+    })
 }
 
 /// The time zone of a line (UTC unless configured), for its "today".
