@@ -105,112 +105,35 @@ pub async fn prepare_draft(
     let mut calls = 0;
     let mut dry_run = request.dry_run;
 
-    let wanted = config
-        .commitish
-        .clone()
-        .unwrap_or_else(|| request.head.clone());
-    // GitHub takes branches and commits as release targets, not tags or pull request refs.
-    let commitish = if wanted.starts_with("refs/tags/") {
-        calls += 1;
-        github
-            .resolve_commit(installation, repo, &format!("{wanted}^{{commit}}"))
-            .await?
-    } else if let Some(number) = pull_request_merge_ref(&wanted) {
-        calls += 1;
-        if !dry_run {
-            tracing::warn!(%repo, reference = %wanted, "a pull request merge ref is ephemeral; drafting in dry-run mode");
-        }
-        dry_run = true;
-        github
-            .pull_request_merge_commit(installation, repo, number)
-            .await?
-    } else {
-        branch_name(&wanted).to_owned()
-    };
+    let (commitish, target_calls, ephemeral) = release_target(github, request, &config).await?;
+    calls += target_calls;
+    dry_run |= ephemeral;
 
     calls += 1;
     let all_releases = github.list_releases(installation, repo).await?;
     let previous = releases::find_previous(&all_releases, &config, &commitish);
-    let explicit_baseline;
-    let last: Option<&ReleaseSummary> = match &request.from {
-        Some(tag) => {
-            explicit_baseline = all_releases
-                .iter()
-                .find(|r| &r.tag_name == tag)
-                .cloned()
-                .unwrap_or_else(|| ReleaseSummary {
-                    id: 0,
-                    tag_name: tag.clone(),
-                    name: None,
-                    draft: false,
-                    prerelease: false,
-                    created_at: String::new(),
-                    target_commitish: String::new(),
-                    body: None,
-                });
-            Some(&explicit_baseline)
-        }
-        None => previous.last,
-    };
+    let explicit_baseline = request
+        .from
+        .as_ref()
+        .map(|tag| named_baseline(&all_releases, tag));
+    let last: Option<&ReleaseSummary> = explicit_baseline.as_ref().or(previous.last);
 
-    let mut commits: Vec<Commit> = Vec::new();
-    let mut pull_requests: Vec<PullRequest> = Vec::new();
-    if let Some(last) = last {
-        let comparison = github
-            .comparison(
-                installation,
-                repo,
-                &format!("refs/tags/{}", last.tag_name),
+    let (commits, pull_requests) = match last {
+        Some(last) => {
+            let (commits, pull_requests, range_calls) = range_changes(
+                github,
+                request,
+                &config,
+                &last.tag_name,
                 &commitish,
-                config.history_limit,
-                config.pull_request_limit,
                 progress,
             )
             .await?;
-        calls += comparison.calls;
-        commits = comparison.commits;
-        let mut seen = HashSet::new();
-        let repo_name = repo.to_string();
-        // Pull requests of forks' own repositories share numbers with ours: only ours count.
-        pull_requests = comparison
-            .pull_requests
-            .into_iter()
-            .filter(|pr| pr.base_repository == repo_name && seen.insert(pr.number))
-            .collect();
-
-        // Commits GitHub has not linked to a pull request yet: look among the recently
-        // merged ones for a pull request merged as one of them.
-        let unlinked: HashSet<&str> = commits
-            .iter()
-            .filter(|c| c.pull_requests.is_empty())
-            .filter_map(|c| c.oid.as_deref())
-            .collect();
-        if !unlinked.is_empty() {
-            calls += 1;
-            let recent = github
-                .recent_merged_pull_requests(installation, repo, branch_name(&request.head))
-                .await?;
-            for pr in recent {
-                let merged_here = pr
-                    .merge_commit
-                    .as_deref()
-                    .is_some_and(|oid| unlinked.contains(oid));
-                if merged_here && pr.base_repository == repo_name && seen.insert(pr.number) {
-                    tracing::info!(%repo, number = pr.number, "recovered a pull request GitHub has not linked to its commit yet");
-                    pull_requests.push(pr);
-                }
-            }
+            calls += range_calls;
+            (commits, pull_requests)
         }
-
-        if Categorizer::new(&config.categories).needs_changed_files() {
-            for pr in &mut pull_requests {
-                calls += 1;
-                pr.changed_files = github
-                    .pull_request_files(installation, repo, pr.number)
-                    .await?;
-            }
-        }
-    }
+        None => (Vec::new(), Vec::new()),
+    };
 
     let compare_url = last.map(|l| {
         format!(
@@ -266,6 +189,122 @@ pub async fn prepare_draft(
         dry_run,
         calls,
     })
+}
+
+/// Where the release points: a branch as it is, a tag or a pull request's merge ref
+/// resolved to its commit (GitHub takes branches and commits as release targets, not tags
+/// or pull request refs). Returns the target, the calls made, and whether the target is
+/// ephemeral (a pull request's merge ref: only a dry run makes sense).
+async fn release_target(
+    github: &GitHubClient,
+    request: &DraftRequest,
+    config: &crate::domain::notes::config::NotesConfig,
+) -> Result<(String, u32, bool), DraftError> {
+    let (installation, repo) = (request.installation, &request.repo);
+    let wanted = config
+        .commitish
+        .clone()
+        .unwrap_or_else(|| request.head.clone());
+    if wanted.starts_with("refs/tags/") {
+        let commit = github
+            .resolve_commit(installation, repo, &format!("{wanted}^{{commit}}"))
+            .await?;
+        return Ok((commit, 1, false));
+    }
+    if let Some(number) = pull_request_merge_ref(&wanted) {
+        if !request.dry_run {
+            tracing::warn!(%repo, reference = %wanted, "a pull request merge ref is ephemeral; drafting in dry-run mode");
+        }
+        let commit = github
+            .pull_request_merge_commit(installation, repo, number)
+            .await?;
+        return Ok((commit, 1, true));
+    }
+    Ok((branch_name(&wanted).to_owned(), 0, false))
+}
+
+/// The release `--from` names, or a stand-in with just its tag when it is not a release.
+fn named_baseline(all: &[ReleaseSummary], tag: &str) -> ReleaseSummary {
+    all.iter()
+        .find(|r| r.tag_name == tag)
+        .cloned()
+        .unwrap_or_else(|| ReleaseSummary {
+            id: 0,
+            tag_name: tag.to_owned(),
+            name: None,
+            draft: false,
+            prerelease: false,
+            created_at: String::new(),
+            target_commitish: String::new(),
+            body: None,
+        })
+}
+
+/// The commits and merged pull requests (this repository's, deduplicated) from `base` to
+/// `commitish`, with pull requests GitHub has not linked to their commit yet recovered, and
+/// changed files read when a category needs them. Returns them and the calls made.
+async fn range_changes(
+    github: &GitHubClient,
+    request: &DraftRequest,
+    config: &crate::domain::notes::config::NotesConfig,
+    base: &str,
+    commitish: &str,
+    progress: impl FnMut(usize),
+) -> Result<(Vec<Commit>, Vec<PullRequest>, u32), DraftError> {
+    let (installation, repo) = (request.installation, &request.repo);
+    let comparison = github
+        .comparison(
+            installation,
+            repo,
+            &format!("refs/tags/{base}"),
+            commitish,
+            config.history_limit,
+            config.pull_request_limit,
+            progress,
+        )
+        .await?;
+    let mut calls = comparison.calls;
+    let commits = comparison.commits;
+    let mut seen = HashSet::new();
+    let repo_name = repo.to_string();
+    // Pull requests of forks' own repositories share numbers with ours: only ours count.
+    let mut pull_requests: Vec<PullRequest> = comparison
+        .pull_requests
+        .into_iter()
+        .filter(|pr| pr.base_repository == repo_name && seen.insert(pr.number))
+        .collect();
+    // Commits GitHub has not linked to a pull request yet: look among the recently merged
+    // ones for a pull request merged as one of them.
+    let unlinked: HashSet<&str> = commits
+        .iter()
+        .filter(|c| c.pull_requests.is_empty())
+        .filter_map(|c| c.oid.as_deref())
+        .collect();
+    if !unlinked.is_empty() {
+        calls += 1;
+        let recent = github
+            .recent_merged_pull_requests(installation, repo, branch_name(&request.head))
+            .await?;
+        for pr in recent {
+            let merged_here = pr
+                .merge_commit
+                .as_deref()
+                .is_some_and(|oid| unlinked.contains(oid));
+            if merged_here && pr.base_repository == repo_name && seen.insert(pr.number) {
+                tracing::info!(%repo, number = pr.number, "recovered a pull request GitHub has not linked to its commit yet");
+                pull_requests.push(pr);
+            }
+        }
+    }
+    if Categorizer::new(&config.categories).needs_changed_files() {
+        for pr in &mut pull_requests {
+            calls += 1;
+            pr.changed_files = github
+                .pull_request_files(installation, repo, pr.number)
+                .await?;
+        }
+    }
+    Ok((commits, pull_requests, calls))
 }
 
 /// Creates the draft release, or updates the existing one.
