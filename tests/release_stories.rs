@@ -127,6 +127,44 @@ async fn story_with_fault(test: TestDb, method: &'static str, path: &str, strike
     );
 }
 
+/// The story with the `skip`-th decision after the start failing at its commit (a crash
+/// after the decision's GitHub calls, before its writes): boarding, the cut, the approval,
+/// the release's end.
+async fn story_with_lost_commit(test: TestDb, skip: u32) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    bot.app.db.fail_decision_commit(skip);
+    let first_release = bot.github.head("master");
+    let frozen_head = release_story(&bot).await;
+    assert!(
+        !bot.app.db.commit_fault_pending(),
+        "the story has fewer than {} decisions",
+        skip + 1
+    );
+    let got = outcome(&bot).await;
+    assert_eq!(
+        got,
+        expected(&bot, &first_release, &frozen_head),
+        "decision {skip} lost at its commit"
+    );
+}
+
+async fn every_lost_decision_commit_is_made_good_by_the_retry(test: TestDb) {
+    // Each decision of the story in turn: the two boardings, the cut, the approval and the
+    // release's end (its tag, publication and comments are steps, faulted at GitHub above).
+    for skip in 0..5 {
+        // A fresh store for each story, on the test's backend.
+        let db = if test.db.backend() == trainyard::store::Backend::Sqlite {
+            TestDb::sqlite().await
+        } else {
+            match TestDb::postgres(&format!("lost_commit_{skip}")).await {
+                Some(db) => db,
+                None => return,
+            }
+        };
+        story_with_lost_commit(db, skip).await;
+    }
+}
+
 macro_rules! fault_stories {
     ($($name:ident: $method:literal $path:literal $strike:ident),* $(,)?) => {
         $(
@@ -348,6 +386,7 @@ on_both_backends!(
     fault_answering_the_command_answer_lost,
     fault_reacting_to_the_command,
     the_release_story_without_faults,
+    every_lost_decision_commit_is_made_good_by_the_retry,
     a_labelled_merge_in_steady_state_costs_one_github_call,
     two_approvers_through_comments,
     an_annotated_tag_carries_the_notes,

@@ -15,6 +15,7 @@ use crate::store::trains::{self, TrainRow};
 /// Writes that commit together, and the jobs they set off (workers are woken after the
 /// commit, never before).
 pub struct UnitOfWork {
+    db: Db,
     tx: Transaction<'static, Any>,
     queue: Queue,
     now: i64,
@@ -34,6 +35,7 @@ impl UnitOfWork {
     /// read everything the decision needs before beginning.
     pub async fn begin(db: &Db, queue: &Queue, now: i64) -> Result<UnitOfWork, JobError> {
         Ok(UnitOfWork {
+            db: db.clone(),
             tx: db.begin_write().await?,
             queue: queue.clone(),
             now,
@@ -84,6 +86,12 @@ impl UnitOfWork {
 
     /// Commits everything, then wakes a worker for the new jobs.
     pub async fn commit(self) -> Result<(), JobError> {
+        if self.db.take_commit_fault() {
+            // Rolled back as the transaction drops: nothing of the decision is written.
+            return Err(JobError::Failed(
+                "injected fault: the decision was not committed".into(),
+            ));
+        }
         self.tx
             .commit()
             .await

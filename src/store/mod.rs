@@ -133,6 +133,10 @@ pub enum Readiness {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Decisions to let through, then decisions whose commit is to fail: the
+    /// fault-injection hook of the story tests ([`Db::fail_decision_commit`]). Never armed
+    /// in production.
+    failing_commits: std::sync::Arc<std::sync::Mutex<Option<u32>>>,
 }
 
 impl Db {
@@ -177,7 +181,11 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(connect_error)?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            failing_commits: Default::default(),
+        })
     }
 
     /// The backend this store runs on.
@@ -188,6 +196,43 @@ impl Db {
     /// The connection pool, for queries and transactions.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Lets `skip` decisions commit, then makes the next one fail at its commit, as a crash
+    /// between a handler's effects and its writes would: for tests that inject a fault
+    /// between the steps of a command or a release.
+    pub fn fail_decision_commit(&self, skip: u32) {
+        *self
+            .failing_commits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(skip);
+    }
+
+    /// Whether an armed commit fault has not struck yet.
+    pub fn commit_fault_pending(&self) -> bool {
+        self.failing_commits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Whether this decision's commit is to fail (once, when the armed count runs out).
+    pub(crate) fn take_commit_fault(&self) -> bool {
+        let mut armed = self
+            .failing_commits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match *armed {
+            Some(0) => {
+                *armed = None;
+                true
+            }
+            Some(n) => {
+                *armed = Some(n - 1);
+                false
+            }
+            None => false,
+        }
     }
 
     /// A connection from the pool, for store functions that take one. On SQLite the pool
