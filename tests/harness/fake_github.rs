@@ -42,6 +42,7 @@ struct Pull {
     merged: bool,
     merge_sha: Option<String>,
     labels: Vec<String>,
+    files: Vec<String>,
 }
 
 /// A comment as GitHub stores it.
@@ -231,12 +232,90 @@ impl FakeGitHub {
             merged: true,
             merge_sha: Some(sha),
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            files: Vec::new(),
         };
         let mut payload = fixture("pull_request/closed.payload.json");
         payload["pull_request"] = merge(&payload["pull_request"], &s.pull_json(number, &pull));
         payload["number"] = json!(number);
         s.pulls.insert(number, pull);
         payload
+    }
+
+    /// The files a pull request changed (for path-scoped lines).
+    pub fn set_files(&self, number: u64, files: &[&str]) {
+        if let Some(pull) = self.lock().pulls.get_mut(&number) {
+            pull.files = files.iter().map(|f| (*f).to_owned()).collect();
+        }
+    }
+
+    /// A label put on (or, with `on: false`, taken off) pull request `number`; returns the
+    /// `pull_request.labeled` / `unlabeled` webhook.
+    pub fn label(&self, number: u64, label: &str, on: bool) -> Value {
+        let mut s = self.lock();
+        let Some(pull) = s.pulls.get_mut(&number) else {
+            panic!("no pull request #{number}");
+        };
+        pull.labels.retain(|l| l != label);
+        if on {
+            pull.labels.push(label.to_owned());
+        }
+        let pull = pull.clone();
+        let mut payload = fixture("pull_request/closed.payload.json");
+        payload["action"] = json!(if on { "labeled" } else { "unlabeled" });
+        payload["pull_request"] = merge(&payload["pull_request"], &s.pull_json(number, &pull));
+        payload["number"] = json!(number);
+        payload["label"] = json!({"name": label});
+        payload
+    }
+
+    /// `login` edits release `id`'s body on GitHub; returns the `release.edited` webhook.
+    pub fn edit_release(&self, login: &str, id: u64, body: &str) -> Value {
+        let release = {
+            let mut s = self.lock();
+            let Some(release) = s.releases.iter_mut().find(|r| r["id"] == json!(id)) else {
+                panic!("no release {id}");
+            };
+            release["body"] = json!(body);
+            release.clone()
+        };
+        release_webhook("edited", &release, login)
+    }
+
+    /// `login` publishes draft `id` on GitHub (pointing it at `target` first, when given, as
+    /// GitHub's form allows), which tags its target when the tag does not exist; returns the
+    /// `release.published` webhook.
+    pub fn publish_by_hand(&self, login: &str, id: u64, target: Option<&str>) -> Value {
+        let release = {
+            let mut s = self.lock();
+            let Some(index) = s.releases.iter().position(|r| r["id"] == json!(id)) else {
+                panic!("no release {id}");
+            };
+            s.releases[index]["draft"] = json!(false);
+            if let Some(target) = target {
+                s.releases[index]["target_commitish"] = json!(target);
+            }
+            let release = s.releases[index].clone();
+            publish_tags(&mut s, &release);
+            release
+        };
+        release_webhook("published", &release, login)
+    }
+
+    /// A tag made outside trainyard.
+    pub fn add_tag(&self, tag: &str, commit: &str) {
+        self.lock()
+            .refs
+            .insert(format!("tags/{tag}"), commit.to_owned());
+    }
+
+    /// The draft releases.
+    pub fn drafts(&self) -> Vec<Value> {
+        self.lock()
+            .releases
+            .iter()
+            .filter(|r| r["draft"] == json!(true))
+            .cloned()
+            .collect()
     }
 
     /// A commit pushed to `branch` outside any pull request; returns its sha.
@@ -421,8 +500,13 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
             match s.pulls.get(&number) {
-                Some(_) if rest.join("/").ends_with("/files") => {
-                    ResponseTemplate::new(200).set_body_json(json!([]))
+                Some(pull) if rest.join("/").ends_with("/files") => {
+                    if query.contains("page=") && !query.contains("page=1") {
+                        return ResponseTemplate::new(200).set_body_json(json!([]));
+                    }
+                    let files: Vec<Value> =
+                        pull.files.iter().map(|f| json!({"filename": f})).collect();
+                    ResponseTemplate::new(200).set_body_json(Value::Array(files))
                 }
                 Some(pull) => ResponseTemplate::new(200).set_body_json(s.pull_json(number, pull)),
                 None => not_found(),
@@ -667,6 +751,24 @@ pub fn visible(body: &str) -> String {
     }
     out.push_str(rest);
     out.trim_end().to_owned()
+}
+
+fn release_webhook(action: &str, release: &Value, login: &str) -> Value {
+    let mut payload = fixture("release/published.payload.json");
+    payload["action"] = json!(action);
+    for key in [
+        "id",
+        "tag_name",
+        "draft",
+        "html_url",
+        "body",
+        "target_commitish",
+    ] {
+        payload["release"][key] = release[key].clone();
+    }
+    payload["sender"] = json!({"login": login, "type": "User", "id": 4242});
+    payload["installation"] = json!({"id": 1});
+    payload
 }
 
 fn fixture(name: &str) -> Value {
