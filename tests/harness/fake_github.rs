@@ -187,8 +187,11 @@ impl FakeGitHub {
                     .insert(login.into(), (permission.into(), role.into()));
             }
         }
+        // The lowest priority: a story may still mount a mock of its own for a route (GitHub's
+        // web sign-in, an answer the model does not give).
         Mock::given(any())
             .respond_with(fake.clone())
+            .with_priority(u8::MAX)
             .mount(&fake.server)
             .await;
         fake
@@ -381,6 +384,11 @@ impl FakeGitHub {
     /// The releases, oldest first.
     pub fn releases(&self) -> Vec<Value> {
         self.lock().releases.clone()
+    }
+
+    /// Comments on commits, as (sha, body).
+    pub fn commit_comments(&self) -> Vec<(String, String)> {
+        self.lock().commit_comments.clone()
     }
 
     /// Comments written, oldest first (the test's own included).
