@@ -58,7 +58,8 @@ pub enum Command {
         #[command(subcommand)]
         action: DiscordAction,
     },
-    /// Show the job queue: counts per state and the dead jobs with their last error.
+    /// Show the job queue: counts per state, and the dead and parked (failing) jobs with
+    /// their last error.
     Jobs {
         /// Run every job that is due now, once, then show the queue.
         #[arg(long)]
@@ -195,6 +196,18 @@ pub async fn run() -> anyhow::Result<()> {
                         job.kind,
                         job.queue_key,
                         job.attempts,
+                        job.last_error.as_deref().unwrap_or("-")
+                    );
+                } else if job.parked {
+                    // Failing, but no longer holding up its repository's other jobs.
+                    println!(
+                        "parked #{} {} [{}] attempt {} of {}, next at {}: {}",
+                        job.id,
+                        job.kind,
+                        job.queue_key,
+                        job.attempts,
+                        job.max_attempts,
+                        job.run_at,
                         job.last_error.as_deref().unwrap_or("-")
                     );
                 }
