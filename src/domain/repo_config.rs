@@ -553,7 +553,21 @@ impl RepoConfig {
             .unwrap_or(1)
     }
 
-    /// Whether boarded pull requests get a "Released in" comment.
+    /// The approval rules: `approvals.required` people (default one) with
+    /// `approvals.permission` (default maintain), not the person who cut unless
+    /// `approvals.allow-self-approval`.
+    pub fn approval_rules(&self) -> crate::domain::train::ApprovalRules {
+        let approvals = self.approvals.clone().unwrap_or_default();
+        crate::domain::train::ApprovalRules {
+            required: approvals.required.unwrap_or(1),
+            permission: approvals
+                .permission
+                .unwrap_or(crate::domain::permission::Permission::Maintain),
+            allow_self_approval: approvals.allow_self_approval.unwrap_or(false),
+        }
+    }
+
+    /// Whether released pull requests get a "Released in" comment (default yes).
     pub fn release_comments(&self) -> bool {
         self.trains
             .as_ref()

@@ -70,7 +70,7 @@ pub(super) async fn facts(
         Ok(found) => found,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let rules = approval_rules(config);
+    let rules = config.approval_rules();
     let permission = if request.by_schedule {
         Permission::Admin
     } else {
@@ -118,16 +118,6 @@ pub(super) async fn facts(
         command_facts,
         pull_request,
     }))
-}
-
-/// The approval rules the repository configured (one maintainer, not the cutter, by default).
-pub(super) fn approval_rules(config: &RepoConfig) -> ApprovalRules {
-    let approvals = config.approvals.clone().unwrap_or_default();
-    ApprovalRules {
-        required: approvals.required.unwrap_or(1),
-        permission: approvals.permission.unwrap_or(Permission::Maintain),
-        allow_self_approval: approvals.allow_self_approval.unwrap_or(false),
-    }
 }
 
 /// The line the command names (the first configured one by default). Hotfix lines live as
