@@ -1117,16 +1117,7 @@ fn urlencode(text: &str) -> String {
 
 /// A comment `body` by `login` on issue `issue`, delivered as GitHub would.
 async fn comment_as(world: &World, delivery: &str, login: &str, issue: u64, body: &str) {
-    let text = std::fs::read_to_string(format!(
-        "{}/fixtures/github-webhooks/issue_comment/created.with-installation.payload.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture");
-    let mut comment: Value = serde_json::from_str(&text).expect("json");
-    comment["comment"]["body"] = json!(body);
-    comment["comment"]["id"] = json!(delivery.len() as u64 * 1000 + issue);
-    comment["comment"]["user"] = json!({"login": login, "type": "User", "id": 99});
-    comment["issue"]["number"] = json!(issue);
+    let comment = world.github.comment(login, issue, body);
     assert_eq!(
         world.deliver("issue_comment", delivery, &comment).await,
         StatusCode::ACCEPTED

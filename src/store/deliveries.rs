@@ -46,28 +46,6 @@ pub struct DeliveryRow {
     pub received_at: i64,
 }
 
-/// Records a delivery; `false` when the same source and id were recorded before.
-pub async fn record(conn: &mut AnyConnection, d: &DeliveryParams<'_>) -> Result<bool, StoreError> {
-    let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO deliveries (source, delivery_id, event, action, outcome, repository, \
-                                 installation_id, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (source, delivery_id) DO NOTHING \
-         RETURNING delivery_id",
-    )
-    .bind(d.source)
-    .bind(d.delivery_id)
-    .bind(d.event)
-    .bind(d.action)
-    .bind(d.outcome)
-    .bind(d.repository)
-    .bind(d.installation_id.and_then(|id| i64::try_from(id).ok()))
-    .bind(d.received_at)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(inserted.is_some())
-}
-
 /// Records many deliveries in one statement; returns the ids that were new (not recorded
 /// before). Callers pass each id once.
 pub async fn record_many(
