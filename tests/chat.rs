@@ -462,6 +462,15 @@ async fn slack_status_is_answered_within_the_request(test: TestDb) {
         "not-the-secret",
     );
     assert_eq!(world.send(forged).await.0, StatusCode::UNAUTHORIZED);
+    // Correctly signed, 2^63 seconds old: the age does not wrap around into the window.
+    let ancient = world.now_secs().wrapping_sub(i64::MIN.wrapping_neg());
+    let replayed = world.slack_request(
+        "/slack/commands",
+        "team_id=T1&text=status",
+        ancient,
+        SLACK_SECRET,
+    );
+    assert_eq!(world.send(replayed).await.0, StatusCode::UNAUTHORIZED);
 }
 
 async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
@@ -801,6 +810,9 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
         &world.discord_key,
     );
     assert_eq!(world.send(stale).await.0, StatusCode::UNAUTHORIZED);
+    let ancient = world.now_secs().wrapping_sub(i64::MIN.wrapping_neg());
+    let replayed = world.discord_request(&json!({"type": 1}), ancient, &world.discord_key);
+    assert_eq!(world.send(replayed).await.0, StatusCode::UNAUTHORIZED);
     let unsigned = Request::post("/discord/interactions")
         .header("content-type", "application/json")
         .body(Body::from("{\"type\":1}"))

@@ -20,10 +20,64 @@ pub const REPLAY_WINDOW_SECS: i64 = 300;
 
 /// Whether a signed request's Unix-seconds `timestamp` is within the replay window of now.
 pub(crate) fn is_fresh(timestamp: &str, now_secs: i64) -> bool {
+    // Checked: a signed timestamp 2^63 s away must not wrap around into the window.
     timestamp
         .trim()
         .parse::<i64>()
-        .is_ok_and(|sent| (now_secs - sent).abs() <= REPLAY_WINDOW_SECS)
+        .ok()
+        .and_then(|sent| now_secs.checked_sub(sent))
+        .and_then(i64::checked_abs)
+        .is_some_and(|age| age <= REPLAY_WINDOW_SECS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_795_000_000;
+
+    #[test]
+    fn the_window_is_five_minutes_either_way() {
+        for (offset, fresh) in [
+            (0, true),
+            (300, true),
+            (-300, true),
+            (301, false),
+            (-301, false),
+        ] {
+            assert_eq!(
+                is_fresh(&(NOW + offset).to_string(), NOW),
+                fresh,
+                "{offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_range_do_not_wrap_into_the_window() {
+        let far = NOW.wrapping_sub(i64::MIN.wrapping_neg()); // now - 2^63
+        for sent in [far, i64::MIN, i64::MAX, NOW - i64::MAX] {
+            assert!(!is_fresh(&sent.to_string(), NOW), "{sent}");
+        }
+        for junk in ["", "-", "1e9", "99999999999999999999", " 12 34", "\u{0}"] {
+            assert!(!is_fresh(junk, NOW), "{junk:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fresh_means_within_the_window(sent in any::<i64>(), now in any::<i64>()) {
+            let fresh = is_fresh(&sent.to_string(), now);
+            let within = (i128::from(now) - i128::from(sent)).abs() <= i128::from(REPLAY_WINDOW_SECS);
+            prop_assert_eq!(fresh, within);
+        }
+
+        #[test]
+        fn any_header_text_is_judged_without_panicking(text in ".{0,40}", now in any::<i64>()) {
+            let _ = is_fresh(&text, now);
+        }
+    }
 }
 
 /// The inbound routes.

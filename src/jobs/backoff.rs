@@ -80,6 +80,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_retry_hint_is_at_most_an_hour_and_never_panics(text in ".{0,32}") {
+            if let Some(wait) = retry_hint(&text) {
+                proptest::prop_assert!(wait <= Duration::from_secs(3600));
+            }
+        }
+
+        #[test]
+        fn numeric_hints_keep_their_value_up_to_the_cap(secs in 0u64..100_000) {
+            let wait = retry_hint(&secs.to_string());
+            proptest::prop_assert_eq!(wait, Some(Duration::from_secs(secs.min(3600))));
+        }
+    }
+
     #[test]
     fn jitter_outside_the_unit_range_is_clamped() {
         assert_eq!(retry_delay(1, BASE, CAP, -3.0), Duration::from_millis(2500));
