@@ -30,6 +30,28 @@ pub(crate) fn is_fresh(timestamp: &str, now_secs: i64) -> bool {
         .is_some_and(|age| age <= REPLAY_WINDOW_SECS)
 }
 
+/// The inbound routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhooks/github",
+            post(github::receive).layer(DefaultBodyLimit::max(github::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/slack/commands",
+            post(slack::command).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/slack/interactions",
+            post(slack::interaction).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/discord/interactions",
+            post(discord::interaction).layer(DefaultBodyLimit::max(discord::MAX_BODY_BYTES)),
+        )
+        .route("/oauth/github/callback", get(oauth::callback))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,26 +100,4 @@ mod tests {
             let _ = is_fresh(&text, now);
         }
     }
-}
-
-/// The inbound routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/webhooks/github",
-            post(github::receive).layer(DefaultBodyLimit::max(github::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/slack/commands",
-            post(slack::command).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/slack/interactions",
-            post(slack::interaction).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
-        )
-        .route(
-            "/discord/interactions",
-            post(discord::interaction).layer(DefaultBodyLimit::max(discord::MAX_BODY_BYTES)),
-        )
-        .route("/oauth/github/callback", get(oauth::callback))
 }
