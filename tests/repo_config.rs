@@ -234,6 +234,7 @@ async fn a_push_touching_the_config_on_the_default_branch_queues_one_reload(test
     };
     let push = |branch: &str, paths: &[&str]| HandleWebhook {
         delivery_id: "d".into(),
+        received_at: 0,
         event: Event::Push(PushEvent {
             repository: RepoFullName::parse(REPO).expect("repo"),
             default_branch: Some("main".into()),

@@ -66,6 +66,16 @@ pub struct Actor {
     pub is_bot: bool,
 }
 
+impl Actor {
+    /// Nobody known (events stored before the sender was kept).
+    pub fn unknown() -> Actor {
+        Actor {
+            login: String::new(),
+            is_bot: false,
+        }
+    }
+}
+
 /// What happened to a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -225,6 +235,33 @@ pub struct IssueCommentEvent {
     pub body: String,
     /// Who wrote it.
     pub author: Actor,
+    /// Who created or edited it now: the one acting (anyone with write access may edit
+    /// another person's comment).
+    #[serde(default = "Actor::unknown")]
+    pub sender: Actor,
+    /// The author's relation to the repository (`OWNER`, `MEMBER`, `COLLABORATOR`, `NONE`…).
+    #[serde(default)]
+    pub author_association: String,
+    /// When the comment was written, or last edited (RFC 3339).
+    #[serde(default)]
+    pub written_at: Option<String>,
+}
+
+impl IssueCommentEvent {
+    /// Whether the author belongs to the repository (owner, organisation member or invited
+    /// collaborator): only their commands are taken, on a public repository as on a private.
+    pub fn by_collaborator(&self) -> bool {
+        matches!(
+            self.author_association.as_str(),
+            "OWNER" | "MEMBER" | "COLLABORATOR"
+        )
+    }
+
+    /// Whether someone other than its author made this version of the comment.
+    pub fn edited_by_another(&self) -> bool {
+        matches!(self.action, CommentAction::Edited { .. })
+            && !self.sender.login.eq_ignore_ascii_case(&self.author.login)
+    }
 }
 
 /// A pushed ref.

@@ -1,5 +1,8 @@
-//! `/release …` lines in issue and pull request comments. The commenter's GitHub login is the
-//! actor (no linking); answers are reply comments, refusals too.
+//! `/release …` lines in issue and pull request comments. The actor is the event's `sender`,
+//! the GitHub account that wrote this version of the comment (no linking); answers are reply
+//! comments, refusals too. Only the repository's own people are heard: a comment by anyone
+//! else gets one 😕 and nothing more. A comment edited by someone other than its author, or
+//! delivered long after it was written (a replay), is refused with the reason.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +26,14 @@ pub struct CommentCommands {
     pub installation: u64,
     /// The comment.
     pub event: IssueCommentEvent,
+    /// When its delivery was received (epoch ms; 0 when unknown).
+    #[serde(default)]
+    pub received_at: i64,
 }
+
+/// A comment written (or last edited) longer than this before its delivery is not acted on:
+/// GitHub delivers within seconds, a replayed capture arrives later.
+pub const MAX_COMMENT_AGE: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
 impl CommentCommands {
     /// The command lines to act on: all of a new comment's, only the new ones of an edit.
@@ -52,11 +62,34 @@ impl BackgroundJob for CommentCommands {
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let event = &self.event;
         let github = ctx.github()?;
+        if !event.by_collaborator() {
+            // Outsiders do not make the bot talk: one reaction, whatever the comment holds.
+            let confused = github
+                .react_to_comment(
+                    self.installation,
+                    &event.repository,
+                    event.comment_id,
+                    "confused",
+                )
+                .await;
+            if let Err(error) = confused {
+                tracing::debug!(%error, "could not react to the comment");
+            }
+            return Ok(());
+        }
+        if let Some(reason) = self.refusal() {
+            for line in Self::lines(event) {
+                let command_id = format!("comment:{}:{}", event.comment_id, short_hash(&line));
+                let reply = Reply::private(Surface::GitHub.user(&reason));
+                self.reply(&ctx, &command_id, &line, reply).await?;
+            }
+            return Ok(());
+        }
         let asker = Asker {
             surface: Surface::GitHub,
             workspace: String::new(),
             channel: String::new(),
-            user: event.author.login.clone(),
+            user: event.sender.login.clone(),
             comment_repository: Some(event.repository.clone()),
         };
         for line in Self::lines(event) {
@@ -92,6 +125,33 @@ impl BackgroundJob for CommentCommands {
 }
 
 impl CommentCommands {
+    /// Why this comment's commands are not carried out at all, if they are not.
+    fn refusal(&self) -> Option<String> {
+        let event = &self.event;
+        if event.edited_by_another() {
+            return Some(format!(
+                "not carried out: {} edited a comment by {}; commands count only in one's own \
+                 comments",
+                event.sender.login, event.author.login
+            ));
+        }
+        let written = event
+            .written_at
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let received = jiff::Timestamp::from_millisecond(self.received_at).ok();
+        if let (Some(written), Some(received)) = (written, received)
+            && self.received_at > 0
+            && received.duration_since(written) > MAX_COMMENT_AGE
+        {
+            return Some(format!(
+                "not carried out: the comment was written at {written}, more than 10 minutes \
+                 before it was delivered at {received}; write the command again"
+            ));
+        }
+        None
+    }
+
     /// Answers a line with a reply comment, once: the line is recorded as answered and the
     /// comment enqueued in one transaction, so a retried job neither loses nor repeats it.
     async fn reply(

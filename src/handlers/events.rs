@@ -65,6 +65,10 @@ pub struct HandleWebhook {
     pub delivery_id: String,
     /// The parsed event.
     pub event: Event,
+    /// When the delivery was received (epoch ms): commands in comments older than the
+    /// delivery by more than a few minutes are replays.
+    #[serde(default)]
+    pub received_at: i64,
 }
 
 impl BackgroundJob for HandleWebhook {
@@ -82,7 +86,9 @@ impl BackgroundJob for HandleWebhook {
 
     async fn run(self, ctx: EventContext) -> Result<(), JobError> {
         let span = tracing::info_span!("webhook", delivery_id = %self.delivery_id);
-        handle_event(self.event, ctx).instrument(span).await
+        handle_event(self.event, self.received_at, ctx)
+            .instrument(span)
+            .await
     }
 }
 
@@ -94,7 +100,7 @@ fn noted(
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
+async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Result<(), JobError> {
     let now = ctx.clock.now().as_millisecond();
     match event {
         Event::Installation(e) => installation_event(&ctx, &e, now).await?,
@@ -128,6 +134,7 @@ async fn handle_event(event: Event, ctx: EventContext) -> Result<(), JobError> {
                         .enqueue_now(&CommentCommands {
                             installation,
                             event: comment,
+                            received_at,
                         })
                         .await?;
                 }

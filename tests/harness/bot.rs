@@ -100,6 +100,8 @@ impl TestBot {
 
     /// `login` comments `body` on issue or pull request `issue`.
     pub async fn comment(&self, login: &str, issue: u64, body: &str) {
+        use trainyard::clock::Clock as _;
+        self.github.set_now(self.clock.now());
         let payload = self.github.comment(login, issue, body);
         assert_eq!(
             self.deliver("issue_comment", &payload).await,

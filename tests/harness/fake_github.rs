@@ -54,6 +54,8 @@ pub struct Comment {
     pub issue: u64,
     /// Body.
     pub body: String,
+    /// Who wrote it.
+    pub author: String,
 }
 
 #[derive(Default)]
@@ -73,6 +75,8 @@ struct State {
     collaborators: HashMap<String, (String, String)>,
     files: HashMap<String, String>,
     faults: Vec<Fault>,
+    /// GitHub's clock, for comment times (RFC 3339).
+    now: String,
     unexpected: Vec<String>,
     log: Vec<(String, String)>,
     next_id: u64,
@@ -177,6 +181,7 @@ impl FakeGitHub {
                 "body": "first"
             }));
             s.next_id = 100;
+            s.now = "2026-11-27T09:00:00Z".into();
             for (login, permission, role) in [
                 ("maya", "admin", "maintain"),
                 ("dave", "admin", "maintain"),
@@ -326,6 +331,11 @@ impl FakeGitHub {
         self.lock().commit_on(branch)
     }
 
+    /// What GitHub's clock says (comments are stamped with it).
+    pub fn set_now(&self, now: jiff::Timestamp) {
+        self.lock().now = now.to_string();
+    }
+
     /// `login` comments `body` on issue or pull request `issue`; returns the
     /// `issue_comment.created` webhook.
     pub fn comment(&self, login: &str, issue: u64, body: &str) -> Value {
@@ -335,19 +345,30 @@ impl FakeGitHub {
             id,
             issue,
             body: body.into(),
+            author: login.into(),
         });
-        let association = match s.collaborators.get(login) {
-            Some((p, _)) if p == "admin" => "MEMBER",
-            Some(_) => "COLLABORATOR",
-            None => "NONE",
-        };
         let mut payload = fixture("issue_comment/created.with-installation.payload.json");
-        payload["comment"]["id"] = json!(id);
-        payload["comment"]["body"] = json!(body);
-        payload["comment"]["user"] = json!({"login": login, "type": "User", "id": 1000 + id});
-        payload["comment"]["author_association"] = json!(association);
+        payload["comment"] = comment_json(&s, id, login, body);
         payload["issue"]["number"] = json!(issue);
-        payload["sender"] = json!({"login": login, "type": "User", "id": 1000 + id});
+        payload["sender"] = json!({"login": login, "type": "User", "id": 77});
+        payload
+    }
+
+    /// `editor` edits comment `id` to `body`; returns the `issue_comment.edited` webhook (its
+    /// `sender` is the editor, its comment's `user` still the author).
+    pub fn edit_comment(&self, editor: &str, id: u64, body: &str) -> Value {
+        let mut s = self.lock();
+        let Some(index) = s.comments.iter().position(|c| c.id == id) else {
+            panic!("no comment {id}");
+        };
+        let before = std::mem::replace(&mut s.comments[index].body, body.into());
+        let (issue, author) = (s.comments[index].issue, s.comments[index].author.clone());
+        let mut payload = fixture("issue_comment/created.with-installation.payload.json");
+        payload["action"] = json!("edited");
+        payload["changes"] = json!({"body": {"from": before}});
+        payload["comment"] = comment_json(&s, id, &author, body);
+        payload["issue"]["number"] = json!(issue);
+        payload["sender"] = json!({"login": editor, "type": "User", "id": 78});
         payload
     }
 
@@ -728,6 +749,7 @@ fn issues(
                 id,
                 issue: number,
                 body: text,
+                author: "trainyard[bot]".into(),
             });
             ResponseTemplate::new(201).set_body_json(json!({"id": id}))
         }
@@ -759,6 +781,21 @@ pub fn visible(body: &str) -> String {
     }
     out.push_str(rest);
     out.trim_end().to_owned()
+}
+
+/// A comment as webhooks carry it, stamped with GitHub's clock; the author's association
+/// follows their role on the repository.
+fn comment_json(s: &State, id: u64, login: &str, body: &str) -> Value {
+    let association = match s.collaborators.get(login) {
+        Some((p, _)) if p == "admin" => "MEMBER",
+        Some(_) => "COLLABORATOR",
+        None => "NONE",
+    };
+    json!({
+        "id": id, "body": body, "author_association": association,
+        "user": {"login": login, "type": "User", "id": 1000 + id},
+        "created_at": s.now, "updated_at": s.now,
+    })
 }
 
 fn release_webhook(action: &str, release: &Value, login: &str) -> Value {

@@ -136,7 +136,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn private(text: String) -> Reply {
+    pub(crate) fn private(text: String) -> Reply {
         Reply {
             text,
             ephemeral: true,

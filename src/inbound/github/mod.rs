@@ -67,6 +67,7 @@ pub async fn receive(
     }
     let (action, parsed) = payload::parse(event, &body)
         .map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let received_at = state.queue.clock().now().as_millisecond();
     let (repository, installation_id, job) = match parsed {
         Parsed::Handled(event) => (
             event.repository().map(|r| r.to_string()),
@@ -74,6 +75,7 @@ pub async fn receive(
             needs_a_job(&event, &state.noted_repositories).then(|| HandleWebhook {
                 delivery_id: delivery_id.to_owned(),
                 event: *event,
+                received_at,
             }),
         ),
         Parsed::Ignored => (None, None, None),
@@ -85,7 +87,7 @@ pub async fn receive(
         action,
         repository,
         installation_id,
-        received_at: state.queue.clock().now().as_millisecond(),
+        received_at,
         job,
     };
     match state.intake.submit(delivery).await {

@@ -242,6 +242,7 @@ struct IssueCommentPayload {
     comment: Comment,
     repository: Repo,
     installation: Option<InstallationRef>,
+    sender: User,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +266,10 @@ struct Comment {
     id: u64,
     body: Option<String>,
     user: User,
+    #[serde(default)]
+    author_association: String,
+    created_at: Option<String>,
+    updated_at: Option<String>,
 }
 
 fn issue_comment(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
@@ -285,6 +290,9 @@ fn issue_comment(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         comment_id: p.comment.id,
         body: p.comment.body.unwrap_or_default(),
         author: p.comment.user.into(),
+        sender: p.sender.into(),
+        author_association: p.comment.author_association,
+        written_at: p.comment.updated_at.or(p.comment.created_at),
     }))
 }
 

@@ -1,0 +1,133 @@
+//! Who may act, tried as an attacker would, through the real HTTP entry on the stateful fake
+//! GitHub (issue #12): a writer editing a maintainer's comment, a replayed comment, and an
+//! outsider on a public repository. Each attack is refused and changes nothing.
+
+mod harness;
+
+use trainyard::clock::Clock as _;
+use trainyard::domain::train::TrainState;
+use trainyard::store::trains as train_store;
+
+use harness::TestDb;
+use harness::bot::TestBot;
+
+const CONFIG: &str = "trains:\n  lines:\n    - name: main\n      branch: master\n";
+
+/// A frozen train, cut by carol, waiting for a maintainer's approval.
+async fn frozen_train(test: &TestDb) -> TestBot {
+    let bot = TestBot::start(test, CONFIG).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
+    bot
+}
+
+async fn approvals(bot: &TestBot) -> usize {
+    let frozen = bot.trains(&[TrainState::Frozen]).await;
+    train_store::approvals(&bot.app.db, frozen[0].id)
+        .await
+        .expect("approvals")
+        .len()
+}
+
+async fn a_writer_editing_a_maintainers_comment_does_not_approve_as_them(test: TestDb) {
+    let bot = frozen_train(&test).await;
+    // maya, a maintainer, writes an old, harmless comment.
+    bot.github.set_now(bot.clock.now());
+    let comment = bot.github.comment("maya", 7, "Looks good to me.");
+    bot.deliver("issue_comment", &comment).await;
+    bot.run_jobs().await;
+    // carol (write) edits it to add an approval: GitHub sends it with carol as the sender.
+    let id = comment["comment"]["id"].as_u64().expect("id");
+    let edited = bot
+        .github
+        .edit_comment("carol", id, "Looks good to me.\n/release approve");
+    bot.deliver("issue_comment", &edited).await;
+    bot.run_jobs().await;
+    assert_eq!(approvals(&bot).await, 0, "no approval recorded for maya");
+    assert!(bot.trains(&[TrainState::Released]).await.is_empty());
+    let said = bot.github.bot_comments_on(7);
+    assert_eq!(
+        said.last().map(String::as_str),
+        Some(
+            "> /release approve\n\nnot carried out: carol edited a comment by maya; commands \
+             count only in one's own comments"
+        ),
+        "{said:?}"
+    );
+    // maya's own command approves.
+    bot.comment("maya", 7, "/release approve").await;
+    bot.run_jobs().await;
+    assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
+}
+
+async fn a_comment_delivered_long_after_it_was_written_is_not_acted_on(test: TestDb) {
+    let bot = frozen_train(&test).await;
+    // Written at 09:00, delivered eleven minutes later (a captured body sent again).
+    bot.github.set_now(bot.clock.now());
+    let comment = bot.github.comment("maya", 7, "/release approve");
+    bot.clock.advance(jiff::SignedDuration::from_mins(11));
+    bot.deliver("issue_comment", &comment).await;
+    bot.run_jobs().await;
+    assert_eq!(approvals(&bot).await, 0);
+    let said = bot.github.bot_comments_on(7);
+    assert!(
+        said.last()
+            .is_some_and(|s| s.contains("more than 10 minutes before it was delivered")),
+        "{said:?}"
+    );
+    // Delivered in time, and then the same delivery body again: one approval, one release.
+    bot.github.set_now(bot.clock.now());
+    let comment = bot.github.comment("maya", 7, "/release approve");
+    bot.deliver("issue_comment", &comment).await;
+    bot.deliver("issue_comment", &comment).await;
+    bot.run_jobs().await;
+    assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
+    let tags: Vec<_> = bot
+        .github
+        .tags()
+        .into_iter()
+        .filter(|(t, _, _)| t == "v1.0.1")
+        .collect();
+    assert_eq!(tags.len(), 1);
+}
+
+async fn an_outsider_gets_one_reaction_and_nothing_else(test: TestDb) {
+    let bot = frozen_train(&test).await;
+    let before = bot.github.bot_comments_on(7).len();
+    bot.comment(
+        "mallory",
+        7,
+        "/release status\n/release help\n/release approve\n/release include #999999",
+    )
+    .await;
+    bot.run_jobs().await;
+    assert_eq!(
+        bot.github.bot_comments_on(7).len(),
+        before,
+        "the bot wrote nothing for an outsider"
+    );
+    let confused: Vec<_> = bot
+        .github
+        .reactions()
+        .into_iter()
+        .filter(|(_, content)| content == "confused")
+        .collect();
+    assert_eq!(confused.len(), 1);
+    assert!(
+        !bot.github
+            .log()
+            .iter()
+            .any(|(_, path)| path.ends_with("/pulls/999999") || path.contains("/mallory/")),
+        "nothing looked up on an outsider's behalf"
+    );
+    assert_eq!(approvals(&bot).await, 0);
+}
+
+on_both_backends!(
+    a_writer_editing_a_maintainers_comment_does_not_approve_as_them,
+    a_comment_delivered_long_after_it_was_written_is_not_acted_on,
+    an_outsider_gets_one_reaction_and_nothing_else,
+);
