@@ -126,7 +126,95 @@ async fn an_outsider_gets_one_reaction_and_nothing_else(test: TestDb) {
     assert_eq!(approvals(&bot).await, 0);
 }
 
+/// The draft's id and whether it is a draft on GitHub now.
+fn draft_state(bot: &TestBot, id: u64) -> bool {
+    bot.github
+        .releases()
+        .iter()
+        .find(|r| r["id"] == serde_json::json!(id))
+        .map(|r| r["draft"] == true)
+        .expect("the release")
+}
+
+async fn publishing_a_draft_by_hand_follows_the_approval_rules(test: TestDb) {
+    // carol cut the train and only writes: her publishing is put back to draft.
+    let bot = frozen_train(&test).await;
+    let frozen = bot.trains(&[TrainState::Frozen]).await;
+    let draft = frozen[0].draft_release_id.expect("draft") as u64;
+    let published = bot.github.publish_by_hand("carol", draft, None);
+    bot.deliver("release", &published).await;
+    bot.run_jobs().await;
+    assert!(draft_state(&bot, draft), "a draft again");
+    assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
+    assert_eq!(approvals(&bot).await, 0);
+    let events = bot.event_kinds().await;
+    assert_eq!(events.last().map(String::as_str), Some("publish_undone"));
+
+    // The open train's draft (never cut) published by a maintainer: a draft again too.
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    let open = bot.trains(&[TrainState::Open]).await;
+    let open_draft = open[0].draft_release_id.expect("draft") as u64;
+    let published = bot.github.publish_by_hand("maya", open_draft, None);
+    bot.deliver("release", &published).await;
+    bot.run_jobs().await;
+    assert!(draft_state(&bot, open_draft));
+    assert!(bot.trains(&[TrainState::Released]).await.is_empty());
+
+    // A maintainer publishing the cut train's draft approves and releases it.
+    let published = bot.github.publish_by_hand("maya", draft, None);
+    bot.deliver("release", &published).await;
+    bot.run_jobs().await;
+    assert!(!draft_state(&bot, draft));
+    assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
+}
+
+async fn publishing_counts_as_one_approval_of_several(test: TestDb) {
+    let config = format!("{CONFIG}approvals:\n  required: 2\n");
+    let bot = TestBot::start(&test, &config).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let draft = bot.trains(&[TrainState::Frozen]).await[0]
+        .draft_release_id
+        .expect("draft") as u64;
+    let published = bot.github.publish_by_hand("maya", draft, None);
+    bot.deliver("release", &published).await;
+    bot.run_jobs().await;
+    assert!(
+        draft_state(&bot, draft),
+        "one approval of two: a draft again"
+    );
+    assert_eq!(approvals(&bot).await, 1);
+    bot.comment("dave", 7, "/release approve").await;
+    bot.run_jobs().await;
+    assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
+    assert!(!draft_state(&bot, draft));
+}
+
+async fn publishing_approves_nothing_where_the_repository_says_so(test: TestDb) {
+    let config = format!("{CONFIG}approvals:\n  publishing-approves: false\n");
+    let bot = TestBot::start(&test, &config).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let draft = bot.trains(&[TrainState::Frozen]).await[0]
+        .draft_release_id
+        .expect("draft") as u64;
+    let published = bot.github.publish_by_hand("maya", draft, None);
+    bot.deliver("release", &published).await;
+    bot.run_jobs().await;
+    assert!(draft_state(&bot, draft));
+    assert_eq!(approvals(&bot).await, 0);
+    assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
+}
+
 on_both_backends!(
+    publishing_a_draft_by_hand_follows_the_approval_rules,
+    publishing_counts_as_one_approval_of_several,
+    publishing_approves_nothing_where_the_repository_says_so,
     a_writer_editing_a_maintainers_comment_does_not_approve_as_them,
     a_comment_delivered_long_after_it_was_written_is_not_acted_on,
     an_outsider_gets_one_reaction_and_nothing_else,

@@ -306,6 +306,11 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
         TrainEvent::Abandoned { by } => {
             format!("{train} was abandoned by {}", surface.user(by))
         }
+        TrainEvent::PublishUndone { by, reason } => format!(
+            "{} published the draft of {train} on GitHub; it is a draft again: {}",
+            surface.user(by),
+            surface.user(reason)
+        ),
         TrainEvent::ConfigRefused { error } => format!(
             "{}: the new configuration was refused and the last good one stays in force: {}",
             surface.bold(repository),

@@ -567,6 +567,15 @@ impl RepoConfig {
         }
     }
 
+    /// Whether publishing a train's draft on GitHub counts as the publisher's approval
+    /// (`approvals.publishing-approves`, default yes).
+    pub fn publishing_approves(&self) -> bool {
+        self.approvals
+            .as_ref()
+            .and_then(|a| a.publishing_approves)
+            .unwrap_or(true)
+    }
+
     /// Whether released pull requests get a "Released in" comment (default yes).
     pub fn release_comments(&self) -> bool {
         self.trains

@@ -62,6 +62,13 @@ pub enum TrainEvent {
         /// Why.
         reason: String,
     },
+    /// A draft published by hand was put back to draft: publishing did not release the train.
+    PublishUndone {
+        /// Who published it.
+        by: String,
+        /// Why it does not count (or what is still missing).
+        reason: String,
+    },
     /// Ended without a release.
     Abandoned {
         /// Who.
@@ -93,6 +100,7 @@ impl TrainEvent {
             TrainEvent::Rejected { .. } => "rejected",
             TrainEvent::Released { .. } => "released",
             TrainEvent::Blocked { .. } => "blocked",
+            TrainEvent::PublishUndone { .. } => "publish_undone",
             TrainEvent::Abandoned { .. } => "abandoned",
             TrainEvent::ConfigRefused { .. } => "config_refused",
             TrainEvent::CutReminder { .. } => "cut_reminder",

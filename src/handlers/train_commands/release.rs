@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::TagKind;
-use crate::domain::train::TrainState;
+use crate::domain::train::{CommandFacts, TrainCommand, TrainState, TrainView, Transition, decide};
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
 use crate::github::git::RefCreated;
@@ -16,6 +16,7 @@ use crate::handlers::repo_config;
 use crate::handlers::trains::{TrainContext, draft_for};
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::ports::GitHubPort;
 use crate::store::release_snapshots;
 use crate::store::trains::{self, Step, TrainRow};
 
@@ -298,6 +299,11 @@ impl BackgroundJob for DraftPublishedByHand {
             // Not a train's draft: somebody else's release.
             return Ok(());
         };
+        // Publishing counts as the publisher's approval, under the rules of any approval;
+        // when it does not release the train, the release is put back to draft.
+        if train.state() != TrainState::Approved && !self.approves(&ctx, github, &train).await? {
+            return Ok(());
+        }
         let tag_ref = format!("tags/{}", self.tag_name);
         let at = github
             .ref_commit(self.installation, repo, &tag_ref)
@@ -322,8 +328,102 @@ impl BackgroundJob for DraftPublishedByHand {
             tag: self.tag_name.clone(),
             url: Some(self.url.clone()),
         };
-        released(&ctx, &train, train.state(), event).await?;
+        released(&ctx, &train, TrainState::Approved, event).await?;
         tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
         Ok(())
+    }
+}
+
+impl DraftPublishedByHand {
+    /// Takes the publication as the publisher's approval of a cut train; `true` when that
+    /// approved the train (it is `approved` now). Otherwise the release is put back to draft
+    /// and the channels are told why.
+    async fn approves(
+        &self,
+        ctx: &TrainContext,
+        github: &GitHubClient,
+        train: &TrainRow,
+    ) -> Result<bool, JobError> {
+        let (repo, installation) = (&self.repository, self.installation);
+        let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+        let config = &config.effective.config;
+        if !config.publishing_approves() {
+            let reason = "publishing the draft does not approve on this repository \
+                          (approvals.publishing-approves: false); approve with `/release approve`";
+            return self.undo(ctx, github, train, reason.into()).await;
+        }
+        let rules = config.approval_rules();
+        let permission = github
+            .collaborator_permission(installation, repo, &self.publisher)
+            .await?;
+        let passengers = trains::passengers(&ctx.db, train.id).await?;
+        let boarded: Vec<u64> = passengers.iter().map(|p| p.number as u64).collect();
+        let approvals = trains::approvals(&ctx.db, train.id).await?;
+        let view = TrainView {
+            state: train.state(),
+            boarded: &boarded,
+            cut_by: train.cut_by.as_deref(),
+            approvals: &approvals,
+        };
+        let facts = CommandFacts {
+            permission: Some(permission),
+            ..CommandFacts::default()
+        };
+        let complete = match decide(
+            &view,
+            &TrainCommand::Approve,
+            &self.publisher,
+            &facts,
+            &rules,
+        ) {
+            Ok(Transition::Approved { complete }) => complete,
+            Ok(_) => false,
+            Err(refusal) => return self.undo(ctx, github, train, refusal.to_string()).await,
+        };
+        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+        let now = unit.now();
+        trains::approve(unit.conn(), train.id, &self.publisher, now).await?;
+        let (have, required) = (approvals.len() + 1, rules.required);
+        let event = TrainEvent::Approved {
+            by: self.publisher.clone(),
+            have,
+            required,
+        };
+        unit.announce(train, &event).await?;
+        if complete {
+            let (from, to) = (TrainState::Frozen, TrainState::Approved);
+            trains::transition(unit.conn(), train.id, from, to, now).await?;
+        }
+        unit.commit().await?;
+        if complete {
+            return Ok(true);
+        }
+        let reason = format!(
+            "approval {have} of {required} recorded; the train is released after the last one"
+        );
+        self.undo(ctx, github, train, reason).await
+    }
+
+    /// Puts the release back to draft and tells the channels why; always `false`.
+    async fn undo(
+        &self,
+        ctx: &TrainContext,
+        github: &GitHubClient,
+        train: &TrainRow,
+        reason: String,
+    ) -> Result<bool, JobError> {
+        github
+            .unpublish_release(self.installation, &self.repository, self.release_id)
+            .await?;
+        release_snapshots::invalidate(&ctx.db, &self.repository).await?;
+        tracing::info!(repo = %self.repository, train = train.id, publisher = %self.publisher, %reason, "publication by hand undone");
+        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+        let event = TrainEvent::PublishUndone {
+            by: self.publisher.clone(),
+            reason,
+        };
+        unit.announce(train, &event).await?;
+        unit.commit().await?;
+        Ok(false)
     }
 }
