@@ -613,7 +613,7 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
 async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
     use trainyard::handlers::chat::ReplyTo;
     use trainyard::handlers::train_commands::RunTrainCommand;
-    use trainyard::jobs::{BackgroundJob as _, JobError};
+    use trainyard::jobs::Enqueued;
     let world = World::new(&test).await;
     // This replica lost its GitHub App settings: the command can never succeed here.
     let mut ctx = world.bot.train_context();
@@ -634,13 +634,38 @@ async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
         train_id: None,
         expect_version: None,
     };
-    let result = command.run(ctx).await;
-    assert!(
-        matches!(result, Err(JobError::Permanent(_))),
-        "buried: {result:?}"
-    );
-    // The answer is a job of its own, sent once the refusal is recorded.
-    world.run_jobs().await;
+    // Run through the queue, on a worker of this replica.
+    let Enqueued::New(id) = world
+        .bot
+        .queue
+        .enqueue_now(&command)
+        .await
+        .expect("enqueue")
+    else {
+        panic!("a new job");
+    };
+    let registry = trainyard::jobs::Registry::new()
+        .register::<RunTrainCommand>(ctx)
+        .register::<trainyard::handlers::train_commands::SendCommandReply>(
+            world.bot.train_context(),
+        );
+    let drained = trainyard::jobs::Runner::new(world.bot.queue.clone(), registry)
+        .run_pending()
+        .await
+        .expect("run");
+    assert_eq!(drained.dead, 1, "buried: {drained:?}");
+    // Kept for the operator, without the response URL (a credential).
+    let payload = world
+        .bot
+        .queue
+        .payload(id)
+        .await
+        .expect("payload")
+        .expect("kept");
+    assert!(!payload.contains("/response/t-dead"), "{payload}");
+    assert!(payload.contains("\"channel\":\"C1\""), "{payload}");
+    // The answer is a job of its own, sent once the refusal is recorded (in the same run).
+    assert_eq!(drained.completed, 1, "{drained:?}");
     let responses = world.responses.bodies();
     assert_eq!(responses.len(), 1);
     assert_eq!(responses[0]["response_type"], "ephemeral");

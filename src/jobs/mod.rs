@@ -43,6 +43,10 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
         None
     }
 
+    /// Forgets the credentials the job carries (a reply URL, an interaction token): called
+    /// on a copy when the job dies, so a dead job kept for operators holds none.
+    fn erase_secrets(&mut self) {}
+
     /// Does the work.
     fn run(
         self,
@@ -89,11 +93,13 @@ impl From<anyhow::Error> for JobError {
 /// A started job's future.
 pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type StartJob = Box<dyn Fn(&str) -> Result<JobFuture, serde_json::Error> + Send + Sync>;
+type EraseJob = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Which code runs each job kind; built once at start-up.
 #[derive(Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, StartJob>,
+    erasers: HashMap<&'static str, EraseJob>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -115,7 +121,19 @@ impl Registry {
             Ok(Box::pin(job.run(context.clone())))
         });
         self.handlers.insert(J::KIND, start);
+        let erase: EraseJob = Box::new(|payload| {
+            let mut job: J = serde_json::from_str(payload).ok()?;
+            job.erase_secrets();
+            let erased = serde_json::to_string(&job).ok()?;
+            (erased != payload).then_some(erased)
+        });
+        self.erasers.insert(J::KIND, erase);
         self
+    }
+
+    /// `payload` without the credentials its job carries; `None` when it has none.
+    pub(crate) fn erase_secrets(&self, kind: &str, payload: &str) -> Option<String> {
+        self.erasers.get(kind).and_then(|erase| erase(payload))
     }
 
     /// Starts the job of `kind` from its stored payload.

@@ -279,15 +279,54 @@ const INSERT_JOB_POSTGRES: &str = "WITH ahead AS (SELECT EXISTS (SELECT 1 FROM j
      RETURNING id, (SELECT CASE WHEN waiting THEN 1 ELSE 0 END FROM ahead)::BIGINT";
 
 /// The queue over the store. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Queue {
     db: Db,
     clock: SharedClock,
     settings: QueueSettings,
     wake: Arc<Notify>,
+    /// Rewrites a dead job's payload without its credentials (installed by the runner, which
+    /// knows the kinds): a dead job is kept for operators, its reply URLs and tokens are not.
+    eraser: Arc<std::sync::OnceLock<Eraser>>,
+}
+
+/// A dead job's payload without its credentials, by kind; `None` to keep it as it is.
+pub(crate) type Eraser = Box<dyn Fn(&str, &str) -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for QueueEraser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "installed"
+        } else {
+            "none"
+        })
+    }
+}
+
+struct QueueEraser<'a>(&'a std::sync::OnceLock<Eraser>);
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("db", &self.db)
+            .field("settings", &self.settings)
+            .field("eraser", &QueueEraser(&self.eraser))
+            .finish()
+    }
 }
 
 impl Queue {
+    /// Installs how dead jobs' payloads lose their credentials (once; later calls are
+    /// ignored).
+    pub(crate) fn install_eraser(&self, eraser: Eraser) {
+        let _ = self.eraser.set(eraser);
+    }
+
+    /// `payload` of a job of `kind` without credentials, when it carries any.
+    fn erased(&self, kind: &str, payload: &str) -> Option<String> {
+        self.eraser.get().and_then(|erase| erase(kind, payload))
+    }
+
     /// A queue over `db`, reading time from `clock`.
     pub fn new(db: Db, clock: SharedClock, settings: QueueSettings) -> Self {
         Queue {
@@ -295,6 +334,7 @@ impl Queue {
             clock,
             settings,
             wake: Arc::new(Notify::new()),
+            eraser: Arc::default(),
         }
     }
 
@@ -495,13 +535,17 @@ impl Queue {
                 "the worker running attempt {} stopped without finishing (lease expired)",
                 candidate.attempts
             );
+            let payload = self
+                .erased(&candidate.kind, &candidate.payload)
+                .unwrap_or(candidate.payload.clone());
             sqlx::query(
                 "UPDATE jobs SET state = 'dead', last_error = $2, lease_token = NULL, \
-                        locked_until = NULL, updated_at = $3 WHERE id = $1",
+                        locked_until = NULL, updated_at = $3, payload = $4 WHERE id = $1",
             )
             .bind(candidate.id)
             .bind(&error)
             .bind(now)
+            .bind(payload)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -619,20 +663,32 @@ impl Queue {
         Ok(Some(from_millis(run_at)))
     }
 
-    /// Marks the job dead at once, keeping `error`.
+    /// Marks the job dead at once, keeping `error` (and its payload, credentials erased).
     pub async fn bury(&self, job: &ClaimedJob, error: &str) -> Result<(), QueueError> {
+        let payload = self
+            .erased(&job.kind, &job.payload)
+            .unwrap_or(job.payload.clone());
         sqlx::query(
             "UPDATE jobs SET state = 'dead', last_error = $3, lease_token = NULL, \
-                    locked_until = NULL, updated_at = $4 \
+                    locked_until = NULL, updated_at = $4, payload = $5 \
              WHERE id = $1 AND lease_token = $2",
         )
         .bind(job.id)
         .bind(&job.lease_token)
         .bind(error)
         .bind(self.now_millis())
+        .bind(payload)
         .execute(self.db.pool())
         .await?;
         Ok(())
+    }
+
+    /// A stored job's payload (operators' tools and tests).
+    pub async fn payload(&self, id: JobId) -> Result<Option<String>, QueueError> {
+        Ok(sqlx::query_scalar("SELECT payload FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?)
     }
 
     /// Hands the job back to run again at `run_at`, if this worker still holds its lease.

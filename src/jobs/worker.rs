@@ -67,10 +67,12 @@ pub struct Runner {
 impl Runner {
     /// A runner for `queue` with `registry`'s handlers.
     pub fn new(queue: Queue, registry: Registry) -> Self {
-        Runner {
-            queue,
-            registry: Arc::new(registry),
-        }
+        let registry = Arc::new(registry);
+        let erasing = registry.clone();
+        queue.install_eraser(Box::new(move |kind, payload| {
+            erasing.erase_secrets(kind, payload)
+        }));
+        Runner { queue, registry }
     }
 
     /// The queue this runner claims from.

@@ -114,6 +114,16 @@ impl std::fmt::Debug for ReplyTo {
 }
 
 impl ReplyTo {
+    /// Forgets the credential (response URL, interaction token); the channel stays, so a
+    /// reply could still be posted there.
+    pub fn erase(&mut self) {
+        match self {
+            ReplyTo::Slack { response_url, .. } => response_url.clear(),
+            ReplyTo::Discord { token, .. } => token.clear(),
+            ReplyTo::GitHub { .. } => {}
+        }
+    }
+
     /// The surface this goes to.
     pub fn surface(&self) -> Surface {
         match self {

@@ -32,7 +32,7 @@ pub async fn relay(
                 "text": text,
             });
             // A response_url takes 5 posts in 30 minutes; after that, the bot posts.
-            if now - issued_at < 29 * 60 * 1000 {
+            if !response_url.is_empty() && now - issued_at < 29 * 60 * 1000 {
                 match slack.respond(response_url, &message).await {
                     Ok(()) => return Ok(()),
                     Err(ChatError::Gone { .. }) => {}
@@ -50,7 +50,7 @@ pub async fn relay(
                 return Ok(());
             };
             let message = serde_json::json!({ "content": text });
-            if now - issued_at < 14 * 60 * 1000 {
+            if !token.is_empty() && now - issued_at < 14 * 60 * 1000 {
                 // Refusals are for the asker's eyes only; outcomes for the channel.
                 let answered = if refused {
                     discord.answer_privately(token, &message).await
@@ -94,6 +94,10 @@ impl crate::jobs::BackgroundJob for SendReply {
 
     fn queue_key(&self) -> String {
         "chat.reply".to_owned()
+    }
+
+    fn erase_secrets(&mut self) {
+        self.reply_to.erase();
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), crate::jobs::JobError> {

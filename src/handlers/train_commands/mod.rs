@@ -108,6 +108,12 @@ impl BackgroundJob for RunTrainCommand {
         self.repository.to_string()
     }
 
+    fn erase_secrets(&mut self) {
+        if let Some(reply_to) = &mut self.reply_to {
+            reply_to.erase();
+        }
+    }
+
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
         let _entered = span.enter();
@@ -267,6 +273,10 @@ impl BackgroundJob for SendCommandReply {
 
     fn queue_key(&self) -> String {
         format!("reply:{}", self.repository)
+    }
+
+    fn erase_secrets(&mut self) {
+        self.reply_to.erase();
     }
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
