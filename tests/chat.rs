@@ -1308,7 +1308,80 @@ async fn an_outsiders_include_of_a_missing_pull_request_blocks_nothing(test: Tes
     );
 }
 
+async fn one_channel_that_fails_does_not_hold_up_the_others(test: TestDb) {
+    let world = World::new(&test).await;
+    // Slack refuses the channel for good (the bot was removed from it).
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+        )
+        .with_priority(1)
+        .mount(&world.slack)
+        .await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    let discord = texts(&world.discord_messages.bodies(), "content");
+    assert!(
+        discord
+            .iter()
+            .any(|t| t.contains("Add the departure board")),
+        "Discord hears of the boarding: {discord:?}"
+    );
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let undelivered = train_store::undelivered_events(&world.bot.db, &repo)
+        .await
+        .expect("events");
+    assert!(
+        undelivered.is_empty(),
+        "done with the refused channel skipped"
+    );
+
+    // Slack down for a while (5xx): Discord is served at once, Slack catches up in order.
+    world.slack.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&world.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(world.slack_posts.clone())
+        .mount(&world.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .respond_with(world.slack_updates.clone())
+        .mount(&world.slack)
+        .await;
+    world.merge(2, "Fix the clock").await;
+    let drained = world.bot.runner().run_pending().await.expect("run");
+    assert_eq!(drained.dead, 0);
+    let discord = texts(&world.discord_messages.bodies(), "content");
+    assert!(
+        discord.iter().any(|t| t.contains("Fix the clock")),
+        "{discord:?}"
+    );
+    assert!(
+        !texts(&world.slack_posts.bodies(), "text")
+            .iter()
+            .any(|t| t.contains("Fix the clock")),
+        "Slack is still down"
+    );
+    world.clock.advance(jiff::SignedDuration::from_mins(5));
+    world.run_jobs().await;
+    let slack = texts(&world.slack_posts.bodies(), "text");
+    assert!(
+        slack.iter().any(|t| t.contains("Fix the clock")),
+        "{slack:?}"
+    );
+}
+
 on_both_backends!(
+    one_channel_that_fails_does_not_hold_up_the_others,
     an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated,
     an_outsiders_include_of_a_missing_pull_request_blocks_nothing,
     unlink_forgets_and_a_spent_response_url_falls_back_to_the_channel,

@@ -60,18 +60,67 @@ impl BackgroundJob for DeliverTrainEvents {
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let repo = &self.repository;
         let routes = chat_store::announce_channels(&ctx.db, repo).await?;
+        // Each channel on its own: one that is down waits (its later events too, to keep
+        // their order) while the others are served; one that refuses for good is skipped.
+        let mut waiting: Vec<&Route> = Vec::new();
+        let mut retry = None;
         for event in trains::undelivered_events(&ctx.db, repo).await? {
+            let mut pending = false;
             for route in &routes {
+                if waiting.contains(&route) {
+                    pending = true;
+                    continue;
+                }
                 if chat_store::event_delivered(&ctx.db, event.id, route).await? {
                     continue;
                 }
-                if deliver(&ctx, repo, &event, route).await? {
-                    chat_store::mark_event_delivered(&ctx.db, event.id, route, ctx.now()).await?;
+                match deliver(&ctx, repo, &event, route).await {
+                    Ok(Delivery::Posted) => {
+                        chat_store::mark_event_delivered(&ctx.db, event.id, route, ctx.now())
+                            .await?;
+                    }
+                    Ok(Delivery::NotConfigured) => {}
+                    Ok(Delivery::Refused(reason)) => {
+                        tracing::warn!(%repo, channel = %route.channel, %reason, "channel refused the event; skipped");
+                        chat_store::mark_event_delivered(&ctx.db, event.id, route, ctx.now())
+                            .await?;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%repo, channel = %route.channel, %error, "channel unavailable; its events wait");
+                        waiting.push(route);
+                        pending = true;
+                        retry.get_or_insert(error);
+                    }
                 }
             }
-            trains::mark_event_done(&ctx.db, event.id, ctx.now()).await?;
+            if !pending {
+                trains::mark_event_done(&ctx.db, event.id, ctx.now()).await?;
+            }
         }
-        Ok(())
+        match retry {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How posting an event to one channel ended.
+enum Delivery {
+    /// Posted.
+    Posted,
+    /// The surface is not configured in this process.
+    NotConfigured,
+    /// The channel refused for good (gone, not a channel the bot may post to).
+    Refused(String),
+}
+
+/// A refusal for good is an outcome; anything else (outage, rate limit) is an error.
+fn refusal(error: ChatError) -> Result<Delivery, JobError> {
+    match error {
+        ChatError::Gone { .. } | ChatError::Refused { .. } => {
+            Ok(Delivery::Refused(error.to_string()))
+        }
+        other => Err(other.into()),
     }
 }
 
@@ -153,9 +202,9 @@ async fn deliver(
     repo: &RepoFullName,
     event: &TrainEventRow,
     route: &Route,
-) -> Result<bool, JobError> {
+) -> Result<Delivery, JobError> {
     let Some(detail) = event.event() else {
-        return Ok(true);
+        return Ok(Delivery::Posted);
     };
     let surface = match route.surface {
         ChatSurface::Slack => Surface::Slack,
@@ -177,7 +226,7 @@ async fn deliver(
         ChatSurface::Discord => ctx.chat.discord.as_ref().map(Poster::Discord),
     };
     let Some(poster) = poster else {
-        return Ok(false);
+        return Ok(Delivery::NotConfigured);
     };
     let root = match (&thread, &card, event.train_id) {
         (Some(root), Some(card), _) => {
@@ -191,14 +240,20 @@ async fn deliver(
             Some(root.clone())
         }
         (None, Some(card), Some(train_id)) => {
-            let root = poster
+            let root = match poster
                 .post(channel, None, &card_message(card, surface))
-                .await?;
+                .await
+            {
+                Ok(root) => root,
+                Err(error) => return refusal(error),
+            };
             chat_store::set_thread(&ctx.db, train_id, route.surface, channel, &root).await?;
             Some(root)
         }
         _ => None,
     };
-    poster.post(channel, root.as_deref(), &message).await?;
-    Ok(true)
+    match poster.post(channel, root.as_deref(), &message).await {
+        Ok(_) => Ok(Delivery::Posted),
+        Err(error) => refusal(error),
+    }
 }
