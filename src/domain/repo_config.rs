@@ -196,6 +196,22 @@ pub struct ChatSection {
     pub announce: Option<bool>,
 }
 
+/// Slack conversation ids: `C…` (channels), `G…` (private), `D…` (direct), then upper-case
+/// letters and digits.
+pub fn is_slack_channel_id(id: &str) -> bool {
+    id.len() <= 24
+        && id.starts_with(['C', 'G', 'D'])
+        && id.len() > 1
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Discord ids are snowflakes: up to 20 digits.
+pub fn is_snowflake(id: &str) -> bool {
+    (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A configuration file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}{}: {message}", location(*.line, *.column, .key.as_deref()))]
@@ -445,6 +461,27 @@ impl RepoConfig {
                 super::schedule::parse_lead(lead).map_err(|e| at(key("reminder"), e))?;
             }
         }
+        // Channel ids go into API paths: only the characters each service uses.
+        if let Some(chat) = &self.chat {
+            if let Some(channel) = &chat.slack_channel
+                && !is_slack_channel_id(channel)
+            {
+                return Err(at(
+                    "chat.slack-channel".into(),
+                    format!(
+                        "`{channel}` is not a Slack channel id (C…, G… or D…, letters and digits)"
+                    ),
+                ));
+            }
+            if let Some(channel) = &chat.discord_channel
+                && !is_snowflake(channel)
+            {
+                return Err(at(
+                    "chat.discord-channel".into(),
+                    format!("`{channel}` is not a Discord channel id (digits)"),
+                ));
+            }
+        }
         if let Some(approvals) = &self.approvals
             && approvals.required == Some(0)
         {
@@ -647,6 +684,30 @@ struct GitHubCategory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_ids_are_checked_before_they_reach_an_api_path() {
+        for (yaml, key) in [
+            (
+                "chat:\n  slack-channel: '../../chat.delete'\n",
+                "chat.slack-channel",
+            ),
+            ("chat:\n  slack-channel: c0123\n", "chat.slack-channel"),
+            (
+                "chat:\n  discord-channel: '555/../../guilds/1'\n",
+                "chat.discord-channel",
+            ),
+            (
+                "chat:\n  discord-channel: '123456789012345678901'\n",
+                "chat.discord-channel",
+            ),
+        ] {
+            let error = RepoConfig::from_file(".github/trainyard.yml", yaml).unwrap_err();
+            assert_eq!(error.key.as_deref(), Some(key), "{yaml}");
+        }
+        let ok = "chat:\n  slack-channel: C0123ABC\n  discord-channel: '123456789012345678'\n";
+        assert!(RepoConfig::from_file(".github/trainyard.yml", ok).is_ok());
+    }
 
     #[test]
     fn wrong_types_and_unknown_keys_name_the_key_and_line() {
