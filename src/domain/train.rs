@@ -409,10 +409,19 @@ pub fn decide(
         (TrainCommand::Cut, TrainState::Frozen) => Err(wrong("; it is already cut")),
         (TrainCommand::Cut, _) => Err(wrong("")),
         (TrainCommand::Approve, TrainState::Frozen) => {
-            if train.approvals.iter().any(|a| a.login == login) {
+            // GitHub logins are case-insensitive: `Maya` and `maya` are one person.
+            if train
+                .approvals
+                .iter()
+                .any(|a| a.login.eq_ignore_ascii_case(login))
+            {
                 return Err(Refusal::AlreadyApproved(login.to_owned()));
             }
-            if !rules.allow_self_approval && train.cut_by == Some(login) {
+            if !rules.allow_self_approval
+                && train
+                    .cut_by
+                    .is_some_and(|cutter| cutter.eq_ignore_ascii_case(login))
+            {
                 return Err(Refusal::SelfApproval(login.to_owned()));
             }
             let count = train.approvals.len() as u32 + 1;
@@ -521,6 +530,40 @@ const MIN_NOTES_ROOM: usize = 1_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approvers_are_the_same_person_whatever_the_case_of_their_login() {
+        let approvals = [Approval {
+            login: "Maya".into(),
+        }];
+        let view = TrainView {
+            state: TrainState::Frozen,
+            boarded: &[1],
+            cut_by: Some("Carol"),
+            approvals: &approvals,
+        };
+        let rules = ApprovalRules {
+            required: 2,
+            permission: Permission::Write,
+            allow_self_approval: false,
+        };
+        let facts = CommandFacts {
+            permission: Some(Permission::Admin),
+            ..CommandFacts::default()
+        };
+        assert_eq!(
+            decide(&view, &TrainCommand::Approve, "maya", &facts, &rules),
+            Err(Refusal::AlreadyApproved("maya".into()))
+        );
+        assert_eq!(
+            decide(&view, &TrainCommand::Approve, "CAROL", &facts, &rules),
+            Err(Refusal::SelfApproval("CAROL".into()))
+        );
+        assert_eq!(
+            decide(&view, &TrainCommand::Approve, "dave", &facts, &rules),
+            Ok(Transition::Approved { complete: true })
+        );
+    }
 
     #[test]
     fn commands_pick_the_open_or_the_oldest_frozen_train() {
