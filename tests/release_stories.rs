@@ -219,10 +219,7 @@ async fn a_labelled_merge_in_steady_state_costs_one_github_call(test: TestDb) {
 async fn two_approvers_through_comments(test: TestDb) {
     let config = format!("{CONFIG}approvals:\n  required: 2\n");
     let bot = TestBot::start(&test, &config).await;
-    bot.merge(1, "Add the departure board", &["release"]).await;
-    bot.run_jobs().await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
+    bot.merge_and_cut().await;
     bot.comment("maya", 7, "/release approve").await;
     bot.run_jobs().await;
     // carol writes, and cut the train: refused either way; rick only reads.
@@ -324,10 +321,7 @@ async fn a_hotfix_train_is_released_from_its_branch(test: TestDb) {
 async fn a_calver_line_is_cut_at_todays_version(test: TestDb) {
     let config = format!("{CONFIG}  scheme: calver\n");
     let bot = TestBot::start(&test, &config).await;
-    bot.merge(1, "Add the departure board", &["release"]).await;
-    bot.run_jobs().await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
+    bot.merge_and_cut().await;
     let frozen = bot.trains(&[TrainState::Frozen]).await;
     assert_eq!(frozen[0].version.as_deref(), Some("2026.11.0"));
     let drafts: Vec<_> = bot

@@ -15,11 +15,13 @@ const CONFIG: &str = "trains:\n  lines:\n    - name: main\n      branch: master\
 
 /// A frozen train, cut by carol, waiting for a maintainer's approval.
 async fn frozen_train(test: &TestDb) -> TestBot {
-    let bot = TestBot::start(test, CONFIG).await;
-    bot.merge(1, "Add the departure board", &["release"]).await;
-    bot.run_jobs().await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
+    frozen_train_with(test, CONFIG).await
+}
+
+/// The same under the configuration `config`.
+async fn frozen_train_with(test: &TestDb, config: &str) -> TestBot {
+    let bot = TestBot::start(test, config).await;
+    bot.merge_and_cut().await;
     assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
     bot
 }
@@ -139,8 +141,7 @@ fn draft_state(bot: &TestBot, id: u64) -> bool {
 async fn publishing_a_draft_by_hand_follows_the_approval_rules(test: TestDb) {
     // carol cut the train and only writes: her publishing is put back to draft.
     let bot = frozen_train(&test).await;
-    let frozen = bot.trains(&[TrainState::Frozen]).await;
-    let draft = frozen[0].draft_release_id.expect("draft") as u64;
+    let draft = bot.frozen_draft().await;
     let published = bot.github.publish_by_hand("carol", draft, None);
     bot.deliver("release", &published).await;
     bot.run_jobs().await;
@@ -171,14 +172,8 @@ async fn publishing_a_draft_by_hand_follows_the_approval_rules(test: TestDb) {
 
 async fn publishing_counts_as_one_approval_of_several(test: TestDb) {
     let config = format!("{CONFIG}approvals:\n  required: 2\n");
-    let bot = TestBot::start(&test, &config).await;
-    bot.merge(1, "Add the departure board", &["release"]).await;
-    bot.run_jobs().await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
-    let draft = bot.trains(&[TrainState::Frozen]).await[0]
-        .draft_release_id
-        .expect("draft") as u64;
+    let bot = frozen_train_with(&test, &config).await;
+    let draft = bot.frozen_draft().await;
     let published = bot.github.publish_by_hand("maya", draft, None);
     bot.deliver("release", &published).await;
     bot.run_jobs().await;
@@ -195,14 +190,8 @@ async fn publishing_counts_as_one_approval_of_several(test: TestDb) {
 
 async fn publishing_approves_nothing_where_the_repository_says_so(test: TestDb) {
     let config = format!("{CONFIG}approvals:\n  publishing-approves: false\n");
-    let bot = TestBot::start(&test, &config).await;
-    bot.merge(1, "Add the departure board", &["release"]).await;
-    bot.run_jobs().await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
-    let draft = bot.trains(&[TrainState::Frozen]).await[0]
-        .draft_release_id
-        .expect("draft") as u64;
+    let bot = frozen_train_with(&test, &config).await;
+    let draft = bot.frozen_draft().await;
     let published = bot.github.publish_by_hand("maya", draft, None);
     bot.deliver("release", &published).await;
     bot.run_jobs().await;

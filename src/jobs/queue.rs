@@ -419,22 +419,18 @@ impl Queue {
         let mut keys: Vec<String> = jobs.iter().map(|j| j.queue_key()).collect();
         keys.sort();
         keys.dedup();
-        let key_rows: Vec<String> = (0..keys.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
+        let key_rows = crate::store::value_rows(keys.len(), 2);
         let add_keys = match self.db.backend() {
             Backend::Sqlite => format!(
-                "INSERT INTO queue_keys (queue_key, created_at) VALUES {} \
-                 ON CONFLICT (queue_key) DO NOTHING",
-                key_rows.join(", ")
+                "INSERT INTO queue_keys (queue_key, created_at) VALUES {key_rows} \
+                 ON CONFLICT (queue_key) DO NOTHING"
             ),
             // The shared advisory lock as in `ADD_QUEUE_KEY_POSTGRES`.
             Backend::Postgres => format!(
                 "INSERT INTO queue_keys (queue_key, created_at) SELECT v.k, v.t \
                  FROM (SELECT pg_advisory_xact_lock_shared({QUEUE_KEYS_LOCK})) AS guard, \
-                      (VALUES {}) AS v(k, t) \
-                 ON CONFLICT (queue_key) DO NOTHING",
-                key_rows.join(", ")
+                      (VALUES {key_rows}) AS v(k, t) \
+                 ON CONFLICT (queue_key) DO NOTHING"
             ),
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(add_keys));
@@ -442,27 +438,11 @@ impl Queue {
             query = query.bind(key.clone()).bind(now);
         }
         query.execute(&mut *conn).await?;
-        let job_rows: Vec<String> = (0..jobs.len())
-            .map(|i| {
-                let n = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, 'queued', 0, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 6,
-                    n + 6
-                )
-            })
-            .collect();
         let insert = format!(
             "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
                  max_attempts, run_at, created_at, updated_at) VALUES {} \
              ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING",
-            job_rows.join(", ")
+            crate::store::value_rows(jobs.len(), 10)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
         for job in jobs {
@@ -475,7 +455,11 @@ impl Queue {
                 .bind(job.queue_key())
                 .bind(job.dedupe_key())
                 .bind(payload)
+                .bind("queued")
+                .bind(0_i64)
                 .bind(max_attempts)
+                .bind(now)
+                .bind(now)
                 .bind(now);
         }
         let done = query.execute(&mut *conn).await?;

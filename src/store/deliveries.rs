@@ -55,27 +55,11 @@ pub async fn record_many(
     if deliveries.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<String> = (0..deliveries.len())
-        .map(|i| {
-            let n = i * 8;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            )
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO deliveries (source, delivery_id, event, action, outcome, repository, \
                                  installation_id, received_at) \
          VALUES {} ON CONFLICT (source, delivery_id) DO NOTHING RETURNING delivery_id",
-        rows.join(", ")
+        super::value_rows(deliveries.len(), 8)
     );
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
     for d in deliveries {

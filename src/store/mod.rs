@@ -293,6 +293,20 @@ impl Db {
     }
 }
 
+/// `($1, $2, …), ($n+1, …)`: the placeholders of a multi-row `VALUES` list of `rows` rows of
+/// `columns` values each (one statement for a whole batch).
+pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Adds `mode=rwc` so a missing SQLite file is created, unless the URL already sets a mode.
 fn sqlite_url_creating_file(url: &str) -> String {
     if url.contains("mode=") {
@@ -307,6 +321,12 @@ fn sqlite_url_creating_file(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_rows_number_their_placeholders_row_by_row() {
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(1, 1), "($1)");
+    }
 
     #[test]
     fn backend_is_chosen_by_url_scheme() {

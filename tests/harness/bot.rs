@@ -109,6 +109,21 @@ impl TestBot {
         );
     }
 
+    /// The common start of a story: #1 "Add the departure board" merged with the `release`
+    /// label, then cut by carol in a comment on issue 7.
+    pub async fn merge_and_cut(&self) {
+        self.merge(1, "Add the departure board", &["release"]).await;
+        self.run_jobs().await;
+        self.comment("carol", 7, "/release cut").await;
+        self.run_jobs().await;
+    }
+
+    /// The frozen train's draft release.
+    pub async fn frozen_draft(&self) -> u64 {
+        let frozen = self.trains(&[TrainState::Frozen]).await;
+        frozen[0].draft_release_id.expect("a draft") as u64
+    }
+
     /// Runs jobs until none is left, moving the clock on past retries (at most a day of
     /// them); fails when a job died or GitHub saw a request it does not know.
     pub async fn run_jobs(&self) {
