@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use axum::Router;
-use axum::http::Request;
+use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::{SharedClock, SystemClock};
@@ -22,6 +23,7 @@ use crate::handlers::train_commands::{
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
+use crate::server::body_gate::BodyBudget;
 use crate::settings::{Settings, redact_url};
 use crate::store::Db;
 use crate::{inbound, web};
@@ -45,6 +47,10 @@ pub struct AppState {
     pub chat: crate::handlers::chat::ChatClients,
     /// Parsed repository configurations.
     pub configs: crate::handlers::chat::ConfigCache,
+    /// What unverified request bodies may hold at once.
+    pub body_budget: BodyBudget,
+    /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
+    pub readiness: web::health::ReadinessCache,
     intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -78,6 +84,8 @@ impl AppState {
         let (intake, writer) = Intake::start(db.clone(), queue.clone());
         let chat = crate::handlers::chat::ChatClients::from_settings(&settings);
         Ok(AppState {
+            body_budget: BodyBudget::new(&settings.http),
+            readiness: web::health::ReadinessCache::default(),
             noted_repositories: Arc::default(),
             chat,
             configs: crate::handlers::chat::ConfigCache::default(),
@@ -155,7 +163,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
-        .merge(inbound::routes())
+        .merge(inbound::routes(&state.body_budget))
+        // Bounds a request that trickles its body or waits on a held store.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.settings.http.request_timeout,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -204,10 +217,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(enqueue_housekeeping(state.queue.clone(), shutdown.clone()));
     let db = state.db.clone();
 
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("serving HTTP")?;
+    let limits = state.settings.http.clone();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_secs = limits.header_timeout.as_secs(),
+        request_timeout_secs = limits.request_timeout.as_secs(),
+        "HTTP limits"
+    );
+    crate::server::serve(listener, router(state), &limits, shutdown.clone()).await;
 
     // The router, and with it every handle on the intake, is gone: the writer finishes what
     // it holds and stops.

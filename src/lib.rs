@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod notes_command;
 pub mod ports;
 pub mod replay;
+pub mod server;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

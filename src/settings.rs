@@ -237,6 +237,22 @@ pub struct SettingsArgs {
     /// Seconds shutdown waits for running jobs [default: 30].
     #[arg(long, env = "TRAINYARD_SHUTDOWN_GRACE_SECS", global = true)]
     pub shutdown_grace_secs: Option<u64>,
+
+    /// Open HTTP connections at most [default: the open-file limit less a reserve].
+    #[arg(long, env = "TRAINYARD_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers [default: 5].
+    #[arg(long, env = "TRAINYARD_HEADER_TIMEOUT_SECS", global = true)]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request may take, body and answer included [default: 10].
+    #[arg(long, env = "TRAINYARD_REQUEST_TIMEOUT_SECS", global = true)]
+    pub request_timeout_secs: Option<u64>,
+    /// Request bodies read at once before their signature is checked [default: 256].
+    #[arg(long, env = "TRAINYARD_BODIES_IN_FLIGHT", global = true)]
+    pub bodies_in_flight: Option<usize>,
+    /// MiB that large (over 256 KiB) unverified bodies may hold at once [default: 64].
+    #[arg(long, env = "TRAINYARD_LARGE_BODY_BUDGET_MIB", global = true)]
+    pub large_body_budget_mib: Option<usize>,
 }
 
 macro_rules! prefer_first {
@@ -289,6 +305,11 @@ impl SettingsArgs {
             job_max_attempts,
             job_timeout_secs,
             shutdown_grace_secs,
+            max_connections,
+            header_timeout_secs,
+            request_timeout_secs,
+            bodies_in_flight,
+            large_body_budget_mib,
         )
     }
 }
@@ -423,6 +444,86 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// How long shutdown waits for running jobs.
     pub shutdown_grace: Duration,
+    /// What one client may hold of the HTTP server.
+    pub http: HttpLimits,
+}
+
+/// What the HTTP server grants before a request has proven who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Open connections at most; past it the longest-idle connection is closed.
+    pub max_connections: usize,
+    /// Time to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time for a whole request, body and answer included.
+    pub request_timeout: Duration,
+    /// Bodies being read (not yet verified) at once.
+    pub bodies_in_flight: usize,
+    /// Bytes that bodies over [`HttpLimits::LARGE_BODY`] may hold at once.
+    pub large_body_budget: usize,
+}
+
+impl HttpLimits {
+    /// Bodies above this many bytes draw on the large-body budget.
+    pub const LARGE_BODY: usize = 256 * 1024;
+    /// Open files kept back from connections: the store, outbound HTTP, logs.
+    const RESERVED_FILES: usize = 128;
+
+    /// The defaults, with the connection cap fitted to this process's open-file limit.
+    pub fn defaults() -> HttpLimits {
+        HttpLimits {
+            max_connections: open_file_limit()
+                .map_or(4096, |files| files.saturating_sub(Self::RESERVED_FILES))
+                .clamp(32, 65_536),
+            header_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            bodies_in_flight: 256,
+            large_body_budget: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The HTTP limits: defaults, overridden where set; zero is refused (it would refuse all).
+fn http_limits(args: &SettingsArgs) -> Result<HttpLimits, SettingsError> {
+    fn at_least_one<T: PartialEq + From<u8>>(
+        name: &'static str,
+        value: Option<T>,
+    ) -> Result<Option<T>, SettingsError> {
+        match value {
+            Some(v) if v == T::from(0) => Err(SettingsError::Invalid {
+                name,
+                reason: "must be at least 1".into(),
+            }),
+            other => Ok(other),
+        }
+    }
+    let mut limits = HttpLimits::defaults();
+    if let Some(n) = at_least_one("TRAINYARD_MAX_CONNECTIONS", args.max_connections)? {
+        limits.max_connections = n;
+    }
+    if let Some(secs) = at_least_one("TRAINYARD_HEADER_TIMEOUT_SECS", args.header_timeout_secs)? {
+        limits.header_timeout = Duration::from_secs(secs);
+    }
+    if let Some(secs) = at_least_one("TRAINYARD_REQUEST_TIMEOUT_SECS", args.request_timeout_secs)? {
+        limits.request_timeout = Duration::from_secs(secs);
+    }
+    if let Some(n) = at_least_one("TRAINYARD_BODIES_IN_FLIGHT", args.bodies_in_flight)? {
+        limits.bodies_in_flight = n;
+    }
+    if let Some(mib) = at_least_one(
+        "TRAINYARD_LARGE_BODY_BUDGET_MIB",
+        args.large_body_budget_mib,
+    )? {
+        limits.large_body_budget = mib.saturating_mul(1024 * 1024);
+    }
+    Ok(limits)
+}
+
+/// The soft open-file limit, where the platform says (Linux: `/proc/self/limits`).
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 impl Settings {
@@ -443,6 +544,7 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
+        let http = http_limits(&args)?;
         let job_timeout = match args.job_timeout_secs {
             Some(0) => {
                 return Err(SettingsError::Invalid {
@@ -572,6 +674,7 @@ impl Settings {
             shutdown_grace: args
                 .shutdown_grace_secs
                 .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
+            http,
         })
     }
 

@@ -10,9 +10,11 @@ pub mod slack;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
+use crate::server::body_gate::{self, BodyBudget, Gate};
 
 /// Signed chat requests older (or newer) than this are replays (Slack's documented window;
 /// Discord documents none, and gets the same).
@@ -30,24 +32,31 @@ pub(crate) fn is_fresh(timestamp: &str, now_secs: i64) -> bool {
         .is_some_and(|age| age <= REPLAY_WINDOW_SECS)
 }
 
-/// The inbound routes.
-pub fn routes() -> Router<AppState> {
+/// The inbound routes. Each reads its body through the shared [`BodyBudget`], up to its own
+/// limit, before its handler verifies who sent it.
+pub fn routes(budget: &BodyBudget) -> Router<AppState> {
+    let gated = |max_bytes: usize| {
+        (
+            middleware::from_fn_with_state(Gate::new(budget.clone(), max_bytes), body_gate::admit),
+            DefaultBodyLimit::max(max_bytes),
+        )
+    };
     Router::new()
         .route(
             "/webhooks/github",
-            post(github::receive).layer(DefaultBodyLimit::max(github::MAX_BODY_BYTES)),
+            post(github::receive).layer(gated(github::MAX_BODY_BYTES)),
         )
         .route(
             "/slack/commands",
-            post(slack::command).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+            post(slack::command).layer(gated(slack::MAX_BODY_BYTES)),
         )
         .route(
             "/slack/interactions",
-            post(slack::interaction).layer(DefaultBodyLimit::max(slack::MAX_BODY_BYTES)),
+            post(slack::interaction).layer(gated(slack::MAX_BODY_BYTES)),
         )
         .route(
             "/discord/interactions",
-            post(discord::interaction).layer(DefaultBodyLimit::max(discord::MAX_BODY_BYTES)),
+            post(discord::interaction).layer(gated(discord::MAX_BODY_BYTES)),
         )
         .route("/oauth/github/callback", get(oauth::callback))
 }

@@ -265,6 +265,24 @@ impl Db {
     /// Checks the store answers and all embedded migrations are applied.
     pub async fn readiness(&self) -> Result<Readiness, StoreError> {
         let mut conn = self.pool.acquire().await?;
+        self.readiness_on(&mut conn).await
+    }
+
+    /// [`Db::readiness`] on an idle connection, without waiting for one: `None` when every
+    /// connection is in use (then the store is answering someone).
+    pub async fn readiness_if_idle(&self) -> Option<Result<Readiness, StoreError>> {
+        if let Some(mut conn) = self.pool.try_acquire() {
+            return Some(self.readiness_on(&mut conn).await);
+        }
+        let all_in_use = self.pool.size() >= self.pool.options().get_max_connections();
+        if all_in_use {
+            return None;
+        }
+        // Room for a new connection: opening one is the check (the pool closes idle ones).
+        Some(self.readiness().await)
+    }
+
+    async fn readiness_on(&self, conn: &mut sqlx::AnyConnection) -> Result<Readiness, StoreError> {
         conn.ping().await?;
         let migrator = self.backend.migrator();
         // A store never migrated has no migrations table: everything is pending.

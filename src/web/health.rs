@@ -1,5 +1,13 @@
 //! `GET /healthz` (the process is up) and `GET /readyz` (the store answers and every
 //! migration is applied), for load balancers and orchestrators.
+//!
+//! `/readyz` never queues for a store connection: SQLite has one, and a probe polled every
+//! second must not stand in line with deliveries. It checks on an idle connection when there
+//! is one; when every connection is busy the store is evidently answering, and the last
+//! verdict stands.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -9,6 +17,37 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::store::Readiness;
 
+/// A verdict younger than this is answered again without asking the store.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The last verdict, shared by every request.
+#[derive(Debug, Clone, Default)]
+pub struct ReadinessCache(Arc<Mutex<Option<(Instant, Verdict)>>>);
+
+/// What `/readyz` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Ready,
+    MigrationsPending(Vec<i64>),
+    Unreachable,
+}
+
+impl ReadinessCache {
+    fn get(&self) -> Option<(Instant, Verdict)> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set(&self, verdict: Verdict) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), verdict));
+    }
+}
+
 /// Always 200 while the process serves requests.
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -16,18 +55,38 @@ pub async fn healthz() -> Json<Value> {
 
 /// 200 when the store is reachable and migrated; 503 with the reason otherwise.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.db.readiness().await {
-        Ok(Readiness::Ready) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Ok(Readiness::MigrationsPending(pending)) => (
+    let cached = state.readiness.get();
+    let verdict = match cached {
+        Some((at, verdict)) if at.elapsed() < FRESH_FOR => verdict,
+        _ => match state.db.readiness_if_idle().await {
+            Some(result) => {
+                let verdict = match result {
+                    Ok(Readiness::Ready) => Verdict::Ready,
+                    Ok(Readiness::MigrationsPending(pending)) => {
+                        Verdict::MigrationsPending(pending)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "readiness check failed");
+                        Verdict::Unreachable
+                    }
+                };
+                state.readiness.set(verdict.clone());
+                verdict
+            }
+            // Every connection is answering someone: the store is up. The last verdict (or,
+            // before any, readiness) stands; the server only starts on a migrated store.
+            None => cached.map_or(Verdict::Ready, |(_, verdict)| verdict),
+        },
+    };
+    match verdict {
+        Verdict::Ready => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Verdict::MigrationsPending(pending) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "migrations pending", "pending": pending })),
         ),
-        Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "store unreachable" })),
-            )
-        }
+        Verdict::Unreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "store unreachable" })),
+        ),
     }
 }

@@ -14,6 +14,7 @@ pub mod bot;
 pub mod db;
 pub mod fake_github;
 pub mod github;
+pub mod process;
 
 pub use db::TestDb;
 
