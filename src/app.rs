@@ -133,6 +133,7 @@ impl AppState {
             clock: self.queue.clock().clone(),
             github: self.github.clone(),
             queue: self.queue.clone(),
+            routes: crate::handlers::chat_routes::RouteCheck::new(&self.chat, &self.settings),
         };
         let trains = self.train_context();
         Registry::new()
@@ -149,6 +150,7 @@ impl AppState {
             .register::<ScheduledCuts>(trains.clone())
             .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())
             .register::<crate::handlers::comments::CommentCommands>(trains.clone())
+            .register::<crate::handlers::chat::TellLinked>(trains.clone())
             .register::<crate::handlers::chat::SendReply>(trains)
     }
 

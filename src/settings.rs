@@ -200,6 +200,17 @@ pub struct SettingsArgs {
     /// Slack Web API base URL [default: https://slack.com/api].
     #[arg(long, env = "TRAINYARD_SLACK_API_URL", global = true)]
     pub slack_api_url: Option<String>,
+    /// The Slack app's OAuth client id (Sign in with Slack, to prove who links).
+    #[arg(long, env = "TRAINYARD_SLACK_CLIENT_ID", global = true)]
+    pub slack_client_id: Option<String>,
+    /// The Slack app's OAuth client secret.
+    #[arg(
+        long,
+        env = "TRAINYARD_SLACK_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub slack_client_secret: Option<Secret>,
     /// Slack workspaces (team ids, comma-separated) whose commands are accepted.
     #[arg(long, env = "TRAINYARD_SLACK_WORKSPACES", global = true)]
     pub slack_workspaces: Option<String>,
@@ -218,6 +229,14 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub discord_bot_token: Option<Secret>,
+    /// The Discord application's OAuth2 client secret (to prove who links).
+    #[arg(
+        long,
+        env = "TRAINYARD_DISCORD_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub discord_client_secret: Option<Secret>,
     /// Discord REST base URL [default: https://discord.com/api/v10].
     #[arg(long, env = "TRAINYARD_DISCORD_API_URL", global = true)]
     pub discord_api_url: Option<String>,
@@ -295,10 +314,13 @@ impl SettingsArgs {
             slack_signing_secret,
             slack_bot_token,
             slack_api_url,
+            slack_client_id,
+            slack_client_secret,
             slack_workspaces,
             discord_public_key,
             discord_application_id,
             discord_bot_token,
+            discord_client_secret,
             discord_api_url,
             discord_guilds,
             workers,
@@ -396,6 +418,17 @@ pub struct SlackSettings {
     pub bot_token: Secret,
     /// Team ids whose commands are accepted (empty: none).
     pub workspaces: Vec<String>,
+    /// Sign in with Slack, which proves who completes a link (none: linking is off).
+    pub oauth: Option<ChatOAuth>,
+}
+
+/// An OAuth client of a chat service.
+#[derive(Debug, Clone)]
+pub struct ChatOAuth {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
 }
 
 /// The Discord application.
@@ -409,6 +442,9 @@ pub struct DiscordSettings {
     pub bot_token: Secret,
     /// Guild ids whose commands are accepted (empty: none).
     pub guilds: Vec<String>,
+    /// OAuth2 (`identify`), which proves who completes a link (none: linking is off); the
+    /// client id is the application id.
+    pub oauth: Option<ChatOAuth>,
 }
 
 /// Resolved, checked settings.
@@ -600,6 +636,22 @@ impl Settings {
                 signing_secret,
                 bot_token,
                 workspaces: id_list(args.slack_workspaces.as_deref()),
+                oauth: match (args.slack_client_id, args.slack_client_secret) {
+                    (Some(client_id), Some(client_secret)) => Some(ChatOAuth {
+                        client_id,
+                        client_secret,
+                    }),
+                    (None, None) => None,
+                    (id, secret) => {
+                        return Err(incomplete(
+                            "Sign in with Slack",
+                            &[
+                                ("TRAINYARD_SLACK_CLIENT_ID", id.is_some()),
+                                ("TRAINYARD_SLACK_CLIENT_SECRET", secret.is_some()),
+                            ],
+                        ));
+                    }
+                },
             }),
             (signing, token) => {
                 return Err(incomplete(
@@ -631,6 +683,10 @@ impl Settings {
                     application_id,
                     bot_token,
                     guilds: id_list(args.discord_guilds.as_deref()),
+                    oauth: args.discord_client_secret.map(|client_secret| ChatOAuth {
+                        client_id: application_id.to_string(),
+                        client_secret,
+                    }),
                 })
             }
             (key, id, token) => {
@@ -687,6 +743,24 @@ impl Settings {
                 "GitHub App not configured: /webhooks/github answers 503 until \
                  TRAINYARD_GITHUB_APP_ID (or _CLIENT_ID), TRAINYARD_GITHUB_PRIVATE_KEY (or \
                  _PRIVATE_KEY_PATH) and TRAINYARD_GITHUB_WEBHOOK_SECRET are set"
+                    .to_owned(),
+            );
+        }
+        if let Some(slack) = &self.slack
+            && slack.oauth.is_none()
+        {
+            lines.push(
+                "Sign in with Slack not configured: Slack users cannot link their GitHub \
+                 accounts until TRAINYARD_SLACK_CLIENT_ID and TRAINYARD_SLACK_CLIENT_SECRET are set"
+                    .to_owned(),
+            );
+        }
+        if let Some(discord) = &self.discord
+            && discord.oauth.is_none()
+        {
+            lines.push(
+                "Discord sign-in not configured: Discord users cannot link their GitHub \
+                 accounts until TRAINYARD_DISCORD_CLIENT_SECRET is set"
                     .to_owned(),
             );
         }

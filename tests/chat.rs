@@ -76,6 +76,79 @@ impl Respond for Recorder {
     }
 }
 
+/// The channels Slack and Discord know: C1 and 555 are the bot's own (workspace T1, guild
+/// G1); C9 and 666 belong to another workspace and guild; the bot is not in C8 and may not
+/// see 777; anything else does not exist.
+async fn fake_channels(slack: &MockServer, discord: &MockServer) {
+    use wiremock::matchers::body_string_contains;
+    let slack_channels = [
+        (
+            "C1",
+            json!({"ok": true, "channel": {"id": "C1", "name": "releases", "is_member": true, "context_team_id": "T1"}}),
+        ),
+        (
+            "C9",
+            json!({"ok": true, "channel": {"id": "C9", "name": "elsewhere", "is_member": true, "context_team_id": "T2"}}),
+        ),
+        (
+            "C8",
+            json!({"ok": true, "channel": {"id": "C8", "name": "general", "is_member": false, "context_team_id": "T1"}}),
+        ),
+    ];
+    for (id, answer) in slack_channels {
+        Mock::given(method("POST"))
+            .and(path("/conversations.info"))
+            .and(body_string_contains(format!("channel={id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(slack)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/conversations.info"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+        )
+        .with_priority(10)
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/auth.test"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "team_id": "T1"})),
+        )
+        .mount(slack)
+        .await;
+    for (id, guild) in [("555", "G1"), ("666", "G2")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/channels/{id}")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"id": id, "type": 0, "guild_id": guild, "name": "releases"}),
+                ),
+            )
+            .mount(discord)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/channels/777"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"code": 50001, "message": "Missing Access"})),
+        )
+        .mount(discord)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/channels/[0-9]+$"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": 10003, "message": "Unknown Channel"})),
+        )
+        .with_priority(10)
+        .mount(discord)
+        .await;
+}
+
 struct World {
     bot: AppState,
     github: FakeGitHub,
@@ -92,6 +165,8 @@ struct World {
     discord_messages: Recorder,
     discord_originals: Recorder,
     discord_followups: Recorder,
+    /// Comments on commits (refused configurations).
+    commit_comments: Recorder,
 }
 
 impl World {
@@ -162,6 +237,7 @@ impl World {
             .respond_with(discord_followups.clone())
             .mount(&discord)
             .await;
+        fake_channels(&slack, &discord).await;
         let discord_key = SigningKey::from_bytes(&[7; 32]);
         let settings = Settings::resolve(SettingsArgs {
             github_app_id: Some(42),
@@ -178,6 +254,9 @@ impl World {
             slack_bot_token: Some(Secret::new("xoxb-test-token")),
             slack_api_url: Some(slack.uri()),
             slack_workspaces: Some("T1".into()),
+            slack_client_id: Some("slack-client".into()),
+            slack_client_secret: Some(Secret::new("slack-client-secret")),
+            discord_client_secret: Some(Secret::new("discord-client-secret")),
             discord_public_key: Some(hex::encode(discord_key.verifying_key().to_bytes())),
             discord_application_id: Some(DISCORD_APP),
             discord_bot_token: Some(Secret::new("discord-bot-token")),
@@ -188,7 +267,17 @@ impl World {
         .expect("settings");
         let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
         let bot = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
+        let commit_comments =
+            Recorder::new(|_| ResponseTemplate::new(201).set_body_json(json!({"id": 1})));
+        Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/repos/{REPO}/commits/[0-9a-f]+/comments$"
+            )))
+            .respond_with(commit_comments.clone())
+            .mount(&github.server)
+            .await;
         World {
+            commit_comments,
             bot,
             github,
             slack,
@@ -354,8 +443,10 @@ impl World {
     }
 
     async fn link(&self, surface: ChatSurface, workspace: &str, user: &str, login: &str, id: i64) {
+        self.github.set_user(id, login);
+        let mut conn = self.bot.db.pool().acquire().await.expect("connection");
         chat_store::link(
-            &self.bot.db,
+            &mut conn,
             surface,
             workspace,
             user,
@@ -489,63 +580,14 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
     );
     assert!(world.frozen().await.is_empty());
 
-    // Linking: the URL carries a signed state; GitHub's callback stores the identity.
-    let (_, body) = world.slash("T1", "U-carol", "link", "t-link").await;
-    let text = body["text"].as_str().expect("text");
-    assert_eq!(body["response_type"], "ephemeral");
-    let url = text
-        .split('<')
-        .nth(1)
-        .and_then(|s| s.split('|').next())
-        .expect("a link");
-    assert!(url.starts_with(&format!("{}/login/oauth/authorize?", world.github.uri())));
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(url.split_once('?').expect("query").1).expect("query");
-    let state = query
-        .iter()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.clone())
-        .expect("state");
-    assert!(
-        query
-            .iter()
-            .any(|(k, v)| k == "client_id" && v == "Iv1.trainyard")
-    );
-    Mock::given(method("POST"))
-        .and(path("/login/oauth/access_token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "gho_user"})))
-        .mount(&world.github.server)
+    // Linking, proven in one browser: Slack sign-in as U-carol, then GitHub as carol.
+    let link = world.slack_link_url("U-carol", "t-link").await;
+    let mut browser = Browser::new(&world);
+    let page = browser
+        .link(&link, SignIn::Slack("T1", "U-carol"), (7, "carol"))
         .await;
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7, "login": "carol"})))
-        .mount(&world.github.server)
-        .await;
-    // A tampered state links nobody.
-    let tampered = format!("{}x", state);
-    let (status, _) = world
-        .send(
-            Request::get(format!(
-                "/oauth/github/callback?code=abc&state={}",
-                urlencode(&tampered)
-            ))
-            .body(Body::empty())
-            .expect("request"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, page) = world
-        .send(
-            Request::get(format!(
-                "/oauth/github/callback?code=abc&state={}",
-                urlencode(&state)
-            ))
-            .body(Body::empty())
-            .expect("request"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("GitHub user carol"), "{page}");
+    assert_eq!(page.0, StatusCode::OK, "{}", page.1);
+    assert!(page.1.contains("GitHub user carol"), "{}", page.1);
     assert_eq!(
         chat_store::identity(&world.bot.db, ChatSurface::Slack, "T1", "U-carol")
             .await
@@ -555,6 +597,7 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
             github_login: "carol".into()
         })
     );
+    world.run_jobs().await;
 
     let (status, body) = world.slash("T1", "U-carol", "cut", "t-cut-1").await;
     assert_eq!(status, StatusCode::OK);
@@ -584,8 +627,14 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
 
     // The channel's train thread: the card first, then each event as a reply; the cut
     // message carries the Approve / Reject buttons.
-    let posts = world.slack_posts.bodies();
-    assert!(posts.iter().all(|p| p["channel"] == "C1"));
+    // Besides the direct message that told carol of her link, everything is in C1.
+    let (posts, direct): (Vec<Value>, Vec<Value>) = world
+        .slack_posts
+        .bodies()
+        .into_iter()
+        .partition(|p| p["channel"] == "C1");
+    assert_eq!(direct.len(), 1, "{direct:?}");
+    assert_eq!(direct[0]["channel"], "U-carol");
     let root_ts = "1700000000.000001";
     assert!(
         posts[0].get("thread_ts").is_none(),
@@ -633,6 +682,7 @@ async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
         }),
         train_id: None,
         expect_version: None,
+        actor_id: None,
     };
     // Run through the queue, on a worker of this replica.
     let Enqueued::New(id) = world
@@ -1068,56 +1118,475 @@ async fn mentions_in_user_text_are_escaped(test: TestDb) {
     );
 }
 
+/// Who a browser signs in as at the chat service.
+#[derive(Clone, Copy)]
+enum SignIn<'a> {
+    /// Sign in with Slack: (team, user).
+    Slack(&'a str, &'a str),
+    /// Discord OAuth2: the user id.
+    Discord(&'a str),
+}
+
+/// A browser: sends the link cookie it was given, follows redirects only when told.
+struct Browser<'a> {
+    world: &'a World,
+    cookie: Option<String>,
+    codes: u32,
+}
+
+/// What a browser got back: status, `Location`, body.
+type Page = (StatusCode, String);
+
+impl<'a> Browser<'a> {
+    fn new(world: &'a World) -> Browser<'a> {
+        Browser {
+            world,
+            cookie: None,
+            codes: 0,
+        }
+    }
+
+    /// GETs `uri` (a path, or a URL on the public address); returns status, `Location`, body.
+    async fn get(&mut self, uri: &str) -> (StatusCode, Option<String>, String) {
+        let path = uri.trim_start_matches("https://trainyard.example");
+        let mut request = Request::get(path);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = router(self.world.bot.clone())
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().expect("location").to_owned());
+        if let Some(set) = response.headers().get("set-cookie") {
+            let set = set.to_str().expect("cookie");
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Secure"),
+                "{set}"
+            );
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            location,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    /// Opens `link`, signs in to the chat service as `chat` and to GitHub as `github` (id,
+    /// login), as far as trainyard lets it; returns the last page.
+    async fn link(&mut self, link: &str, chat: SignIn<'_>, github: (i64, &str)) -> Page {
+        let (status, location, body) = self.get(link).await;
+        if status != StatusCode::SEE_OTHER {
+            return (status, body);
+        }
+        let location = location.expect("a redirect");
+        let state = query_value(&location, "state");
+        self.codes += 1;
+        let code = format!("code-{}-{}", self.codes, state.get(..8).unwrap_or_default());
+        let callback = match chat {
+            SignIn::Slack(team, user) => {
+                assert!(
+                    location.starts_with("https://slack.com/openid/connect/authorize?"),
+                    "{location}"
+                );
+                assert_eq!(query_value(&location, "client_id"), "slack-client");
+                assert_eq!(query_value(&location, "scope"), "openid");
+                assert_eq!(
+                    query_value(&location, "redirect_uri"),
+                    "https://trainyard.example/oauth/slack/callback"
+                );
+                self.world.slack_signs_in(&code, team, user).await;
+                format!("/oauth/slack/callback?code={code}&state={state}")
+            }
+            SignIn::Discord(user) => {
+                assert!(
+                    location.starts_with("https://discord.com/oauth2/authorize?"),
+                    "{location}"
+                );
+                assert_eq!(query_value(&location, "scope"), "identify");
+                assert_eq!(query_value(&location, "client_id"), DISCORD_APP.to_string());
+                self.world.discord_signs_in(&code, user).await;
+                format!("/oauth/discord/callback?code={code}&state={state}")
+            }
+        };
+        let (status, location, body) = self.get(&callback).await;
+        if status != StatusCode::SEE_OTHER {
+            return (status, body);
+        }
+        let location = location.expect("a redirect");
+        assert!(
+            location.starts_with(&format!(
+                "{}/login/oauth/authorize?",
+                self.world.github.uri()
+            )),
+            "{location}"
+        );
+        assert_eq!(query_value(&location, "client_id"), "Iv1.trainyard");
+        let (id, login) = github;
+        self.world.github_signs_in(&code, id, login).await;
+        let (status, _, body) = self
+            .get(&format!("/oauth/github/callback?code={code}&state={state}"))
+            .await;
+        (status, body)
+    }
+}
+
+fn query_value(url: &str, key: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("query");
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("{key} in {url}"))
+}
+
+impl World {
+    /// `user` asks for a link in Slack; returns the link's URL.
+    async fn slack_link_url(&self, user: &str, trigger: &str) -> String {
+        let (_, body) = self.slash("T1", user, "link", trigger).await;
+        assert_eq!(body["response_type"], "ephemeral");
+        let text = body["text"].as_str().expect("text");
+        let url = text
+            .split('<')
+            .nth(1)
+            .and_then(|s| s.split('|').next())
+            .expect("a link")
+            .to_owned();
+        assert!(url.starts_with("https://trainyard.example/link/"), "{url}");
+        url
+    }
+
+    /// Slack answers `code` with a token for (team, user).
+    async fn slack_signs_in(&self, code: &str, team: &str, user: &str) {
+        use wiremock::matchers::{body_string_contains, header};
+        Mock::given(method("POST"))
+            .and(path("/openid.connect.token"))
+            .and(body_string_contains(format!("code={code}")))
+            .and(body_string_contains("client_secret=slack-client-secret"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "access_token": format!("xoxp-{code}"), "id_token": "ignored"}),
+            ))
+            .mount(&self.slack)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/openid.connect.userInfo"))
+            .and(header(
+                "authorization",
+                format!("Bearer xoxp-{code}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true, "sub": user,
+                "https://slack.com/user_id": user, "https://slack.com/team_id": team,
+            })))
+            .mount(&self.slack)
+            .await;
+    }
+
+    /// Discord answers `code` with a token for `user`.
+    async fn discord_signs_in(&self, code: &str, user: &str) {
+        use wiremock::matchers::{body_string_contains, header};
+        Mock::given(method("POST"))
+            .and(path("/oauth2/token"))
+            .and(body_string_contains(format!("code={code}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"access_token": format!("dc-{code}"), "token_type": "Bearer"}),
+            ))
+            .mount(&self._discord)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/users/@me"))
+            .and(header(
+                "authorization",
+                format!("Bearer dc-{code}").as_str(),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"id": user, "username": user})),
+            )
+            .mount(&self._discord)
+            .await;
+    }
+
+    /// GitHub answers `code` with a token for (id, login).
+    async fn github_signs_in(&self, code: &str, id: i64, login: &str) {
+        use wiremock::matchers::{body_string_contains, header};
+        Mock::given(method("POST"))
+            .and(path("/login/oauth/access_token"))
+            .and(body_string_contains(code))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": format!("gho-{code}")})),
+            )
+            .mount(&self.github.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .and(header(
+                "authorization",
+                format!("Bearer gho-{code}").as_str(),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "login": login})),
+            )
+            .mount(&self.github.server)
+            .await;
+        self.github.set_user(id, login);
+    }
+}
+
+async fn linking_is_told_to_the_chat_user_and_each_link_works_once(test: TestDb) {
+    let world = World::new(&test).await;
+    let link = world.slack_link_url("U-carol", "t-link-1").await;
+    let mut browser = Browser::new(&world);
+    let (status, page) = browser
+        .link(&link, SignIn::Slack("T1", "U-carol"), (7, "carol"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+
+    // The chat user hears which GitHub account now acts for them, in a direct message.
+    world.run_jobs().await;
+    let told: Vec<Value> = world
+        .slack_posts
+        .bodies()
+        .into_iter()
+        .filter(|b| b["channel"] == "U-carol")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    let text = told[0]["text"].as_str().expect("text");
+    assert!(text.contains("now linked to GitHub user *carol*"), "{text}");
+
+    // The same link again, even in the same browser: spent.
+    let token = link.rsplit('/').next().expect("token");
+    let (status, _, page) = browser.get(&format!("/link/{token}")).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    let (status, _, page) = browser
+        .get(&format!("/oauth/github/callback?code=again&state={token}"))
+        .await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+
+    // A link left for more than ten minutes no longer opens.
+    let late = world.slack_link_url("U-carol", "t-link-2").await;
+    world.clock.advance(jiff::SignedDuration::from_mins(11));
+    let (status, _, page) = Browser::new(&world).get(&late).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert!(page.contains("expired"), "{page}");
+}
+
+async fn a_link_sent_to_someone_else_links_nobody(test: TestDb) {
+    let world = World::new(&test).await;
+    // Mallory asks for a link and sends it to Maya, a maintainer, who opens it: Slack says
+    // she is U-maya, not U-mallory.
+    let link = world.slack_link_url("U-mallory", "t-mallory").await;
+    let mut maya = Browser::new(&world);
+    let (status, page) = maya
+        .link(&link, SignIn::Slack("T1", "U-maya"), (11, "maya"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(
+        page.contains("someone other than the person who asked"),
+        "{page}"
+    );
+    // The link is spent: going on to GitHub links nobody.
+    let token = link.rsplit('/').next().expect("token");
+    world.github_signs_in("stolen", 11, "maya").await;
+    let (status, _, page) = maya
+        .get(&format!("/oauth/github/callback?code=stolen&state={token}"))
+        .await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+
+    // Mallory's own browser cannot finish what another browser started, and a browser that
+    // did not open the link cannot skip to GitHub.
+    let link = world.slack_link_url("U-mallory", "t-mallory-2").await;
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    let mut other = Browser::new(&world);
+    let (status, _, _) = other.get(&link).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = Browser::new(&world).get(&link).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("another browser"), "{page}");
+    let (status, _, page) = Browser::new(&world)
+        .get(&format!("/oauth/github/callback?code=stolen&state={token}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    // Nor skip the chat sign-in in its own browser.
+    let (status, _, page) = other
+        .get(&format!("/oauth/github/callback?code=stolen&state={token}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("Sign in to Slack first"), "{page}");
+
+    for user in ["U-mallory", "U-maya"] {
+        assert_eq!(
+            chat_store::identity(&world.bot.db, ChatSurface::Slack, "T1", user)
+                .await
+                .expect("identity"),
+            None
+        );
+    }
+    world.run_jobs().await;
+    assert!(
+        world
+            .slack_posts
+            .bodies()
+            .iter()
+            .all(|b| b["channel"] == "C1"),
+        "nobody was told of a link"
+    );
+}
+
+async fn discord_linking_proves_the_discord_user(test: TestDb) {
+    let world = World::new(&test).await;
+    let direct = Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "9001"})));
+    Mock::given(method("POST"))
+        .and(path("/users/@me/channels"))
+        .respond_with(direct.clone())
+        .mount(&world._discord)
+        .await;
+    let link_of = |body: &Value| {
+        let text = body["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        text.split("(<")
+            .nth(1)
+            .and_then(|s| s.split(">)").next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("a link in {body}"))
+    };
+    let ask = |id: &str, user: &str| {
+        json!({
+            "type": 2, "id": id, "token": format!("tok-{id}"), "guild_id": "G1",
+            "channel_id": "555", "member": {"user": {"id": user}},
+            "data": {"name": "release", "options": [{"name": "link", "type": 1, "options": []}]},
+        })
+    };
+    let (_, answer) = world.discord_send(&ask("i-1", "42")).await;
+    let link = link_of(&answer);
+
+    // Someone else's Discord account: refused.
+    let (status, page) = Browser::new(&world)
+        .link(&link, SignIn::Discord("43"), (7, "carol"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+
+    let (_, answer) = world.discord_send(&ask("i-2", "42")).await;
+    let link = link_of(&answer);
+    let (status, page) = Browser::new(&world)
+        .link(&link, SignIn::Discord("42"), (7, "carol"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        chat_store::identity(&world.bot.db, ChatSurface::Discord, "G1", "42")
+            .await
+            .expect("identity"),
+        Some(Identity {
+            github_id: 7,
+            github_login: "carol".into()
+        })
+    );
+    assert_eq!(
+        chat_store::identity(&world.bot.db, ChatSurface::Discord, "G1", "43")
+            .await
+            .expect("identity"),
+        None
+    );
+    world.run_jobs().await;
+    assert_eq!(direct.bodies(), [json!({"recipient_id": "42"})]);
+    let told: Vec<String> = world
+        .discord_messages
+        .paths()
+        .into_iter()
+        .filter(|p| p == "/channels/9001/messages")
+        .collect();
+    assert_eq!(told.len(), 1);
+}
+
+async fn a_linked_account_acts_under_its_current_login(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    // Carol renames her account; someone else registers "carol" and is made a maintainer
+    // of nothing. The linked chat user acts as the account with id 7: carol-2.
+    world.github.set_user(7, "carol-2");
+    world.github.set_collaborator("carol-2", "write", "write");
+    world.github.set_collaborator("carol", "none", "none");
+    let (status, _) = world.slash("T1", "U-carol", "cut", "t-cut").await;
+    assert_eq!(status, StatusCode::OK);
+    world.run_jobs().await;
+    let frozen = world.frozen().await;
+    assert_eq!(frozen.len(), 1);
+    assert_eq!(frozen[0].cut_by.as_deref(), Some("carol-2"));
+
+    // An account that no longer exists acts for nobody.
+    world.github.delete_user(7);
+    let (_, _) = world.slash("T1", "U-carol", "abandon", "t-abandon").await;
+    world.run_jobs().await;
+    let answers = texts(&world.responses.bodies(), "text");
+    assert!(
+        answers
+            .iter()
+            .any(|t| t.contains("The GitHub account linked to you no longer exists")),
+        "{answers:?}"
+    );
+    assert_eq!(world.frozen().await.len(), 1);
+}
+
+/// A push to the default branch changes the configuration to `text`; returns the comments
+/// trainyard wrote on the pushed commit.
+async fn push_config(world: &World, text: &str, delivery: &str) -> Vec<String> {
+    world.github.set_config(text);
+    let before = world.commit_comments.bodies().len();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut push: Value = serde_json::from_str(&fixture).expect("json");
+    push["commits"][0]["modified"] = json!([".github/trainyard.yml"]);
+    push["head_commit"]["modified"] = json!([".github/trainyard.yml"]);
+    let after = push["after"].as_str().expect("after").to_owned();
+    assert_eq!(
+        world.deliver("push", delivery, &push).await,
+        StatusCode::ACCEPTED
+    );
+    world.run_jobs().await;
+    let paths = world.commit_comments.paths();
+    assert!(
+        paths
+            .iter()
+            .all(|p| *p == format!("/repos/{REPO}/commits/{after}/comments")),
+        "{paths:?}"
+    );
+    world.commit_comments.bodies()[before..]
+        .iter()
+        .map(|b| b["body"].as_str().expect("body").to_owned())
+        .collect()
+}
+
 async fn a_refused_configuration_is_reported_on_the_commit_and_in_the_channels(test: TestDb) {
-    use base64::Engine as _;
     let world = World::new(&test).await;
     world.merge(1, "Add the departure board").await;
     world.run_jobs().await;
     // A push to the default branch breaks the configuration.
     let broken = "chat:\n  slack-channel: C1\n  discord-channel: '555'\ntrains:\n  lines:\n    - name: main\n      boarding-lable: ship\n";
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/repos/{REPO}/contents/.github/trainyard.yml"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "type": "file", "encoding": "base64", "sha": "c2",
-            "content": base64::engine::general_purpose::STANDARD.encode(broken),
-        })))
-        .with_priority(1)
-        .mount(&world.github.server)
-        .await;
-    let commit_comments =
-        Recorder::new(|_| ResponseTemplate::new(201).set_body_json(json!({"id": 1})));
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/repos/{REPO}/commits/[0-9a-f]+/comments$"
-        )))
-        .respond_with(commit_comments.clone())
-        .mount(&world.github.server)
-        .await;
-    let text = std::fs::read_to_string(format!(
-        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture");
-    let mut push: Value = serde_json::from_str(&text).expect("json");
-    push["commits"][0]["modified"] = json!([".github/trainyard.yml"]);
-    push["head_commit"]["modified"] = json!([".github/trainyard.yml"]);
-    let after = push["after"].as_str().expect("after").to_owned();
-    assert_eq!(
-        world.deliver("push", "push-1", &push).await,
-        StatusCode::ACCEPTED
-    );
-    world.run_jobs().await;
+    let comments = push_config(&world, broken, "push-1").await;
 
-    assert_eq!(
-        commit_comments.paths(),
-        [format!("/repos/{REPO}/commits/{after}/comments")]
-    );
-    let body = commit_comments.bodies()[0]["body"]
-        .as_str()
-        .expect("body")
-        .to_owned();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = &comments[0];
     assert!(body.contains("the last good one stays in force"), "{body}");
     assert!(body.contains("trains.lines[0].boarding-lable"), "{body}");
     let posts = texts(&world.slack_posts.bodies(), "text");
@@ -1137,11 +1606,89 @@ async fn a_refused_configuration_is_reported_on_the_commit_and_in_the_channels(t
     );
 }
 
-fn urlencode(text: &str) -> String {
-    serde_urlencoded::to_string([("x", text)])
-        .expect("encode")
-        .trim_start_matches("x=")
-        .to_owned()
+async fn channels_the_bot_does_not_serve_or_cannot_post_in_refuse_the_configuration(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let routes_before = chat_store::announce_channels(&world.bot.db, &repo)
+        .await
+        .expect("routes");
+    assert_eq!(routes_before.len(), 2, "{routes_before:?}");
+
+    // Another team's workspace and guild.
+    let comments = push_config(
+        &world,
+        "chat:\n  slack-channel: C9\n  discord-channel: '666'\n",
+        "push-elsewhere",
+    )
+    .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains(
+            "chat.slack-channel: channel #elsewhere (C9) belongs to workspace T2, which this trainyard does not serve"
+        ),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains(
+            "chat.discord-channel: channel #releases (666) belongs to guild G2, which this trainyard does not serve"
+        ),
+        "{}",
+        comments[0]
+    );
+
+    // Channels of the right workspace and guild that the bot cannot post in.
+    let comments = push_config(
+        &world,
+        "chat:\n  slack-channel: C8\n  discord-channel: '777'\n",
+        "push-unreachable",
+    )
+    .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("the bot is not in channel #general (C8); invite it there"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("chat.discord-channel: the bot cannot see channel 777"),
+        "{}",
+        comments[0]
+    );
+
+    // Nothing was routed there and nothing posted; the team's own channels heard of both.
+    assert_eq!(
+        chat_store::announce_channels(&world.bot.db, &repo)
+            .await
+            .expect("routes"),
+        routes_before
+    );
+    let slack_channels: Vec<String> = world
+        .slack_posts
+        .bodies()
+        .iter()
+        .map(|b| b["channel"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        slack_channels.iter().all(|c| c == "C1"),
+        "{slack_channels:?}"
+    );
+    assert!(
+        world
+            .discord_messages
+            .paths()
+            .iter()
+            .all(|p| p == "/channels/555/messages"),
+        "{:?}",
+        world.discord_messages.paths()
+    );
+    let refusals = texts(&world.slack_posts.bodies(), "text")
+        .into_iter()
+        .filter(|t| t.contains("refused"))
+        .count();
+    assert_eq!(refusals, 2);
 }
 
 /// A comment `body` by `login` on issue `issue`, delivered as GitHub would.
@@ -1393,6 +1940,11 @@ on_both_backends!(
     discord_ping_signatures_and_a_deferred_cut,
     a_pr_comment_includes_a_pull_request_in_the_frozen_train,
     mentions_in_user_text_are_escaped,
+    channels_the_bot_does_not_serve_or_cannot_post_in_refuse_the_configuration,
+    linking_is_told_to_the_chat_user_and_each_link_works_once,
+    a_link_sent_to_someone_else_links_nobody,
+    discord_linking_proves_the_discord_user,
+    a_linked_account_acts_under_its_current_login,
 );
 
 #[tokio::test]

@@ -33,6 +33,27 @@ struct Created {
     id: String,
 }
 
+/// What `GET /channels/{id}` tells about a channel.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct DiscordChannel {
+    /// The guild it belongs to (none for direct messages).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Channel type: 0 text, 5 announcement, 10–12 threads; others take no messages.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// The channel's name, for messages to people.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl DiscordChannel {
+    /// Whether messages can be posted in a channel of this type.
+    pub fn takes_messages(&self) -> bool {
+        matches!(self.kind, 0 | 5 | 10 | 11 | 12)
+    }
+}
+
 /// An expired interaction token answers 401 (code 50027): like a 404, the target is gone.
 fn expired_token_is_gone(result: Result<String, ChatError>) -> Result<String, ChatError> {
     match result {
@@ -139,6 +160,39 @@ impl DiscordClient {
             .send()
             .await;
         self.check(response).await.map(|_| ())
+    }
+
+    /// A channel as the bot sees it: `Gone` when it does not exist, `Refused` (403) when the
+    /// bot may not see it.
+    pub async fn channel(&self, channel: &str) -> Result<DiscordChannel, ChatError> {
+        let response = self
+            .http
+            .get(format!("{}/channels/{channel}", self.api_url))
+            .header("Authorization", format!("Bot {}", self.bot_token.expose()))
+            .send()
+            .await;
+        let text = self.check(response).await?;
+        serde_json::from_str(&text).map_err(|_| ChatError::Refused {
+            service: SERVICE,
+            reason: "the channel was answered in an unknown shape".into(),
+        })
+    }
+
+    /// The bot's direct-message channel with `user` (opened if need be); returns its id.
+    pub async fn open_direct_messages(&self, user: &str) -> Result<String, ChatError> {
+        let response = self
+            .http
+            .post(format!("{}/users/@me/channels", self.api_url))
+            .header("Authorization", format!("Bot {}", self.bot_token.expose()))
+            .json(&json!({ "recipient_id": user }))
+            .send()
+            .await;
+        let text = self.check(response).await?;
+        let channel: Created = serde_json::from_str(&text).map_err(|_| ChatError::Refused {
+            service: SERVICE,
+            reason: "direct-message channel without an id".into(),
+        })?;
+        Ok(channel.id)
     }
 
     /// Replaces the application's commands, in a guild (instant) or globally.

@@ -32,6 +32,27 @@ struct ApiAnswer {
     ok: bool,
     error: Option<String>,
     ts: Option<String>,
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    channel: Option<SlackChannel>,
+}
+
+/// What `conversations.info` tells about a channel.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SlackChannel {
+    /// The channel's name, for messages to people.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether the bot is a member (and so may post).
+    #[serde(default)]
+    pub is_member: bool,
+    /// Whether it is archived (nobody may post).
+    #[serde(default)]
+    pub is_archived: bool,
+    /// The workspace the channel belongs to, where Slack says (Enterprise Grid, shared).
+    #[serde(default)]
+    pub context_team_id: Option<String>,
 }
 
 impl SlackClient {
@@ -77,12 +98,51 @@ impl SlackClient {
         self.call("chat.update", &body).await.map(|_| ())
     }
 
+    /// The workspace the bot token belongs to (`auth.test`).
+    pub async fn bot_team(&self) -> Result<String, ChatError> {
+        let request = self.http.post(format!("{}/auth.test", self.api_url));
+        let answer = self.send("auth.test", request).await?;
+        answer.team_id.ok_or_else(|| ChatError::Refused {
+            service: SERVICE,
+            reason: "auth.test answered without a team_id".into(),
+        })
+    }
+
+    /// A channel as the bot sees it (`conversations.info`); `channel_not_found` when the
+    /// bot cannot see it.
+    pub async fn channel_info(&self, channel: &str) -> Result<SlackChannel, ChatError> {
+        // A read method: Slack takes its arguments as a form, not JSON.
+        let form = serde_urlencoded::to_string([("channel", channel)]).unwrap_or_default();
+        let request = self
+            .http
+            .post(format!("{}/conversations.info", self.api_url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form);
+        let answer = self.send("conversations.info", request).await?;
+        answer.channel.ok_or_else(|| ChatError::Refused {
+            service: SERVICE,
+            reason: "conversations.info answered without a channel".into(),
+        })
+    }
+
     async fn call(&self, method: &str, body: &Value) -> Result<ApiAnswer, ChatError> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}/{method}", self.api_url))
+            .json(body);
+        self.send(method, request).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<ApiAnswer, ChatError> {
+        let response = request
             .bearer_auth(self.bot_token.expose())
-            .json(body)
             .send()
             .await
             .map_err(|e| from_reqwest(SERVICE, &e))?;

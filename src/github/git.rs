@@ -350,6 +350,27 @@ impl GitHubClient {
         Ok(None)
     }
 
+    /// The current login of the GitHub user with this id; `None` when the account is gone.
+    pub async fn user_login(
+        &self,
+        installation: u64,
+        user_id: i64,
+    ) -> Result<Option<String>, GitHubError> {
+        #[derive(serde::Deserialize)]
+        struct User {
+            login: String,
+        }
+        let route = format!("/user/{user_id}");
+        match self
+            .request::<User>(installation, Method::GET, &route, None)
+            .await
+        {
+            Ok(user) => Ok(Some(user.login)),
+            Err(GitHubError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Comments on a commit (a refused configuration is reported where it was pushed).
     pub async fn comment_on_commit(
         &self,

@@ -290,7 +290,16 @@ impl BackgroundJob for Housekeeping {
             (now - CHAT_REQUEST_RETENTION).as_millisecond(),
         )
         .await?;
-        tracing::info!(pruned, forgotten, chat_requests, "housekeeping done");
+        // Expired link requests are worthless: only their hashes were kept.
+        let link_requests =
+            crate::store::link_requests::prune(&ctx.db, now.as_millisecond()).await?;
+        tracing::info!(
+            pruned,
+            forgotten,
+            chat_requests,
+            link_requests,
+            "housekeeping done"
+        );
         Ok(())
     }
 }

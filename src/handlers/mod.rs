@@ -1,6 +1,7 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
 pub mod chat;
+pub mod chat_routes;
 pub mod comments;
 pub mod drafting;
 pub mod effects;

@@ -2,6 +2,8 @@
 //! branch, stored with its blob sha (an unchanged sha is not parsed again), re-read when a push
 //! to the default branch touches one of the configuration files. A broken version is refused:
 //! the last good configuration stays in force and the error is kept for the bot to report.
+//! So is a version whose chat channels the bot does not serve or cannot post in
+//! ([`RouteCheck`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +12,7 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{CONFIG_PATHS, EffectiveConfig, RepoConfig};
 use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
+use crate::handlers::chat_routes::RouteCheck;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, repo_configs};
 
@@ -39,6 +42,7 @@ pub enum Refresh {
 pub async fn refresh(
     db: &Db,
     github: &GitHubClient,
+    routes: &RouteCheck,
     installation: u64,
     repo: &RepoFullName,
     now: i64,
@@ -53,7 +57,19 @@ pub async fn refresh(
                 return Ok(Refresh::Unchanged);
             }
         }
-        return match RepoConfig::from_file(path, &file.text) {
+        // The channels it names are checked only once the text itself is good.
+        let checked = match RepoConfig::from_file(path, &file.text) {
+            Ok(config) => {
+                let refusals = routes.refusals(&chat_routes(&config)).await?;
+                if refusals.is_empty() {
+                    Ok(config)
+                } else {
+                    Err(refusals.join("\n"))
+                }
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        return match checked {
             Ok(config) => {
                 crate::store::chat::set_routes(db, repo, &chat_routes(&config)).await?;
                 repo_configs::save_good(
@@ -68,8 +84,7 @@ pub async fn refresh(
                 tracing::info!(%repo, path, sha = %file.sha, "configuration loaded");
                 Ok(Refresh::Loaded(path.to_owned()))
             }
-            Err(error) => {
-                let message = error.to_string();
+            Err(message) => {
                 repo_configs::save_error(db, repo, &file.sha, &message, now).await?;
                 tracing::warn!(%repo, path, error = %message, "configuration refused; keeping the last good one");
                 Ok(Refresh::Refused(message))
@@ -122,12 +137,13 @@ pub async fn config_file(
 pub async fn current(
     db: &Db,
     github: &GitHubClient,
+    routes: &RouteCheck,
     installation: u64,
     repo: &RepoFullName,
     now: i64,
 ) -> Result<CurrentConfig, JobError> {
     if repo_configs::get(db, repo).await?.is_none() {
-        refresh(db, github, installation, repo, now).await?;
+        refresh(db, github, routes, installation, repo, now).await?;
     }
     let row = repo_configs::get(db, repo).await?;
     let refused = row.as_ref().and_then(|r| r.error.clone());
@@ -162,6 +178,8 @@ pub struct ConfigContext {
     pub github: Option<GitHubClient>,
     /// The queue (a refused configuration is announced in the repository's channels).
     pub queue: crate::jobs::Queue,
+    /// What the channels a configuration names are checked against.
+    pub routes: RouteCheck,
 }
 
 /// Re-reads a repository's configuration (a push to its default branch touched it).
@@ -198,7 +216,7 @@ impl BackgroundJob for ReloadRepoConfig {
         let now = ctx.clock.now().as_millisecond();
         let repo = &self.repository;
         let Refresh::Refused(error) =
-            refresh(&ctx.db, github, self.installation, repo, now).await?
+            refresh(&ctx.db, github, &ctx.routes, self.installation, repo, now).await?
         else {
             return Ok(());
         };

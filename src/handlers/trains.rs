@@ -15,6 +15,7 @@ use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
+use crate::handlers::chat_routes::RouteCheck;
 use crate::handlers::repo_config;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError, Queue};
@@ -51,6 +52,11 @@ impl TrainContext {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now().as_millisecond()
+    }
+
+    /// What a newly read configuration's channels are checked against.
+    pub(crate) fn route_check(&self) -> RouteCheck {
+        RouteCheck::new(&self.chat, &self.settings)
     }
 }
 
@@ -126,8 +132,15 @@ impl BoardPullRequest {
             &self.event.repository,
             &self.event.pull_request,
         );
-        let config =
-            repo_config::current(&ctx.db, github, self.installation, repo, ctx.now()).await?;
+        let config = repo_config::current(
+            &ctx.db,
+            github,
+            &ctx.route_check(),
+            self.installation,
+            repo,
+            ctx.now(),
+        )
+        .await?;
         let default_branch = event.default_branch.as_deref().unwrap_or("main");
         let mut plans = Vec::new();
         for line in config.effective.config.lines() {
@@ -299,7 +312,15 @@ async fn in_frozen_range(
     {
         return Ok(false);
     }
-    let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+    let config = repo_config::current(
+        &ctx.db,
+        github,
+        &ctx.route_check(),
+        installation,
+        repo,
+        ctx.now(),
+    )
+    .await?;
     let notes = config
         .effective
         .config
@@ -563,7 +584,15 @@ impl BackgroundJob for RefreshDraft {
         if !train.state().is_live() {
             return Ok(());
         }
-        let config = repo_config::current(&ctx.db, github, self.installation, repo, now).await?;
+        let config = repo_config::current(
+            &ctx.db,
+            github,
+            &ctx.route_check(),
+            self.installation,
+            repo,
+            now,
+        )
+        .await?;
         let config = &config.effective.config;
         let (draft, all) = draft_for(&ctx, github, self.installation, repo, &train, config).await?;
         let marker = train_marker(train.id);

@@ -5,7 +5,7 @@
 pub mod discord;
 pub mod github;
 pub mod intake;
-pub mod oauth;
+pub mod linking;
 pub mod slack;
 
 use axum::Router;
@@ -58,7 +58,10 @@ pub fn routes(budget: &BodyBudget) -> Router<AppState> {
             "/discord/interactions",
             post(discord::interaction).layer(gated(discord::MAX_BODY_BYTES)),
         )
-        .route("/oauth/github/callback", get(oauth::callback))
+        .route("/link/{token}", get(linking::start))
+        .route("/oauth/slack/callback", get(linking::slack_callback))
+        .route("/oauth/discord/callback", get(linking::discord_callback))
+        .route("/oauth/github/callback", get(linking::github_callback))
 }
 
 #[cfg(test)]

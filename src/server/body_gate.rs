@@ -54,11 +54,8 @@ impl Gate {
 /// larger than the route takes, 503 with `Retry-After` when the budget is spent, 400 when the
 /// client breaks off.
 pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    // The length the body will have (hyper reads it from `Content-Length`), if it is known.
+    let declared = axum::body::HttpBody::size_hint(request.body()).exact();
     let max = gate.max_bytes as u64;
     if declared.is_some_and(|length| length > max) {
         return too_large(gate.max_bytes);

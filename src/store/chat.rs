@@ -115,7 +115,7 @@ pub struct Identity {
 
 /// Links a chat user to a GitHub account (again: the new account replaces the old).
 pub async fn link(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     surface: ChatSurface,
     workspace: &str,
     chat_user: &str,
@@ -133,7 +133,7 @@ pub async fn link(
     .bind(identity.github_id)
     .bind(&identity.github_login)
     .bind(now)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(())
 }

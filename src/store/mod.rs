@@ -10,6 +10,7 @@ pub mod chat;
 pub mod commands;
 pub mod deliveries;
 pub mod installations;
+pub mod link_requests;
 pub mod release_snapshots;
 pub mod repo_configs;
 pub mod steps;

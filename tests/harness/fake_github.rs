@@ -74,6 +74,8 @@ struct State {
     commit_comments: Vec<(String, String)>,
     collaborators: HashMap<String, (String, String)>,
     files: HashMap<String, String>,
+    /// GitHub user id → current login.
+    users: HashMap<i64, String>,
     faults: Vec<Fault>,
     /// GitHub's clock, for comment times (RFC 3339).
     now: String,
@@ -209,6 +211,23 @@ impl FakeGitHub {
     /// The base URL to point the client at.
     pub fn uri(&self) -> String {
         self.server.uri()
+    }
+
+    /// The GitHub user with id `id` is now called `login` (`GET /user/{id}`).
+    pub fn set_user(&self, id: i64, login: &str) {
+        self.lock().users.insert(id, login.into());
+    }
+
+    /// `login` has `permission` (`admin`, `write`, `read`) and `role` on the repository.
+    pub fn set_collaborator(&self, login: &str, permission: &str, role: &str) {
+        self.lock()
+            .collaborators
+            .insert(login.into(), (permission.into(), role.into()));
+    }
+
+    /// The GitHub account with id `id` is deleted.
+    pub fn delete_user(&self, id: i64) {
+        self.lock().users.remove(&id);
     }
 
     /// Serves `text` as the repository's `.github/trainyard.yml`.
@@ -484,6 +503,12 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         return ResponseTemplate::new(201)
             .set_body_json(json!({"token": "ghs_fake", "expires_at": "2099-01-01T00:00:00Z"}));
     }
+    if let Some(id) = path.strip_prefix("/user/") {
+        return match id.parse::<i64>().ok().and_then(|id| s.users.get(&id)) {
+            Some(login) => ResponseTemplate::new(200).set_body_json(json!({"login": login})),
+            None => not_found(),
+        };
+    }
     let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}")) else {
         s.unexpected.push(format!("{method} {path}"));
         return not_found();
@@ -505,7 +530,7 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 Some(text) => {
                     use base64::Engine as _;
                     ResponseTemplate::new(200).set_body_json(json!({
-                        "type": "file", "encoding": "base64", "sha": format!("{:x}", text.len()),
+                        "type": "file", "encoding": "base64", "sha": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
                         "content": base64::engine::general_purpose::STANDARD.encode(text),
                     }))
                 }

@@ -1,120 +1,161 @@
-//! Linking a chat user to a GitHub account: the signed, short-lived `state` of the sign-in
-//! URL and what `/release link` answers.
+//! Linking a chat user to a GitHub account, proven on both sides in one browser.
+//!
+//! `/release link` records a request under a random token (only its hash is stored) and
+//! answers, privately, with `/link/<token>`. The browser that opens it is bound to it by a
+//! cookie, signs in to the chat service (Sign in with Slack; Discord OAuth2 `identify`) and
+//! must be the chat user who asked; only then does it sign in to GitHub, whose answer spends
+//! the request. Whoever forwards their link to someone else links nobody: the other person's
+//! chat sign-in is not theirs. The chat user is then told, in a direct message, which GitHub
+//! account now acts for them.
 
-use base64::Engine as _;
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
 use super::Asker;
 use super::service::chat_surface;
 use crate::chat::cards::Surface;
 use crate::handlers::trains::TrainContext;
-use crate::settings::Settings;
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::chat::ChatSurface;
+use crate::store::link_requests;
 
-/// How long a link URL stays valid.
-const LINK_STATE_TTL_MS: i64 = 10 * 60 * 1000;
+/// How long a link works, from `/release link` to GitHub's answer.
+pub const LINK_TTL_MS: i64 = 10 * 60 * 1000;
 
-/// What a signed OAuth `state` binds: the chat surface, workspace and user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkState {
-    /// `slack` or `discord`.
-    pub surface: String,
-    /// Team or guild id.
-    pub workspace: String,
-    /// Chat user id.
-    pub user: String,
-    /// Expiry (epoch ms).
-    pub expires_at: i64,
+/// A new link token: 256 random bits, hex.
+fn new_token() -> String {
+    format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
 }
 
-fn state_mac(settings: &Settings) -> Option<hmac::Hmac<sha2::Sha256>> {
-    let oauth = settings.github_oauth.as_ref()?;
-    // A key of its own, derived from the client secret: the secret itself signs nothing else.
-    let mut derive =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(oauth.client_secret.expose().as_bytes()).ok()?;
-    derive.update(b"trainyard link state v1");
-    let key = derive.finalize().into_bytes();
-    hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).ok()
-}
-
-/// Signs a link state.
-pub fn sign_link_state(settings: &Settings, state: &LinkState) -> Option<String> {
-    let mut mac = state_mac(settings)?;
-    let payload = serde_json::to_vec(state).ok()?;
-    mac.update(&payload);
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    Some(format!(
-        "{}.{}",
-        engine.encode(&payload),
-        engine.encode(mac.finalize().into_bytes())
-    ))
-}
-
-/// Checks a link state's signature and expiry.
-pub fn verify_link_state(settings: &Settings, text: &str, now: i64) -> Result<LinkState, String> {
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let (payload, signature) = text
-        .split_once('.')
-        .ok_or("the sign-in state is malformed")?;
-    let payload = engine
-        .decode(payload)
-        .map_err(|_| "the sign-in state is malformed")?;
-    let signature = engine
-        .decode(signature)
-        .map_err(|_| "the sign-in state is malformed")?;
-    let mut mac = state_mac(settings).ok_or("linking is not configured")?;
-    mac.update(&payload);
-    mac.verify_slice(&signature)
-        .map_err(|_| "the sign-in state was not made by this trainyard")?;
-    let state: LinkState =
-        serde_json::from_slice(&payload).map_err(|_| "the sign-in state is malformed")?;
-    if state.expires_at < now {
-        return Err("the link expired; ask for a new one with `/release link`".to_owned());
-    }
-    Ok(state)
-}
-
-pub(super) fn link_answer(ctx: &TrainContext, asker: &Asker, login: Option<&str>) -> String {
+pub(super) async fn link_answer(
+    ctx: &TrainContext,
+    asker: &Asker,
+    login: Option<&str>,
+) -> Result<String, crate::store::StoreError> {
     let Some(surface) = chat_surface(asker.surface) else {
-        return "GitHub comments need no link: you are your GitHub account.".to_owned();
+        return Ok("GitHub comments need no link: you are your GitHub account.".to_owned());
     };
     let settings = &ctx.settings;
-    let (Some(oauth), Some(public_url)) = (&settings.github_oauth, &settings.public_url) else {
-        return "Linking is not set up on this trainyard (it needs TRAINYARD_GITHUB_CLIENT_ID, \
-                TRAINYARD_GITHUB_CLIENT_SECRET and TRAINYARD_PUBLIC_URL)."
-            .to_owned();
+    let (Some(_), Some(public_url)) = (&settings.github_oauth, &settings.public_url) else {
+        return Ok(
+            "Linking is not set up on this trainyard (it needs TRAINYARD_GITHUB_CLIENT_ID, \
+             TRAINYARD_GITHUB_CLIENT_SECRET and TRAINYARD_PUBLIC_URL)."
+                .to_owned(),
+        );
     };
-    let state = LinkState {
-        surface: surface.as_str().to_owned(),
-        workspace: asker.workspace.clone(),
-        user: asker.user.clone(),
-        expires_at: ctx.now() + LINK_STATE_TTL_MS,
+    let chat_sign_in = match surface {
+        ChatSurface::Slack => settings.slack.as_ref().and_then(|s| s.oauth.as_ref()),
+        ChatSurface::Discord => settings.discord.as_ref().and_then(|d| d.oauth.as_ref()),
     };
-    let Some(state) = sign_link_state(settings, &state) else {
-        return "Linking is not set up on this trainyard.".to_owned();
-    };
-    let mut query = vec![
-        ("client_id", oauth.client_id.clone()),
-        ("redirect_uri", redirect_uri(public_url)),
-        ("state", state),
-        ("allow_signup", "false".to_owned()),
-    ];
-    if let Some(login) = login {
-        query.push(("login", login.to_owned()));
+    if chat_sign_in.is_none() {
+        return Ok(match surface {
+            ChatSurface::Slack => {
+                "Linking is not set up on this trainyard: proving who you are \
+                                   needs Sign in with Slack (TRAINYARD_SLACK_CLIENT_ID and \
+                                   TRAINYARD_SLACK_CLIENT_SECRET)."
+            }
+            ChatSurface::Discord => {
+                "Linking is not set up on this trainyard: proving who you \
+                                     are needs Discord sign-in (TRAINYARD_DISCORD_CLIENT_SECRET)."
+            }
+        }
+        .to_owned());
     }
-    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
-    let url = format!("{}/login/oauth/authorize?{query}", settings.github_web_url);
-    match asker.surface {
-        Surface::Slack => format!(
-            "<{url}|Sign in with GitHub> to link your account (the link works for 10 minutes)."
-        ),
-        _ => format!(
-            "[Sign in with GitHub](<{url}>) to link your account (the link works for 10 minutes)."
-        ),
+    let token = new_token();
+    let now = ctx.now();
+    link_requests::create(
+        &ctx.db,
+        &token,
+        link_requests::Asker {
+            surface,
+            workspace: &asker.workspace,
+            user: &asker.user,
+            login_hint: login,
+        },
+        now,
+        now + LINK_TTL_MS,
+    )
+    .await?;
+    let url = format!("{}/link/{token}", public_url.trim_end_matches('/'));
+    let service = match surface {
+        ChatSurface::Slack => "Slack",
+        ChatSurface::Discord => "Discord",
+    };
+    let how = format!(
+        "to link your GitHub account: sign in to {service}, then to GitHub, in the same \
+         browser. The link is yours alone and works once, for 10 minutes."
+    );
+    Ok(match asker.surface {
+        Surface::Slack => format!("<{url}|Open this link> {how}"),
+        _ => format!("[Open this link](<{url}>) {how}"),
+    })
+}
+
+/// Tells a chat user, in a direct message, which GitHub account now acts for them: whoever
+/// linked, the owner of the chat account hears of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TellLinked {
+    /// `slack` or `discord`.
+    pub surface: String,
+    /// The chat user.
+    pub user: String,
+    /// The GitHub login now linked.
+    pub github_login: String,
+}
+
+impl BackgroundJob for TellLinked {
+    const KIND: &'static str = "chat.linked";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        format!("linked:{}:{}", self.surface, self.user)
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let surface = ChatSurface::parse(&self.surface)
+            .ok_or_else(|| JobError::Permanent(format!("unknown surface {}", self.surface)))?;
+        let chat_surface = match surface {
+            ChatSurface::Slack => Surface::Slack,
+            ChatSurface::Discord => Surface::Discord,
+        };
+        let text = format!(
+            "Your {} account is now linked to GitHub user {}: your `/release` commands act as \
+             them. If that was not you, run `/release unlink` and tell an administrator.",
+            match surface {
+                ChatSurface::Slack => "Slack",
+                ChatSurface::Discord => "Discord",
+            },
+            chat_surface.bold(&self.github_login),
+        );
+        match surface {
+            ChatSurface::Slack => {
+                let slack = ctx.chat.slack.as_ref().ok_or_else(|| {
+                    JobError::Permanent("Slack is not configured; cannot tell the user".into())
+                })?;
+                // A user id as the channel: the bot's direct messages with that user.
+                let message = serde_json::json!({ "text": text });
+                slack.post_message(&self.user, None, &message).await?;
+            }
+            ChatSurface::Discord => {
+                let discord = ctx.chat.discord.as_ref().ok_or_else(|| {
+                    JobError::Permanent("Discord is not configured; cannot tell the user".into())
+                })?;
+                let channel = discord.open_direct_messages(&self.user).await?;
+                let message = serde_json::json!({ "content": text });
+                discord.create_message(&channel, None, &message).await?;
+            }
+        }
+        Ok(())
     }
 }
 
-/// Where GitHub sends the user back.
-pub fn redirect_uri(public_url: &str) -> String {
-    format!("{}/oauth/github/callback", public_url.trim_end_matches('/'))
+/// Where `service` (`github`, `slack`, `discord`) sends the browser back after sign-in.
+pub fn redirect_uri(public_url: &str, service: &str) -> String {
+    format!(
+        "{}/oauth/{service}/callback",
+        public_url.trim_end_matches('/')
+    )
 }

@@ -13,7 +13,7 @@ mod replies;
 mod service;
 mod status;
 
-pub use linking::{LinkState, redirect_uri, sign_link_state, verify_link_state};
+pub use linking::{LINK_TTL_MS, TellLinked, redirect_uri};
 pub use replies::{SendReply, relay};
 pub use service::{answer, button_command};
 pub use status::{ConfigCache, status_card, train_card};

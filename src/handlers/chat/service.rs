@@ -67,7 +67,7 @@ async fn own_command(
 ) -> Result<Option<Reply>, ChatFailure> {
     let text = match command {
         ChatCommand::Help => command::help(),
-        ChatCommand::Link { login } => link_answer(ctx, asker, login.as_deref()),
+        ChatCommand::Link { login } => link_answer(ctx, asker, login.as_deref()).await?,
         ChatCommand::Unlink => match chat_surface(asker.surface) {
             None => "GitHub comments need no link: you are your GitHub account.".to_owned(),
             Some(surface) => {
@@ -131,7 +131,7 @@ async fn accept_change(
     request: Change<'_>,
 ) -> Result<Answer, ChatFailure> {
     let s = asker.surface;
-    let Some(actor) = actor(ctx, asker).await? else {
+    let Some((actor, actor_id)) = actor(ctx, asker).await? else {
         return Ok(Answer::Now(Reply::private(
             "Link your GitHub account first: `/release link`. Commands that change a train \
              are checked against your permission on the repository."
@@ -155,6 +155,7 @@ async fn accept_change(
         installation,
         line: request.target.line,
         actor,
+        actor_id,
         command: request.change,
         command_id: request.command_id.to_owned(),
         by_schedule: false,
@@ -173,14 +174,18 @@ async fn accept_change(
 }
 
 /// Who acts: the commenter on GitHub; in chat, the GitHub account the chat user linked.
-async fn actor(ctx: &TrainContext, asker: &Asker) -> Result<Option<String>, ChatFailure> {
+/// Linked chat users come with their GitHub user id, the identity that counts.
+async fn actor(
+    ctx: &TrainContext,
+    asker: &Asker,
+) -> Result<Option<(String, Option<i64>)>, ChatFailure> {
     let Some(surface) = chat_surface(asker.surface) else {
-        return Ok(Some(asker.user.clone()));
+        return Ok(Some((asker.user.clone(), None)));
     };
     Ok(
         chat_store::identity(&ctx.db, surface, &asker.workspace, &asker.user)
             .await?
-            .map(|identity| identity.github_login),
+            .map(|identity| (identity.github_login, Some(identity.github_id))),
     )
 }
 

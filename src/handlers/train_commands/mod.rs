@@ -43,8 +43,12 @@ pub struct RunTrainCommand {
     pub installation: u64,
     /// The line (default: the first configured line).
     pub line: Option<String>,
-    /// Who gave it (GitHub login).
+    /// Who gave it (GitHub login, as known when it was given).
     pub actor: String,
+    /// The actor's GitHub user id, for a linked chat user: their login is read again by id
+    /// when the command runs, so a renamed (or re-registered) login cannot act for them.
+    #[serde(default)]
+    pub actor_id: Option<i64>,
     /// What.
     pub command: TrainCommand,
     /// Its id, unique per request (`slack:…`, `discord:…`, `comment:…`, `schedule:…`): the
@@ -142,6 +146,27 @@ pub async fn execute(
         tracing::info!("command already decided; not carried out again");
         return Ok(CommandReply::from_row(&done));
     }
+    let resolved;
+    let request = match request.actor_id {
+        Some(id) => {
+            let login = ctx.github()?.user_login(request.installation, id).await?;
+            let Some(login) = login else {
+                let reply = CommandReply::Refused(
+                    "The GitHub account linked to you no longer exists; link again with \
+                     `/release link`."
+                        .to_owned(),
+                );
+                let unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+                return finish(ctx, request, unit, &reply).await;
+            };
+            resolved = RunTrainCommand {
+                actor: login,
+                ..request.clone()
+            };
+            &resolved
+        }
+        None => request,
+    };
     let (reply, unit) = decide_and_prepare(ctx, request).await?;
     let unit = match unit {
         Some(unit) => unit,
@@ -193,6 +218,7 @@ async fn decide_and_prepare(
     let config = repo_config::current(
         &ctx.db,
         github,
+        &ctx.route_check(),
         request.installation,
         &request.repository,
         now,

@@ -116,7 +116,15 @@ impl ReleaseTrain {
         target: &str,
     ) -> Result<bool, JobError> {
         let (repo, installation) = (&self.repository, self.installation);
-        let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+        let config = repo_config::current(
+            &ctx.db,
+            github,
+            &ctx.route_check(),
+            installation,
+            repo,
+            ctx.now(),
+        )
+        .await?;
         let config = &config.effective.config;
         // An annotated tag points the ref at a tag object carrying the notes.
         let points_to = match config.tag_kind() {
@@ -200,7 +208,15 @@ async fn comment_released(
     train: &TrainRow,
     text: &str,
 ) -> Result<(), JobError> {
-    let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+    let config = repo_config::current(
+        &ctx.db,
+        github,
+        &ctx.route_check(),
+        installation,
+        repo,
+        ctx.now(),
+    )
+    .await?;
     if config.effective.config.release_comments() {
         let done = trains::commented(&ctx.db, train.id).await?;
         for p in trains::passengers(&ctx.db, train.id).await? {
@@ -345,7 +361,15 @@ impl DraftPublishedByHand {
         train: &TrainRow,
     ) -> Result<bool, JobError> {
         let (repo, installation) = (&self.repository, self.installation);
-        let config = repo_config::current(&ctx.db, github, installation, repo, ctx.now()).await?;
+        let config = repo_config::current(
+            &ctx.db,
+            github,
+            &ctx.route_check(),
+            installation,
+            repo,
+            ctx.now(),
+        )
+        .await?;
         let config = &config.effective.config;
         if !config.publishing_approves() {
             let reason = "publishing the draft does not approve on this repository \

@@ -104,6 +104,7 @@ impl BackgroundJob for ScheduledCuts {
                         reply_to: None,
                         train_id: None,
                         expect_version: None,
+                        actor_id: None,
                     })
                     .await?;
             }
