@@ -151,6 +151,9 @@ impl AppState {
             .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())
             .register::<crate::handlers::comments::CommentCommands>(trains.clone())
             .register::<crate::handlers::chat::TellLinked>(trains.clone())
+            .register::<crate::handlers::deployments::CreateDeployment>(trains.clone())
+            .register::<crate::handlers::deployments::SeeDeployment>(trains.clone())
+            .register::<crate::handlers::deployments::SeeDeploymentStatus>(trains.clone())
             .register::<crate::handlers::chat::SendReply>(trains)
     }
 

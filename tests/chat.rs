@@ -1996,7 +1996,7 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         subs,
         [
             "help", "status", "notes", "cut", "approve", "reject", "hotfix", "include", "exclude",
-            "abandon", "link", "unlink"
+            "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "link", "unlink"
         ]
     );
 }

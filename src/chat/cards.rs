@@ -316,6 +316,59 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             surface.bold(repository),
             surface.user(error)
         ),
+        TrainEvent::Deployment {
+            environment,
+            reference,
+            state,
+            by,
+            detail,
+            url,
+            rollback,
+        } => {
+            let what = format!(
+                "{} of {} to {}",
+                if *rollback { "Rollback" } else { "Deployment" },
+                surface.code(reference),
+                surface.bold(&surface.user(environment))
+            );
+            let how = match state.as_str() {
+                "requested" => format!("requested by {}", surface.user(by)),
+                "refused" => "refused by GitHub".to_owned(),
+                "success" => "succeeded".to_owned(),
+                "failure" => "failed".to_owned(),
+                "error" => "errored".to_owned(),
+                "in_progress" => "in progress".to_owned(),
+                other => surface.user(other),
+            };
+            let detail = detail
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(": {}", surface.user(d)))
+                .unwrap_or_default();
+            let link = match (url.as_deref(), surface) {
+                (Some(url), Surface::Slack) => format!(" (<{url}|open>)"),
+                (Some(url), _) => format!(" ([open](<{url}>))"),
+                (None, _) => String::new(),
+            };
+            format!("{what} {how}{detail}{link}")
+        }
+        TrainEvent::EnvironmentLock {
+            environment,
+            by,
+            reason,
+        } => match reason {
+            Some(reason) => format!(
+                "{} was locked by {}: {}",
+                surface.bold(&surface.user(environment)),
+                surface.user(by),
+                surface.user(reason)
+            ),
+            None => format!(
+                "{} was unlocked by {}",
+                surface.bold(&surface.user(environment)),
+                surface.user(by)
+            ),
+        },
         TrainEvent::CutReminder { cut_at, passengers } => {
             let at = jiff::Timestamp::from_millisecond(*cut_at)
                 .map(|t| t.strftime("%H:%M UTC").to_string())

@@ -3,6 +3,7 @@
 //! the problem and suggests the closest command. `help` is generated from [`CommandName`], so
 //! it cannot drift from what the parser accepts.
 
+use super::deploy::DeployCommand;
 use super::ids::RepoFullName;
 use super::train::TrainCommand;
 
@@ -66,6 +67,40 @@ pub enum ChatCommand {
     },
     /// End the train without a release.
     Abandon(Target),
+    /// Deploy a released version (`None`: the latest) to an environment.
+    Deploy {
+        /// Repository.
+        target: Target,
+        /// The version or tag; `None` for `latest`.
+        version: Option<String>,
+        /// The environment.
+        environment: String,
+    },
+    /// Deploy the environment's previous successful release again.
+    Rollback {
+        /// Repository.
+        target: Target,
+        /// The environment.
+        environment: String,
+    },
+    /// Hold an environment for a reason.
+    Lock {
+        /// Repository.
+        target: Target,
+        /// The environment.
+        environment: String,
+        /// Why.
+        reason: String,
+    },
+    /// Release an environment.
+    Unlock {
+        /// Repository.
+        target: Target,
+        /// The environment.
+        environment: String,
+    },
+    /// What is deployed where, what is locked.
+    Deploys(Target),
     /// Link this chat user to a GitHub account.
     Link {
         /// The account the user means to sign in as (a hint to GitHub's sign-in page).
@@ -98,6 +133,16 @@ pub enum CommandName {
     Exclude,
     /// `abandon`
     Abandon,
+    /// `deploy`
+    Deploy,
+    /// `rollback`
+    Rollback,
+    /// `lock`
+    Lock,
+    /// `unlock`
+    Unlock,
+    /// `deploys`
+    Deploys,
     /// `link`
     Link,
     /// `unlink`
@@ -106,7 +151,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 12] = [
+    pub const ALL: [CommandName; 17] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
@@ -117,6 +162,11 @@ impl CommandName {
         CommandName::Include,
         CommandName::Exclude,
         CommandName::Abandon,
+        CommandName::Deploy,
+        CommandName::Rollback,
+        CommandName::Lock,
+        CommandName::Unlock,
+        CommandName::Deploys,
         CommandName::Link,
         CommandName::Unlink,
     ];
@@ -134,6 +184,11 @@ impl CommandName {
             CommandName::Include => "include",
             CommandName::Exclude => "exclude",
             CommandName::Abandon => "abandon",
+            CommandName::Deploy => "deploy",
+            CommandName::Rollback => "rollback",
+            CommandName::Lock => "lock",
+            CommandName::Unlock => "unlock",
+            CommandName::Deploys => "deploys",
             CommandName::Link => "link",
             CommandName::Unlink => "unlink",
         }
@@ -151,6 +206,10 @@ impl CommandName {
             CommandName::Hotfix => "[owner/repo] <base-version>",
             CommandName::Include | CommandName::Exclude => "[owner/repo] [line] #<pr>",
             CommandName::Link => "[github-login]",
+            CommandName::Deploy => "[owner/repo] <version|latest> to <environment>",
+            CommandName::Rollback | CommandName::Unlock => "[owner/repo] <environment>",
+            CommandName::Lock => "[owner/repo] <environment> <reason…>",
+            CommandName::Deploys => "[owner/repo]",
         }
     }
 
@@ -167,6 +226,11 @@ impl CommandName {
             CommandName::Include => "put a merged pull request on the train",
             CommandName::Exclude => "take a pull request off the train",
             CommandName::Abandon => "end the train without a release",
+            CommandName::Deploy => "request a GitHub deployment of a release",
+            CommandName::Rollback => "deploy the environment's previous successful release",
+            CommandName::Lock => "hold an environment: only you deploy there until unlocked",
+            CommandName::Unlock => "release an environment's lock",
+            CommandName::Deploys => "what is deployed where, what is locked",
             CommandName::Link => "link your chat account to your GitHub account",
             CommandName::Unlink => "forget your linked GitHub account",
         }
@@ -201,6 +265,11 @@ impl ChatCommand {
             ChatCommand::Include { .. } => CommandName::Include,
             ChatCommand::Exclude { .. } => CommandName::Exclude,
             ChatCommand::Abandon(_) => CommandName::Abandon,
+            ChatCommand::Deploy { .. } => CommandName::Deploy,
+            ChatCommand::Rollback { .. } => CommandName::Rollback,
+            ChatCommand::Lock { .. } => CommandName::Lock,
+            ChatCommand::Unlock { .. } => CommandName::Unlock,
+            ChatCommand::Deploys(_) => CommandName::Deploys,
             ChatCommand::Link { .. } => CommandName::Link,
             ChatCommand::Unlink => CommandName::Unlink,
         }
@@ -218,7 +287,12 @@ impl ChatCommand {
             | ChatCommand::Reject { target: t, .. }
             | ChatCommand::Hotfix { target: t, .. }
             | ChatCommand::Include { target: t, .. }
-            | ChatCommand::Exclude { target: t, .. } => Some(t),
+            | ChatCommand::Exclude { target: t, .. }
+            | ChatCommand::Deploy { target: t, .. }
+            | ChatCommand::Rollback { target: t, .. }
+            | ChatCommand::Lock { target: t, .. }
+            | ChatCommand::Unlock { target: t, .. }
+            | ChatCommand::Deploys(t) => Some(t),
         }
     }
 
@@ -230,6 +304,7 @@ impl ChatCommand {
             | ChatCommand::Status(_)
             | ChatCommand::Notes(_)
             | ChatCommand::Link { .. }
+            | ChatCommand::Deploys(_)
             | ChatCommand::Unlink => return None,
             ChatCommand::Cut(_) => TrainCommand::Cut,
             ChatCommand::Approve { .. } => TrainCommand::Approve,
@@ -240,6 +315,32 @@ impl ChatCommand {
             ChatCommand::Include { number, .. } => TrainCommand::Include { number: *number },
             ChatCommand::Exclude { number, .. } => TrainCommand::Exclude { number: *number },
             ChatCommand::Abandon(_) => TrainCommand::Abandon,
+            ChatCommand::Deploy {
+                version,
+                environment,
+                ..
+            } => TrainCommand::Deploy(DeployCommand::Deploy {
+                version: version.clone(),
+                environment: environment.clone(),
+            }),
+            ChatCommand::Rollback { environment, .. } => {
+                TrainCommand::Deploy(DeployCommand::Rollback {
+                    environment: environment.clone(),
+                })
+            }
+            ChatCommand::Lock {
+                environment,
+                reason,
+                ..
+            } => TrainCommand::Deploy(DeployCommand::Lock {
+                environment: environment.clone(),
+                reason: reason.clone(),
+            }),
+            ChatCommand::Unlock { environment, .. } => {
+                TrainCommand::Deploy(DeployCommand::Unlock {
+                    environment: environment.clone(),
+                })
+            }
         })
     }
 
@@ -524,8 +625,106 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 ChatCommand::Exclude { target, number }
             }
         }
+        CommandName::Deploy => {
+            // <version|latest> to <environment>; "to" may be left out.
+            let (what, environment) = match rest.as_slice() {
+                [] | [_] => {
+                    return Err(ParseError::MissingArgument {
+                        command: "deploy",
+                        argument: "a version and an environment",
+                        usage,
+                    });
+                }
+                [what, to, environment] if to.eq_ignore_ascii_case("to") => (*what, *environment),
+                [what, environment] if !environment.eq_ignore_ascii_case("to") => {
+                    (*what, *environment)
+                }
+                [_, to] => {
+                    return Err(ParseError::MissingArgument {
+                        command: "deploy",
+                        argument: "an environment",
+                        usage: format!("{usage} (after `{to}`)"),
+                    });
+                }
+                [_, _, extra, ..] => return Err(too_many(extra)),
+            };
+            let version = if what.eq_ignore_ascii_case("latest") {
+                None
+            } else if is_version(what) {
+                Some(what.to_owned())
+            } else {
+                return Err(bad(what, "a version or `latest`", None));
+            };
+            ChatCommand::Deploy {
+                target,
+                version,
+                environment: environment_name(environment)
+                    .ok_or_else(|| bad(environment, "an environment name", None))?,
+            }
+        }
+        CommandName::Rollback | CommandName::Unlock => {
+            let environment = match rest.as_slice() {
+                [] => {
+                    return Err(ParseError::MissingArgument {
+                        command: name.as_str(),
+                        argument: "an environment",
+                        usage,
+                    });
+                }
+                [environment] => environment_name(environment)
+                    .ok_or_else(|| bad(environment, "an environment name", None))?,
+                [_, extra, ..] => return Err(too_many(extra)),
+            };
+            if name == CommandName::Rollback {
+                ChatCommand::Rollback {
+                    target,
+                    environment,
+                }
+            } else {
+                ChatCommand::Unlock {
+                    target,
+                    environment,
+                }
+            }
+        }
+        CommandName::Lock => {
+            let Some((environment, reason)) = rest.split_first() else {
+                return Err(ParseError::MissingArgument {
+                    command: "lock",
+                    argument: "an environment and a reason",
+                    usage,
+                });
+            };
+            let environment = environment_name(environment)
+                .ok_or_else(|| bad(environment, "an environment name", None))?;
+            let reason = reason.join(" ");
+            if reason.is_empty() {
+                return Err(ParseError::MissingArgument {
+                    command: "lock",
+                    argument: "a reason",
+                    usage,
+                });
+            }
+            ChatCommand::Lock {
+                target,
+                environment,
+                reason: reason.chars().take(500).collect(),
+            }
+        }
+        CommandName::Deploys => {
+            if let Some(extra) = rest.first() {
+                return Err(too_many(extra));
+            }
+            ChatCommand::Deploys(target)
+        }
     };
     Ok(command)
+}
+
+/// GitHub environment names: up to 255 characters, no `/` or control characters.
+fn environment_name(word: &str) -> Option<String> {
+    ((1..=255).contains(&word.len()) && !word.chars().any(|c| c.is_control() || c == '/'))
+        .then(|| word.to_owned())
 }
 
 fn pull_request_number(word: &str) -> Option<u64> {
@@ -611,6 +810,11 @@ mod tests {
                 CommandName::Reject => "reject broken build".to_owned(),
                 CommandName::Hotfix => "hotfix 1.2.0".to_owned(),
                 CommandName::Include | CommandName::Exclude => format!("{} #4", name.as_str()),
+                CommandName::Deploy => "deploy v1.2.0 to production".to_owned(),
+                CommandName::Rollback | CommandName::Unlock => {
+                    format!("{} staging", name.as_str())
+                }
+                CommandName::Lock => "lock production database migration".to_owned(),
                 _ => name.as_str().to_owned(),
             };
             assert_eq!(parse(&example).expect(&example).name(), name);
@@ -680,14 +884,61 @@ mod tests {
     }
 
     #[test]
+    fn deployment_commands_parse_with_or_without_to() {
+        assert_eq!(
+            parse("/release deploy acme/api latest to production"),
+            Ok(ChatCommand::Deploy {
+                target: Target {
+                    repo: repo("acme/api"),
+                    line: None
+                },
+                version: None,
+                environment: "production".into()
+            })
+        );
+        assert_eq!(
+            parse("deploy v1.4.0 staging"),
+            Ok(ChatCommand::Deploy {
+                target: Target::default(),
+                version: Some("v1.4.0".into()),
+                environment: "staging".into()
+            })
+        );
+        assert_eq!(
+            parse("lock production db migration running"),
+            Ok(ChatCommand::Lock {
+                target: Target::default(),
+                environment: "production".into(),
+                reason: "db migration running".into()
+            })
+        );
+        assert!(parse("deploy soon to production").is_err());
+        assert!(parse("rollback a/b/c").is_err());
+    }
+
+    #[test]
     fn errors_name_the_problem_and_suggest() {
         assert_eq!(
             parse("aprove").expect_err("typo").to_string(),
             "`aprove` is not a command (did you mean `approve`?); try `/release help`"
         );
         assert_eq!(
-            parse("deploy acme/api").expect_err("not yet").to_string(),
-            "`deploy` is not a command; try `/release help`"
+            parse("deploy acme/api")
+                .expect_err("incomplete")
+                .to_string(),
+            "`deploy` needs a version and an environment: \
+             `/release deploy [owner/repo] <version|latest> to <environment>`"
+        );
+        assert_eq!(
+            parse("deploy 1.4.0 to")
+                .expect_err("no environment")
+                .to_string(),
+            "`deploy` needs an environment: \
+             `/release deploy [owner/repo] <version|latest> to <environment> (after `to`)`"
+        );
+        assert_eq!(
+            parse("lock production").expect_err("no reason").to_string(),
+            "`lock` needs a reason: `/release lock [owner/repo] <environment> <reason…>`"
         );
         assert_eq!(
             parse("").expect_err("empty").to_string(),

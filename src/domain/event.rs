@@ -335,6 +335,9 @@ pub struct DeploymentEvent {
     pub description: Option<String>,
     /// Who created it.
     pub creator: Option<Actor>,
+    /// The request id trainyard put in the payload, for its own deployments.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// A deployment status (created).
@@ -356,6 +359,18 @@ pub struct DeploymentStatusEvent {
     pub description: Option<String>,
     /// Link to the deployed thing or its log.
     pub url: Option<String>,
+    /// The deployment's commit.
+    #[serde(default)]
+    pub sha: String,
+    /// The deployment's ref.
+    #[serde(default)]
+    pub git_ref: String,
+    /// Who created the deployment.
+    #[serde(default)]
+    pub creator: Option<Actor>,
+    /// The request id trainyard put in the deployment's payload, for its own.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// What happened to an installation.

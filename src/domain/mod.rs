@@ -7,6 +7,7 @@ pub mod bump;
 pub mod calver;
 pub mod chat_text;
 pub mod command;
+pub mod deploy;
 pub mod event;
 pub mod ids;
 pub mod notes;

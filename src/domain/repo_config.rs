@@ -182,6 +182,48 @@ pub struct EnvironmentKeys {
     pub production: Option<bool>,
     /// GitHub's `transient_environment`.
     pub transient: Option<bool>,
+    /// Requested automatically once this earlier environment reports `success` for the same
+    /// release (instead of on publishing, with `auto`).
+    pub after: Option<String>,
+    /// Refused unless this earlier environment has a successful deployment of the same
+    /// commit.
+    pub requires: Option<String>,
+    /// Status contexts GitHub must see succeed (default: GitHub's own, all of them; `[]`
+    /// skips the check).
+    pub required_contexts: Option<Vec<String>>,
+}
+
+impl EnvironmentKeys {
+    /// Whether it is a production environment (`production`, else named `production`).
+    pub fn is_production(&self) -> bool {
+        self.production
+            .unwrap_or_else(|| self.name.eq_ignore_ascii_case("production"))
+    }
+
+    /// The lowest role that may deploy here: `write`, `maintain` for production.
+    pub fn deploy_permission(&self) -> Permission {
+        self.permission.unwrap_or(if self.is_production() {
+            Permission::Maintain
+        } else {
+            Permission::Write
+        })
+    }
+}
+
+impl RepoConfig {
+    /// The deployment environments, in promotion order.
+    pub fn environments(&self) -> &[EnvironmentKeys] {
+        self.deploy
+            .as_ref()
+            .map_or(&[], |deploy| deploy.environments.as_slice())
+    }
+
+    /// The environment called `name` (GitHub compares environment names case-insensitively).
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentKeys> {
+        self.environments()
+            .iter()
+            .find(|env| env.name.eq_ignore_ascii_case(name))
+    }
 }
 
 /// `chat`.
@@ -479,6 +521,44 @@ impl RepoConfig {
                 return Err(at(
                     "chat.discord-channel".into(),
                     format!("`{channel}` is not a Discord channel id (digits)"),
+                ));
+            }
+        }
+        for (i, env) in self.environments().iter().enumerate() {
+            let key = |k: &str| format!("deploy.environments[{i}].{k}");
+            let name_ok = (1..=255).contains(&env.name.len())
+                && !env.name.chars().any(|c| c.is_control() || c == '/');
+            if !name_ok {
+                return Err(at(
+                    key("name"),
+                    "an environment needs a name of 1 to 255 characters, without `/`".into(),
+                ));
+            }
+            let earlier = &self.environments()[..i];
+            if earlier
+                .iter()
+                .any(|e| e.name.eq_ignore_ascii_case(&env.name))
+            {
+                return Err(at(key("name"), format!("`{}` is listed twice", env.name)));
+            }
+            for (field, value) in [("after", &env.after), ("requires", &env.requires)] {
+                if let Some(other) = value
+                    && !earlier.iter().any(|e| e.name.eq_ignore_ascii_case(other))
+                {
+                    return Err(at(
+                        key(field),
+                        format!(
+                            "`{other}` is not an environment listed before `{}`",
+                            env.name
+                        ),
+                    ));
+                }
+            }
+            if env.auto == Some(true) && env.after.is_some() {
+                return Err(at(
+                    key("auto"),
+                    "set `auto` (on publishing) or `after` (after an earlier environment), not both"
+                        .into(),
                 ));
             }
         }

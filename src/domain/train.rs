@@ -187,7 +187,7 @@ pub fn select_train(command: &TrainCommand, live: &[TrainState]) -> Option<usize
         | TrainCommand::Abandon
         | TrainCommand::Include { .. }
         | TrainCommand::Exclude { .. } => oldest_frozen.or(open),
-        TrainCommand::Hotfix { .. } => None,
+        TrainCommand::Hotfix { .. } | TrainCommand::Deploy(_) => None,
     }
 }
 
@@ -262,6 +262,9 @@ pub enum TrainCommand {
         /// The released version (or tag) to fix, e.g. `1.4.0` or `v1.4.0`.
         base: String,
     },
+    /// A deployment command: carried out by the same command path (once, answered), decided
+    /// by [`crate::domain::deploy::decide`], not by the train's state.
+    Deploy(crate::domain::deploy::DeployCommand),
 }
 
 impl TrainCommand {
@@ -275,6 +278,7 @@ impl TrainCommand {
             TrainCommand::Exclude { .. } => "exclude",
             TrainCommand::Abandon => "abandon",
             TrainCommand::Hotfix { .. } => "hotfix",
+            TrainCommand::Deploy(command) => command.name(),
         }
     }
 
@@ -288,7 +292,8 @@ impl TrainCommand {
             TrainCommand::Cut
             | TrainCommand::Include { .. }
             | TrainCommand::Exclude { .. }
-            | TrainCommand::Hotfix { .. } => Permission::Write,
+            | TrainCommand::Hotfix { .. }
+            | TrainCommand::Deploy(_) => Permission::Write,
         }
     }
 }
@@ -465,6 +470,7 @@ pub fn decide(
         (TrainCommand::Abandon, _) => Err(wrong("; it has ended")),
         // A hotfix opens its own line; the caller handles it before choosing a train.
         (TrainCommand::Hotfix { .. }, _) => Err(wrong("; hotfix opens a new line")),
+        (TrainCommand::Deploy(_), _) => Err(wrong("; deployments are decided on their own")),
     }
 }
 

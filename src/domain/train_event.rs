@@ -80,6 +80,33 @@ pub enum TrainEvent {
         /// What is wrong (file, line, key).
         error: String,
     },
+    /// A deployment moved: requested, refused by GitHub, or a status GitHub reported.
+    Deployment {
+        /// The environment.
+        environment: String,
+        /// What is deployed: the tag, or the ref of a deployment someone else made.
+        reference: String,
+        /// `requested`, `refused`, or GitHub's status (`queued`, `in_progress`, `success`, …).
+        state: String,
+        /// Who asked for it.
+        by: String,
+        /// Why (a refusal), or the status's description.
+        detail: Option<String>,
+        /// The environment's URL or the log.
+        url: Option<String>,
+        /// A rollback.
+        #[serde(default)]
+        rollback: bool,
+    },
+    /// An environment was locked or unlocked.
+    EnvironmentLock {
+        /// The environment.
+        environment: String,
+        /// Who.
+        by: String,
+        /// Why it was locked; `None` when it was unlocked.
+        reason: Option<String>,
+    },
     /// A scheduled cut is coming.
     CutReminder {
         /// When the cut happens (epoch ms).
@@ -104,6 +131,8 @@ impl TrainEvent {
             TrainEvent::Abandoned { .. } => "abandoned",
             TrainEvent::ConfigRefused { .. } => "config_refused",
             TrainEvent::CutReminder { .. } => "cut_reminder",
+            TrainEvent::Deployment { .. } => "deployment",
+            TrainEvent::EnvironmentLock { .. } => "environment_lock",
         }
     }
 }

@@ -130,6 +130,21 @@ fn github_message(body: &[u8], status: StatusCode) -> String {
             let details: Vec<String> = errors
                 .iter()
                 .map(|e| {
+                    // Deployments refused for their required status checks name them.
+                    if let Some(contexts) = e.get("contexts").and_then(|c| c.as_array()) {
+                        let named: Vec<String> = contexts
+                            .iter()
+                            .filter_map(|c| {
+                                let name = c.get("context")?.as_str()?;
+                                let state = c.get("state").and_then(|s| s.as_str());
+                                Some(match state {
+                                    Some(state) => format!("{name} ({state})"),
+                                    None => name.to_owned(),
+                                })
+                            })
+                            .collect();
+                        return format!("failing checks: {}", named.join(", "));
+                    }
                     e.get("message")
                         .and_then(|m| m.as_str())
                         .map(str::to_owned)

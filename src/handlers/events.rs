@@ -141,6 +141,23 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
             }
         }
         Event::Push(push) => push_event(&ctx, &push, now).await?,
+        Event::Deployment(e) => {
+            if let Some(installation) = e.installation_id {
+                note_repository(&ctx, installation, &e.repository, now).await?;
+            }
+            ctx.queue
+                .enqueue_now(&crate::handlers::deployments::SeeDeployment { event: e })
+                .await?;
+        }
+        Event::DeploymentStatus(e) => {
+            if let Some(installation) = e.installation_id {
+                note_repository(&ctx, installation, &e.repository, now).await?;
+            }
+            ctx.queue
+                .enqueue_now(&crate::handlers::deployments::SeeDeploymentStatus { event: e })
+                .await?;
+        }
+        #[allow(unreachable_patterns)]
         other => {
             // Repositories reached through a delivery are covered by its installation.
             if let (Some(repo), Some(installation)) = (other.repository(), other.installation_id())

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod chat_routes;
 pub mod comments;
+pub mod deployments;
 pub mod drafting;
 pub mod effects;
 pub mod events;

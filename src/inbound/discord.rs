@@ -278,6 +278,12 @@ fn command_text(data: &InteractionData) -> String {
     if let Some(pr) = value("pr") {
         words.push(format!("#{}", pr.trim_start_matches('#')));
     }
+    if let Some(environment) = value("environment") {
+        if sub.name == "deploy" {
+            words.push("to".to_owned());
+        }
+        words.push(environment.trim().to_owned());
+    }
     if let Some(reason) = value("reason") {
         words.push(reason);
     }
@@ -324,6 +330,20 @@ pub fn release_command() -> Value {
                     line.clone(),
                 ],
                 CommandName::Link => vec![string("login", "your GitHub login (a hint)", false)],
+                CommandName::Deploy => vec![
+                    string("version", "the version, or latest", true),
+                    string("environment", "where to", true),
+                    repo.clone(),
+                ],
+                CommandName::Rollback | CommandName::Unlock => {
+                    vec![string("environment", "the environment", true), repo.clone()]
+                }
+                CommandName::Lock => vec![
+                    string("environment", "the environment", true),
+                    string("reason", "why", true),
+                    repo.clone(),
+                ],
+                CommandName::Deploys => vec![repo.clone()],
             };
             let summary: String = name.summary().chars().take(100).collect();
             json!({ "type": 1, "name": name.as_str(), "description": summary, "options": options })

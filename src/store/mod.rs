@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod commands;
 pub mod deliveries;
+pub mod deployments;
 pub mod installations;
 pub mod link_requests;
 pub mod release_snapshots;

@@ -58,6 +58,23 @@ pub struct Comment {
     pub author: String,
 }
 
+/// A deployment GitHub holds.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    /// GitHub's id.
+    pub id: u64,
+    /// The ref asked for.
+    pub git_ref: String,
+    /// Its commit.
+    pub sha: String,
+    /// Environment.
+    pub environment: String,
+    /// The request as sent.
+    pub request: Value,
+    /// Who created it.
+    pub creator: String,
+}
+
 #[derive(Default)]
 struct State {
     /// Commit sha → parent sha.
@@ -76,6 +93,10 @@ struct State {
     files: HashMap<String, String>,
     /// GitHub user id → current login.
     users: HashMap<i64, String>,
+    /// Deployments, as created.
+    deployments: Vec<Deployment>,
+    /// How the next deployment requests are answered instead of creating them.
+    deployment_answers: Vec<ResponseTemplate>,
     faults: Vec<Fault>,
     /// GitHub's clock, for comment times (RFC 3339).
     now: String,
@@ -211,6 +232,57 @@ impl FakeGitHub {
     /// The base URL to point the client at.
     pub fn uri(&self) -> String {
         self.server.uri()
+    }
+
+    /// The deployments created, in order.
+    pub fn deployments(&self) -> Vec<Deployment> {
+        self.lock().deployments.clone()
+    }
+
+    /// The next deployment request is answered with `status` and `body` (409 conflict, 422
+    /// failing contexts, 202 merged) instead of creating a deployment.
+    pub fn answer_next_deployment(&self, status: u16, body: Value) {
+        self.lock()
+            .deployment_answers
+            .push(ResponseTemplate::new(status).set_body_json(body));
+    }
+
+    /// CI (`github-actions[bot]`) deploys `git_ref` to `environment` itself; returns the
+    /// `deployment` webhook.
+    pub fn deploy_by_ci(&self, git_ref: &str, environment: &str) -> Value {
+        let mut s = self.lock();
+        let sha = s.resolve(git_ref).unwrap_or_else(|| git_ref.to_owned());
+        let id = s.id();
+        let deployment = Deployment {
+            id,
+            git_ref: git_ref.into(),
+            sha,
+            environment: environment.into(),
+            request: json!({"ref": git_ref, "environment": environment, "payload": {}}),
+            creator: "github-actions[bot]".into(),
+        };
+        s.deployments.push(deployment.clone());
+        let mut payload = fixture("deployment/with-installation.payload.json");
+        payload["deployment"] = deployment_json(&deployment);
+        payload
+    }
+
+    /// The `deployment_status` webhook GitHub sends when deployment `id` reports `state`.
+    pub fn deployment_status(&self, id: u64, state: &str, url: Option<&str>) -> Value {
+        let mut s = self.lock();
+        let Some(deployment) = s.deployments.iter().find(|d| d.id == id).cloned() else {
+            panic!("no deployment {id}");
+        };
+        let status_id = s.id();
+        let mut payload = fixture("deployment_status/with-installation.payload.json");
+        payload["deployment"] = deployment_json(&deployment);
+        payload["deployment_status"] = json!({
+            "id": status_id, "state": state, "environment": deployment.environment,
+            "description": format!("{state} on {}", deployment.environment),
+            "environment_url": url.unwrap_or(""), "log_url": "", "target_url": "",
+            "creator": {"login": "deploy-bot", "type": "Bot", "id": 5},
+        });
+        payload
     }
 
     /// The GitHub user with id `id` is now called `login` (`GET /user/{id}`).
@@ -538,6 +610,42 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             }
         }
         (_, ["releases", ..]) => releases(s, method, &parts[1..], query, body),
+        ("POST", ["deployments"]) => {
+            if !s.deployment_answers.is_empty() {
+                return s.deployment_answers.remove(0);
+            }
+            let git_ref = body["ref"].as_str().unwrap_or_default().to_owned();
+            let Some(sha) = s.resolve(&git_ref) else {
+                return ResponseTemplate::new(422)
+                    .set_body_json(json!({"message": format!("No ref found for: {git_ref}")}));
+            };
+            let id = s.id();
+            let deployment = Deployment {
+                id,
+                git_ref,
+                sha,
+                environment: body["environment"].as_str().unwrap_or("production").into(),
+                request: body.clone(),
+                creator: "trainyard[bot]".into(),
+            };
+            s.deployments.push(deployment.clone());
+            ResponseTemplate::new(201).set_body_json(deployment_json(&deployment))
+        }
+        ("GET", ["deployments"]) => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query).unwrap_or_default();
+            let wanted = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let (environment, sha) = (wanted("environment"), wanted("sha"));
+            let found: Vec<Value> = s
+                .deployments
+                .iter()
+                .rev()
+                .filter(|d| environment.as_ref().is_none_or(|e| *e == d.environment))
+                .filter(|d| sha.as_ref().is_none_or(|x| *x == d.sha))
+                .map(deployment_json)
+                .collect();
+            ResponseTemplate::new(200).set_body_json(Value::Array(found))
+        }
         ("GET", ["branches", rest @ ..]) => {
             let name = rest.join("/");
             match s.branches.get(&name) {
@@ -866,4 +974,16 @@ fn merge(base: &Value, over: &Value) -> Value {
         }
     }
     out
+}
+
+fn deployment_json(d: &Deployment) -> Value {
+    json!({
+        "id": d.id, "sha": d.sha, "ref": d.git_ref, "task": "deploy",
+        "environment": d.environment, "original_environment": d.environment,
+        "payload": d.request.get("payload").cloned().unwrap_or(json!({})),
+        "description": d.request.get("description").cloned().unwrap_or(Value::Null),
+        "creator": {"login": d.creator, "type": "Bot", "id": 9},
+        "production_environment": d.request.get("production_environment").cloned().unwrap_or(json!(false)),
+        "transient_environment": d.request.get("transient_environment").cloned().unwrap_or(json!(false)),
+    })
 }

@@ -96,6 +96,14 @@ async fn read(
     {
         return Ok(Reply::private(refusal));
     }
+    if let ChatCommand::Deploys(_) = command {
+        let text = crate::handlers::deployments::deploys_text(&ctx.db, repo, s).await?;
+        return Ok(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        });
+    }
     if let ChatCommand::Notes(_) = command {
         let text = notes_text(ctx, repo, target.line.as_deref(), s).await?;
         return Ok(Reply {

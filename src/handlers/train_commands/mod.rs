@@ -14,6 +14,7 @@
 //! in [`schedule`].
 
 mod apply;
+pub(crate) mod deploy;
 mod gather;
 mod hotfix;
 mod release;
@@ -227,6 +228,9 @@ async fn decide_and_prepare(
     let config = &config.effective.config;
     if let TrainCommand::Hotfix { base } = &request.command {
         return hotfix::open(ctx, github, request, base, config).await;
+    }
+    if let TrainCommand::Deploy(command) = &request.command {
+        return deploy::decide_and_prepare(ctx, github, request, command, config).await;
     }
     let facts = match gather::facts(ctx, github, request, config).await? {
         Ok(facts) => facts,

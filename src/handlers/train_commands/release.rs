@@ -77,6 +77,9 @@ impl BackgroundJob for ReleaseTrain {
                     &target,
                 )
                 .await?;
+            // The kept list of releases still shows this one as a draft: the next train's
+            // version must count it as released, without waiting for GitHub's webhook.
+            release_snapshots::invalidate(&ctx.db, &self.repository).await?;
             step(&ctx, train.id, Step::Published).await?;
         }
         // The release's page by its tag: the same on every attempt, whichever step a retry
@@ -98,7 +101,7 @@ impl BackgroundJob for ReleaseTrain {
             tag: tag.clone(),
             url: Some(url),
         };
-        released(&ctx, &train, TrainState::Approved, event).await?;
+        released(&ctx, &train, self.installation, TrainState::Approved, event).await?;
         tracing::info!(repo = %self.repository, train = train.id, %tag, "released");
         Ok(())
     }
@@ -176,13 +179,21 @@ async fn step(ctx: &TrainContext, train_id: i64, step: Step) -> Result<(), JobEr
 async fn released(
     ctx: &TrainContext,
     train: &TrainRow,
+    installation: u64,
     from: TrainState,
     event: TrainEvent,
 ) -> Result<(), JobError> {
+    let repo =
+        RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let automatic =
+        crate::handlers::deployments::automatic_environments(ctx, &repo, installation).await?;
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
     if trains::transition(unit.conn(), train.id, from, TrainState::Released, now).await? {
         unit.announce(train, &event).await?;
+        // The `auto` environments' deployments are asked for in the same step.
+        crate::handlers::deployments::request_automatic(&mut unit, train, installation, &automatic)
+            .await?;
     }
     unit.commit().await
 }
@@ -344,7 +355,7 @@ impl BackgroundJob for DraftPublishedByHand {
             tag: self.tag_name.clone(),
             url: Some(self.url.clone()),
         };
-        released(&ctx, &train, TrainState::Approved, event).await?;
+        released(&ctx, &train, self.installation, TrainState::Approved, event).await?;
         tracing::info!(%repo, train = train.id, tag = %self.tag_name, publisher = %self.publisher, "released by publishing the draft");
         Ok(())
     }

@@ -364,6 +364,22 @@ struct DeploymentBody {
     task: String,
     description: Option<String>,
     creator: Option<User>,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+/// The request id trainyard writes into its deployments' payloads (an object, or the same
+/// as a JSON string).
+fn request_id(payload: &serde_json::Value) -> Option<String> {
+    let object = match payload {
+        serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
+        other => other.clone(),
+    };
+    object
+        .get("request_id")?
+        .as_str()
+        .filter(|id| id.len() <= 200)
+        .map(str::to_owned)
 }
 
 fn deployment(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
@@ -379,6 +395,7 @@ fn deployment(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         task: d.task,
         description: d.description,
         creator: d.creator.map(Actor::from),
+        request_id: request_id(&d.payload),
     }))
 }
 
@@ -393,6 +410,13 @@ struct DeploymentStatusPayload {
 #[derive(Deserialize)]
 struct DeploymentId {
     id: u64,
+    #[serde(default)]
+    sha: String,
+    #[serde(rename = "ref", default)]
+    git_ref: String,
+    creator: Option<User>,
+    #[serde(default)]
+    payload: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -421,6 +445,10 @@ fn deployment_status(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         url: non_empty(s.environment_url)
             .or(non_empty(s.log_url))
             .or(non_empty(s.target_url)),
+        request_id: request_id(&p.deployment.payload),
+        sha: p.deployment.sha,
+        git_ref: p.deployment.git_ref,
+        creator: p.deployment.creator.map(Actor::from),
     }))
 }
 

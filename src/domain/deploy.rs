@@ -1,0 +1,303 @@
+//! Deployment commands and the rules that decide them, from facts gathered beforehand: the
+//! environment's configuration, the actor's role, the environment's lock, the release meant
+//! and whether the environment it must follow has deployed it.
+
+use serde::{Deserialize, Serialize};
+
+use super::permission::Permission;
+use super::repo_config::EnvironmentKeys;
+
+/// What a deployment command asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeployCommand {
+    /// Deploy a released version (`None`: the latest release) to an environment.
+    Deploy {
+        /// The version or tag; `None` for the latest.
+        version: Option<String>,
+        /// The environment.
+        environment: String,
+    },
+    /// Deploy the release the environment ran before its current one.
+    Rollback {
+        /// The environment.
+        environment: String,
+    },
+    /// Hold an environment: nobody but the owner deploys there until it is unlocked.
+    Lock {
+        /// The environment.
+        environment: String,
+        /// Why.
+        reason: String,
+    },
+    /// Release an environment's lock.
+    Unlock {
+        /// The environment.
+        environment: String,
+    },
+}
+
+impl DeployCommand {
+    /// The command as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeployCommand::Deploy { .. } => "deploy",
+            DeployCommand::Rollback { .. } => "rollback",
+            DeployCommand::Lock { .. } => "lock",
+            DeployCommand::Unlock { .. } => "unlock",
+        }
+    }
+
+    /// The environment it is about, as typed.
+    pub fn environment(&self) -> &str {
+        match self {
+            DeployCommand::Deploy { environment, .. }
+            | DeployCommand::Rollback { environment }
+            | DeployCommand::Lock { environment, .. }
+            | DeployCommand::Unlock { environment } => environment,
+        }
+    }
+}
+
+/// A released train, as a deployment names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The train (none for a deployment someone else made).
+    pub train_id: Option<i64>,
+    /// Its version.
+    pub version: String,
+    /// Its tag.
+    pub tag: String,
+    /// The tagged commit.
+    pub sha: String,
+}
+
+/// Who holds an environment, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// GitHub login.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What the decision needs.
+#[derive(Debug, Clone)]
+pub struct DeployFacts<'a> {
+    /// The environment's configuration, when it is configured.
+    pub environment: Option<&'a EnvironmentKeys>,
+    /// Every configured environment's name, for the refusal of an unknown one.
+    pub configured: Vec<&'a str>,
+    /// The actor's role on the repository.
+    pub permission: Permission,
+    /// Who gives the command.
+    pub actor: &'a str,
+    /// The environment's lock.
+    pub lock: Option<Holder>,
+    /// The release meant (deploy: the named or latest; rollback: the one before).
+    pub release: Option<Release>,
+    /// For an environment that `requires` another: whether that one deployed the release.
+    pub required_deployed: Option<bool>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployDecision {
+    /// Request a deployment of this release.
+    Request {
+        /// The release.
+        release: Release,
+        /// A rollback.
+        rollback: bool,
+    },
+    /// Lock the environment.
+    Lock,
+    /// Unlock the environment.
+    Unlock,
+}
+
+/// Decides a deployment command; a refusal says why.
+pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<DeployDecision, String> {
+    let typed = command.environment();
+    let Some(environment) = facts.environment else {
+        return Err(if facts.configured.is_empty() {
+            "no deployment environments are configured (`deploy.environments` in \
+             .github/trainyard.yml)"
+                .to_owned()
+        } else {
+            let hint = super::command::closest(typed, facts.configured.iter().copied())
+                .map(|name| format!(" (did you mean `{name}`?)"))
+                .unwrap_or_default();
+            format!(
+                "there is no environment `{typed}`{hint}; configured: {}",
+                facts.configured.join(", ")
+            )
+        });
+    };
+    let name = &environment.name;
+    let needed = environment.deploy_permission();
+    if facts.permission < needed {
+        return Err(format!(
+            "{} to {name} needs the {} role; {} has {}",
+            match command {
+                DeployCommand::Lock { .. } | DeployCommand::Unlock { .. } => "locking",
+                _ => "deploying",
+            },
+            needed,
+            facts.actor,
+            facts.permission
+        ));
+    }
+    let held_by_other = facts
+        .lock
+        .as_ref()
+        .filter(|lock| !lock.owner.eq_ignore_ascii_case(facts.actor));
+    match command {
+        DeployCommand::Deploy { .. } | DeployCommand::Rollback { .. } => {
+            if let Some(lock) = held_by_other {
+                return Err(format!(
+                    "{name} is locked by {}: {}",
+                    lock.owner, lock.reason
+                ));
+            }
+            let Some(release) = facts.release.clone() else {
+                return Err(match command {
+                    DeployCommand::Deploy {
+                        version: Some(version),
+                        ..
+                    } => format!("there is no released version {version}"),
+                    DeployCommand::Deploy { version: None, .. } => {
+                        "nothing has been released yet".to_owned()
+                    }
+                    _ => format!("{name} has no earlier successful release to roll back to"),
+                });
+            };
+            if let (Some(required), Some(false)) = (&environment.requires, facts.required_deployed)
+            {
+                return Err(format!(
+                    "{required} has no successful deployment of {}; deploy it there first",
+                    release.tag
+                ));
+            }
+            Ok(DeployDecision::Request {
+                release,
+                rollback: matches!(command, DeployCommand::Rollback { .. }),
+            })
+        }
+        DeployCommand::Lock { .. } => match &facts.lock {
+            Some(lock) if lock.owner.eq_ignore_ascii_case(facts.actor) => {
+                Err(format!("{name} is already locked by you: {}", lock.reason))
+            }
+            Some(lock) => Err(format!(
+                "{name} is already locked by {}: {}",
+                lock.owner, lock.reason
+            )),
+            None => Ok(DeployDecision::Lock),
+        },
+        DeployCommand::Unlock { .. } => match &facts.lock {
+            Some(_) => Ok(DeployDecision::Unlock),
+            None => Err(format!("{name} is not locked")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> EnvironmentKeys {
+        EnvironmentKeys {
+            name: name.into(),
+            ..EnvironmentKeys::default()
+        }
+    }
+
+    fn release() -> Release {
+        Release {
+            train_id: Some(1),
+            version: "1.4.0".into(),
+            tag: "v1.4.0".into(),
+            sha: "abc".into(),
+        }
+    }
+
+    fn facts<'a>(environment: &'a EnvironmentKeys, permission: Permission) -> DeployFacts<'a> {
+        DeployFacts {
+            environment: Some(environment),
+            configured: vec!["staging", "production"],
+            permission,
+            actor: "bob",
+            lock: None,
+            release: Some(release()),
+            required_deployed: None,
+        }
+    }
+
+    fn deploy(to: &str) -> DeployCommand {
+        DeployCommand::Deploy {
+            version: Some("1.4.0".into()),
+            environment: to.into(),
+        }
+    }
+
+    #[test]
+    fn production_needs_maintain_by_default() {
+        let production = env("production");
+        let refused = decide(
+            &deploy("production"),
+            &facts(&production, Permission::Write),
+        );
+        assert_eq!(
+            refused,
+            Err("deploying to production needs the maintain role; bob has write".into())
+        );
+        assert!(
+            decide(
+                &deploy("production"),
+                &facts(&production, Permission::Maintain)
+            )
+            .is_ok()
+        );
+        assert!(
+            decide(
+                &deploy("staging"),
+                &facts(&env("staging"), Permission::Write)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_lock_refuses_everyone_but_its_owner() {
+        let staging = env("staging");
+        let mut held = facts(&staging, Permission::Admin);
+        held.lock = Some(Holder {
+            owner: "Alice".into(),
+            reason: "load test".into(),
+        });
+        assert_eq!(
+            decide(&deploy("staging"), &held),
+            Err("staging is locked by Alice: load test".into())
+        );
+        held.actor = "alice";
+        assert!(decide(&deploy("staging"), &held).is_ok());
+    }
+
+    #[test]
+    fn order_and_unknown_environments_are_refused_with_the_reason() {
+        let mut production = env("production");
+        production.requires = Some("staging".into());
+        let mut not_yet = facts(&production, Permission::Admin);
+        not_yet.required_deployed = Some(false);
+        assert_eq!(
+            decide(&deploy("production"), &not_yet),
+            Err("staging has no successful deployment of v1.4.0; deploy it there first".into())
+        );
+        let mut unknown = facts(&production, Permission::Admin);
+        unknown.environment = None;
+        assert_eq!(
+            decide(&deploy("prodution"), &unknown),
+            Err("there is no environment `prodution` (did you mean `production`?); configured: staging, production".into())
+        );
+    }
+}

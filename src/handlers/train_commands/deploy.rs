@@ -1,0 +1,258 @@
+//! Deployment commands (`deploy`, `rollback`, `lock`, `unlock`) on the command path: gather
+//! the facts, let [`crate::domain::deploy::decide`] decide, and write the decision — the
+//! deployment requested with its job, or the lock — in the command's one transaction. The
+//! deployment itself is created on GitHub by [`CreateDeployment`].
+
+use crate::domain::deploy::{self, DeployCommand, DeployDecision, DeployFacts, Holder, Release};
+use crate::domain::permission::Permission;
+use crate::domain::repo_config::RepoConfig;
+use crate::domain::train::TrainState;
+use crate::domain::train_event::TrainEvent;
+use crate::github::GitHubClient;
+use crate::handlers::deployments::CreateDeployment;
+use crate::handlers::trains::TrainContext;
+use crate::handlers::unit::UnitOfWork;
+use crate::jobs::JobError;
+use crate::ports::GitHubPort as _;
+use crate::store::deployments::{self, NewDeployment};
+use crate::store::trains;
+
+use super::{CommandReply, Decided, RunTrainCommand, refused};
+
+/// Decides a deployment command and prepares its writes.
+pub(super) async fn decide_and_prepare(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    request: &RunTrainCommand,
+    command: &DeployCommand,
+    config: &RepoConfig,
+) -> Result<Decided, JobError> {
+    let repo = request.repository.as_ref();
+    let environment = config.environment(command.environment());
+    let permission = if request.by_schedule {
+        Permission::Admin
+    } else {
+        github
+            .collaborator_permission(request.installation, &request.repository, &request.actor)
+            .await?
+    };
+    // Nothing more is looked up for someone who may not deploy there.
+    let allowed = environment.is_some_and(|env| permission >= env.deploy_permission());
+    let mut facts = DeployFacts {
+        environment,
+        configured: config
+            .environments()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect(),
+        permission,
+        actor: &request.actor,
+        lock: None,
+        release: None,
+        required_deployed: None,
+    };
+    if let (true, Some(env)) = (allowed, environment) {
+        facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
+            .await?
+            .map(|lock| Holder {
+                owner: lock.owner,
+                reason: lock.reason,
+            });
+        facts.release = match command {
+            DeployCommand::Deploy { version, .. } => {
+                released(ctx, request, version.as_deref()).await?
+            }
+            DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
+            _ => None,
+        };
+        if let (Some(required), Some(release)) = (&env.requires, &facts.release) {
+            facts.required_deployed =
+                Some(deployments::succeeded_with(&ctx.db, repo, required, &release.sha).await?);
+        }
+    }
+    let decision = match deploy::decide(command, &facts) {
+        Ok(decision) => decision,
+        Err(refusal) => return refused(refusal),
+    };
+    let Some(env) = environment else {
+        return refused("no such environment");
+    };
+    let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+    let now = unit.now();
+    let reply = match decision {
+        DeployDecision::Request { release, rollback } => {
+            request_deployment(
+                &mut unit,
+                request,
+                &DeploymentAsk {
+                    environment: &env.name,
+                    release: &release,
+                    request_id: &request.command_id,
+                    requested_by: &request.actor,
+                    rollback,
+                },
+            )
+            .await?;
+            format!(
+                "{} {} to {}; GitHub's answer follows in the channel",
+                if rollback {
+                    "rolling back"
+                } else {
+                    "deploying"
+                },
+                release.tag,
+                env.name
+            )
+        }
+        DeployDecision::Lock => {
+            let DeployCommand::Lock { reason, .. } = command else {
+                return refused("not a lock");
+            };
+            let lock = deployments::Lock {
+                environment: env.name.clone(),
+                owner: request.actor.clone(),
+                reason: reason.clone(),
+                locked_at: now,
+            };
+            if !deployments::lock(unit.conn(), repo, &lock).await? {
+                return refused(format!("{} was locked meanwhile", env.name));
+            }
+            let event = TrainEvent::EnvironmentLock {
+                environment: env.name.clone(),
+                by: request.actor.clone(),
+                reason: Some(reason.clone()),
+            };
+            unit.announce_for(&request.repository, "", None, &event)
+                .await?;
+            format!(
+                "{} is locked: only you deploy there until `/release unlock {}`",
+                env.name, env.name
+            )
+        }
+        DeployDecision::Unlock => {
+            if !deployments::unlock(unit.conn(), repo, &env.name).await? {
+                return refused(format!("{} is not locked", env.name));
+            }
+            let event = TrainEvent::EnvironmentLock {
+                environment: env.name.clone(),
+                by: request.actor.clone(),
+                reason: None,
+            };
+            unit.announce_for(&request.repository, "", None, &event)
+                .await?;
+            format!("{} is unlocked", env.name)
+        }
+    };
+    Ok((CommandReply::Done(reply), Some(unit)))
+}
+
+/// A deployment to ask for.
+pub(crate) struct DeploymentAsk<'a> {
+    pub environment: &'a str,
+    pub release: &'a Release,
+    pub request_id: &'a str,
+    pub requested_by: &'a str,
+    pub rollback: bool,
+}
+
+/// Records the deployment request and its job in `unit`, and announces it; nothing when a
+/// request with this id exists already.
+pub(crate) async fn request_deployment(
+    unit: &mut UnitOfWork,
+    request: &RunTrainCommand,
+    ask: &DeploymentAsk<'_>,
+) -> Result<(), JobError> {
+    request_deployment_for(unit, &request.repository, request.installation, ask).await
+}
+
+/// [`request_deployment`] for automatic deployments (no command).
+pub(crate) async fn request_deployment_for(
+    unit: &mut UnitOfWork,
+    repository: &crate::domain::ids::RepoFullName,
+    installation: u64,
+    ask: &DeploymentAsk<'_>,
+) -> Result<(), JobError> {
+    let now = unit.now();
+    let new = NewDeployment {
+        repository: repository.as_ref(),
+        environment: ask.environment,
+        request_id: ask.request_id,
+        train_id: ask.release.train_id,
+        version: &ask.release.version,
+        tag: &ask.release.tag,
+        sha: &ask.release.sha,
+        requested_by: ask.requested_by,
+        rollback: ask.rollback,
+    };
+    let Some(deployment_id) = deployments::request(unit.conn(), &new, now).await? else {
+        return Ok(());
+    };
+    unit.enqueue(&CreateDeployment {
+        repository: repository.clone(),
+        installation,
+        deployment_id,
+    })
+    .await?;
+    let event = TrainEvent::Deployment {
+        environment: ask.environment.to_owned(),
+        reference: ask.release.tag.clone(),
+        state: "requested".into(),
+        by: ask.requested_by.to_owned(),
+        detail: None,
+        url: None,
+        rollback: ask.rollback,
+    };
+    unit.announce_for(repository, "", ask.release.train_id, &event)
+        .await
+}
+
+/// The released train with `version` (or tag), or the latest release.
+async fn released(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    version: Option<&str>,
+) -> Result<Option<Release>, JobError> {
+    let released = trains::in_states(&ctx.db, &request.repository, &[TrainState::Released]).await?;
+    let wanted = |train: &&trains::TrainRow| match version {
+        None => true,
+        Some(v) => {
+            let bare = v.trim_start_matches(['v', 'V']);
+            train.version.as_deref() == Some(bare) || train.tag_name.as_deref() == Some(v)
+        }
+    };
+    let train = released
+        .iter()
+        .filter(wanted)
+        .max_by_key(|t| (t.published_at.unwrap_or_default(), t.id));
+    Ok(train.and_then(release_of))
+}
+
+/// A released train as a deployment names it.
+pub(crate) fn release_of(train: &trains::TrainRow) -> Option<Release> {
+    Some(Release {
+        train_id: Some(train.id),
+        version: train.version.clone()?,
+        tag: train.tag_name.clone()?,
+        sha: train.target_sha.clone()?,
+    })
+}
+
+/// What `environment` ran successfully before its current successful deployment.
+async fn previous_release(
+    ctx: &TrainContext,
+    repo: &str,
+    environment: &str,
+) -> Result<Option<Release>, JobError> {
+    let history = deployments::history(&ctx.db, repo, environment, 200).await?;
+    let mut successes = history.iter().filter(|d| d.state == "success");
+    let Some(current) = successes.next() else {
+        return Ok(None);
+    };
+    let previous = successes.find(|d| d.sha.is_some() && d.sha != current.sha);
+    Ok(previous.map(|d| Release {
+        train_id: d.train_id,
+        version: d.version.clone().unwrap_or_else(|| d.ref_name.clone()),
+        tag: d.ref_name.clone(),
+        sha: d.sha.clone().unwrap_or_default(),
+    }))
+}

@@ -1,0 +1,303 @@
+//! Deployment stories on the stateful fake GitHub, through the real HTTP entry: a train is
+//! released, deployments are asked for by comment (the grammar is the same in Slack and
+//! Discord) or automatically, GitHub answers and reports statuses by webhook, and the
+//! assertions are on GitHub's deployments, the bot's replies and the rows in the store.
+
+mod harness;
+
+use trainyard::store::deployments;
+
+use harness::TestDb;
+use harness::bot::TestBot;
+
+/// staging deploys itself on publishing; production needs staging's success first.
+const CONFIG: &str = concat!(
+    "trains:\n  lines:\n    - name: main\n      branch: master\n",
+    "deploy:\n  environments:\n",
+    "    - name: staging\n      auto: true\n      transient: true\n",
+    "    - name: production\n      requires: staging\n",
+);
+
+const REPO: &str = "Codertocat/Hello-World";
+
+/// #1 merged, cut by carol, approved by maya: v1.0.1 is released.
+async fn released(bot: &TestBot) {
+    bot.merge_and_cut().await;
+    bot.comment("maya", 7, "/release approve").await;
+    bot.run_jobs().await;
+}
+
+/// The bot's replies on issue 7, newest last.
+fn replies(bot: &TestBot) -> Vec<String> {
+    bot.github.bot_comments_on(7)
+}
+
+fn last_reply(bot: &TestBot) -> String {
+    replies(bot).pop().unwrap_or_default()
+}
+
+/// GitHub reports `state` for deployment `id`.
+async fn report(bot: &TestBot, id: u64, state: &str) {
+    let payload = bot.github.deployment_status(id, state, None);
+    bot.deliver("deployment_status", &payload).await;
+    bot.run_jobs().await;
+}
+
+async fn the_train_goes_from_label_to_production(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    released(&bot).await;
+
+    // Publishing asked for staging: one deployment of the tag, never merged into, with the
+    // train's facts in its payload.
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let staging = &created[0];
+    assert_eq!(staging.environment, "staging");
+    assert_eq!(staging.git_ref, "v1.0.1");
+    let request = &staging.request;
+    assert_eq!(request["auto_merge"], false);
+    assert_eq!(request["transient_environment"], true);
+    assert_eq!(request["production_environment"], false);
+    assert!(request.get("required_contexts").is_none());
+    let payload = &request["payload"];
+    assert_eq!(payload["version"], "1.0.1");
+    assert_eq!(payload["pull_requests"], serde_json::json!([1]));
+    assert_eq!(payload["requested_by"], "trainyard");
+    assert!(
+        payload["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("auto:"))
+    );
+
+    // Production before staging has succeeded: refused with the reason, nothing created.
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let reply = last_reply(&bot);
+    assert!(
+        reply.contains("staging has no successful deployment of v1.0.1"),
+        "{reply}"
+    );
+    assert_eq!(bot.github.deployments().len(), 1);
+
+    // Staging reports in_progress then success; production is then allowed.
+    report(&bot, staging.id, "in_progress").await;
+    report(&bot, staging.id, "success").await;
+    bot.comment("maya", 7, "/release deploy latest to production")
+        .await;
+    bot.run_jobs().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 2, "{created:?}");
+    let production = &created[1];
+    assert_eq!(production.environment, "production");
+    assert_eq!(production.git_ref, "v1.0.1");
+    assert_eq!(production.request["production_environment"], true);
+    assert_eq!(production.request["payload"]["requested_by"], "maya");
+    report(&bot, production.id, "success").await;
+
+    // The store tells the whole story; so does `/release deploys`.
+    let rows = deployments::history(&bot.app.db, REPO, "production", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, "success");
+    assert_eq!(rows[0].github_id, Some(production.id as i64));
+    let kinds = bot.event_kinds().await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "deployment").count(),
+        5,
+        "staging: requested, in_progress, success; production: requested, success; \
+         nothing for the refusal: {kinds:?}"
+    );
+    bot.comment("rick", 7, "/release deploys").await;
+    bot.run_jobs().await;
+    let deploys = last_reply(&bot);
+    assert!(deploys.contains("**production**: `v1.0.1`"), "{deploys}");
+    assert!(deploys.contains("**staging**: `v1.0.1`"), "{deploys}");
+}
+
+async fn a_lock_holds_an_environment_until_it_is_unlocked(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].id;
+    report(&bot, staging, "success").await;
+
+    // dave locks production; maya may not deploy there.
+    bot.comment("dave", 7, "/release lock production database migration")
+        .await;
+    bot.run_jobs().await;
+    assert!(
+        last_reply(&bot).contains("production is locked"),
+        "{}",
+        last_reply(&bot)
+    );
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let reply = last_reply(&bot);
+    assert!(
+        reply.contains("production is locked by dave: database migration"),
+        "{reply}"
+    );
+    assert_eq!(bot.github.deployments().len(), 1);
+
+    // dave's own deployment fails; the lock stays.
+    bot.comment("dave", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let production = bot.github.deployments()[1].id;
+    report(&bot, production, "failure").await;
+    let lock = deployments::lock_of(&bot.app.db, REPO, "production")
+        .await
+        .expect("lock")
+        .expect("still locked after a failed deployment");
+    assert_eq!(lock.owner, "dave");
+
+    // A second lock is refused; unlock frees it for maya.
+    bot.comment("maya", 7, "/release lock production mine now")
+        .await;
+    bot.run_jobs().await;
+    assert!(
+        last_reply(&bot).contains("already locked by dave"),
+        "{}",
+        last_reply(&bot)
+    );
+    bot.comment("dave", 7, "/release unlock production").await;
+    bot.run_jobs().await;
+    assert!(last_reply(&bot).contains("production is unlocked"));
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    assert_eq!(bot.github.deployments().len(), 3);
+
+    // Writers may not deploy to production (maintain by default), nor to a typo.
+    bot.comment("carol", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    assert!(
+        last_reply(&bot)
+            .contains("deploying to production needs the maintain role; carol has write"),
+        "{}",
+        last_reply(&bot)
+    );
+    bot.comment("maya", 7, "/release deploy 1.0.1 to prodution")
+        .await;
+    bot.run_jobs().await;
+    assert!(
+        last_reply(&bot).contains("did you mean `production`?"),
+        "{}",
+        last_reply(&bot)
+    );
+    assert_eq!(bot.github.deployments().len(), 3);
+}
+
+async fn githubs_refusals_are_answered_with_the_reason(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    // Publishing's automatic deployment meets failing required checks (409).
+    bot.github.answer_next_deployment(
+        409,
+        serde_json::json!({
+            "message": "Conflict: Commit status checks failed for v1.0.1.",
+            "errors": [{"contexts": [{"context": "ci/build", "state": "failure"},
+                                     {"context": "lint", "state": "pending"}],
+                        "resource": "Deployment", "field": "required_contexts", "code": "invalid"}],
+        }),
+    );
+    released(&bot).await;
+    assert!(bot.github.deployments().is_empty());
+    let rows = deployments::history(&bot.app.db, REPO, "staging", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows[0].state, "refused");
+    let reason = rows[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("failing checks: ci/build (failure), lint (pending)"),
+        "{reason}"
+    );
+
+    // A 422 is answered too, and a new request is a new deployment once GitHub allows it.
+    bot.github.answer_next_deployment(
+        422,
+        serde_json::json!({"message": "Validation Failed", "errors": [{"code": "custom", "message": "No ref found for: v9"}]}),
+    );
+    bot.comment("maya", 7, "/release deploy 1.0.1 to staging")
+        .await;
+    bot.run_jobs().await;
+    let rows = deployments::history(&bot.app.db, REPO, "staging", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows[0].state, "refused");
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("GitHub refused (422)")),
+        "{rows:?}"
+    );
+    bot.comment("maya", 7, "/release deploy 1.0.1 to staging")
+        .await;
+    bot.run_jobs().await;
+    assert_eq!(bot.github.deployments().len(), 1);
+}
+
+async fn a_lost_answer_does_not_make_a_second_deployment(test: TestDb) {
+    use harness::fake_github::Strike;
+    let bot = TestBot::start(&test, CONFIG).await;
+    // GitHub creates the deployment but the answer is lost; the retry finds it.
+    bot.github
+        .fail_next("POST", "/deployments", Strike::After, 1);
+    released(&bot).await;
+    bot.run_jobs().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let rows = deployments::history(&bot.app.db, REPO, "staging", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].github_id, Some(created[0].id as i64));
+}
+
+async fn rollback_deploys_the_previous_release_and_ci_deployments_count(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    released(&bot).await;
+    let first = bot.github.deployments()[0].id;
+    report(&bot, first, "success").await;
+
+    // v1.0.2: #2 merged, cut and approved; staging deploys it automatically.
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    bot.comment("maya", 7, "/release approve").await;
+    bot.run_jobs().await;
+    let second = bot.github.deployments()[1].clone();
+    assert_eq!(second.git_ref, "v1.0.2");
+    report(&bot, second.id, "success").await;
+
+    bot.comment("carol", 7, "/release rollback staging").await;
+    bot.run_jobs().await;
+    let rollback = bot.github.deployments()[2].clone();
+    assert_eq!(rollback.git_ref, "v1.0.1");
+    assert_eq!(rollback.request["payload"]["rollback"], true);
+    assert!(last_reply(&bot).contains("rolling back v1.0.1 to staging"));
+
+    // CI deploys to a preview environment by itself: it shows in `/release deploys`.
+    let by_ci = bot.github.deploy_by_ci("v1.0.2", "preview");
+    bot.deliver("deployment", &by_ci).await;
+    bot.run_jobs().await;
+    let id = by_ci["deployment"]["id"].as_u64().expect("id");
+    report(&bot, id, "success").await;
+    bot.comment("rick", 7, "/release deploys").await;
+    bot.run_jobs().await;
+    let deploys = last_reply(&bot);
+    assert!(deploys.contains("**preview**: `v1.0.2`"), "{deploys}");
+    assert!(deploys.contains("github-actions"), "{deploys}");
+}
+
+on_both_backends!(
+    the_train_goes_from_label_to_production,
+    a_lock_holds_an_environment_until_it_is_unlocked,
+    githubs_refusals_are_answered_with_the_reason,
+    a_lost_answer_does_not_make_a_second_deployment,
+    rollback_deploys_the_previous_release_and_ci_deployments_count,
+);
