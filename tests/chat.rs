@@ -1545,6 +1545,122 @@ async fn a_linked_account_acts_under_its_current_login(test: TestDb) {
     assert_eq!(world.frozen().await.len(), 1);
 }
 
+async fn deployment_statuses_edit_one_message_and_a_production_failure_offers_rollback(
+    test: TestDb,
+) {
+    let world = World::new(&test).await;
+    world.github.set_config(concat!(
+        "chat:\n  slack-channel: C1\n",
+        "deploy:\n  environments:\n",
+        "    - name: staging\n      auto: true\n",
+        "    - name: production\n",
+    ));
+    world
+        .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
+        .await;
+    world
+        .link(ChatSurface::Slack, "T1", "U-maya", "maya", 11)
+        .await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    world.slash("T1", "U-carol", "cut", "t-cut").await;
+    world.run_jobs().await;
+    world.slash("T1", "U-maya", "approve", "t-approve").await;
+    world.run_jobs().await;
+
+    // Publishing asked for staging; GitHub reports its progress.
+    let staging = world.github.deployments()[0].id;
+    for (n, state) in ["queued", "in_progress", "success"].into_iter().enumerate() {
+        let payload =
+            world
+                .github
+                .deployment_status(staging, state, Some("https://staging.example/"));
+        let status = world
+            .deliver("deployment_status", &format!("status-{n}"), &payload)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        world.run_jobs().await;
+    }
+    let posts = world.slack_posts.bodies();
+    let about_staging: Vec<usize> = posts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("to *staging*"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        about_staging.len(),
+        1,
+        "one message per deployment: {posts:?}"
+    );
+    let ts = format!("1700000000.{:06}", about_staging[0] + 1);
+    let edits: Vec<String> = world
+        .slack_updates
+        .bodies()
+        .iter()
+        .filter(|u| u["ts"] == ts.as_str())
+        .map(|u| u["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(edits.len(), 3, "{edits:?}");
+    assert!(edits[2].contains("succeeded"), "{edits:?}");
+    assert!(
+        edits[2].contains("<https://staging.example/|open>"),
+        "{edits:?}"
+    );
+
+    // Production fails: its message offers a rollback.
+    world
+        .slash("T1", "U-maya", "deploy latest to production", "t-deploy")
+        .await;
+    world.run_jobs().await;
+    let production = world.github.deployments()[1].id;
+    let payload = world.github.deployment_status(production, "failure", None);
+    world
+        .deliver("deployment_status", "status-fail", &payload)
+        .await;
+    world.run_jobs().await;
+    let failed = world
+        .slack_updates
+        .bodies()
+        .into_iter()
+        .rev()
+        .find(|u| {
+            u["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("to *production* failed"))
+        })
+        .expect("the production message, edited");
+    let button = &failed["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "rollback");
+    let value = button["value"].as_str().expect("value").to_owned();
+
+    // The button is the command: checked like it.
+    world
+        .press("U-carol", "rollback", &value, "t-rb-carol")
+        .await;
+    world.run_jobs().await;
+    world.press("U-maya", "rollback", &value, "t-rb-maya").await;
+    world.run_jobs().await;
+    let answers = texts(&world.responses.bodies(), "text");
+    assert!(
+        answers
+            .iter()
+            .any(|t| t.contains("deploying to production needs the maintain role; carol has write")),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|t| t.contains("production has no earlier successful release to roll back to")),
+        "{answers:?}"
+    );
+    assert_eq!(world.github.deployments().len(), 2);
+}
+
 /// A push to the default branch changes the configuration to `text`; returns the comments
 /// trainyard wrote on the pushed commit.
 async fn push_config(world: &World, text: &str, delivery: &str) -> Vec<String> {
@@ -1945,6 +2061,7 @@ on_both_backends!(
     a_link_sent_to_someone_else_links_nobody,
     discord_linking_proves_the_discord_user,
     a_linked_account_acts_under_its_current_login,
+    deployment_statuses_edit_one_message_and_a_production_failure_offers_rollback,
 );
 
 #[tokio::test]

@@ -259,6 +259,39 @@ pub fn discord_approval_components(train_id: i64, tag: Option<&str>) -> Value {
     }])
 }
 
+/// Slack's Rollback button for a failed production deployment of a train.
+pub fn slack_rollback_action(train_id: i64, environment: &str) -> Value {
+    json!({
+        "type": "actions",
+        "block_id": format!("rollback:{train_id}"),
+        "elements": [
+            { "type": "button", "action_id": "rollback", "style": "danger",
+              "value": button_value(train_id, Some(environment)),
+              "text": { "type": "plain_text", "text": "Roll back" },
+              "confirm": {
+                  "title": { "type": "plain_text", "text": "Roll back?" },
+                  "text": { "type": "plain_text",
+                            "text": "The previous successful release is deployed again." },
+                  "confirm": { "type": "plain_text", "text": "Roll back" },
+                  "deny": { "type": "plain_text", "text": "Cancel" } } }
+        ]
+    })
+}
+
+/// Discord's Rollback button (custom id `rollback:<value>`, at most 100 characters).
+pub fn discord_rollback_components(train_id: i64, environment: &str) -> Value {
+    let custom_id: String = format!("rollback:{}", button_value(train_id, Some(environment)))
+        .chars()
+        .take(100)
+        .collect();
+    json!([{
+        "type": 1,
+        "components": [
+            { "type": 2, "style": 4, "label": "Roll back", "custom_id": custom_id }
+        ]
+    }])
+}
+
 /// A train event as a line of text.
 pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Surface) -> String {
     let train = surface.bold(&format!("{repository} {line}"));
@@ -324,6 +357,7 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             detail,
             url,
             rollback,
+            ..
         } => {
             let what = format!(
                 "{} of {} to {}",

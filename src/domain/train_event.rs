@@ -82,6 +82,12 @@ pub enum TrainEvent {
     },
     /// A deployment moved: requested, refused by GitHub, or a status GitHub reported.
     Deployment {
+        /// Our deployment id: one chat message per deployment, edited as it moves.
+        #[serde(default)]
+        deployment: i64,
+        /// A production environment (a failure there offers a Rollback button).
+        #[serde(default)]
+        production: bool,
         /// The environment.
         environment: String,
         /// What is deployed: the tag, or the ref of a deployment someone else made.

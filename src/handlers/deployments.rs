@@ -146,6 +146,8 @@ impl BackgroundJob for CreateDeployment {
         let at = unit.now();
         deployments::refused_on(unit.conn(), row.id, &refusal, at).await?;
         let event = TrainEvent::Deployment {
+            deployment: row.id,
+            production: asked.production,
             environment: row.environment.clone(),
             reference: row.ref_name.clone(),
             state: "refused".into(),
@@ -254,7 +256,7 @@ impl BackgroundJob for SeeDeploymentStatus {
                 now,
             )
             .await?;
-            let environments: Vec<String> = config
+            let environments: Vec<(String, bool)> = config
                 .effective
                 .config
                 .environments()
@@ -264,10 +266,17 @@ impl BackgroundJob for SeeDeploymentStatus {
                         .as_deref()
                         .is_some_and(|after| after.eq_ignore_ascii_case(&row.environment))
                 })
-                .map(|env| env.name.clone())
+                .map(|env| (env.name.clone(), env.is_production()))
                 .collect();
             followers.push((train, installation, environments));
         }
+        // Read before the transaction (the store may have a single connection).
+        let production = stored_environment(&ctx.db, &e.repository, &row.environment)
+            .await?
+            .map_or_else(
+                || row.environment.eq_ignore_ascii_case("production"),
+                |env| env.is_production(),
+            );
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
         if !deployments::set_status(unit.conn(), id, &e.state, description.as_deref(), url, now)
             .await?
@@ -275,6 +284,8 @@ impl BackgroundJob for SeeDeploymentStatus {
             return Ok(());
         }
         let event = TrainEvent::Deployment {
+            deployment: row.id,
+            production,
             environment: row.environment.clone(),
             reference: row.ref_name.clone(),
             state: e.state.clone(),
@@ -299,7 +310,7 @@ pub async fn automatic_environments(
     ctx: &TrainContext,
     repo: &RepoFullName,
     installation: u64,
-) -> Result<Vec<String>, JobError> {
+) -> Result<Vec<(String, bool)>, JobError> {
     let Some(github) = ctx.github.as_ref() else {
         return Ok(Vec::new());
     };
@@ -318,7 +329,7 @@ pub async fn automatic_environments(
         .environments()
         .iter()
         .filter(|env| env.auto == Some(true))
-        .map(|env| env.name.clone())
+        .map(|env| (env.name.clone(), env.is_production()))
         .collect())
 }
 
@@ -327,14 +338,14 @@ pub async fn request_automatic(
     unit: &mut UnitOfWork,
     train: &trains::TrainRow,
     installation: u64,
-    environments: &[String],
+    environments: &[(String, bool)],
 ) -> Result<(), JobError> {
     let Some(release) = crate::handlers::train_commands::deploy::release_of(train) else {
         return Ok(());
     };
     let repo =
         RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
-    for environment in environments {
+    for (environment, production) in environments {
         let request_id = format!("auto:{}:{environment}", train.id);
         request_deployment_for(
             unit,
@@ -342,6 +353,7 @@ pub async fn request_automatic(
             installation,
             &DeploymentAsk {
                 environment,
+                production: *production,
                 release: &release,
                 request_id: &request_id,
                 requested_by: AUTOMATIC,
@@ -360,6 +372,32 @@ fn is_plain_url(url: &str) -> bool {
         && !url.chars().any(|c| {
             c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '|' | '(' | ')')
         })
+}
+
+/// The repository's configuration as stored (the last good one), without asking GitHub.
+async fn stored_config(
+    db: &crate::store::Db,
+    repo: &RepoFullName,
+) -> Result<Option<crate::domain::repo_config::RepoConfig>, crate::store::StoreError> {
+    Ok(match crate::store::repo_configs::get(db, repo).await? {
+        Some(crate::store::repo_configs::RepoConfigRow {
+            source_path: Some(path),
+            config_text: Some(text),
+            ..
+        }) => crate::domain::repo_config::RepoConfig::from_file(&path, &text).ok(),
+        _ => None,
+    })
+}
+
+/// An environment's configuration as stored.
+async fn stored_environment(
+    db: &crate::store::Db,
+    repo: &RepoFullName,
+    name: &str,
+) -> Result<Option<crate::domain::repo_config::EnvironmentKeys>, crate::store::StoreError> {
+    Ok(stored_config(db, repo)
+        .await?
+        .and_then(|config| config.environment(name).cloned()))
 }
 
 /// `/release deploys`: per environment (configured ones first, then any GitHub reported),

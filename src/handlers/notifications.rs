@@ -17,6 +17,7 @@ use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::{self as chat_store, ChatSurface, Route};
+use crate::store::steps::{self, StepState};
 use crate::store::trains::{self, TrainEventRow};
 
 /// Records what happened (to a train, or to the repository when `train_id` is `None`) and
@@ -137,9 +138,21 @@ fn event_message(
     train_id: Option<i64>,
     surface: Surface,
 ) -> serde_json::Value {
-    // A cut asks for approval: its message carries the buttons.
+    // A cut asks for approval: its message carries the buttons. A production deployment
+    // that failed offers a one-press rollback (checked like the command).
     let buttons = match (event, train_id) {
-        (TrainEvent::Cut { tag, .. }, Some(id)) => Some((id, tag.clone())),
+        (TrainEvent::Cut { tag, .. }, Some(id)) => Some(Buttons::Approval(id, tag.clone())),
+        (
+            TrainEvent::Deployment {
+                production: true,
+                state,
+                environment,
+                ..
+            },
+            Some(id),
+        ) if state == "failure" || state == "error" => {
+            Some(Buttons::Rollback(id, environment.clone()))
+        }
         _ => None,
     };
     match surface {
@@ -147,19 +160,38 @@ fn event_message(
             let mut blocks = vec![json!({
                 "type": "section", "text": { "type": "mrkdwn", "text": text }
             })];
-            if let Some((id, tag)) = &buttons {
-                blocks.push(cards::slack_approval_actions(*id, Some(tag)));
+            match &buttons {
+                Some(Buttons::Approval(id, tag)) => {
+                    blocks.push(cards::slack_approval_actions(*id, Some(tag)));
+                }
+                Some(Buttons::Rollback(id, environment)) => {
+                    blocks.push(cards::slack_rollback_action(*id, environment));
+                }
+                None => {}
             }
             json!({ "text": text, "blocks": blocks })
         }
         _ => {
             let components = match &buttons {
-                Some((id, tag)) => cards::discord_approval_components(*id, Some(tag)),
+                Some(Buttons::Approval(id, tag)) => {
+                    cards::discord_approval_components(*id, Some(tag))
+                }
+                Some(Buttons::Rollback(id, environment)) => {
+                    cards::discord_rollback_components(*id, environment)
+                }
                 None => json!([]),
             };
             json!({ "content": text, "components": components })
         }
     }
+}
+
+/// The buttons an event's message carries.
+enum Buttons {
+    /// Approve / Reject a cut train (id, tag).
+    Approval(i64, String),
+    /// Roll back a failed production deployment (train id, environment).
+    Rollback(i64, String),
 }
 
 /// A channel's service: posts (in a thread) and edits messages.
@@ -252,8 +284,30 @@ async fn deliver(
         }
         _ => None,
     };
+    // One message per deployment, edited as it moves (queued → in progress → success).
+    let step = match &detail {
+        TrainEvent::Deployment { deployment, .. } if *deployment > 0 => Some(format!(
+            "chat-message:{}:{channel}:deployment:{deployment}",
+            route.surface.as_str()
+        )),
+        _ => None,
+    };
+    let now = ctx.now();
+    if let Some(step) = &step
+        && let StepState::Done(message_id) = steps::start(&ctx.db, step, now).await?
+    {
+        return match poster.edit(channel, &message_id, &message).await {
+            Ok(()) => Ok(Delivery::Posted),
+            Err(error) => refusal(error),
+        };
+    }
     match poster.post(channel, root.as_deref(), &message).await {
-        Ok(_) => Ok(Delivery::Posted),
+        Ok(message_id) => {
+            if let Some(step) = &step {
+                steps::finish(&ctx.db, step, &message_id, ctx.now()).await?;
+            }
+            Ok(Delivery::Posted)
+        }
         Err(error) => refusal(error),
     }
 }

@@ -252,7 +252,7 @@ pub(super) fn chat_surface(surface: Surface) -> Option<ChatSurface> {
     }
 }
 
-/// The command an Approve / Reject button stands for (on Slack and Discord alike), with the
+/// The command an Approve / Reject / Roll back button stands for (on Slack and Discord alike), with the
 /// train it was shown with; `None` for a button that is not ours or whose train is gone.
 pub async fn button_command(
     db: &crate::store::Db,
@@ -278,6 +278,17 @@ pub async fn button_command(
             target,
             version: None,
             reason: "rejected with the button".to_owned(),
+        },
+        // A failed production deployment's button: the environment rides in the tag's place.
+        "rollback" => match &tag {
+            Some(environment) => ChatCommand::Rollback {
+                target: Target {
+                    line: None,
+                    ..target
+                },
+                environment: environment.clone(),
+            },
+            None => return Ok(None),
         },
         _ => return Ok(None),
     };

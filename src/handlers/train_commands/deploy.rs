@@ -86,6 +86,7 @@ pub(super) async fn decide_and_prepare(
                 request,
                 &DeploymentAsk {
                     environment: &env.name,
+                    production: env.is_production(),
                     release: &release,
                     request_id: &request.command_id,
                     requested_by: &request.actor,
@@ -149,6 +150,7 @@ pub(super) async fn decide_and_prepare(
 /// A deployment to ask for.
 pub(crate) struct DeploymentAsk<'a> {
     pub environment: &'a str,
+    pub production: bool,
     pub release: &'a Release,
     pub request_id: &'a str,
     pub requested_by: &'a str,
@@ -194,6 +196,8 @@ pub(crate) async fn request_deployment_for(
     })
     .await?;
     let event = TrainEvent::Deployment {
+        deployment: deployment_id,
+        production: ask.production,
         environment: ask.environment.to_owned(),
         reference: ask.release.tag.clone(),
         state: "requested".into(),
