@@ -154,6 +154,7 @@ impl AppState {
             .register::<crate::handlers::deployments::CreateDeployment>(trains.clone())
             .register::<crate::handlers::deployments::SeeDeployment>(trains.clone())
             .register::<crate::handlers::deployments::SeeDeploymentStatus>(trains.clone())
+            .register::<crate::handlers::deployments::CommentDeployed>(trains.clone())
             .register::<crate::handlers::chat::SendReply>(trains)
     }
 

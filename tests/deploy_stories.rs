@@ -94,6 +94,19 @@ async fn the_train_goes_from_label_to_production(test: TestDb) {
     assert_eq!(production.request["production_environment"], true);
     assert_eq!(production.request["payload"]["requested_by"], "maya");
     report(&bot, production.id, "success").await;
+    // Production's success is told on the release's pull request, once (staging's is not).
+    report(&bot, production.id, "success").await;
+    let on_pr: Vec<String> = bot
+        .github
+        .bot_comments_on(1)
+        .into_iter()
+        .filter(|c| c.contains("Deployed to"))
+        .collect();
+    assert_eq!(on_pr.len(), 1, "{on_pr:?}");
+    assert!(
+        on_pr[0].starts_with("Deployed to production in [v1.0.1]("),
+        "{on_pr:?}"
+    );
 
     // The store tells the whole story; so does `/release deploys`.
     let rows = deployments::history(&bot.app.db, REPO, "production", 10)
@@ -105,9 +118,9 @@ async fn the_train_goes_from_label_to_production(test: TestDb) {
     let kinds = bot.event_kinds().await;
     assert_eq!(
         kinds.iter().filter(|k| *k == "deployment").count(),
-        5,
-        "staging: requested, in_progress, success; production: requested, success; \
-         nothing for the refusal: {kinds:?}"
+        6,
+        "staging: requested, in_progress, success; production: requested, success (twice, \
+         as GitHub reported it); nothing for the refusal: {kinds:?}"
     );
     bot.comment("rick", 7, "/release deploys").await;
     bot.run_jobs().await;
@@ -294,7 +307,69 @@ async fn rollback_deploys_the_previous_release_and_ci_deployments_count(test: Te
     assert!(deploys.contains("github-actions"), "{deploys}");
 }
 
+async fn a_freeze_window_holds_production_unless_an_admin_forces_it(test: TestDb) {
+    let config = concat!(
+        "trains:\n  lines:\n    - name: main\n      branch: master\n",
+        "deploy:\n  timezone: Europe/Berlin\n  environments:\n",
+        "    - name: production\n      freeze: ['Fri 16:00-Mon 08:00', '2026-12-24..2027-01-01']\n",
+    );
+    let bot = TestBot::start(&test, config).await;
+    bot.github.set_collaborator("olga", "admin", "admin");
+    released(&bot).await;
+    // Friday 09:00 UTC is 10:00 in Berlin: not frozen yet.
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    assert_eq!(bot.github.deployments().len(), 1);
+
+    // Friday 15:30 UTC is 16:30 in Berlin: frozen.
+    bot.clock
+        .advance(jiff::SignedDuration::from_mins(6 * 60 + 30));
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let reply = last_reply(&bot);
+    assert!(
+        reply.contains("production is frozen (Fri 16:00-Mon 08:00); an admin may deploy anyway"),
+        "{reply}"
+    );
+    bot.comment(
+        "maya",
+        7,
+        "/release deploy 1.0.1 to production force urgent",
+    )
+    .await;
+    bot.run_jobs().await;
+    assert!(
+        last_reply(&bot).contains("forcing a deployment needs the admin role; maya has maintain"),
+        "{}",
+        last_reply(&bot)
+    );
+    assert_eq!(bot.github.deployments().len(), 1);
+
+    // An admin forces it, saying why: allowed, and the reason travels with it.
+    bot.comment(
+        "olga",
+        7,
+        "/release deploy 1.0.1 to production force fix for the outage",
+    )
+    .await;
+    bot.run_jobs().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 2, "{}", last_reply(&bot));
+    assert_eq!(
+        created[1].request["payload"]["forced_reason"],
+        "fix for the outage"
+    );
+    let rows = deployments::history(&bot.app.db, REPO, "production", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows[0].forced_reason.as_deref(), Some("fix for the outage"));
+    assert_eq!(rows[0].requested_by, "olga");
+}
+
 on_both_backends!(
+    a_freeze_window_holds_production_unless_an_admin_forces_it,
     the_train_goes_from_label_to_production,
     a_lock_holds_an_environment_until_it_is_unlocked,
     githubs_refusals_are_answered_with_the_reason,

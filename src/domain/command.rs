@@ -75,6 +75,8 @@ pub enum ChatCommand {
         version: Option<String>,
         /// The environment.
         environment: String,
+        /// `force <reason…>`: through a freeze window (admins).
+        force: Option<String>,
     },
     /// Deploy the environment's previous successful release again.
     Rollback {
@@ -206,7 +208,9 @@ impl CommandName {
             CommandName::Hotfix => "[owner/repo] <base-version>",
             CommandName::Include | CommandName::Exclude => "[owner/repo] [line] #<pr>",
             CommandName::Link => "[github-login]",
-            CommandName::Deploy => "[owner/repo] <version|latest> to <environment>",
+            CommandName::Deploy => {
+                "[owner/repo] <version|latest> to <environment> [force <reason…>]"
+            }
             CommandName::Rollback | CommandName::Unlock => "[owner/repo] <environment>",
             CommandName::Lock => "[owner/repo] <environment> <reason…>",
             CommandName::Deploys => "[owner/repo]",
@@ -318,10 +322,12 @@ impl ChatCommand {
             ChatCommand::Deploy {
                 version,
                 environment,
+                force,
                 ..
             } => TrainCommand::Deploy(DeployCommand::Deploy {
                 version: version.clone(),
                 environment: environment.clone(),
+                force: force.clone(),
             }),
             ChatCommand::Rollback { environment, .. } => {
                 TrainCommand::Deploy(DeployCommand::Rollback {
@@ -626,8 +632,8 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
             }
         }
         CommandName::Deploy => {
-            // <version|latest> to <environment>; "to" may be left out.
-            let (what, environment) = match rest.as_slice() {
+            // <version|latest> to <environment> [force <reason…>]; "to" may be left out.
+            let (what, environment, tail) = match rest.as_slice() {
                 [] | [_] => {
                     return Err(ParseError::MissingArgument {
                         command: "deploy",
@@ -635,18 +641,31 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                         usage,
                     });
                 }
-                [what, to, environment] if to.eq_ignore_ascii_case("to") => (*what, *environment),
-                [what, environment] if !environment.eq_ignore_ascii_case("to") => {
-                    (*what, *environment)
-                }
-                [_, to] => {
+                [_, to] if to.eq_ignore_ascii_case("to") => {
                     return Err(ParseError::MissingArgument {
                         command: "deploy",
                         argument: "an environment",
                         usage: format!("{usage} (after `{to}`)"),
                     });
                 }
-                [_, _, extra, ..] => return Err(too_many(extra)),
+                [what, to, environment, tail @ ..] if to.eq_ignore_ascii_case("to") => {
+                    (*what, *environment, tail)
+                }
+                [what, environment, tail @ ..] => (*what, *environment, tail),
+            };
+            let force = match tail {
+                [] => None,
+                [word, reason @ ..] if word.eq_ignore_ascii_case("force") => {
+                    if reason.is_empty() {
+                        return Err(ParseError::MissingArgument {
+                            command: "deploy",
+                            argument: "a reason to force it",
+                            usage: format!("{usage} force <reason…>"),
+                        });
+                    }
+                    Some(reason.join(" ").chars().take(500).collect())
+                }
+                [extra, ..] => return Err(too_many(extra)),
             };
             let version = if what.eq_ignore_ascii_case("latest") {
                 None
@@ -660,6 +679,7 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 version,
                 environment: environment_name(environment)
                     .ok_or_else(|| bad(environment, "an environment name", None))?,
+                force,
             }
         }
         CommandName::Rollback | CommandName::Unlock => {
@@ -893,7 +913,8 @@ mod tests {
                     line: None
                 },
                 version: None,
-                environment: "production".into()
+                environment: "production".into(),
+                force: None
             })
         );
         assert_eq!(
@@ -901,7 +922,17 @@ mod tests {
             Ok(ChatCommand::Deploy {
                 target: Target::default(),
                 version: Some("v1.4.0".into()),
-                environment: "staging".into()
+                environment: "staging".into(),
+                force: None
+            })
+        );
+        assert_eq!(
+            parse("deploy 1.4.0 to production force outage fix"),
+            Ok(ChatCommand::Deploy {
+                target: Target::default(),
+                version: Some("1.4.0".into()),
+                environment: "production".into(),
+                force: Some("outage fix".into())
             })
         );
         assert_eq!(

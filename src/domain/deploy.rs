@@ -17,6 +17,9 @@ pub enum DeployCommand {
         version: Option<String>,
         /// The environment.
         environment: String,
+        /// Deploy through a freeze window (admins only), for this reason.
+        #[serde(default)]
+        force: Option<String>,
     },
     /// Deploy the release the environment ran before its current one.
     Rollback {
@@ -98,6 +101,8 @@ pub struct DeployFacts<'a> {
     pub release: Option<Release>,
     /// For an environment that `requires` another: whether that one deployed the release.
     pub required_deployed: Option<bool>,
+    /// The freeze window the environment is in now, as configured.
+    pub frozen: Option<String>,
 }
 
 /// What to do.
@@ -109,6 +114,8 @@ pub enum DeployDecision {
         release: Release,
         /// A rollback.
         rollback: bool,
+        /// Why a freeze window was overridden.
+        forced: Option<String>,
     },
     /// Lock the environment.
     Lock,
@@ -179,9 +186,33 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
                     release.tag
                 ));
             }
+            let force = match command {
+                DeployCommand::Deploy { force, .. } => force.clone(),
+                _ => None,
+            };
+            if force.is_some() && facts.permission < Permission::Admin {
+                return Err(format!(
+                    "forcing a deployment needs the admin role; {} has {}",
+                    facts.actor, facts.permission
+                ));
+            }
+            // A rollback restores service: freezes do not hold it.
+            let rollback = matches!(command, DeployCommand::Rollback { .. });
+            let forced = match (&facts.frozen, force) {
+                (Some(window), None) if !rollback => {
+                    return Err(format!(
+                        "{name} is frozen ({window}); an admin may deploy anyway with \
+                         `/release deploy {} to {name} force <reason>`",
+                        release.version
+                    ));
+                }
+                (Some(_), Some(reason)) => Some(reason),
+                _ => None,
+            };
             Ok(DeployDecision::Request {
                 release,
-                rollback: matches!(command, DeployCommand::Rollback { .. }),
+                rollback,
+                forced,
             })
         }
         DeployCommand::Lock { .. } => match &facts.lock {
@@ -230,6 +261,7 @@ mod tests {
             lock: None,
             release: Some(release()),
             required_deployed: None,
+            frozen: None,
         }
     }
 
@@ -237,7 +269,42 @@ mod tests {
         DeployCommand::Deploy {
             version: Some("1.4.0".into()),
             environment: to.into(),
+            force: None,
         }
+    }
+
+    #[test]
+    fn a_freeze_holds_all_but_admins_who_say_why_and_rollbacks() {
+        let production = env("production");
+        let mut frozen = facts(&production, Permission::Maintain);
+        frozen.frozen = Some("Fri 16:00-Mon 08:00".into());
+        assert_eq!(
+            decide(&deploy("production"), &frozen),
+            Err(
+                "production is frozen (Fri 16:00-Mon 08:00); an admin may deploy anyway with \
+                 `/release deploy 1.4.0 to production force <reason>`"
+                    .into()
+            )
+        );
+        let forced = DeployCommand::Deploy {
+            version: Some("1.4.0".into()),
+            environment: "production".into(),
+            force: Some("hotfix for the outage".into()),
+        };
+        assert!(decide(&forced, &frozen).is_err(), "maintain may not force");
+        frozen.permission = Permission::Admin;
+        assert_eq!(
+            decide(&forced, &frozen),
+            Ok(DeployDecision::Request {
+                release: release(),
+                rollback: false,
+                forced: Some("hotfix for the outage".into())
+            })
+        );
+        let rollback = DeployCommand::Rollback {
+            environment: "production".into(),
+        };
+        assert!(decide(&rollback, &frozen).is_ok());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod chat_text;
 pub mod command;
 pub mod deploy;
 pub mod event;
+pub mod freeze;
 pub mod ids;
 pub mod notes;
 pub mod permission;

@@ -166,6 +166,8 @@ pub struct ApprovalsSection {
 pub struct DeploySection {
     /// Environments, in promotion order.
     pub environments: Vec<EnvironmentKeys>,
+    /// The IANA time zone freeze windows are read in (default: the first line's, else UTC).
+    pub timezone: Option<String>,
 }
 
 /// One deployment environment.
@@ -191,6 +193,9 @@ pub struct EnvironmentKeys {
     /// Status contexts GitHub must see succeed (default: GitHub's own, all of them; `[]`
     /// skips the check).
     pub required_contexts: Option<Vec<String>>,
+    /// Windows in which deployments here are refused unless an admin forces them with a
+    /// reason (see [`crate::domain::freeze`]).
+    pub freeze: Option<Vec<String>>,
 }
 
 impl EnvironmentKeys {
@@ -216,6 +221,17 @@ impl RepoConfig {
         self.deploy
             .as_ref()
             .map_or(&[], |deploy| deploy.environments.as_slice())
+    }
+
+    /// The time zone deploy freeze windows are read in.
+    pub fn deploy_time_zone(&self) -> jiff::tz::TimeZone {
+        let name = self
+            .deploy
+            .as_ref()
+            .and_then(|deploy| deploy.timezone.clone())
+            .or_else(|| self.lines().first().and_then(|line| line.timezone.clone()));
+        name.and_then(|zone| jiff::tz::TimeZone::get(&zone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
     /// The environment called `name` (GitHub compares environment names case-insensitively).
@@ -524,6 +540,14 @@ impl RepoConfig {
                 ));
             }
         }
+        if let Some(zone) = self.deploy.as_ref().and_then(|d| d.timezone.as_ref())
+            && jiff::tz::TimeZone::get(zone).is_err()
+        {
+            return Err(at(
+                "deploy.timezone".into(),
+                format!("`{zone}` is not an IANA time zone"),
+            ));
+        }
         for (i, env) in self.environments().iter().enumerate() {
             let key = |k: &str| format!("deploy.environments[{i}].{k}");
             let name_ok = (1..=255).contains(&env.name.len())
@@ -553,6 +577,10 @@ impl RepoConfig {
                         ),
                     ));
                 }
+            }
+            for (j, window) in env.freeze.iter().flatten().enumerate() {
+                super::freeze::FreezeWindow::parse(window)
+                    .map_err(|message| at(key(&format!("freeze[{j}]")), message))?;
             }
             if env.auto == Some(true) && env.after.is_some() {
                 return Err(at(
@@ -832,6 +860,57 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("trains.lines[0].reminder"));
         let good = "trains:\n  lines:\n    - name: main\n      schedule: '30 9 * * MON-FRI'\n      timezone: Europe/Berlin\n      reminder: 30m\n";
         RepoConfig::parse("f", good).expect("valid");
+    }
+
+    #[test]
+    fn deploy_environments_are_checked() {
+        let cases = [
+            (
+                "deploy:\n  environments:\n    - name: prod\n      requires: staging\n",
+                "deploy.environments[0].requires",
+                "`staging` is not an environment listed before `prod`",
+            ),
+            (
+                "deploy:\n  environments:\n    - name: a\n    - name: A\n",
+                "deploy.environments[1].name",
+                "`A` is listed twice",
+            ),
+            (
+                "deploy:\n  environments:\n    - name: a\n      freeze: ['Funday']\n",
+                "deploy.environments[0].freeze[0]",
+                "is not a freeze window",
+            ),
+            (
+                "deploy:\n  timezone: Mars/Olympus\n  environments: []\n",
+                "deploy.timezone",
+                "not an IANA time zone",
+            ),
+            (
+                "deploy:\n  environments:\n    - name: a\n    - name: b\n      auto: true\n      after: a\n",
+                "deploy.environments[1].auto",
+                "not both",
+            ),
+        ];
+        for (text, key, message) in cases {
+            let err = RepoConfig::parse("f", text).expect_err(text);
+            assert_eq!(err.key.as_deref(), Some(key), "{text}");
+            assert!(err.message.contains(message), "{}", err.message);
+        }
+        let unknown = "deploy:\n  environments:\n    - name: a\n      autom: true\n";
+        assert!(RepoConfig::parse("f", unknown).is_err());
+        let good = "deploy:\n  environments:\n    - name: staging\n      auto: true\n    - name: production\n      after: staging\n      requires: staging\n      required-contexts: [ci]\n      freeze: ['Fri 16:00-Mon 08:00']\n";
+        let config = RepoConfig::parse("f", good).expect("valid");
+        assert!(
+            config
+                .environment("PRODUCTION")
+                .is_some_and(|e| e.is_production())
+        );
+        assert_eq!(
+            config
+                .environment("production")
+                .map(|e| e.deploy_permission()),
+            Some(Permission::Maintain)
+        );
     }
 
     #[test]

@@ -106,6 +106,7 @@ impl BackgroundJob for CreateDeployment {
             "pull_requests": pull_requests,
             "requested_by": row.requested_by,
             "rollback": rollback,
+            "forced_reason": row.forced_reason,
         });
         let description = format!(
             "{} {} by {} via trainyard",
@@ -300,6 +301,20 @@ impl BackgroundJob for SeeDeploymentStatus {
         for (train, installation, environments) in followers {
             request_automatic(&mut unit, &train, installation, &environments).await?;
         }
+        // A production success is told on the release's pull requests.
+        if e.state == "success"
+            && production
+            && let (Some(train_id), Some(installation)) = (row.train_id, e.installation_id)
+        {
+            unit.enqueue(&CommentDeployed {
+                repository: e.repository.clone(),
+                installation,
+                train_id,
+                environment: row.environment.clone(),
+                tag: row.ref_name.clone(),
+            })
+            .await?;
+        }
         unit.commit().await
     }
 }
@@ -333,6 +348,65 @@ pub async fn automatic_environments(
         .collect())
 }
 
+/// Writes "Deployed to production in v1.4.0" on each of a train's pull requests, once each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommentDeployed {
+    /// The repository.
+    pub repository: RepoFullName,
+    /// Its installation.
+    pub installation: u64,
+    /// The train.
+    pub train_id: i64,
+    /// The production environment.
+    pub environment: String,
+    /// The tag deployed.
+    pub tag: String,
+}
+
+impl BackgroundJob for CommentDeployed {
+    const KIND: &'static str = "deploy.comment";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        format!("deploy:{}", self.repository)
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let github = ctx.github()?;
+        let text = format!(
+            "Deployed to {} in [{}]({}).",
+            self.environment,
+            self.tag,
+            crate::handlers::train_commands::release_page(
+                &ctx.server_url,
+                &self.repository,
+                &self.tag
+            )
+        );
+        for passenger in trains::passengers(&ctx.db, self.train_id).await? {
+            let number = u64::try_from(passenger.number).unwrap_or_default();
+            let key = format!(
+                "deployed:{}:{}:{}",
+                self.train_id,
+                number,
+                self.environment.to_ascii_lowercase()
+            );
+            crate::handlers::effects::comment_once(
+                &ctx.db,
+                github,
+                self.installation,
+                &self.repository,
+                number,
+                &key,
+                &text,
+                ctx.now(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Requests deployments of a train just released to `environments`, in `unit`.
 pub async fn request_automatic(
     unit: &mut UnitOfWork,
@@ -358,6 +432,7 @@ pub async fn request_automatic(
                 request_id: &request_id,
                 requested_by: AUTOMATIC,
                 rollback: false,
+                forced: None,
             },
         )
         .await?;

@@ -284,6 +284,10 @@ fn command_text(data: &InteractionData) -> String {
         }
         words.push(environment.trim().to_owned());
     }
+    if let Some(reason) = value("force") {
+        words.push("force".to_owned());
+        words.push(reason);
+    }
     if let Some(reason) = value("reason") {
         words.push(reason);
     }
@@ -334,6 +338,11 @@ pub fn release_command() -> Value {
                     string("version", "the version, or latest", true),
                     string("environment", "where to", true),
                     repo.clone(),
+                    string(
+                        "force",
+                        "deploy through a freeze window (admins): why",
+                        false,
+                    ),
                 ],
                 CommandName::Rollback | CommandName::Unlock => {
                     vec![string("environment", "the environment", true), repo.clone()]

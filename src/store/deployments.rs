@@ -64,6 +64,8 @@ pub struct NewDeployment<'a> {
     pub requested_by: &'a str,
     /// A rollback.
     pub rollback: bool,
+    /// Why a freeze window was overridden.
+    pub forced_reason: Option<&'a str>,
 }
 
 /// The columns of [`DeploymentRow`], for `concat!`.
@@ -82,8 +84,8 @@ pub async fn request(
 ) -> Result<Option<i64>, StoreError> {
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO deployments (repository, environment, request_id, train_id, version, \
-         ref_name, sha, requested_by, rollback, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'requested', $10, $10) \
+         ref_name, sha, requested_by, rollback, forced_reason, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11, $11) \
          ON CONFLICT (request_id) DO NOTHING RETURNING id",
     )
     .bind(new.repository)
@@ -95,6 +97,7 @@ pub async fn request(
     .bind(new.sha)
     .bind(new.requested_by)
     .bind(i64::from(new.rollback))
+    .bind(new.forced_reason)
     .bind(now)
     .fetch_optional(conn)
     .await?;

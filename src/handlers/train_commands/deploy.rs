@@ -50,6 +50,7 @@ pub(super) async fn decide_and_prepare(
         lock: None,
         release: None,
         required_deployed: None,
+        frozen: None,
     };
     if let (true, Some(env)) = (allowed, environment) {
         facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
@@ -65,6 +66,11 @@ pub(super) async fn decide_and_prepare(
             DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
             _ => None,
         };
+        if let Some(windows) = &env.freeze {
+            let now = jiff::Timestamp::from_millisecond(ctx.now()).unwrap_or_default();
+            let local = config.deploy_time_zone().to_datetime(now);
+            facts.frozen = crate::domain::freeze::frozen(windows, local).map(str::to_owned);
+        }
         if let (Some(required), Some(release)) = (&env.requires, &facts.release) {
             facts.required_deployed =
                 Some(deployments::succeeded_with(&ctx.db, repo, required, &release.sha).await?);
@@ -80,7 +86,11 @@ pub(super) async fn decide_and_prepare(
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
     let reply = match decision {
-        DeployDecision::Request { release, rollback } => {
+        DeployDecision::Request {
+            release,
+            rollback,
+            forced,
+        } => {
             request_deployment(
                 &mut unit,
                 request,
@@ -91,6 +101,7 @@ pub(super) async fn decide_and_prepare(
                     request_id: &request.command_id,
                     requested_by: &request.actor,
                     rollback,
+                    forced: forced.as_deref(),
                 },
             )
             .await?;
@@ -155,6 +166,8 @@ pub(crate) struct DeploymentAsk<'a> {
     pub request_id: &'a str,
     pub requested_by: &'a str,
     pub rollback: bool,
+    /// Why a freeze window was overridden.
+    pub forced: Option<&'a str>,
 }
 
 /// Records the deployment request and its job in `unit`, and announces it; nothing when a
@@ -185,6 +198,7 @@ pub(crate) async fn request_deployment_for(
         sha: &ask.release.sha,
         requested_by: ask.requested_by,
         rollback: ask.rollback,
+        forced_reason: ask.forced,
     };
     let Some(deployment_id) = deployments::request(unit.conn(), &new, now).await? else {
         return Ok(());
@@ -202,7 +216,9 @@ pub(crate) async fn request_deployment_for(
         reference: ask.release.tag.clone(),
         state: "requested".into(),
         by: ask.requested_by.to_owned(),
-        detail: None,
+        detail: ask
+            .forced
+            .map(|reason| format!("forced through a freeze window: {reason}")),
         url: None,
         rollback: ask.rollback,
     };

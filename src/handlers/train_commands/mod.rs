@@ -32,6 +32,7 @@ use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::commands::{self, Outcome, OutcomeRow};
 
+pub(crate) use release::release_page;
 pub use release::{DeleteDraft, DraftPublishedByHand, ReleaseTrain};
 pub use schedule::{SCHEDULE_ACTOR, ScheduledCuts};
 

@@ -160,7 +160,7 @@ impl ReleaseTrain {
 }
 
 /// A published release's page, as GitHub links it.
-fn release_page(server_url: &str, repo: &RepoFullName, tag: &str) -> String {
+pub(crate) fn release_page(server_url: &str, repo: &RepoFullName, tag: &str) -> String {
     format!(
         "{}/{repo}/releases/tag/{}",
         server_url.trim_end_matches('/'),
