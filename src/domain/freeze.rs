@@ -122,7 +122,7 @@ impl FreezeWindow {
 }
 
 /// The first of `windows` (as written) that `at` falls in.
-pub fn frozen<'a>(windows: &'a [String], at: DateTime) -> Option<&'a str> {
+pub fn frozen(windows: &[String], at: DateTime) -> Option<&str> {
     windows
         .iter()
         .find(|text| FreezeWindow::parse(text).is_ok_and(|window| window.contains(at)))
