@@ -368,7 +368,36 @@ async fn a_freeze_window_holds_production_unless_an_admin_forces_it(test: TestDb
     assert_eq!(rows[0].requested_by, "olga");
 }
 
+async fn github_calls_per_deployment(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].id;
+
+    // A relayed status costs no GitHub call.
+    let before = bot.github.log().len();
+    report(&bot, staging, "success").await;
+    assert_eq!(bot.github.log()[before..], []);
+
+    // A commanded deployment: the deployment (maya's role is still known from her approval;
+    // it is read at most once a minute).
+    let before = bot.github.log().len();
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let calls: Vec<String> = bot.github.log()[before..]
+        .iter()
+        .map(|(method, path)| format!("{method} {path}"))
+        .filter(|call| !call.contains("/issues/") && !call.contains("/comments"))
+        .collect();
+    assert_eq!(
+        calls,
+        ["POST /repos/Codertocat/Hello-World/deployments"],
+        "besides the 👀 reaction and the reply comment"
+    );
+}
+
 on_both_backends!(
+    github_calls_per_deployment,
     a_freeze_window_holds_production_unless_an_admin_forces_it,
     the_train_goes_from_label_to_production,
     a_lock_holds_an_environment_until_it_is_unlocked,
