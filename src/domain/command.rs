@@ -958,14 +958,15 @@ mod tests {
                 .expect_err("incomplete")
                 .to_string(),
             "`deploy` needs a version and an environment: \
-             `/release deploy [owner/repo] <version|latest> to <environment>`"
+             `/release deploy [owner/repo] <version|latest> to <environment> [force <reason…>]`"
         );
         assert_eq!(
             parse("deploy 1.4.0 to")
                 .expect_err("no environment")
                 .to_string(),
             "`deploy` needs an environment: \
-             `/release deploy [owner/repo] <version|latest> to <environment> (after `to`)`"
+             `/release deploy [owner/repo] <version|latest> to <environment> [force <reason…>] \
+             (after `to`)`"
         );
         assert_eq!(
             parse("lock production").expect_err("no reason").to_string(),
