@@ -39,6 +39,19 @@ struct Envelope {
     action: Option<String>,
 }
 
+/// The events [`parse`] acts on (others are recorded and ignored). GitHub delivers the
+/// installation events to every App; the rest must be subscribed (`app-manifest.yml`).
+pub const HANDLED_EVENTS: [&str; 8] = [
+    "pull_request",
+    "release",
+    "issue_comment",
+    "push",
+    "deployment",
+    "deployment_status",
+    "installation",
+    "installation_repositories",
+];
+
 /// Parses the delivery of `event` with `body`; also returns the payload's `action`.
 pub fn parse(event: &str, body: &[u8]) -> Result<(Option<String>, Parsed), PayloadError> {
     let envelope: Envelope = decode(event, body)?;
