@@ -53,6 +53,7 @@ pub async fn replay(
     }
     let delivery_id = delivery_id.unwrap_or_else(new_delivery_id);
     let endpoint = format!("{}/webhooks/github", url.trim_end_matches('/'));
+    crate::chat::install_tls_provider();
     let response = reqwest::Client::new()
         .post(&endpoint)
         .header("content-type", "application/json")

@@ -47,7 +47,10 @@ fn the_app_manifest_subscribes_to_every_handled_event_and_asks_only_for_used_per
 #[test]
 fn every_handled_event_has_a_real_payload_that_is_acted_on() {
     for event in HANDLED_EVENTS {
-        let dir = format!("{}/fixtures/github-webhooks/{event}", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/fixtures/github-webhooks/{event}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let handled = std::fs::read_dir(&dir)
             .unwrap_or_else(|_| panic!("no fixtures for {event}"))
             .filter_map(Result::ok)
@@ -64,8 +67,14 @@ fn every_handled_event_has_a_real_payload_that_is_acted_on() {
 fn the_manifest_is_pointed_at_the_public_url() {
     let manifest = manifest_for("https://bot.acme.dev/", Some("acme-trainyard")).expect("manifest");
     assert_eq!(manifest["name"], "acme-trainyard");
-    assert_eq!(manifest["hook_attributes"]["url"], "https://bot.acme.dev/webhooks/github");
-    assert_eq!(manifest["redirect_url"], "https://bot.acme.dev/setup/callback");
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        "https://bot.acme.dev/webhooks/github"
+    );
+    assert_eq!(
+        manifest["redirect_url"],
+        "https://bot.acme.dev/setup/callback"
+    );
     assert_eq!(
         manifest["callback_urls"][0],
         "https://bot.acme.dev/oauth/github/callback"
@@ -101,5 +110,8 @@ fn the_slack_manifest_names_the_routes_and_the_scopes_used() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(scopes, ["chat:write", "commands", "channels:read", "groups:read"]);
+    assert_eq!(
+        scopes,
+        ["chat:write", "commands", "channels:read", "groups:read"]
+    );
 }

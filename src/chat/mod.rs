@@ -66,12 +66,20 @@ impl From<ChatError> for JobError {
 
 /// One HTTP client for both services: short timeouts, no redirects to follow blindly.
 pub(crate) fn http_client() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
+}
+
+/// HTTPS for reqwest through rustls with *ring* (the provider octocrab already uses, so no C
+/// toolchain is needed), verified against the system's roots. Installed once per process;
+/// later calls find it installed.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Classifies an HTTP failure. The message never holds the URL: response URLs and
@@ -108,5 +116,21 @@ pub(crate) fn from_status(
         404 | 410 => ChatError::Gone { service, reason },
         500..=599 => ChatError::Transient { service, reason },
         _ => ChatError::Refused { service, reason },
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    /// Slack, Discord and GitHub's sign-in are HTTPS: a client without TLS fails before it
+    /// connects (`is_builder`); ours gets as far as the connection.
+    #[tokio::test]
+    async fn the_chat_client_speaks_https() {
+        let error = super::http_client()
+            .get("https://127.0.0.1:9/")
+            .send()
+            .await
+            .expect_err("nothing listens there");
+        assert!(!error.is_builder(), "{error:?}");
+        assert!(error.is_connect(), "{error:?}");
     }
 }
