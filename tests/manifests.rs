@@ -115,3 +115,94 @@ fn the_slack_manifest_names_the_routes_and_the_scopes_used() {
         ["chat:write", "commands", "channels:read", "groups:read"]
     );
 }
+
+fn text(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect(path)
+}
+
+#[test]
+fn fly_toml_runs_one_machine_on_sqlite_with_health_checks_on_real_routes() {
+    let fly: toml::Value = toml::from_str(&text("fly.toml")).expect("fly.toml parses");
+    let env = &fly["env"];
+    let listen = env["TRAINYARD_LISTEN"].as_str().expect("listen");
+    let port: i64 = listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let service = &fly["http_service"];
+    assert_eq!(service["internal_port"].as_integer(), Some(port));
+    assert_eq!(service["min_machines_running"].as_integer(), Some(1));
+    assert_eq!(service["auto_stop_machines"].as_str(), Some("off"));
+    let checks: Vec<&str> = service["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["path"].as_str())
+        .collect();
+    assert_eq!(checks, ["/healthz", "/readyz"]);
+    // The store is on the volume.
+    let mount = fly["mounts"]["destination"].as_str().expect("mount");
+    let url = env["DATABASE_URL"].as_str().expect("database");
+    assert!(url.starts_with(&format!("sqlite://{mount}/")), "{url}");
+    // Fly waits for the shutdown grace before killing the machine.
+    let grace: u64 = env["TRAINYARD_SHUTDOWN_GRACE_SECS"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("grace");
+    let kill: u64 = fly["kill_timeout"]
+        .as_str()
+        .and_then(|s| s.trim_end_matches('s').parse().ok())
+        .expect("kill timeout");
+    assert!(kill > grace);
+    assert_eq!(fly["kill_signal"].as_str(), Some("SIGTERM"));
+    // Every setting named is one trainyard reads.
+    for name in env.as_table().expect("env").keys() {
+        assert!(
+            text("src/settings.rs").contains(&format!("\"{name}\"")),
+            "{name} is not a setting"
+        );
+    }
+}
+
+#[test]
+fn the_dockerfile_builds_what_the_manifest_declares_and_runs_unprivileged() {
+    let docker = text("Dockerfile");
+    let cargo: toml::Value = toml::from_str(&text("Cargo.toml")).expect("Cargo.toml");
+    // Every bench target declared needs its stand-in, or `cargo build` refuses the manifest.
+    for bench in cargo["bench"].as_array().expect("benches") {
+        let name = bench["name"].as_str().expect("name");
+        assert!(
+            docker.contains(&format!(" {name}")) || docker.contains(&format!("in {name}")),
+            "the Dockerfile has no stand-in for bench {name}"
+        );
+    }
+    for copied in ["src", "migrations", "app-manifest.yml", "Cargo.lock"] {
+        assert!(
+            docker.contains(&format!("COPY {copied}")) || docker.contains(&format!(" {copied} ")),
+            "{copied} is not copied"
+        );
+        assert!(std::path::Path::new(&format!("{}/{copied}", env!("CARGO_MANIFEST_DIR"))).exists());
+    }
+    assert!(docker.contains("USER trainyard"));
+    assert!(docker.contains("--locked"));
+    assert!(
+        docker.contains("ca-certificates"),
+        "HTTPS needs the system's roots"
+    );
+    for line in docker
+        .lines()
+        .filter(|l| l.trim_start().starts_with("TRAINYARD_") || l.contains("ENV "))
+    {
+        for name in line
+            .split_whitespace()
+            .filter_map(|w| w.split('=').next())
+            .filter(|w| w.starts_with("TRAINYARD_") || *w == "DATABASE_URL")
+        {
+            assert!(
+                text("src/settings.rs").contains(&format!("\"{name}\"")),
+                "{name}"
+            );
+        }
+    }
+}
