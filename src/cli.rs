@@ -58,6 +58,9 @@ pub enum Command {
         #[command(subcommand)]
         action: DiscordAction,
     },
+    /// Check the settings, the store, the GitHub App, its installations and webhooks, Slack
+    /// and Discord; one line per check, with the fix for each failure. Exits 1 on a failure.
+    Doctor,
     /// Show the job queue: counts per state, and the dead and parked (failing) jobs with
     /// their last error.
     Jobs {
@@ -138,6 +141,13 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay { .. } | Command::Notes(_) => Ok(()),
+        Command::Doctor => {
+            let checks = crate::doctor::run(&settings).await;
+            if !crate::doctor::print(&checks, &mut std::io::stdout())? {
+                anyhow::bail!("some checks failed");
+            }
+            Ok(())
+        }
         Command::Discord {
             action: DiscordAction::RegisterCommands { guild },
         } => {

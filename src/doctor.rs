@@ -1,0 +1,369 @@
+//! `trainyard doctor`: checks each part a working bot needs — the settings, the store and its
+//! migrations, the App's key against GitHub, each installation's permissions against
+//! `app-manifest.yml`, the webhook secret (by the status of GitHub's last deliveries), Slack's
+//! token and Discord's application — and prints one line per check, with the fix for each
+//! failure.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::clock::SystemClock;
+use crate::github::manifest::missing_permissions;
+use crate::github::{ContentPacing, GitHubClient, GitHubError};
+use crate::settings::Settings;
+use crate::store::{Db, Readiness};
+
+/// How one check ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fine, with what was found.
+    Ok(String),
+    /// Not a failure, but worth knowing (an integration not configured).
+    Note(String),
+    /// Broken: what is wrong and how to fix it.
+    Failed {
+        /// What is wrong.
+        problem: String,
+        /// What to do.
+        fix: String,
+    },
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+fn check(name: impl Into<String>, outcome: Outcome) -> Check {
+    Check {
+        name: name.into(),
+        outcome,
+    }
+}
+
+fn failed(problem: impl Into<String>, fix: impl Into<String>) -> Outcome {
+    Outcome::Failed {
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Runs every check.
+pub async fn run(settings: &Settings) -> Vec<Check> {
+    let mut checks = vec![check("settings", Outcome::Ok("resolved".into()))];
+    for line in settings.unconfigured_integrations() {
+        checks.push(check("settings", Outcome::Note(line)));
+    }
+    checks.push(store(settings).await);
+    checks.extend(github(settings).await);
+    checks.extend(slack(settings).await);
+    checks.extend(discord(settings).await);
+    checks
+}
+
+/// Prints the report; `true` when nothing failed.
+pub fn print(checks: &[Check], out: &mut impl Write) -> std::io::Result<bool> {
+    let mut healthy = true;
+    for c in checks {
+        match &c.outcome {
+            Outcome::Ok(what) => writeln!(out, "ok    {}: {what}", c.name)?,
+            Outcome::Note(what) => writeln!(out, "note  {}: {what}", c.name)?,
+            Outcome::Failed { problem, fix } => {
+                healthy = false;
+                writeln!(out, "FAIL  {}: {problem}\n      fix: {fix}", c.name)?;
+            }
+        }
+    }
+    Ok(healthy)
+}
+
+async fn store(settings: &Settings) -> Check {
+    let url = settings.database_url.expose();
+    let shown = crate::settings::redact_url(url);
+    let db = match Db::connect(url).await {
+        Ok(db) => db,
+        Err(error) => {
+            return check(
+                "store",
+                failed(
+                    format!("{shown}: {error}"),
+                    "check DATABASE_URL, and that the database is running and reachable",
+                ),
+            );
+        }
+    };
+    let outcome = match db.readiness().await {
+        Ok(Readiness::Ready) => Outcome::Ok(format!("{shown} ({}), migrated", db.backend())),
+        Ok(Readiness::MigrationsPending(pending)) => failed(
+            format!("{shown}: {} migration(s) not applied", pending.len()),
+            "run `trainyard migrate` (`trainyard serve` applies them at start too)",
+        ),
+        Err(error) => failed(format!("{shown}: {error}"), "check DATABASE_URL"),
+    };
+    db.close().await;
+    check("store", outcome)
+}
+
+#[derive(Deserialize)]
+struct App {
+    slug: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    id: u64,
+    account: Option<Account>,
+    #[serde(default)]
+    permissions: Value,
+    #[serde(default)]
+    suspended_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    #[serde(default)]
+    status_code: u16,
+    #[serde(default)]
+    event: String,
+}
+
+async fn github(settings: &Settings) -> Vec<Check> {
+    let Some(app) = &settings.github else {
+        return vec![check(
+            "GitHub App",
+            Outcome::Note("not configured; nothing to check".into()),
+        )];
+    };
+    let client = match GitHubClient::new(
+        app,
+        &settings.github_api_url,
+        Arc::new(SystemClock),
+        ContentPacing::default(),
+    ) {
+        Ok(client) => client,
+        Err(error) => {
+            return vec![check(
+                "GitHub App",
+                failed(
+                    error.to_string(),
+                    "set TRAINYARD_GITHUB_PRIVATE_KEY(_PATH) to the App's private key (PEM)",
+                ),
+            )];
+        }
+    };
+    let mut checks = Vec::new();
+    match client.app_request::<App>(Method::GET, "/app", None).await {
+        Ok(found) => checks.push(check(
+            "GitHub App",
+            Outcome::Ok(format!(
+                "the key signs in as {}",
+                found
+                    .slug
+                    .or(found.name)
+                    .unwrap_or_else(|| "the App".into())
+            )),
+        )),
+        Err(error) => {
+            checks.push(check(
+                "GitHub App",
+                failed(
+                    format!("GitHub refused the App's token: {error}"),
+                    match error {
+                        GitHubError::Unauthorized(_) => {
+                            "TRAINYARD_GITHUB_APP_ID (or _CLIENT_ID) and the private key must \
+                             belong to the same App; generate a new key in the App's settings \
+                             if it was revoked"
+                        }
+                        _ => "check TRAINYARD_GITHUB_API_URL and the network",
+                    },
+                ),
+            ));
+            return checks;
+        }
+    }
+    match client
+        .app_request::<Vec<Installation>>(Method::GET, "/app/installations?per_page=100", None)
+        .await
+    {
+        Ok(installations) if installations.is_empty() => checks.push(check(
+            "installations",
+            Outcome::Note(
+                "the App is not installed anywhere yet: install it on your repositories".into(),
+            ),
+        )),
+        Ok(installations) => {
+            for installation in installations {
+                let who = installation
+                    .account
+                    .map_or_else(|| format!("#{}", installation.id), |a| a.login);
+                let name = format!("installation {who}");
+                if installation.suspended_at.is_some() {
+                    checks.push(check(
+                        name,
+                        failed(
+                            "suspended",
+                            "unsuspend the App in the account's installation settings",
+                        ),
+                    ));
+                    continue;
+                }
+                let missing = missing_permissions(&installation.permissions);
+                checks.push(check(
+                    name,
+                    if missing.is_empty() {
+                        Outcome::Ok("permissions as app-manifest.yml asks".into())
+                    } else {
+                        failed(
+                            missing.join("; "),
+                            "give the App these permissions (its settings → Permissions) and \
+                             accept them on the installation",
+                        )
+                    },
+                ));
+            }
+        }
+        Err(error) => checks.push(check(
+            "installations",
+            failed(error.to_string(), "check the App's credentials"),
+        )),
+    }
+    match client
+        .app_request::<Vec<Delivery>>(Method::GET, "/app/hook/deliveries?per_page=50", None)
+        .await
+    {
+        Ok(deliveries) if deliveries.is_empty() => checks.push(check(
+            "webhooks",
+            Outcome::Note("GitHub has delivered nothing yet".into()),
+        )),
+        Ok(deliveries) => {
+            let refused: Vec<&Delivery> =
+                deliveries.iter().filter(|d| d.status_code == 401).collect();
+            let unreachable = deliveries
+                .iter()
+                .filter(|d| d.status_code == 0 || d.status_code >= 500)
+                .count();
+            checks.push(check(
+                "webhooks",
+                if let Some(first) = refused.first() {
+                    failed(
+                        format!(
+                            "{} of GitHub's last {} deliveries were refused for their signature \
+                             (the latest: {})",
+                            refused.len(),
+                            deliveries.len(),
+                            first.event
+                        ),
+                        "TRAINYARD_GITHUB_WEBHOOK_SECRET must be the App's webhook secret \
+                         (list the old and the new one, comma-separated, while rotating)",
+                    )
+                } else if unreachable > 0 {
+                    failed(
+                        format!(
+                            "{unreachable} of GitHub's last {} deliveries did not reach trainyard",
+                            deliveries.len()
+                        ),
+                        "the App's webhook URL must be TRAINYARD_PUBLIC_URL/webhooks/github, \
+                         reachable from GitHub",
+                    )
+                } else {
+                    Outcome::Ok(format!(
+                        "GitHub's last {} deliveries were accepted",
+                        deliveries.len()
+                    ))
+                },
+            ));
+        }
+        Err(error) => checks.push(check(
+            "webhooks",
+            Outcome::Note(format!("GitHub's delivery log is not readable: {error}")),
+        )),
+    }
+    checks
+}
+
+async fn slack(settings: &Settings) -> Vec<Check> {
+    let Some(slack) = &settings.slack else {
+        return Vec::new();
+    };
+    let client =
+        crate::chat::slack::SlackClient::new(&settings.slack_api_url, slack.bot_token.clone());
+    vec![check(
+        "Slack",
+        match client.bot_team().await {
+            Ok(team) if slack.workspaces.contains(&team) => {
+                Outcome::Ok(format!("the bot token works in workspace {team}"))
+            }
+            Ok(team) => failed(
+                format!("the bot token is for workspace {team}, which is not allowed"),
+                format!("add {team} to TRAINYARD_SLACK_WORKSPACES"),
+            ),
+            Err(error) => failed(
+                error.to_string(),
+                "set TRAINYARD_SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-…)",
+            ),
+        },
+    )]
+}
+
+async fn discord(settings: &Settings) -> Vec<Check> {
+    let Some(discord) = &settings.discord else {
+        return Vec::new();
+    };
+    crate::chat::install_tls_provider();
+    let answer = reqwest::Client::new()
+        .get(format!(
+            "{}/applications/@me",
+            settings.discord_api_url.trim_end_matches('/')
+        ))
+        .header(
+            "Authorization",
+            format!("Bot {}", discord.bot_token.expose()),
+        )
+        .send()
+        .await;
+    let outcome = match answer {
+        Ok(response) if response.status().is_success() => {
+            let id = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_owned));
+            match id {
+                Some(id) if id == discord.application_id.to_string() => {
+                    Outcome::Ok(format!("the bot token belongs to application {id}"))
+                }
+                other => failed(
+                    format!(
+                        "the bot token belongs to application {}",
+                        other.unwrap_or_else(|| "?".into())
+                    ),
+                    "TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN must be \
+                     the same application's",
+                ),
+            }
+        }
+        Ok(response) => failed(
+            format!("Discord answered {}", response.status()),
+            "set TRAINYARD_DISCORD_BOT_TOKEN to the application's bot token",
+        ),
+        Err(_) => failed(
+            "Discord could not be reached",
+            "check TRAINYARD_DISCORD_API_URL and the network",
+        ),
+    };
+    vec![check("Discord", outcome)]
+}

@@ -1,0 +1,138 @@
+//! `trainyard doctor` as an operator runs it: the real binary against a fake GitHub, Slack and
+//! Discord at the HTTP level; one line per check, the fix for each failure, exit status 1.
+
+mod harness;
+
+use std::process::Output;
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use harness::process::trainyard;
+
+struct Fakes {
+    github: MockServer,
+    slack: MockServer,
+    discord: MockServer,
+}
+
+async fn fakes(permissions: serde_json::Value, delivery_status: u16) -> Fakes {
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/app"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"slug": "trainyard-acme", "name": "trainyard"})),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/app/installations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "account": {"login": "acme"}, "permissions": permissions}
+        ])))
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/app/hook/deliveries"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 9, "event": "pull_request", "status_code": delivery_status},
+            {"id": 8, "event": "push", "status_code": 202}
+        ])))
+        .mount(&github)
+        .await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/auth.test"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "team_id": "T1"})),
+        )
+        .mount(&slack)
+        .await;
+    let discord = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/applications/@me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "77"})))
+        .mount(&discord)
+        .await;
+    Fakes {
+        github,
+        slack,
+        discord,
+    }
+}
+
+async fn doctor(fakes: &Fakes, dir: &std::path::Path) -> Output {
+    let key = format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = trainyard(dir);
+    cmd.arg("doctor")
+        .env("TRAINYARD_GITHUB_APP_ID", "42")
+        .env("TRAINYARD_GITHUB_PRIVATE_KEY_PATH", &key)
+        .env("TRAINYARD_GITHUB_WEBHOOK_SECRET", "s")
+        .env("TRAINYARD_GITHUB_API_URL", fakes.github.uri())
+        .env("TRAINYARD_SLACK_SIGNING_SECRET", "s")
+        .env("TRAINYARD_SLACK_BOT_TOKEN", "xoxb-1")
+        .env("TRAINYARD_SLACK_API_URL", fakes.slack.uri())
+        .env("TRAINYARD_SLACK_WORKSPACES", "T1")
+        .env("TRAINYARD_DISCORD_PUBLIC_KEY", "a".repeat(64))
+        .env("TRAINYARD_DISCORD_APPLICATION_ID", "77")
+        .env("TRAINYARD_DISCORD_BOT_TOKEN", "d")
+        .env("TRAINYARD_DISCORD_API_URL", fakes.discord.uri())
+        .env("RUST_LOG", "off");
+    tokio::task::spawn_blocking(move || cmd.output().expect("run doctor"))
+        .await
+        .expect("doctor")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_setup_passes_every_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A store that was migrated, as `serve` leaves it.
+    let migrate = trainyard(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(migrate.status.success());
+    let fakes = fakes(
+        json!({"contents": "write", "issues": "write", "pull_requests": "write",
+               "deployments": "write", "metadata": "read"}),
+        202,
+    )
+    .await;
+    let out = doctor(&fakes, dir.path()).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "ok    store: sqlite://trainyard.db (SQLite), migrated",
+        "ok    GitHub App: the key signs in as trainyard-acme",
+        "ok    installation acme: permissions as app-manifest.yml asks",
+        "ok    webhooks: GitHub's last 2 deliveries were accepted",
+        "ok    Slack: the bot token works in workspace T1",
+        "ok    Discord: the bot token belongs to application 77",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_failure_is_named_with_its_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fakes = fakes(json!({"contents": "read", "metadata": "read"}), 401).await;
+    let out = doctor(&fakes, dir.path()).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for line in [
+        "FAIL  store: sqlite://trainyard.db: ",
+        "fix: run `trainyard migrate`",
+        "FAIL  installation acme: contents: write needed, read granted; issues: write needed, none granted",
+        "FAIL  webhooks: 1 of GitHub's last 2 deliveries were refused for their signature (the latest: pull_request)",
+        "fix: TRAINYARD_GITHUB_WEBHOOK_SECRET must be the App's webhook secret",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+}
