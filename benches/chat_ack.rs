@@ -204,6 +204,7 @@ fn discord_request(n: usize, key: &SigningKey) -> (String, Vec<(&'static str, St
 }
 
 async fn run(surface: Surface, address: std::net::SocketAddr, key: &SigningKey, backend: &str) {
+    trainyard::chat::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()

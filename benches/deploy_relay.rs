@@ -127,10 +127,11 @@ fn main() {
         let app = router(state);
         tokio::spawn({
             let shutdown = shutdown.clone();
-            async move { trainyard::server::serve(listener, app, &limits, shutdown).await }
+            async move { trainyard::server::serve(&listener, app, &limits, shutdown).await }
         });
         let base = format!("http://{address}/webhooks/github");
         // Idle connections are dropped before the server's header deadline closes them.
+        trainyard::chat::install_tls_provider();
         let client = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(1))
             .build()

@@ -51,6 +51,9 @@ pub struct AppState {
     pub body_budget: BodyBudget,
     /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
     pub readiness: web::health::ReadinessCache,
+    /// Cancelled to make the server read its settings again and restart in place (set by
+    /// `serve`; none in tests that build the state themselves).
+    pub reload: Arc<Mutex<Option<CancellationToken>>>,
     intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -86,6 +89,7 @@ impl AppState {
         Ok(AppState {
             body_budget: BodyBudget::new(&settings.http),
             readiness: web::health::ReadinessCache::default(),
+            reload: Arc::default(),
             noted_repositories: Arc::default(),
             chat,
             configs: crate::handlers::chat::ConfigCache::default(),
@@ -199,10 +203,54 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     )
 }
 
+/// Where settings come from again when they are reloaded (SIGHUP, or the setup page having
+/// written the GitHub App's credentials): the settings file and the environment.
+pub type SettingsSource = Arc<dyn Fn() -> anyhow::Result<Settings> + Send + Sync>;
+
 /// Runs the server until ctrl-c or SIGTERM: stops accepting, lets running jobs finish for
-/// up to the shutdown grace, then returns.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// up to the shutdown grace, then returns. On SIGHUP (or a reload the setup page asks for)
+/// the settings are read again and the server restarts in place on the same socket: new
+/// secrets take effect without dropping the listener.
+pub async fn serve(settings: Settings, source: SettingsSource) -> anyhow::Result<()> {
     let listen = settings.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let mut settings = settings;
+    loop {
+        let reload = shutdown.child_token();
+        #[cfg(unix)]
+        let hangup = tokio::spawn(reload_on_hangup(reload.clone()));
+        serve_until(&listener, bound, settings.clone(), reload.clone()).await?;
+        #[cfg(unix)]
+        hangup.abort();
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match source() {
+            Ok(fresh) => {
+                tracing::info!("settings reloaded");
+                settings = fresh;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the new settings are not usable; keeping the old ones");
+            }
+        }
+    }
+    tracing::info!("trainyard stopped");
+    Ok(())
+}
+
+/// One generation of the server: state, workers and HTTP until `stop` (shutdown or reload).
+async fn serve_until(
+    listener: &tokio::net::TcpListener,
+    bound: std::net::SocketAddr,
+    settings: Settings,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let workers = settings.workers;
     let grace = settings.shutdown_grace;
     for line in settings.unconfigured_integrations() {
@@ -210,17 +258,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let store = redact_url(settings.database_url.expose());
     let state = AppState::open(settings, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    let bound = listener.local_addr().context("reading the bound address")?;
+    *state
+        .reload
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(stop.clone());
     tracing::info!(%bound, %store, workers, "trainyard is serving");
 
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let mut worker_tasks = state.runner().start(workers, shutdown.clone());
+    let mut worker_tasks = state.runner().start(workers, stop.clone());
     let intake_writer = state.take_intake_writer();
-    tokio::spawn(enqueue_housekeeping(state.queue.clone(), shutdown.clone()));
+    tokio::spawn(enqueue_housekeeping(state.queue.clone(), stop.clone()));
     let db = state.db.clone();
 
     let limits = state.settings.http.clone();
@@ -230,7 +276,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         request_timeout_secs = limits.request_timeout.as_secs(),
         "HTTP limits"
     );
-    crate::server::serve(listener, router(state), &limits, shutdown.clone()).await;
+    crate::server::serve(listener, router(state), &limits, stop.clone()).await;
 
     // The router, and with it every handle on the intake, is gone: the writer finishes what
     // it holds and stops.
@@ -252,8 +298,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         worker_tasks.abort_all();
     }
     db.close().await;
-    tracing::info!("trainyard stopped");
     Ok(())
+}
+
+/// SIGHUP asks for the settings to be read again (secrets rotated, the App registered).
+#[cfg(unix)]
+async fn reload_on_hangup(reload: CancellationToken) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    if hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP received; reloading the settings");
+        reload.cancel();
+    }
 }
 
 /// How often housekeeping jobs are enqueued.

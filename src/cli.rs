@@ -132,7 +132,11 @@ pub async fn run() -> anyhow::Result<()> {
     }
     telemetry::init(settings.log_format, std::io::stdout);
     match cli.command {
-        Command::Serve => app::serve(settings).await,
+        Command::Serve => {
+            let cli = std::sync::Arc::new(cli);
+            let source: app::SettingsSource = std::sync::Arc::new(move || cli.resolve_settings());
+            app::serve(settings, source).await
+        }
         Command::Migrate => {
             let url = settings.database_url.expose();
             let db = Db::connect(url).await?;

@@ -53,6 +53,7 @@ async fn deliver(server: &Server, delivery: &str) -> (u16, Duration) {
     ))
     .expect("fixture");
     let started = Instant::now();
+    trainyard::chat::install_tls_provider();
     let response = reqwest::Client::new()
         .post(format!("{}/webhooks/github", server.base))
         .header("content-type", "application/json")

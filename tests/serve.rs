@@ -3,6 +3,7 @@
 
 mod harness;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::process::{Server, trainyard};
@@ -253,4 +254,69 @@ async fn replay_against_serve_stores_the_delivery_and_runs_its_job() {
     assert!(String::from_utf8_lossy(&wrong.stdout).contains("HTTP 401"));
     let (status, out) = server.terminate();
     assert!(status.success(), "{out}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_a_rotated_webhook_secret_without_dropping_the_socket() {
+    use trainyard::inbound::github::signature;
+    use trainyard::settings::Secret;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("trainyard.toml");
+    let key = format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR"));
+    let write = |secret: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "github_app_id = 42\ngithub_private_key_path = \"{key}\"\n\
+                 github_webhook_secret = \"{secret}\"\ngithub_api_url = \"http://127.0.0.1:9\"\n"
+            ),
+        )
+        .expect("config");
+    };
+    write("old-secret");
+    let config_path = config.display().to_string();
+    let server = Server::start(dir.path(), &[("TRAINYARD_CONFIG", &config_path)]).await;
+    let ping = |secret: &'static str| {
+        let base = server.base.clone();
+        async move {
+            let body = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#.to_vec();
+            reqwest::Client::new()
+                .post(format!("{base}/webhooks/github"))
+                .header("content-type", "application/json")
+                .header("x-github-event", "ping")
+                .header("x-github-delivery", "reload-1")
+                .header(
+                    "x-hub-signature-256",
+                    signature::sign(&Secret::new(secret), &body),
+                )
+                .body(body)
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        }
+    };
+    trainyard::chat::install_tls_provider();
+    assert_eq!(ping("old-secret").await, 200);
+
+    // The secret is rotated in the file; SIGHUP makes the running server read it.
+    write("new-secret");
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ping("new-secret").await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new secret was never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ping("old-secret").await, 401);
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("settings reloaded"), "{out}");
 }

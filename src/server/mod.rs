@@ -25,9 +25,10 @@ use crate::settings::HttpLimits;
 const CONNECTION_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets the connections
-/// finish their requests (for a few seconds) and returns.
+/// finish their requests (for a few seconds) and returns; the listener stays open for the
+/// caller (a reload serves on it again).
 pub async fn serve(
-    listener: TcpListener,
+    listener: &TcpListener,
     router: Router,
     limits: &HttpLimits,
     shutdown: CancellationToken,
@@ -67,7 +68,6 @@ pub async fn serve(
         ));
     }
 
-    drop(listener);
     tasks.close();
     if tokio::time::timeout(CONNECTION_GRACE, tasks.wait())
         .await

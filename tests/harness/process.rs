@@ -62,6 +62,8 @@ impl Server {
     }
 
     async fn start_with(mut cmd: Command, extra_env: &[(&str, &str)]) -> Server {
+        // HTTPS-capable clients need rustls's provider, as the binary installs it.
+        trainyard::chat::install_tls_provider();
         let port = free_port();
         cmd.arg("serve")
             .env("TRAINYARD_LISTEN", format!("127.0.0.1:{port}"))
