@@ -51,6 +51,8 @@ pub struct AppState {
     pub body_budget: BodyBudget,
     /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
     pub readiness: web::health::ReadinessCache,
+    /// GitHub App registrations started on the setup page.
+    pub setup: web::setup::SetupStates,
     /// Cancelled to make the server read its settings again and restart in place (set by
     /// `serve`; none in tests that build the state themselves).
     pub reload: Arc<Mutex<Option<CancellationToken>>>,
@@ -90,6 +92,7 @@ impl AppState {
             body_budget: BodyBudget::new(&settings.http),
             readiness: web::health::ReadinessCache::default(),
             reload: Arc::default(),
+            setup: web::setup::SetupStates::default(),
             noted_repositories: Arc::default(),
             chat,
             configs: crate::handlers::chat::ConfigCache::default(),
@@ -171,6 +174,8 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(web::setup::home))
+        .route("/setup/callback", get(web::setup::callback))
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
         .merge(inbound::routes(&state.body_budget))

@@ -11,6 +11,9 @@ use crate::settings::{Settings, SettingsArgs};
 use crate::store::Db;
 use crate::{app, telemetry};
 
+/// Read when present, and written by the setup page.
+pub const DEFAULT_SETTINGS_FILE: &str = "trainyard.toml";
+
 /// Release trains for GitHub, driven from Slack, Discord and pull-request comments.
 #[derive(Debug, Parser)]
 #[command(name = "trainyard", version)]
@@ -82,20 +85,32 @@ pub enum DiscordAction {
 }
 
 impl Cli {
-    /// The settings as given: flags and environment first, then the file.
+    /// The settings file: `--config`, else `trainyard.toml` in the working directory (which
+    /// the setup page writes when it registers the GitHub App).
+    pub fn settings_file(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SETTINGS_FILE))
+    }
+
+    /// The settings as given: flags and environment first, then the file (when it exists or
+    /// was named).
     pub fn settings_args(&self) -> anyhow::Result<SettingsArgs> {
-        Ok(match &self.config {
-            Some(path) => self
-                .settings
+        let file = self.settings_file();
+        Ok(if self.config.is_some() || file.exists() {
+            self.settings
                 .clone()
-                .or(SettingsArgs::from_toml_file(path)?),
-            None => self.settings.clone(),
+                .or(SettingsArgs::from_toml_file(&file)?)
+        } else {
+            self.settings.clone()
         })
     }
 
     /// Resolves and checks the settings.
     pub fn resolve_settings(&self) -> anyhow::Result<Settings> {
-        Ok(Settings::resolve(self.settings_args()?)?)
+        let mut settings = Settings::resolve(self.settings_args()?)?;
+        settings.settings_file = Some(self.settings_file());
+        Ok(settings)
     }
 }
 

@@ -482,6 +482,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// What one client may hold of the HTTP server.
     pub http: HttpLimits,
+    /// The settings file the setup page writes the GitHub App's credentials to (set by the
+    /// command line; none when settings come from elsewhere).
+    pub settings_file: Option<PathBuf>,
 }
 
 /// What the HTTP server grants before a request has proven who sent it.
@@ -731,6 +734,7 @@ impl Settings {
                 .shutdown_grace_secs
                 .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
             http,
+            settings_file: None,
         })
     }
 

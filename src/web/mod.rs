@@ -1,3 +1,5 @@
-//! The server's own pages: health and readiness (later metrics and the dashboard).
+//! The server's own pages: health and readiness, and the setup page (later metrics and the
+//! dashboard).
 
 pub mod health;
+pub mod setup;
