@@ -113,6 +113,28 @@ fn linking_settings(settings: &Settings) -> Result<&str, Box<Response>> {
     }
 }
 
+/// A link request's step (`true`: taken now) as the page to stop at when it was not: taken
+/// before (the link was used), or the store failed (`unavailable` says what to do).
+fn step_taken(
+    taken: Result<bool, crate::store::StoreError>,
+    unavailable: &str,
+) -> Result<(), Box<Response>> {
+    match taken {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Box::new(not_linked(
+            StatusCode::GONE,
+            "This link was already used; ask for a new one with /release link.",
+        ))),
+        Err(error) => {
+            tracing::error!(%error, "link request not updated");
+            Err(Box::new(not_linked(
+                StatusCode::SERVICE_UNAVAILABLE,
+                unavailable,
+            )))
+        }
+    }
+}
+
 fn chat_oauth(settings: &Settings, surface: ChatSurface) -> Option<&ChatOAuth> {
     match surface {
         ChatSurface::Slack => settings.slack.as_ref()?.oauth.as_ref(),
@@ -410,21 +432,11 @@ async fn chat_callback(
             ),
         );
     }
-    match link_requests::mark_chat_verified(&state.db, &token, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return not_linked(
-                StatusCode::GONE,
-                "This link was already used; ask for a new one with /release link.",
-            );
-        }
-        Err(error) => {
-            tracing::error!(%error, "link request not updated");
-            return not_linked(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The sign-in could not be recorded; try again in a moment.",
-            );
-        }
+    if let Err(page) = step_taken(
+        link_requests::mark_chat_verified(&state.db, &token, now).await,
+        "The sign-in could not be recorded; try again in a moment.",
+    ) {
+        return *page;
     }
     let Some(github) = &settings.github_oauth else {
         return not_linked(
@@ -621,21 +633,11 @@ pub async fn github_callback(
         );
     }
     // Single use: the first answer spends it, whatever GitHub then says.
-    match link_requests::spend(&state.db, &token, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return not_linked(
-                StatusCode::GONE,
-                "This link was already used; ask for a new one with /release link.",
-            );
-        }
-        Err(error) => {
-            tracing::error!(%error, "link request not spent");
-            return not_linked(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The link could not be used; try again in a moment.",
-            );
-        }
+    if let Err(page) = step_taken(
+        link_requests::spend(&state.db, &token, now).await,
+        "The link could not be used; try again in a moment.",
+    ) {
+        return *page;
     }
 
     #[derive(Deserialize)]
