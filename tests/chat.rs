@@ -153,7 +153,7 @@ struct World {
     bot: AppState,
     github: FakeGitHub,
     slack: MockServer,
-    _discord: MockServer,
+    discord_server: MockServer,
     clock: ManualClock,
     discord_key: SigningKey,
     /// Slack's chat.postMessage / chat.update.
@@ -281,7 +281,7 @@ impl World {
             bot,
             github,
             slack,
-            _discord: discord,
+            discord_server: discord,
             clock,
             discord_key,
             slack_posts,
@@ -1303,7 +1303,7 @@ impl World {
             .respond_with(ResponseTemplate::new(200).set_body_json(
                 json!({"access_token": format!("dc-{code}"), "token_type": "Bearer"}),
             ))
-            .mount(&self._discord)
+            .mount(&self.discord_server)
             .await;
         Mock::given(method("GET"))
             .and(path("/users/@me"))
@@ -1314,7 +1314,7 @@ impl World {
             .respond_with(
                 ResponseTemplate::new(200).set_body_json(json!({"id": user, "username": user})),
             )
-            .mount(&self._discord)
+            .mount(&self.discord_server)
             .await;
     }
 
@@ -1451,7 +1451,7 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
     Mock::given(method("POST"))
         .and(path("/users/@me/channels"))
         .respond_with(direct.clone())
-        .mount(&world._discord)
+        .mount(&world.discord_server)
         .await;
     let link_of = |body: &Value| {
         let text = body["data"]["content"]
