@@ -225,16 +225,22 @@ pub async fn serve(settings: Settings, source: SettingsSource) -> anyhow::Result
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let mut settings = settings;
+    // Generations replaced by a reload, still finishing their running jobs.
+    let mut retiring = tokio::task::JoinSet::new();
     loop {
         let reload = shutdown.child_token();
         #[cfg(unix)]
         let hangup = tokio::spawn(reload_on_hangup(reload.clone()));
-        serve_until(&listener, bound, settings.clone(), reload.clone()).await?;
+        let finish = serve_until(&listener, bound, settings.clone(), reload.clone()).await?;
         #[cfg(unix)]
         hangup.abort();
         if shutdown.is_cancelled() {
+            finish.await;
+            while retiring.join_next().await.is_some() {}
             break;
         }
+        // The next generation serves at once; this one's jobs finish alongside it.
+        retiring.spawn(finish);
         match source() {
             Ok(fresh) => {
                 tracing::info!("settings reloaded");
@@ -250,12 +256,14 @@ pub async fn serve(settings: Settings, source: SettingsSource) -> anyhow::Result
 }
 
 /// One generation of the server: state, workers and HTTP until `stop` (shutdown or reload).
+/// Returns once HTTP has stopped, with what is left to finish: the intake's last batch and
+/// the running jobs (up to the shutdown grace), then the store.
 async fn serve_until(
     listener: &tokio::net::TcpListener,
     bound: std::net::SocketAddr,
     settings: Settings,
     stop: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
     let workers = settings.workers;
     let grace = settings.shutdown_grace;
     for line in settings.unconfigured_integrations() {
@@ -283,27 +291,28 @@ async fn serve_until(
     );
     crate::server::serve(listener, router(state), &limits, stop.clone()).await;
 
-    // The router, and with it every handle on the intake, is gone: the writer finishes what
-    // it holds and stops.
-    if let Some(writer) = intake_writer {
-        let _ = writer.await;
-    }
-    tracing::info!(
-        grace_secs = grace.as_secs(),
-        "stopped accepting; waiting for running jobs"
-    );
-    let drained = tokio::time::timeout(grace, async {
-        while worker_tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            "jobs still running after the grace period; their leases will expire and another worker will retry them"
+    Ok(Box::pin(async move {
+        // The router, and with it every handle on the intake, is gone: the writer finishes
+        // what it holds and stops.
+        if let Some(writer) = intake_writer {
+            let _ = writer.await;
+        }
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "stopped accepting; waiting for running jobs"
         );
-        worker_tasks.abort_all();
-    }
-    db.close().await;
-    Ok(())
+        let drained = tokio::time::timeout(grace, async {
+            while worker_tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "jobs still running after the grace period; their leases will expire and another worker will retry them"
+            );
+            worker_tasks.abort_all();
+        }
+        db.close().await;
+    }))
 }
 
 /// SIGHUP asks for the settings to be read again (secrets rotated, the App registered).
