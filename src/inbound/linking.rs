@@ -326,6 +326,45 @@ pub async fn start(
     response
 }
 
+/// A sign-in service's answer, with the link request it belongs to.
+struct Answered {
+    public_url: String,
+    code: String,
+    token: String,
+    now: i64,
+    request: LinkRequest,
+    surface: ChatSurface,
+}
+
+/// Reads a sign-in answer: linking set up, a code and state, and a link request this browser
+/// may still use; otherwise the page saying why (`cancelled` when the person said no).
+async fn answered(
+    state: &AppState,
+    query: CallbackQuery,
+    headers: &HeaderMap,
+    cancelled: &str,
+) -> Result<Answered, Box<Response>> {
+    let public_url = linking_settings(&state.settings)?.to_owned();
+    let (Some(code), Some(token)) = (query.code, query.state) else {
+        let text = if query.error.is_some() {
+            cancelled
+        } else {
+            "The sign-in answer is incomplete; ask for a new link with /release link."
+        };
+        return Err(Box::new(not_linked(StatusCode::BAD_REQUEST, text)));
+    };
+    let now = state.queue.clock().now().as_millisecond();
+    let (request, surface) = usable_request(state, &token, headers, now).await?;
+    Ok(Answered {
+        public_url,
+        code,
+        token,
+        now,
+        request,
+        surface,
+    })
+}
+
 /// `GET /oauth/slack/callback`.
 pub async fn slack_callback(
     State(state): State<AppState>,
@@ -357,21 +396,22 @@ async fn chat_callback(
     expected: ChatSurface,
 ) -> Response {
     let settings = &state.settings;
-    let public_url = match linking_settings(settings) {
-        Ok(public_url) => public_url.to_owned(),
-        Err(page) => return *page,
-    };
-    let (Some(code), Some(token)) = (query.code, query.state) else {
-        let text = if query.error.is_some() {
-            "The sign-in was cancelled; nothing changed."
-        } else {
-            "The sign-in answer is incomplete; ask for a new link with /release link."
-        };
-        return not_linked(StatusCode::BAD_REQUEST, text);
-    };
-    let now = state.queue.clock().now().as_millisecond();
-    let (request, surface) = match usable_request(&state, &token, &headers, now).await {
-        Ok(found) => found,
+    let Answered {
+        public_url,
+        code,
+        token,
+        now,
+        request,
+        surface,
+    } = match answered(
+        &state,
+        query,
+        &headers,
+        "The sign-in was cancelled; nothing changed.",
+    )
+    .await
+    {
+        Ok(answered) => answered,
         Err(page) => return *page,
     };
     if surface != expected || request.chat_verified_at.is_some() {
@@ -600,27 +640,28 @@ pub async fn github_callback(
     headers: HeaderMap,
 ) -> Response {
     let settings = &state.settings;
-    let public_url = match linking_settings(settings) {
-        Ok(public_url) => public_url.to_owned(),
-        Err(page) => return *page,
-    };
     let Some(oauth) = &settings.github_oauth else {
         return not_linked(
             StatusCode::SERVICE_UNAVAILABLE,
             "GitHub sign-in is not set up.",
         );
     };
-    let (Some(code), Some(token)) = (query.code, query.state) else {
-        let text = if query.error.is_some() {
-            "GitHub sign-in was cancelled; nothing changed."
-        } else {
-            "The sign-in answer is incomplete; ask for a new link with /release link."
-        };
-        return not_linked(StatusCode::BAD_REQUEST, text);
-    };
-    let now = state.queue.clock().now().as_millisecond();
-    let (request, surface) = match usable_request(&state, &token, &headers, now).await {
-        Ok(found) => found,
+    let Answered {
+        public_url,
+        code,
+        token,
+        now,
+        request,
+        surface,
+    } = match answered(
+        &state,
+        query,
+        &headers,
+        "GitHub sign-in was cancelled; nothing changed.",
+    )
+    .await
+    {
+        Ok(answered) => answered,
         Err(page) => return *page,
     };
     if request.chat_verified_at.is_none() {
