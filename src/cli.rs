@@ -179,8 +179,8 @@ pub async fn run() -> anyhow::Result<()> {
             let client = crate::chat::discord::DiscordClient::new(
                 &settings.discord_api_url,
                 discord.application_id,
-                discord.bot_token.clone(),
-            );
+                &discord.bot_token,
+            )?;
             let registered = client
                 .register_commands(
                     guild.as_deref(),
@@ -188,7 +188,7 @@ pub async fn run() -> anyhow::Result<()> {
                 )
                 .await
                 .context("registering the /release command")?;
-            let count = registered.as_array().map_or(0, Vec::len);
+            let count = registered;
             match guild {
                 Some(guild) => println!("registered {count} command(s) in guild {guild}"),
                 None => println!(

@@ -11,6 +11,8 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::chat::ChatError;
+use crate::chat::discord::DiscordClient;
 use crate::clock::SystemClock;
 use crate::github::manifest::missing_permissions;
 use crate::github::{ContentPacing, GitHubClient, GitHubError};
@@ -323,46 +325,38 @@ async fn discord(settings: &Settings) -> Vec<Check> {
     let Some(discord) = &settings.discord else {
         return Vec::new();
     };
-    crate::chat::install_tls_provider();
-    let answer = reqwest::Client::new()
-        .get(format!(
-            "{}/applications/@me",
-            settings.discord_api_url.trim_end_matches('/')
-        ))
-        .header(
-            "Authorization",
-            format!("Bot {}", discord.bot_token.expose()),
-        )
-        .send()
-        .await;
-    let outcome = match answer {
-        Ok(response) if response.status().is_success() => {
-            let id = response
-                .json::<Value>()
-                .await
-                .ok()
-                .and_then(|v| v["id"].as_str().map(str::to_owned));
-            match id {
-                Some(id) if id == discord.application_id.to_string() => {
-                    Outcome::Ok(format!("the bot token belongs to application {id}"))
-                }
-                other => failed(
-                    format!(
-                        "the bot token belongs to application {}",
-                        other.unwrap_or_else(|| "?".into())
-                    ),
-                    "TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN must be \
-                     the same application's",
+    let client = match DiscordClient::new(
+        &settings.discord_api_url,
+        discord.application_id,
+        &discord.bot_token,
+    ) {
+        Ok(client) => client,
+        Err(error) => {
+            return vec![check(
+                "Discord",
+                failed(
+                    error.to_string(),
+                    "unset it to use https://discord.com/api/v10",
                 ),
-            }
+            )];
         }
-        Ok(response) => failed(
-            format!("Discord answered {}", response.status()),
-            "set TRAINYARD_DISCORD_BOT_TOKEN to the application's bot token",
+    };
+    let outcome = match client.application_id_of_token().await {
+        Ok(id) if id == discord.application_id.to_string() => {
+            Outcome::Ok(format!("the bot token belongs to application {id}"))
+        }
+        Ok(other) => failed(
+            format!("the bot token belongs to application {other}"),
+            "TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN must be the same \
+             application's",
         ),
-        Err(_) => failed(
-            "Discord could not be reached",
+        Err(ChatError::Transient { reason, .. }) => failed(
+            format!("Discord could not be reached ({reason})"),
             "check TRAINYARD_DISCORD_API_URL and the network",
+        ),
+        Err(error) => failed(
+            error.to_string(),
+            "set TRAINYARD_DISCORD_BOT_TOKEN to the application's bot token",
         ),
     };
     vec![check("Discord", outcome)]

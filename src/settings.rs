@@ -21,7 +21,7 @@ pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 /// Slack's Web API base.
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 /// Discord's REST base.
-pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10";
+pub const DEFAULT_DISCORD_API_URL: &str = crate::chat::discord::DISCORD_API_URL;
 /// Worker tasks per process.
 pub const DEFAULT_WORKERS: usize = 4;
 /// How long shutdown waits for running jobs before leaving them to their leases.
@@ -612,6 +612,10 @@ impl Settings {
             args.discord_api_url,
             DEFAULT_DISCORD_API_URL,
         )?;
+        crate::chat::discord::api_origin(&discord_api_url).map_err(|e| SettingsError::Invalid {
+            name: "TRAINYARD_DISCORD_API_URL",
+            reason: e.to_string(),
+        })?;
 
         let github = github_app(
             args.github_app_id,

@@ -32,6 +32,70 @@ const WEBHOOK_SECRET: &str = "chat-webhook-secret";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const REPO: &str = "Codertocat/Hello-World";
 const DISCORD_APP: u64 = 99;
+/// The Discord guild trainyard serves, and one it does not (Discord ids are snowflakes).
+const GUILD_ID: &str = "811000000000000001";
+const OTHER_GUILD_ID: &str = "811000000000000002";
+
+/// Whether a Discord message can ping no one: no parsed mentions, no listed users or roles.
+fn pings_nobody(message: &Value) -> bool {
+    let mentions = &message["allowed_mentions"];
+    let empty = |key: &str| mentions[key].as_array().is_none_or(Vec::is_empty);
+    mentions["parse"] == json!([]) && empty("users") && empty("roles")
+}
+
+/// An interaction as Discord sends it: the test gives what matters (type, ids, member, data);
+/// the fields Discord always adds are filled in, so the payload has Discord's real shape.
+fn discord_payload(given: &Value) -> Value {
+    let mut payload = json!({
+        "application_id": DISCORD_APP.to_string(), "version": 1, "locale": "en-US",
+        "guild_locale": "en-US", "app_permissions": "2248473465835073", "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
+        "attachment_size_limit": 524_288_000,
+    });
+    for (key, value) in given.as_object().into_iter().flatten() {
+        payload[key] = value.clone();
+    }
+    if let Some(user) = payload["member"]["user"].as_object_mut() {
+        let id = user.get("id").cloned().unwrap_or(Value::Null);
+        user.insert(
+            "username".into(),
+            json!(format!("user{}", id.as_str().unwrap_or(""))),
+        );
+        user.insert("discriminator".into(), json!("0"));
+        user.insert("global_name".into(), Value::Null);
+        user.insert("avatar".into(), Value::Null);
+    }
+    if let Some(member) = payload["member"].as_object_mut() {
+        for (key, value) in [
+            ("roles", json!([])),
+            ("joined_at", json!("2026-01-05T10:00:00.000000+00:00")),
+            ("deaf", json!(false)),
+            ("mute", json!(false)),
+            ("flags", json!(0)),
+            ("permissions", json!("2248473465835073")),
+        ] {
+            member.entry(key).or_insert(value);
+        }
+    }
+    match payload["type"].as_u64() {
+        Some(2) => {
+            payload["data"]["id"] = json!("1200000000000000001");
+            payload["data"]["type"] = json!(1);
+        }
+        Some(3) => {
+            payload["message"] = json!({
+                "id": "7001", "channel_id": payload["channel_id"], "content": "",
+                "author": {"id": DISCORD_APP.to_string(), "username": "trainyard",
+                           "discriminator": "0", "avatar": null, "bot": true},
+                "timestamp": "2026-11-27T09:00:00.000000+00:00", "edited_timestamp": null,
+                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+                "attachments": [], "embeds": [], "pinned": false, "type": 0, "components": []
+            });
+        }
+        _ => {}
+    }
+    payload
+}
 
 /// Records the JSON bodies (and paths) it receives, answering with `answer`.
 #[derive(Clone)]
@@ -119,9 +183,9 @@ async fn fake_channels(slack: &MockServer, discord: &MockServer) {
         )
         .mount(slack)
         .await;
-    for (id, guild) in [("555", "G1"), ("666", "G2")] {
+    for (id, guild) in [("555", GUILD_ID), ("666", OTHER_GUILD_ID)] {
         Mock::given(method("GET"))
-            .and(path(format!("/channels/{id}")))
+            .and(path(format!("/api/v10/channels/{id}")))
             .respond_with(
                 ResponseTemplate::new(200).set_body_json(
                     json!({"id": id, "type": 0, "guild_id": guild, "name": "releases"}),
@@ -131,7 +195,7 @@ async fn fake_channels(slack: &MockServer, discord: &MockServer) {
             .await;
     }
     Mock::given(method("GET"))
-        .and(path("/channels/777"))
+        .and(path("/api/v10/channels/777"))
         .respond_with(
             ResponseTemplate::new(403)
                 .set_body_json(json!({"code": 50001, "message": "Missing Access"})),
@@ -139,7 +203,7 @@ async fn fake_channels(slack: &MockServer, discord: &MockServer) {
         .mount(discord)
         .await;
     Mock::given(method("GET"))
-        .and(path_regex("^/channels/[0-9]+$"))
+        .and(path_regex("^/api/v10/channels/[0-9]+$"))
         .respond_with(
             ResponseTemplate::new(404)
                 .set_body_json(json!({"code": 10003, "message": "Unknown Channel"})),
@@ -204,12 +268,12 @@ impl World {
             ResponseTemplate::new(200).set_body_json(json!({"id": format!("{}", 7000 + n)}))
         });
         Mock::given(method("POST"))
-            .and(path_regex("^/channels/[0-9]+/messages$"))
+            .and(path_regex("^/api/v10/channels/[0-9]+/messages$"))
             .respond_with(discord_messages.clone())
             .mount(&discord)
             .await;
         Mock::given(method("PATCH"))
-            .and(path_regex("^/channels/[0-9]+/messages/[0-9]+$"))
+            .and(path_regex("^/api/v10/channels/[0-9]+/messages/[0-9]+$"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
             .mount(&discord)
             .await;
@@ -217,7 +281,7 @@ impl World {
             Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "1"})));
         Mock::given(method("PATCH"))
             .and(path_regex(format!(
-                "^/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
             )))
             .respond_with(discord_originals.clone())
             .mount(&discord)
@@ -225,7 +289,7 @@ impl World {
 
         Mock::given(method("DELETE"))
             .and(path_regex(format!(
-                "^/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
             )))
             .respond_with(ResponseTemplate::new(204))
             .mount(&discord)
@@ -233,7 +297,9 @@ impl World {
         let discord_followups =
             Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "2"})));
         Mock::given(method("POST"))
-            .and(path_regex(format!("^/webhooks/{DISCORD_APP}/[^/]+$")))
+            .and(path_regex(format!(
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+$"
+            )))
             .respond_with(discord_followups.clone())
             .mount(&discord)
             .await;
@@ -260,8 +326,8 @@ impl World {
             discord_public_key: Some(hex::encode(discord_key.verifying_key().to_bytes())),
             discord_application_id: Some(DISCORD_APP),
             discord_bot_token: Some(Secret::new("discord-bot-token")),
-            discord_api_url: Some(discord.uri()),
-            discord_guilds: Some("G1".into()),
+            discord_api_url: Some(format!("{}/api/v10", discord.uri())),
+            discord_guilds: Some(GUILD_ID.into()),
             ..SettingsArgs::default()
         })
         .expect("settings");
@@ -384,7 +450,8 @@ impl World {
     }
 
     async fn discord_send(&self, body: &Value) -> (StatusCode, Value) {
-        let request = self.discord_request(body, self.now_secs(), &self.discord_key);
+        let body = discord_payload(body);
+        let request = self.discord_request(&body, self.now_secs(), &self.discord_key);
         let (status, text) = self.send(request).await;
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
@@ -875,7 +942,7 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
         .discord_send(&json!({"type": 1, "id": "1", "token": "t"}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"type": 1}));
+    assert_eq!(body["type"], 1, "PONG");
     let other_key = SigningKey::from_bytes(&[8; 32]);
     let forged = world.discord_request(&json!({"type": 1}), world.now_secs(), &other_key);
     assert_eq!(world.send(forged).await.0, StatusCode::UNAUTHORIZED);
@@ -897,14 +964,14 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
     let interaction = |id: &str, user: &str, sub: &str| {
         json!({
             "type": 2, "id": id, "token": format!("token-{id}"), "application_id": "99",
-            "guild_id": "G1", "channel_id": "555",
+            "guild_id": GUILD_ID, "channel_id": "555",
             "member": {"user": {"id": user}},
             "data": {"name": "release", "options": [{"name": sub, "type": 1, "options": []}]}
         })
     };
     // status: answered at once as type 4, with mentions off.
     let (_, body) = world
-        .discord_send(&interaction("10", "D-rick", "status"))
+        .discord_send(&interaction("10", "922000000000000001", "status"))
         .await;
     assert_eq!(body["type"], 4);
     assert!(
@@ -913,23 +980,29 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
             .expect("content")
             .contains("Add the departure board")
     );
-    assert_eq!(body["data"]["allowed_mentions"], json!({"parse": []}));
+    assert!(pings_nobody(&body["data"]), "{body}");
 
     // cut by an unlinked user: an ephemeral refusal.
     let (_, body) = world
-        .discord_send(&interaction("11", "D-carol", "cut"))
+        .discord_send(&interaction("11", "922000000000000002", "cut"))
         .await;
     assert_eq!(body["type"], 4);
     assert_eq!(body["data"]["flags"], 64);
 
     // A linked read-only user: deferred, then refused in a message only they see.
     world
-        .link(ChatSurface::Discord, "G1", "D-rick", "rick", 9)
+        .link(
+            ChatSurface::Discord,
+            GUILD_ID,
+            "922000000000000001",
+            "rick",
+            9,
+        )
         .await;
     let (_, body) = world
-        .discord_send(&interaction("20", "D-rick", "cut"))
+        .discord_send(&interaction("20", "922000000000000001", "cut"))
         .await;
-    assert_eq!(body, json!({"type": 5}));
+    assert_eq!(body["type"], 5, "deferred");
     world.run_jobs().await;
     assert!(
         world.discord_originals.bodies().is_empty(),
@@ -938,7 +1011,7 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
     let private = world.discord_followups.bodies();
     assert_eq!(
         world.discord_followups.paths(),
-        [format!("/webhooks/{DISCORD_APP}/token-20")]
+        [format!("/api/v10/webhooks/{DISCORD_APP}/token-20")]
     );
     assert_eq!(private[0]["flags"], 64);
     assert!(
@@ -950,18 +1023,24 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
     assert!(world.frozen().await.is_empty());
 
     world
-        .link(ChatSurface::Discord, "G1", "D-carol", "carol", 7)
+        .link(
+            ChatSurface::Discord,
+            GUILD_ID,
+            "922000000000000002",
+            "carol",
+            7,
+        )
         .await;
     let (_, body) = world
-        .discord_send(&interaction("12", "D-carol", "cut"))
+        .discord_send(&interaction("12", "922000000000000002", "cut"))
         .await;
-    assert_eq!(body, json!({"type": 5}), "deferred");
+    assert_eq!(body["type"], 5, "deferred");
     world.run_jobs().await;
     let edits = world.discord_originals.bodies();
     assert_eq!(
         world.discord_originals.paths(),
         [format!(
-            "/webhooks/{DISCORD_APP}/token-12/messages/@original"
+            "/api/v10/webhooks/{DISCORD_APP}/token-12/messages/@original"
         )]
     );
     assert_eq!(
@@ -973,7 +1052,7 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
         )
         .replace("\\-", "-")
     );
-    assert_eq!(edits[0]["allowed_mentions"], json!({"parse": []}));
+    assert!(pings_nobody(&edits[0]), "{edits:?}");
     assert_eq!(world.frozen().await.len(), 1);
 
     // The cut message in the channel carries Approve / Reject components.
@@ -991,24 +1070,26 @@ async fn discord_ping_signatures_and_a_deferred_cut(test: TestDb) {
         cut["components"][0]["components"][0]["custom_id"],
         format!("approve:{train_id}:v1.0.1")
     );
-    assert!(
-        messages
-            .iter()
-            .all(|m| m["allowed_mentions"] == json!({"parse": []}))
-    );
+    assert!(messages.iter().all(pings_nobody));
 
     // After 15 minutes the interaction token is spent: the outcome goes to the channel.
     world
-        .link(ChatSurface::Discord, "G1", "D-maya", "maya", 8)
+        .link(
+            ChatSurface::Discord,
+            GUILD_ID,
+            "922000000000000003",
+            "maya",
+            8,
+        )
         .await;
     let (_, body) = world
         .discord_send(&json!({
-            "type": 3, "id": "13", "token": "token-13", "guild_id": "G1", "channel_id": "555",
-            "member": {"user": {"id": "D-maya"}},
+            "type": 3, "id": "13", "token": "token-13", "guild_id": GUILD_ID, "channel_id": "555",
+            "member": {"user": {"id": "922000000000000003"}},
             "data": {"custom_id": format!("approve:{train_id}:v1.0.1"), "component_type": 2}
         }))
         .await;
-    assert_eq!(body, json!({"type": 5}));
+    assert_eq!(body["type"], 5, "deferred");
     world.clock.advance(jiff::SignedDuration::from_mins(16));
     world.run_jobs().await;
     assert_eq!(
@@ -1096,7 +1177,7 @@ async fn mentions_in_user_text_are_escaped(test: TestDb) {
         !content.contains("@everyone") && !content.contains("<@U999>"),
         "{content}"
     );
-    assert_eq!(boarded["allowed_mentions"], json!({"parse": []}));
+    assert!(pings_nobody(boarded), "{boarded}");
     // A reject reason typed in chat is escaped in the outcome too.
     world
         .link(ChatSurface::Slack, "T1", "U-carol", "carol", 7)
@@ -1298,7 +1379,7 @@ impl World {
     async fn discord_signs_in(&self, code: &str, user: &str) {
         use wiremock::matchers::{body_string_contains, header};
         Mock::given(method("POST"))
-            .and(path("/oauth2/token"))
+            .and(path("/api/v10/oauth2/token"))
             .and(body_string_contains(format!("code={code}")))
             .respond_with(ResponseTemplate::new(200).set_body_json(
                 json!({"access_token": format!("dc-{code}"), "token_type": "Bearer"}),
@@ -1306,7 +1387,7 @@ impl World {
             .mount(&self.discord_server)
             .await;
         Mock::given(method("GET"))
-            .and(path("/users/@me"))
+            .and(path("/api/v10/users/@me"))
             .and(header(
                 "authorization",
                 format!("Bearer dc-{code}").as_str(),
@@ -1449,7 +1530,7 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
     let world = World::new(&test).await;
     let direct = Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "9001"})));
     Mock::given(method("POST"))
-        .and(path("/users/@me/channels"))
+        .and(path("/api/v10/users/@me/channels"))
         .respond_with(direct.clone())
         .mount(&world.discord_server)
         .await;
@@ -1466,12 +1547,12 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
     };
     let ask = |id: &str, user: &str| {
         json!({
-            "type": 2, "id": id, "token": format!("tok-{id}"), "guild_id": "G1",
+            "type": 2, "id": id, "token": format!("tok-{id}"), "guild_id": GUILD_ID,
             "channel_id": "555", "member": {"user": {"id": user}},
             "data": {"name": "release", "options": [{"name": "link", "type": 1, "options": []}]},
         })
     };
-    let (_, answer) = world.discord_send(&ask("i-1", "42")).await;
+    let (_, answer) = world.discord_send(&ask("1001", "42")).await;
     let link = link_of(&answer);
 
     // Someone else's Discord account: refused.
@@ -1480,14 +1561,14 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
 
-    let (_, answer) = world.discord_send(&ask("i-2", "42")).await;
+    let (_, answer) = world.discord_send(&ask("1002", "42")).await;
     let link = link_of(&answer);
     let (status, page) = Browser::new(&world)
         .link(&link, SignIn::Discord("42"), (7, "carol"))
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(
-        chat_store::identity(&world.bot.db, ChatSurface::Discord, "G1", "42")
+        chat_store::identity(&world.bot.db, ChatSurface::Discord, GUILD_ID, "42")
             .await
             .expect("identity"),
         Some(Identity {
@@ -1496,7 +1577,7 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
         })
     );
     assert_eq!(
-        chat_store::identity(&world.bot.db, ChatSurface::Discord, "G1", "43")
+        chat_store::identity(&world.bot.db, ChatSurface::Discord, GUILD_ID, "43")
             .await
             .expect("identity"),
         None
@@ -1507,7 +1588,7 @@ async fn discord_linking_proves_the_discord_user(test: TestDb) {
         .discord_messages
         .paths()
         .into_iter()
-        .filter(|p| p == "/channels/9001/messages")
+        .filter(|p| p == "/api/v10/channels/9001/messages")
         .collect();
     assert_eq!(told.len(), 1);
 }
@@ -1749,7 +1830,7 @@ async fn channels_the_bot_does_not_serve_or_cannot_post_in_refuse_the_configurat
     );
     assert!(
         comments[0].contains(
-            "chat.discord-channel: channel #releases (666) belongs to guild G2, which this trainyard does not serve"
+            "chat.discord-channel: channel #releases (666) belongs to guild 811000000000000002, which this trainyard does not serve"
         ),
         "{}",
         comments[0]
@@ -1796,7 +1877,7 @@ async fn channels_the_bot_does_not_serve_or_cannot_post_in_refuse_the_configurat
             .discord_messages
             .paths()
             .iter()
-            .all(|p| p == "/channels/555/messages"),
+            .all(|p| p == "/api/v10/channels/555/messages"),
         "{:?}",
         world.discord_messages.paths()
     );
@@ -2071,7 +2152,7 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!([{"id": "1"}])));
     Mock::given(method("PUT"))
         .and(path_regex(format!(
-            "^/applications/{DISCORD_APP}(/guilds/G1)?/commands$"
+            "^/api/v10/applications/{DISCORD_APP}(/guilds/{GUILD_ID})?/commands$"
         )))
         .and(wiremock::matchers::header(
             "authorization",
@@ -2081,13 +2162,14 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         .mount(&discord)
         .await;
     let client = trainyard::chat::discord::DiscordClient::new(
-        &discord.uri(),
+        &format!("{}/api/v10", discord.uri()),
         DISCORD_APP,
-        Secret::new("discord-bot-token"),
-    );
+        &Secret::new("discord-bot-token"),
+    )
+    .expect("client");
     let command = trainyard::inbound::discord::release_command();
     client
-        .register_commands(Some("G1"), &command)
+        .register_commands(Some(GUILD_ID), &command)
         .await
         .expect("guild");
     client
@@ -2097,8 +2179,8 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
     assert_eq!(
         registered.paths(),
         [
-            format!("/applications/{DISCORD_APP}/guilds/G1/commands"),
-            format!("/applications/{DISCORD_APP}/commands"),
+            format!("/api/v10/applications/{DISCORD_APP}/guilds/{GUILD_ID}/commands"),
+            format!("/api/v10/applications/{DISCORD_APP}/commands"),
         ]
     );
     let sent = &registered.bodies()[0];
@@ -2115,5 +2197,44 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
             "help", "status", "notes", "cut", "approve", "reject", "hotfix", "include", "exclude",
             "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "link", "unlink"
         ]
+    );
+}
+
+/// Discord's 429 is a wait, not a refusal: the delivery is retried after it, and nothing is
+/// dropped. (Against discord.com serenity's per-route buckets wait before Discord has to say
+/// so; a fake origin is a proxy to serenity, which leaves the limiting to it.)
+#[tokio::test]
+async fn a_rate_limited_discord_answer_is_a_wait() {
+    let discord = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v10/channels/555/messages"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(
+            json!({"message": "You are being rate limited.", "retry_after": 0.5, "global": false}),
+        ))
+        .mount(&discord)
+        .await;
+    let client = trainyard::chat::discord::DiscordClient::new(
+        &format!("{}/api/v10", discord.uri()),
+        DISCORD_APP,
+        &Secret::new("discord-bot-token"),
+    )
+    .expect("client");
+    let error = client
+        .create_message(
+            "555",
+            None,
+            &trainyard::chat::discord::DiscordMessage::text("hello"),
+        )
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(error, trainyard::chat::ChatError::RateLimited { .. }),
+        "{error:?}"
+    );
+    let sent = discord.received_requests().await.expect("requests");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].headers.get("authorization").map(|v| v.as_bytes()),
+        Some(&b"Bot discord-bot-token"[..])
     );
 }

@@ -52,7 +52,7 @@ async fn fakes(permissions: serde_json::Value, delivery_status: u16) -> Fakes {
         .await;
     let discord = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/applications/@me"))
+        .and(path("/api/v10/oauth2/applications/@me"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "77"})))
         .mount(&discord)
         .await;
@@ -78,7 +78,10 @@ async fn doctor(fakes: &Fakes, dir: &std::path::Path) -> Output {
         .env("TRAINYARD_DISCORD_PUBLIC_KEY", "a".repeat(64))
         .env("TRAINYARD_DISCORD_APPLICATION_ID", "77")
         .env("TRAINYARD_DISCORD_BOT_TOKEN", "d")
-        .env("TRAINYARD_DISCORD_API_URL", fakes.discord.uri())
+        .env(
+            "TRAINYARD_DISCORD_API_URL",
+            format!("{}/api/v10", fakes.discord.uri()),
+        )
         .env("RUST_LOG", "off");
     tokio::task::spawn_blocking(move || cmd.output().expect("run doctor"))
         .await

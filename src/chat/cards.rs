@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use serenity::all::{ButtonStyle, CreateActionRow, CreateButton};
 
 use crate::domain::chat_text;
 use crate::domain::train_event::TrainEvent;
@@ -192,10 +193,10 @@ impl StatusCard {
     }
 
     /// Discord components: approval buttons for the first frozen train.
-    pub fn discord_components(&self) -> Value {
+    pub fn discord_components(&self) -> Vec<CreateActionRow> {
         match self.trains.iter().find(|t| t.state == "frozen") {
             Some(train) => discord_approval_components(train.id, train.tag.as_deref()),
-            None => json!([]),
+            None => Vec::new(),
         }
     }
 }
@@ -248,15 +249,16 @@ pub fn slack_approval_actions(train_id: i64, tag: Option<&str>) -> Value {
 }
 
 /// Discord's Approve / Reject buttons (custom ids `approve:<value>`, `reject:<value>`).
-pub fn discord_approval_components(train_id: i64, tag: Option<&str>) -> Value {
+pub fn discord_approval_components(train_id: i64, tag: Option<&str>) -> Vec<CreateActionRow> {
     let value = button_value(train_id, tag);
-    json!([{
-        "type": 1,
-        "components": [
-            { "type": 2, "style": 3, "label": "Approve", "custom_id": format!("approve:{value}") },
-            { "type": 2, "style": 4, "label": "Reject", "custom_id": format!("reject:{value}") }
-        ]
-    }])
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(format!("approve:{value}"))
+            .label("Approve")
+            .style(ButtonStyle::Success),
+        CreateButton::new(format!("reject:{value}"))
+            .label("Reject")
+            .style(ButtonStyle::Danger),
+    ])]
 }
 
 /// Slack's Rollback button for a failed production deployment of a train.
@@ -279,17 +281,17 @@ pub fn slack_rollback_action(train_id: i64, environment: &str) -> Value {
 }
 
 /// Discord's Rollback button (custom id `rollback:<value>`, at most 100 characters).
-pub fn discord_rollback_components(train_id: i64, environment: &str) -> Value {
+pub fn discord_rollback_components(train_id: i64, environment: &str) -> Vec<CreateActionRow> {
+    // Custom ids hold at most 100 characters.
     let custom_id: String = format!("rollback:{}", button_value(train_id, Some(environment)))
         .chars()
         .take(100)
         .collect();
-    json!([{
-        "type": 1,
-        "components": [
-            { "type": 2, "style": 4, "label": "Roll back", "custom_id": custom_id }
-        ]
-    }])
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(custom_id)
+            .label("Roll back")
+            .style(ButtonStyle::Danger),
+    ])]
 }
 
 /// A train event as a line of text.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::chat::ChatError;
 use crate::chat::cards::{self, StatusCard, Surface};
-use crate::chat::discord::DiscordClient;
+use crate::chat::discord::{DiscordClient, DiscordMessage, clip};
 use crate::chat::slack::SlackClient;
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
@@ -125,10 +125,23 @@ fn refusal(error: ChatError) -> Result<Delivery, JobError> {
     }
 }
 
-fn card_message(card: &StatusCard, surface: Surface) -> serde_json::Value {
+/// A message in its service's shape.
+enum Message {
+    /// Slack's `text` and `blocks`.
+    Slack(serde_json::Value),
+    /// Discord's content and components.
+    Discord(DiscordMessage),
+}
+
+fn card_message(card: &StatusCard, surface: Surface) -> Message {
     match surface {
-        Surface::Slack => json!({ "text": card.text(surface), "blocks": card.slack_blocks() }),
-        _ => json!({ "content": card.text(surface), "components": card.discord_components() }),
+        Surface::Slack => {
+            Message::Slack(json!({ "text": card.text(surface), "blocks": card.slack_blocks() }))
+        }
+        _ => Message::Discord(DiscordMessage {
+            content: clip(&card.text(surface)),
+            components: card.discord_components(),
+        }),
     }
 }
 
@@ -137,7 +150,7 @@ fn event_message(
     text: String,
     train_id: Option<i64>,
     surface: Surface,
-) -> serde_json::Value {
+) -> Message {
     // A cut asks for approval: its message carries the buttons. A production deployment
     // that failed offers a one-press rollback (checked like the command).
     let buttons = match (event, train_id) {
@@ -169,7 +182,7 @@ fn event_message(
                 }
                 None => {}
             }
-            json!({ "text": text, "blocks": blocks })
+            Message::Slack(json!({ "text": text, "blocks": blocks }))
         }
         _ => {
             let components = match &buttons {
@@ -179,9 +192,12 @@ fn event_message(
                 Some(Buttons::Rollback(id, environment)) => {
                     cards::discord_rollback_components(*id, environment)
                 }
-                None => json!([]),
+                None => Vec::new(),
             };
-            json!({ "content": text, "components": components })
+            Message::Discord(DiscordMessage {
+                content: clip(&text),
+                components,
+            })
         }
     }
 }
@@ -206,25 +222,36 @@ impl Poster<'_> {
         &self,
         channel: &str,
         thread: Option<&str>,
-        message: &serde_json::Value,
+        message: &Message,
     ) -> Result<String, ChatError> {
-        match self {
-            Poster::Slack(slack) => slack.post_message(channel, thread, message).await,
-            Poster::Discord(discord) => discord.create_message(channel, thread, message).await,
+        match (self, message) {
+            (Poster::Slack(slack), Message::Slack(m)) => {
+                slack.post_message(channel, thread, m).await
+            }
+            (Poster::Discord(discord), Message::Discord(m)) => {
+                discord.create_message(channel, thread, m).await
+            }
+            _ => Err(another_service()),
         }
     }
 
     /// Replaces a message's content.
-    async fn edit(
-        &self,
-        channel: &str,
-        id: &str,
-        message: &serde_json::Value,
-    ) -> Result<(), ChatError> {
-        match self {
-            Poster::Slack(slack) => slack.update_message(channel, id, message).await,
-            Poster::Discord(discord) => discord.edit_message(channel, id, message).await,
+    async fn edit(&self, channel: &str, id: &str, message: &Message) -> Result<(), ChatError> {
+        match (self, message) {
+            (Poster::Slack(slack), Message::Slack(m)) => slack.update_message(channel, id, m).await,
+            (Poster::Discord(discord), Message::Discord(m)) => {
+                discord.edit_message(channel, id, m).await
+            }
+            _ => Err(another_service()),
         }
+    }
+}
+
+/// Messages are shaped for the route's own service; this would be a bug, refused for good.
+fn another_service() -> ChatError {
+    ChatError::Refused {
+        service: "trainyard",
+        reason: "a message shaped for another service".into(),
     }
 }
 

@@ -8,19 +8,22 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use ed25519_dalek::{Signature, VerifyingKey};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serenity::all::{
+    ChannelId, CommandDataOption, CommandDataOptionValue, CommandOptionType, CommandType,
+    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateInteractionResponseMessage, GuildId, Interaction,
+    InteractionId, User,
+};
 
 use crate::app::AppState;
 use crate::chat::cards::Surface;
+use crate::chat::discord::clip;
 use crate::domain::command::{self, CommandName};
 use crate::error::HttpError;
 use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer, button_command};
 
 /// Interactions are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// The `flags` bit of an ephemeral message.
-const EPHEMERAL: u64 = 1 << 6;
 
 /// Why a request is not Discord's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,42 +70,66 @@ pub fn verify(
         .map_err(|_| SignatureError::Invalid)
 }
 
-#[derive(Deserialize)]
-struct Interaction {
-    #[serde(rename = "type")]
-    kind: u8,
+/// What an interaction says, whichever kind it is.
+struct Asked {
     id: String,
     token: String,
     guild_id: Option<String>,
-    channel_id: Option<String>,
-    member: Option<Member>,
-    user: Option<User>,
-    data: Option<InteractionData>,
+    channel_id: String,
+    user: String,
+    what: Asking,
 }
 
-#[derive(Deserialize)]
-struct Member {
-    user: User,
+enum Asking {
+    Command(Vec<CommandDataOption>),
+    Button(String),
+    Nothing,
 }
 
-#[derive(Deserialize)]
-struct User {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct InteractionData {
-    #[serde(default)]
-    options: Vec<CommandOption>,
-    custom_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CommandOption {
-    name: String,
-    value: Option<Value>,
-    #[serde(default)]
-    options: Vec<CommandOption>,
+impl Asked {
+    fn from(interaction: Interaction) -> Option<Asked> {
+        let asked = |id: InteractionId,
+                     token: String,
+                     guild_id: Option<GuildId>,
+                     channel_id: ChannelId,
+                     user: &User,
+                     what: Asking| Asked {
+            id: id.to_string(),
+            token,
+            guild_id: guild_id.map(|g| g.to_string()),
+            channel_id: channel_id.to_string(),
+            // Serenity fills `user` from `member` in guilds.
+            user: user.id.to_string(),
+            what,
+        };
+        match interaction {
+            Interaction::Command(c) => Some(asked(
+                c.id,
+                c.token,
+                c.guild_id,
+                c.channel_id,
+                &c.user,
+                Asking::Command(c.data.options),
+            )),
+            Interaction::Component(c) => Some(asked(
+                c.id,
+                c.token,
+                c.guild_id,
+                c.channel_id,
+                &c.user,
+                Asking::Button(c.data.custom_id),
+            )),
+            Interaction::Modal(m) => Some(asked(
+                m.id,
+                m.token,
+                m.guild_id,
+                m.channel_id,
+                &m.user,
+                Asking::Nothing,
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// One interaction.
@@ -110,7 +137,7 @@ pub async fn interaction(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<CreateInteractionResponse>, HttpError> {
     let Some(discord) = state.settings.discord.as_ref() else {
         return Err(HttpError::not_configured(
             "Discord",
@@ -135,77 +162,69 @@ pub async fn interaction(
             )
         })?
     };
-    match interaction.kind {
-        1 => return Ok(Json(json!({ "type": 1 }))),
-        2 | 3 => {}
-        _ => return Ok(Json(message(4, "trainyard has nothing for this.", true))),
+    if matches!(interaction, Interaction::Ping(_)) {
+        return Ok(Json(CreateInteractionResponse::Pong));
     }
-    let command_id = format!("discord:{}", interaction.id);
+    let Some(asked) = Asked::from(interaction) else {
+        // Autocomplete and kinds Discord adds later: nothing to offer.
+        return Ok(Json(CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new(),
+        )));
+    };
+    let command_id = format!("discord:{}", asked.id);
     let span = tracing::info_span!("command", %command_id);
     let _entered = span.enter();
     let now = state.queue.clock().now().as_millisecond();
-    let parsed = interaction
-        .data
-        .as_ref()
-        .filter(|_| interaction.kind == 2)
-        .map(|data| command::parse(&command_text(data)));
-    // Buttons and commands that change something are accepted once (their job and the
-    // interaction id are written together); reads may be answered again.
-    let user = interaction
-        .member
-        .map(|m| m.user)
-        .or(interaction.user)
-        .map(|u| u.id)
-        .unwrap_or_default();
-    let channel = interaction.channel_id.unwrap_or_default();
     let asker = Asker {
         surface: Surface::Discord,
-        workspace: interaction.guild_id.unwrap_or_default(),
-        channel: channel.clone(),
-        user,
+        workspace: asked.guild_id.unwrap_or_default(),
+        channel: asked.channel_id.clone(),
+        user: asked.user,
         comment_repository: None,
     };
     let reply_to = ReplyTo::Discord {
-        token: interaction.token,
-        channel,
+        token: asked.token,
+        channel: asked.channel_id,
         issued_at: now,
     };
-    let Some(data) = interaction.data else {
-        return Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "interaction without data",
-        ));
-    };
     let ctx = state.train_context();
-    let answered = if let Some(parsed) = parsed {
-        answer(&ctx, &asker, parsed, reply_to, &command_id, None).await
-    } else {
-        let custom_id = data.custom_id.unwrap_or_default();
-        let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));
-        match button_command(&state.db, action, value)
-            .await
-            .map_err(unavailable)?
-        {
-            Some((command, pinned)) => {
-                answer(
-                    &ctx,
-                    &asker,
-                    Ok(command),
-                    reply_to,
-                    &command_id,
-                    Some(pinned),
-                )
-                .await
-            }
-            None => return Ok(Json(message(4, "This button no longer applies.", true))),
+    // Buttons and commands that change something are accepted once (their job and the
+    // interaction id are written together); reads may be answered again.
+    let answered = match asked.what {
+        Asking::Command(options) => {
+            let parsed = command::parse(&command_text(&options));
+            answer(&ctx, &asker, parsed, reply_to, &command_id, None).await
         }
+        Asking::Button(custom_id) => {
+            let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));
+            match button_command(&state.db, action, value)
+                .await
+                .map_err(unavailable)?
+            {
+                Some((command, pinned)) => {
+                    answer(
+                        &ctx,
+                        &asker,
+                        Ok(command),
+                        reply_to,
+                        &command_id,
+                        Some(pinned),
+                    )
+                    .await
+                }
+                None => return Ok(Json(message("This button no longer applies.", true))),
+            }
+        }
+        Asking::Nothing => return Ok(Json(message("trainyard has nothing for this.", true))),
     }
     .map_err(unavailable)?;
     Ok(Json(match answered {
         Answer::Now(reply) => reply_message(&reply),
         // "thinking…" until the job edits @original with the outcome.
-        Answer::Later(_) => json!({ "type": 5 }),
-        Answer::AlreadyAccepted => message(4, "Already answered.", true),
+        Answer::Later(_) => {
+            CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
+        }
+        Answer::AlreadyAccepted => message("Already answered.", true),
     }))
 }
 
@@ -217,55 +236,47 @@ fn unavailable(error: ChatFailure) -> HttpError {
     )
 }
 
-fn message(kind: u8, content: &str, ephemeral: bool) -> Value {
-    json!({
-        "type": kind,
-        "data": {
-            "content": content,
-            "flags": if ephemeral { EPHEMERAL } else { 0 },
-            "allowed_mentions": { "parse": [] },
-        }
-    })
+/// An answer in the response itself (type 4), with mentions off.
+fn message(content: &str, ephemeral: bool) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(content)
+            .ephemeral(ephemeral)
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
 }
 
-fn reply_message(reply: &Reply) -> Value {
+fn reply_message(reply: &Reply) -> CreateInteractionResponse {
     match &reply.card {
-        Some(card) => json!({
-            "type": 4,
-            "data": {
-                "content": clip(&card.text(Surface::Discord)),
-                "components": card.discord_components(),
-                "allowed_mentions": { "parse": [] },
-            }
-        }),
-        None => message(4, &clip(&reply.text), reply.ephemeral),
+        Some(card) => CreateInteractionResponse::Message(
+            CreateInteractionResponseMessage::new()
+                .content(clip(&card.text(Surface::Discord)))
+                .components(card.discord_components())
+                .allowed_mentions(CreateAllowedMentions::new()),
+        ),
+        None => message(&clip(&reply.text), reply.ephemeral),
     }
-}
-
-/// Discord messages hold at most 2,000 characters.
-fn clip(text: &str) -> String {
-    if text.chars().count() <= 2000 {
-        return text.to_owned();
-    }
-    let mut clipped: String = text.chars().take(1990).collect();
-    clipped.push_str("\n…");
-    clipped
 }
 
 /// The `/release <sub-command> …` options as the text the grammar reads, so Discord takes
 /// exactly what Slack and comments take.
-fn command_text(data: &InteractionData) -> String {
-    let Some(sub) = data.options.first() else {
+fn command_text(options: &[CommandDataOption]) -> String {
+    let Some(sub) = options.first() else {
+        return String::new();
+    };
+    let CommandDataOptionValue::SubCommand(sub_options) = &sub.value else {
         return String::new();
     };
     let value = |name: &str| {
-        sub.options
+        sub_options
             .iter()
             .find(|o| o.name == name)
-            .and_then(|o| o.value.as_ref())
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            .and_then(|o| match &o.value {
+                CommandDataOptionValue::String(s) => Some(s.clone()),
+                CommandDataOptionValue::Integer(n) => Some(n.to_string()),
+                CommandDataOptionValue::Number(n) => Some(n.to_string()),
+                CommandDataOptionValue::Boolean(b) => Some(b.to_string()),
+                _ => None,
             })
     };
     let mut words = vec![sub.name.clone()];
@@ -295,107 +306,111 @@ fn command_text(data: &InteractionData) -> String {
 }
 
 /// The `/release` command with one sub-command per [`CommandName`], for registration.
-pub fn release_command() -> Value {
-    let string = |name: &str, description: &str, required: bool| json!({ "type": 3, "name": name, "description": description, "required": required });
+pub fn release_command() -> Vec<CreateCommand> {
+    let string = |name: &str, description: &str, required: bool| {
+        CreateCommandOption::new(CommandOptionType::String, name, description).required(required)
+    };
     let repo = string(
         "repo",
         "owner/name (where the channel speaks for several)",
         false,
     );
     let line = string("line", "train line", false);
-    let sub_commands: Vec<Value> = CommandName::ALL
-        .into_iter()
-        .map(|name| {
-            let options: Vec<Value> = match name {
-                CommandName::Help | CommandName::Unlink => vec![],
-                CommandName::Status
-                | CommandName::Notes
-                | CommandName::Cut
-                | CommandName::Abandon => vec![repo.clone(), line.clone()],
-                CommandName::Approve => vec![
-                    repo.clone(),
-                    line.clone(),
-                    string("version", "the version you approve", false),
-                ],
-                CommandName::Reject => vec![
-                    string("reason", "why", true),
-                    repo.clone(),
-                    line.clone(),
-                    string("version", "the version you reject", false),
-                ],
-                CommandName::Hotfix => vec![
-                    string("base", "the released version to fix", true),
-                    repo.clone(),
-                ],
-                CommandName::Include | CommandName::Exclude => vec![
-                    json!({ "type": 4, "name": "pr", "description": "pull request number",
-                            "required": true, "min_value": 1 }),
-                    repo.clone(),
-                    line.clone(),
-                ],
-                CommandName::Link => vec![string("login", "your GitHub login (a hint)", false)],
-                CommandName::Deploy => vec![
-                    string("version", "the version, or latest", true),
-                    string("environment", "where to", true),
-                    repo.clone(),
-                    string(
-                        "force",
-                        "deploy through a freeze window (admins): why",
-                        false,
-                    ),
-                ],
-                CommandName::Rollback | CommandName::Unlock => {
-                    vec![string("environment", "the environment", true), repo.clone()]
-                }
-                CommandName::Lock => vec![
-                    string("environment", "the environment", true),
-                    string("reason", "why", true),
-                    repo.clone(),
-                ],
-                CommandName::Deploys => vec![repo.clone()],
-            };
-            let summary: String = name.summary().chars().take(100).collect();
-            json!({ "type": 1, "name": name.as_str(), "description": summary, "options": options })
-        })
-        .collect();
-    json!([{
-        "name": "release",
-        "type": 1,
-        "description": "Release trains: status, cut, approve and more",
-        "options": sub_commands,
-    }])
+    let sub_commands = CommandName::ALL.into_iter().map(|name| {
+        let options: Vec<CreateCommandOption> = match name {
+            CommandName::Help | CommandName::Unlink => vec![],
+            CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
+                vec![repo.clone(), line.clone()]
+            }
+            CommandName::Approve => vec![
+                repo.clone(),
+                line.clone(),
+                string("version", "the version you approve", false),
+            ],
+            CommandName::Reject => vec![
+                string("reason", "why", true),
+                repo.clone(),
+                line.clone(),
+                string("version", "the version you reject", false),
+            ],
+            CommandName::Hotfix => vec![
+                string("base", "the released version to fix", true),
+                repo.clone(),
+            ],
+            CommandName::Include | CommandName::Exclude => vec![
+                CreateCommandOption::new(CommandOptionType::Integer, "pr", "pull request number")
+                    .required(true)
+                    .min_int_value(1),
+                repo.clone(),
+                line.clone(),
+            ],
+            CommandName::Link => vec![string("login", "your GitHub login (a hint)", false)],
+            CommandName::Deploy => vec![
+                string("version", "the version, or latest", true),
+                string("environment", "where to", true),
+                repo.clone(),
+                string(
+                    "force",
+                    "deploy through a freeze window (admins): why",
+                    false,
+                ),
+            ],
+            CommandName::Rollback | CommandName::Unlock => {
+                vec![string("environment", "the environment", true), repo.clone()]
+            }
+            CommandName::Lock => vec![
+                string("environment", "the environment", true),
+                string("reason", "why", true),
+                repo.clone(),
+            ],
+            CommandName::Deploys => vec![repo.clone()],
+        };
+        let summary: String = name.summary().chars().take(100).collect();
+        options.into_iter().fold(
+            CreateCommandOption::new(CommandOptionType::SubCommand, name.as_str(), summary),
+            CreateCommandOption::add_sub_option,
+        )
+    });
+    vec![
+        sub_commands.fold(
+            CreateCommand::new("release")
+                .kind(CommandType::ChatInput)
+                .description("Release trains: status, cut, approve and more"),
+            CreateCommand::add_option,
+        ),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn options_become_the_grammar_text() {
-        let data: InteractionData = serde_json::from_value(json!({
-            "name": "release",
-            "options": [{ "name": "include", "type": 1, "options": [
+        let options: Vec<CommandDataOption> = serde_json::from_value(json!([
+            { "name": "include", "type": 1, "options": [
                 { "name": "pr", "type": 4, "value": 12 },
                 { "name": "repo", "type": 3, "value": "acme/api" }
-            ]}]
-        }))
-        .expect("data");
-        assert_eq!(command_text(&data), "include acme/api #12");
-        let data: InteractionData = serde_json::from_value(json!({
-            "name": "release",
-            "options": [{ "name": "cut", "type": 1, "options": [
+            ]}
+        ]))
+        .expect("options");
+        assert_eq!(command_text(&options), "include acme/api #12");
+        let options: Vec<CommandDataOption> = serde_json::from_value(json!([
+            { "name": "cut", "type": 1, "options": [
                 { "name": "line", "type": 3, "value": "main extra words" }
-            ]}]
-        }))
-        .expect("data");
-        let text = command_text(&data);
+            ]}
+        ]))
+        .expect("options");
+        let text = command_text(&options);
         assert_eq!(text, "cut main extra words");
         assert!(command::parse(&text).is_err());
     }
 
     #[test]
     fn registration_lists_every_command() {
-        let command = release_command();
+        let command = serde_json::to_value(release_command()).expect("json");
         let names: Vec<&str> = command[0]["options"]
             .as_array()
             .expect("options")

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::Asker;
 use super::service::chat_surface;
 use crate::chat::cards::Surface;
+use crate::chat::discord::DiscordMessage;
 use crate::handlers::trains::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::ChatSurface;
@@ -144,8 +145,9 @@ impl BackgroundJob for TellLinked {
                     JobError::Permanent("Discord is not configured; cannot tell the user".into())
                 })?;
                 let channel = discord.open_direct_messages(&self.user).await?;
-                let message = serde_json::json!({ "content": text });
-                discord.create_message(&channel, None, &message).await?;
+                discord
+                    .create_message(&channel, None, &DiscordMessage::text(text))
+                    .await?;
             }
         }
         Ok(())

@@ -45,12 +45,11 @@ impl ChatClients {
                 .slack
                 .as_ref()
                 .map(|s| SlackClient::new(&settings.slack_api_url, s.bot_token.clone())),
-            discord: settings.discord.as_ref().map(|d| {
-                DiscordClient::new(
-                    &settings.discord_api_url,
-                    d.application_id,
-                    d.bot_token.clone(),
-                )
+            // The URL was checked when the settings were read.
+            discord: settings.discord.as_ref().and_then(|d| {
+                DiscordClient::new(&settings.discord_api_url, d.application_id, &d.bot_token)
+                    .inspect_err(|error| tracing::error!(%error, "Discord is not reachable"))
+                    .ok()
             }),
         }
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ReplyTo;
 use crate::chat::ChatError;
+use crate::chat::discord::{DiscordMessage, clip};
 use crate::domain::ids::RepoFullName;
 use crate::handlers::trains::TrainContext;
 use crate::ports::GitHubPort;
@@ -49,7 +50,7 @@ pub async fn relay(
             let Some(discord) = &ctx.chat.discord else {
                 return Ok(());
             };
-            let message = serde_json::json!({ "content": text });
+            let message = DiscordMessage::text(clip(text));
             if !token.is_empty() && now - issued_at < 14 * 60 * 1000 {
                 // Refusals are for the asker's eyes only; outcomes for the channel.
                 let answered = if refused {
