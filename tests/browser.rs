@@ -114,3 +114,279 @@ async fn the_setup_page_renders_in_a_browser() {
     let (status, out) = server.terminate();
     assert!(status.success(), "{out}");
 }
+
+/// A chromedriver session: the W3C WebDriver protocol over HTTP, enough to open a page,
+/// press a button and read what the browser shows.
+struct Driver {
+    process: std::process::Child,
+    session: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Driver {
+    async fn start(browser: &Path) -> Option<Driver> {
+        let driver = PathBuf::from("/usr/bin/chromedriver");
+        if !driver.exists() {
+            return None;
+        }
+        let port = harness::process::free_port();
+        let process = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver runs");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "goog:chromeOptions": {
+                "binary": browser,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                         "--window-size=1000,760"]
+            }
+        }}});
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let session = loop {
+            let answer = http
+                .post(format!("{base}/session"))
+                .json(&capabilities)
+                .send()
+                .await;
+            if let Ok(answer) = answer {
+                let value: serde_json::Value = answer.json().await.expect("session");
+                break value["value"]["sessionId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no session: {value}"))
+                    .to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        Some(Driver {
+            process,
+            session,
+            base,
+            http,
+        })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let request = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let value: serde_json::Value = request
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        assert!(
+            value["value"]["error"].is_null(),
+            "{method} {path}: {value}"
+        );
+        value["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({ "url": url }))
+            .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self
+            .call(
+                "POST",
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = element[ELEMENT].as_str().expect("an element").to_owned();
+        self.call(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    async fn url(&self) -> String {
+        self.call("GET", "/url", serde_json::Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn text(&self) -> String {
+        let body = self
+            .call(
+                "POST",
+                "/element",
+                serde_json::json!({"using": "css selector", "value": "body"}),
+            )
+            .await;
+        let id = body[ELEMENT].as_str().expect("body").to_owned();
+        self.call(
+            "GET",
+            &format!("/element/{id}/text"),
+            serde_json::Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    async fn screenshot(&self, shot: &Path) {
+        use base64::Engine as _;
+        let png = self
+            .call("GET", "/screenshot", serde_json::Value::Null)
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("png"))
+            .expect("base64");
+        assert!(bytes.len() > 1000, "a screenshot");
+        std::fs::write(shot, bytes).expect("write screenshot");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// GitHub's side of the manifest flow: the form post answered as GitHub answers it once the
+/// operator confirmed, a redirect to the manifest's `redirect_url` with a code and the state.
+struct ManifestAccepted {
+    /// Where this test's server answers (the operator's public URL points there).
+    server: String,
+}
+
+impl wiremock::Respond for ManifestAccepted {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let state = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let form: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&request.body).unwrap_or_default();
+        let manifest: serde_json::Value = form
+            .iter()
+            .find(|(k, _)| k == "manifest")
+            .and_then(|(_, v)| serde_json::from_str(v).ok())
+            .unwrap_or_default();
+        let redirect = manifest["redirect_url"].as_str().unwrap_or_default();
+        let path = redirect
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/missing-redirect-url");
+        wiremock::ResponseTemplate::new(302).insert_header(
+            "location",
+            format!("{}{path}?code=c0de&state={state}", self.server),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium: apt-get install chromium"
+        );
+        eprintln!("SKIPPED an_operator_registers_the_app_in_the_browser: no chromium");
+        return;
+    };
+    let github = MockServer::start().await;
+    let pem = std::fs::read_to_string(format!(
+        "{}/fixtures/keys/test-app.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("key");
+    Mock::given(method("POST"))
+        .and(path("/app-manifests/c0de/conversions"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "id": 4242, "slug": "trainyard-acme", "name": "trainyard",
+            "html_url": format!("{}/apps/trainyard-acme", github.uri()),
+            "client_id": "Iv1.acme", "client_secret": "client-secret",
+            "webhook_secret": "registered-secret", "pem": pem,
+        })))
+        .expect(1)
+        .mount(&github)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("TRAINYARD_PUBLIC_URL", "https://trainyard.example"),
+            ("TRAINYARD_GITHUB_API_URL", &github.uri()),
+            ("TRAINYARD_GITHUB_WEB_URL", &github.uri()),
+        ],
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/settings/apps/new"))
+        .respond_with(ManifestAccepted {
+            server: server.base.clone(),
+        })
+        .expect(1)
+        .mount(&github)
+        .await;
+    let Some(driver) = Driver::start(&browser).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromedriver: apt-get install chromium-driver"
+        );
+        eprintln!("SKIPPED an_operator_registers_the_app_in_the_browser: no chromedriver");
+        return;
+    };
+    let shots = screenshots();
+
+    driver.open(&format!("{}/", server.base)).await;
+    driver.screenshot(&shots.join("flow-1-setup.png")).await;
+    driver.click("form[method=post] button[type=submit]").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !driver.url().await.contains("/setup/callback") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never came back from GitHub"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let page = driver.text().await;
+    driver
+        .screenshot(&shots.join("flow-2-registered.png"))
+        .await;
+    assert!(page.contains("trainyard-acme"), "{page}");
+    assert!(
+        page.contains("Next: install the App on your repositories"),
+        "{page}"
+    );
+    let written = std::fs::read_to_string(dir.path().join("trainyard.toml")).expect("settings");
+    assert!(written.contains("github_app_id = 4242"), "{written}");
+
+    // The home page has moved on: an App is configured, so it offers the install step.
+    driver.open(&format!("{}/", server.base)).await;
+    let home = driver.text().await;
+    driver.screenshot(&shots.join("flow-3-home.png")).await;
+    assert!(home.contains("The GitHub App is configured"), "{home}");
+    assert!(!home.contains("Register the GitHub App"), "{home}");
+    drop(driver);
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{out}");
+}
