@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/setup/callback", get(web::setup::callback))
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
+        .route("/metrics", get(web::metrics::metrics))
         .merge(inbound::routes(&state.body_budget))
         // Bounds a request that trickles its body or waits on a held store.
         .layer(TimeoutLayer::with_status_code(

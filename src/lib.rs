@@ -18,6 +18,7 @@ pub mod github;
 pub mod handlers;
 pub mod inbound;
 pub mod jobs;
+pub mod metrics;
 pub mod notes_command;
 pub mod ports;
 pub mod replay;

@@ -141,6 +141,15 @@ fn fly_toml_runs_one_machine_on_sqlite_with_health_checks_on_real_routes() {
         .filter_map(|c| c["path"].as_str())
         .collect();
     assert_eq!(checks, ["/healthz", "/readyz"]);
+    // Fly's Prometheus scrapes the service's metrics on the same port.
+    assert_eq!(fly["metrics"]["port"].as_integer(), Some(port));
+    assert_eq!(fly["metrics"]["path"].as_str(), Some("/metrics"));
+    for route in ["/healthz", "/readyz", "/metrics"] {
+        assert!(
+            text("src/app.rs").contains(&format!(".route(\"{route}\"")),
+            "{route} is served"
+        );
+    }
     // The store is on the volume.
     let mount = fly["mounts"]["destination"].as_str().expect("mount");
     let url = env["DATABASE_URL"].as_str().expect("database");

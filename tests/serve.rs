@@ -320,3 +320,92 @@ async fn sighup_reloads_a_rotated_webhook_secret_without_dropping_the_socket() {
     assert!(status.success(), "{out}");
     assert!(out.contains("settings reloaded"), "{out}");
 }
+
+/// Fly's Prometheus reads `/metrics`: deliveries by event and outcome (a forged one under
+/// `unverified`, whatever event it names), the queue as it stands, and nothing a caller
+/// chose as a label.
+#[tokio::test]
+async fn metrics_count_deliveries_by_event_and_outcome_and_show_the_queue() {
+    use trainyard::inbound::github::signature;
+    use trainyard::settings::Secret;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR"));
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("TRAINYARD_GITHUB_APP_ID", "42"),
+            ("TRAINYARD_GITHUB_PRIVATE_KEY_PATH", &key),
+            ("TRAINYARD_GITHUB_WEBHOOK_SECRET", "metrics-secret"),
+            // Nothing answers there: the job waits to retry, and nothing leaves this machine.
+            ("TRAINYARD_GITHUB_API_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
+    let body = std::fs::read(format!(
+        "{}/fixtures/github-webhooks/pull_request/closed.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let send = |event: &'static str, delivery: &'static str, signature: String| {
+        let body = body.clone();
+        let url = format!("{}/webhooks/github", server.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-github-event", event)
+                .header("x-github-delivery", delivery)
+                .header("x-hub-signature-256", signature)
+                .body(body)
+                .send()
+                .await
+                .expect("delivery")
+                .status()
+                .as_u16()
+        }
+    };
+    let good = signature::sign(&Secret::new("metrics-secret"), &body);
+    assert_eq!(send("pull_request", "m-1", good.clone()).await, 202);
+    assert_eq!(send("pull_request", "m-1", good).await, 200, "duplicate");
+    assert_eq!(send("made_up_event", "m-2", "sha256=00".into()).await, 401);
+
+    // The delivery's job runs (the pull request was closed unmerged: nothing to do).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        let response = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), 200);
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/openmetrics-text")),
+        );
+        let text = response.text().await.expect("text");
+        if text.contains(
+            "trainyard_job_duration_seconds_count{kind=\"github.webhook\",outcome=\"completed\"} 1",
+        ) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the job never ran:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for line in [
+        "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"queued\"} 1",
+        "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"duplicate\"} 1",
+        "trainyard_webhook_deliveries_total{event=\"unverified\",outcome=\"unauthorized\"} 1",
+        "trainyard_queue_jobs{state=\"dead\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains("made_up_event"), "{text}");
+    assert!(
+        text.contains("trainyard_queue_oldest_due_seconds "),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let (status, out) = server.terminate();
+    assert!(status.success(), "{out}");
+}

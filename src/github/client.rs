@@ -355,6 +355,12 @@ impl GitHubClient {
             .await
             .map_err(|e| GitHubError::Transient(format!("{method} {route}: {e}")))?;
         let (parts, body) = response.into_parts();
+        let remaining = parts
+            .headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        crate::metrics::metrics().github_call(&method, parts.status.as_u16(), remaining);
         let bytes = body
             .collect()
             .await

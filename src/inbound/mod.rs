@@ -34,6 +34,22 @@ pub(crate) fn is_fresh(timestamp: &str, now_secs: i64) -> bool {
 
 /// The inbound routes. Each reads its body through the shared [`BodyBudget`], up to its own
 /// limit, before its handler verifies who sent it.
+const SLACK: u8 = 0;
+const DISCORD: u8 = 1;
+
+/// Times a chat request from its arrival (body included) to trainyard's answer: Slack and
+/// Discord give up after 3 seconds.
+async fn timed_ack<const SURFACE: u8>(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let surface = if SURFACE == SLACK { "slack" } else { "discord" };
+    crate::metrics::metrics().chat_ack(surface, started.elapsed());
+    response
+}
+
 pub fn routes(budget: &BodyBudget) -> Router<AppState> {
     let gated = |max_bytes: usize| {
         (
@@ -48,15 +64,21 @@ pub fn routes(budget: &BodyBudget) -> Router<AppState> {
         )
         .route(
             "/slack/commands",
-            post(slack::command).layer(gated(slack::MAX_BODY_BYTES)),
+            post(slack::command)
+                .layer(gated(slack::MAX_BODY_BYTES))
+                .layer(middleware::from_fn(timed_ack::<SLACK>)),
         )
         .route(
             "/slack/interactions",
-            post(slack::interaction).layer(gated(slack::MAX_BODY_BYTES)),
+            post(slack::interaction)
+                .layer(gated(slack::MAX_BODY_BYTES))
+                .layer(middleware::from_fn(timed_ack::<SLACK>)),
         )
         .route(
             "/discord/interactions",
-            post(discord::interaction).layer(gated(discord::MAX_BODY_BYTES)),
+            post(discord::interaction)
+                .layer(gated(discord::MAX_BODY_BYTES))
+                .layer(middleware::from_fn(timed_ack::<DISCORD>)),
         )
         .route("/link/{token}", get(linking::start))
         .route("/oauth/slack/callback", get(linking::slack_callback))

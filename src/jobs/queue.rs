@@ -755,6 +755,19 @@ impl Queue {
         Ok(counts)
     }
 
+    /// How long the job that has been due the longest has waited (none when nothing is due).
+    pub async fn oldest_due(&self) -> Result<Option<Duration>, QueueError> {
+        let now = self.now_millis();
+        let (oldest,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(run_at) FROM jobs WHERE state IN ('queued', 'retrying') AND run_at <= $1",
+        )
+        .bind(now)
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(oldest
+            .map(|at| Duration::from_millis(u64::try_from(now.saturating_sub(at)).unwrap_or(0))))
+    }
+
     /// One stored job, if it still exists (finished jobs are removed).
     pub async fn job(&self, id: JobId) -> Result<Option<JobRow>, QueueError> {
         let row = sqlx::query_as::<_, JobRecord>(

@@ -140,8 +140,18 @@ impl Runner {
             attempt = job.attempt,
         );
         async {
+            let started = std::time::Instant::now();
             let result = self.attempt(&job).await;
+            let took = started.elapsed();
             let outcome = self.record(&job, result).await?;
+            let label = match outcome {
+                Outcome::Completed => "completed",
+                Outcome::Retrying(_) => "retrying",
+                Outcome::Rescheduled(_) => "rescheduled",
+                Outcome::Dead => "dead",
+                Outcome::LeaseLost => "lease_lost",
+            };
+            crate::metrics::metrics().job(&job.kind, label, took);
             Ok(outcome)
         }
         .instrument(span)

@@ -1,5 +1,5 @@
-//! The server's own pages: health and readiness, and the setup page (later metrics and the
-//! dashboard).
+//! The server's own pages: health and readiness, metrics, and the setup page.
 
 pub mod health;
+pub mod metrics;
 pub mod setup;

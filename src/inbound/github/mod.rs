@@ -21,20 +21,62 @@ pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 /// Delivery ids are GUIDs; this bounds what we store as a key.
 const MAX_DELIVERY_ID_LEN: usize = 100;
 
-/// Receives one webhook delivery.
+/// Receives one webhook delivery, and counts it by event and outcome.
 pub async fn receive(
-    State(state): State<AppState>,
+    state: State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
-    let Some(app) = state.settings.github.as_ref() else {
+    let verified = state.settings.github.as_ref().is_some_and(|app| {
+        signature::is_valid(
+            &app.webhook_secrets,
+            header_str(&headers, "x-hub-signature-256"),
+            &body,
+        )
+    });
+    // Only a signed event name becomes a label, and only one trainyard knows.
+    let event = match header_str(&headers, "x-github-event") {
+        _ if !verified => "unverified",
+        Some("ping") => "ping",
+        Some(event) => payload::HANDLED_EVENTS
+            .into_iter()
+            .find(|known| *known == event)
+            .unwrap_or("other"),
+        None => "none",
+    };
+    let answer = receive_delivery(state, headers, body, verified).await;
+    let outcome = match &answer {
+        Ok((_, Json(body))) => match body["status"].as_str() {
+            Some("queued") => "queued",
+            Some("ignored") => "ignored",
+            Some("duplicate") => "duplicate",
+            Some("pong") => "pong",
+            _ => "other",
+        },
+        Err(error) => match error.status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "malformed",
+        },
+    };
+    crate::metrics::metrics().delivery(event, outcome);
+    answer
+}
+
+/// The delivery itself, its signature already checked (`verified`).
+async fn receive_delivery(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+    verified: bool,
+) -> Result<(StatusCode, Json<Value>), HttpError> {
+    if state.settings.github.is_none() {
         return Err(HttpError::not_configured(
             "the GitHub App",
             "TRAINYARD_GITHUB_APP_ID, TRAINYARD_GITHUB_PRIVATE_KEY and TRAINYARD_GITHUB_WEBHOOK_SECRET",
         ));
-    };
-    let signature = header_str(&headers, "x-hub-signature-256");
-    if !signature::is_valid(&app.webhook_secrets, signature, &body) {
+    }
+    if !verified {
         return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             "missing or invalid X-Hub-Signature-256",

@@ -1,0 +1,234 @@
+//! The service's own Prometheus metrics, served at `/metrics` (Fly's scraper reads them):
+//! webhook deliveries by event and outcome, the queue's depth and the age of its oldest due
+//! job, job durations, GitHub calls and the rate limit left, and how fast chat is answered.
+//! Labels are closed sets (events trainyard knows, outcomes, job kinds, surfaces): nothing a
+//! caller sends becomes a label, so no request can grow the series without bound, and no
+//! repository or person is named.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A webhook delivery: which event (or `unverified` before the signature is checked, `other`
+/// for events trainyard does not handle) and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// The `X-GitHub-Event`, when known.
+    pub event: &'static str,
+    /// queued, ignored, duplicate, pong, unauthorized, malformed, unavailable.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitHubLabels {
+    method: String,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SurfaceLabels {
+    surface: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric, registered once per process.
+pub struct Metrics {
+    registry: Registry,
+    deliveries: Family<DeliveryLabels, Counter>,
+    job_seconds: HistogramFamily<JobLabels>,
+    github_requests: Family<GitHubLabels, Counter>,
+    github_rate_limit_remaining: Gauge,
+    chat_ack_seconds: HistogramFamily<SurfaceLabels>,
+    queue_jobs: Family<StateLabels, Gauge>,
+    queue_oldest_due_seconds: Gauge,
+}
+
+fn job_histogram() -> Histogram {
+    // 5 ms … ~80 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+fn ack_histogram() -> Histogram {
+    // 1 ms … ~4 s: Slack wants an answer within 3 s, Discord within 3 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 13))
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("trainyard");
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "GitHub webhook deliveries, by event and outcome",
+            deliveries.clone(),
+        );
+        let job_seconds = HistogramFamily::<JobLabels>::new_with_constructor(job_histogram);
+        registry.register(
+            "job_duration_seconds",
+            "Time a job's attempt took, by kind and outcome",
+            job_seconds.clone(),
+        );
+        let github_requests = Family::<GitHubLabels, Counter>::default();
+        registry.register(
+            "github_requests",
+            "Calls to GitHub's API, by method and status class",
+            github_requests.clone(),
+        );
+        let github_rate_limit_remaining = Gauge::default();
+        registry.register(
+            "github_rate_limit_remaining",
+            "Requests left in GitHub's primary rate limit, as its last answer said",
+            github_rate_limit_remaining.clone(),
+        );
+        let chat_ack_seconds =
+            HistogramFamily::<SurfaceLabels>::new_with_constructor(ack_histogram);
+        registry.register(
+            "chat_ack_seconds",
+            "Time from a chat request's arrival to trainyard's answer, by surface",
+            chat_ack_seconds.clone(),
+        );
+        let queue_jobs = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "queue_jobs",
+            "Jobs in the queue, by state (read when scraped)",
+            queue_jobs.clone(),
+        );
+        let queue_oldest_due_seconds = Gauge::default();
+        registry.register(
+            "queue_oldest_due_seconds",
+            "How long the oldest job that is due has waited to run (read when scraped)",
+            queue_oldest_due_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            deliveries,
+            job_seconds,
+            github_requests,
+            github_rate_limit_remaining,
+            chat_ack_seconds,
+            queue_jobs,
+            queue_oldest_due_seconds,
+        }
+    }
+
+    /// Counts one webhook delivery.
+    pub fn delivery(&self, event: &'static str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { event, outcome })
+            .inc();
+    }
+
+    /// Records one job attempt. Kinds are the registered handlers' names: a closed set.
+    pub fn job(&self, kind: &str, outcome: &'static str, took: Duration) {
+        self.job_seconds
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts one GitHub call and keeps the rate limit it reported.
+    pub fn github_call(&self, method: &http::Method, status: u16, remaining: Option<i64>) {
+        let status = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            401 | 403 => "401_403",
+            404 => "404",
+            429 => "429",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.github_requests
+            .get_or_create(&GitHubLabels {
+                method: method.as_str().to_owned(),
+                status,
+            })
+            .inc();
+        if let Some(remaining) = remaining {
+            self.github_rate_limit_remaining.set(remaining);
+        }
+    }
+
+    /// Records how long a chat request took to answer.
+    pub fn chat_ack(&self, surface: &'static str, took: Duration) {
+        self.chat_ack_seconds
+            .get_or_create(&SurfaceLabels { surface })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Sets the queue's figures, read from the store when scraped.
+    pub fn queue(&self, counts: &crate::jobs::QueueCounts, oldest_due: Option<Duration>) {
+        for (state, n) in [
+            ("queued", counts.queued),
+            ("running", counts.running),
+            ("retrying", counts.retrying),
+            ("dead", counts.dead),
+        ] {
+            self.queue_jobs
+                .get_or_create(&StateLabels { state })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.queue_oldest_due_seconds
+            .set(oldest_due.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// This process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_recorded_is_rendered_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.delivery("pull_request", "queued");
+        metrics.delivery("pull_request", "queued");
+        metrics.github_call(&http::Method::POST, 201, Some(4990));
+        metrics.job("RefreshDraft", "completed", Duration::from_millis(30));
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"queued\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("trainyard_github_requests_total{method=\"POST\",status=\"2xx\"} 1"));
+        assert!(text.contains("trainyard_github_rate_limit_remaining 4990"));
+        assert!(text.contains(
+            "trainyard_job_duration_seconds_count{kind=\"RefreshDraft\",outcome=\"completed\"} 1"
+        ));
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
