@@ -21,7 +21,7 @@ pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 /// Slack's Web API base.
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 /// Discord's REST base.
-pub const DEFAULT_DISCORD_API_URL: &str = crate::chat::discord::DISCORD_API_URL;
+pub const DEFAULT_DISCORD_API_URL: &str = "https://discord.com/api/v10";
 /// Worker tasks per process.
 pub const DEFAULT_WORKERS: usize = 4;
 /// How long shutdown waits for running jobs before leaving them to their leases.

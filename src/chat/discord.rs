@@ -22,7 +22,7 @@ use crate::settings::Secret;
 
 const SERVICE: &str = "Discord";
 /// Discord's own API: the only base serenity's rate limiter sends to.
-pub const DISCORD_API_URL: &str = "https://discord.com/api/v10";
+pub const DISCORD_API_URL: &str = crate::settings::DEFAULT_DISCORD_API_URL;
 /// The API version every base URL must name; serenity's routes are built for it.
 const API_PATH: &str = "/api/v10";
 
