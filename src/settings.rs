@@ -612,10 +612,15 @@ impl Settings {
             args.discord_api_url,
             DEFAULT_DISCORD_API_URL,
         )?;
-        crate::chat::discord::api_origin(&discord_api_url).map_err(|e| SettingsError::Invalid {
-            name: "TRAINYARD_DISCORD_API_URL",
-            reason: e.to_string(),
-        })?;
+        // Serenity's routes name the API version; the base must serve that one.
+        if !discord_api_url.ends_with("/api/v10") {
+            return Err(SettingsError::Invalid {
+                name: "TRAINYARD_DISCORD_API_URL",
+                reason: format!(
+                    "{discord_api_url:?} must be Discord's versioned API, ending in /api/v10"
+                ),
+            });
+        }
 
         let github = github_app(
             args.github_app_id,
