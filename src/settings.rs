@@ -1095,6 +1095,25 @@ mod tests {
     }
 
     #[test]
+    fn a_discord_base_must_serve_api_v10() {
+        let err = Settings::resolve(SettingsArgs {
+            discord_api_url: Some("http://127.0.0.1:3000".into()),
+            ..SettingsArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("TRAINYARD_DISCORD_API_URL")
+                && err.to_string().contains("ending in /api/v10"),
+            "{err}"
+        );
+        let fine = Settings::resolve(SettingsArgs {
+            discord_api_url: Some("http://127.0.0.1:3000/api/v10/".into()),
+            ..SettingsArgs::default()
+        });
+        assert!(fine.is_ok());
+    }
+
+    #[test]
     fn partial_slack_and_discord_groups_are_refused() {
         let err = Settings::resolve(SettingsArgs {
             slack_bot_token: Some(Secret::new("xoxb")),
