@@ -71,6 +71,37 @@ pub enum Command {
         #[arg(long)]
         run: bool,
     },
+    /// Show the audit log, newest first: commands (accepted or refused, with the reason),
+    /// effects on GitHub and configuration changes.
+    Audit {
+        /// Only this repository's (owner/name).
+        #[arg(long)]
+        repo: Option<String>,
+        /// Only records since this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// How many records at most.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A `--since` value: a date (midnight UTC) or an RFC 3339 time.
+fn since_millis(value: &str) -> anyhow::Result<i64> {
+    if let Ok(time) = value.parse::<jiff::Timestamp>() {
+        return Ok(time.as_millisecond());
+    }
+    let date: jiff::civil::Date = value.parse().with_context(|| {
+        format!("--since {value:?}: give a date (2026-11-01) or an RFC 3339 time")
+    })?;
+    Ok(date
+        .in_tz("UTC")
+        .context("--since: date out of range")?
+        .timestamp()
+        .as_millisecond())
 }
 
 /// `trainyard discord …`.
@@ -240,6 +271,34 @@ pub async fn run() -> anyhow::Result<()> {
                         job.last_error.as_deref().unwrap_or("-")
                     );
                 }
+            }
+            Ok(())
+        }
+        Command::Audit {
+            repo,
+            since,
+            limit,
+            json,
+        } => {
+            let db = Db::connect(settings.database_url.expose()).await?;
+            db.migrate().await?;
+            let query = crate::store::audit::Query {
+                repository: repo,
+                since: since.as_deref().map(since_millis).transpose()?,
+                limit,
+            };
+            let records = crate::store::audit::recent(&db, &query).await?;
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            for record in &records {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(record)?)?;
+                } else {
+                    writeln!(out, "{}", crate::store::audit::line(record))?;
+                }
+            }
+            if records.is_empty() && !json {
+                writeln!(out, "no audit records")?;
             }
             Ok(())
         }

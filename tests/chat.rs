@@ -1972,6 +1972,38 @@ async fn an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated(test
         .filter(|(method, _)| method == "DELETE")
         .count();
     assert_eq!(deletes, 1);
+    // The Slack user's command and the deletion are each audited once, the command under
+    // maya's GitHub identity.
+    let query = trainyard::store::audit::Query {
+        repository: Some(REPO.into()),
+        since: None,
+        limit: 100,
+    };
+    let trail = trainyard::store::audit::recent(&world.bot.db, &query)
+        .await
+        .expect("audit");
+    let abandon: Vec<_> = trail
+        .iter()
+        .filter(|r| r.action == "command.abandon")
+        .collect();
+    assert_eq!(abandon.len(), 1, "{trail:#?}");
+    assert_eq!(
+        (
+            abandon[0].actor_login.as_str(),
+            abandon[0].actor_id,
+            abandon[0].surface.as_str(),
+            abandon[0].outcome.as_str()
+        ),
+        ("maya", Some(8), "slack", "accepted")
+    );
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|r| r.action == "github.draft_deleted")
+            .count(),
+        1,
+        "{trail:#?}"
+    );
     let drafts = world.github.drafts();
     assert_eq!(drafts.len(), 1, "the open train's draft stays");
     assert!(
@@ -2195,7 +2227,8 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         subs,
         [
             "help", "status", "notes", "cut", "approve", "reject", "hotfix", "include", "exclude",
-            "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "link", "unlink"
+            "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "audit", "link",
+            "unlink"
         ]
     );
 }

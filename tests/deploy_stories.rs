@@ -268,6 +268,26 @@ async fn a_lost_answer_does_not_make_a_second_deployment(test: TestDb) {
         .expect("history");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].github_id, Some(created[0].id as i64));
+    // One deployment, audited once, found again or not.
+    let query = trainyard::store::audit::Query {
+        repository: Some(REPO.into()),
+        since: None,
+        limit: 100,
+    };
+    let audited: Vec<String> = trainyard::store::audit::recent(&bot.app.db, &query)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.action == "github.deployment")
+        .map(|r| r.detail)
+        .collect();
+    assert_eq!(
+        audited,
+        [format!(
+            "deploy {} to staging (deployment {}), asked by trainyard",
+            rows[0].ref_name, created[0].id
+        )]
+    );
 }
 
 async fn rollback_deploys_the_previous_release_and_ci_deployments_count(test: TestDb) {

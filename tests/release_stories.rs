@@ -35,6 +35,8 @@ struct Outcome {
     events: Vec<String>,
     /// Released trains.
     released: usize,
+    /// The audit log as `action outcome actor`, sorted: each case exactly once.
+    audit: Vec<String>,
 }
 
 /// Two PRs board; carol cuts and maya approves by commenting on issue 7; the bot releases.
@@ -72,7 +74,29 @@ async fn outcome(bot: &TestBot) -> Outcome {
         on_issue: bot.github.bot_comments_on(7),
         events: bot.event_kinds().await,
         released: bot.trains(&[TrainState::Released]).await.len(),
+        audit: audit_log(bot).await,
     }
+}
+
+async fn audit_log(bot: &TestBot) -> Vec<String> {
+    let query = trainyard::store::audit::Query {
+        repository: Some("Codertocat/Hello-World".into()),
+        since: None,
+        limit: 1000,
+    };
+    let mut records: Vec<String> = trainyard::store::audit::recent(&bot.app.db, &query)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} ({})",
+                r.action, r.outcome, r.actor_login, r.surface
+            )
+        })
+        .collect();
+    records.sort();
+    records
 }
 
 fn expected(bot: &TestBot, first_release: &str, frozen_head: &str) -> Outcome {
@@ -100,6 +124,19 @@ fn expected(bot: &TestBot, first_release: &str, frozen_head: &str) -> Outcome {
             .map(String::from)
             .to_vec(),
         released: 1,
+        audit: [
+            "command.approve accepted maya (comment)",
+            "command.cut accepted carol (comment)",
+            "config.changed accepted trainyard (github)",
+            "github.comment done trainyard (trainyard)",
+            "github.comment done trainyard (trainyard)",
+            "github.comment done trainyard (trainyard)",
+            "github.comment done trainyard (trainyard)",
+            "github.release done trainyard (trainyard)",
+            "github.tag done trainyard (trainyard)",
+        ]
+        .map(String::from)
+        .to_vec(),
     }
 }
 

@@ -172,6 +172,34 @@ async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {
         (row.blob_sha.as_deref(), row.error.as_deref()),
         (Some("sha-3"), None)
     );
+
+    // Audited: each version once, however often it was read (oldest first).
+    let query = trainyard::store::audit::Query {
+        repository: Some(REPO.into()),
+        since: None,
+        limit: 100,
+    };
+    let mut trail: Vec<String> = trainyard::store::audit::recent(&test.db, &query)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| format!("{} {}", r.action, r.detail))
+        .collect();
+    trail.reverse();
+    assert_eq!(trail.len(), 3, "{trail:#?}");
+    assert_eq!(
+        trail[0],
+        "config.changed .github/trainyard.yml at blob sha-1"
+    );
+    assert!(
+        trail[1].starts_with("config.refused blob sha-2: "),
+        "{trail:#?}"
+    );
+    assert!(trail[1].contains("notes.sort-by"), "{trail:#?}");
+    assert_eq!(
+        trail[2],
+        "config.changed .github/trainyard.yml at blob sha-3"
+    );
 }
 
 async fn without_trainyard_yml_release_drafter_then_release_yml_then_defaults(test: TestDb) {

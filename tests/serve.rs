@@ -409,3 +409,70 @@ async fn metrics_count_deliveries_by_event_and_outcome_and_show_the_queue() {
     let (status, out) = server.terminate();
     assert!(status.success(), "{out}");
 }
+
+/// `trainyard audit`: the log newest first, by repository and date, as text or JSON lines.
+#[tokio::test]
+async fn the_audit_command_reads_the_log_by_repository_and_date() {
+    use trainyard::store::audit::{self, Entry};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/trainyard.db", dir.path().display());
+    let db = trainyard::store::Db::connect(&url).await.expect("store");
+    db.migrate().await.expect("migrate");
+    let day = 24 * 3600 * 1000_i64;
+    let nov_1 = "2026-11-01T00:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .expect("time")
+        .as_millisecond();
+    let mut conn = db.conn().await.expect("conn");
+    for (repo, action, at) in [
+        ("acme/api", "github.tag", nov_1 - day),
+        ("acme/api", "github.release", nov_1 + day),
+        ("acme/web", "github.comment", nov_1 + 2 * day),
+    ] {
+        let entry = Entry::effect(repo, action, format!("{action} detail"));
+        audit::record(&mut conn, &entry, at).await.expect("record");
+    }
+    drop(conn);
+    db.close().await;
+
+    let run = |args: &[&str]| {
+        let out = trainyard(dir.path())
+            .env("DATABASE_URL", &url)
+            .arg("audit")
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let text = run(&["--repo", "acme/api"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(
+            "2026-11-02 00:00:00Z  acme/api  trainyard (trainyard)  github.release done: "
+        ),
+        "{text}"
+    );
+    assert!(lines[1].contains("github.tag done"), "{text}");
+    let json = run(&["--since", "2026-11-01", "--json"]);
+    let records: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["github.comment", "github.release"]);
+    let bad = trainyard(dir.path())
+        .env("DATABASE_URL", &url)
+        .args(["audit", "--since", "last week"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("give a date (2026-11-01)"),
+        "{bad:?}"
+    );
+}

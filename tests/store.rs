@@ -43,7 +43,62 @@ async fn a_store_reopened_by_another_process_sees_the_same_rows(test: TestDb) {
     other.close().await;
 }
 
+/// Audit records are written once per key, never changed (the store itself refuses), and
+/// removed after 400 days.
+async fn audit_records_are_written_once_never_changed_and_kept_400_days(test: TestDb) {
+    use trainyard::store::audit::{self, Entry, Query};
+    let day = 24 * 3600 * 1000_i64;
+    let now = 1_800_000_000_000_i64;
+    let entry = Entry::effect("acme/api", "github.tag", "tag v1.0.0 at abc").once("effect:t1");
+    let mut conn = test.db.conn().await.expect("conn");
+    assert!(
+        audit::record(&mut conn, &entry, now - 401 * day)
+            .await
+            .expect("write")
+    );
+    assert!(
+        !audit::record(&mut conn, &entry, now).await.expect("again"),
+        "a retried effect is recorded once"
+    );
+    let other = Entry::effect("acme/web", "github.comment", "comment 9 on #3");
+    assert!(
+        audit::record(&mut conn, &other, now - 399 * day)
+            .await
+            .expect("write")
+    );
+    let changed = sqlx::query("UPDATE audit_log SET outcome = 'refused'")
+        .execute(&mut *conn)
+        .await;
+    assert!(changed.is_err(), "the store refuses to change a record");
+    drop(conn);
+    let all = Query {
+        limit: 10,
+        ..Query::default()
+    };
+    let records = audit::recent(&test.db, &all).await.expect("read");
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].repository, "acme/web", "newest first");
+    assert_eq!(records[1].outcome, "done");
+    let api_only = Query {
+        repository: Some("acme/api".into()),
+        limit: 10,
+        ..Query::default()
+    };
+    assert_eq!(
+        audit::recent(&test.db, &api_only)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(audit::prune(&test.db, now).await.expect("prune"), 1);
+    let left = audit::recent(&test.db, &all).await.expect("read");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].repository, "acme/web", "399 days old: kept");
+}
+
 on_both_backends!(
+    audit_records_are_written_once_never_changed_and_kept_400_days,
     migrations_apply_once_and_readiness_reports_them,
     a_store_reopened_by_another_process_sees_the_same_rows,
 );

@@ -200,7 +200,80 @@ async fn publishing_approves_nothing_where_the_repository_says_so(test: TestDb) 
     assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
 }
 
+/// The audit log as `action outcome actor (surface): detail`, oldest first.
+async fn audit_log(bot: &TestBot) -> Vec<String> {
+    let query = trainyard::store::audit::Query {
+        repository: Some("Codertocat/Hello-World".into()),
+        since: None,
+        limit: 1000,
+    };
+    let mut records = trainyard::store::audit::recent(&bot.app.db, &query)
+        .await
+        .expect("audit");
+    records.reverse();
+    records
+        .iter()
+        .filter(|r| r.action.starts_with("command."))
+        .map(|r| {
+            format!(
+                "{} {} {} ({}): {}",
+                r.action, r.outcome, r.actor_login, r.surface, r.detail
+            )
+        })
+        .collect()
+}
+
+async fn every_refusal_is_audited_once_with_its_reason(test: TestDb) {
+    let bot = frozen_train(&test).await;
+    bot.github.set_now(bot.clock.now());
+    // A writer putting an approval into a maintainer's comment.
+    let comment = bot.github.comment("maya", 7, "Looks good to me.");
+    bot.deliver("issue_comment", &comment).await;
+    let id = comment["comment"]["id"].as_u64().expect("id");
+    let edited = bot
+        .github
+        .edit_comment("carol", id, "Looks good to me.\n/release approve");
+    bot.deliver("issue_comment", &edited).await;
+    // An outsider; and a reader, who may not approve.
+    bot.comment("mallory", 7, "/release approve").await;
+    bot.comment("rick", 7, "/release approve").await;
+    bot.run_jobs().await;
+    // The same deliveries again (GitHub redelivers): nothing is recorded twice.
+    bot.deliver("issue_comment", &edited).await;
+    bot.run_jobs().await;
+
+    let log = audit_log(&bot).await;
+    let expected_prefixes = [
+        "command.cut accepted carol (comment): ",
+        "command.approve refused carol (comment): not carried out: carol edited a comment by \
+         maya",
+        "command.approve refused mallory (comment): not one of the repository's people",
+        "command.approve refused rick (comment): ",
+    ];
+    assert_eq!(log.len(), expected_prefixes.len(), "{log:#?}");
+    for (record, prefix) in log.iter().zip(expected_prefixes) {
+        assert!(
+            record.starts_with(prefix),
+            "{record:?} starts with {prefix:?}"
+        );
+    }
+    assert!(log[3].contains("permission"), "the reason: {:?}", log[3]);
+
+    // A maintainer reads the trail in a comment: newest first.
+    bot.comment("maya", 7, "/release audit").await;
+    bot.run_jobs().await;
+    let said = bot.github.bot_comments_on(7);
+    let trail = said.last().expect("an answer");
+    assert!(trail.contains("audit, newest first"), "{trail}");
+    let rick = trail.find("rick (comment)").expect("rick's refusal");
+    let carol = trail
+        .find("carol (comment)  command.cut accepted")
+        .expect("the cut");
+    assert!(rick < carol, "{trail}");
+}
+
 on_both_backends!(
+    every_refusal_is_audited_once_with_its_reason,
     publishing_a_draft_by_hand_follows_the_approval_rules,
     publishing_counts_as_one_approval_of_several,
     publishing_approves_nothing_where_the_repository_says_so,

@@ -103,6 +103,8 @@ pub enum ChatCommand {
     },
     /// What is deployed where, what is locked.
     Deploys(Target),
+    /// The last audit records of a repository.
+    Audit(Target),
     /// Link this chat user to a GitHub account.
     Link {
         /// The account the user means to sign in as (a hint to GitHub's sign-in page).
@@ -145,6 +147,8 @@ pub enum CommandName {
     Unlock,
     /// `deploys`
     Deploys,
+    /// `audit`
+    Audit,
     /// `link`
     Link,
     /// `unlink`
@@ -153,7 +157,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 17] = [
+    pub const ALL: [CommandName; 18] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
@@ -169,6 +173,7 @@ impl CommandName {
         CommandName::Lock,
         CommandName::Unlock,
         CommandName::Deploys,
+        CommandName::Audit,
         CommandName::Link,
         CommandName::Unlink,
     ];
@@ -191,6 +196,7 @@ impl CommandName {
             CommandName::Lock => "lock",
             CommandName::Unlock => "unlock",
             CommandName::Deploys => "deploys",
+            CommandName::Audit => "audit",
             CommandName::Link => "link",
             CommandName::Unlink => "unlink",
         }
@@ -213,7 +219,7 @@ impl CommandName {
             }
             CommandName::Rollback | CommandName::Unlock => "[owner/repo] <environment>",
             CommandName::Lock => "[owner/repo] <environment> <reason…>",
-            CommandName::Deploys => "[owner/repo]",
+            CommandName::Deploys | CommandName::Audit => "[owner/repo]",
         }
     }
 
@@ -235,6 +241,7 @@ impl CommandName {
             CommandName::Lock => "hold an environment: only you deploy there until unlocked",
             CommandName::Unlock => "release an environment's lock",
             CommandName::Deploys => "what is deployed where, what is locked",
+            CommandName::Audit => "the last 10 audit records: who did what, how it ended",
             CommandName::Link => "link your chat account to your GitHub account",
             CommandName::Unlink => "forget your linked GitHub account",
         }
@@ -274,6 +281,7 @@ impl ChatCommand {
             ChatCommand::Lock { .. } => CommandName::Lock,
             ChatCommand::Unlock { .. } => CommandName::Unlock,
             ChatCommand::Deploys(_) => CommandName::Deploys,
+            ChatCommand::Audit(_) => CommandName::Audit,
             ChatCommand::Link { .. } => CommandName::Link,
             ChatCommand::Unlink => CommandName::Unlink,
         }
@@ -296,7 +304,8 @@ impl ChatCommand {
             | ChatCommand::Rollback { target: t, .. }
             | ChatCommand::Lock { target: t, .. }
             | ChatCommand::Unlock { target: t, .. }
-            | ChatCommand::Deploys(t) => Some(t),
+            | ChatCommand::Deploys(t)
+            | ChatCommand::Audit(t) => Some(t),
         }
     }
 
@@ -309,6 +318,7 @@ impl ChatCommand {
             | ChatCommand::Notes(_)
             | ChatCommand::Link { .. }
             | ChatCommand::Deploys(_)
+            | ChatCommand::Audit(_)
             | ChatCommand::Unlink => return None,
             ChatCommand::Cut(_) => TrainCommand::Cut,
             ChatCommand::Approve { .. } => TrainCommand::Approve,
@@ -731,11 +741,15 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 reason: reason.chars().take(500).collect(),
             }
         }
-        CommandName::Deploys => {
+        CommandName::Deploys | CommandName::Audit => {
             if let Some(extra) = rest.first() {
                 return Err(too_many(extra));
             }
-            ChatCommand::Deploys(target)
+            if name == CommandName::Audit {
+                ChatCommand::Audit(target)
+            } else {
+                ChatCommand::Deploys(target)
+            }
         }
     };
     Ok(command)

@@ -10,6 +10,7 @@ pub mod command;
 pub mod deploy;
 pub mod event;
 pub mod freeze;
+pub mod health;
 pub mod ids;
 pub mod notes;
 pub mod permission;

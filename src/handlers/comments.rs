@@ -14,6 +14,7 @@ use crate::handlers::train_commands::SendCommandReply;
 use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::store::audit;
 use crate::store::chat as chat_store;
 
 /// At most this many commands are taken from one comment.
@@ -63,6 +64,16 @@ impl BackgroundJob for CommentCommands {
         let event = &self.event;
         let github = ctx.github()?;
         if !event.by_collaborator() {
+            // Audited, unanswered: each command line is refused once.
+            for line in Self::lines(event) {
+                let command_id = format!("comment:{}:{}", event.comment_id, short_hash(&line));
+                let entry = self.refused_entry(
+                    &command_id,
+                    &line,
+                    "not one of the repository's people (owner, member, collaborator)",
+                );
+                audit::record_alone(&ctx.db, &entry, ctx.now()).await?;
+            }
             // Outsiders do not make the bot talk: one reaction, whatever the comment holds.
             let confused = github
                 .react_to_comment(
@@ -81,7 +92,9 @@ impl BackgroundJob for CommentCommands {
             for line in Self::lines(event) {
                 let command_id = format!("comment:{}:{}", event.comment_id, short_hash(&line));
                 let reply = Reply::private(Surface::GitHub.user(&reason));
-                self.reply(&ctx, &command_id, &line, reply).await?;
+                let entry = self.refused_entry(&command_id, &line, &reason);
+                self.reply(&ctx, &command_id, &line, reply, Some(entry))
+                    .await?;
             }
             return Ok(());
         }
@@ -101,7 +114,9 @@ impl BackgroundJob for CommentCommands {
             };
             let parsed = command::parse(&line);
             match answer(&ctx, &asker, parsed, reply_to, &command_id, None).await? {
-                Answer::Now(reply) => self.reply(&ctx, &command_id, &line, reply).await?,
+                Answer::Now(reply) => {
+                    self.reply(&ctx, &command_id, &line, reply, None).await?;
+                }
                 Answer::Later(_) => {
                     // Seen: the outcome follows as a reply comment. Reacting again on a
                     // retry is the same one reaction on GitHub.
@@ -125,6 +140,24 @@ impl BackgroundJob for CommentCommands {
 }
 
 impl CommentCommands {
+    /// The audit record of a command line refused as a whole.
+    fn refused_entry(&self, command_id: &str, line: &str, reason: &str) -> audit::Entry {
+        let name = match command::parse(line) {
+            Ok(command) => command.name().as_str().to_owned(),
+            Err(_) => line.split_whitespace().next().unwrap_or("").to_owned(),
+        };
+        audit::Entry {
+            repository: self.event.repository.to_string(),
+            actor_login: self.event.sender.login.clone(),
+            surface: "comment".into(),
+            action: format!("command.{name}"),
+            outcome: "refused".into(),
+            detail: reason.to_owned(),
+            key: Some(format!("command:{command_id}")),
+            ..audit::Entry::default()
+        }
+    }
+
     /// Why this comment's commands are not carried out at all, if they are not.
     fn refusal(&self) -> Option<String> {
         let event = &self.event;
@@ -160,6 +193,7 @@ impl CommentCommands {
         command_id: &str,
         line: &str,
         reply: Reply,
+        refusal: Option<audit::Entry>,
     ) -> Result<(), JobError> {
         let text = match &reply.card {
             Some(card) => card.text(Surface::GitHub),
@@ -169,6 +203,9 @@ impl CommentCommands {
         let now = unit.now();
         if !chat_store::claim_request(unit.conn(), "github", command_id, now).await? {
             return Ok(());
+        }
+        if let Some(entry) = &refusal {
+            audit::record(unit.conn(), entry, now).await?;
         }
         unit.enqueue(&SendCommandReply {
             repository: self.event.repository.clone(),

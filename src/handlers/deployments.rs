@@ -15,6 +15,7 @@ use crate::handlers::train_commands::deploy::{DeploymentAsk, request_deployment_
 use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::store::audit::Entry;
 use crate::store::deployments::{self, SeenDeployment};
 use crate::store::steps::{self, StepState};
 use crate::store::trains;
@@ -69,7 +70,8 @@ impl BackgroundJob for CreateDeployment {
             StepState::New => None,
         };
         if let Some(github_id) = found {
-            steps::finish(&ctx.db, &step, &github_id.to_string(), now).await?;
+            let entry = requested(&row, github_id);
+            steps::finish_audited(&ctx.db, &step, &github_id.to_string(), entry, now).await?;
             deployments::created(&ctx.db, row.id, github_id, now).await?;
             return Ok(());
         }
@@ -128,7 +130,9 @@ impl BackgroundJob for CreateDeployment {
             .await?
         {
             DeploymentCreated::Created(github_id) => {
-                steps::finish(&ctx.db, &step, &github_id.to_string(), ctx.now()).await?;
+                let entry = requested(&row, github_id);
+                steps::finish_audited(&ctx.db, &step, &github_id.to_string(), entry, ctx.now())
+                    .await?;
                 deployments::created(&ctx.db, row.id, github_id, ctx.now()).await?;
                 tracing::info!(%repo, environment = %row.environment, github_id, "deployment created");
                 return Ok(());
@@ -441,6 +445,30 @@ pub async fn request_automatic(
 }
 
 /// URLs shown as links: http(s), nothing that could break out of a chat link's markup.
+/// The audit record of a deployment created on GitHub.
+fn requested(row: &deployments::DeploymentRow, github_id: i64) -> Entry {
+    let what = if row.rollback != 0 {
+        "rollback to"
+    } else {
+        "deploy"
+    };
+    let entry = Entry::effect(
+        &row.repository,
+        "github.deployment",
+        format!(
+            "{what} {} to {} (deployment {github_id}), asked by {}",
+            row.ref_name, row.environment, row.requested_by
+        ),
+    );
+    match row.train_id {
+        Some(train) => Entry {
+            train_id: Some(train),
+            ..entry
+        },
+        None => entry,
+    }
+}
+
 fn is_plain_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 500

@@ -7,6 +7,7 @@ use crate::github::GitHubClient;
 use crate::jobs::JobError;
 use crate::ports::GitHubPort;
 use crate::store::Db;
+use crate::store::audit::Entry;
 use crate::store::steps::{self, StepState};
 
 /// The hidden marker a comment written under `key` carries.
@@ -38,7 +39,8 @@ pub async fn comment_once(
                 .await?
             {
                 tracing::info!(%repo, number, key, "comment found written; not writing it again");
-                steps::finish(db, key, &id.to_string(), now).await?;
+                steps::finish_audited(db, key, &id.to_string(), commented(repo, number, id), now)
+                    .await?;
                 return Ok(id);
             }
         }
@@ -47,6 +49,14 @@ pub async fn comment_once(
     let id = github
         .create_comment(installation, repo, number, &format!("{body}\n\n{marker}"))
         .await?;
-    steps::finish(db, key, &id.to_string(), now).await?;
+    steps::finish_audited(db, key, &id.to_string(), commented(repo, number, id), now).await?;
     Ok(id)
+}
+
+fn commented(repo: &RepoFullName, number: u64, id: u64) -> Entry {
+    Entry::effect(
+        repo.as_ref(),
+        "github.comment",
+        format!("comment {id} on #{number}"),
+    )
 }

@@ -310,11 +310,14 @@ impl BackgroundJob for Housekeeping {
         // Expired link requests are worthless: only their hashes were kept.
         let link_requests =
             crate::store::link_requests::prune(&ctx.db, now.as_millisecond()).await?;
+        // Audit records are kept 400 days, then go.
+        let audit_records = crate::store::audit::prune(&ctx.db, now.as_millisecond()).await?;
         tracing::info!(
             pruned,
             forgotten,
             chat_requests,
             link_requests,
+            audit_records,
             "housekeeping done"
         );
         Ok(())

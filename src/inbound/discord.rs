@@ -363,7 +363,7 @@ pub fn release_command() -> Vec<CreateCommand> {
                 string("reason", "why", true),
                 repo.clone(),
             ],
-            CommandName::Deploys => vec![repo.clone()],
+            CommandName::Deploys | CommandName::Audit => vec![repo.clone()],
         };
         let summary: String = name.summary().chars().take(100).collect();
         options.into_iter().fold(

@@ -6,6 +6,7 @@
 //! accept (`$1` placeholders, `RETURNING`, partial indexes); where the backends differ the
 //! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
 
+pub mod audit;
 pub mod chat;
 pub mod commands;
 pub mod deliveries;

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::audit::{self, Entry};
 use super::{Db, StoreError};
 use crate::domain::ids::RepoFullName;
 
@@ -44,6 +45,29 @@ pub async fn save_good(
     text: Option<&str>,
     now: i64,
 ) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    let before: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT blob_sha FROM repo_configs WHERE repository = $1")
+            .bind(repo.as_ref())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let before = before.and_then(|(sha,)| sha);
+    if before.as_deref() != blob_sha {
+        let detail = match (source_path, blob_sha) {
+            (Some(path), Some(sha)) => format!("{path} at blob {sha}"),
+            _ => "no configuration file: defaults apply".to_owned(),
+        };
+        let entry = Entry {
+            repository: repo.to_string(),
+            actor_login: "trainyard".into(),
+            surface: "github".into(),
+            action: "config.changed".into(),
+            outcome: "accepted".into(),
+            detail,
+            ..Entry::default()
+        };
+        audit::record(&mut tx, &entry, now).await?;
+    }
     sqlx::query(
         "INSERT INTO repo_configs \
          (repository, source_path, blob_sha, config_text, error, error_sha, checked_at) \
@@ -57,8 +81,9 @@ pub async fn save_good(
     .bind(blob_sha)
     .bind(text)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -70,6 +95,19 @@ pub async fn save_error(
     error: &str,
     now: i64,
 ) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    // Each refused version once, however often it is read again.
+    let entry = Entry {
+        repository: repo.to_string(),
+        actor_login: "trainyard".into(),
+        surface: "github".into(),
+        action: "config.refused".into(),
+        outcome: "refused".into(),
+        detail: format!("blob {blob_sha}: {error}"),
+        key: Some(format!("config-refused:{repo}:{blob_sha}")),
+        ..Entry::default()
+    };
+    audit::record(&mut tx, &entry, now).await?;
     sqlx::query(
         "INSERT INTO repo_configs \
          (repository, source_path, blob_sha, config_text, error, error_sha, checked_at) \
@@ -81,8 +119,9 @@ pub async fn save_error(
     .bind(error)
     .bind(blob_sha)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

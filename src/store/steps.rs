@@ -2,6 +2,7 @@
 //! effect is sent, done with GitHub's answer. A step found started but not done is an effect
 //! whose answer was lost: the caller looks for it on GitHub before sending it again.
 
+use super::audit::{self, Entry};
 use super::{Db, StoreError};
 
 /// Where a step stands.
@@ -47,5 +48,26 @@ pub async fn finish(db: &Db, key: &str, result: &str, now: i64) -> Result<(), St
         .bind(result)
         .execute(db.pool())
         .await?;
+    Ok(())
+}
+
+/// Records the step done and audits the effect, together: the record exists exactly when
+/// the step is known done (once, under the step's key, however often it is finished).
+pub async fn finish_audited(
+    db: &Db,
+    key: &str,
+    result: &str,
+    entry: Entry,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE effect_steps SET done_at = $2, result = $3 WHERE step_key = $1")
+        .bind(key)
+        .bind(now)
+        .bind(result)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(&mut tx, &entry.once(format!("effect:{key}")), now).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::handlers::train_commands::RunTrainCommand;
 use crate::handlers::trains::TrainContext;
 use crate::settings::Settings;
 use crate::store::chat::{self as chat_store, ChatSurface};
-use crate::store::{StoreError, installations, trains};
+use crate::store::{StoreError, audit, installations, trains};
 
 /// Answers a parsed command: the asker's own commands and reads at once, changes once
 /// accepted (their outcome follows through `reply_to`).
@@ -96,6 +96,27 @@ async fn read(
     {
         return Ok(Reply::private(refusal));
     }
+    if let ChatCommand::Audit(_) = command {
+        let query = audit::Query {
+            repository: Some(repo.to_string()),
+            since: None,
+            limit: 10,
+        };
+        let records = audit::recent(&ctx.db, &query).await?;
+        let mut text = format!("{} — audit, newest first", s.bold(repo.as_ref()));
+        if records.is_empty() {
+            text.push_str("\nNothing recorded yet.");
+        }
+        for record in &records {
+            text.push('\n');
+            text.push_str(&s.user(&audit::line(record)));
+        }
+        return Ok(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        });
+    }
     if let ChatCommand::Deploys(_) = command {
         let text = crate::handlers::deployments::deploys_text(&ctx.db, repo, s).await?;
         return Ok(Reply {
@@ -140,19 +161,21 @@ async fn accept_change(
 ) -> Result<Answer, ChatFailure> {
     let s = asker.surface;
     let Some((actor, actor_id)) = actor(ctx, asker).await? else {
-        return Ok(Answer::Now(Reply::private(
-            "Link your GitHub account first: `/release link`. Commands that change a train \
-             are checked against your permission on the repository."
-                .to_owned(),
-        )));
+        let reason = "Link your GitHub account first: `/release link`. Commands that change a \
+                      train are checked against your permission on the repository.";
+        let who = format!("{} user {} (not linked)", s.as_str(), asker.user);
+        refused_now(ctx, &request, &who, reason).await?;
+        return Ok(Answer::Now(Reply::private(reason.to_owned())));
+    };
+    let Some(installation) = installations::for_repository(&ctx.db, &request.repo).await? else {
+        let reason = format!(
+            "trainyard is not installed on {}",
+            s.code(request.repo.as_ref())
+        );
+        refused_now(ctx, &request, &actor, &reason).await?;
+        return Ok(Answer::Now(Reply::private(reason)));
     };
     let repo = request.repo;
-    let Some(installation) = installations::for_repository(&ctx.db, &repo).await? else {
-        return Ok(Answer::Now(Reply::private(format!(
-            "trainyard is not installed on {}",
-            s.code(repo.as_ref())
-        ))));
-    };
     let ack = acknowledgement(s, request.command, &repo, request.target.line.as_deref());
     let (train_id, expect_version) = match request.pinned {
         Some((id, tag)) => (Some(id), tag),
@@ -179,6 +202,29 @@ async fn accept_change(
         ephemeral: false,
         card: None,
     }))
+}
+
+/// Audits a change refused before it reached a train (nothing else changed, so the record
+/// stands alone; a retried request is recorded once).
+async fn refused_now(
+    ctx: &TrainContext,
+    request: &Change<'_>,
+    who: &str,
+    reason: &str,
+) -> Result<(), ChatFailure> {
+    let entry = audit::Entry {
+        repository: request.repo.to_string(),
+        line: request.target.line.clone().unwrap_or_default(),
+        actor_login: who.to_owned(),
+        surface: audit::surface_of(request.command_id).to_owned(),
+        action: format!("command.{}", request.command.name().as_str()),
+        outcome: "refused".into(),
+        detail: reason.to_owned(),
+        key: Some(format!("command:{}", request.command_id)),
+        ..audit::Entry::default()
+    };
+    audit::record_alone(&ctx.db, &entry, ctx.now()).await?;
+    Ok(())
 }
 
 /// Who acts: the commenter on GitHub; in chat, the GitHub account the chat user linked.

@@ -30,6 +30,7 @@ use crate::handlers::repo_config;
 use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::store::audit;
 use crate::store::commands::{self, Outcome, OutcomeRow};
 
 pub(crate) use release::release_page;
@@ -201,6 +202,24 @@ async fn finish(
             None => Err(JobError::Failed("command outcome vanished".into())),
         };
     }
+    let entry = audit::Entry {
+        repository: request.repository.to_string(),
+        line: request.line.clone().unwrap_or_default(),
+        train_id: request.train_id,
+        actor_id: request.actor_id,
+        actor_login: request.actor.clone(),
+        surface: audit::surface_of(&request.command_id).to_owned(),
+        action: format!("command.{}", request.command.name()),
+        outcome: if reply.is_refusal() {
+            "refused"
+        } else {
+            "accepted"
+        }
+        .to_owned(),
+        detail: reply.text().to_owned(),
+        key: Some(format!("command:{}", request.command_id)),
+    };
+    audit::record(unit.conn(), &entry, now).await?;
     if let Some(reply_to) = &request.reply_to {
         unit.enqueue(&SendCommandReply::new(request, reply_to.clone(), reply))
             .await?;

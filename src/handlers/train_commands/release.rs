@@ -17,6 +17,7 @@ use crate::handlers::trains::{TrainContext, draft_for};
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::ports::GitHubPort;
+use crate::store::audit::{self, Entry};
 use crate::store::release_snapshots;
 use crate::store::trains::{self, Step, TrainRow};
 
@@ -80,7 +81,12 @@ impl BackgroundJob for ReleaseTrain {
             // The kept list of releases still shows this one as a draft: the next train's
             // version must count it as released, without waiting for GitHub's webhook.
             release_snapshots::invalidate(&ctx.db, &self.repository).await?;
-            step(&ctx, train.id, Step::Published).await?;
+            let entry = Entry::effect(
+                self.repository.as_ref(),
+                "github.release",
+                format!("published release {release_id} as {tag}"),
+            );
+            step(&ctx, &train, Step::Published, entry).await?;
         }
         // The release's page by its tag: the same on every attempt, whichever step a retry
         // starts from.
@@ -154,7 +160,12 @@ impl ReleaseTrain {
                 return Ok(false);
             }
         }
-        step(ctx, train.id, Step::TagCreated).await?;
+        let entry = Entry::effect(
+            repo.as_ref(),
+            "github.tag",
+            format!("tag {tag} at {target}"),
+        );
+        step(ctx, train, Step::TagCreated, entry).await?;
         Ok(true)
     }
 }
@@ -169,9 +180,26 @@ pub(crate) fn release_page(server_url: &str, repo: &RepoFullName, tag: &str) -> 
 }
 
 /// Records a finished release step.
-async fn step(ctx: &TrainContext, train_id: i64, step: Step) -> Result<(), JobError> {
-    let mut conn = ctx.db.conn().await?;
-    trains::mark_step(&mut conn, train_id, step, ctx.now()).await?;
+/// Records a release step done and audits the effect on GitHub, together.
+async fn step(
+    ctx: &TrainContext,
+    train: &TrainRow,
+    step: Step,
+    entry: Entry,
+) -> Result<(), JobError> {
+    let now = ctx.now();
+    let mut tx = ctx.db.begin_write().await?;
+    trains::mark_step(&mut tx, train.id, step, now).await?;
+    let key = format!("effect:train:{}:{step:?}", train.id);
+    audit::record(
+        &mut tx,
+        &entry.on_train(&train.line, train.id).once(key),
+        now,
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(|e| JobError::Failed(format!("cannot record the release step: {e}")))?;
     Ok(())
 }
 
@@ -251,7 +279,10 @@ async fn comment_released(
             trains::record_release_comment(&mut conn, train.id, number, id).await?;
         }
     }
-    step(ctx, train.id, Step::Commented).await
+    // Each comment was audited as it was written.
+    let mut conn = ctx.db.conn().await?;
+    trains::mark_step(&mut conn, train.id, Step::Commented, ctx.now()).await?;
+    Ok(())
 }
 
 /// Deletes an ended train's draft release; one already gone counts as deleted.
@@ -283,7 +314,15 @@ impl BackgroundJob for DeleteDraft {
             .delete_release(self.installation, &self.repository, self.release_id)
             .await;
         release_snapshots::invalidate(&ctx.db, &self.repository).await?;
-        Ok(deleted?)
+        deleted?;
+        let entry = Entry::effect(
+            self.repository.as_ref(),
+            "github.draft_deleted",
+            format!("deleted draft release {}", self.release_id),
+        )
+        .once(format!("effect:delete-release:{}", self.release_id));
+        audit::record_alone(&ctx.db, &entry, ctx.now()).await?;
+        Ok(())
     }
 }
 
@@ -347,8 +386,25 @@ impl BackgroundJob for DraftPublishedByHand {
             tracing::warn!(%repo, train = train.id, %reason, "train blocked");
             return block(&ctx, &train, reason).await;
         }
-        step(&ctx, train.id, Step::TagCreated).await?;
-        step(&ctx, train.id, Step::Published).await?;
+        // GitHub made the tag and the release, for the publisher.
+        let by_hand = |action: &str, detail: String| Entry {
+            actor_login: self.publisher.clone(),
+            surface: "github".into(),
+            ..Entry::effect(repo.as_ref(), action, detail)
+        };
+        let tag_entry = by_hand("github.tag", format!("tag {} at {at}", self.tag_name));
+        step(&ctx, &train, Step::TagCreated, tag_entry).await?;
+        let detail = format!(
+            "release {} published by hand as {}",
+            self.release_id, self.tag_name
+        );
+        step(
+            &ctx,
+            &train,
+            Step::Published,
+            by_hand("github.release", detail),
+        )
+        .await?;
         let text = format!("Released in [{}]({}).", self.tag_name, self.url);
         comment_released(&ctx, github, self.installation, repo, &train, &text).await?;
         let event = TrainEvent::Released {
