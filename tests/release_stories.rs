@@ -150,6 +150,34 @@ async fn the_release_story_without_faults(test: TestDb) {
     assert_eq!(bot.github.reactions().len(), 2);
 }
 
+async fn stats_answer_from_what_trainyard_recorded(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    release_story(&bot).await;
+    bot.comment("maya", 7, "/release stats 7").await;
+    bot.comment("maya", 7, "/release stats 400").await;
+    bot.run_jobs().await;
+    let said = bot.github.bot_comments_on(7);
+    let stats = &said[said.len() - 2];
+    assert!(
+        stats.contains("**Codertocat/Hello-World** — release health, last 7 days"),
+        "{stats}"
+    );
+    // One release, two pull requests, no deployments: frequency counts releases.
+    for line in [
+        "Frequency: 1.0 releases a week (1 in all)",
+        "Change failure rate: 0% (0 of 1)",
+        "Lead time to production: no samples",
+        "Trains: 1 released, 2.0 pull requests each",
+        "0 rejected cuts",
+    ] {
+        assert!(stats.contains(line), "{line:?} in {stats}");
+    }
+    assert!(stats.contains("Lead time to release: median "), "{stats}");
+    assert!(stats.contains("(2 samples)"), "{stats}");
+    let refused = said.last().expect("an answer");
+    assert!(refused.contains("a number of days (1–365)"), "{refused}");
+}
+
 /// The story with one fault injected at `method path`, struck before or after the call.
 async fn story_with_fault(test: TestDb, method: &'static str, path: &str, strike: Strike) {
     let bot = TestBot::start(&test, CONFIG).await;
@@ -403,6 +431,7 @@ async fn notes_over_the_limit_are_published_within_it(test: TestDb) {
 }
 
 on_both_backends!(
+    stats_answer_from_what_trainyard_recorded,
     fault_reading_the_configuration,
     fault_reading_a_permission,
     fault_reading_the_branch_head_at_the_cut,

@@ -97,7 +97,175 @@ async fn audit_records_are_written_once_never_changed_and_kept_400_days(test: Te
     assert_eq!(left[0].repository, "acme/web", "399 days old: kept");
 }
 
+/// Release health from a fixture history written to the store (two releases, four
+/// production deployments, one on staging, one rejected cut), against figures worked out by
+/// hand in the comments.
+async fn health_figures_from_a_stored_history_equal_the_hand_computed_ones(test: TestDb) {
+    use trainyard::domain::health::{self, Basis, Rate, Spread};
+    use trainyard::domain::ids::RepoFullName;
+    let h = 3600 * 1000_i64;
+    let now = 1_800_000_000_000_i64;
+    let ago = |hours: i64| now - hours * h;
+    let rfc = |hours: i64| {
+        jiff::Timestamp::from_millisecond(ago(hours))
+            .expect("time")
+            .to_string()
+    };
+    let pool = test.db.pool();
+    // (version, cut, published) in hours ago; the store numbers the trains.
+    let mut ids = Vec::new();
+    for (version, cut, published) in [("v1.1.0", 110, 100), ("v1.2.0", 45, 40)] {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO trains (repository, line, kind, state, branch, version, tag_name, \
+             cut_at, published_at, created_at, updated_at) \
+             VALUES ('acme/api', 'main', 'regular', 'released', 'main', $1, $1, $2, $3, $2, $3) \
+             RETURNING id",
+        )
+        .bind(version)
+        .bind(ago(cut))
+        .bind(ago(published))
+        .fetch_one(pool)
+        .await
+        .expect("train");
+        ids.push(id);
+    }
+    let train = |n: usize| ids[n - 1];
+    // Pull requests merged 120, 130 and 200 hours ago on train 1; 60 on train 2.
+    for (n, number, merged) in [(1, 1, 120), (1, 2, 130), (1, 3, 200), (2, 4, 60)] {
+        sqlx::query(
+            "INSERT INTO train_pull_requests (train_id, number, title, merged_at, boarded_at) \
+             VALUES ($1, $2, 'a change', $3, $4)",
+        )
+        .bind(train(n))
+        .bind(number)
+        .bind(rfc(merged))
+        .bind(ago(merged))
+        .execute(pool)
+        .await
+        .expect("pull request");
+    }
+    // Approvals: train 1's last 105 hours ago, train 2's 42.
+    for (n, login, at) in [(1, "maya", 107), (1, "carol", 105), (2, "maya", 42)] {
+        sqlx::query(
+            "INSERT INTO train_approvals (train_id, login, approved_at) VALUES ($1, $2, $3)",
+        )
+        .bind(train(n))
+        .bind(login)
+        .bind(ago(at))
+        .execute(pool)
+        .await
+        .expect("approval");
+    }
+    // (environment, train, state, created, finished) in hours ago.
+    for (environment, n, state, created, finished) in [
+        ("production", 1, "success", 99, 98),
+        ("production", 2, "failure", 39, 39),
+        ("production", 2, "success", 31, 30),
+        ("staging", 2, "failure", 41, 41),
+    ] {
+        sqlx::query(
+            "INSERT INTO deployments (repository, environment, train_id, version, ref_name, \
+             requested_by, state, created_at, updated_at) \
+             VALUES ('acme/api', $1, $2, 'v1.x', 'v1.x', 'carol', $3, $4, $5)",
+        )
+        .bind(environment)
+        .bind(train(n))
+        .bind(state)
+        .bind(ago(created))
+        .bind(ago(finished))
+        .execute(pool)
+        .await
+        .expect("deployment");
+    }
+    sqlx::query(
+        "INSERT INTO train_events (repository, line, train_id, kind, detail, created_at) \
+         VALUES ('acme/api', 'main', $1, 'rejected', '{}', $2)",
+    )
+    .bind(train(2))
+    .bind(ago(43))
+    .execute(pool)
+    .await
+    .expect("event");
+
+    let repo = RepoFullName::parse("acme/api").expect("repo");
+    let history = trainyard::store::history::history(&test.db, &repo, |env| env == "production")
+        .await
+        .expect("history");
+    let figures = health::compute(&history, now, 30);
+    let hours = |n: i64| Some(n * 3600);
+    // Merge → release: 20, 30, 100 (train 1) and 20 (train 2) hours.
+    assert_eq!(
+        figures.lead_time_to_release,
+        Spread {
+            count: 4,
+            median_secs: hours(20),
+            p90_secs: hours(100)
+        }
+    );
+    // Merge → first production success of the release or a later one: 22, 32, 102; 30.
+    assert_eq!(
+        figures.lead_time_to_production,
+        Spread {
+            count: 4,
+            median_secs: hours(30),
+            p90_secs: hours(102)
+        }
+    );
+    assert_eq!(figures.basis, Basis::Deployments);
+    assert_eq!(figures.production_deployments, 2);
+    assert!((figures.per_week - 2.0 * 7.0 / 30.0).abs() < 1e-9);
+    // One failed of three finished production deployments; restored 9 hours later.
+    assert_eq!(
+        figures.change_failure_rate,
+        Rate {
+            failed: 1,
+            total: 3
+        }
+    );
+    assert_eq!(
+        figures.time_to_restore,
+        Spread {
+            count: 1,
+            median_secs: hours(9),
+            p90_secs: hours(9)
+        }
+    );
+    assert_eq!(figures.pull_requests_per_train, Some(2.0));
+    // Cut → release: 10 and 5 hours; cut → last approval: 5 and 3.
+    assert_eq!(
+        figures.cut_to_release,
+        Spread {
+            count: 2,
+            median_secs: hours(5),
+            p90_secs: hours(10)
+        }
+    );
+    assert_eq!(
+        figures.approval_wait,
+        Spread {
+            count: 2,
+            median_secs: hours(3),
+            p90_secs: hours(5)
+        }
+    );
+    assert_eq!(figures.rejected_cuts, 1);
+    // A window of one day holds nothing; an empty repository, nothing either.
+    assert_eq!(health::compute(&history, now, 1).releases, 0);
+    let empty = trainyard::store::history::history(
+        &test.db,
+        &RepoFullName::parse("acme/empty").expect("repo"),
+        |_| true,
+    )
+    .await
+    .expect("history");
+    assert_eq!(
+        health::compute(&empty, now, 30).lead_time_to_release.count,
+        0
+    );
+}
+
 on_both_backends!(
+    health_figures_from_a_stored_history_equal_the_hand_computed_ones,
     audit_records_are_written_once_never_changed_and_kept_400_days,
     migrations_apply_once_and_readiness_reports_them,
     a_store_reopened_by_another_process_sees_the_same_rows,

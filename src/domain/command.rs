@@ -105,6 +105,13 @@ pub enum ChatCommand {
     Deploys(Target),
     /// The last audit records of a repository.
     Audit(Target),
+    /// Release health over the last `days` days.
+    Stats {
+        /// The repository.
+        target: Target,
+        /// The window (1–365 days; 30 when not given).
+        days: u16,
+    },
     /// Link this chat user to a GitHub account.
     Link {
         /// The account the user means to sign in as (a hint to GitHub's sign-in page).
@@ -149,6 +156,8 @@ pub enum CommandName {
     Deploys,
     /// `audit`
     Audit,
+    /// `stats`
+    Stats,
     /// `link`
     Link,
     /// `unlink`
@@ -157,7 +166,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 18] = [
+    pub const ALL: [CommandName; 19] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
@@ -174,6 +183,7 @@ impl CommandName {
         CommandName::Unlock,
         CommandName::Deploys,
         CommandName::Audit,
+        CommandName::Stats,
         CommandName::Link,
         CommandName::Unlink,
     ];
@@ -197,6 +207,7 @@ impl CommandName {
             CommandName::Unlock => "unlock",
             CommandName::Deploys => "deploys",
             CommandName::Audit => "audit",
+            CommandName::Stats => "stats",
             CommandName::Link => "link",
             CommandName::Unlink => "unlink",
         }
@@ -220,6 +231,7 @@ impl CommandName {
             CommandName::Rollback | CommandName::Unlock => "[owner/repo] <environment>",
             CommandName::Lock => "[owner/repo] <environment> <reason…>",
             CommandName::Deploys | CommandName::Audit => "[owner/repo]",
+            CommandName::Stats => "[owner/repo] [days]",
         }
     }
 
@@ -242,6 +254,7 @@ impl CommandName {
             CommandName::Unlock => "release an environment's lock",
             CommandName::Deploys => "what is deployed where, what is locked",
             CommandName::Audit => "the last 10 audit records: who did what, how it ended",
+            CommandName::Stats => "release health: lead time, frequency, failures, restores",
             CommandName::Link => "link your chat account to your GitHub account",
             CommandName::Unlink => "forget your linked GitHub account",
         }
@@ -282,6 +295,7 @@ impl ChatCommand {
             ChatCommand::Unlock { .. } => CommandName::Unlock,
             ChatCommand::Deploys(_) => CommandName::Deploys,
             ChatCommand::Audit(_) => CommandName::Audit,
+            ChatCommand::Stats { .. } => CommandName::Stats,
             ChatCommand::Link { .. } => CommandName::Link,
             ChatCommand::Unlink => CommandName::Unlink,
         }
@@ -305,7 +319,8 @@ impl ChatCommand {
             | ChatCommand::Lock { target: t, .. }
             | ChatCommand::Unlock { target: t, .. }
             | ChatCommand::Deploys(t)
-            | ChatCommand::Audit(t) => Some(t),
+            | ChatCommand::Audit(t)
+            | ChatCommand::Stats { target: t, .. } => Some(t),
         }
     }
 
@@ -319,6 +334,7 @@ impl ChatCommand {
             | ChatCommand::Link { .. }
             | ChatCommand::Deploys(_)
             | ChatCommand::Audit(_)
+            | ChatCommand::Stats { .. }
             | ChatCommand::Unlink => return None,
             ChatCommand::Cut(_) => TrainCommand::Cut,
             ChatCommand::Approve { .. } => TrainCommand::Approve,
@@ -740,6 +756,18 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 environment,
                 reason: reason.chars().take(500).collect(),
             }
+        }
+        CommandName::Stats => {
+            let days = match rest.as_slice() {
+                [] => 30,
+                [days] => days
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|d| (1..=365).contains(d))
+                    .ok_or_else(|| bad(days, "a number of days (1–365)", None))?,
+                [_, extra, ..] => return Err(too_many(extra)),
+            };
+            ChatCommand::Stats { target, days }
         }
         CommandName::Deploys | CommandName::Audit => {
             if let Some(extra) = rest.first() {

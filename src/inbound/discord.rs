@@ -280,7 +280,7 @@ fn command_text(options: &[CommandDataOption]) -> String {
             })
     };
     let mut words = vec![sub.name.clone()];
-    for name in ["repo", "line", "version", "base", "login"] {
+    for name in ["repo", "line", "version", "base", "login", "days"] {
         if let Some(v) = value(name) {
             // As typed: the grammar refuses a value with spaces as extra arguments.
             words.push(v.trim().to_owned());
@@ -364,6 +364,12 @@ pub fn release_command() -> Vec<CreateCommand> {
                 repo.clone(),
             ],
             CommandName::Deploys | CommandName::Audit => vec![repo.clone()],
+            CommandName::Stats => vec![
+                repo.clone(),
+                CreateCommandOption::new(CommandOptionType::Integer, "days", "the window")
+                    .min_int_value(1)
+                    .max_int_value(365),
+            ],
         };
         let summary: String = name.summary().chars().take(100).collect();
         options.into_iter().fold(

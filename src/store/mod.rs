@@ -11,6 +11,7 @@ pub mod chat;
 pub mod commands;
 pub mod deliveries;
 pub mod deployments;
+pub mod history;
 pub mod installations;
 pub mod link_requests;
 pub mod release_snapshots;

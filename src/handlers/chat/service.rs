@@ -96,6 +96,13 @@ async fn read(
     {
         return Ok(Reply::private(refusal));
     }
+    if let ChatCommand::Stats { days, .. } = command {
+        return Ok(Reply {
+            text: stats_text(ctx, s, repo, i64::from(*days)).await?,
+            ephemeral: false,
+            card: None,
+        });
+    }
     if let ChatCommand::Audit(_) = command {
         let query = audit::Query {
             repository: Some(repo.to_string()),
@@ -139,6 +146,77 @@ async fn read(
         ephemeral: false,
         card: Some(card),
     })
+}
+
+/// Release health in a few lines: the DORA figures, then the trains'.
+async fn stats_text(
+    ctx: &TrainContext,
+    s: Surface,
+    repo: &RepoFullName,
+    days: i64,
+) -> Result<String, ChatFailure> {
+    use crate::domain::health::{self, Basis, Spread};
+    let config = stored_config(ctx, repo).await?;
+    let production = |environment: &str| {
+        config.environment(environment).map_or_else(
+            || environment.eq_ignore_ascii_case("production"),
+            |env| env.is_production(),
+        )
+    };
+    let history = crate::store::history::history(&ctx.db, repo, production).await?;
+    let h = health::compute(&history, ctx.now(), days);
+    let spread = |x: &Spread| match (x.median_secs, x.p90_secs) {
+        (Some(median), Some(p90)) => format!(
+            "median {}, p90 {} ({} sample{})",
+            health::human(median),
+            health::human(p90),
+            x.count,
+            if x.count == 1 { "" } else { "s" }
+        ),
+        _ => "no samples".to_owned(),
+    };
+    let frequency = match h.basis {
+        Basis::Deployments => format!(
+            "{:.1} production deployments a week ({} in all)",
+            h.per_week, h.production_deployments
+        ),
+        Basis::Releases => format!("{:.1} releases a week ({} in all)", h.per_week, h.releases),
+    };
+    let failure = match h.change_failure_rate.fraction() {
+        Some(rate) => format!(
+            "{:.0}% ({} of {})",
+            rate * 100.0,
+            h.change_failure_rate.failed,
+            h.change_failure_rate.total
+        ),
+        None => "nothing to count".to_owned(),
+    };
+    let per_train = h
+        .pull_requests_per_train
+        .map_or("-".to_owned(), |n| format!("{n:.1}"));
+    Ok([
+        format!(
+            "{} — release health, last {days} days",
+            s.bold(repo.as_ref())
+        ),
+        format!("Lead time to release: {}", spread(&h.lead_time_to_release)),
+        format!(
+            "Lead time to production: {}",
+            spread(&h.lead_time_to_production)
+        ),
+        format!("Frequency: {frequency}"),
+        format!("Change failure rate: {failure}"),
+        format!("Time to restore: {}", spread(&h.time_to_restore)),
+        format!(
+            "Trains: {} released, {per_train} pull requests each; cut to release {}; \
+             approval wait {}; {} rejected cuts",
+            h.releases,
+            spread(&h.cut_to_release),
+            spread(&h.approval_wait),
+            h.rejected_cuts
+        ),
+    ]
+    .join("\n"))
 }
 
 /// A command that changes a train, on its way to the queue.
