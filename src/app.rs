@@ -174,7 +174,19 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(web::setup::home))
+        .route("/", get(web::dashboard::home))
+        .route("/signin", get(web::dashboard::sign_in))
+        .route("/oauth/github/signin", get(web::dashboard::signed_in))
+        .route("/signout", axum::routing::post(web::dashboard::sign_out))
+        .route("/repos/{owner}/{name}", get(web::dashboard::repository))
+        .route(
+            "/repos/{owner}/{name}/commands",
+            axum::routing::post(web::dashboard::command),
+        )
+        .route(
+            "/api/v1/repos/{owner}/{name}/metrics",
+            get(web::dashboard::metrics_api),
+        )
         .route("/setup/callback", get(web::setup::callback))
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))

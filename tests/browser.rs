@@ -4,17 +4,11 @@
 
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use harness::browser::{Driver, chromium, screenshots};
 use harness::process::Server;
-
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .map(|name| PathBuf::from("/usr/bin").join(name))
-        .find(|path| path.exists())
-}
 
 /// The DOM chromium renders for `url`, and a screenshot of it at `shot`.
 fn render(browser: &Path, url: &str, shot: &Path) -> String {
@@ -54,12 +48,6 @@ fn render(browser: &Path, url: &str, shot: &Path) -> String {
         "a screenshot"
     );
     String::from_utf8_lossy(&dom.stdout).into_owned()
-}
-
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot folder");
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,157 +101,6 @@ async fn the_setup_page_renders_in_a_browser() {
     );
     let (status, out) = server.terminate();
     assert!(status.success(), "{out}");
-}
-
-/// A chromedriver session: the W3C WebDriver protocol over HTTP, enough to open a page,
-/// press a button and read what the browser shows.
-struct Driver {
-    process: std::process::Child,
-    session: String,
-    base: String,
-    http: reqwest::Client,
-}
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Driver {
-    async fn start(browser: &Path) -> Option<Driver> {
-        let driver = PathBuf::from("/usr/bin/chromedriver");
-        if !driver.exists() {
-            return None;
-        }
-        let port = harness::process::free_port();
-        let process = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("chromedriver runs");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
-            "goog:chromeOptions": {
-                "binary": browser,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                         "--window-size=1000,760"]
-            }
-        }}});
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let session = loop {
-            let answer = http
-                .post(format!("{base}/session"))
-                .json(&capabilities)
-                .send()
-                .await;
-            if let Ok(answer) = answer {
-                let value: serde_json::Value = answer.json().await.expect("session");
-                break value["value"]["sessionId"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("no session: {value}"))
-                    .to_owned();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "chromedriver did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
-        Some(Driver {
-            process,
-            session,
-            base,
-            http,
-        })
-    }
-
-    async fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let request = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url).json(&body),
-        };
-        let value: serde_json::Value = request
-            .send()
-            .await
-            .expect("webdriver")
-            .json()
-            .await
-            .expect("json");
-        assert!(
-            value["value"]["error"].is_null(),
-            "{method} {path}: {value}"
-        );
-        value["value"].clone()
-    }
-
-    async fn open(&self, url: &str) {
-        self.call("POST", "/url", serde_json::json!({ "url": url }))
-            .await;
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self
-            .call(
-                "POST",
-                "/element",
-                serde_json::json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        let id = element[ELEMENT].as_str().expect("an element").to_owned();
-        self.call(
-            "POST",
-            &format!("/element/{id}/click"),
-            serde_json::json!({}),
-        )
-        .await;
-    }
-
-    async fn url(&self) -> String {
-        self.call("GET", "/url", serde_json::Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    async fn text(&self) -> String {
-        let body = self
-            .call(
-                "POST",
-                "/element",
-                serde_json::json!({"using": "css selector", "value": "body"}),
-            )
-            .await;
-        let id = body[ELEMENT].as_str().expect("body").to_owned();
-        self.call(
-            "GET",
-            &format!("/element/{id}/text"),
-            serde_json::Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-    }
-
-    async fn screenshot(&self, shot: &Path) {
-        use base64::Engine as _;
-        let png = self
-            .call("GET", "/screenshot", serde_json::Value::Null)
-            .await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().expect("png"))
-            .expect("base64");
-        assert!(bytes.len() > 1000, "a screenshot");
-        std::fs::write(shot, bytes).expect("write screenshot");
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 /// GitHub's side of the manifest flow: the form post answered as GitHub answers it once the

@@ -79,6 +79,10 @@ fn the_manifest_is_pointed_at_the_public_url() {
         manifest["callback_urls"][0],
         "https://bot.acme.dev/oauth/github/callback"
     );
+    assert_eq!(
+        manifest["callback_urls"][1],
+        "https://bot.acme.dev/oauth/github/signin"
+    );
     let low = serde_json::json!({"contents": "read", "issues": "write", "metadata": "read"});
     assert_eq!(
         missing_permissions(&low),

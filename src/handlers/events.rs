@@ -312,12 +312,14 @@ impl BackgroundJob for Housekeeping {
             crate::store::link_requests::prune(&ctx.db, now.as_millisecond()).await?;
         // Audit records are kept 400 days, then go.
         let audit_records = crate::store::audit::prune(&ctx.db, now.as_millisecond()).await?;
+        let sessions = crate::store::web_sessions::prune(&ctx.db, now.as_millisecond()).await?;
         tracing::info!(
             pruned,
             forgotten,
             chat_requests,
             link_requests,
             audit_records,
+            sessions,
             "housekeeping done"
         );
         Ok(())

@@ -681,78 +681,36 @@ pub async fn github_callback(
         return *page;
     }
 
-    #[derive(Deserialize)]
-    struct TokenAnswer {
-        access_token: Option<String>,
-        error: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct GitHubUser {
-        id: i64,
-        login: String,
-    }
-    let http = crate::chat::http_client();
-    let answer: Result<TokenAnswer, reqwest::Error> = async {
-        http.post(format!(
-            "{}/login/oauth/access_token",
-            settings.github_web_url
-        ))
-        .header("Accept", "application/json")
-        .json(&serde_json::json!({
-            "client_id": oauth.client_id,
-            "client_secret": oauth.client_secret.expose(),
-            "code": code,
-            "redirect_uri": redirect_uri(&public_url, "github"),
-        }))
-        .send()
-        .await?
-        .json()
-        .await
-    }
+    let redirect = redirect_uri(&public_url, "github");
+    let signed_in = github_sign_in(
+        settings,
+        &oauth.client_id,
+        oauth.client_secret.expose(),
+        &code,
+        &redirect,
+    )
     .await;
-    let github_token = match answer {
-        Ok(TokenAnswer {
-            access_token: Some(token),
-            ..
-        }) => token,
-        Ok(TokenAnswer { error, .. }) => {
-            tracing::warn!(
-                error = error.as_deref().unwrap_or("none"),
-                "GitHub refused the sign-in code"
-            );
+    let user = match signed_in {
+        Ok(user) => user,
+        Err(GitHubSignInError::Refused) => {
             return not_linked(
                 StatusCode::BAD_REQUEST,
                 "GitHub did not accept the sign-in (the code may have been used or expired); \
                  ask for a new link with /release link.",
             );
         }
-        Err(_) => {
+        Err(GitHubSignInError::Unreachable) => {
             return not_linked(
                 StatusCode::BAD_GATEWAY,
                 "GitHub could not be reached; ask for a new link with /release link.",
             );
         }
-    };
-    let user: Result<GitHubUser, reqwest::Error> = async {
-        http.get(format!(
-            "{}/user",
-            settings.github_api_url.trim_end_matches('/')
-        ))
-        .bearer_auth(&github_token)
-        .header("Accept", "application/vnd.github+json")
-        .header("User-Agent", "trainyard")
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await
-    }
-    .await;
-    let Ok(user) = user else {
-        return not_linked(
-            StatusCode::BAD_GATEWAY,
-            "GitHub did not say who signed in; ask for a new link with /release link.",
-        );
+        Err(GitHubSignInError::NoUser) => {
+            return not_linked(
+                StatusCode::BAD_GATEWAY,
+                "GitHub did not say who signed in; ask for a new link with /release link.",
+            );
+        }
     };
     let identity = Identity {
         github_id: user.id,
@@ -805,4 +763,89 @@ pub async fn github_callback(
             identity.github_login
         ),
     )
+}
+
+/// Who signed in to GitHub: the user's id and login.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GitHubUser {
+    /// The account's id: what identifies it for good.
+    pub id: i64,
+    /// Its login now.
+    pub login: String,
+}
+
+/// Why a GitHub sign-in did not say who it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitHubSignInError {
+    /// GitHub refused the code (used, expired, or not ours).
+    Refused,
+    /// GitHub could not be reached.
+    Unreachable,
+    /// GitHub did not say who the token belongs to.
+    NoUser,
+}
+
+/// Exchanges a sign-in `code` (server to server) and asks GitHub who it is for. The
+/// user's token is used for that one question and dropped.
+pub async fn github_sign_in(
+    settings: &Settings,
+    client_id: &str,
+    client_secret: &str,
+    code: &str,
+    redirect_uri: &str,
+) -> Result<GitHubUser, GitHubSignInError> {
+    #[derive(Deserialize)]
+    struct TokenAnswer {
+        access_token: Option<String>,
+        error: Option<String>,
+    }
+    let http = crate::chat::http_client();
+    let answer: Result<TokenAnswer, reqwest::Error> = async {
+        http.post(format!(
+            "{}/login/oauth/access_token",
+            settings.github_web_url
+        ))
+        .header("Accept", "application/json")
+        .json(&serde_json::json!({
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }))
+        .send()
+        .await?
+        .json()
+        .await
+    }
+    .await;
+    let github_token = match answer {
+        Ok(TokenAnswer {
+            access_token: Some(token),
+            ..
+        }) => token,
+        Ok(TokenAnswer { error, .. }) => {
+            tracing::warn!(
+                error = error.as_deref().unwrap_or("none"),
+                "GitHub refused the sign-in code"
+            );
+            return Err(GitHubSignInError::Refused);
+        }
+        Err(_) => return Err(GitHubSignInError::Unreachable),
+    };
+    let user: Result<GitHubUser, reqwest::Error> = async {
+        http.get(format!(
+            "{}/user",
+            settings.github_api_url.trim_end_matches('/')
+        ))
+        .bearer_auth(&github_token)
+        .header("Accept", "application/vnd.github+json")
+        .header("User-Agent", "trainyard")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+    }
+    .await;
+    user.map_err(|_| GitHubSignInError::NoUser)
 }

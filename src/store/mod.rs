@@ -18,6 +18,7 @@ pub mod release_snapshots;
 pub mod repo_configs;
 pub mod steps;
 pub mod trains;
+pub mod web_sessions;
 
 use std::str::FromStr;
 use std::time::Duration;

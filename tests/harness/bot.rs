@@ -37,9 +37,30 @@ pub struct TestBot {
 impl TestBot {
     /// A bot on `test`'s store with the repository configured by `config` (YAML).
     pub async fn start(test: &TestDb, config: &str) -> TestBot {
+        TestBot::start_with(test, config, |_, _| {}).await
+    }
+
+    /// [`TestBot::start`] with the App's OAuth (GitHub's sign-in on the fake) and the site at
+    /// `public_url`: the dashboard's settings.
+    pub async fn start_web(test: &TestDb, config: &str, public_url: &str) -> TestBot {
+        let public_url = public_url.to_owned();
+        TestBot::start_with(test, config, move |args, github| {
+            args.github_client_id = Some("Iv1.trainyard".into());
+            args.github_client_secret = Some(trainyard::settings::Secret::new("oauth-secret"));
+            args.github_web_url = Some(github.uri());
+            args.public_url = Some(public_url.clone());
+        })
+        .await
+    }
+
+    async fn start_with(
+        test: &TestDb,
+        config: &str,
+        more: impl Fn(&mut SettingsArgs, &FakeGitHub),
+    ) -> TestBot {
         let github = FakeGitHub::start().await;
         github.set_config(config);
-        let settings = Settings::resolve(SettingsArgs {
+        let mut args = SettingsArgs {
             github_app_id: Some(42),
             github_private_key_path: Some(
                 format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
@@ -47,8 +68,9 @@ impl TestBot {
             github_webhook_secret: Some(SECRET.parse().expect("secret")),
             github_api_url: Some(github.uri()),
             ..SettingsArgs::default()
-        })
-        .expect("settings");
+        };
+        more(&mut args, &github);
+        let settings = Settings::resolve(args).expect("settings");
         let clock = ManualClock::starting_at("2026-11-27T09:00:00Z".parse().expect("time"));
         let app = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
         TestBot {

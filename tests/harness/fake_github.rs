@@ -93,6 +93,12 @@ struct State {
     files: HashMap<String, String>,
     /// GitHub user id → current login.
     users: HashMap<i64, String>,
+    /// Who is signed in to GitHub in the browser (the sign-in page answers for them).
+    signed_in: Option<(i64, String)>,
+    /// Sign-in codes handed out, each good once.
+    sign_in_codes: HashMap<String, (i64, String)>,
+    /// Whose token was handed out last (`GET /user` answers for it).
+    token_user: Option<(i64, String)>,
     /// Deployments, as created.
     deployments: Vec<Deployment>,
     /// How the next deployment requests are answered instead of creating them.
@@ -283,6 +289,14 @@ impl FakeGitHub {
             "creator": {"login": "deploy-bot", "type": "Bot", "id": 5},
         });
         payload
+    }
+
+    /// The browser is signed in to GitHub as `login` (id `id`): GitHub's sign-in page sends it
+    /// straight back to the App with a code for that account.
+    pub fn sign_in_as(&self, id: i64, login: &str) {
+        let mut state = self.lock();
+        state.users.insert(id, login.into());
+        state.signed_in = Some((id, login.into()));
     }
 
     /// The GitHub user with id `id` is now called `login` (`GET /user/{id}`).
@@ -574,6 +588,42 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
     if method == "POST" && path.starts_with("/app/installations/") {
         return ResponseTemplate::new(201)
             .set_body_json(json!({"token": "ghs_fake", "expires_at": "2099-01-01T00:00:00Z"}));
+    }
+    if method == "GET" && path == "/login/oauth/authorize" {
+        let query: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let Some((id, login)) = s.signed_in.clone() else {
+            return ResponseTemplate::new(200).set_body_string("Sign in to GitHub");
+        };
+        let code = format!("code-{id}-{}", s.sign_in_codes.len() + 1);
+        s.sign_in_codes.insert(code.clone(), (id, login));
+        let to = format!(
+            "{}?code={code}&state={}",
+            query.get("redirect_uri").cloned().unwrap_or_default(),
+            query.get("state").cloned().unwrap_or_default()
+        );
+        return ResponseTemplate::new(302).insert_header("location", to.as_str());
+    }
+    if method == "POST" && path == "/login/oauth/access_token" {
+        let code = body["code"].as_str().unwrap_or_default();
+        return match s.sign_in_codes.remove(code) {
+            Some(user) => {
+                s.token_user = Some(user);
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"access_token": format!("gho_{code}"), "token_type": "bearer"}),
+                )
+            }
+            None => {
+                ResponseTemplate::new(200).set_body_json(json!({"error": "bad_verification_code"}))
+            }
+        };
+    }
+    if method == "GET" && path == "/user" {
+        return match s.token_user.clone() {
+            Some((id, login)) => {
+                ResponseTemplate::new(200).set_body_json(json!({"id": id, "login": login}))
+            }
+            None => ResponseTemplate::new(401),
+        };
     }
     if let Some(id) = path.strip_prefix("/user/") {
         return match id.parse::<i64>().ok().and_then(|id| s.users.get(&id)) {

@@ -11,6 +11,7 @@
 )]
 
 pub mod bot;
+pub mod browser;
 pub mod db;
 pub mod fake_github;
 pub mod github;

@@ -20,7 +20,8 @@ pub struct ConfigCache(Arc<Mutex<HashMap<String, CachedConfig>>>);
 type CachedConfig = (String, Arc<RepoConfig>);
 
 /// The configuration in force, as stored (no GitHub call).
-pub(super) async fn stored_config(
+/// The repository's stored configuration (parsed once per version), or the defaults.
+pub async fn stored_config(
     ctx: &TrainContext,
     repo: &RepoFullName,
 ) -> Result<Arc<RepoConfig>, StoreError> {

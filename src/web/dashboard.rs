@@ -1,0 +1,932 @@
+//! The dashboard: sign in with GitHub (the App's OAuth), then the repositories you can read
+//! → their lines and live trains (with Cut / Approve / Reject for those allowed), the
+//! deployments per environment and their locks, release health with small server-drawn
+//! charts, and the audit trail. Server-rendered with maud, usable without JavaScript.
+//!
+//! Who may see a repository is asked of GitHub (the collaborator permission, cached
+//! briefly); actions go through the same command path and checks as chat, from forms that
+//! carry the session's CSRF token, and only from this site (`Origin`).
+
+use axum::Json;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::domain::health::{self, Health, Spread};
+use crate::domain::ids::RepoFullName;
+use crate::domain::permission::Permission;
+use crate::domain::train::{TrainCommand, TrainState};
+use crate::handlers::train_commands::RunTrainCommand;
+use crate::inbound::linking::{GitHubSignInError, github_sign_in};
+use crate::ports::GitHubPort;
+use crate::store::web_sessions::{self, Session};
+use crate::store::{audit, deployments, installations, trains};
+
+const SESSION_COOKIE: &str = "trainyard_session";
+const SIGNIN_COOKIE: &str = "trainyard_signin";
+/// How long a sign-in lasts.
+const SESSION_HOURS: i64 = 8;
+
+fn random_token() -> String {
+    format!(
+        "{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// `Secure` when the site is served over HTTPS (a local http:// trial keeps working).
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = state
+        .settings
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let text = format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// A whole page: the site's look, no scripts.
+fn layout(title: &str, signed_in: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href="data:,";
+                title { (title) " · trainyard" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a.brand href="/" { "trainyard" }
+                    @if let Some(session) = signed_in {
+                        form.signout method="post" action="/signout" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            span.muted { "signed in as " strong { (session.login) } }
+                            " "
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+const STYLE: &str = "\
+body{font:15px/1.5 -apple-system,BlinkMacSystemFont,'Segoe UI',Helvetica,Arial,sans-serif;\
+color:#1f2328;background:#f6f8fa;margin:0}\
+header{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1.5rem;\
+background:#24292f;color:#fff}header a.brand{color:#fff;font-weight:600;text-decoration:none}\
+header .muted{color:#d0d7de}header strong{color:#fff}\
+main{max-width:64rem;margin:1.5rem auto;padding:0 1.5rem}\
+h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin:1.6rem 0 .6rem;\
+border-bottom:1px solid #d0d7de;padding-bottom:.3rem}\
+.box{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.8rem 1rem;\
+margin-bottom:.8rem}.state{display:inline-block;border-radius:2em;padding:0 .6em;\
+font-size:.8rem;font-weight:600;border:1px solid}.open{color:#1a7f37}.frozen{color:#9a6700}\
+.approved{color:#0969da}.blocked{color:#cf222e}.muted{color:#59636e}\
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;\
+border-bottom:1px solid #eaeef2;vertical-align:top}th{font-weight:600;color:#59636e;\
+font-size:.85rem}button{font:inherit;padding:.25rem .8rem;border-radius:6px;\
+border:1px solid #d0d7de;background:#f6f8fa;cursor:pointer}button.primary{background:#1f883d;\
+color:#fff;border-color:#1a7f37}button.danger{color:#cf222e}\
+form.inline{display:inline}input[type=text]{font:inherit;padding:.2rem .4rem;\
+border:1px solid #d0d7de;border-radius:6px}.grid{display:grid;\
+grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:.8rem}\
+.figure{font-size:1.3rem;font-weight:600}.flash{background:#ddf4ff;border-color:#54aeff}\
+ul.prs{margin:.3rem 0;padding-left:1.2rem}svg{display:block}\
+form.signout{margin:0}form.signout button{padding:.1rem .6rem}\
+";
+
+fn page(status: StatusCode, title: &str, session: Option<&Session>, body: Markup) -> Response {
+    let mut response = (status, layout(title, session, body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self' https: http:; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn message(status: StatusCode, title: &str, session: Option<&Session>, text: &str) -> Response {
+    page(
+        status,
+        title,
+        session,
+        html! { h1 { (title) } p { (text) } },
+    )
+}
+
+/// The signed-in session of this request, if any.
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    web_sessions::get(&state.db, token, state.queue.clock().now().as_millisecond())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// `GET /`: the setup page while there is no App; the sign-in page, then the repositories.
+pub async fn home(
+    state: State<AppState>,
+    query: Query<super::setup::HomeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if state.settings.github.is_none() || state.settings.github_oauth.is_none() {
+        return super::setup::home(state, query).await;
+    }
+    let Some(session) = session(&state, &headers).await else {
+        return page(
+            StatusCode::OK,
+            "Sign in",
+            None,
+            html! {
+                h1 { "Release trains, deployments and their health" }
+                p { "Sign in with GitHub to see the repositories you can read." }
+                form method="get" action="/signin" {
+                    button.primary type="submit" { "Sign in with GitHub" }
+                }
+            },
+        );
+    };
+    let repositories = match readable_repositories(&state, &session).await {
+        Ok(repositories) => repositories,
+        Err(reason) => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Repositories",
+                Some(&session),
+                &reason,
+            );
+        }
+    };
+    let mut rows = Vec::new();
+    for repo in &repositories {
+        let live = trains::in_states(
+            &state.db,
+            repo,
+            &[
+                TrainState::Open,
+                TrainState::Frozen,
+                TrainState::Approved,
+                TrainState::Blocked,
+            ],
+        )
+        .await
+        .unwrap_or_default();
+        rows.push((repo.clone(), live));
+    }
+    page(
+        StatusCode::OK,
+        "Repositories",
+        Some(&session),
+        html! {
+            h1 { "Repositories" }
+            @if rows.is_empty() {
+                p.muted { "None of the repositories trainyard is installed on is readable by you." }
+            }
+            table.box {
+                tr { th { "Repository" } th { "Live trains" } }
+                @for (repo, live) in &rows {
+                    tr {
+                        td { a href=(format!("/repos/{repo}")) { (repo) } }
+                        td {
+                            @for train in live {
+                                span class=(format!("state {}", train.state)) { (train.state) }
+                                " " (train.line) " "
+                                span.muted { (train.version.as_deref().unwrap_or("next")) }
+                                " "
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The installed repositories `session`'s user can read, in name order.
+async fn readable_repositories(
+    state: &AppState,
+    session: &Session,
+) -> Result<Vec<RepoFullName>, String> {
+    let ctx = state.train_context();
+    let github = ctx.github().map_err(|e| e.to_string())?;
+    let mut readable = Vec::new();
+    for installation in installations::list(&state.db)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let names = installations::repositories(&state.db, installation.id as u64)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Ok(installation_id) = u64::try_from(installation.id) else {
+            continue;
+        };
+        for name in names {
+            let Ok(repo) = RepoFullName::parse(&name) else {
+                continue;
+            };
+            let permission = github
+                .collaborator_permission(installation_id, &repo, &session.login)
+                .await
+                .map_err(|e| format!("GitHub could not say who may read {repo}: {e}"))?;
+            if permission >= Permission::Read {
+                readable.push(repo);
+            }
+        }
+    }
+    readable.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    Ok(readable)
+}
+
+/// `GET /signin`: off to GitHub, with a state bound to this browser.
+pub async fn sign_in(State(state): State<AppState>) -> Response {
+    let (Some(oauth), Some(public_url)) =
+        (&state.settings.github_oauth, &state.settings.public_url)
+    else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign in",
+            None,
+            "GitHub sign-in is not set up (TRAINYARD_GITHUB_CLIENT_ID, \
+             TRAINYARD_GITHUB_CLIENT_SECRET and TRAINYARD_PUBLIC_URL).",
+        );
+    };
+    let signin_state = random_token();
+    let redirect = format!("{}/oauth/github/signin", public_url.trim_end_matches('/'));
+    let location = format!(
+        "{}/login/oauth/authorize?client_id={}&redirect_uri={}&state={signin_state}",
+        state.settings.github_web_url,
+        percent_encoding::utf8_percent_encode(&oauth.client_id, percent_encoding::NON_ALPHANUMERIC),
+        percent_encoding::utf8_percent_encode(&redirect, percent_encoding::NON_ALPHANUMERIC),
+    );
+    let mut response = see_other(&location);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&state, SIGNIN_COOKIE, &signin_state, 600),
+    );
+    response
+}
+
+/// GitHub's answer to a sign-in.
+#[derive(Debug, Deserialize)]
+pub struct SignInAnswer {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /oauth/github/signin`: the code is exchanged server to server; the state must be
+/// the one this browser was sent off with.
+pub async fn signed_in(
+    State(state): State<AppState>,
+    Query(answer): Query<SignInAnswer>,
+    headers: HeaderMap,
+) -> Response {
+    let (Some(oauth), Some(public_url)) =
+        (&state.settings.github_oauth, &state.settings.public_url)
+    else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign in",
+            None,
+            "GitHub sign-in is not set up.",
+        );
+    };
+    let expected = cookie(&headers, SIGNIN_COOKIE);
+    let (Some(code), Some(given)) = (answer.code.as_deref(), answer.state.as_deref()) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            None,
+            "GitHub sign-in was cancelled.",
+        );
+    };
+    if expected != Some(given) || given.len() != 64 {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Sign in",
+            None,
+            "This sign-in was not started in this browser; start again from the sign-in page.",
+        );
+    }
+    let redirect = format!("{}/oauth/github/signin", public_url.trim_end_matches('/'));
+    let user = match github_sign_in(
+        &state.settings,
+        &oauth.client_id,
+        oauth.client_secret.expose(),
+        code,
+        &redirect,
+    )
+    .await
+    {
+        Ok(user) => user,
+        Err(GitHubSignInError::Refused) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                None,
+                "GitHub did not accept the sign-in; start again.",
+            );
+        }
+        Err(_) => {
+            return message(
+                StatusCode::BAD_GATEWAY,
+                "Sign in",
+                None,
+                "GitHub could not be asked who signed in; try again in a moment.",
+            );
+        }
+    };
+    let token = random_token();
+    let now = state.queue.clock().now().as_millisecond();
+    let session = Session {
+        github_id: user.id,
+        login: user.login,
+        csrf: random_token(),
+    };
+    let expires_at = now + SESSION_HOURS * 3600 * 1000;
+    if let Err(error) = web_sessions::create(&state.db, &token, &session, now, expires_at).await {
+        tracing::error!(%error, "session not stored");
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign in",
+            None,
+            "The sign-in could not be saved; try again in a moment.",
+        );
+    }
+    tracing::info!(login = %session.login, "signed in to the dashboard");
+    let mut response = see_other("/");
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+    );
+    headers.append(header::SET_COOKIE, set_cookie(&state, SIGNIN_COOKIE, "", 0));
+    response
+}
+
+/// A form's CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// Whether a form post comes from this site with this session's token.
+fn genuine(state: &AppState, headers: &HeaderMap, session: &Session, csrf: &str) -> bool {
+    let same_origin = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        // Browsers send Origin with every form post; without one it is not a browser's.
+        None => false,
+        Some(origin) => state
+            .settings
+            .public_url
+            .as_deref()
+            .is_some_and(|public| public.trim_end_matches('/').eq_ignore_ascii_case(origin)),
+    };
+    let token_matches = csrf.len() == session.csrf.len()
+        && csrf
+            .bytes()
+            .zip(session.csrf.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same_origin && token_matches
+}
+
+/// `POST /signout`.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(session) = session(&state, &headers).await
+        && genuine(&state, &headers, &session, &form.csrf)
+        && let Some(token) = cookie(&headers, SESSION_COOKIE)
+    {
+        let _ = web_sessions::delete(&state.db, token).await;
+    }
+    let mut response = see_other("/");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", 0),
+    );
+    response
+}
+
+/// The signed-in reader of `owner/name`, or the page saying why not.
+async fn reader(
+    state: &AppState,
+    headers: &HeaderMap,
+    owner: &str,
+    name: &str,
+) -> Result<(Session, RepoFullName, u64, Permission), Box<Response>> {
+    let Some(session) = session(state, headers).await else {
+        return Err(Box::new(see_other("/")));
+    };
+    let not_found = || {
+        Box::new(message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            None,
+            "No such repository, or not one you can read.",
+        ))
+    };
+    let repo = RepoFullName::parse(&format!("{owner}/{name}")).map_err(|_| not_found())?;
+    let installation = installations::for_repository(&state.db, &repo)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(not_found)?;
+    let ctx = state.train_context();
+    let github = ctx.github().map_err(|_| not_found())?;
+    let permission = github
+        .collaborator_permission(installation, &repo, &session.login)
+        .await
+        .map_err(|_| {
+            Box::new(message(
+                StatusCode::BAD_GATEWAY,
+                "Unavailable",
+                None,
+                "GitHub could not say whether you may read this repository; try again.",
+            ))
+        })?;
+    if permission < Permission::Read {
+        return Err(not_found());
+    }
+    Ok((session, repo, installation, permission))
+}
+
+/// What the repository page shows after an action.
+#[derive(Debug, Deserialize, Default)]
+pub struct RepoQuery {
+    done: Option<String>,
+}
+
+/// `GET /repos/{owner}/{name}`.
+pub async fn repository(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+    Query(query): Query<RepoQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (session, repo, _, permission) = match reader(&state, &headers, &owner, &name).await {
+        Ok(reader) => reader,
+        Err(page) => return *page,
+    };
+    match repository_page(&state, &session, &repo, permission, query.done.as_deref()).await {
+        Ok(markup) => page(StatusCode::OK, repo.as_ref(), Some(&session), markup),
+        Err(error) => {
+            tracing::error!(%error, "repository page not rendered");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                repo.as_ref(),
+                Some(&session),
+                "The store did not answer; try again in a moment.",
+            )
+        }
+    }
+}
+
+/// The repository page's content.
+pub async fn repository_page(
+    state: &AppState,
+    session: &Session,
+    repo: &RepoFullName,
+    permission: Permission,
+    done: Option<&str>,
+) -> Result<Markup, crate::store::StoreError> {
+    let now = state.queue.clock().now().as_millisecond();
+    let live = trains::in_states(
+        &state.db,
+        repo,
+        &[
+            TrainState::Open,
+            TrainState::Frozen,
+            TrainState::Approved,
+            TrainState::Blocked,
+        ],
+    )
+    .await?;
+    let mut trains_shown = Vec::new();
+    for train in &live {
+        let passengers = trains::passengers(&state.db, train.id).await?;
+        let approvals = trains::approvals(&state.db, train.id).await?;
+        trains_shown.push((train, passengers, approvals));
+    }
+    let mut environments = Vec::new();
+    for environment in deployments::environments(&state.db, repo.as_ref()).await? {
+        let last = deployments::history(&state.db, repo.as_ref(), &environment, 1).await?;
+        environments.push((environment, last.into_iter().next()));
+    }
+    let locks = deployments::locks(&state.db, repo.as_ref()).await?;
+    let config = crate::handlers::chat::stored_config(&state.train_context(), repo).await?;
+    let production = |environment: &str| {
+        config.environment(environment).map_or_else(
+            || environment.eq_ignore_ascii_case("production"),
+            |env| env.is_production(),
+        )
+    };
+    let history = crate::store::history::history(&state.db, repo, production).await?;
+    let health = health::compute(&history, now, 30);
+    let weeks = weekly(&history, now, 12);
+    let trail = audit::recent(
+        &state.db,
+        &audit::Query {
+            repository: Some(repo.to_string()),
+            since: None,
+            limit: 20,
+        },
+    )
+    .await?;
+    let may_act = permission >= Permission::Write;
+    Ok(html! {
+        h1 { (repo) }
+        @if let Some(done) = done {
+            div.box.flash { (done) }
+        }
+        h2 { "Trains" }
+        @if trains_shown.is_empty() {
+            p.muted { "No live train: nothing has boarded since the last release." }
+        }
+        @for (train, passengers, approvals) in &trains_shown {
+            div.box {
+                span class=(format!("state {}", train.state)) { (train.state) }
+                " " strong { (train.line) } " "
+                (train.tag_name.as_deref().or(train.version.as_deref()).unwrap_or("next version"))
+                @if let Some(by) = &train.cut_by { span.muted { " · cut by " (by) } }
+                @if !approvals.is_empty() {
+                    span.muted { " · approved by "
+                        (approvals.iter().map(|a| a.login.as_str()).collect::<Vec<_>>().join(", ")) }
+                }
+                @if let Some(reason) = &train.blocked_reason { p.blocked { "Blocked: " (reason) } }
+                ul.prs {
+                    @for pr in passengers {
+                        li { "#" (pr.number) " " (pr.title)
+                            @if let Some(author) = &pr.author { span.muted { " — " (author) } } }
+                    }
+                }
+                @if passengers.is_empty() { p.muted { "No pull request on board yet." } }
+                @if may_act {
+                    @match train.state() {
+                        TrainState::Open => {
+                            (action_form(repo, session, "cut", train.id, &train.line, "Cut", "primary", false))
+                        }
+                        TrainState::Frozen => {
+                            (action_form(repo, session, "approve", train.id, &train.line, "Approve", "primary", false))
+                            " "
+                            (action_form(repo, session, "reject", train.id, &train.line, "Reject", "danger", true))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        h2 { "Deployments" }
+        @if environments.is_empty() { p.muted { "No deployment recorded." } }
+        @else {
+            table.box {
+                tr { th { "Environment" } th { "Last deployment" } th { "State" } th { "Lock" } }
+                @for (environment, last) in &environments {
+                    tr {
+                        td { (environment) }
+                        td { @if let Some(d) = last { (d.ref_name) span.muted { " by " (d.requested_by) } } }
+                        td { @if let Some(d) = last { (d.state) } }
+                        td { @if let Some(lock) = locks.iter().find(|l| &l.environment == environment) {
+                            "🔒 " (lock.owner) ": " (lock.reason) } }
+                    }
+                }
+            }
+        }
+        h2 { "Health, last 30 days" }
+        (health_figures(&health))
+        div.grid {
+            div.box { strong { "Lead time to release (median, hours), by week" }
+                (chart(&weeks.iter().map(|w| w.lead_time_hours).collect::<Vec<_>>(), "#0969da")) }
+            div.box { strong { "Releases or deployments, by week" }
+                (chart(&weeks.iter().map(|w| Some(w.count)).collect::<Vec<_>>(), "#1a7f37")) }
+            div.box { strong { "Change failure rate (%), by week" }
+                (chart(&weeks.iter().map(|w| w.failure_percent).collect::<Vec<_>>(), "#cf222e")) }
+        }
+        details.box {
+            summary { "What the figures mean" }
+            dl { @for (name, meaning) in health::DEFINITIONS { dt { strong { (name) } } dd { (meaning) } } }
+        }
+        h2 { "Audit trail" }
+        table.box {
+            tr { th { "When" } th { "Who" } th { "What" } th { "Outcome" } }
+            @for record in &trail {
+                tr {
+                    td.muted { (jiff::Timestamp::from_millisecond(record.at).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
+                    td { (record.actor_login) span.muted { " (" (record.surface) ")" } }
+                    td { (record.action) @if !record.detail.is_empty() { br; span.muted { (record.detail) } } }
+                    td { (record.outcome) }
+                }
+            }
+        }
+    })
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one form: its target and its look"
+)]
+fn action_form(
+    repo: &RepoFullName,
+    session: &Session,
+    command: &str,
+    train_id: i64,
+    line: &str,
+    label: &str,
+    class: &str,
+    with_reason: bool,
+) -> Markup {
+    html! {
+        form.inline method="post" action=(format!("/repos/{repo}/commands")) {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="command" value=(command);
+            input type="hidden" name="train" value=(train_id);
+            input type="hidden" name="line" value=(line);
+            @if with_reason {
+                input type="text" name="reason" placeholder="why" required;
+                " "
+            }
+            button class=(class) type="submit" { (label) }
+        }
+    }
+}
+
+fn spread(x: &Spread) -> String {
+    match (x.median_secs, x.p90_secs) {
+        (Some(median), Some(p90)) => {
+            format!("{} (p90 {})", health::human(median), health::human(p90))
+        }
+        _ => "–".to_owned(),
+    }
+}
+
+fn health_figures(h: &Health) -> Markup {
+    let frequency = match h.basis {
+        health::Basis::Deployments => format!("{:.1} deployments / week", h.per_week),
+        health::Basis::Releases => format!("{:.1} releases / week", h.per_week),
+    };
+    let failure = h
+        .change_failure_rate
+        .fraction()
+        .map_or("–".to_owned(), |f| format!("{:.0}%", f * 100.0));
+    html! {
+        div.grid {
+            div.box { div.muted { "Lead time to release" } div.figure { (spread(&h.lead_time_to_release)) } }
+            div.box { div.muted { "Lead time to production" } div.figure { (spread(&h.lead_time_to_production)) } }
+            div.box { div.muted { "Frequency" } div.figure { (frequency) } }
+            div.box { div.muted { "Change failure rate" } div.figure { (failure) } }
+            div.box { div.muted { "Time to restore" } div.figure { (spread(&h.time_to_restore)) } }
+            div.box { div.muted { "Trains" } div.figure { (h.releases) " released" }
+                div.muted { "cut → release " (spread(&h.cut_to_release)) ", " (h.rejected_cuts) " rejected cuts" } }
+        }
+    }
+}
+
+/// One week's figures for the charts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Week {
+    /// Median lead time to release, in hours.
+    pub lead_time_hours: Option<f64>,
+    /// Releases (or production deployments) that week.
+    pub count: f64,
+    /// Change failure rate, in percent.
+    pub failure_percent: Option<f64>,
+}
+
+/// The last `weeks` weeks, oldest first.
+pub fn weekly(history: &health::History, now: i64, weeks: i64) -> Vec<Week> {
+    const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+    (0..weeks)
+        .rev()
+        .map(|back| {
+            let h = health::compute(history, now - back * WEEK_MS, 7);
+            Week {
+                lead_time_hours: h
+                    .lead_time_to_release
+                    .median_secs
+                    .map(|s| s as f64 / 3600.0),
+                count: match h.basis {
+                    health::Basis::Deployments => h.production_deployments as f64,
+                    health::Basis::Releases => h.releases as f64,
+                },
+                failure_percent: h.change_failure_rate.fraction().map(|f| f * 100.0),
+            }
+        })
+        .collect()
+}
+
+/// A small bar chart drawn on the server: one bar per value, empty weeks left blank.
+pub fn chart(values: &[Option<f64>], colour: &str) -> Markup {
+    let (width, height) = (240.0_f64, 64.0_f64);
+    let max = values.iter().flatten().copied().fold(0.0_f64, f64::max);
+    let slot = width / values.len().max(1) as f64;
+    let label = values
+        .iter()
+        .map(|v| v.map_or("none".to_owned(), |v| format!("{v:.1}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    html! {
+        svg width=(width) height=(height + 14.0) viewBox=(format!("0 0 {width} {}", height + 14.0))
+            role="img" aria-label=(format!("by week, oldest first: {label}")) {
+            line x1="0" y1=(height) x2=(width) y2=(height) stroke="#d0d7de" {}
+            @for (i, value) in values.iter().enumerate() {
+                @if let Some(value) = value {
+                    @let h = if max > 0.0 { (value / max * (height - 4.0)).max(1.0) } else { 1.0 };
+                    rect x=(format!("{:.1}", i as f64 * slot + 2.0)) y=(format!("{:.1}", height - h))
+                        width=(format!("{:.1}", (slot - 4.0).max(1.0))) height=(format!("{h:.1}"))
+                        fill=(colour) { title { (format!("{value:.1}")) } }
+                }
+            }
+            text x="0" y=(height + 12.0) font-size="10" fill="#59636e" { "12 weeks ago" }
+            text x=(width) y=(height + 12.0) font-size="10" fill="#59636e" text-anchor="end" { "this week" }
+        }
+    }
+}
+
+/// A command from the page.
+#[derive(Debug, Deserialize)]
+pub struct CommandForm {
+    csrf: String,
+    command: String,
+    train: i64,
+    line: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /repos/{owner}/{name}/commands`: Cut, Approve or Reject, through the command path
+/// (the same permission checks as chat), recorded and enqueued; the page says so.
+pub async fn command(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<CommandForm>,
+) -> Response {
+    let (session, repo, installation, _) = match reader(&state, &headers, &owner, &name).await {
+        Ok(reader) => reader,
+        Err(page) => return *page,
+    };
+    if !genuine(&state, &headers, &session, &form.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            Some(&session),
+            "This form did not come from this site; open the page again and retry.",
+        );
+    }
+    let command = match form.command.as_str() {
+        "cut" => TrainCommand::Cut,
+        "approve" => TrainCommand::Approve,
+        "reject" => match form
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            Some(reason) => TrainCommand::Reject {
+                reason: reason.chars().take(500).collect(),
+            },
+            None => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "Refused",
+                    Some(&session),
+                    "A rejection needs a reason.",
+                );
+            }
+        },
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Refused",
+                Some(&session),
+                "Unknown command.",
+            );
+        }
+    };
+    let verb = form.command.clone();
+    let job = RunTrainCommand {
+        repository: repo.clone(),
+        installation,
+        line: Some(form.line.clone()),
+        actor: session.login.clone(),
+        actor_id: Some(session.github_id),
+        command,
+        command_id: format!("web:{}", random_token()),
+        by_schedule: false,
+        reply_to: None,
+        train_id: Some(form.train),
+        expect_version: None,
+    };
+    let enqueued = state.queue.enqueue_now(&job).await;
+    if let Err(error) = enqueued {
+        tracing::error!(%error, "web command not enqueued");
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            Some(&session),
+            "trainyard cannot take the command now; try again in a moment.",
+        );
+    }
+    let done = format!(
+        "{verb} asked for the {} train; its outcome shows here and in the audit trail once \
+         it is decided.",
+        form.line
+    );
+    see_other(&format!(
+        "/repos/{repo}?done={}",
+        percent_encoding::utf8_percent_encode(&done, percent_encoding::NON_ALPHANUMERIC)
+    ))
+}
+
+/// `?days=N` for the metrics API.
+#[derive(Debug, Deserialize)]
+pub struct MetricsQuery {
+    days: Option<i64>,
+}
+
+/// `GET /api/v1/repos/{owner}/{name}/metrics?days=N`: the health figures as JSON, for a
+/// signed-in reader.
+pub async fn metrics_api(
+    State(state): State<AppState>,
+    Path((owner, name)): Path<(String, String)>,
+    Query(query): Query<MetricsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json_error = |status: StatusCode, text: &str| {
+        (status, Json(serde_json::json!({ "error": text }))).into_response()
+    };
+    if session(&state, &headers).await.is_none() {
+        return json_error(StatusCode::UNAUTHORIZED, "sign in at / first");
+    }
+    let days = query.days.unwrap_or(30);
+    if !(1..=365).contains(&days) {
+        return json_error(StatusCode::BAD_REQUEST, "days must be 1 to 365");
+    }
+    let (_, repo, _, _) = match reader(&state, &headers, &owner, &name).await {
+        Ok(reader) => reader,
+        Err(_) => return json_error(StatusCode::NOT_FOUND, "no such repository you can read"),
+    };
+    let figures = async {
+        let config = crate::handlers::chat::stored_config(&state.train_context(), &repo).await?;
+        let production = |environment: &str| {
+            config.environment(environment).map_or_else(
+                || environment.eq_ignore_ascii_case("production"),
+                |env| env.is_production(),
+            )
+        };
+        let history = crate::store::history::history(&state.db, &repo, production).await?;
+        Ok::<_, crate::store::StoreError>(health::compute(
+            &history,
+            state.queue.clock().now().as_millisecond(),
+            days,
+        ))
+    };
+    match figures.await {
+        Ok(figures) => Json(serde_json::json!({
+            "repository": repo.as_ref(),
+            "metrics": figures,
+            "definitions": health::DEFINITIONS.iter().map(|(k, v)| (*k, *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .into_response(),
+        Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer"),
+    }
+}
