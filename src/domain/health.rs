@@ -220,6 +220,20 @@ pub fn compute(history: &History, now: i64, days: i64) -> Health {
         .filter(|d| d.state == "success" && within(d.finished_at))
         .collect();
 
+    // Each deployed train's line and publication, looked up once per deployment.
+    let published_by_id: std::collections::HashMap<i64, (&str, i64)> = history
+        .trains
+        .iter()
+        .filter_map(|t| Some((t.id, (t.line.as_str(), t.published_at?))))
+        .collect();
+    let successes: Vec<(&str, i64, i64)> = production
+        .iter()
+        .filter(|d| d.state == "success" && !d.rollback)
+        .filter_map(|d| {
+            let (line, published) = published_by_id.get(&d.train_id?)?;
+            Some((*line, *published, d.finished_at))
+        })
+        .collect();
     let mut to_release = Vec::new();
     let mut to_production = Vec::new();
     for train in &released {
@@ -227,20 +241,12 @@ pub fn compute(history: &History, now: i64, days: i64) -> Health {
             continue;
         };
         // The first success of this release, or of a later release of the same line.
-        let later_or_same = |d: &&&DeploymentFacts| {
-            d.train_id.is_some_and(|id| {
-                history.trains.iter().any(|t| {
-                    t.id == id
-                        && t.line == train.line
-                        && t.published_at.is_some_and(|p| p >= published)
-                })
-            })
-        };
-        let first_success = production
+        let first_success = successes
             .iter()
-            .filter(|d| d.state == "success" && !d.rollback)
-            .filter(later_or_same)
-            .map(|d| d.finished_at)
+            .filter(|(line, deployed_release, _)| {
+                *line == train.line && *deployed_release >= published
+            })
+            .map(|(_, _, finished)| *finished)
             .min();
         for merged in &train.merged_at {
             to_release.push(published - merged);
