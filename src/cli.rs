@@ -71,6 +71,13 @@ pub enum Command {
         #[arg(long)]
         run: bool,
     },
+    /// Release health: read a repository's past releases, merged pull requests and
+    /// deployments from GitHub once (`metrics backfill --repo owner/name`).
+    Metrics {
+        /// What to do.
+        #[command(subcommand)]
+        action: MetricsAction,
+    },
     /// Show the audit log, newest first: commands (accepted or refused, with the reason),
     /// effects on GitHub and configuration changes.
     Audit {
@@ -102,6 +109,21 @@ fn since_millis(value: &str) -> anyhow::Result<i64> {
         .context("--since: date out of range")?
         .timestamp()
         .as_millisecond())
+}
+
+/// `trainyard metrics …`.
+#[derive(Debug, Subcommand)]
+pub enum MetricsAction {
+    /// Read the repository's history from GitHub once (releases, merged pull requests,
+    /// deployments); what trainyard knows already is kept as it is.
+    Backfill {
+        /// The repository (owner/name); trainyard must be installed on it.
+        #[arg(long)]
+        repo: String,
+        /// The train line past releases belong to [default: the configuration's first].
+        #[arg(long)]
+        line: Option<String>,
+    },
 }
 
 /// `trainyard discord …`.
@@ -272,6 +294,47 @@ pub async fn run() -> anyhow::Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::Metrics {
+            action: MetricsAction::Backfill { repo, line },
+        } => {
+            let repo = crate::domain::ids::RepoFullName::parse(&repo)
+                .with_context(|| format!("--repo {repo:?}: give owner/name"))?;
+            let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
+            let installation = crate::store::installations::for_repository(&state.db, &repo)
+                .await?
+                .with_context(|| format!("trainyard is not installed on {repo}"))?;
+            let ctx = state.train_context();
+            let github = ctx.github()?;
+            let config = crate::handlers::chat::stored_config(&ctx, &repo).await?;
+            let lines = config.lines();
+            let chosen = match &line {
+                Some(name) => lines
+                    .iter()
+                    .find(|l| &l.name == name)
+                    .with_context(|| format!("{repo} has no train line {name:?}"))?,
+                None => lines.first().context("no train line")?,
+            };
+            let branch = match &chosen.branch {
+                Some(branch) => branch.clone(),
+                None => github.default_branch(installation, &repo).await?,
+            };
+            let done = crate::handlers::backfill::backfill(
+                &state.db,
+                github,
+                installation,
+                &repo,
+                &chosen.name,
+                &branch,
+                ctx.now(),
+            )
+            .await?;
+            println!(
+                "{repo}: added {} past releases with {} pull requests, and {} deployments \
+                 ({} GitHub calls)",
+                done.releases, done.pull_requests, done.deployments, done.calls
+            );
             Ok(())
         }
         Command::Audit {

@@ -5,8 +5,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use http::Method;
-use serde::Deserialize;
 
 use crate::clock::SystemClock;
 use crate::domain::ids::RepoFullName;
@@ -194,15 +192,10 @@ async fn default_branch(
     installation: u64,
     repo: &RepoFullName,
 ) -> anyhow::Result<String> {
-    #[derive(Deserialize)]
-    struct Repository {
-        default_branch: String,
-    }
-    let found: Repository = github
-        .request(installation, Method::GET, &format!("/repos/{repo}"), None)
+    github
+        .default_branch(installation, repo)
         .await
-        .map_err(|e| explain(e, repo, None))?;
-    Ok(found.default_branch)
+        .map_err(|e| explain(e, repo, None))
 }
 
 /// Turns GitHub's refusals into what to do about them.

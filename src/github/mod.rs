@@ -6,6 +6,7 @@ pub mod client;
 pub mod deployments;
 pub mod error;
 pub mod git;
+pub mod history;
 pub mod manifest;
 pub mod notes;
 

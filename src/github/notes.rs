@@ -202,19 +202,20 @@ impl GitHubClient {
     }
 
     /// GETs a REST list 100 items a page until a short page or `limit` items.
-    async fn get_pages<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn get_pages<T: serde::de::DeserializeOwned>(
         &self,
         installation: u64,
         route: &str,
         limit: usize,
     ) -> Result<Vec<T>, GitHubError> {
         let mut items = Vec::new();
+        let separator = if route.contains('?') { '&' } else { '?' };
         for page in 1.. {
             let batch: Vec<T> = self
                 .request(
                     installation,
                     Method::GET,
-                    &format!("{route}?per_page=100&page={page}"),
+                    &format!("{route}{separator}per_page=100&page={page}"),
                     None,
                 )
                 .await?;

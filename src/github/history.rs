@@ -1,0 +1,175 @@
+//! What GitHub remembers of a repository's past releases, for the one-time backfill of
+//! release health: published releases, merged pull requests and deployments with their last
+//! status. Lists are read 100 a page, at most 1,000 items each.
+
+use http::Method;
+use serde::Deserialize;
+
+use super::{GitHubClient, GitHubError};
+use crate::domain::ids::RepoFullName;
+
+/// How many items of each list are read at most.
+const LIMIT: usize = 1_000;
+
+/// A published release.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PastRelease {
+    /// Its tag.
+    pub tag_name: String,
+    /// A draft (never counted).
+    pub draft: bool,
+    /// When it was published (RFC 3339); none for drafts.
+    pub published_at: Option<String>,
+}
+
+/// A merged pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedPull {
+    /// Its number.
+    pub number: u64,
+    /// Its title.
+    pub title: String,
+    /// Its author's login.
+    pub author: Option<String>,
+    /// When it was merged (RFC 3339).
+    pub merged_at: String,
+    /// The branch it was merged into.
+    pub base: String,
+}
+
+#[derive(Deserialize)]
+struct PullWire {
+    number: u64,
+    title: String,
+    user: Option<Login>,
+    merged_at: Option<String>,
+    base: Base,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Base {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+/// A deployment, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PastDeployment {
+    /// GitHub's id.
+    pub id: i64,
+    /// The environment.
+    pub environment: String,
+    /// The ref deployed (a tag, usually).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The commit.
+    pub sha: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// Who created it.
+    pub creator: Option<LoginOf>,
+}
+
+/// A login.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LoginOf {
+    /// The login.
+    pub login: String,
+}
+
+/// A deployment's status.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PastStatus {
+    /// success, failure, error, inactive, in_progress, queued, pending.
+    pub state: String,
+    /// When it was reported (RFC 3339).
+    pub created_at: String,
+}
+
+impl GitHubClient {
+    /// The repository's default branch.
+    pub async fn default_branch(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+    ) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Repository {
+            default_branch: String,
+        }
+        let found: Repository = self
+            .request(installation, Method::GET, &format!("/repos/{repo}"), None)
+            .await?;
+        Ok(found.default_branch)
+    }
+
+    /// The repository's releases, newest first.
+    pub async fn past_releases(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+    ) -> Result<Vec<PastRelease>, GitHubError> {
+        self.get_pages(installation, &format!("/repos/{repo}/releases"), LIMIT)
+            .await
+    }
+
+    /// Merged pull requests, most recently updated first.
+    pub async fn merged_pulls(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+    ) -> Result<Vec<MergedPull>, GitHubError> {
+        let wire: Vec<PullWire> = self
+            .get_pages(
+                installation,
+                &format!("/repos/{repo}/pulls?state=closed&sort=updated&direction=desc"),
+                LIMIT,
+            )
+            .await?;
+        Ok(wire
+            .into_iter()
+            .filter_map(|p| {
+                Some(MergedPull {
+                    number: p.number,
+                    title: p.title,
+                    author: p.user.map(|u| u.login),
+                    merged_at: p.merged_at?,
+                    base: p.base.name,
+                })
+            })
+            .collect())
+    }
+
+    /// The repository's deployments, newest first.
+    pub async fn past_deployments(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+    ) -> Result<Vec<PastDeployment>, GitHubError> {
+        self.get_pages(installation, &format!("/repos/{repo}/deployments"), LIMIT)
+            .await
+    }
+
+    /// A deployment's latest status, if it has one.
+    pub async fn latest_status(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        deployment: i64,
+    ) -> Result<Option<PastStatus>, GitHubError> {
+        let statuses: Vec<PastStatus> = self
+            .request(
+                installation,
+                Method::GET,
+                &format!("/repos/{repo}/deployments/{deployment}/statuses?per_page=1"),
+                None,
+            )
+            .await?;
+        Ok(statuses.into_iter().next())
+    }
+}
