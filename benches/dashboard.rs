@@ -31,6 +31,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut drop_schema = None;
         let url = match std::env::var("TRAINYARD_TEST_DATABASE_URL") {
             Ok(admin) => {
                 let schema = format!("bench_dashboard_{}", std::process::id());
@@ -40,6 +41,7 @@ fn main() {
                     .await
                     .expect("schema");
                 db.close().await;
+                drop_schema = Some((admin.clone(), schema.clone()));
                 let separator = if admin.contains('?') { '&' } else { '?' };
                 format!("{admin}{separator}options[search_path]={schema}")
             }
@@ -94,6 +96,15 @@ fn main() {
             ms(*times.last().expect("times")),
             bytes / 1024
         );
+        state.db.close().await;
+        if let Some((admin, schema)) = drop_schema {
+            let db = Db::connect(&admin).await.expect("postgres");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(db.pool())
+                .await
+                .expect("drop schema");
+            db.close().await;
+        }
     });
 }
 
