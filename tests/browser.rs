@@ -217,11 +217,16 @@ async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step(
     let written = std::fs::read_to_string(dir.path().join("trainyard.toml")).expect("settings");
     assert!(written.contains("github_app_id = 4242"), "{written}");
 
-    // The home page has moved on: an App is configured, so it offers the install step.
+    // The home page has moved on: the App is configured (with its OAuth, so the dashboard's
+    // sign-in), and until it is installed somewhere it says how.
     driver.open(&format!("{}/", server.base)).await;
     let home = driver.text().await;
     driver.screenshot(&shots.join("flow-3-home.png")).await;
-    assert!(home.contains("The GitHub App is configured"), "{home}");
+    assert!(
+        home.contains("not installed on any repository yet"),
+        "{home}"
+    );
+    assert!(home.contains("Sign in with GitHub"), "{home}");
     assert!(!home.contains("Register the GitHub App"), "{home}");
     drop(driver);
     let (status, out) = server.terminate();

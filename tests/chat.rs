@@ -2227,7 +2227,7 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         subs,
         [
             "help", "status", "notes", "cut", "approve", "reject", "hotfix", "include", "exclude",
-            "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "audit", "link",
+            "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "audit", "stats", "link",
             "unlink"
         ]
     );

@@ -162,6 +162,10 @@ async fn a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page(test: Te
     driver
         .screenshot(&shots.join("dashboard-4-frozen.png"))
         .await;
+    driver.open(&format!("{base}/repos/{REPO}#health")).await;
+    driver
+        .screenshot(&shots.join("dashboard-5-health.png"))
+        .await;
     assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
     let errors = driver.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
@@ -180,7 +184,7 @@ async fn a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page(test: Te
         "no action for a reader: {page}"
     );
     driver
-        .screenshot(&shots.join("dashboard-5-reader.png"))
+        .screenshot(&shots.join("dashboard-6-reader.png"))
         .await;
     let errors = driver.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");

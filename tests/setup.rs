@@ -137,8 +137,13 @@ async fn the_app_is_registered_through_the_manifest_flow_and_used_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The App came with its OAuth: `/` is the dashboard's sign-in now, with the install step.
     let (_, home) = server.get("/").await;
-    assert!(home.contains("trainyard is running"), "{home}");
+    assert!(home.contains("Sign in with GitHub"), "{home}");
+    assert!(
+        home.contains("not installed on any repository yet"),
+        "{home}"
+    );
     let (status, _) = server
         .get(&format!("/setup/callback?code=c0de&state={state}"))
         .await;

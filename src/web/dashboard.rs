@@ -171,12 +171,23 @@ pub async fn home(
         return super::setup::home(state, query).await;
     }
     let Some(session) = session(&state, &headers).await else {
+        let installed = installations::list(&state.db)
+            .await
+            .map(|list| !list.is_empty())
+            .unwrap_or(true);
         return page(
             StatusCode::OK,
             "Sign in",
             None,
             html! {
                 h1 { "Release trains, deployments and their health" }
+                @if !installed {
+                    p.box.flash {
+                        "The GitHub App is configured but not installed on any repository yet: \
+                         install it from the App's page on GitHub (Install App), then check the \
+                         whole setup with " code { "trainyard doctor" } "."
+                    }
+                }
                 p { "Sign in with GitHub to see the repositories you can read." }
                 form method="get" action="/signin" {
                     button.primary type="submit" { "Sign in with GitHub" }
@@ -631,7 +642,7 @@ pub async fn repository_page(
                 }
             }
         }
-        h2 { "Health, last 30 days" }
+        h2 id="health" { "Health, last 30 days" }
         (health_figures(&health))
         div.grid {
             div.box { strong { "Lead time to release (median, hours), by week" }
