@@ -24,6 +24,10 @@ pub const CONFIG_PATHS: [&str; 3] = [
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RepoConfig {
+    /// `_extends: [owner/]repo[:path]`: the file this one builds on, read and merged under
+    /// it when the configuration is loaded (release-drafter's convention).
+    #[serde(rename = "_extends", default)]
+    pub extends: Option<String>,
     /// Train lines.
     pub trains: Option<TrainsSection>,
     /// Version resolution.
@@ -442,6 +446,19 @@ impl RepoConfig {
         };
         config.check(file)?;
         Ok(config)
+    }
+
+    /// Reads `text` as a file of the kind at `kind_path` (one of [`CONFIG_PATHS`]), naming it
+    /// `name` in errors (an extended file lives elsewhere: `acme/.github:.github/…`).
+    pub fn from_file_named(
+        kind_path: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<RepoConfig, ConfigError> {
+        RepoConfig::from_file(kind_path, text).map_err(|mut error| {
+            error.file = name.to_owned();
+            error
+        })
     }
 
     /// Reads `text` as the file at `path` (one of [`CONFIG_PATHS`]).
@@ -923,4 +940,97 @@ mod tests {
         assert!(categories[1].when.is_none());
         assert_eq!(keys.exclude_authors, Some(vec!["octocat".to_owned()]));
     }
+}
+
+/// Where `_extends` points: `[owner/]repo[:path.yml]`, the owner being the extending
+/// repository's and the path the extending file's when not given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtendsTarget {
+    /// The owner, when named.
+    pub owner: Option<String>,
+    /// The repository (`.github` for an organisation's shared files).
+    pub repo: String,
+    /// The file, when named.
+    pub path: Option<String>,
+}
+
+/// Reads an `_extends` value as release-drafter does; `None` when it is not one.
+pub fn parse_extends(value: &str) -> Option<ExtendsTarget> {
+    let value = value.trim();
+    let (target, path) = match value.split_once(':') {
+        Some((target, path)) => (target, Some(path)),
+        None => (value, None),
+    };
+    if let Some(path) = path {
+        let yaml = path.ends_with(".yml") || path.ends_with(".yaml");
+        let plain = path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !yaml || !plain || path.contains("..") {
+            return None;
+        }
+    }
+    let (owner, repo) = match target.split_once('/') {
+        Some((owner, repo)) => (Some(owner), repo),
+        None => (None, target),
+    };
+    let owner_ok = owner.is_none_or(|o| {
+        !o.is_empty()
+            && o.len() <= 39
+            && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !o.starts_with('-')
+    });
+    let repo_ok = !repo.is_empty()
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    (owner_ok && repo_ok).then(|| ExtendsTarget {
+        owner: owner.map(str::to_owned),
+        repo: repo.to_owned(),
+        path: path.map(str::to_owned),
+    })
+}
+
+/// One file's keys as a mapping (`_extends` taken out and returned), for merging.
+pub fn layer(
+    name: &str,
+    text: &str,
+) -> Result<(Option<String>, serde_json::Map<String, serde_json::Value>), ConfigError> {
+    let error = |message: String| ConfigError {
+        file: name.to_owned(),
+        key: None,
+        line: None,
+        column: None,
+        message,
+    };
+    let value: Option<serde_json::Value> =
+        serde_saphyr::from_str(text).map_err(|e| error(e.to_string()))?;
+    let mut map = match value {
+        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+        Some(serde_json::Value::Object(map)) => map,
+        Some(_) => return Err(error("the file must be a mapping of keys".into())),
+    };
+    let extends = match map.remove("_extends") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(value)) => Some(value),
+        Some(other) => {
+            return Err(ConfigError {
+                key: Some("_extends".into()),
+                ..error(format!(
+                    "`_extends` must be text like `.github` or `repo:path.yml`, not {other}"
+                ))
+            });
+        }
+    };
+    Ok((extends, map))
+}
+
+/// Layers merged as release-drafter merges them: each file's top-level keys replace its
+/// base's (base first, the repository's own file last).
+pub fn merge_layers(layers: Vec<serde_json::Map<String, serde_json::Value>>) -> serde_json::Value {
+    let mut merged = serde_json::Map::new();
+    for layer in layers {
+        merged.extend(layer);
+    }
+    serde_json::Value::Object(merged)
 }

@@ -252,6 +252,39 @@ async fn push_event(
                 .await?;
             tracing::info!(repo = %push.repository, "configuration changed; reload queued");
         }
+        if on_default_branch {
+            reload_extending(ctx, push).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A push touching a file other configurations extend (an organisation's shared
+/// `.github/release-drafter.yml`): each of them is read again.
+async fn reload_extending(
+    ctx: &EventContext,
+    push: &crate::domain::event::PushEvent,
+) -> Result<(), JobError> {
+    for path in &push.changed_paths {
+        let source = format!("{}:{path}", push.repository);
+        for repository in crate::store::repo_configs::extending(&ctx.db, &source).await? {
+            let Ok(repository) = crate::domain::ids::RepoFullName::parse(&repository) else {
+                continue;
+            };
+            let Some(installation) =
+                crate::store::installations::for_repository(&ctx.db, &repository).await?
+            else {
+                continue;
+            };
+            ctx.queue
+                .enqueue_now(&ReloadRepoConfig {
+                    repository: repository.clone(),
+                    installation,
+                    commit: None,
+                })
+                .await?;
+            tracing::info!(repo = %repository, %source, "an extended configuration changed; reload queued");
+        }
     }
     Ok(())
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::domain::ids::RepoFullName;
-use crate::domain::repo_config::{CONFIG_PATHS, EffectiveConfig, RepoConfig};
+use crate::domain::repo_config::{
+    CONFIG_PATHS, EffectiveConfig, RepoConfig, layer, merge_layers, parse_extends,
+};
 use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
 use crate::handlers::chat_routes::RouteCheck;
@@ -49,43 +51,52 @@ pub async fn refresh(
 ) -> Result<Refresh, JobError> {
     let stored = repo_configs::get(db, repo).await?;
     if let Some((path, file)) = config_file(github, installation, repo).await? {
+        let resolved = resolve_extends(github, installation, repo, path, &file).await?;
+        let key = match &resolved {
+            Ok(resolved) => &resolved.key,
+            Err((key, _)) => key,
+        };
         if let Some(row) = &stored {
-            let same_good = row.blob_sha.as_deref() == Some(file.sha.as_str())
+            let same_good = row.blob_sha.as_deref() == Some(key.as_str())
                 && row.source_path.as_deref() == Some(path);
-            let same_refused = row.error_sha.as_deref() == Some(file.sha.as_str());
+            let same_refused = row.error_sha.as_deref() == Some(key.as_str());
             if same_good || same_refused {
                 return Ok(Refresh::Unchanged);
             }
         }
         // The channels it names are checked only once the text itself is good.
-        let checked = match RepoConfig::from_file(path, &file.text) {
-            Ok(config) => {
-                let refusals = routes.refusals(&chat_routes(&config)).await?;
-                if refusals.is_empty() {
-                    Ok(config)
-                } else {
-                    Err(refusals.join("\n"))
+        let checked = match resolved {
+            Ok(resolved) => match RepoConfig::from_file(path, &resolved.text) {
+                Ok(config) => {
+                    let refusals = routes.refusals(&chat_routes(&config)).await?;
+                    if refusals.is_empty() {
+                        Ok((config, resolved))
+                    } else {
+                        Err((resolved.key, refusals.join("\n")))
+                    }
                 }
-            }
-            Err(error) => Err(error.to_string()),
+                Err(error) => Err((resolved.key, error.to_string())),
+            },
+            Err(refused) => Err(refused),
         };
         return match checked {
-            Ok(config) => {
+            Ok((config, resolved)) => {
                 crate::store::chat::set_routes(db, repo, &chat_routes(&config)).await?;
                 repo_configs::save_good(
                     db,
                     repo,
                     Some(path),
-                    Some(&file.sha),
-                    Some(&file.text),
+                    Some(&resolved.key),
+                    Some(&resolved.text),
                     now,
                 )
                 .await?;
-                tracing::info!(%repo, path, sha = %file.sha, "configuration loaded");
+                repo_configs::set_sources(db, repo, &resolved.sources).await?;
+                tracing::info!(%repo, path, sha = %resolved.key, "configuration loaded");
                 Ok(Refresh::Loaded(path.to_owned()))
             }
-            Err(message) => {
-                repo_configs::save_error(db, repo, &file.sha, &message, now).await?;
+            Err((key, message)) => {
+                repo_configs::save_error(db, repo, &key, &message, now).await?;
                 tracing::warn!(%repo, path, error = %message, "configuration refused; keeping the last good one");
                 Ok(Refresh::Refused(message))
             }
@@ -117,6 +128,125 @@ fn chat_routes(config: &RepoConfig) -> Vec<crate::store::chat::Route> {
         }
     }
     routes
+}
+
+/// The most files one configuration may chain through `_extends`.
+const MAX_EXTENDS: usize = 5;
+
+/// A configuration with what it extends, merged.
+struct Resolved {
+    /// The blob shas of every file read, joined: a change in any of them is a new version.
+    key: String,
+    /// The merged text (the file itself when it extends nothing).
+    text: String,
+    /// The files extended, `owner/repo:path` each.
+    sources: Vec<String>,
+}
+
+/// Follows `_extends` from `repo`'s file at `path` as release-drafter does: the named file is
+/// read (owner: the repository's; path: the same path, unless named), its own `_extends`
+/// after it, at most [`MAX_EXTENDS`] deep and never the same file twice; then the keys are
+/// merged, each file's top-level keys over its base's. Each file is checked on its own first,
+/// so an error names the file that holds it. `Err((key, reason))` refuses the version.
+async fn resolve_extends(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    path: &'static str,
+    file: &RepositoryFile,
+) -> Result<Result<Resolved, (String, String)>, GitHubError> {
+    let mut keys = vec![file.sha.clone()];
+    let refuse = |keys: &[String], reason: String| Ok(Err((keys.join("+"), reason)));
+    if let Err(error) = RepoConfig::from_file(path, &file.text) {
+        return refuse(&keys, error.to_string());
+    }
+    let (mut extends, own) = match layer(path, &file.text) {
+        Ok(layer) => layer,
+        Err(error) => return refuse(&keys, error.to_string()),
+    };
+    let mut layers = vec![own];
+    let mut sources: Vec<String> = Vec::new();
+    let mut from = path.to_owned();
+    let mut read = vec![format!("{repo}:{path}")];
+    while let Some(value) = extends.take() {
+        if sources.len() == MAX_EXTENDS {
+            return refuse(
+                &keys,
+                format!("{from}: `_extends` goes through more than {MAX_EXTENDS} files"),
+            );
+        }
+        let Some(target) = parse_extends(&value) else {
+            return refuse(
+                &keys,
+                format!("{from}: `_extends: {value}` is not `[owner/]repo[:path.yml]`"),
+            );
+        };
+        let owner = target.owner.as_deref().unwrap_or(repo.owner());
+        let target_path = target.path.as_deref().unwrap_or(path);
+        let Ok(target_repo) = RepoFullName::parse(&format!("{owner}/{}", target.repo)) else {
+            return refuse(
+                &keys,
+                format!("{from}: `_extends: {value}` names no repository"),
+            );
+        };
+        let name = format!("{target_repo}:{target_path}");
+        if read.contains(&name) {
+            return refuse(
+                &keys,
+                format!("{from}: `_extends: {value}` loops back to {name}, which is already read"),
+            );
+        }
+        read.push(name.clone());
+        let found = match github
+            .file_contents(installation, &target_repo, target_path, None)
+            .await
+        {
+            Ok(found) => found,
+            Err(GitHubError::NotFound(_)) => None,
+            Err(other) => return Err(other),
+        };
+        let Some(base) = found else {
+            return refuse(
+                &keys,
+                format!(
+                    "{from}: `_extends: {value}`: {name} cannot be read (no such file, or the \
+                     App is not installed on {target_repo})"
+                ),
+            );
+        };
+        keys.push(base.sha.clone());
+        if let Err(error) = RepoConfig::from_file_named(path, &name, &base.text) {
+            return refuse(&keys, error.to_string());
+        }
+        let (next, keys_of_base) = match layer(&name, &base.text) {
+            Ok(layer) => layer,
+            Err(error) => return refuse(&keys, error.to_string()),
+        };
+        layers.push(keys_of_base);
+        sources.push(name.clone());
+        extends = next;
+        from = name;
+    }
+    if sources.is_empty() {
+        return Ok(Ok(Resolved {
+            key: file.sha.clone(),
+            text: file.text.clone(),
+            sources,
+        }));
+    }
+    layers.reverse();
+    let text = serde_json::to_string_pretty(&merge_layers(layers)).unwrap_or_default();
+    if let Err(error) = RepoConfig::from_file(path, &text) {
+        return refuse(
+            &keys,
+            format!("{path} merged with {}: {error}", sources.join(", ")),
+        );
+    }
+    Ok(Ok(Resolved {
+        key: keys.join("+"),
+        text,
+        sources,
+    }))
 }
 
 /// The first configuration file the repository's default branch has (see [`CONFIG_PATHS`]).

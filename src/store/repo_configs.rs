@@ -134,3 +134,32 @@ pub async fn all_with_text(db: &Db) -> Result<Vec<(String, String, String)>, Sto
     .fetch_all(db.pool())
     .await?)
 }
+
+/// Records the files `repo`'s configuration extends (`owner/repo:path` each).
+pub async fn set_sources(
+    db: &Db,
+    repo: &RepoFullName,
+    sources: &[String],
+) -> Result<(), StoreError> {
+    let joined = (!sources.is_empty()).then(|| sources.join("\n"));
+    sqlx::query("UPDATE repo_configs SET extends_sources = $2 WHERE repository = $1")
+        .bind(repo.as_ref())
+        .bind(joined)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The repositories whose configuration extends the file `source` (`owner/repo:path`).
+pub async fn extending(db: &Db, source: &str) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT repository, extends_sources FROM repo_configs WHERE extends_sources IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, sources)| sources.lines().any(|line| line == source))
+        .map(|(repository, _)| repository)
+        .collect())
+}

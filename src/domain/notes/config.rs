@@ -18,6 +18,9 @@ use crate::domain::version::Increment;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct NotesKeys {
+    /// `_extends` (release-drafter's inheritance), resolved when the configuration is read.
+    #[serde(rename = "_extends", default)]
+    pub extends: Option<String>,
     /// The body: `$CHANGES`, `$CONTRIBUTORS`, `$PREVIOUS_TAG`, version variables, ….
     pub template: Option<String>,
     /// Put before `template`.
