@@ -219,8 +219,20 @@ async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step(
 
     // The home page has moved on: the App is configured (with its OAuth, so the dashboard's
     // sign-in), and until it is installed somewhere it says how.
-    driver.open(&format!("{}/", server.base)).await;
-    let home = driver.text().await;
+    // The new settings take over in the background: the page changes once they have.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let home = loop {
+        driver.open(&format!("{}/", server.base)).await;
+        let home = driver.text().await;
+        if home.contains("Sign in with GitHub") {
+            break home;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never moved on: {home}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     driver.screenshot(&shots.join("flow-3-home.png")).await;
     assert!(
         home.contains("not installed on any repository yet"),
