@@ -13,7 +13,9 @@ use serde_json::json;
 use trainyard::clock::SystemClock;
 use trainyard::domain::event::{Event, PushEvent, PushedRef};
 use trainyard::domain::ids::RepoFullName;
-use trainyard::domain::repo_config::{ExtendsTarget, parse_extends};
+use trainyard::domain::repo_config::{
+    ConfigTarget, layer, merge_chain, normalize_filepath, parse_config_target,
+};
 use trainyard::handlers::chat_routes::RouteCheck;
 use trainyard::handlers::events::{EventContext, HandleWebhook};
 use trainyard::handlers::repo_config::{Refresh, current, refresh};
@@ -69,34 +71,304 @@ async fn in_force(test: &TestDb, server: &MockServer) -> (String, String, Vec<St
 const ORG: &str = "name-template: 'v$RESOLVED_VERSION'\ntemplate: 'Org $CHANGES'\ncategories:\n  \
                    - title: Features\n    labels: [feature]\n";
 
-#[test]
-fn extends_values_read_as_release_drafter_reads_them() {
-    let target = |owner: Option<&str>, repo: &str, path: Option<&str>| {
-        Some(ExtendsTarget {
-            owner: owner.map(str::to_owned),
-            repo: repo.to_owned(),
-            path: path.map(str::to_owned),
-        })
-    };
-    assert_eq!(parse_extends(".github"), target(None, ".github", None));
-    assert_eq!(
-        parse_extends("shared:configs/drafter.yml"),
-        target(None, "shared", Some("configs/drafter.yml"))
-    );
-    assert_eq!(
-        parse_extends("other-org/templates:release.yaml"),
-        target(Some("other-org"), "templates", Some("release.yaml"))
-    );
-    for bad in [
-        "",
-        "a/b/c",
-        "repo:file.txt",
-        "repo:../secret.yml",
-        "-x/repo",
-        "re po",
-    ] {
-        assert_eq!(parse_extends(bad), None, "{bad:?}");
+fn target(owner: &str, repo: &str, filepath: &str, reference: Option<&str>) -> ConfigTarget {
+    ConfigTarget {
+        owner: owner.into(),
+        repo: repo.into(),
+        filepath: filepath.into(),
+        reference: reference.map(str::to_owned),
     }
+}
+
+/// Cases from release-drafter's own `parse-config-target` tests (MIT; see
+/// `fixtures/release-drafter/LICENSE`), read in `cchanche/hello-world` at `main`, or at
+/// `feature/destroyer-of-worlds` where the case says so.
+#[test]
+fn extends_targets_read_as_release_drafter_reads_them() {
+    let main = |value: &str| parse_config_target(value, "cchanche", "hello-world", Some("main"));
+    let feature = |value: &str| {
+        parse_config_target(
+            value,
+            "cchanche",
+            "hello-world",
+            Some("feature/destroyer-of-worlds"),
+        )
+    };
+    let here = |path: &str, r: &str| target("cchanche", "hello-world", path, Some(r));
+    assert_eq!(
+        main("release-drafter.yml"),
+        Ok(here("release-drafter.yml", "main"))
+    );
+    assert_eq!(
+        main("github:release-drafter.yml"),
+        Ok(here("release-drafter.yml", "main"))
+    );
+    assert_eq!(
+        main("github:bye-world:release-drafter.yml"),
+        Ok(target("cchanche", "bye-world", "release-drafter.yml", None))
+    );
+    assert_eq!(
+        feature("github:bye-world:release-drafter.yml@main"),
+        Ok(target(
+            "cchanche",
+            "bye-world",
+            "release-drafter.yml",
+            Some("main")
+        ))
+    );
+    assert_eq!(
+        feature("bye-world:release-drafter.yml@main"),
+        Ok(target(
+            "cchanche",
+            "bye-world",
+            "release-drafter.yml",
+            Some("main")
+        ))
+    );
+    assert_eq!(
+        feature("worlds/bye-world:release-drafter.yml"),
+        Ok(target("worlds", "bye-world", "release-drafter.yml", None))
+    );
+    assert_eq!(
+        feature("worlds/bye-world:release-drafter.yml@main"),
+        Ok(target(
+            "worlds",
+            "bye-world",
+            "release-drafter.yml",
+            Some("main")
+        ))
+    );
+    assert_eq!(
+        feature("alternative-config-name.json"),
+        Ok(here(
+            "alternative-config-name.json",
+            "feature/destroyer-of-worlds"
+        ))
+    );
+    for (value, owner, repo, reference) in [
+        ("ansible/team-devtools", "ansible", "team-devtools", None),
+        ("team-devtools", "cchanche", "team-devtools", None),
+        (
+            "ansible/team-devtools@v2",
+            "ansible",
+            "team-devtools",
+            Some("v2"),
+        ),
+        ("ansible/team-devtools:", "ansible", "team-devtools", None),
+        (
+            "github:ansible/team-devtools",
+            "ansible",
+            "team-devtools",
+            None,
+        ),
+        ("team-devtools@v2", "cchanche", "team-devtools", Some("v2")),
+        (".github", "cchanche", ".github", None),
+    ] {
+        assert_eq!(
+            main(value),
+            Ok(target(owner, repo, "", reference)),
+            "{value}"
+        );
+    }
+    // Local files belong to the Action; other files are not configurations.
+    assert!(main("file:conf.yaml").is_err());
+    assert!(main("file:conf.yaml@main").is_err());
+    assert!(main("repo:README.md").is_err());
+    assert!(main("a b/c:x.yml").is_err());
+}
+
+/// Cases from release-drafter's `normalize-filepath` tests.
+#[test]
+fn extended_files_are_found_where_release_drafter_finds_them() {
+    let at = |path: &str, owner: &str, repo: &str, r: &str| target(owner, repo, path, Some(r));
+    let proj = |path: &str, r: &str| at(path, "cchanche", "proj", r);
+    let alone = |t: ConfigTarget| normalize_filepath(&t, None);
+    let beside = |t: ConfigTarget, parent: ConfigTarget| {
+        let parent_path = parent.filepath.clone();
+        normalize_filepath(&t, Some((&parent, &parent_path)))
+    };
+    assert_eq!(
+        alone(proj("release-drafter.yml", "main")),
+        ".github/release-drafter.yml"
+    );
+    assert_eq!(
+        alone(proj("/src/../configs/release-drafter.yml", "main")),
+        "configs/release-drafter.yml"
+    );
+    assert_eq!(
+        alone(proj("../configs/release-drafter.yml", "main")),
+        "configs/release-drafter.yml"
+    );
+    assert_eq!(
+        beside(
+            proj("release-drafter.yml", "main"),
+            proj("src/config.yml", "main")
+        ),
+        "src/release-drafter.yml"
+    );
+    assert_eq!(
+        alone(proj("/absolute/path/to/file.yml", "main")),
+        "absolute/path/to/file.yml"
+    );
+    let parent = || proj("with/a/parent.yaml", "main");
+    assert_eq!(
+        beside(proj("../relative/../file.yml", "main"), parent()),
+        "with/file.yml"
+    );
+    assert_eq!(
+        beside(
+            proj("../very_long_relative/../../../file.yml", "main"),
+            parent()
+        ),
+        "../file.yml"
+    );
+    assert_eq!(
+        beside(proj("/absolute/path.yaml", "main"), parent()),
+        "absolute/path.yaml"
+    );
+    assert_eq!(
+        beside(proj("./here-nearby.json", "v6"), parent()),
+        ".github/here-nearby.json"
+    );
+    assert_eq!(
+        beside(
+            proj("./here-nearby.json", "main"),
+            at("with/a/parent.yaml", "torvalds", "proj", "main")
+        ),
+        ".github/here-nearby.json"
+    );
+    assert_eq!(
+        beside(
+            proj("./here-nearby.json", "main"),
+            at("with/a/parent.yaml", "cchanche", "project", "main")
+        ),
+        ".github/here-nearby.json"
+    );
+    assert_eq!(
+        beside(proj("./here-nearby.json", "main"), parent()),
+        "with/a/here-nearby.json"
+    );
+    let devtools = |path: &str| at(path, "ansible", "team-devtools", "main");
+    for path in [".github/release-drafter.yml", ".github/custom-drafter.yml"] {
+        assert_eq!(
+            beside(devtools(path), proj(".github/release-drafter.yml", "main")),
+            path
+        );
+    }
+    assert_eq!(
+        alone(devtools(".github/release-drafter.yml")),
+        ".github/release-drafter.yml"
+    );
+}
+
+/// Cases from release-drafter's `merge-config-chain` tests.
+#[test]
+fn chains_merge_as_release_drafter_merges_them() {
+    let file = |name: &str, yaml: &str| layer(name, yaml).expect("layer");
+    let merged =
+        |files: Vec<trainyard::domain::repo_config::Layer>| merge_chain(files).expect("merged");
+    // The extending file overrides by default.
+    assert_eq!(
+        merged(vec![
+            file(
+                "child",
+                "_extends: base.yml\ncategories: [{title: Child}]\ntemplate: child\n"
+            ),
+            file(
+                "base",
+                "categories: [{title: Base}]\ntemplate: base\ntag-prefix: v\n"
+            ),
+        ]),
+        json!({"categories": [{"title": "Child"}], "template": "child", "tag-prefix": "v"})
+    );
+    // The mapping form: per-key append and prepend, at each file's own step only.
+    let append = "_extends: {from: base.yml, strategy: {categories: append}}\n";
+    assert_eq!(
+        merged(vec![
+            file(
+                "child",
+                &format!("{append}categories: [{{title: Child}}]\n")
+            ),
+            file("base", "categories: [{title: Base}]\ntemplate: base\n"),
+        ]),
+        json!({"categories": [{"title": "Base"}, {"title": "Child"}], "template": "base"})
+    );
+    assert_eq!(
+        merged(vec![
+            file(
+                "child",
+                "_extends: {from: base.yml, strategy: {categories: prepend}}\ncategories: [{title: Child}]\n"
+            ),
+            file("base", "categories: [{title: Base}]\n"),
+        ])["categories"],
+        json!([{"title": "Child"}, {"title": "Base"}])
+    );
+    assert_eq!(
+        merged(vec![
+            file("a", "_extends: b.yml\ncategories: [{title: A}]\n"),
+            file(
+                "b",
+                "_extends: {from: c.yml, strategy: {categories: append}}\ncategories: [{title: B}]\n"
+            ),
+            file("c", "categories: [{title: C}]\n"),
+        ])["categories"],
+        json!([{"title": "A"}]),
+        "b's strategy is b's alone"
+    );
+    assert_eq!(
+        merged(vec![
+            file(
+                "a",
+                "_extends: {from: b.yml, strategy: {categories: prepend}}\ncategories: [{title: A}]\n"
+            ),
+            file(
+                "b",
+                "_extends: {from: c.yml, strategy: {categories: append}}\ncategories: [{title: B}]\n"
+            ),
+            file("c", "categories: [{title: C}]\n"),
+        ])["categories"],
+        json!([{"title": "A"}, {"title": "C"}, {"title": "B"}])
+    );
+    // An empty (null) list merges as an empty list; strategies for keys not set do nothing.
+    assert_eq!(
+        merged(vec![
+            file("child", &format!("{append}categories:\n")),
+            file("base", "categories: [{title: Base}]\n"),
+        ])["categories"],
+        json!([{"title": "Base"}])
+    );
+    assert_eq!(
+        merged(vec![
+            file("child", &format!("{append}template: child\n")),
+            file("base", "categories: [{title: Base}]\n"),
+        ]),
+        json!({"categories": [{"title": "Base"}], "template": "child"})
+    );
+    // Merging what is not a list is refused, naming the file.
+    let error = merge_chain(vec![
+        file(
+            "acme/api:.github/child.yml",
+            "_extends: {from: base.yml, strategy: {template: append}}\ntemplate: child\n",
+        ),
+        file("base", "template: base\n"),
+    ])
+    .expect_err("not a list");
+    assert!(
+        error.to_string().contains("Cannot append 'template'")
+            && error.to_string().contains("acme/api:.github/child.yml"),
+        "{error}"
+    );
+    let error = merge_chain(vec![
+        file("child", "_extends: {from: base.yml, strategy: {categories: prepend}}\ncategories: [{title: Child}]\n"),
+        file("base", "categories: oops\n"),
+    ])
+    .expect_err("inherited not a list");
+    assert!(
+        error.to_string().contains("inherited value is not a list"),
+        "{error}"
+    );
+    // `_extends` itself never reaches the merged keys; a blank one is none.
+    assert!(file("x", "_extends: '   '\n").extends.is_none());
 }
 
 async fn the_organisations_github_repository_is_extended_and_local_keys_win(test: TestDb) {
@@ -125,13 +397,13 @@ async fn the_organisations_github_repository_is_extended_and_local_keys_win(test
 
 async fn another_repository_another_owner_and_the_same_repository_chain(test: TestDb) {
     let server = MockServer::start().await;
-    // acme/api → acme/api:.github/base.yml → acme/shared:configs/drafter.yml
-    //          → tools/templates:release.yml
+    // acme/api → base.yml beside it → acme/shared:/configs/drafter.yml (from the root)
+    //          → tools/templates:release.yml (under .github/, another repository)
     serve(
         &server,
         REPO,
         DRAFTER,
-        "_extends: api:.github/base.yml\ntemplate: 'Local $CHANGES'\n",
+        "_extends: base.yml\ntemplate: 'Local $CHANGES'\n",
         "l1",
     )
     .await;
@@ -139,7 +411,7 @@ async fn another_repository_another_owner_and_the_same_repository_chain(test: Te
         &server,
         REPO,
         ".github/base.yml",
-        "_extends: shared:configs/drafter.yml\nname-template: 'API $RESOLVED_VERSION'\n",
+        "_extends: shared:/configs/drafter.yml\nname-template: 'API $RESOLVED_VERSION'\n",
         "b1",
     )
     .await;
@@ -151,7 +423,7 @@ async fn another_repository_another_owner_and_the_same_repository_chain(test: Te
         "s1",
     )
     .await;
-    serve(&server, "tools/templates", "release.yml", ORG, "t1").await;
+    serve(&server, "tools/templates", ".github/release.yml", ORG, "t1").await;
     assert_eq!(load(&test, &server).await, Refresh::Loaded(DRAFTER.into()));
     assert_eq!(
         in_force(&test, &server).await,

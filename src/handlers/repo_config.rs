@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::SharedClock;
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{
-    CONFIG_PATHS, EffectiveConfig, RepoConfig, layer, merge_layers, parse_extends,
+    CONFIG_PATHS, ConfigTarget, EffectiveConfig, Extends, RepoConfig, layer, merge_chain,
+    normalize_filepath, parse_config_target,
 };
 use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
@@ -143,11 +144,12 @@ struct Resolved {
     sources: Vec<String>,
 }
 
-/// Follows `_extends` from `repo`'s file at `path` as release-drafter does: the named file is
-/// read (owner: the repository's; path: the same path, unless named), its own `_extends`
-/// after it, at most [`MAX_EXTENDS`] deep and never the same file twice; then the keys are
-/// merged, each file's top-level keys over its base's. Each file is checked on its own first,
-/// so an error names the file that holds it. `Err((key, reason))` refuses the version.
+/// Follows `_extends` from `repo`'s file at `path` as release-drafter does
+/// ([`parse_config_target`], [`normalize_filepath`]): a repository alone means its file at
+/// this configuration's path; a file is found next to the extending one in the same
+/// repository, else under `.github/`; at most [`MAX_EXTENDS`] files, never one twice. The
+/// chain is merged by [`merge_chain`]. Each file is checked on its own first, so an error
+/// names the file that holds it. `Err((key, reason))` refuses the version.
 async fn resolve_extends(
     github: &GitHubClient,
     installation: u64,
@@ -160,36 +162,52 @@ async fn resolve_extends(
     if let Err(error) = RepoConfig::from_file(path, &file.text) {
         return refuse(&keys, error.to_string());
     }
-    let (mut extends, own) = match layer(path, &file.text) {
+    let own = match layer(path, &file.text) {
         Ok(layer) => layer,
         Err(error) => return refuse(&keys, error.to_string()),
     };
+    let mut here = ConfigTarget {
+        owner: repo.owner().to_owned(),
+        repo: repo.name().to_owned(),
+        filepath: path.to_owned(),
+        reference: None,
+    };
+    let mut here_path = path.to_owned();
+    let mut extends = own.extends.clone();
     let mut layers = vec![own];
     let mut sources: Vec<String> = Vec::new();
     let mut from = path.to_owned();
     let mut read = vec![format!("{repo}:{path}")];
-    while let Some(value) = extends.take() {
+    while let Some(Extends { from: value, .. }) = extends.take() {
         if sources.len() == MAX_EXTENDS {
             return refuse(
                 &keys,
                 format!("{from}: `_extends` goes through more than {MAX_EXTENDS} files"),
             );
         }
-        let Some(target) = parse_extends(&value) else {
-            return refuse(
-                &keys,
-                format!("{from}: `_extends: {value}` is not `[owner/]repo[:path.yml]`"),
-            );
-        };
-        let owner = target.owner.as_deref().unwrap_or(repo.owner());
-        let target_path = target.path.as_deref().unwrap_or(path);
-        let Ok(target_repo) = RepoFullName::parse(&format!("{owner}/{}", target.repo)) else {
+        let mut target =
+            match parse_config_target(&value, &here.owner, &here.repo, here.reference.as_deref()) {
+                Ok(target) => target,
+                Err(error) => return refuse(&keys, format!("{from}: `_extends`: {error}")),
+            };
+        if target.filepath.is_empty() {
+            // A repository alone: its configuration at this configuration's path.
+            target.filepath = path.to_owned();
+        }
+        let target_path = normalize_filepath(&target, Some((&here, &here_path)));
+        let Ok(target_repo) = RepoFullName::parse(&format!("{}/{}", target.owner, target.repo))
+        else {
             return refuse(
                 &keys,
                 format!("{from}: `_extends: {value}` names no repository"),
             );
         };
-        let name = format!("{target_repo}:{target_path}");
+        let at = target
+            .reference
+            .as_deref()
+            .map(|r| format!("@{r}"))
+            .unwrap_or_default();
+        let name = format!("{target_repo}:{target_path}{at}");
         if read.contains(&name) {
             return refuse(
                 &keys,
@@ -197,13 +215,22 @@ async fn resolve_extends(
             );
         }
         read.push(name.clone());
-        let found = match github
-            .file_contents(installation, &target_repo, target_path, None)
-            .await
-        {
-            Ok(found) => found,
-            Err(GitHubError::NotFound(_)) => None,
-            Err(other) => return Err(other),
+        let found = if target_path.starts_with("..") {
+            None
+        } else {
+            match github
+                .file_contents(
+                    installation,
+                    &target_repo,
+                    &target_path,
+                    target.reference.as_deref(),
+                )
+                .await
+            {
+                Ok(found) => found,
+                Err(GitHubError::NotFound(_)) => None,
+                Err(other) => return Err(other),
+            }
         };
         let Some(base) = found else {
             return refuse(
@@ -218,13 +245,15 @@ async fn resolve_extends(
         if let Err(error) = RepoConfig::from_file_named(path, &name, &base.text) {
             return refuse(&keys, error.to_string());
         }
-        let (next, keys_of_base) = match layer(&name, &base.text) {
+        let next = match layer(&name, &base.text) {
             Ok(layer) => layer,
             Err(error) => return refuse(&keys, error.to_string()),
         };
-        layers.push(keys_of_base);
-        sources.push(name.clone());
-        extends = next;
+        extends = next.extends.clone();
+        layers.push(next);
+        sources.push(format!("{target_repo}:{target_path}"));
+        here = target;
+        here_path = target_path;
         from = name;
     }
     if sources.is_empty() {
@@ -234,8 +263,11 @@ async fn resolve_extends(
             sources,
         }));
     }
-    layers.reverse();
-    let text = serde_json::to_string_pretty(&merge_layers(layers)).unwrap_or_default();
+    let merged = match merge_chain(layers) {
+        Ok(merged) => merged,
+        Err(error) => return refuse(&keys, error.to_string()),
+    };
+    let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
     if let Err(error) = RepoConfig::from_file(path, &text) {
         return refuse(
             &keys,

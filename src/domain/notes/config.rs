@@ -20,7 +20,7 @@ use crate::domain::version::Increment;
 pub struct NotesKeys {
     /// `_extends` (release-drafter's inheritance), resolved when the configuration is read.
     #[serde(rename = "_extends", default)]
-    pub extends: Option<String>,
+    pub extends: Option<serde::de::IgnoredAny>,
     /// The body: `$CHANGES`, `$CONTRIBUTORS`, `$PREVIOUS_TAG`, version variables, ….
     pub template: Option<String>,
     /// Put before `template`.
