@@ -88,6 +88,19 @@ impl Driver {
         path: &str,
         body: serde_json::Value,
     ) -> serde_json::Value {
+        match self.try_call(method, path, body).await {
+            Ok(value) => value,
+            Err(error) => panic!("{method} {path}: {error}"),
+        }
+    }
+
+    /// A WebDriver call, its error as the driver gave it.
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let request = match method {
             "GET" => self.http.get(url),
@@ -100,11 +113,11 @@ impl Driver {
             .json()
             .await
             .expect("json");
-        assert!(
-            value["value"]["error"].is_null(),
-            "{method} {path}: {value}"
-        );
-        value["value"].clone()
+        if value["value"]["error"].is_null() {
+            Ok(value["value"].clone())
+        } else {
+            Err(value)
+        }
     }
 
     pub async fn open(&self, url: &str) {
@@ -137,24 +150,34 @@ impl Driver {
             .to_owned()
     }
 
+    /// The page's visible text. A page replaced between finding its body and reading it
+    /// (a redirect landing) is read again.
     pub async fn text(&self) -> String {
-        let body = self
-            .call(
-                "POST",
-                "/element",
-                serde_json::json!({"using": "css selector", "value": "body"}),
-            )
-            .await;
-        let id = body[ELEMENT].as_str().expect("body").to_owned();
-        self.call(
-            "GET",
-            &format!("/element/{id}/text"),
-            serde_json::Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        for _ in 0..20 {
+            let body = self
+                .call(
+                    "POST",
+                    "/element",
+                    serde_json::json!({"using": "css selector", "value": "body"}),
+                )
+                .await;
+            let id = body[ELEMENT].as_str().expect("body").to_owned();
+            match self
+                .try_call(
+                    "GET",
+                    &format!("/element/{id}/text"),
+                    serde_json::Value::Null,
+                )
+                .await
+            {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err(error) if error["value"]["error"] == "stale element reference" => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("reading the page: {error}"),
+            }
+        }
+        panic!("the page never held still long enough to be read")
     }
 
     /// What the page wrote to the console at SEVERE level (errors) since the last call.
