@@ -162,6 +162,7 @@ impl AppState {
             .register::<crate::handlers::deployments::SeeDeployment>(trains.clone())
             .register::<crate::handlers::deployments::SeeDeploymentStatus>(trains.clone())
             .register::<crate::handlers::deployments::CommentDeployed>(trains.clone())
+            .register::<crate::handlers::autolabel::AutolabelPullRequest>(trains.clone())
             .register::<crate::handlers::chat::SendReply>(trains)
     }
 

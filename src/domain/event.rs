@@ -98,6 +98,12 @@ pub enum PullRequestAction {
     Reopened,
     /// Title, body or base changed.
     Edited,
+    /// Opened.
+    Opened,
+    /// New commits were pushed to its branch.
+    Synchronize,
+    /// Anything else (assigned, review requested, …): nothing for trainyard.
+    Other,
 }
 
 /// A pull request as trainyard needs it.

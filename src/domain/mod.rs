@@ -3,6 +3,7 @@
 //! reqwest or octocrab (`tests/architecture.rs` checks), and nothing reads a clock: `now`
 //! is passed in.
 
+pub mod autolabel;
 pub mod bump;
 pub mod calver;
 pub mod chat_text;

@@ -399,7 +399,18 @@ impl RepoConfig {
             file: file.to_owned(),
             ..e
         })?;
+        config.check_autolabeler(file)?;
         Ok(config)
+    }
+
+    fn check_autolabeler(&self, file: &str) -> Result<(), ConfigError> {
+        self.autolabel_rules().map(drop).map_err(|e| ConfigError {
+            file: file.to_owned(),
+            key: Some(format!("autolabeler[{}].{}", e.index, e.key)),
+            line: None,
+            column: None,
+            message: e.reason,
+        })
     }
 
     /// Converts GitHub's `release.yml` (`changelog.exclude`, `changelog.categories`).
@@ -448,6 +459,21 @@ impl RepoConfig {
         Ok(config)
     }
 
+    /// The autolabeler's rules (release-drafter's `autolabeler`, in `notes` for trainyard.yml).
+    pub fn autolabel_rules(
+        &self,
+    ) -> Result<Vec<crate::domain::autolabel::AutolabelRule>, crate::domain::autolabel::BadRule>
+    {
+        self.notes
+            .as_ref()
+            .and_then(|n| n.autolabeler.as_ref())
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, keys)| crate::domain::autolabel::AutolabelRule::new(i, keys))
+            .collect()
+    }
+
     /// Reads `text` as a file of the kind at `kind_path` (one of [`CONFIG_PATHS`]), naming it
     /// `name` in errors (an extended file lives elsewhere: `acme/.github:.github/…`).
     pub fn from_file_named(
@@ -475,6 +501,7 @@ impl RepoConfig {
     }
 
     fn check(&self, file: &str) -> Result<(), ConfigError> {
+        self.check_autolabeler(file)?;
         let at = |key: String, message: String| ConfigError {
             file: file.to_owned(),
             key: Some(key),

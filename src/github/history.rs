@@ -92,6 +92,26 @@ pub struct PastStatus {
 }
 
 impl GitHubClient {
+    /// Adds `labels` to issue or pull request `number` (labels it has already stay as they
+    /// are; labels the repository lacks are created by GitHub).
+    pub async fn add_labels(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        number: u64,
+        labels: &[String],
+    ) -> Result<(), GitHubError> {
+        let _: serde_json::Value = self
+            .request(
+                installation,
+                Method::POST,
+                &format!("/repos/{repo}/issues/{number}/labels"),
+                Some(&serde_json::json!({ "labels": labels })),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The repository's default branch.
     pub async fn default_branch(
         &self,

@@ -49,7 +49,9 @@ pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
     };
     match event {
         Event::PullRequest(e) => {
-            BoardPullRequest::concerns(e) || !known(e.installation_id, &e.repository)
+            BoardPullRequest::concerns(e)
+                || crate::handlers::autolabel::AutolabelPullRequest::concerns(e)
+                || !known(e.installation_id, &e.repository)
         }
         Event::IssueComment(c) => {
             !CommentCommands::lines(c).is_empty() || !known(c.installation_id, &c.repository)
@@ -115,6 +117,14 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
         Event::PullRequest(e) => {
             if let Some(installation) = e.installation_id {
                 note_repository(&ctx, installation, &e.repository, now).await?;
+                if crate::handlers::autolabel::AutolabelPullRequest::concerns(&e) {
+                    ctx.queue
+                        .enqueue_now(&crate::handlers::autolabel::AutolabelPullRequest {
+                            installation,
+                            event: e.clone(),
+                        })
+                        .await?;
+                }
                 if BoardPullRequest::concerns(&e) {
                     ctx.queue
                         .enqueue_now(&BoardPullRequest {

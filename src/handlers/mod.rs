@@ -1,5 +1,6 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
+pub mod autolabel;
 pub mod backfill;
 pub mod chat;
 pub mod chat_routes;

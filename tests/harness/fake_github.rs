@@ -95,6 +95,8 @@ struct State {
     users: HashMap<i64, String>,
     /// Who is signed in to GitHub in the browser (the sign-in page answers for them).
     signed_in: Option<(i64, String)>,
+    /// `POST /issues/{n}/labels` calls: (number, labels).
+    label_calls: Vec<(u64, Vec<String>)>,
     /// Sign-in codes handed out, each good once.
     sign_in_codes: HashMap<String, (i64, String)>,
     /// Whose token was handed out last (`GET /user` answers for it).
@@ -352,6 +354,61 @@ impl FakeGitHub {
         payload["number"] = json!(number);
         s.pulls.insert(number, pull);
         payload
+    }
+
+    /// A pull request opened (`action` `opened`, `synchronize`, `edited` or `reopened`) from
+    /// branch `head` with `title` and `body`; returns the webhook. GitHub keeps its labels.
+    pub fn open_pr(
+        &self,
+        number: u64,
+        action: &str,
+        head: &str,
+        title: &str,
+        body: Option<&str>,
+    ) -> Value {
+        let mut s = self.lock();
+        let labels = s
+            .pulls
+            .get(&number)
+            .map(|p| p.labels.clone())
+            .unwrap_or_default();
+        let files = s
+            .pulls
+            .get(&number)
+            .map(|p| p.files.clone())
+            .unwrap_or_default();
+        let pull = Pull {
+            title: title.into(),
+            author: "octocat".into(),
+            base: "master".into(),
+            merged: false,
+            merge_sha: None,
+            labels,
+            files,
+        };
+        let mut payload = fixture("pull_request/opened.payload.json");
+        payload["action"] = json!(action);
+        payload["pull_request"] = merge(&payload["pull_request"], &s.pull_json(number, &pull));
+        payload["pull_request"]["head"]["ref"] = json!(head);
+        payload["pull_request"]["body"] = json!(body);
+        payload["pull_request"]["merged_at"] = Value::Null;
+        payload["number"] = json!(number);
+        s.pulls.insert(number, pull);
+        payload
+    }
+
+    /// Label calls GitHub received: (pull request, labels asked for).
+    pub fn label_calls(&self) -> Vec<(u64, Vec<String>)> {
+        self.lock().label_calls.clone()
+    }
+
+    /// The labels pull request `number` has now.
+    pub fn labels_of(&self, number: u64) -> Vec<String> {
+        self.lock()
+            .pulls
+            .get(&number)
+            .map(|p| p.labels.clone())
+            .unwrap_or_default()
     }
 
     /// The files a pull request changed (for path-scoped lines).
@@ -921,6 +978,25 @@ fn issues(
     let Some(number) = rest.first().and_then(|n| n.parse::<u64>().ok()) else {
         return not_found();
     };
+    if method == "POST" && joined.ends_with("/labels") {
+        let asked: Vec<String> = body["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect();
+        s.label_calls.push((number, asked.clone()));
+        let Some(pull) = s.pulls.get_mut(&number) else {
+            return not_found();
+        };
+        for label in asked {
+            if !pull.labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
+                pull.labels.push(label);
+            }
+        }
+        let labels: Vec<Value> = pull.labels.iter().map(|l| json!({"name": l})).collect();
+        return ResponseTemplate::new(200).set_body_json(Value::Array(labels));
+    }
     if !joined.ends_with("comments") {
         return not_found();
     }

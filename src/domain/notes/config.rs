@@ -90,9 +90,9 @@ pub struct NotesKeys {
     /// List commits that have no pull request too.
     #[serde(alias = "include-commits")]
     pub include_commits_without_pr: Option<bool>,
-    /// release-drafter's autolabeler rules: accepted so a config moves over unchanged;
-    /// trainyard does not label pull requests.
-    pub autolabeler: Option<serde::de::IgnoredAny>,
+    /// release-drafter's autolabeler rules: pull requests are labelled by them when opened,
+    /// reopened, pushed to or edited ([`crate::domain::autolabel`]).
+    pub autolabeler: Option<Vec<crate::domain::autolabel::AutolabelKeys>>,
     /// release-drafter's probot-era branch filter: accepted and ignored (lines choose branches).
     pub branches: Option<serde::de::IgnoredAny>,
 }

@@ -154,31 +154,11 @@ impl Replacer {
             search: search.to_owned(),
             reason,
         };
-        let (source, flags) = match search.strip_prefix('/').and_then(|s| s.rsplit_once('/')) {
-            Some((source, flags)) if !source.is_empty() => (source.to_owned(), flags),
-            _ => (regex::escape(search), ""),
-        };
-        let mut builder = RegexBuilder::new(&source);
-        for flag in flags.chars() {
-            match flag {
-                'g' | 'u' | 'y' | 'd' | 'v' => {}
-                'i' => {
-                    builder.case_insensitive(true);
-                }
-                'm' => {
-                    builder.multi_line(true);
-                }
-                's' => {
-                    builder.dot_matches_new_line(true);
-                }
-                other => return Err(bad(format!("unknown flag `{other}`"))),
-            }
-        }
-        let search_regex = builder.build().map_err(|e| bad(e.to_string()))?;
+        let (search_regex, global) = regex_from_setting(search).map_err(bad)?;
         let groups = search_regex.captures_len();
         Ok(Replacer {
             search: search_regex,
-            global: flags.contains('g'),
+            global,
             replace: parse_replacement(replace, groups),
         })
     }
@@ -190,6 +170,34 @@ impl Replacer {
             .replacen(text, limit, Expand(&self.replace))
             .into_owned()
     }
+}
+
+/// A pattern as release-drafter writes one: `/source/flags` (JavaScript flags: `i`, `m`, `s`
+/// change matching; `g`, `u`, `y`, `d`, `v` do not here), anything else plain text. Also
+/// says whether it was global (`g`).
+pub fn regex_from_setting(setting: &str) -> Result<(Regex, bool), String> {
+    let (source, flags) = match setting.strip_prefix('/').and_then(|s| s.rsplit_once('/')) {
+        Some((source, flags)) if !source.is_empty() => (source.to_owned(), flags),
+        _ => (regex::escape(setting), ""),
+    };
+    let mut builder = RegexBuilder::new(&source);
+    for flag in flags.chars() {
+        match flag {
+            'g' | 'u' | 'y' | 'd' | 'v' => {}
+            'i' => {
+                builder.case_insensitive(true);
+            }
+            'm' => {
+                builder.multi_line(true);
+            }
+            's' => {
+                builder.dot_matches_new_line(true);
+            }
+            other => return Err(format!("unknown flag `{other}`")),
+        }
+    }
+    let regex = builder.build().map_err(|e| e.to_string())?;
+    Ok((regex, flags.contains('g')))
 }
 
 struct Expand<'a>(&'a [Piece]);

@@ -61,9 +61,10 @@ pub fn parse(event: &str, body: &[u8]) -> Result<(Option<String>, Parsed), Paylo
 
 fn classify(event: &str, action: &str, body: &[u8]) -> Result<Parsed, PayloadError> {
     let handled = match (event, action) {
-        ("pull_request", "labeled" | "unlabeled" | "closed" | "reopened" | "edited") => {
-            pull_request(event, body)?
-        }
+        (
+            "pull_request",
+            "labeled" | "unlabeled" | "closed" | "reopened" | "edited" | "opened" | "synchronize",
+        ) => pull_request(event, body)?,
         (
             "release",
             "created" | "edited" | "published" | "released" | "prereleased" | "unpublished"
@@ -177,7 +178,10 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         "closed" if merged => PullRequestAction::Merged,
         "closed" => PullRequestAction::ClosedUnmerged,
         "reopened" => PullRequestAction::Reopened,
-        _ => PullRequestAction::Edited,
+        "opened" => PullRequestAction::Opened,
+        "synchronize" => PullRequestAction::Synchronize,
+        "edited" => PullRequestAction::Edited,
+        _ => PullRequestAction::Other,
     };
     let pr = p.pull_request;
     Ok(Event::PullRequest(PullRequestEvent {
