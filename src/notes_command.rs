@@ -172,7 +172,8 @@ pub async fn run(
         }),
     };
     let mut stderr = std::io::stderr();
-    let prepared = prepare_draft(&github, &request, |commits| {
+    let engine = config.notes_engine();
+    let mut prepared = prepare_draft(&github, &request, |commits| {
         // Long ranges take several pages: say how far we are.
         if commits >= 200 {
             let _ = writeln!(stderr, "trainyard: read {commits} commits of {repo}…");
@@ -183,6 +184,25 @@ pub async fn run(
         DraftError::GitHub(e) => explain(e, &repo, args.from.as_deref()),
         other => anyhow::anyhow!("{other}"),
     })?;
+    if engine == crate::domain::notes::config::NotesEngine::Github {
+        // What the train's draft would carry: GitHub's own notes for the same range.
+        let tag = Some(prepared.draft.tag_name.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format!("v{}", prepared.draft.resolved_version));
+        let body = github
+            .generate_notes(
+                installation,
+                &repo,
+                &tag,
+                &prepared.write.target_commitish,
+                prepared.baseline.as_deref(),
+            )
+            .await
+            .map_err(|e| explain(e, &repo, args.from.as_deref()))?;
+        prepared.draft.body = body.clone();
+        prepared.write.body = body;
+        prepared.calls += 1;
+    }
     print(out, args, &repo, &prepared, source.as_deref())?;
     Ok(())
 }

@@ -410,3 +410,49 @@ async fn the_notes_command_says_what_to_do_when_it_cannot_work() {
         "{err}"
     );
 }
+
+/// A repository with only GitHub's `release.yml`: `trainyard notes` shows GitHub's own
+/// generated notes for the range, as the train's draft would carry them.
+#[tokio::test]
+async fn the_notes_command_shows_githubs_notes_for_a_release_yml() {
+    let server = fake_github(History::new(3)).await;
+    let github_body = "## What's Changed\n* Change number 2 by @dev2 in https://github.com/acme/api/pull/2\n\n## New Contributors\n* @dev2 made their first contribution in https://github.com/acme/api/pull/2\n\n**Full Changelog**: https://github.com/acme/api/compare/v1.0.0...v1.0.1";
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPO}/releases/generate-notes")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"name": "v1.0.1", "body": github_body})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("release.yml");
+    std::fs::write(
+        &config,
+        "changelog:\n  categories:\n    - title: Everything\n      labels: ['*']\n",
+    )
+    .expect("write");
+    let config = config.to_string_lossy().into_owned();
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "--repo", REPO, "--to", "main", "--config", &config, "--json",
+        ],
+        Some("t"),
+    );
+    assert!(ok, "stderr: {err}");
+    let printed: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(printed["body"], github_body);
+    let asked: Vec<Value> = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.url.path().ends_with("/generate-notes"))
+        .map(|r| serde_json::from_slice(&r.body).expect("json"))
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["previous_tag_name"], "v1.0.0");
+    assert_eq!(asked[0]["target_commitish"], "main");
+}

@@ -449,6 +449,8 @@ impl RepoConfig {
             exclude_labels: exclude.labels,
             exclude_authors: exclude.authors,
             categories: (!categories.is_empty()).then_some(categories),
+            // GitHub reads its own file best: its notes are asked of GitHub.
+            engine: Some(crate::domain::notes::config::NotesEngine::Github),
             ..NotesKeys::default()
         };
         let config = RepoConfig {
@@ -457,6 +459,15 @@ impl RepoConfig {
         };
         config.check(file)?;
         Ok(config)
+    }
+
+    /// Who writes the notes (trainyard unless the configuration says GitHub, as a
+    /// release.yml-only repository's does).
+    pub fn notes_engine(&self) -> crate::domain::notes::config::NotesEngine {
+        self.notes
+            .as_ref()
+            .and_then(|n| n.engine)
+            .unwrap_or(crate::domain::notes::config::NotesEngine::Trainyard)
     }
 
     /// The autolabeler's rules (release-drafter's `autolabeler`, in `notes` for trainyard.yml).

@@ -92,6 +92,35 @@ pub struct PastStatus {
 }
 
 impl GitHubClient {
+    /// GitHub's own notes for a release of `tag` at `target` since `previous` (its
+    /// `.github/release.yml`, "New Contributors" and "Full Changelog" included).
+    pub async fn generate_notes(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        tag: &str,
+        target: &str,
+        previous: Option<&str>,
+    ) -> Result<String, GitHubError> {
+        #[derive(Deserialize)]
+        struct Generated {
+            body: String,
+        }
+        let mut ask = serde_json::json!({ "tag_name": tag, "target_commitish": target });
+        if let Some(previous) = previous {
+            ask["previous_tag_name"] = serde_json::json!(previous);
+        }
+        let generated: Generated = self
+            .request(
+                installation,
+                Method::POST,
+                &format!("/repos/{repo}/releases/generate-notes"),
+                Some(&ask),
+            )
+            .await?;
+        Ok(generated.body)
+    }
+
     /// Adds `labels` to issue or pull request `number` (labels it has already stay as they
     /// are; labels the repository lacks are created by GitHub).
     pub async fn add_labels(

@@ -453,6 +453,24 @@ pub async fn draft_for(
             ..DraftInputs::default()
         },
     );
+    let mut draft = draft;
+    if config.notes_engine() == crate::domain::notes::config::NotesEngine::Github {
+        // GitHub's exact text, from one call; trainyard's marker and highlights go around it.
+        // GitHub needs a tag name (it need not exist yet): the train's, the draft's, or the
+        // resolved version's.
+        let tag = train
+            .tag_name
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or_else(|| Some(draft.tag_name.clone()).filter(|t| !t.is_empty()))
+            .unwrap_or_else(|| format!("v{}", draft.resolved_version));
+        let body = github
+            .generate_notes(installation, repo, &tag, head, baseline)
+            .await?;
+        let (body, shortened) = render::fit_body(&body);
+        draft.body = body;
+        draft.shortened = shortened;
+    }
     Ok((draft, all))
 }
 

@@ -95,6 +95,8 @@ struct State {
     users: HashMap<i64, String>,
     /// Who is signed in to GitHub in the browser (the sign-in page answers for them).
     signed_in: Option<(i64, String)>,
+    /// `POST /releases/generate-notes` requests, as sent.
+    generate_notes_calls: Vec<Value>,
     /// `POST /issues/{n}/labels` calls: (number, labels).
     label_calls: Vec<(u64, Vec<String>)>,
     /// Sign-in codes handed out, each good once.
@@ -395,6 +397,24 @@ impl FakeGitHub {
         payload["number"] = json!(number);
         s.pulls.insert(number, pull);
         payload
+    }
+
+    /// `generate-notes` requests GitHub received.
+    pub fn generate_notes_calls(&self) -> Vec<Value> {
+        self.lock().generate_notes_calls.clone()
+    }
+
+    /// Puts `text` at `path` on the default branch (`None` removes it).
+    pub fn set_file(&self, path: &str, text: Option<&str>) {
+        let mut s = self.lock();
+        match text {
+            Some(text) => {
+                s.files.insert(path.into(), text.into());
+            }
+            None => {
+                s.files.remove(path);
+            }
+        }
     }
 
     /// Label calls GitHub received: (pull request, labels asked for).
@@ -815,6 +835,26 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
     }
 }
 
+/// GitHub's generated notes, in GitHub's format, for the merged pull requests the fake
+/// knows: "What's Changed", then the full-changelog link on github.com.
+fn generated_notes(s: &State, ask: &Value) -> String {
+    let tag = ask["tag_name"].as_str().unwrap_or_default();
+    let mut body = String::from("## What's Changed\n");
+    for (number, pull) in s.pulls.iter().filter(|(_, p)| p.merged) {
+        body.push_str(&format!(
+            "* {} by @{} in https://github.com/{REPO}/pull/{number}\n",
+            pull.title, pull.author
+        ));
+    }
+    body.push_str(&match ask["previous_tag_name"].as_str() {
+        Some(previous) => {
+            format!("\n\n**Full Changelog**: https://github.com/{REPO}/compare/{previous}...{tag}")
+        }
+        None => format!("\n\n**Full Changelog**: https://github.com/{REPO}/commits/{tag}"),
+    });
+    body
+}
+
 fn releases(
     s: &mut State,
     method: &str,
@@ -822,6 +862,13 @@ fn releases(
     query: &str,
     body: &Value,
 ) -> ResponseTemplate {
+    if method == "POST" && rest.first() == Some(&"generate-notes") {
+        s.generate_notes_calls.push(body.clone());
+        return ResponseTemplate::new(200).set_body_json(json!({
+            "name": body["tag_name"],
+            "body": generated_notes(s, body),
+        }));
+    }
     let id: Option<u64> = rest.first().and_then(|r| r.split('/').next()?.parse().ok());
     match (method, id) {
         ("GET", None) => {

@@ -90,11 +90,25 @@ pub struct NotesKeys {
     /// List commits that have no pull request too.
     #[serde(alias = "include-commits")]
     pub include_commits_without_pr: Option<bool>,
+    /// Who writes the notes: `trainyard` (its renderer) or `github` (GitHub's own generated
+    /// notes, one `generate-notes` call); `github` is the default for a repository with
+    /// only `.github/release.yml`.
+    pub engine: Option<NotesEngine>,
     /// release-drafter's autolabeler rules: pull requests are labelled by them when opened,
     /// reopened, pushed to or edited ([`crate::domain::autolabel`]).
     pub autolabeler: Option<Vec<crate::domain::autolabel::AutolabelKeys>>,
     /// release-drafter's probot-era branch filter: accepted and ignored (lines choose branches).
     pub branches: Option<serde::de::IgnoredAny>,
+}
+
+/// Who writes a release's notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotesEngine {
+    /// trainyard's renderer (release-drafter's keys).
+    Trainyard,
+    /// GitHub's generated notes (`POST /repos/{owner}/{repo}/releases/generate-notes`).
+    Github,
 }
 
 /// One category as written.
@@ -553,6 +567,7 @@ impl NotesKeys {
             history_limit,
             pull_request_limit,
             include_commits_without_pr,
+            engine,
             autolabeler,
             branches,
         );

@@ -871,6 +871,22 @@ fn shorten_by(sections: &mut [Section], excess: usize) -> bool {
     cut_any
 }
 
+/// A body written elsewhere (GitHub's generated notes) within GitHub's limit, leaving room
+/// for trainyard's marker and a maintainer's highlights; says whether it was shortened.
+pub fn fit_body(body: &str) -> (String, bool) {
+    // Room kept for the marker and highlights around the notes.
+    const ROOM: usize = 5_000;
+    if body.chars().count() + ROOM <= RELEASE_BODY_LIMIT {
+        return (body.to_owned(), false);
+    }
+    let keep = RELEASE_BODY_LIMIT - ROOM - 200;
+    let mut out: String = body.chars().take(keep).collect();
+    out.push_str(&format!(
+        "\n\n… (shortened to fit GitHub's {RELEASE_BODY_LIMIT}-character limit)"
+    ));
+    (out, true)
+}
+
 /// Last resort for a body whose template alone is too long.
 fn truncate_body(body: &str, compare_url: Option<&str>) -> String {
     let suffix = format!(
