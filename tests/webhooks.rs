@@ -276,7 +276,7 @@ async fn ping_is_answered_and_not_stored(test: TestDb) {
 async fn events_we_do_not_handle_are_recorded_as_ignored_without_a_job(test: TestDb) {
     let bot = Bot::new(&test);
     let ignored = [
-        ("pull_request", "pull_request/opened.payload.json"),
+        ("pull_request", "pull_request/assigned.payload.json"),
         ("check_suite", "check_suite/completed.payload.json"),
         ("issue_comment", "issue_comment/deleted.payload.json"),
     ];

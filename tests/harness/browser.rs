@@ -150,17 +150,22 @@ impl Driver {
             .to_owned()
     }
 
-    /// The page's visible text. A page replaced between finding its body and reading it
-    /// (a redirect landing) is read again.
+    /// The page's visible text. A page still loading, or replaced between finding its body
+    /// and reading it (a redirect landing), is read again.
     pub async fn text(&self) -> String {
-        for _ in 0..20 {
-            let body = self
-                .call(
+        for _ in 0..40 {
+            // Mid-navigation there may be no body yet.
+            let Ok(body) = self
+                .try_call(
                     "POST",
                     "/element",
                     serde_json::json!({"using": "css selector", "value": "body"}),
                 )
-                .await;
+                .await
+            else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
             let id = body[ELEMENT].as_str().expect("body").to_owned();
             match self
                 .try_call(

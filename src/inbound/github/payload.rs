@@ -563,8 +563,8 @@ mod tests {
             ignored("started")
         );
         assert_eq!(
-            parse("pull_request", br#"{"action":"opened"}"#),
-            ignored("opened")
+            parse("pull_request", br#"{"action":"assigned"}"#),
+            ignored("assigned")
         );
         assert_eq!(
             parse("issue_comment", br#"{"action":"deleted"}"#),
