@@ -94,4 +94,65 @@ on_both_backends!(
     a_release_yml_repository_gets_githubs_own_notes,
     trainyards_renderer_stays_unless_the_configuration_asks_for_github,
     notes_engine_github_asks_github_in_a_trainyard_yml_too,
+    new_contributors_are_those_whose_first_merged_pull_request_is_here,
+    no_search_without_new_contributors_in_the_template,
 );
+
+/// `$NEW_CONTRIBUTORS` in a release-drafter template, rendered as GitHub renders its "New
+/// Contributors": only authors whose first merged pull request in the repository is on this
+/// release, once each, linked to their first one here; one search per author.
+async fn new_contributors_are_those_whose_first_merged_pull_request_is_here(test: TestDb) {
+    let bot = TestBot::start(
+        &test,
+        "trains:\n  lines:\n    - name: main\n      branch: master\nnotes:\n  template: \
+         \"$CHANGES\\n\\n$NEW_CONTRIBUTORS\"\n",
+    )
+    .await;
+    // octocat contributed before (merged without the label: not on the train).
+    bot.merge_by(100, "An old change", &[], "octocat").await;
+    bot.merge_by(1, "Add the departure board", &["release"], "octocat")
+        .await;
+    bot.merge_by(2, "Fix the clock", &["release"], "newbie")
+        .await;
+    bot.merge_by(3, "Fix the clock again", &["release"], "newbie")
+        .await;
+    bot.run_jobs().await;
+    let body = bot.github.drafts()[0]["body"]
+        .as_str()
+        .expect("body")
+        .to_owned();
+    assert!(
+        body.contains("## New Contributors\n* @newbie made their first contribution in "),
+        "{body}"
+    );
+    assert!(
+        body.contains("/pull/2"),
+        "linked to the first one here: {body}"
+    );
+    assert_eq!(
+        body.matches("made their first contribution").count(),
+        1,
+        "{body}"
+    );
+    assert!(!body.contains("@octocat made"), "{body}");
+    let searches = bot.github.searches();
+    assert!(
+        searches
+            .iter()
+            .any(|q| q.contains("author:newbie") && q.contains("is:merged")),
+        "{searches:?}"
+    );
+}
+
+/// Without `$NEW_CONTRIBUTORS` in the template, nobody is looked up.
+async fn no_search_without_new_contributors_in_the_template(test: TestDb) {
+    let bot = TestBot::start(
+        &test,
+        "trains:\n  lines:\n    - name: main\n      branch: master\n",
+    )
+    .await;
+    bot.merge_by(2, "Fix the clock", &["release"], "newbie")
+        .await;
+    bot.run_jobs().await;
+    assert!(bot.github.searches().is_empty());
+}

@@ -92,6 +92,64 @@ pub struct PastStatus {
 }
 
 impl GitHubClient {
+    /// How many pull requests by `login` GitHub has merged in `repo` (its search index).
+    pub async fn merged_pull_count(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        login: &str,
+    ) -> Result<u64, GitHubError> {
+        #[derive(Deserialize)]
+        struct Found {
+            total_count: u64,
+        }
+        let query = serde_urlencoded::to_string([
+            ("q", format!("repo:{repo} is:pr is:merged author:{login}")),
+            ("per_page", "1".to_owned()),
+        ])
+        .unwrap_or_default();
+        let found: Found = self
+            .request(
+                installation,
+                Method::GET,
+                &format!("/search/issues?{query}"),
+                None,
+            )
+            .await?;
+        Ok(found.total_count)
+    }
+
+    /// The authors among `prs` for whom these are their first merged pull requests in
+    /// `repo`, as GitHub's "New Contributors" counts them: one search per author (bots and
+    /// deleted accounts are never new contributors).
+    pub async fn first_contributors(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        prs: &[crate::domain::notes::changes::PullRequest],
+    ) -> Result<Vec<String>, GitHubError> {
+        let mut authors: Vec<(&str, u64)> = Vec::new();
+        for pr in prs {
+            let Some(author) = pr.author.as_ref().filter(|a| !a.is_bot) else {
+                continue;
+            };
+            match authors
+                .iter_mut()
+                .find(|(l, _)| l.eq_ignore_ascii_case(&author.login))
+            {
+                Some((_, n)) => *n += 1,
+                None => authors.push((&author.login, 1)),
+            }
+        }
+        let mut first = Vec::new();
+        for (login, here) in authors {
+            if self.merged_pull_count(installation, repo, login).await? <= here {
+                first.push(login.to_owned());
+            }
+        }
+        Ok(first)
+    }
+
     /// GitHub's own notes for a release of `tag` at `target` since `previous` (its
     /// `.github/release.yml`, "New Contributors" and "Full Changelog" included).
     pub async fn generate_notes(

@@ -142,11 +142,20 @@ pub async fn prepare_draft(
             l.tag_name
         )
     });
+    let first_contributors = if render::wants_new_contributors(&config) {
+        calls += 1;
+        github
+            .first_contributors(installation, repo, &pull_requests)
+            .await?
+    } else {
+        Vec::new()
+    };
     let draft = render::build_draft(
         &config,
         &DraftInputs {
             owner: repo.owner(),
             repository: repo.name(),
+            first_contributors: &first_contributors,
             last_release: last.map(|r| PreviousRelease {
                 tag_name: &r.tag_name,
                 name: r.name.as_deref(),

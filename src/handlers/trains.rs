@@ -422,11 +422,19 @@ pub async fn draft_for(
         _ => Vec::new(),
     };
     let calendar = calendar_versioning(ctx, config, &train.line, &notes.tag_prefix, &all);
+    let first_contributors = if render::wants_new_contributors(&notes) {
+        github
+            .first_contributors(installation, repo, &pull_requests)
+            .await?
+    } else {
+        Vec::new()
+    };
     let draft = render::build_draft(
         &notes,
         &DraftInputs {
             owner: repo.owner(),
             repository: repo.name(),
+            first_contributors: &first_contributors,
             last_release: match &hotfix_base {
                 Some(base) => Some(PreviousRelease {
                     tag_name: base,

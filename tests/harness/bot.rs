@@ -111,6 +111,14 @@ impl TestBot {
         self.merge_into(number, title, labels, "master").await;
     }
 
+    /// A pull request by `author`, labelled `labels`, is merged into master.
+    pub async fn merge_by(&self, number: u64, title: &str, labels: &[&str], author: &str) {
+        let payload = self
+            .github
+            .merge_pr_by(number, title, labels, "master", author);
+        self.deliver("pull_request", &payload).await;
+    }
+
     /// A pull request labelled `labels` is merged into `base`.
     pub async fn merge_into(&self, number: u64, title: &str, labels: &[&str], base: &str) {
         let payload = self.github.merge_pr(number, title, labels, base);

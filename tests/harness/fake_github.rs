@@ -95,6 +95,8 @@ struct State {
     users: HashMap<i64, String>,
     /// Who is signed in to GitHub in the browser (the sign-in page answers for them).
     signed_in: Option<(i64, String)>,
+    /// Search queries received.
+    searches: Vec<String>,
     /// `POST /releases/generate-notes` requests, as sent.
     generate_notes_calls: Vec<Value>,
     /// `POST /issues/{n}/labels` calls: (number, labels).
@@ -340,11 +342,23 @@ impl FakeGitHub {
     /// Merges a new pull request into `base` (a new commit on it); returns the
     /// `pull_request.closed` webhook GitHub sends.
     pub fn merge_pr(&self, number: u64, title: &str, labels: &[&str], base: &str) -> Value {
+        self.merge_pr_by(number, title, labels, base, "octocat")
+    }
+
+    /// [`FakeGitHub::merge_pr`] for a pull request written by `author`.
+    pub fn merge_pr_by(
+        &self,
+        number: u64,
+        title: &str,
+        labels: &[&str],
+        base: &str,
+        author: &str,
+    ) -> Value {
         let mut s = self.lock();
         let sha = s.commit_on(base);
         let pull = Pull {
             title: title.into(),
-            author: "octocat".into(),
+            author: author.into(),
             base: base.into(),
             merged: true,
             merge_sha: Some(sha),
@@ -397,6 +411,11 @@ impl FakeGitHub {
         payload["number"] = json!(number);
         s.pulls.insert(number, pull);
         payload
+    }
+
+    /// Search queries GitHub received.
+    pub fn searches(&self) -> Vec<String> {
+        self.lock().searches.clone()
     }
 
     /// `generate-notes` requests GitHub received.
@@ -665,6 +684,24 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
     if method == "POST" && path.starts_with("/app/installations/") {
         return ResponseTemplate::new(201)
             .set_body_json(json!({"token": "ghs_fake", "expires_at": "2099-01-01T00:00:00Z"}));
+    }
+    if method == "GET" && path == "/search/issues" {
+        // `repo:R is:pr is:merged author:LOGIN`: the merged pull requests by that author.
+        let pairs: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let q = pairs.get("q").cloned().unwrap_or_default();
+        let author = q
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("author:"))
+            .unwrap_or_default();
+        let count = s
+            .pulls
+            .values()
+            .filter(|p| p.merged && p.author.eq_ignore_ascii_case(author))
+            .count();
+        s.searches.push(q.clone());
+        return ResponseTemplate::new(200).set_body_json(
+            json!({"total_count": count, "incomplete_results": false, "items": []}),
+        );
     }
     if method == "GET" && path == "/login/oauth/authorize" {
         let query: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();

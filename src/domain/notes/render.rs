@@ -23,6 +23,9 @@ pub struct DraftInputs<'a> {
     pub owner: &'a str,
     /// Repository name (`$REPOSITORY`).
     pub repository: &'a str,
+    /// Authors whose first merged pull request in the repository is among these
+    /// (`$NEW_CONTRIBUTORS`); found by the caller when the template uses it.
+    pub first_contributors: &'a [String],
     /// The baseline release, if any.
     pub last_release: Option<PreviousRelease<'a>>,
     /// Merged pull requests of the range (deduplicated, this repository's).
@@ -253,6 +256,13 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
             TemplateValue::Text(changes_text(config, sections, inputs.compare_url)),
         );
         vars.insert("$CONTRIBUTORS".into(), contributors.as_str().into());
+        vars.insert(
+            "$NEW_CONTRIBUTORS".into(),
+            TemplateValue::Text(new_contributors_section(
+                inputs.pull_requests,
+                inputs.first_contributors,
+            )),
+        );
         vars.insert("$OWNER".into(), inputs.owner.into());
         vars.insert("$REPOSITORY".into(), inputs.repository.into());
         let mut body = template::render_with_replacers(&body_template, &vars, &config.replacers);
@@ -887,6 +897,40 @@ pub fn fit_body(body: &str) -> (String, bool) {
     (out, true)
 }
 
+/// Whether a template asks for `$NEW_CONTRIBUTORS` (finding them costs GitHub calls).
+pub fn wants_new_contributors(config: &NotesConfig) -> bool {
+    [&config.header, &config.template, &config.footer]
+        .iter()
+        .any(|t| t.contains("$NEW_CONTRIBUTORS"))
+}
+
+/// GitHub's "New Contributors" section: each first-time author once, in the order of their
+/// first pull request here, linked to it; nothing when there is no one new.
+pub fn new_contributors_section(prs: &[PullRequest], first: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut lines = Vec::new();
+    let mut ordered: Vec<&PullRequest> = prs.iter().collect();
+    ordered.sort_by_key(|pr| pr.number);
+    for pr in ordered {
+        let Some(author) = &pr.author else {
+            continue;
+        };
+        let login = author.login.as_str();
+        if seen.contains(&login) || !first.iter().any(|f| f.eq_ignore_ascii_case(login)) {
+            continue;
+        }
+        seen.push(login);
+        lines.push(format!(
+            "* @{login} made their first contribution in {}",
+            pr.url
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("## New Contributors\n{}", lines.join("\n"))
+}
+
 /// Last resort for a body whose template alone is too long.
 fn truncate_body(body: &str, compare_url: Option<&str>) -> String {
     let suffix = format!(
@@ -953,6 +997,22 @@ mod tests {
                 ..DraftInputs::default()
             },
         )
+    }
+
+    #[test]
+    fn new_contributors_are_listed_as_github_lists_them() {
+        let mut prs = vec![
+            pr(9, "newbie", false, "2026-11-02T00:00:00Z"),
+            pr(4, "newbie", false, "2026-11-01T00:00:00Z"),
+            pr(5, "old-hand", false, "2026-11-01T00:00:00Z"),
+        ];
+        prs[0].url = "https://github.com/acme/api/pull/9".into();
+        prs[1].url = "https://github.com/acme/api/pull/4".into();
+        assert_eq!(
+            new_contributors_section(&prs, &["newbie".into()]),
+            "## New Contributors\n* @newbie made their first contribution in https://github.com/acme/api/pull/4"
+        );
+        assert_eq!(new_contributors_section(&prs, &[]), "");
     }
 
     #[test]
