@@ -435,6 +435,30 @@ async fn another_repository_another_owner_and_the_same_repository_chain(test: Te
     );
 }
 
+/// A repository without a configuration file uses its organisation's shared one, as
+/// release-drafter does; without either, the defaults.
+async fn a_repository_without_a_file_uses_its_organisations(test: TestDb) {
+    let server = MockServer::start().await;
+    serve(&server, "acme/.github", DRAFTER, ORG, "o1").await;
+    assert_eq!(load(&test, &server).await, Refresh::Loaded(DRAFTER.into()));
+    assert_eq!(
+        in_force(&test, &server).await,
+        (
+            "Org $CHANGES".into(),
+            "v$RESOLVED_VERSION".into(),
+            vec!["Features".into()]
+        )
+    );
+    let sources = repo_configs::extending(&test.db, "acme/.github:.github/release-drafter.yml")
+        .await
+        .expect("sources");
+    assert_eq!(sources, [REPO], "a push to the shared file reloads it");
+
+    let nothing = MockServer::start().await;
+    let other = TestDb::sqlite().await;
+    assert_eq!(load(&other, &nothing).await, Refresh::Defaults);
+}
+
 async fn loops_and_faults_are_refused_naming_the_file(test: TestDb) {
     let server = MockServer::start().await;
     serve(
@@ -543,6 +567,7 @@ async fn a_push_to_the_shared_file_reloads_every_configuration_built_on_it(test:
 }
 
 on_both_backends!(
+    a_repository_without_a_file_uses_its_organisations,
     the_organisations_github_repository_is_extended_and_local_keys_win,
     another_repository_another_owner_and_the_same_repository_chain,
     loops_and_faults_are_refused_naming_the_file,

@@ -51,7 +51,11 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Refresh, JobError> {
     let stored = repo_configs::get(db, repo).await?;
-    if let Some((path, file)) = config_file(github, installation, repo).await? {
+    let found = match config_file(github, installation, repo).await? {
+        Some(found) => Some(found),
+        None => organisation_fallback(github, installation, repo).await?,
+    };
+    if let Some((path, file)) = found {
         let resolved = resolve_extends(github, installation, repo, path, &file).await?;
         let key = match &resolved {
             Ok(resolved) => &resolved.key,
@@ -279,6 +283,45 @@ async fn resolve_extends(
         text,
         sources,
     }))
+}
+
+/// A repository without a configuration file of its own uses its organisation's, from the
+/// owner's `.github` repository, as release-drafter does: read as if the repository's file
+/// said `_extends: .github` (so the shared file's own `_extends` is followed, its errors name
+/// it, and a push to it reloads this repository). GitHub's `release.yml` is not inherited
+/// this way (GitHub does not either). `None` when the organisation has none, or the App
+/// cannot read its `.github` repository.
+async fn organisation_fallback(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+) -> Result<Option<(&'static str, RepositoryFile)>, GitHubError> {
+    if repo.name() == ".github" {
+        return Ok(None);
+    }
+    let Ok(shared) = RepoFullName::parse(&format!("{}/.github", repo.owner())) else {
+        return Ok(None);
+    };
+    for path in [".github/trainyard.yml", ".github/release-drafter.yml"] {
+        let found = match github
+            .file_contents(installation, &shared, path, None)
+            .await
+        {
+            Ok(found) => found,
+            Err(GitHubError::NotFound(_)) => None,
+            Err(other) => return Err(other),
+        };
+        if found.is_some() {
+            // This repository's "file" names the shared one; its sha is constant, so the key
+            // changes exactly when the shared file does.
+            let file = RepositoryFile {
+                sha: "organisation".to_owned(),
+                text: "_extends: .github\n".to_owned(),
+            };
+            return Ok(Some((path, file)));
+        }
+    }
+    Ok(None)
 }
 
 /// The first configuration file the repository's default branch has (see [`CONFIG_PATHS`]).
