@@ -461,6 +461,15 @@ impl RepoConfig {
         Ok(config)
     }
 
+    /// Whether `environment` is a production one: as configured, else when it is named
+    /// `production` (deployments made by others name environments trainyard may not know).
+    pub fn is_production_environment(&self, environment: &str) -> bool {
+        self.environment(environment).map_or_else(
+            || environment.eq_ignore_ascii_case("production"),
+            EnvironmentKeys::is_production,
+        )
+    }
+
     /// Who writes the notes (trainyard unless the configuration says GitHub, as a
     /// release.yml-only repository's does).
     pub fn notes_engine(&self) -> crate::domain::notes::config::NotesEngine {

@@ -565,12 +565,7 @@ pub async fn repository_page(
     }
     let locks = deployments::locks(&state.db, repo.as_ref()).await?;
     let config = crate::handlers::chat::stored_config(&state.train_context(), repo).await?;
-    let production = |environment: &str| {
-        config.environment(environment).map_or_else(
-            || environment.eq_ignore_ascii_case("production"),
-            |env| env.is_production(),
-        )
-    };
+    let production = |environment: &str| config.is_production_environment(environment);
     let history = crate::store::history::history(&state.db, repo, production).await?;
     let health = health::compute(&history, now, 30);
     let weeks = weekly(&history, now, 12);
@@ -918,12 +913,7 @@ pub async fn metrics_api(
     };
     let figures = async {
         let config = crate::handlers::chat::stored_config(&state.train_context(), &repo).await?;
-        let production = |environment: &str| {
-            config.environment(environment).map_or_else(
-                || environment.eq_ignore_ascii_case("production"),
-                |env| env.is_production(),
-            )
-        };
+        let production = |environment: &str| config.is_production_environment(environment);
         let history = crate::store::history::history(&state.db, &repo, production).await?;
         Ok::<_, crate::store::StoreError>(health::compute(
             &history,

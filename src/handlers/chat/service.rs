@@ -157,12 +157,7 @@ async fn stats_text(
 ) -> Result<String, ChatFailure> {
     use crate::domain::health::{self, Basis, Spread};
     let config = stored_config(ctx, repo).await?;
-    let production = |environment: &str| {
-        config.environment(environment).map_or_else(
-            || environment.eq_ignore_ascii_case("production"),
-            |env| env.is_production(),
-        )
-    };
+    let production = |environment: &str| config.is_production_environment(environment);
     let history = crate::store::history::history(&ctx.db, repo, production).await?;
     let h = health::compute(&history, ctx.now(), days);
     let spread = |x: &Spread| match (x.median_secs, x.p90_secs) {
