@@ -170,8 +170,35 @@ fn extends_targets_read_as_release_drafter_reads_them() {
             "{value}"
         );
     }
-    // Local files belong to the Action; other files are not configurations.
-    assert!(main("file:conf.yaml").is_err());
+    // The Action's checkout of this repository: the same file, at this reference.
+    assert_eq!(
+        parse_config_target(
+            "file:../configs/conf.yaml",
+            "cchanche",
+            "proj",
+            Some("main")
+        ),
+        Ok(target(
+            "cchanche",
+            "proj",
+            "../configs/conf.yaml",
+            Some("main")
+        ))
+    );
+    assert_eq!(
+        normalize_filepath(
+            &parse_config_target(
+                "file:../configs/conf.yaml",
+                "cchanche",
+                "proj",
+                Some("main")
+            )
+            .expect("target"),
+            None
+        ),
+        "configs/conf.yaml"
+    );
+    // A checkout has no `@ref`; other files are not configurations.
     assert!(main("file:conf.yaml@main").is_err());
     assert!(main("repo:README.md").is_err());
     assert!(main("a b/c:x.yml").is_err());
@@ -435,6 +462,48 @@ async fn another_repository_another_owner_and_the_same_repository_chain(test: Te
     );
 }
 
+/// `_extends: file:…` names the Action's checkout of this repository: trainyard reads the same
+/// file from GitHub (release-drafter documents both schemes as giving the same result). A
+/// file only generated on the Action's runner is not there, and the refusal says so.
+async fn a_file_target_is_this_repositorys_file(test: TestDb) {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        REPO,
+        DRAFTER,
+        "_extends: file:../configs/common.yml\nname-template: 'API'\n",
+        "l1",
+    )
+    .await;
+    serve(&server, REPO, "configs/common.yml", ORG, "c1").await;
+    assert_eq!(load(&test, &server).await, Refresh::Loaded(DRAFTER.into()));
+    assert_eq!(
+        in_force(&test, &server).await,
+        ("Org $CHANGES".into(), "API".into(), vec!["Features".into()])
+    );
+
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        REPO,
+        DRAFTER,
+        "_extends: file:release-drafter-parsed.yml\n",
+        "l2",
+    )
+    .await;
+    let Refresh::Refused(reason) = load(&test, &server).await else {
+        panic!("a missing file is refused");
+    };
+    assert!(
+        reason.contains("acme/api:.github/release-drafter-parsed.yml cannot be read"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("generated on the Action's runner"),
+        "{reason}"
+    );
+}
+
 /// A repository without a configuration file uses its organisation's shared one, as
 /// release-drafter does; without either, the defaults.
 async fn a_repository_without_a_file_uses_its_organisations(test: TestDb) {
@@ -567,6 +636,7 @@ async fn a_push_to_the_shared_file_reloads_every_configuration_built_on_it(test:
 }
 
 on_both_backends!(
+    a_file_target_is_this_repositorys_file,
     a_repository_without_a_file_uses_its_organisations,
     the_organisations_github_repository_is_extended_and_local_keys_win,
     another_repository_another_owner_and_the_same_repository_chain,

@@ -27,6 +27,48 @@ use harness::TestDb;
 
 const REPO: &str = "acme/api";
 
+/// Every key release-drafter's schema (at the fixture commit) lists is read: a file with any
+/// one of them, at its documented default or a sample value, loads; so does one with all of
+/// them at once.
+#[test]
+fn every_key_of_release_drafters_schema_is_read() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/fixtures/release-drafter/schema.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("schema"),
+    )
+    .expect("json");
+    let properties = schema["properties"].as_object().expect("properties");
+    assert!(properties.len() > 30, "{}", properties.len());
+    let mut all = serde_json::Map::new();
+    for (key, property) in properties {
+        if key == "_extends" {
+            continue; // resolved before the keys are read (tests/config_extends.rs)
+        }
+        let value = match key.as_str() {
+            "latest" | "prerelease" | "include-pre-releases" => json!(false),
+            "filter-by-range" => json!("^1.0.0"),
+            "template" => json!("$CHANGES"),
+            _ => match property.get("default") {
+                Some(default) => default.clone(),
+                None if property["type"] == "string" => json!("x"),
+                None => panic!("no sample for {key}: {property}"),
+            },
+        };
+        let one = serde_json::Map::from_iter([(key.clone(), value.clone())]);
+        let text = serde_json::to_string(&one).expect("json is yaml");
+        if let Err(error) = RepoConfig::from_release_drafter(".github/release-drafter.yml", &text) {
+            panic!("`{key}` is not read: {error}");
+        }
+        all.insert(key.clone(), value);
+    }
+    let text = serde_json::to_string(&all).expect("json is yaml");
+    RepoConfig::from_release_drafter(".github/release-drafter.yml", &text)
+        .unwrap_or_else(|e| panic!("all keys together: {e}"));
+}
+
 #[test]
 fn the_documented_example_parses_with_every_section() {
     let text = std::fs::read_to_string(format!(

@@ -449,8 +449,12 @@ impl RepoConfig {
             exclude_labels: exclude.labels,
             exclude_authors: exclude.authors,
             categories: (!categories.is_empty()).then_some(categories),
-            // GitHub reads its own file best: its notes are asked of GitHub.
+            // GitHub reads its own file best: its notes are asked of GitHub. Where trainyard
+            // writes them (a train that is not the commit range), it writes GitHub's format,
+            // oldest merge first as GitHub lists them.
             engine: Some(crate::domain::notes::config::NotesEngine::Github),
+            layout: Some(crate::domain::notes::config::NotesLayout::GitHub),
+            sort_direction: Some(crate::domain::notes::config::SortDirection::Ascending),
             ..NotesKeys::default()
         };
         let config = RepoConfig {
@@ -1045,10 +1049,23 @@ pub fn parse_config_target(
         extra,
     };
     let value = value.trim();
-    if value.starts_with("file:") {
-        return Err(bad(
-            ". Local file targets (file:) belong to the GitHub Action; trainyard reads from GitHub",
-        ));
+    if let Some(filepath) = value.strip_prefix("file:") {
+        // The Action's checkout of this repository: trainyard reads the same file from GitHub
+        // at the same reference (release-drafter documents `file:` and `github:` as giving the
+        // same result once checked out). No `@ref`: the checkout has one.
+        if !is_config_file(filepath)
+            || !filepath
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        {
+            return Err(bad(""));
+        }
+        return Ok(ConfigTarget {
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+            filepath: filepath.to_owned(),
+            reference: reference.map(str::to_owned),
+        });
     }
     let value = value.strip_prefix("github:").unwrap_or(value);
     let (body, at) = match value.rsplit_once('@') {

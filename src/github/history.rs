@@ -92,59 +92,73 @@ pub struct PastStatus {
 }
 
 impl GitHubClient {
-    /// How many pull requests by `login` GitHub has merged in `repo` (its search index).
-    pub async fn merged_pull_count(
-        &self,
-        installation: u64,
-        repo: &RepoFullName,
-        login: &str,
-    ) -> Result<u64, GitHubError> {
-        #[derive(Deserialize)]
-        struct Found {
-            total_count: u64,
-        }
-        let query = serde_urlencoded::to_string([
-            ("q", format!("repo:{repo} is:pr is:merged author:{login}")),
-            ("per_page", "1".to_owned()),
-        ])
-        .unwrap_or_default();
-        let found: Found = self
-            .request(
-                installation,
-                Method::GET,
-                &format!("/search/issues?{query}"),
-                None,
-            )
-            .await?;
-        Ok(found.total_count)
-    }
-
-    /// The authors among `prs` for whom these are their first merged pull requests in
-    /// `repo`, as GitHub's "New Contributors" counts them: one search per author (bots and
-    /// deleted accounts are never new contributors).
+    /// The authors among `prs` whose first merged pull request in `repo` is among these: for
+    /// each author, their earliest merge here, and whether GitHub's search finds any merged
+    /// pull request of theirs before it. One GraphQL request of aliased searches (50 authors
+    /// each), as release-drafter asks; bots and deleted accounts are never new contributors.
     pub async fn first_contributors(
         &self,
         installation: u64,
         repo: &RepoFullName,
         prs: &[crate::domain::notes::changes::PullRequest],
     ) -> Result<Vec<String>, GitHubError> {
-        let mut authors: Vec<(&str, u64)> = Vec::new();
+        let mut earliest: Vec<(&str, &str)> = Vec::new();
         for pr in prs {
             let Some(author) = pr.author.as_ref().filter(|a| !a.is_bot) else {
                 continue;
             };
-            match authors
+            if pr.merged_at.is_empty() {
+                continue;
+            }
+            match earliest
                 .iter_mut()
-                .find(|(l, _)| l.eq_ignore_ascii_case(&author.login))
+                .find(|(login, _)| *login == author.login)
             {
-                Some((_, n)) => *n += 1,
-                None => authors.push((&author.login, 1)),
+                Some((_, at)) if pr.merged_at.as_str() < *at => *at = &pr.merged_at,
+                Some(_) => {}
+                None => earliest.push((&author.login, &pr.merged_at)),
             }
         }
         let mut first = Vec::new();
-        for (login, here) in authors {
-            if self.merged_pull_count(installation, repo, login).await? <= here {
-                first.push(login.to_owned());
+        for batch in earliest.chunks(50) {
+            let parameters: Vec<String> = (0..batch.len())
+                .map(|i| format!("$query{i}: String!"))
+                .collect();
+            let searches: Vec<String> = (0..batch.len())
+                .map(|i| {
+                    format!(
+                        "author{i}: search(query: $query{i}, type: ISSUE, first: 1) {{ issueCount }}"
+                    )
+                })
+                .collect();
+            let query = format!(
+                "query findPreviousContributions({}) {{\n{}\n}}",
+                parameters.join(", "),
+                searches.join("\n")
+            );
+            let variables: serde_json::Map<String, serde_json::Value> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, (login, merged_at))| {
+                    (
+                        format!("query{i}"),
+                        serde_json::Value::String(format!(
+                            "repo:{repo} is:pr is:merged author:{login} merged:<{merged_at}"
+                        )),
+                    )
+                })
+                .collect();
+            let data = self
+                .graphql(installation, &query, serde_json::Value::Object(variables))
+                .await?;
+            for (i, (login, _)) in batch.iter().enumerate() {
+                let before = data
+                    .get(format!("author{i}"))
+                    .and_then(|a| a.get("issueCount"))
+                    .and_then(serde_json::Value::as_u64);
+                if before == Some(0) {
+                    first.push((*login).to_owned());
+                }
             }
         }
         Ok(first)

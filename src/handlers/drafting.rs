@@ -142,7 +142,10 @@ pub async fn prepare_draft(
             l.tag_name
         )
     });
-    let first_contributors = if render::wants_new_contributors(&config) {
+    // GitHub's own notes (engine `github`) name the new contributors themselves.
+    let github_writes_notes =
+        request.keys.engine == Some(crate::domain::notes::config::NotesEngine::Github);
+    let first_contributors = if render::wants_new_contributors(&config) && !github_writes_notes {
         calls += 1;
         github
             .first_contributors(installation, repo, &pull_requests)

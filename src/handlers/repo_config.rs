@@ -237,11 +237,18 @@ async fn resolve_extends(
             }
         };
         let Some(base) = found else {
+            // A `file:` target may name a file the Action generated on its runner.
+            let hint = if value.trim_start().starts_with("file:") {
+                "; `file:` is read from this repository at the same reference, so a file \
+                 generated on the Action's runner must be committed (or named with `github:`)"
+            } else {
+                ""
+            };
             return refuse(
                 &keys,
                 format!(
                     "{from}: `_extends: {value}`: {name} cannot be read (no such file, or the \
-                     App is not installed on {target_repo})"
+                     App is not installed on {target_repo}){hint}"
                 ),
             );
         };

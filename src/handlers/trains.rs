@@ -371,7 +371,7 @@ pub fn passenger_pull_requests(
             author: p.author.as_ref().map(|login| Author {
                 login: login.clone(),
                 is_bot: false,
-                url: String::new(),
+                url: format!("{}/{login}", server_url.trim_end_matches('/')),
             }),
             merged_at: p.merged_at.clone().unwrap_or_default(),
             labels: serde_json::from_str(&p.labels).unwrap_or_default(),
@@ -422,50 +422,47 @@ pub async fn draft_for(
         _ => Vec::new(),
     };
     let calendar = calendar_versioning(ctx, config, &train.line, &notes.tag_prefix, &all);
-    let first_contributors = if render::wants_new_contributors(&notes) {
-        github
-            .first_contributors(installation, repo, &pull_requests)
-            .await?
-    } else {
-        Vec::new()
+    let last_release = match &hotfix_base {
+        Some(base) => Some(PreviousRelease {
+            tag_name: base,
+            name: None,
+        }),
+        None => previous.last.map(|r| PreviousRelease {
+            tag_name: &r.tag_name,
+            name: r.name.as_deref(),
+        }),
     };
-    let draft = render::build_draft(
-        &notes,
-        &DraftInputs {
-            owner: repo.owner(),
-            repository: repo.name(),
-            first_contributors: &first_contributors,
-            last_release: match &hotfix_base {
-                Some(base) => Some(PreviousRelease {
-                    tag_name: base,
-                    name: None,
-                }),
-                None => previous.last.map(|r| PreviousRelease {
-                    tag_name: &r.tag_name,
-                    name: r.name.as_deref(),
-                }),
+    let build = |first_contributors: &[String]| {
+        render::build_draft(
+            &notes,
+            &DraftInputs {
+                owner: repo.owner(),
+                repository: repo.name(),
+                first_contributors,
+                last_release,
+                pull_requests: &pull_requests,
+                commits: &commits,
+                // A cut train's version was fixed at the cut; a hotfix's by its base.
+                version: if frozen {
+                    train.version.as_deref()
+                } else {
+                    hotfix_version.as_deref()
+                },
+                conventional_titles: config.conventional_commits(),
+                prerelease_start: config.prerelease_start(),
+                server_url: &ctx.server_url,
+                compare_url: compare_url.as_deref(),
+                calendar: calendar.clone(),
+                ..DraftInputs::default()
             },
-            pull_requests: &pull_requests,
-            commits: &commits,
-            // A cut train's version was fixed at the cut; a hotfix's by its base.
-            version: if frozen {
-                train.version.as_deref()
-            } else {
-                hotfix_version.as_deref()
-            },
-            conventional_titles: config.conventional_commits(),
-            prerelease_start: config.prerelease_start(),
-            server_url: &ctx.server_url,
-            compare_url: compare_url.as_deref(),
-            calendar,
-            ..DraftInputs::default()
-        },
-    );
-    let mut draft = draft;
+        )
+    };
+    let wants_new_contributors = render::wants_new_contributors(&notes);
     if config.notes_engine() == crate::domain::notes::config::NotesEngine::Github {
-        // GitHub's exact text, from one call; trainyard's marker and highlights go around it.
-        // GitHub needs a tag name (it need not exist yet): the train's, the draft's, or the
-        // resolved version's.
+        // GitHub's exact text, from one call, when it lists exactly the train's pull
+        // requests; trainyard's marker and highlights go around it. GitHub needs a tag name
+        // (it need not exist yet): the train's, the draft's, or the resolved version's.
+        let mut draft = build(&[]);
         let tag = train
             .tag_name
             .clone()
@@ -475,10 +472,32 @@ pub async fn draft_for(
         let body = github
             .generate_notes(installation, repo, &tag, head, baseline)
             .await?;
-        let (body, shortened) = render::fit_body(&body);
-        draft.body = body;
-        draft.shortened = shortened;
+        let listed = render::pull_requests_listed_in(&body, repo.as_ref());
+        if listed == draft.listed_numbers {
+            let (body, shortened) = render::fit_body(&body);
+            draft.body = body;
+            draft.shortened = shortened;
+            return Ok((draft, all));
+        }
+        // The train is not the commit range (a pull request excluded, one without the
+        // boarding label, a path-scoped line): GitHub's list would be wrong, so trainyard
+        // writes the train's own, in the same format when the file is GitHub's release.yml.
+        tracing::info!(
+            train = train.id,
+            github = ?listed,
+            train_lists = ?draft.listed_numbers,
+            "GitHub's generated notes list other pull requests than the train carries; \
+             writing the train's own"
+        );
     }
+    let first_contributors = if wants_new_contributors {
+        github
+            .first_contributors(installation, repo, &pull_requests)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let draft = build(&first_contributors);
     Ok((draft, all))
 }
 

@@ -40,6 +40,8 @@ struct Pull {
     author: String,
     base: String,
     merged: bool,
+    /// When it was merged: one second after the previous merge, from 08:00.
+    merged_at: Option<String>,
     merge_sha: Option<String>,
     labels: Vec<String>,
     files: Vec<String>,
@@ -177,7 +179,7 @@ impl State {
         json!({
             "number": number, "title": pull.title, "merged": pull.merged,
             "merge_commit_sha": pull.merge_sha, "state": if pull.merged { "closed" } else { "open" },
-            "merged_at": pull.merged.then_some("2026-11-27T08:00:00Z"),
+            "merged_at": pull.merged_at,
             "base": {"ref": pull.base}, "user": {"login": pull.author, "type": "User"},
             "labels": pull.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
         })
@@ -356,11 +358,18 @@ impl FakeGitHub {
     ) -> Value {
         let mut s = self.lock();
         let sha = s.commit_on(base);
+        let merges = s.pulls.values().filter(|p| p.merged).count();
         let pull = Pull {
             title: title.into(),
             author: author.into(),
             base: base.into(),
             merged: true,
+            merged_at: Some(format!(
+                "2026-11-27T{:02}:{:02}:{:02}Z",
+                8 + merges / 3600,
+                merges / 60 % 60,
+                merges % 60
+            )),
             merge_sha: Some(sha),
             labels: labels.iter().map(|l| (*l).to_owned()).collect(),
             files: Vec::new(),
@@ -398,6 +407,7 @@ impl FakeGitHub {
             author: "octocat".into(),
             base: "master".into(),
             merged: false,
+            merged_at: None,
             merge_sha: None,
             labels,
             files,
@@ -685,23 +695,8 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         return ResponseTemplate::new(201)
             .set_body_json(json!({"token": "ghs_fake", "expires_at": "2099-01-01T00:00:00Z"}));
     }
-    if method == "GET" && path == "/search/issues" {
-        // `repo:R is:pr is:merged author:LOGIN`: the merged pull requests by that author.
-        let pairs: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let q = pairs.get("q").cloned().unwrap_or_default();
-        let author = q
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("author:"))
-            .unwrap_or_default();
-        let count = s
-            .pulls
-            .values()
-            .filter(|p| p.merged && p.author.eq_ignore_ascii_case(author))
-            .count();
-        s.searches.push(q.clone());
-        return ResponseTemplate::new(200).set_body_json(
-            json!({"total_count": count, "incomplete_results": false, "items": []}),
-        );
+    if method == "POST" && path == "/graphql" {
+        return graphql(s, body);
     }
     if method == "GET" && path == "/login/oauth/authorize" {
         let query: HashMap<String, String> = serde_urlencoded::from_str(query).unwrap_or_default();
@@ -874,22 +869,66 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
 
 /// GitHub's generated notes, in GitHub's format, for the merged pull requests the fake
 /// knows: "What's Changed", then the full-changelog link on github.com.
-fn generated_notes(s: &State, ask: &Value) -> String {
-    let tag = ask["tag_name"].as_str().unwrap_or_default();
-    let mut body = String::from("## What's Changed\n");
-    for (number, pull) in s.pulls.iter().filter(|(_, p)| p.merged) {
-        body.push_str(&format!(
-            "* {} by @{} in https://github.com/{REPO}/pull/{number}\n",
-            pull.title, pull.author
-        ));
+/// GitHub's GraphQL API, as far as trainyard asks it of a train's repository: aliased
+/// searches `repo:R is:pr is:merged author:LOGIN merged:<TIME`, answered with how many merged
+/// pull requests by that author GitHub has from before that time.
+fn graphql(s: &mut State, body: &Value) -> ResponseTemplate {
+    let Some(variables) = body["variables"].as_object() else {
+        return ResponseTemplate::new(400)
+            .set_body_json(json!({"message": "Problems parsing JSON"}));
+    };
+    let mut data = serde_json::Map::new();
+    for (name, q) in variables {
+        let (Some(index), Some(q)) = (name.strip_prefix("query"), q.as_str()) else {
+            continue;
+        };
+        let word = |prefix: &str| {
+            q.split_whitespace()
+                .find_map(|w| w.strip_prefix(prefix))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (author, before) = (word("author:"), word("merged:<"));
+        let count = s
+            .pulls
+            .values()
+            .filter(|p| p.merged && p.author.eq_ignore_ascii_case(&author))
+            .filter(|p| before.is_empty() || p.merged_at.as_deref() < Some(before.as_str()))
+            .count();
+        s.searches.push(q.to_owned());
+        data.insert(format!("author{index}"), json!({"issueCount": count}));
     }
-    body.push_str(&match ask["previous_tag_name"].as_str() {
+    ResponseTemplate::new(200).set_body_json(json!({"data": data}))
+}
+
+fn generated_notes(s: &State, ask: &Value) -> String {
+    // GitHub's format: every merged pull request of the range (the fake's range is all of
+    // them), then the Full Changelog line; that line alone when nothing was merged.
+    let tag = ask["tag_name"].as_str().unwrap_or_default();
+    let lines: Vec<String> = s
+        .pulls
+        .iter()
+        .filter(|(_, p)| p.merged)
+        .map(|(number, pull)| {
+            format!(
+                "* {} by @{} in https://github.com/{REPO}/pull/{number}",
+                pull.title, pull.author
+            )
+        })
+        .collect();
+    let full_changelog = match ask["previous_tag_name"].as_str() {
         Some(previous) => {
-            format!("\n\n**Full Changelog**: https://github.com/{REPO}/compare/{previous}...{tag}")
+            format!("**Full Changelog**: https://github.com/{REPO}/compare/{previous}...{tag}")
         }
-        None => format!("\n\n**Full Changelog**: https://github.com/{REPO}/commits/{tag}"),
-    });
-    body
+        None => format!("**Full Changelog**: https://github.com/{REPO}/commits/{tag}"),
+    };
+    if lines.is_empty() {
+        return full_changelog;
+    }
+    format!(
+        "## What's Changed\n{}\n\n{full_changelog}",
+        lines.join("\n")
+    )
 }
 
 fn releases(

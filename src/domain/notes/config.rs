@@ -29,6 +29,12 @@ pub struct NotesKeys {
     pub footer: Option<String>,
     /// One line per pull request (`* $TITLE (#$NUMBER) @$AUTHOR`).
     pub change_template: Option<String>,
+    /// Each author in `$AUTHORS` (`$AUTHOR`, `$AUTHOR_MENTION`; default `$AUTHOR_MENTION`).
+    pub change_author_template: Option<String>,
+    /// Between authors in `$AUTHORS` (default `, `).
+    pub change_authors_separator: Option<String>,
+    /// Before the last author in `$AUTHORS` (default: the separator).
+    pub change_authors_final_separator: Option<String>,
     /// One line per commit without a pull request, with `include-commits-without-pr`.
     pub commit_template: Option<String>,
     /// Characters of titles to escape (`@` and `#` are defused, others get a backslash).
@@ -53,6 +59,12 @@ pub struct NotesKeys {
     pub exclude_authors: Option<Vec<String>>,
     /// `$CONTRIBUTORS` when nobody is left (`No contributors`).
     pub no_contributors_template: Option<String>,
+    /// Each line of `$NEW_CONTRIBUTORS` (`$AUTHOR`, `$AUTHOR_MENTION`, `$AUTHOR_URL`,
+    /// `$NUMBER`, `$URL`; default `* $AUTHOR_MENTION made their first contribution in
+    /// #$NUMBER`).
+    pub new_contributor_template: Option<String>,
+    /// `$NEW_CONTRIBUTORS` when nobody is new (`* No new contributors`).
+    pub no_new_contributor_template: Option<String>,
     /// Search and replace over the rendered body.
     pub replacers: Option<Vec<ReplacerKeys>>,
     /// `merged_at` (also `date`) or `title`.
@@ -99,6 +111,22 @@ pub struct NotesKeys {
     pub autolabeler: Option<Vec<crate::domain::autolabel::AutolabelKeys>>,
     /// release-drafter's probot-era branch filter: accepted and ignored (lines choose branches).
     pub branches: Option<serde::de::IgnoredAny>,
+    /// How the body is laid out; not a key of any file: set when GitHub's `release.yml` is
+    /// read, so trainyard writes such a repository's notes in GitHub's own format.
+    #[serde(skip)]
+    pub layout: Option<NotesLayout>,
+}
+
+/// How a body is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NotesLayout {
+    /// release-drafter's: the templates decide.
+    #[default]
+    Templates,
+    /// GitHub's generated notes: "What's Changed" with `###` categories (pull requests no
+    /// category takes are left out when there are categories), "New Contributors", and the
+    /// "Full Changelog" link.
+    GitHub,
 }
 
 /// Who writes a release's notes.
@@ -439,6 +467,12 @@ pub struct NotesConfig {
     pub footer: String,
     /// Per pull request.
     pub change_template: String,
+    /// Each author in `$AUTHORS`.
+    pub change_author_template: String,
+    /// Between authors.
+    pub change_authors_separator: String,
+    /// Before the last author (`None`: the separator).
+    pub change_authors_final_separator: Option<String>,
     /// Per commit without a pull request.
     pub commit_template: String,
     /// Title escapes.
@@ -453,6 +487,10 @@ pub struct NotesConfig {
     pub exclude_contributors: Vec<String>,
     /// When no contributor is left.
     pub no_contributors_template: String,
+    /// Each new contributor.
+    pub new_contributor_template: String,
+    /// When nobody is new.
+    pub no_new_contributor_template: String,
     /// Compiled replacers.
     pub replacers: Vec<Replacer>,
     /// Sort key.
@@ -490,6 +528,8 @@ pub struct NotesConfig {
     /// The increment when no change calls for one (a version-resolver category without
     /// `when`, or legacy `version-resolver.default`; patch otherwise).
     pub default_increment: SemverIncrement,
+    /// How the body is laid out.
+    pub layout: NotesLayout,
 }
 
 /// trainyard's default page size of the commit history (release-drafter's is 15).
@@ -498,6 +538,11 @@ pub const DEFAULT_HISTORY_LIMIT: u32 = 100;
 pub const DEFAULT_PULL_REQUEST_LIMIT: u32 = 5;
 /// release-drafter's default line per change.
 pub const DEFAULT_CHANGE_TEMPLATE: &str = "* $TITLE (#$NUMBER) $AUTHORS";
+/// release-drafter's default for each author in `$AUTHORS`.
+pub const DEFAULT_CHANGE_AUTHOR_TEMPLATE: &str = "$AUTHOR_MENTION";
+/// release-drafter's default line per new contributor.
+pub const DEFAULT_NEW_CONTRIBUTOR_TEMPLATE: &str =
+    "* $AUTHOR_MENTION made their first contribution in #$NUMBER";
 /// Line per commit without a pull request.
 pub const DEFAULT_COMMIT_TEMPLATE: &str = "* $TITLE ($SHA) $AUTHORS";
 /// The body when none is configured.
@@ -538,6 +583,9 @@ impl NotesKeys {
             header,
             footer,
             change_template,
+            change_author_template,
+            change_authors_separator,
+            change_authors_final_separator,
             commit_template,
             change_title_escapes,
             no_changes_template,
@@ -549,6 +597,8 @@ impl NotesKeys {
             exclude_paths,
             exclude_contributors,
             no_contributors_template,
+            new_contributor_template,
+            no_new_contributor_template,
             replacers,
             sort_by,
             sort_direction,
@@ -570,6 +620,7 @@ impl NotesKeys {
             engine,
             autolabeler,
             branches,
+            layout,
         );
     }
 
@@ -632,6 +683,15 @@ impl NotesKeys {
                 .change_template
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CHANGE_TEMPLATE.to_owned()),
+            change_author_template: self
+                .change_author_template
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CHANGE_AUTHOR_TEMPLATE.to_owned()),
+            change_authors_separator: self
+                .change_authors_separator
+                .clone()
+                .unwrap_or_else(|| ", ".to_owned()),
+            change_authors_final_separator: self.change_authors_final_separator.clone(),
             commit_template: self
                 .commit_template
                 .clone()
@@ -651,6 +711,14 @@ impl NotesKeys {
                 .no_contributors_template
                 .clone()
                 .unwrap_or_else(|| "No contributors".to_owned()),
+            new_contributor_template: self
+                .new_contributor_template
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NEW_CONTRIBUTOR_TEMPLATE.to_owned()),
+            no_new_contributor_template: self
+                .no_new_contributor_template
+                .clone()
+                .unwrap_or_else(|| "* No new contributors".to_owned()),
             replacers,
             sort_by: self.sort_by.unwrap_or_default(),
             sort_direction: self.sort_direction.unwrap_or_default(),
@@ -674,6 +742,7 @@ impl NotesKeys {
                 .unwrap_or(DEFAULT_PULL_REQUEST_LIMIT),
             include_commits_without_pr: self.include_commits_without_pr.unwrap_or(false),
             default_increment,
+            layout: self.layout.unwrap_or_default(),
         })
     }
 

@@ -8,7 +8,10 @@ use std::fmt::Write as _;
 
 use super::categorize::Categorizer;
 use super::changes::{Commit, CommitAuthor, PullRequest};
-use super::config::{CategoryKind, NotesConfig, SemverIncrement, SortBy, SortDirection};
+use super::config::{
+    CategoryKind, DEFAULT_CHANGE_AUTHOR_TEMPLATE, NotesConfig, NotesLayout, SemverIncrement,
+    SortBy, SortDirection,
+};
 use super::template::{self, TemplateValue, Variables};
 use crate::domain::calver::{CalendarScheme, next_calendar_version};
 use crate::domain::version::{self, Increment, PreviousRelease, VersionInputs};
@@ -81,6 +84,9 @@ pub struct Draft {
     pub increment: Increment,
     /// Pull requests listed (after pre-include/pre-exclude).
     pub listed: usize,
+    /// The numbers of the pull requests the body lists, in ascending order (GitHub's layout
+    /// leaves out those no category takes).
+    pub listed_numbers: Vec<u64>,
     /// Whether the body had to be shortened to fit GitHub's limit.
     pub shortened: bool,
 }
@@ -124,6 +130,10 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         .collect();
     let authors = CommitAuthors::index(inputs.commits);
     let change_pieces = compile_change_template(&config.change_template);
+    // A line names its category: one rendering per category it is listed under.
+    let uses_category = change_pieces
+        .iter()
+        .any(|p| matches!(p, ChangePiece::Category));
 
     // Sections: uncategorized first, then changelog categories in configured order.
     let mut uncategorized = Section {
@@ -134,6 +144,14 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         chars: 0,
     };
     let mut by_category: Vec<Vec<String>> = vec![Vec::new(); config.categories.len()];
+    // GitHub lists only what a category takes once there are categories.
+    let github_layout = config.layout == NotesLayout::GitHub;
+    let shows_uncategorized = !(github_layout
+        && config
+            .categories
+            .iter()
+            .any(|c| c.kind == CategoryKind::Changelog));
+    let mut listed_numbers = Vec::new();
     let mut increment: Option<SemverIncrement> = None;
     let mut conventional: Option<Increment> = None;
     for (pr, evaluation) in pull_requests.iter().zip(&evaluations) {
@@ -147,10 +165,29 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
                 Some(&pr.body),
             ));
         }
-        let line = change_line(config, &change_pieces, pr, &authors, inputs.server_url);
+        let line = |category: &str| {
+            change_line(
+                config,
+                &change_pieces,
+                category,
+                pr,
+                &authors,
+                inputs.server_url,
+            )
+        };
         if evaluation.changelog.is_empty() {
-            uncategorized.lines.push(line);
+            if shows_uncategorized {
+                uncategorized.lines.push(line(""));
+                listed_numbers.push(pr.number);
+            }
+        } else if uses_category {
+            listed_numbers.push(pr.number);
+            for index in &evaluation.changelog {
+                by_category[*index].push(line(&config.categories[*index].title));
+            }
         } else {
+            listed_numbers.push(pr.number);
+            let line = line("");
             let (last, rest) = evaluation.changelog.split_last().unwrap_or((&0, &[]));
             for index in rest {
                 by_category[*index].push(line.clone());
@@ -166,10 +203,12 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         let lines = std::mem::take(&mut by_category[index]);
         if !lines.is_empty() {
             sections.push(Section {
+                // An empty category template writes no heading (release-drafter's rule).
                 heading: Some(template::render(
                     &config.category_template,
                     &single("$TITLE", &category.title),
-                )),
+                ))
+                .filter(|heading| !heading.is_empty()),
                 chars: 0,
                 lines,
                 collapse_after: category.collapse_after,
@@ -246,9 +285,47 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         version_vars.insert("$RESOLVED_VERSION".into(), TemplateValue::Text(resolved));
     }
 
+    let tag_name = match inputs.tag {
+        Some(tag) => template::render(tag, &version_vars),
+        None => template::render(&config.tag_template, &version_vars),
+    };
+    let resolved_version = match version_vars.get("$RESOLVED_VERSION") {
+        Some(TemplateValue::Text(v)) => v.clone(),
+        _ => String::new(),
+    };
+
     let body_template = format!("{}{}{}", config.header, config.template, config.footer);
     let previous_tag = inputs.last_release.map_or("", |r| r.tag_name);
+    let full_changelog = github_layout.then(|| {
+        let tag = if tag_name.is_empty() {
+            format!("v{resolved_version}")
+        } else {
+            tag_name.clone()
+        };
+        full_changelog_url(inputs, previous_tag, &tag)
+    });
+    let new_contributors = if wants_new_contributors(config) && !github_layout {
+        new_contributors_list(
+            config,
+            inputs.pull_requests,
+            &included,
+            inputs.first_contributors,
+        )
+    } else {
+        String::new()
+    };
     let render_body = |sections: &[Section]| {
+        if let Some(full_changelog) = &full_changelog {
+            let mut body = github_body(
+                sections,
+                &new_contributors_section(inputs.pull_requests, inputs.first_contributors),
+                full_changelog,
+            );
+            if inputs.last_release.is_none() {
+                body.push_str(&no_baseline_notice(inputs.owner, inputs.repository));
+            }
+            return body;
+        }
         let mut vars: Variables = HashMap::new();
         vars.insert("$PREVIOUS_TAG".into(), previous_tag.into());
         vars.insert(
@@ -256,13 +333,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
             TemplateValue::Text(changes_text(config, sections, inputs.compare_url)),
         );
         vars.insert("$CONTRIBUTORS".into(), contributors.as_str().into());
-        vars.insert(
-            "$NEW_CONTRIBUTORS".into(),
-            TemplateValue::Text(new_contributors_section(
-                inputs.pull_requests,
-                inputs.first_contributors,
-            )),
-        );
+        vars.insert("$NEW_CONTRIBUTORS".into(), new_contributors.as_str().into());
         vars.insert("$OWNER".into(), inputs.owner.into());
         vars.insert("$REPOSITORY".into(), inputs.repository.into());
         let mut body = template::render_with_replacers(&body_template, &vars, &config.replacers);
@@ -295,18 +366,11 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         body = render_body(&sections);
     }
 
-    let tag_name = match inputs.tag {
-        Some(tag) => template::render(tag, &version_vars),
-        None => template::render(&config.tag_template, &version_vars),
-    };
     let name = match inputs.name {
         Some(name) => template::render(name, &version_vars),
         None => template::render(&config.name_template, &version_vars),
     };
-    let resolved_version = match version_vars.get("$RESOLVED_VERSION") {
-        Some(TemplateValue::Text(v)) => v.clone(),
-        _ => String::new(),
-    };
+    listed_numbers.sort_unstable();
     Draft {
         name,
         tag_name,
@@ -316,8 +380,74 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         resolved_version,
         increment: wanted,
         listed: included.len(),
+        listed_numbers,
         shortened,
     }
+}
+
+/// GitHub's "Full Changelog" link: the web comparison from the previous tag, or the tag's
+/// commits for a first release (as GitHub writes it; never the API's URL).
+fn full_changelog_url(inputs: &DraftInputs<'_>, previous_tag: &str, tag: &str) -> String {
+    let base = format!(
+        "{}/{}/{}",
+        inputs.server_url.trim_end_matches('/'),
+        inputs.owner,
+        inputs.repository
+    );
+    if previous_tag.is_empty() {
+        format!("{base}/commits/{tag}")
+    } else {
+        format!("{base}/compare/{previous_tag}...{tag}")
+    }
+}
+
+/// A body in GitHub's generated-notes format: `## What's Changed` with each category's
+/// `###` heading right above its lines, `## New Contributors`, and the Full Changelog line
+/// (alone when nothing is listed, as GitHub writes it).
+fn github_body(sections: &[Section], new_contributors: &str, full_changelog: &str) -> String {
+    let listed: Vec<String> = sections
+        .iter()
+        .filter(|s| !s.lines.is_empty())
+        .map(|s| {
+            let mut text = s
+                .heading
+                .as_ref()
+                .map_or(String::new(), |h| format!("{h}\n"));
+            text.push_str(&s.lines.join("\n"));
+            if s.dropped > 0 {
+                text.push_str(&format!("\n* … and {} more", s.dropped));
+            }
+            text
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !listed.is_empty() {
+        parts.push(format!("## What's Changed\n{}", listed.join("\n")));
+    }
+    if !new_contributors.is_empty() {
+        parts.push(new_contributors.to_owned());
+    }
+    parts.push(format!("**Full Changelog**: {full_changelog}"));
+    parts.join("\n\n")
+}
+
+/// The pull requests a generated body lists under "What's Changed": the numbers of lines
+/// ending in a link to one of `repo`'s pull requests (`…/{owner}/{name}/pull/{number}`, on
+/// whatever web host), New Contributors' lines left out.
+pub fn pull_requests_listed_in(body: &str, repo: &str) -> Vec<u64> {
+    let marker = format!("/{repo}/pull/");
+    let mut numbers: Vec<u64> = body
+        .lines()
+        .filter(|line| line.starts_with("* ") || line.starts_with("- "))
+        .filter(|line| !line.contains(" made their first contribution in "))
+        .filter_map(|line| line.rsplit(' ').next())
+        .filter(|link| link.starts_with("https://") || link.starts_with("http://"))
+        .filter_map(|link| link.rsplit_once(marker.as_str()))
+        .filter_map(|(_, number)| number.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
 }
 
 fn single(name: &str, value: &str) -> Variables {
@@ -593,6 +723,7 @@ enum ChangePiece<'t> {
     Url,
     BaseRef,
     HeadRef,
+    Category,
 }
 
 fn compile_change_template(template: &str) -> Vec<ChangePiece<'_>> {
@@ -609,15 +740,19 @@ fn compile_change_template(template: &str) -> Vec<ChangePiece<'_>> {
                 "$URL" => ChangePiece::Url,
                 "$BASE_REF_NAME" => ChangePiece::BaseRef,
                 "$HEAD_REF_NAME" => ChangePiece::HeadRef,
+                "$CATEGORY" => ChangePiece::Category,
                 other => ChangePiece::Text(other),
             },
         })
         .collect()
 }
 
+/// One pull request's line; `category` is the title of the category it is listed under
+/// (empty when uncategorized).
 fn change_line(
     config: &NotesConfig,
     pieces: &[ChangePiece<'_>],
+    category: &str,
     pr: &PullRequest,
     authors: &CommitAuthors<'_>,
     server_url: &str,
@@ -639,20 +774,24 @@ fn change_line(
                 }
                 Some(a) => out.push_str(&a.login),
             },
-            ChangePiece::Authors => pr_authors_into(&mut out, pr, authors, server_url),
+            ChangePiece::Authors => pr_authors_into(&mut out, config, pr, authors, server_url),
             ChangePiece::Body => out.push_str(&pr.body),
             ChangePiece::Url => out.push_str(&pr.url),
             ChangePiece::BaseRef => out.push_str(&pr.base_ref_name),
             ChangePiece::HeadRef => out.push_str(&pr.head_ref_name),
+            ChangePiece::Category => out.push_str(category),
         }
     }
     out
 }
 
 /// `$AUTHORS` of one pull request: its author, then its commits' other authors (bots last,
-/// by name), mentioned and separated by commas; `@ghost` when nobody is known.
+/// by name), each through `change-author-template` (`$AUTHOR_MENTION` by default) and
+/// joined by `change-authors-separator` (`, `), `change-authors-final-separator` before the
+/// last; the template with `ghost` when nobody is known.
 fn pr_authors_into(
     out: &mut String,
+    config: &NotesConfig,
     pr: &PullRequest,
     authors: &CommitAuthors<'_>,
     server_url: &str,
@@ -693,31 +832,75 @@ fn pr_authors_into(
                 .then_with(|| cmp_ignoring_case(name_of(a), name_of(b)))
         });
     }
-    let mut first = true;
-    if let Some(author) = &pr.author {
-        first = false;
-        let login = author.login.as_str();
-        if author.is_bot {
-            // An App's bot account links to the App.
+    // Each author as (`$AUTHOR`, `$AUTHOR_MENTION`) written into `into`.
+    let write_author = |into: &mut String, index: usize, mention: bool| match index {
+        0 if pr.author.is_some() => {
+            let Some(author) = &pr.author else { return };
+            let login = author.login.as_str();
             let bare = login.strip_suffix("[bot]").unwrap_or(login);
-            let _ = write!(out, "[@{bare}[bot]]({})", author.url);
+            match (author.is_bot, mention) {
+                // An App's bot account links to the App.
+                (true, true) => {
+                    let _ = write!(into, "[@{bare}[bot]]({})", author.url);
+                }
+                (true, false) => {
+                    let _ = write!(into, "{bare}[bot]");
+                }
+                (false, true) => Contributor::mention_login_into(into, login, server_url),
+                (false, false) => into.push_str(login),
+            }
+        }
+        i => {
+            let who = &others[i - usize::from(pr.author.is_some())];
+            match (who, mention) {
+                (Who::Login(login), true) => {
+                    Contributor::mention_login_into(into, login, server_url)
+                }
+                (Who::Login(login), false) => into.push_str(login),
+                (Who::Name(name), _) => into.push_str(name),
+            }
+        }
+    };
+    let count = usize::from(pr.author.is_some()) + others.len();
+    let plain_mentions = config.change_author_template == DEFAULT_CHANGE_AUTHOR_TEMPLATE;
+    if count == 0 {
+        out.push_str(&render_author(
+            &config.change_author_template,
+            "ghost",
+            "@ghost",
+        ));
+        return;
+    }
+    for index in 0..count {
+        if index > 0 {
+            let last = index + 1 == count;
+            out.push_str(match &config.change_authors_final_separator {
+                Some(final_separator) if last => final_separator,
+                _ => &config.change_authors_separator,
+            });
+        }
+        if plain_mentions {
+            // The default template: straight into the line, no template pass.
+            write_author(out, index, true);
         } else {
-            Contributor::mention_login_into(out, login, server_url);
+            let (mut author, mut mention) = (String::new(), String::new());
+            write_author(&mut author, index, false);
+            write_author(&mut mention, index, true);
+            out.push_str(&render_author(
+                &config.change_author_template,
+                &author,
+                &mention,
+            ));
         }
     }
-    for who in &others {
-        if !first {
-            out.push_str(", ");
-        }
-        first = false;
-        match who {
-            Who::Login(login) => Contributor::mention_login_into(out, login, server_url),
-            Who::Name(name) => out.push_str(name),
-        }
-    }
-    if first {
-        out.push_str("@ghost");
-    }
+}
+
+/// One author through `change-author-template`.
+fn render_author(template: &str, author: &str, mention: &str) -> String {
+    let mut vars: Variables = HashMap::with_capacity(2);
+    vars.insert("$AUTHOR".into(), author.into());
+    vars.insert("$AUTHOR_MENTION".into(), mention.into());
+    template::render(template, &vars)
 }
 
 /// Case-insensitive first, then lower case before upper case (as `localeCompare` orders
@@ -839,13 +1022,16 @@ fn changes_text(config: &NotesConfig, sections: &[Section], compare_url: Option<
             ));
         }
         let total = section.lines.len() + section.dropped;
-        let text = match (&section.heading, section.collapse_after) {
-            (Some(heading), Some(after)) if total > after => format!(
-                "{heading}\n\n<details>\n<summary>{total} change{}</summary>\n\n{list}\n</details>",
+        let list = match section.collapse_after {
+            Some(after) if total > after => format!(
+                "<details>\n<summary>{total} change{}</summary>\n\n{list}\n</details>",
                 if total > 1 { "s" } else { "" }
             ),
-            (Some(heading), _) => format!("{heading}\n\n{list}"),
-            (None, _) => list,
+            _ => list,
+        };
+        let text = match &section.heading {
+            Some(heading) => format!("{heading}\n\n{list}"),
+            None => list,
         };
         parts.push(text);
     }
@@ -899,9 +1085,68 @@ pub fn fit_body(body: &str) -> (String, bool) {
 
 /// Whether a template asks for `$NEW_CONTRIBUTORS` (finding them costs GitHub calls).
 pub fn wants_new_contributors(config: &NotesConfig) -> bool {
-    [&config.header, &config.template, &config.footer]
+    config.layout == NotesLayout::GitHub
+        || [&config.header, &config.template, &config.footer]
+            .iter()
+            .any(|t| t.contains("$NEW_CONTRIBUTORS"))
+}
+
+/// release-drafter's `$NEW_CONTRIBUTORS`: each new contributor's first pull request of the
+/// range (by merge time), when that one is listed, through `new-contributor-template`, one a
+/// line, in merge order; `no-new-contributor-template` when there is nobody.
+fn new_contributors_list(
+    config: &NotesConfig,
+    all: &[PullRequest],
+    included: &[&PullRequest],
+    first: &[String],
+) -> String {
+    let mut firsts: Vec<&PullRequest> = Vec::new();
+    for pr in all {
+        let Some(author) = &pr.author else {
+            continue;
+        };
+        if !first.contains(&author.login) || config.exclude_contributors.contains(&author.login) {
+            continue;
+        }
+        match firsts
+            .iter_mut()
+            .find(|f| f.author.as_ref().is_some_and(|a| a.login == author.login))
+        {
+            Some(earlier) if pr.merged_at < earlier.merged_at => *earlier = pr,
+            Some(_) => {}
+            None => firsts.push(pr),
+        }
+    }
+    firsts.retain(|pr| included.iter().any(|i| std::ptr::eq(*i, *pr)));
+    firsts.sort_by(|a, b| {
+        a.merged_at
+            .cmp(&b.merged_at)
+            .then_with(|| a.number.cmp(&b.number))
+    });
+    if firsts.is_empty() {
+        return config.no_new_contributor_template.clone();
+    }
+    firsts
         .iter()
-        .any(|t| t.contains("$NEW_CONTRIBUTORS"))
+        .map(|pr| {
+            let author = pr.author.as_ref();
+            let login = author.map_or("", |a| a.login.as_str());
+            let mut vars: Variables = HashMap::with_capacity(5);
+            vars.insert("$AUTHOR".into(), login.into());
+            vars.insert(
+                "$AUTHOR_MENTION".into(),
+                format!("@{login}").as_str().into(),
+            );
+            vars.insert(
+                "$AUTHOR_URL".into(),
+                author.map_or("", |a| a.url.as_str()).into(),
+            );
+            vars.insert("$NUMBER".into(), pr.number.to_string().as_str().into());
+            vars.insert("$URL".into(), pr.url.as_str().into());
+            template::render(&config.new_contributor_template, &vars)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// GitHub's "New Contributors" section: each first-time author once, in the order of their
@@ -997,6 +1242,320 @@ mod tests {
                 ..DraftInputs::default()
             },
         )
+    }
+
+    fn release_yml(text: &str) -> NotesConfig {
+        crate::domain::repo_config::RepoConfig::from_github_release_yml(".github/release.yml", text)
+            .expect("release.yml")
+            .notes_keys()
+            .expect("keys")
+            .resolve()
+            .expect("config")
+    }
+
+    fn labelled(mut pr: PullRequest, labels: &[&str]) -> PullRequest {
+        pr.labels = labels.iter().map(|l| (*l).to_owned()).collect();
+        pr
+    }
+
+    /// GitHub's documented format ("Automatically generated release notes"): `###` headings
+    /// right above their lines, oldest merge first, New Contributors, then the Full Changelog
+    /// link on the web host.
+    #[test]
+    fn a_release_yml_is_written_in_githubs_format() {
+        let config = release_yml(
+            "changelog:\n  exclude:\n    labels: [ignore]\n  categories:\n    \
+             - title: Breaking Changes 🛠\n      labels: [breaking]\n    \
+             - title: Exciting New Features 🎉\n      labels: [feature]\n",
+        );
+        let prs = [
+            labelled(pr(12, "carol", false, "2026-11-03T00:00:00Z"), &["feature"]),
+            labelled(pr(10, "alice", false, "2026-11-01T00:00:00Z"), &["feature"]),
+            labelled(pr(11, "bob", false, "2026-11-02T00:00:00Z"), &["breaking"]),
+            // No category takes it: GitHub leaves it out.
+            pr(13, "dave", false, "2026-11-04T00:00:00Z"),
+            labelled(
+                pr(14, "erin", false, "2026-11-05T00:00:00Z"),
+                &["feature", "ignore"],
+            ),
+        ];
+        let draft = build_draft(
+            &config,
+            &DraftInputs {
+                owner: "acme",
+                repository: "api",
+                first_contributors: &["carol".to_owned()],
+                last_release: Some(PreviousRelease {
+                    tag_name: "v1.0.0",
+                    name: None,
+                }),
+                pull_requests: &prs,
+                server_url: "https://github.com",
+                ..DraftInputs::default()
+            },
+        );
+        assert_eq!(
+            draft.body,
+            "## What's Changed\n\
+             ### Breaking Changes 🛠\n\
+             * Change 11 by @bob in https://github.com/acme/api/pull/11\n\
+             ### Exciting New Features 🎉\n\
+             * Change 10 by @alice in https://github.com/acme/api/pull/10\n\
+             * Change 12 by @carol in https://github.com/acme/api/pull/12\n\
+             \n\
+             ## New Contributors\n\
+             * @carol made their first contribution in https://github.com/acme/api/pull/12\n\
+             \n\
+             **Full Changelog**: https://github.com/acme/api/compare/v1.0.0...v1.0.1"
+        );
+        assert_eq!(draft.listed_numbers, [10, 11, 12]);
+        assert_eq!(
+            pull_requests_listed_in(&draft.body, "acme/api"),
+            [10, 11, 12]
+        );
+    }
+
+    #[test]
+    fn a_release_yml_without_categories_lists_everything_and_a_first_release_links_its_commits() {
+        let config = release_yml("changelog:\n  exclude:\n    authors: [octocat]\n");
+        let prs = [
+            pr(2, "alice", false, "2026-11-01T00:00:00Z"),
+            pr(3, "octocat", false, "2026-11-02T00:00:00Z"),
+        ];
+        let draft = build_draft(
+            &config,
+            &DraftInputs {
+                owner: "acme",
+                repository: "api",
+                pull_requests: &prs,
+                version: Some("0.1.0"),
+                server_url: "https://github.example.com/",
+                ..DraftInputs::default()
+            },
+        );
+        assert!(
+            draft.body.starts_with(
+                "## What's Changed\n\
+                 * Change 2 by @alice in https://github.com/acme/api/pull/2\n\
+                 \n\
+                 **Full Changelog**: https://github.example.com/acme/api/commits/v0.1.0"
+            ),
+            "{}",
+            draft.body
+        );
+
+        // Nothing listed: the Full Changelog line alone, as GitHub writes it.
+        let draft = build_draft(
+            &config,
+            &DraftInputs {
+                owner: "acme",
+                repository: "api",
+                last_release: Some(PreviousRelease {
+                    tag_name: "v0.1.0",
+                    name: None,
+                }),
+                pull_requests: &prs[1..],
+                server_url: "https://github.com",
+                ..DraftInputs::default()
+            },
+        );
+        assert_eq!(
+            draft.body,
+            "**Full Changelog**: https://github.com/acme/api/compare/v0.1.0...v0.1.1"
+        );
+        assert!(draft.listed_numbers.is_empty());
+    }
+
+    /// release-drafter's `generate contributors sentence` cases (build-release-payload.test.ts
+    /// at c03148ea): octocat's pull request with commits co-authored by jetersen, cchanche and
+    /// a bot.
+    fn co_authored() -> (PullRequest, Vec<Commit>) {
+        let mut pull = pr(3, "octocat", false, "2026-11-01T00:00:00Z");
+        pull.title = "Adds missing <example>".into();
+        let commits = vec![commit(
+            3,
+            vec![
+                CommitAuthor::User("octocat".into()),
+                CommitAuthor::User("jetersen".into()),
+                CommitAuthor::User("cchanche".into()),
+                CommitAuthor::User("github-actions[bot]".into()),
+            ],
+        )];
+        (pull, commits)
+    }
+
+    fn changes(keys: NotesKeys, prs: &[PullRequest], commits: &[Commit]) -> String {
+        draft(
+            NotesKeys {
+                template: Some("$CHANGES".into()),
+                ..keys
+            },
+            prs,
+            commits,
+        )
+        .body
+    }
+
+    #[test]
+    fn authors_follow_the_author_template_and_separators() {
+        let (pull, commits) = co_authored();
+        let human = &commits[..];
+        let template = |t: &str| NotesKeys {
+            change_template: Some(t.into()),
+            ..NotesKeys::default()
+        };
+        assert_eq!(
+            changes(template("$AUTHORS"), std::slice::from_ref(&pull), human),
+            "@octocat, @cchanche, @jetersen, \
+             [@github-actions[bot]](https://github.com/apps/github-actions)"
+        );
+        assert_eq!(
+            changes(
+                NotesKeys {
+                    change_authors_final_separator: Some(" and ".into()),
+                    ..template("$AUTHORS")
+                },
+                std::slice::from_ref(&pull),
+                human
+            ),
+            "@octocat, @cchanche, @jetersen and \
+             [@github-actions[bot]](https://github.com/apps/github-actions)"
+        );
+        assert_eq!(
+            changes(
+                NotesKeys {
+                    change_author_template: Some("$AUTHOR: $AUTHOR_MENTION".into()),
+                    ..template("$AUTHOR | $AUTHORS")
+                },
+                std::slice::from_ref(&pull),
+                human
+            ),
+            "octocat | octocat: @octocat, cchanche: @cchanche, jetersen: @jetersen, \
+             github-actions[bot]: [@github-actions[bot]](https://github.com/apps/github-actions)"
+        );
+        // A deleted account is the ghost, through the template too.
+        let mut deleted = pull.clone();
+        deleted.author = None;
+        assert_eq!(
+            changes(
+                NotesKeys {
+                    change_author_template: Some("$AUTHOR: $AUTHOR_MENTION".into()),
+                    ..template("$AUTHORS")
+                },
+                &[deleted],
+                &[]
+            ),
+            "ghost: @ghost"
+        );
+    }
+
+    /// release-drafter's README example: `$CATEGORY` in the line, no category headings, and
+    /// a newline-separated author list make a YAML changelog.
+    #[test]
+    fn the_multiline_author_example_of_release_drafters_readme() {
+        let (mut pull, commits) = co_authored();
+        pull.labels = vec!["bug".into()];
+        let mut todo = pr(2, "ghost", false, "2026-10-01T00:00:00Z");
+        todo.title = "B2".into();
+        todo.author = None;
+        let keys: NotesKeys = serde_saphyr::from_str(
+            "template: \"$CHANGES\"\n\
+             categories:\n  - title: bug\n    when:\n      label: bug\n  - title: todo\n\
+             category-template: \"\"\n\
+             change-template: |-\n  - type: $CATEGORY\n    message: |-\n      $TITLE\n    \
+             pull: $NUMBER\n    authors:\n      $AUTHORS\n\
+             change-author-template: \"- $AUTHOR\"\n\
+             change-authors-separator: \"\\n    \"\n",
+        )
+        .expect("yaml");
+        assert_eq!(
+            draft(keys, &[pull, todo], &commits[..]).body,
+            "- type: bug\n  message: |-\n    Adds missing <example>\n  pull: 3\n  authors:\n    \
+             - octocat\n    - cchanche\n    - jetersen\n    - github-actions[bot]\n\n\
+             - type: todo\n  message: |-\n    B2\n  pull: 2\n  authors:\n    - ghost"
+        );
+    }
+
+    #[test]
+    fn new_contributors_follow_release_drafters_templates() {
+        let keys = |extra: NotesKeys| NotesKeys {
+            template: Some("$NEW_CONTRIBUTORS".into()),
+            ..extra
+        };
+        let build = |keys: NotesKeys, prs: &[PullRequest], first: &[String]| {
+            build_draft(
+                &keys.resolve().expect("config"),
+                &DraftInputs {
+                    owner: "acme",
+                    repository: "api",
+                    first_contributors: first,
+                    last_release: Some(PreviousRelease {
+                        tag_name: "v1.0.0",
+                        name: None,
+                    }),
+                    pull_requests: prs,
+                    server_url: "https://github.com",
+                    ..DraftInputs::default()
+                },
+            )
+            .body
+        };
+        let mut newcomer = pr(42, "first-timer", false, "2026-11-02T00:00:00Z");
+        newcomer.author.as_mut().expect("author").url = "https://github.com/first-timer".into();
+        let regular = pr(7, "jetersen", false, "2026-11-01T00:00:00Z");
+        let both = [regular.clone(), newcomer.clone()];
+        let first = ["first-timer".to_owned()];
+        assert_eq!(
+            build(keys(NotesKeys::default()), &both, &first),
+            "* @first-timer made their first contribution in #42"
+        );
+        assert_eq!(
+            build(keys(NotesKeys::default()), &both, &[]),
+            "* No new contributors"
+        );
+        assert_eq!(
+            build(
+                keys(NotesKeys {
+                    no_new_contributor_template: Some(
+                        "Nobody made their first contribution".into()
+                    ),
+                    ..NotesKeys::default()
+                }),
+                &both,
+                &[]
+            ),
+            "Nobody made their first contribution"
+        );
+        assert_eq!(
+            build(
+                keys(NotesKeys {
+                    new_contributor_template: Some(
+                        "* [$AUTHOR]($AUTHOR_URL) made their first contribution in [#$NUMBER]($URL)"
+                            .into()
+                    ),
+                    ..NotesKeys::default()
+                }),
+                &both,
+                &first
+            ),
+            "* [first-timer](https://github.com/first-timer) made their first contribution in \
+             [#42](https://github.com/acme/api/pull/42)"
+        );
+        // Their first pull request here is left out by a pre-exclude category: not listed,
+        // even though a later one is.
+        let mut skipped = newcomer.clone();
+        skipped.number = 41;
+        skipped.merged_at = "2026-11-01T00:00:00Z".into();
+        skipped.labels = vec!["skip-changelog".into()];
+        let skip: NotesKeys = serde_saphyr::from_str(
+            "template: $NEW_CONTRIBUTORS\n\
+             categories:\n  - type: pre-exclude\n    when:\n      label: skip-changelog\n",
+        )
+        .expect("yaml");
+        assert_eq!(
+            build(skip, &[newcomer, skipped], &first),
+            "* No new contributors"
+        );
     }
 
     #[test]
