@@ -17,8 +17,8 @@ use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
 use crate::handlers::train_commands::{
-    DeleteDraft, DraftPublishedByHand, ReleaseTrain, RunTrainCommand, ScheduledCuts,
-    SendCommandReply,
+    DeleteDraft, DraftPublishedByHand, PublishCandidate, ReleaseTrain, RunTrainCommand,
+    ScheduledCuts, SendCommandReply,
 };
 use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
 use crate::inbound::intake::Intake;
@@ -151,6 +151,7 @@ impl AppState {
             .register::<RefreshDraft>(trains.clone())
             .register::<RunTrainCommand>(trains.clone())
             .register::<ReleaseTrain>(trains.clone())
+            .register::<PublishCandidate>(trains.clone())
             .register::<SendCommandReply>(trains.clone())
             .register::<DeleteDraft>(trains.clone())
             .register::<DraftPublishedByHand>(trains.clone())

@@ -75,6 +75,23 @@ pub struct TrainStatus {
     pub required: u32,
     /// Why it is blocked.
     pub blocked_reason: Option<String>,
+    /// Its release candidates, oldest first.
+    pub candidates: Vec<CandidateStatus>,
+}
+
+/// A release candidate on a train's card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateStatus {
+    /// Its tag.
+    pub tag: String,
+    /// The commit.
+    pub target_sha: String,
+    /// When it was cut (`2026-11-27 09:30 UTC`).
+    pub when: String,
+    /// Published as a pre-release.
+    pub published: bool,
+    /// Environments where it was deployed successfully.
+    pub deployed: Vec<String>,
 }
 
 impl TrainStatus {
@@ -128,6 +145,25 @@ impl TrainStatus {
                 self.approvals.len(),
                 self.required
             ));
+        }
+        if !self.candidates.is_empty() {
+            lines.push("Release candidates:".to_owned());
+            for c in &self.candidates {
+                let mut line = format!(
+                    "• {} at {}, {}",
+                    surface.code(&c.tag),
+                    surface.code(c.target_sha.get(..7).unwrap_or(&c.target_sha)),
+                    c.when
+                );
+                if !c.published {
+                    line.push_str(" (being published)");
+                }
+                if !c.deployed.is_empty() {
+                    let places: Vec<String> = c.deployed.iter().map(|e| surface.user(e)).collect();
+                    line.push_str(&format!("; deployed to {}", places.join(", ")));
+                }
+                lines.push(line);
+            }
         }
         if let Some(reason) = &self.blocked_reason {
             lines.push(format!("Blocked: {}", surface.user(reason)));
@@ -338,6 +374,36 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
         TrainEvent::Blocked { reason } => {
             format!("{train} is blocked: {}", surface.user(reason))
         }
+        TrainEvent::Candidate {
+            tag,
+            target_sha,
+            by,
+        } => format!(
+            "{} asked for release candidate {} of {train} at {}; tagging and publishing a \
+             pre-release",
+            surface.user(by),
+            surface.code(tag),
+            surface.code(target_sha.get(..7).unwrap_or(target_sha))
+        ),
+        TrainEvent::CandidatePublished { tag, url } => match (url, surface) {
+            (Some(url), Surface::Slack) => format!(
+                "{train}: release candidate <{url}|{}> is published (pre-release)",
+                surface.user(tag)
+            ),
+            (Some(url), _) => format!(
+                "{train}: release candidate [{}](<{url}>) is published (pre-release)",
+                surface.user(tag)
+            ),
+            (None, _) => format!(
+                "{train}: release candidate {} is published (pre-release)",
+                surface.code(tag)
+            ),
+        },
+        TrainEvent::TargetMoved { number, target_sha } => format!(
+            "#{number} joined {train}; its frozen commit moved to {}: the next release \
+             candidate tags it",
+            surface.code(target_sha.get(..7).unwrap_or(target_sha))
+        ),
         TrainEvent::Abandoned { by } => {
             format!("{train} was abandoned by {}", surface.user(by))
         }

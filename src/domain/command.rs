@@ -28,6 +28,8 @@ pub enum ChatCommand {
     Notes(Target),
     /// Freeze the open train.
     Cut(Target),
+    /// Tag and publish the frozen train's commit as its next release candidate.
+    Candidate(Target),
     /// Approve the frozen train (the version, when given, must be the frozen one).
     Approve {
         /// Repository and line.
@@ -132,6 +134,8 @@ pub enum CommandName {
     Notes,
     /// `cut`
     Cut,
+    /// `rc`
+    Candidate,
     /// `approve`
     Approve,
     /// `reject`
@@ -166,11 +170,12 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 19] = [
+    pub const ALL: [CommandName; 20] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
         CommandName::Cut,
+        CommandName::Candidate,
         CommandName::Approve,
         CommandName::Reject,
         CommandName::Hotfix,
@@ -195,6 +200,7 @@ impl CommandName {
             CommandName::Status => "status",
             CommandName::Notes => "notes",
             CommandName::Cut => "cut",
+            CommandName::Candidate => "rc",
             CommandName::Approve => "approve",
             CommandName::Reject => "reject",
             CommandName::Hotfix => "hotfix",
@@ -217,9 +223,11 @@ impl CommandName {
     pub fn arguments(self) -> &'static str {
         match self {
             CommandName::Help | CommandName::Unlink => "",
-            CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
-                "[owner/repo] [line]"
-            }
+            CommandName::Status
+            | CommandName::Notes
+            | CommandName::Cut
+            | CommandName::Candidate
+            | CommandName::Abandon => "[owner/repo] [line]",
             CommandName::Approve => "[owner/repo] [line] [version]",
             CommandName::Reject => "[owner/repo] [line] [version] <reason…>",
             CommandName::Hotfix => "[owner/repo] <base-version>",
@@ -242,6 +250,9 @@ impl CommandName {
             CommandName::Status => "the live trains: state, version, pull requests, approvals",
             CommandName::Notes => "the pull requests on the train, by category",
             CommandName::Cut => "freeze the open train at the branch head; the next one opens",
+            CommandName::Candidate => {
+                "tag and publish the frozen commit as the next release candidate (pre-release)"
+            }
             CommandName::Approve => "approve the frozen train; the last approval releases it",
             CommandName::Reject => "send the frozen train back for a re-cut",
             CommandName::Hotfix => "open a hotfix train on release/<major>.<minor>",
@@ -283,6 +294,7 @@ impl ChatCommand {
             ChatCommand::Status(_) => CommandName::Status,
             ChatCommand::Notes(_) => CommandName::Notes,
             ChatCommand::Cut(_) => CommandName::Cut,
+            ChatCommand::Candidate(_) => CommandName::Candidate,
             ChatCommand::Approve { .. } => CommandName::Approve,
             ChatCommand::Reject { .. } => CommandName::Reject,
             ChatCommand::Hotfix { .. } => CommandName::Hotfix,
@@ -308,6 +320,7 @@ impl ChatCommand {
             ChatCommand::Status(t)
             | ChatCommand::Notes(t)
             | ChatCommand::Cut(t)
+            | ChatCommand::Candidate(t)
             | ChatCommand::Abandon(t)
             | ChatCommand::Approve { target: t, .. }
             | ChatCommand::Reject { target: t, .. }
@@ -337,6 +350,7 @@ impl ChatCommand {
             | ChatCommand::Stats { .. }
             | ChatCommand::Unlink => return None,
             ChatCommand::Cut(_) => TrainCommand::Cut,
+            ChatCommand::Candidate(_) => TrainCommand::Candidate,
             ChatCommand::Approve { .. } => TrainCommand::Approve,
             ChatCommand::Reject { reason, .. } => TrainCommand::Reject {
                 reason: reason.clone(),
@@ -563,7 +577,11 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
             };
             ChatCommand::Link { login }
         }
-        CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
+        CommandName::Status
+        | CommandName::Notes
+        | CommandName::Cut
+        | CommandName::Candidate
+        | CommandName::Abandon => {
             match rest.as_slice() {
                 [] => {}
                 [line] if is_line_name(line) => target.line = Some((*line).to_owned()),
@@ -574,6 +592,7 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
                 CommandName::Status => ChatCommand::Status(target),
                 CommandName::Notes => ChatCommand::Notes(target),
                 CommandName::Cut => ChatCommand::Cut(target),
+                CommandName::Candidate => ChatCommand::Candidate(target),
                 _ => ChatCommand::Abandon(target),
             }
         }

@@ -103,6 +103,8 @@ pub struct DeployFacts<'a> {
     pub required_deployed: Option<bool>,
     /// The freeze window the environment is in now, as configured.
     pub frozen: Option<String>,
+    /// The release meant is a train's release candidate (a pre-release).
+    pub candidate: bool,
 }
 
 /// What to do.
@@ -179,6 +181,13 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
                     _ => format!("{name} has no earlier successful release to roll back to"),
                 });
             };
+            if facts.candidate && environment.is_production() {
+                return Err(format!(
+                    "{} is a release candidate; {name} is a production environment and takes \
+                     final releases",
+                    release.tag
+                ));
+            }
             if let (Some(required), Some(false)) = (&environment.requires, facts.required_deployed)
             {
                 return Err(format!(
@@ -262,6 +271,7 @@ mod tests {
             release: Some(release()),
             required_deployed: None,
             frozen: None,
+            candidate: false,
         }
     }
 

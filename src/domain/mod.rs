@@ -6,6 +6,7 @@
 pub mod autolabel;
 pub mod bump;
 pub mod calver;
+pub mod candidate;
 pub mod chat_text;
 pub mod command;
 pub mod deploy;

@@ -77,6 +77,11 @@ pub struct LineKeys {
     pub paths: Option<Vec<String>>,
     /// Tag prefix of this line's releases (monorepos: `api-v`).
     pub tag_prefix: Option<String>,
+    /// Every cut also tags and publishes the first release candidate (`v2.0.0-rc.1`).
+    pub candidates: Option<bool>,
+    /// Approving a train that has release candidates waits for one at its frozen commit
+    /// (default true).
+    pub final_requires_rc: Option<bool>,
 }
 
 /// Which merged pull requests board a line.

@@ -6,7 +6,8 @@
 //! ```text
 //!  open ──cut──► frozen ──approve(s)──► approved ──tag+publish──► released
 //!    │             │   ▲
-//!    │             └───┘ include/exclude (frozen range only), reject → open
+//!    │             └───┘ include/exclude (frozen range only), reject → open,
+//!    │                   rc (a release candidate; include may move the frozen commit)
 //!    └──abandon──► abandoned            (blocked: a step cannot finish; says why)
 //! ```
 
@@ -183,6 +184,7 @@ pub fn select_train(command: &TrainCommand, live: &[TrainState]) -> Option<usize
     match command {
         TrainCommand::Cut => open,
         TrainCommand::Approve
+        | TrainCommand::Candidate
         | TrainCommand::Reject { .. }
         | TrainCommand::Abandon
         | TrainCommand::Include { .. }
@@ -230,6 +232,8 @@ pub struct TrainView<'a> {
     pub cut_by: Option<&'a str>,
     /// Approvals so far.
     pub approvals: &'a [Approval],
+    /// Its release candidates, when it uses them (the line says so, or one was cut).
+    pub candidates: Option<super::candidate::Candidates<'a>>,
 }
 
 /// A command on a train, by a GitHub login (chat users are linked to one first).
@@ -257,6 +261,9 @@ pub enum TrainCommand {
     },
     /// End the train without a release.
     Abandon,
+    /// Tag and publish the frozen commit as the next release candidate; the train stays
+    /// frozen.
+    Candidate,
     /// Open a hotfix train on `release/<major>.<minor>` for the next patch of `base`.
     Hotfix {
         /// The released version (or tag) to fix, e.g. `1.4.0` or `v1.4.0`.
@@ -277,6 +284,7 @@ impl TrainCommand {
             TrainCommand::Include { .. } => "include",
             TrainCommand::Exclude { .. } => "exclude",
             TrainCommand::Abandon => "abandon",
+            TrainCommand::Candidate => "rc",
             TrainCommand::Hotfix { .. } => "hotfix",
             TrainCommand::Deploy(command) => command.name(),
         }
@@ -290,6 +298,7 @@ impl TrainCommand {
                 rules.permission
             }
             TrainCommand::Cut
+            | TrainCommand::Candidate
             | TrainCommand::Include { .. }
             | TrainCommand::Exclude { .. }
             | TrainCommand::Hotfix { .. }
@@ -308,6 +317,9 @@ pub struct CommandFacts {
     pub in_frozen_range: bool,
     /// For include: the pull request is merged into the line's branch.
     pub merged_into_line: bool,
+    /// For include on a frozen train: the pull request's merge commit comes after the
+    /// frozen commit (the frozen commit is one of its ancestors).
+    pub after_frozen_range: bool,
 }
 
 /// What a permitted command changes.
@@ -324,6 +336,11 @@ pub enum Transition {
     Reopen,
     /// A pull request boards (notes regenerated).
     Board(u64),
+    /// A pull request merged after the frozen commit boards a train with candidates: the
+    /// frozen commit moves to its merge commit (the next candidate tags it).
+    BoardMovingTarget(u64),
+    /// The frozen commit is tagged and published as the next release candidate.
+    Candidate,
     /// A pull request leaves (notes regenerated).
     Leave(u64),
     /// The train ends.
@@ -370,6 +387,10 @@ pub enum Refusal {
     /// Include of a pull request not merged into the line.
     #[error("#{0} is not merged into this line's branch")]
     NotMergedIntoLine(u64),
+    /// A release candidate rule: approval waits for one at the frozen commit, or the last
+    /// one is already there.
+    #[error("{0}")]
+    Candidates(String),
     /// Include of a pull request already on board, or exclude of one that is not.
     #[error("#{number} is {}", if *.aboard { "already on this train" } else { "not on this train" })]
     Membership {
@@ -414,6 +435,13 @@ pub fn decide(
         (TrainCommand::Cut, TrainState::Frozen) => Err(wrong("; it is already cut")),
         (TrainCommand::Cut, _) => Err(wrong("")),
         (TrainCommand::Approve, TrainState::Frozen) => {
+            if let Some(reason) = train
+                .candidates
+                .as_ref()
+                .and_then(super::candidate::approval_refusal)
+            {
+                return Err(Refusal::Candidates(reason));
+            }
             // GitHub logins are case-insensitive: `Maya` and `maya` are one person.
             if train
                 .approvals
@@ -449,6 +477,11 @@ pub fn decide(
                 return Err(Refusal::NotMergedIntoLine(*number));
             }
             if train.state == TrainState::Frozen && !facts.in_frozen_range {
+                // A train with candidates takes a fix merged after its frozen commit; the
+                // next candidate tags it.
+                if train.candidates.is_some() && facts.after_frozen_range {
+                    return Ok(Transition::BoardMovingTarget(*number));
+                }
                 return Err(Refusal::OutsideFrozenRange(*number));
             }
             Ok(Transition::Board(*number))
@@ -468,6 +501,18 @@ pub fn decide(
             TrainState::Open | TrainState::Frozen | TrainState::Approved | TrainState::Blocked,
         ) => Ok(Transition::Abandon),
         (TrainCommand::Abandon, _) => Err(wrong("; it has ended")),
+        (TrainCommand::Candidate, TrainState::Frozen) => {
+            let refusal = train
+                .candidates
+                .as_ref()
+                .and_then(super::candidate::candidate_refusal);
+            match refusal {
+                Some(reason) => Err(Refusal::Candidates(reason)),
+                None => Ok(Transition::Candidate),
+            }
+        }
+        (TrainCommand::Candidate, TrainState::Open) => Err(wrong("; cut it first")),
+        (TrainCommand::Candidate, _) => Err(wrong("")),
         // A hotfix opens its own line; the caller handles it before choosing a train.
         (TrainCommand::Hotfix { .. }, _) => Err(wrong("; hotfix opens a new line")),
         (TrainCommand::Deploy(_), _) => Err(wrong("; deployments are decided on their own")),
@@ -481,7 +526,10 @@ pub fn next_state(current: TrainState, transition: &Transition) -> TrainState {
         Transition::Approved { complete: true } => TrainState::Approved,
         Transition::Approved { complete: false } => current,
         Transition::Reopen => TrainState::Open,
-        Transition::Board(_) | Transition::Leave(_) => current,
+        Transition::Board(_)
+        | Transition::BoardMovingTarget(_)
+        | Transition::Leave(_)
+        | Transition::Candidate => current,
         Transition::Abandon => TrainState::Abandoned,
     }
 }
@@ -547,6 +595,7 @@ mod tests {
             boarded: &[1],
             cut_by: Some("Carol"),
             approvals: &approvals,
+            candidates: None,
         };
         let rules = ApprovalRules {
             required: 2,
@@ -659,6 +708,7 @@ mod tests {
             boarded,
             cut_by: Some("carol"),
             approvals,
+            candidates: None,
         }
     }
 

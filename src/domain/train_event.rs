@@ -50,6 +50,30 @@ pub enum TrainEvent {
         /// Why.
         reason: String,
     },
+    /// A release candidate was asked for: its tag and pre-release follow.
+    Candidate {
+        /// Its tag (`v2.0.0-rc.1`).
+        tag: String,
+        /// The commit it tags.
+        target_sha: String,
+        /// Who asked.
+        by: String,
+    },
+    /// A release candidate is tagged and published as a GitHub pre-release.
+    CandidatePublished {
+        /// Its tag.
+        tag: String,
+        /// Its page.
+        url: Option<String>,
+    },
+    /// A fix merged after the frozen commit boarded a train with candidates: the frozen
+    /// commit moved to it.
+    TargetMoved {
+        /// The pull request.
+        number: u64,
+        /// The new frozen commit.
+        target_sha: String,
+    },
     /// Tagged and published.
     Released {
         /// The tag.
@@ -132,6 +156,9 @@ impl TrainEvent {
             TrainEvent::Approved { .. } => "approved",
             TrainEvent::Rejected { .. } => "rejected",
             TrainEvent::Released { .. } => "released",
+            TrainEvent::Candidate { .. } => "candidate",
+            TrainEvent::CandidatePublished { .. } => "candidate_published",
+            TrainEvent::TargetMoved { .. } => "target_moved",
             TrainEvent::Blocked { .. } => "blocked",
             TrainEvent::PublishUndone { .. } => "publish_undone",
             TrainEvent::Abandoned { .. } => "abandoned",

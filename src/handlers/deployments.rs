@@ -423,16 +423,30 @@ pub async fn request_automatic(
     };
     let repo =
         RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let key = train.id.to_string();
+    request_automatic_of(unit, &repo, installation, &release, &key, environments).await
+}
+
+/// Asks for `release`'s deployments to the `auto` environments, each found again by
+/// `auto:{key}:{environment}`.
+pub async fn request_automatic_of(
+    unit: &mut UnitOfWork,
+    repo: &RepoFullName,
+    installation: u64,
+    release: &crate::domain::deploy::Release,
+    key: &str,
+    environments: &[(String, bool)],
+) -> Result<(), JobError> {
     for (environment, production) in environments {
-        let request_id = format!("auto:{}:{environment}", train.id);
+        let request_id = format!("auto:{key}:{environment}");
         request_deployment_for(
             unit,
-            &repo,
+            repo,
             installation,
             &DeploymentAsk {
                 environment,
                 production: *production,
-                release: &release,
+                release,
                 request_id: &request_id,
                 requested_by: AUTOMATIC,
                 rollback: false,

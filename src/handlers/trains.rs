@@ -501,7 +501,85 @@ pub async fn draft_for(
     Ok((draft, all))
 }
 
-/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and
+/// What a release candidate's notes cover.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateNotes<'a> {
+    /// The previous candidate's tag and the pull requests it carried (`None` for the first:
+    /// everything since the last final release).
+    pub since: Option<(&'a str, &'a [u64])>,
+    /// The candidate's version (`2.0.0-rc.2`).
+    pub version: &'a str,
+    /// The commit it tags.
+    pub target: &'a str,
+}
+
+/// A release candidate's notes: the train's pull requests that were not on the previous
+/// candidate, compared with it (the first candidate: all of them, since the last release).
+pub async fn candidate_draft(
+    ctx: &TrainContext,
+    github: &GitHubClient,
+    (installation, repo): (u64, &RepoFullName),
+    train: &trains::TrainRow,
+    config: &crate::domain::repo_config::RepoConfig,
+    candidate: &CandidateNotes<'_>,
+) -> Result<render::Draft, JobError> {
+    let notes = config
+        .line_notes(&train.line)
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let passengers = trains::passengers(&ctx.db, train.id).await?;
+    let mut pull_requests =
+        passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
+    let baseline = match candidate.since {
+        Some((tag, carried)) => {
+            pull_requests.retain(|pr| !carried.contains(&pr.number));
+            Some(tag.to_owned())
+        }
+        None => {
+            let all = releases_of(ctx, github, installation, repo).await?;
+            let (hotfix_base, _) = hotfix_of(train, &notes.tag_prefix);
+            hotfix_base.or_else(|| {
+                releases::find_previous(&all, &notes, &train.branch)
+                    .last
+                    .map(|r| r.tag_name.clone())
+            })
+        }
+    };
+    let compare_url = baseline.as_ref().map(|base| {
+        format!(
+            "{}/{repo}/compare/{base}...{}",
+            ctx.server_url.trim_end_matches('/'),
+            candidate.target
+        )
+    });
+    let first_contributors = if render::wants_new_contributors(&notes) {
+        github
+            .first_contributors(installation, repo, &pull_requests)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(render::build_draft(
+        &notes,
+        &DraftInputs {
+            owner: repo.owner(),
+            repository: repo.name(),
+            first_contributors: &first_contributors,
+            last_release: baseline.as_deref().map(|tag_name| PreviousRelease {
+                tag_name,
+                name: None,
+            }),
+            pull_requests: &pull_requests,
+            version: Some(candidate.version),
+            conventional_titles: config.conventional_commits(),
+            prerelease_start: config.prerelease_start(),
+            server_url: &ctx.server_url,
+            compare_url: compare_url.as_deref(),
+            ..DraftInputs::default()
+        },
+    ))
+}
+
+/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and
 /// kept). Release webhooks, failed writes and publishing drop the snapshot.
 pub async fn releases_of(
     ctx: &TrainContext,

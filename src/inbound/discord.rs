@@ -319,9 +319,11 @@ pub fn release_command() -> Vec<CreateCommand> {
     let sub_commands = CommandName::ALL.into_iter().map(|name| {
         let options: Vec<CreateCommandOption> = match name {
             CommandName::Help | CommandName::Unlink => vec![],
-            CommandName::Status | CommandName::Notes | CommandName::Cut | CommandName::Abandon => {
-                vec![repo.clone(), line.clone()]
-            }
+            CommandName::Status
+            | CommandName::Notes
+            | CommandName::Cut
+            | CommandName::Candidate
+            | CommandName::Abandon => vec![repo.clone(), line.clone()],
             CommandName::Approve => vec![
                 repo.clone(),
                 line.clone(),

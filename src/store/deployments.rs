@@ -289,6 +289,22 @@ pub async fn succeeded_with(
     Ok(n > 0)
 }
 
+/// The environments where `ref_name` (a tag) was deployed successfully, by name.
+pub async fn succeeded_environments(
+    db: &Db,
+    repository: &str,
+    ref_name: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND ref_name = $2 \
+         AND state = 'success' ORDER BY environment",
+    )
+    .bind(repository)
+    .bind(ref_name)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// An environment's lock.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Lock {

@@ -314,6 +314,25 @@ pub async fn freeze(
     Ok(done.rows_affected() == 1)
 }
 
+/// Moves a frozen train's commit to `sha` (a release candidate train taking a later fix);
+/// false when the train is no longer frozen.
+pub async fn move_target(
+    conn: &mut AnyConnection,
+    train_id: i64,
+    sha: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE trains SET target_sha = $2, updated_at = $3 WHERE id = $1 AND state = 'frozen'",
+    )
+    .bind(train_id)
+    .bind(sha)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records an approval; false when that person had already approved.
 pub async fn approve(
     conn: &mut AnyConnection,

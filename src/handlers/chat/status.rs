@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::chat::cards::{StatusCard, Surface, TrainStatus};
+use crate::chat::cards::{CandidateStatus, StatusCard, Surface, TrainStatus};
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
 use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
 use crate::handlers::trains::{TrainContext, passenger_pull_requests};
-use crate::store::{StoreError, repo_configs, trains};
+use crate::store::{StoreError, candidates, deployments, repo_configs, trains};
 
 /// Parsed configurations by repository and blob sha, so chat answers do not parse YAML on
 /// every request.
@@ -141,6 +141,19 @@ pub(super) async fn train_status(
     } else {
         trains::approvals(&ctx.db, train.id).await?
     };
+    let mut candidates = Vec::new();
+    for c in candidates::of_train(&ctx.db, train.id).await? {
+        candidates.push(CandidateStatus {
+            deployed: deployments::succeeded_environments(&ctx.db, repo.as_ref(), &c.tag_name)
+                .await?,
+            tag: c.tag_name,
+            target_sha: c.target_sha,
+            when: jiff::Timestamp::from_millisecond(c.created_at)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default(),
+            published: c.published_at.is_some(),
+        });
+    }
     Ok(TrainStatus {
         id: train.id,
         line: train.line.clone(),
@@ -151,6 +164,7 @@ pub(super) async fn train_status(
         approvals: approvals.into_iter().map(|a| a.login).collect(),
         required,
         blocked_reason: train.blocked_reason.clone(),
+        candidates,
     })
 }
 

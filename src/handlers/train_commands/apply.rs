@@ -3,6 +3,7 @@
 //! jobs appear at once or not at all. What GitHub must tell first (the branch head, the
 //! notes) is asked before the transaction begins.
 
+use crate::domain::candidate;
 use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
@@ -10,8 +11,10 @@ use crate::github::GitHubClient;
 use crate::handlers::trains::{RefreshDraft, TrainContext, draft_for};
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::JobError;
+use crate::store::candidates::{self, NewCandidate};
 use crate::store::trains::{self, Boarding, Cut, TrainRow};
 
+use super::candidate::PublishCandidate;
 use super::gather::Facts;
 use super::release::{DeleteDraft, ReleaseTrain};
 use super::{CommandReply, Decided, RunTrainCommand, refused};
@@ -78,12 +81,165 @@ pub(super) async fn cut(
     // The next train opens at once: PRs merged after the cut ride it.
     trains::open_train(unit.conn(), repo, &facts.line.name, &train.branch, now).await?;
     unit.enqueue(&refresh(request, train.id)).await?;
+    // A line that releases candidates makes its first one with the cut.
+    let first_candidate = if facts.line.candidates.unwrap_or(false) {
+        let frozen = FrozenAt {
+            version: &version,
+            tag: &tag,
+            target_sha: &head,
+        };
+        let number = candidate::next_number(None, config.prerelease_start());
+        Some(add_candidate(&mut unit, request, facts, &frozen, number).await?)
+    } else {
+        None
+    };
     let n = facts.boarded.len();
+    let mut text = format!(
+        "cut {tag} at {} with {n} pull request{}; the next train is open",
+        head.get(..7).unwrap_or(&head),
+        if n == 1 { "" } else { "s" }
+    );
+    if let Some(candidate_tag) = first_candidate {
+        text.push_str(&format!(
+            "; release candidate {candidate_tag} is being tagged and published"
+        ));
+    }
+    done(text, unit)
+}
+
+/// What a candidate is cut from: the frozen version, tag and commit.
+struct FrozenAt<'a> {
+    version: &'a str,
+    tag: &'a str,
+    target_sha: &'a str,
+}
+
+/// Adds candidate `number` of the frozen train in `unit`, announces it and enqueues its tag
+/// and pre-release; returns its tag.
+async fn add_candidate(
+    unit: &mut UnitOfWork,
+    request: &RunTrainCommand,
+    facts: &Facts,
+    frozen: &FrozenAt<'_>,
+    number: u64,
+) -> Result<String, JobError> {
+    let train = &facts.train;
+    let version = candidate::version(frozen.version, number);
+    let tag = candidate::tag(frozen.tag, frozen.version, number);
+    let now = unit.now();
+    let added = candidates::add(
+        unit.conn(),
+        &NewCandidate {
+            train_id: train.id,
+            number,
+            version: &version,
+            tag_name: &tag,
+            target_sha: frozen.target_sha,
+            passengers: &facts.boarded,
+            created_by: &request.actor,
+        },
+        now,
+    )
+    .await?;
+    if !added {
+        return Err(JobError::Failed(format!(
+            "release candidate {tag} was cut meanwhile"
+        )));
+    }
+    let event = TrainEvent::Candidate {
+        tag: tag.clone(),
+        target_sha: frozen.target_sha.to_owned(),
+        by: request.actor.clone(),
+    };
+    unit.announce(train, &event).await?;
+    unit.enqueue(&PublishCandidate {
+        repository: request.repository.clone(),
+        installation: request.installation,
+        train_id: train.id,
+        number,
+    })
+    .await?;
+    Ok(tag)
+}
+
+/// Tags and publishes the frozen commit as the train's next release candidate; the train
+/// stays frozen.
+pub(super) async fn candidate(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    facts: &Facts,
+    config: &RepoConfig,
+) -> Result<Decided, JobError> {
+    let train = &facts.train;
+    let (Some(version), Some(tag), Some(target_sha)) =
+        (&train.version, &train.tag_name, &train.target_sha)
+    else {
+        return refused("the train has no frozen version and commit");
+    };
+    let last = facts.candidates.last().map(|c| c.number as u64);
+    let number = candidate::next_number(last, config.prerelease_start());
+    let mut unit = begin(ctx).await?;
+    let frozen = FrozenAt {
+        version,
+        tag,
+        target_sha,
+    };
+    let candidate_tag = add_candidate(&mut unit, request, facts, &frozen, number).await?;
     done(
         format!(
-            "cut {tag} at {} with {n} pull request{}; the next train is open",
-            &head[..head.len().min(7)],
-            if n == 1 { "" } else { "s" }
+            "release candidate {candidate_tag} at {}: tagging and publishing a pre-release",
+            target_sha.get(..7).unwrap_or(target_sha)
+        ),
+        unit,
+    )
+}
+
+/// Puts a fix merged after the frozen commit on a train with candidates: the frozen commit
+/// moves to its merge commit, and it leaves the line's open train if it had boarded that.
+pub(super) async fn include_moving_target(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    facts: &Facts,
+    number: u64,
+) -> Result<Decided, JobError> {
+    let Some(pr) = &facts.pull_request else {
+        return refused(format!("#{number} could not be read from GitHub"));
+    };
+    let Some(merge_sha) = pr.merge_commit_sha.as_deref() else {
+        return refused(format!("#{number} has no merge commit"));
+    };
+    let train = &facts.train;
+    let mut unit = begin(ctx).await?;
+    let now = unit.now();
+    if !trains::move_target(unit.conn(), train.id, merge_sha, now).await? {
+        return refused("the train changed meanwhile; look at its status and try again");
+    }
+    if let Some(open) = &facts.other_open
+        && trains::leave(unit.conn(), open.id, number, now).await?
+    {
+        unit.announce(open, &TrainEvent::Left { number }).await?;
+        unit.enqueue(&refresh(request, open.id)).await?;
+    }
+    let boarding = Boarding {
+        number,
+        title: &pr.title,
+        author: Some(&pr.author),
+        merge_sha: Some(merge_sha),
+        merged_at: pr.merged_at.as_deref(),
+        labels: &pr.labels,
+    };
+    trains::board(unit.conn(), train.id, &boarding, now).await?;
+    let event = TrainEvent::TargetMoved {
+        number,
+        target_sha: merge_sha.to_owned(),
+    };
+    unit.announce(train, &event).await?;
+    unit.enqueue(&refresh(request, train.id)).await?;
+    done(
+        format!(
+            "#{number} is on the train; its frozen commit moved to {}: `rc` tags the next \
+             release candidate there",
+            merge_sha.get(..7).unwrap_or(merge_sha)
         ),
         unit,
     )

@@ -14,6 +14,7 @@ use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::JobError;
 use crate::ports::GitHubPort as _;
+use crate::store::candidates;
 use crate::store::deployments::{self, NewDeployment};
 use crate::store::trains;
 
@@ -51,6 +52,7 @@ pub(super) async fn decide_and_prepare(
         release: None,
         required_deployed: None,
         frozen: None,
+        candidate: false,
     };
     if let (true, Some(env)) = (allowed, environment) {
         facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
@@ -61,7 +63,18 @@ pub(super) async fn decide_and_prepare(
             });
         facts.release = match command {
             DeployCommand::Deploy { version, .. } => {
-                released(ctx, request, version.as_deref()).await?
+                match released(ctx, request, version.as_deref()).await? {
+                    Some(release) => Some(release),
+                    // A train's published release candidate, by its tag or version.
+                    None => match version.as_deref() {
+                        Some(name) => {
+                            let found = candidate(ctx, repo, name).await?;
+                            facts.candidate = found.is_some();
+                            found
+                        }
+                        None => None,
+                    },
+                }
             }
             DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
             _ => None,
@@ -245,6 +258,26 @@ async fn released(
         .filter(wanted)
         .max_by_key(|t| (t.published_at.unwrap_or_default(), t.id));
     Ok(train.and_then(release_of))
+}
+
+/// A published release candidate named `name` (its tag or version), as a deployment names it.
+async fn candidate(
+    ctx: &TrainContext,
+    repo: &str,
+    name: &str,
+) -> Result<Option<Release>, JobError> {
+    let mut found = candidates::published_named(&ctx.db, repo, name).await?;
+    if found.is_none()
+        && let Some(bare) = name.strip_prefix(['v', 'V'])
+    {
+        found = candidates::published_named(&ctx.db, repo, bare).await?;
+    }
+    Ok(found.map(|c| Release {
+        train_id: Some(c.train_id),
+        version: c.version,
+        tag: c.tag_name,
+        sha: c.target_sha,
+    }))
 }
 
 /// A released train as a deployment names it.

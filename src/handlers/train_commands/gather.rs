@@ -3,6 +3,7 @@
 //! (read from GitHub, never from the request) and, for `include`, the pull request itself.
 //! Only reads: a refusal here changes nothing.
 
+use crate::domain::candidate::{Candidates, LastCandidate};
 use crate::domain::permission::Permission;
 use crate::domain::repo_config::{LineKeys, RepoConfig};
 use crate::domain::train::{
@@ -13,6 +14,7 @@ use crate::github::git::PullRequestFacts;
 use crate::handlers::trains::TrainContext;
 use crate::jobs::JobError;
 use crate::ports::GitHubPort;
+use crate::store::candidates::{self, CandidateRow};
 use crate::store::trains::{self, PassengerRow, TrainRow};
 
 use super::RunTrainCommand;
@@ -38,6 +40,10 @@ pub(super) struct Facts {
     pub command_facts: CommandFacts,
     /// For `include`: the pull request.
     pub pull_request: Option<PullRequestFacts>,
+    /// Its release candidates, oldest first.
+    pub candidates: Vec<CandidateRow>,
+    /// It uses candidates: the line cuts them, or one was cut.
+    pub uses_candidates: bool,
 }
 
 impl Facts {
@@ -48,6 +54,19 @@ impl Facts {
             boarded: &self.boarded,
             cut_by: self.train.cut_by.as_deref(),
             approvals: &self.approvals,
+            candidates: self
+                .train
+                .target_sha
+                .as_deref()
+                .filter(|_| self.uses_candidates)
+                .map(|target_sha| Candidates {
+                    target_sha,
+                    last: self.candidates.last().map(|c| LastCandidate {
+                        number: c.number as u64,
+                        target_sha: &c.target_sha,
+                    }),
+                    final_requires_rc: self.line.final_requires_rc.unwrap_or(true),
+                }),
         }
     }
 }
@@ -81,6 +100,8 @@ pub(super) async fn facts(
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let boarded = passengers.iter().map(|p| p.number as u64).collect();
     let approvals = trains::approvals(&ctx.db, train.id).await?;
+    let candidates = candidates::of_train(&ctx.db, train.id).await?;
+    let uses_candidates = line.candidates.unwrap_or(false) || !candidates.is_empty();
     let mut command_facts = CommandFacts {
         permission: Some(permission),
         ..CommandFacts::default()
@@ -104,6 +125,13 @@ pub(super) async fn facts(
             command_facts.in_frozen_range = github
                 .compare_contains(request.installation, &request.repository, target, sha)
                 .await?;
+            // A train with candidates may take a later fix: its merge commit must descend
+            // from the frozen commit.
+            if !command_facts.in_frozen_range && uses_candidates {
+                command_facts.after_frozen_range = github
+                    .compare_contains(request.installation, &request.repository, sha, target)
+                    .await?;
+            }
         }
         pull_request = Some(pr);
     }
@@ -117,6 +145,8 @@ pub(super) async fn facts(
         approvals,
         command_facts,
         pull_request,
+        candidates,
+        uses_candidates,
     }))
 }
 

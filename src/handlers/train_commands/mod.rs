@@ -1,4 +1,4 @@
-//! Commands on trains (`cut`, `approve`, `reject`, `include`, `exclude`, `abandon`,
+//! Commands on trains (`cut`, `rc`, `approve`, `reject`, `include`, `exclude`, `abandon`,
 //! `hotfix`) and the release that follows the last approval.
 //!
 //! A command runs exactly once: [`execute`] first looks for its recorded outcome (a retried
@@ -14,6 +14,7 @@
 //! in [`schedule`].
 
 mod apply;
+mod candidate;
 pub(crate) mod deploy;
 mod gather;
 mod hotfix;
@@ -33,6 +34,7 @@ use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit;
 use crate::store::commands::{self, Outcome, OutcomeRow};
 
+pub use candidate::PublishCandidate;
 pub(crate) use release::release_page;
 pub use release::{DeleteDraft, DraftPublishedByHand, ReleaseTrain};
 pub use schedule::{SCHEDULE_ACTOR, ScheduledCuts};
@@ -271,6 +273,10 @@ async fn decide_and_prepare(
         Transition::Approved { complete } => apply::approve(ctx, request, &facts, complete).await,
         Transition::Reopen => apply::reject(ctx, request, &facts).await,
         Transition::Board(number) => apply::include(ctx, request, &facts, number).await,
+        Transition::BoardMovingTarget(number) => {
+            apply::include_moving_target(ctx, request, &facts, number).await
+        }
+        Transition::Candidate => apply::candidate(ctx, request, &facts, config).await,
         Transition::Leave(number) => apply::exclude(ctx, request, &facts, number).await,
         Transition::Abandon => apply::abandon(ctx, request, &facts).await,
     }
