@@ -152,6 +152,7 @@ impl AppState {
             .register::<RunTrainCommand>(trains.clone())
             .register::<ReleaseTrain>(trains.clone())
             .register::<PublishCandidate>(trains.clone())
+            .register::<crate::handlers::changelog::UpdateChangelog>(trains.clone())
             .register::<SendCommandReply>(trains.clone())
             .register::<DeleteDraft>(trains.clone())
             .register::<DraftPublishedByHand>(trains.clone())

@@ -399,6 +399,14 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
                 surface.code(tag)
             ),
         },
+        TrainEvent::ChangelogProposed { number, refused } => match refused {
+            Some(reason) => format!(
+                "{train}: the branch refused the changelog commit ({}); the changelog is \
+                 proposed in #{number} instead",
+                surface.user(reason)
+            ),
+            None => format!("{train}: the changelog is proposed in #{number}"),
+        },
         TrainEvent::TargetMoved { number, target_sha } => format!(
             "#{number} joined {train}; its frozen commit moved to {}: the next release \
              candidate tags it",

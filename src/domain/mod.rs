@@ -7,6 +7,7 @@ pub mod autolabel;
 pub mod bump;
 pub mod calver;
 pub mod candidate;
+pub mod changelog;
 pub mod chat_text;
 pub mod command;
 pub mod deploy;

@@ -479,6 +479,11 @@ impl RepoConfig {
         )
     }
 
+    /// The changelog file to keep, when the configuration asks for one.
+    pub fn changelog(&self) -> Option<&crate::domain::notes::config::ChangelogKeys> {
+        self.notes.as_ref().and_then(|n| n.changelog.as_ref())
+    }
+
     /// Who writes the notes (trainyard unless the configuration says GitHub, as a
     /// release.yml-only repository's does).
     pub fn notes_engine(&self) -> crate::domain::notes::config::NotesEngine {
@@ -542,6 +547,23 @@ impl RepoConfig {
             file: file.to_owned(),
             ..e
         })?;
+        if let Some(changelog) = self.changelog() {
+            let path = changelog.path();
+            let fine = !path.is_empty()
+                && !path.starts_with('/')
+                && path
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..")
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            if !fine {
+                return Err(at(
+                    "notes.changelog.path".into(),
+                    format!("`{path}` is not a file path inside the repository"),
+                ));
+            }
+        }
         if let Some(version) = &self.version {
             if let Some(calendar) = &version.calendar
                 && CalendarScheme::from_name(calendar).is_none()

@@ -74,6 +74,14 @@ pub enum TrainEvent {
         /// The new frozen commit.
         target_sha: String,
     },
+    /// The release's notes were proposed for the changelog in a pull request.
+    ChangelogProposed {
+        /// The pull request.
+        number: u64,
+        /// GitHub's reason when the branch refused the commit (the pull request is the
+        /// fallback).
+        refused: Option<String>,
+    },
     /// Tagged and published.
     Released {
         /// The tag.
@@ -159,6 +167,7 @@ impl TrainEvent {
             TrainEvent::Candidate { .. } => "candidate",
             TrainEvent::CandidatePublished { .. } => "candidate_published",
             TrainEvent::TargetMoved { .. } => "target_moved",
+            TrainEvent::ChangelogProposed { .. } => "changelog_proposed",
             TrainEvent::Blocked { .. } => "blocked",
             TrainEvent::PublishUndone { .. } => "publish_undone",
             TrainEvent::Abandoned { .. } => "abandoned",

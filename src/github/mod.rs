@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod contents;
 pub mod deployments;
 pub mod error;
 pub mod git;

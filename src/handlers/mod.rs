@@ -2,6 +2,7 @@
 
 pub mod autolabel;
 pub mod backfill;
+pub mod changelog;
 pub mod chat;
 pub mod chat_routes;
 pub mod comments;

@@ -93,6 +93,14 @@ struct State {
     commit_comments: Vec<(String, String)>,
     collaborators: HashMap<String, (String, String)>,
     files: HashMap<String, String>,
+    /// Files written on branches other than master: (branch, path) → text.
+    branch_files: HashMap<(String, String), String>,
+    /// Branches whose rules refuse direct commits.
+    protected: Vec<String>,
+    /// Files written through the contents API: (branch, path, commit message).
+    content_writes: Vec<(String, String, String)>,
+    /// Pull requests opened through the API: number → head branch.
+    pull_heads: BTreeMap<u64, String>,
     /// GitHub user id → current login.
     users: HashMap<i64, String>,
     /// Who is signed in to GitHub in the browser (the sign-in page answers for them).
@@ -446,6 +454,45 @@ impl FakeGitHub {
         }
     }
 
+    /// Rules on `branch` refuse direct commits from now on.
+    pub fn protect(&self, branch: &str) {
+        self.lock().protected.push(branch.to_owned());
+    }
+
+    /// A file's text on `branch` (master's files are the repository's files).
+    pub fn file_on(&self, branch: &str, path: &str) -> Option<String> {
+        let s = self.lock();
+        if branch == "master" {
+            return s.files.get(path).cloned();
+        }
+        s.branch_files
+            .get(&(branch.to_owned(), path.to_owned()))
+            .cloned()
+    }
+
+    /// Files written through the contents API: (branch, path, commit message).
+    pub fn content_writes(&self) -> Vec<(String, String, String)> {
+        self.lock().content_writes.clone()
+    }
+
+    /// Pull requests opened through the API: (number, head branch, base, title, labels).
+    pub fn opened_pulls(&self) -> Vec<(u64, String, String, String, Vec<String>)> {
+        let s = self.lock();
+        s.pull_heads
+            .iter()
+            .filter_map(|(number, head)| {
+                let pull = s.pulls.get(number)?;
+                Some((
+                    *number,
+                    head.clone(),
+                    pull.base.clone(),
+                    pull.title.clone(),
+                    pull.labels.clone(),
+                ))
+            })
+            .collect()
+    }
+
     /// Label calls GitHub received: (pull request, labels asked for).
     pub fn label_calls(&self) -> Vec<(u64, Vec<String>)> {
         self.lock().label_calls.clone()
@@ -752,12 +799,24 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 .set_body_json(json!({"permission": permission, "role_name": role})),
             None => not_found(),
         },
+        ("PUT", ["contents", first, rest @ ..]) => {
+            let file = std::iter::once(*first)
+                .chain(rest.iter().copied())
+                .collect::<Vec<_>>()
+                .join("/");
+            put_file(s, &file, body)
+        }
         ("GET", ["contents", first, rest @ ..]) => {
             let file = std::iter::once(*first)
                 .chain(rest.iter().copied())
                 .collect::<Vec<_>>()
                 .join("/");
-            match s.files.get(&file) {
+            let pairs: HashMap<String, String> =
+                serde_urlencoded::from_str(query).unwrap_or_default();
+            let on_branch = pairs
+                .get("ref")
+                .and_then(|branch| s.branch_files.get(&(branch.clone(), file.clone())));
+            match on_branch.or_else(|| s.files.get(&file)) {
                 Some(text) => {
                     use base64::Engine as _;
                     ResponseTemplate::new(200).set_body_json(json!({
@@ -814,6 +873,43 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             }
         }
         (_, ["git", ..]) => git(s, method, &parts[1..], body),
+        ("GET", ["pulls"]) => {
+            // `head=owner:branch`: the pull requests opened from that branch.
+            let pairs: HashMap<String, String> =
+                serde_urlencoded::from_str(query).unwrap_or_default();
+            let head = pairs
+                .get("head")
+                .and_then(|h| h.split_once(':'))
+                .map(|(_, b)| b);
+            let found: Vec<Value> = s
+                .pull_heads
+                .iter()
+                .filter(|(_, branch)| Some(branch.as_str()) == head)
+                .map(|(number, _)| {
+                    json!({"number": number, "html_url": format!("https://github.com/{REPO}/pull/{number}")})
+                })
+                .collect();
+            ResponseTemplate::new(200).set_body_json(Value::Array(found))
+        }
+        ("POST", ["pulls"]) => {
+            let number = 900 + s.pull_heads.len() as u64 + 1;
+            let head = body["head"].as_str().unwrap_or_default().to_owned();
+            let pull = Pull {
+                title: body["title"].as_str().unwrap_or_default().into(),
+                author: "trainyard[bot]".into(),
+                base: body["base"].as_str().unwrap_or("master").into(),
+                merged: false,
+                merged_at: None,
+                merge_sha: None,
+                labels: Vec::new(),
+                files: Vec::new(),
+            };
+            s.pulls.insert(number, pull);
+            s.pull_heads.insert(number, head);
+            ResponseTemplate::new(201).set_body_json(
+                json!({"number": number, "html_url": format!("https://github.com/{REPO}/pull/{number}")}),
+            )
+        }
         ("GET", ["pulls", rest @ ..]) => {
             let number: u64 = rest
                 .first()
@@ -869,6 +965,59 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
 
 /// GitHub's generated notes, in GitHub's format, for the merged pull requests the fake
 /// knows: "What's Changed", then the full-changelog link on github.com.
+/// `PUT /contents/{path}`: one commit on the branch, refused on a protected branch, and
+/// refused when `sha` is not the file's current blob (or missing for an existing file).
+fn put_file(s: &mut State, file: &str, body: &Value) -> ResponseTemplate {
+    use base64::Engine as _;
+    let branch = body["branch"].as_str().unwrap_or("master").to_owned();
+    if s.protected.contains(&branch) {
+        return ResponseTemplate::new(409).set_body_json(json!({
+            "message": "Repository rule violations found\n\nChanges must be made through a pull request.\n\n"
+        }));
+    }
+    let Some(text) = body["content"]
+        .as_str()
+        .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+    else {
+        return ResponseTemplate::new(422)
+            .set_body_json(json!({"message": "content is not valid Base64"}));
+    };
+    let key = (branch.clone(), file.to_owned());
+    let current = s
+        .branch_files
+        .get(&key)
+        .or_else(|| s.files.get(file))
+        .cloned();
+    let blob = |t: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()));
+    match (&current, body["sha"].as_str()) {
+        (Some(_), None) => {
+            return ResponseTemplate::new(422)
+                .set_body_json(json!({"message": "Invalid request.\n\n\"sha\" wasn't supplied."}));
+        }
+        (Some(t), Some(sha)) if blob(t) != sha => {
+            return ResponseTemplate::new(409)
+                .set_body_json(json!({"message": format!("{file} does not match {sha}")}));
+        }
+        _ => {}
+    }
+    if !s.branches.contains_key(&branch) {
+        return ResponseTemplate::new(404)
+            .set_body_json(json!({"message": format!("Branch {branch} not found")}));
+    }
+    if branch == "master" {
+        s.files.insert(file.to_owned(), text.clone());
+    } else {
+        s.branch_files.insert(key, text.clone());
+    }
+    let sha = s.commit_on(&branch);
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    s.content_writes.push((branch, file.to_owned(), message));
+    ResponseTemplate::new(if current.is_some() { 200 } else { 201 }).set_body_json(
+        json!({"content": {"path": file, "sha": blob(&text)}, "commit": {"sha": sha}}),
+    )
+}
+
 /// GitHub's GraphQL API, as far as trainyard asks it of a train's repository: aliased
 /// searches `repo:R is:pr is:merged author:LOGIN merged:<TIME`, answered with how many merged
 /// pull requests by that author GitHub has from before that time.

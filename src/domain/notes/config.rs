@@ -111,10 +111,41 @@ pub struct NotesKeys {
     pub autolabeler: Option<Vec<crate::domain::autolabel::AutolabelKeys>>,
     /// release-drafter's probot-era branch filter: accepted and ignored (lines choose branches).
     pub branches: Option<serde::de::IgnoredAny>,
+    /// Keep a `CHANGELOG.md`: each release's notes are added to it when it is published.
+    pub changelog: Option<ChangelogKeys>,
     /// How the body is laid out; not a key of any file: set when GitHub's `release.yml` is
     /// read, so trainyard writes such a repository's notes in GitHub's own format.
     #[serde(skip)]
     pub layout: Option<NotesLayout>,
+}
+
+/// `notes.changelog`: where the changelog file is and how it is written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ChangelogKeys {
+    /// The file, from the repository's root (default `CHANGELOG.md`).
+    pub path: Option<String>,
+    /// `commit` (default: one commit on the line's branch) or `pull-request`.
+    pub mode: Option<ChangelogMode>,
+}
+
+/// How the changelog is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangelogMode {
+    /// One commit by the App on the line's branch (a pull request when the branch is
+    /// protected).
+    #[default]
+    Commit,
+    /// A pull request labelled with the skip label, so it never boards a train.
+    PullRequest,
+}
+
+impl ChangelogKeys {
+    /// The file's path.
+    pub fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or("CHANGELOG.md")
+    }
 }
 
 /// How a body is laid out.
@@ -620,6 +651,7 @@ impl NotesKeys {
             engine,
             autolabeler,
             branches,
+            changelog,
             layout,
         );
     }

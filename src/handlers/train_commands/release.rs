@@ -215,10 +215,19 @@ async fn released(
         RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
     let automatic =
         crate::handlers::deployments::automatic_environments(ctx, &repo, installation).await?;
+    let changelog = crate::handlers::changelog::wanted(ctx, &repo, installation).await?;
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
     if trains::transition(unit.conn(), train.id, from, TrainState::Released, now).await? {
         unit.announce(train, &event).await?;
+        if changelog {
+            unit.enqueue(&crate::handlers::changelog::UpdateChangelog {
+                repository: repo.clone(),
+                installation,
+                train_id: train.id,
+            })
+            .await?;
+        }
         // The `auto` environments' deployments are asked for in the same step.
         crate::handlers::deployments::request_automatic(&mut unit, train, installation, &automatic)
             .await?;
