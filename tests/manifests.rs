@@ -88,7 +88,7 @@ fn the_manifest_is_pointed_at_the_public_url() {
         missing_permissions(&low),
         [
             "contents: write needed, read granted",
-            "pull_requests: read needed, none granted",
+            "pull_requests: write needed, none granted",
             "deployments: write needed, none granted"
         ]
     );

@@ -42,6 +42,16 @@ async fn candidates_then_a_fix_then_the_final_release(test: TestDb) {
     bot.merge_and_cut().await;
     let first = bot.github.head("master");
 
+    // A reader may not cut a candidate.
+    bot.comment("rick", 7, "/release rc").await;
+    bot.run_jobs().await;
+    assert_eq!(
+        last_answer(&bot),
+        format!(
+            "**{REPO} rc** refused: `rc` needs write permission on the repository; rick has read"
+        )
+    );
+
     // rc.1 at the frozen commit: tagged, published as a pre-release, never the latest.
     bot.comment("carol", 7, "/release rc").await;
     bot.run_jobs().await;
@@ -253,6 +263,16 @@ async fn a_line_may_release_without_a_current_candidate(test: TestDb) {
     bot.merge(2, "Fix the clock", &["release"]).await;
     bot.run_jobs().await;
     bot.comment("carol", 7, "/release include #2").await;
+    bot.comment("carol", 7, "/release exclude #2").await;
+    bot.run_jobs().await;
+    assert!(
+        last_answer(&bot).contains(
+            "#2 left the train's notes; its code stays in the frozen commit until a revert is \
+             merged and included"
+        ),
+        "{}",
+        last_answer(&bot)
+    );
     bot.comment("maya", 7, "/release approve").await;
     bot.run_jobs().await;
     assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);

@@ -10,7 +10,7 @@ pub const MANIFEST: &str = include_str!("../../app-manifest.yml");
 pub const PERMISSIONS: [(&str, &str); 5] = [
     ("contents", "write"),
     ("issues", "write"),
-    ("pull_requests", "read"),
+    ("pull_requests", "write"),
     ("deployments", "write"),
     ("metadata", "read"),
 ];

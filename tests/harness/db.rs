@@ -55,9 +55,16 @@ impl TestDb {
             }
         };
         let schema = format!("t_{:016x}", rand::random::<u64>());
-        let admin = Db::connect(&admin_url)
-            .await
-            .expect("connect to test PostgreSQL");
+        // A machine busy compiling can make the first connection slow: try a few times.
+        let mut admin = Db::connect(&admin_url).await;
+        for _ in 0..3 {
+            if admin.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            admin = Db::connect(&admin_url).await;
+        }
+        let admin = admin.expect("connect to test PostgreSQL");
         admin
             .pool()
             .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
@@ -66,7 +73,15 @@ impl TestDb {
         admin.close().await;
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options[search_path]={schema}");
-        let db = Db::connect(&url).await.expect("open PostgreSQL schema");
+        let mut db = Db::connect(&url).await;
+        for _ in 0..3 {
+            if db.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            db = Db::connect(&url).await;
+        }
+        let db = db.expect("open PostgreSQL schema");
         assert_eq!(db.backend(), Backend::Postgres);
         db.migrate().await.expect("migrate PostgreSQL");
         Some(TestDb {

@@ -385,7 +385,16 @@ pub(super) async fn exclude(
         unit.announce(train, &TrainEvent::Left { number }).await?;
     }
     unit.enqueue(&refresh(request, train.id)).await?;
-    done(format!("#{number} left the train"), unit)
+    // Leaving the notes does not take the code out of a frozen commit.
+    let text = if facts.uses_candidates && train.state() == TrainState::Frozen {
+        format!(
+            "#{number} left the train's notes; its code stays in the frozen commit until a \
+             revert is merged and included"
+        )
+    } else {
+        format!("#{number} left the train")
+    };
+    done(text, unit)
 }
 
 /// Ends the train without a release; its draft is deleted after the commit.
