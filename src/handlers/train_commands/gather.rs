@@ -54,21 +54,31 @@ impl Facts {
             boarded: &self.boarded,
             cut_by: self.train.cut_by.as_deref(),
             approvals: &self.approvals,
-            candidates: self
-                .train
-                .target_sha
-                .as_deref()
-                .filter(|_| self.uses_candidates)
-                .map(|target_sha| Candidates {
-                    target_sha,
-                    last: self.candidates.last().map(|c| LastCandidate {
-                        number: c.number as u64,
-                        target_sha: &c.target_sha,
-                    }),
-                    final_requires_rc: self.line.final_requires_rc.unwrap_or(true),
-                }),
+            candidates: candidates_of(&self.train, Some(&self.line), &self.candidates),
         }
     }
+}
+
+/// Whether a train uses release candidates: its line cuts them, or one was cut.
+pub(super) fn uses_candidates(line: Option<&LineKeys>, candidates: &[CandidateRow]) -> bool {
+    !candidates.is_empty() || line.and_then(|l| l.candidates).unwrap_or(false)
+}
+
+/// A frozen train's candidates as the state machine sees them; `None` when it uses none.
+pub(super) fn candidates_of<'a>(
+    train: &'a TrainRow,
+    line: Option<&LineKeys>,
+    candidates: &'a [CandidateRow],
+) -> Option<Candidates<'a>> {
+    let target_sha = train.target_sha.as_deref()?;
+    uses_candidates(line, candidates).then(|| Candidates {
+        target_sha,
+        last: candidates.last().map(|c| LastCandidate {
+            number: c.number as u64,
+            target_sha: &c.target_sha,
+        }),
+        final_requires_rc: line.and_then(|l| l.final_requires_rc).unwrap_or(true),
+    })
 }
 
 /// Why the command is refused before the state machine is even asked.
@@ -101,7 +111,7 @@ pub(super) async fn facts(
     let boarded = passengers.iter().map(|p| p.number as u64).collect();
     let approvals = trains::approvals(&ctx.db, train.id).await?;
     let candidates = candidates::of_train(&ctx.db, train.id).await?;
-    let uses_candidates = line.candidates.unwrap_or(false) || !candidates.is_empty();
+    let uses_candidates = uses_candidates(Some(&line), &candidates);
     let mut command_facts = CommandFacts {
         permission: Some(permission),
         ..CommandFacts::default()

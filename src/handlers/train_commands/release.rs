@@ -466,30 +466,13 @@ impl DraftPublishedByHand {
         // A line with candidates releases the last candidate's commit, by hand too.
         let candidates = crate::store::candidates::of_train(&ctx.db, train.id).await?;
         let line = config.lines().into_iter().find(|l| l.name == train.line);
-        let uses_candidates =
-            !candidates.is_empty() || line.as_ref().and_then(|l| l.candidates).unwrap_or(false);
-        let view =
-            TrainView {
-                state: train.state(),
-                boarded: &boarded,
-                cut_by: train.cut_by.as_deref(),
-                approvals: &approvals,
-                candidates: train.target_sha.as_deref().filter(|_| uses_candidates).map(
-                    |target_sha| crate::domain::candidate::Candidates {
-                        target_sha,
-                        last: candidates
-                            .last()
-                            .map(|c| crate::domain::candidate::LastCandidate {
-                                number: c.number as u64,
-                                target_sha: &c.target_sha,
-                            }),
-                        final_requires_rc: line
-                            .as_ref()
-                            .and_then(|l| l.final_requires_rc)
-                            .unwrap_or(true),
-                    },
-                ),
-            };
+        let view = TrainView {
+            state: train.state(),
+            boarded: &boarded,
+            cut_by: train.cut_by.as_deref(),
+            approvals: &approvals,
+            candidates: super::gather::candidates_of(train, line.as_ref(), &candidates),
+        };
         let facts = CommandFacts {
             permission: Some(permission),
             ..CommandFacts::default()
