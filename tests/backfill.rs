@@ -28,6 +28,9 @@ async fn github_with_history() -> MockServer {
         json!([
             {"id": 3, "tag_name": "v1.3.0", "draft": true, "published_at": null},
             {"id": 2, "tag_name": "v1.2.0", "draft": false, "published_at": "2026-11-20T10:00:00Z"},
+            // A release candidate is not a release of the line: left out of the figures.
+            {"id": 4, "tag_name": "v1.2.0-rc.1", "draft": false, "prerelease": true,
+             "published_at": "2026-11-15T10:00:00Z"},
             {"id": 1, "tag_name": "v1.1.0", "draft": false, "published_at": "2026-11-10T10:00:00Z"},
         ]),
     )

@@ -18,6 +18,9 @@ pub struct PastRelease {
     pub tag_name: String,
     /// A draft (never counted).
     pub draft: bool,
+    /// A pre-release, such as a train's release candidate (not a release of the line).
+    #[serde(default)]
+    pub prerelease: bool,
     /// When it was published (RFC 3339); none for drafts.
     pub published_at: Option<String>,
 }

@@ -54,7 +54,8 @@ pub async fn backfill(
         .past_releases(installation, repo)
         .await?
         .into_iter()
-        .filter(|r| !r.draft)
+        // Release candidates and other pre-releases are not releases of the line.
+        .filter(|r| !r.draft && !r.prerelease)
         .filter_map(|r| Some((r.tag_name, millis(r.published_at.as_deref()?)?)))
         .collect();
     releases.sort_by_key(|(_, at)| *at);
