@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::handlers::chat::{TellLinked, redirect_uri};
+use crate::inbound::browser::{cookie, see_other};
 use crate::jobs::BackgroundJob as _;
 use crate::settings::{ChatOAuth, Settings};
 use crate::store::chat::{self as chat_store, ChatSurface, Identity};
@@ -72,32 +73,6 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
 
 fn not_linked(status: StatusCode, text: &str) -> Response {
     page(status, "Not linked", text)
-}
-
-fn redirect(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-        .headers_mut()
-        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    response
-}
-
-/// The value of this browser's link cookie.
-fn browser_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value)
 }
 
 /// What linking needs from the settings, or the page saying it is not set up.
@@ -184,7 +159,7 @@ async fn usable_request(
             "This link expired; ask for a new one with /release link.",
         )));
     }
-    let same_browser = match (&request.browser_hash, browser_cookie(headers)) {
+    let same_browser = match (&request.browser_hash, cookie(headers, COOKIE)) {
         (Some(bound), Some(cookie)) => *bound == link_requests::digest(cookie),
         _ => false,
     };
@@ -246,7 +221,7 @@ pub async fn start(
     };
 
     // The first browser to open the link holds it; the same browser may open it again.
-    let cookie = match (&request.browser_hash, browser_cookie(&headers)) {
+    let cookie = match (&request.browser_hash, cookie(&headers, COOKIE)) {
         (Some(bound), Some(cookie)) if *bound == link_requests::digest(cookie) => None,
         (Some(_), _) => {
             return not_linked(
@@ -309,7 +284,7 @@ pub async fn start(
         ChatSurface::Slack => SLACK_AUTHORIZE,
         ChatSurface::Discord => DISCORD_AUTHORIZE,
     };
-    let mut response = redirect(&format!("{authorize}?{query}"));
+    let mut response = see_other(&format!("{authorize}?{query}"));
     if let Some(cookie) = cookie {
         let secure = if public_url.starts_with("https://") {
             "; Secure"
@@ -494,7 +469,7 @@ async fn chat_callback(
         query.push(("login", login));
     }
     let query = serde_urlencoded::to_string(&query).unwrap_or_default();
-    redirect(&format!(
+    see_other(&format!(
         "{}/login/oauth/authorize?{query}",
         settings.github_web_url
     ))

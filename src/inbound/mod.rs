@@ -2,6 +2,7 @@
 //! ever see verified input; a route whose secret is not configured answers 503 and reads
 //! nothing.
 
+pub mod browser;
 pub mod discord;
 pub mod github;
 pub mod intake;

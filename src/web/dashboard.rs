@@ -20,6 +20,7 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
 use crate::domain::train::{TrainCommand, TrainState};
 use crate::handlers::train_commands::RunTrainCommand;
+use crate::inbound::browser::{cookie, see_other};
 use crate::inbound::linking::{GitHubSignInError, github_sign_in};
 use crate::ports::GitHubPort;
 use crate::store::web_sessions::{self, Session};
@@ -38,17 +39,6 @@ fn random_token() -> String {
     )
 }
 
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 /// `Secure` when the site is served over HTTPS (a local http:// trial keeps working).
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = state
@@ -61,14 +51,6 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 /// A whole page: the site's look, no scripts.
@@ -564,9 +546,7 @@ pub async fn repository_page(
         environments.push((environment, last.into_iter().next()));
     }
     let locks = deployments::locks(&state.db, repo.as_ref()).await?;
-    let config = crate::handlers::chat::stored_config(&state.train_context(), repo).await?;
-    let production = |environment: &str| config.is_production_environment(environment);
-    let history = crate::store::history::history(&state.db, repo, production).await?;
+    let history = crate::handlers::chat::release_history(&state.train_context(), repo).await?;
     let health = health::compute(&history, now, 30);
     let weeks = weekly(&history, now, 12);
     let trail = audit::recent(
@@ -912,9 +892,8 @@ pub async fn metrics_api(
         Err(_) => return json_error(StatusCode::NOT_FOUND, "no such repository you can read"),
     };
     let figures = async {
-        let config = crate::handlers::chat::stored_config(&state.train_context(), &repo).await?;
-        let production = |environment: &str| config.is_production_environment(environment);
-        let history = crate::store::history::history(&state.db, &repo, production).await?;
+        let history =
+            crate::handlers::chat::release_history(&state.train_context(), &repo).await?;
         Ok::<_, crate::store::StoreError>(health::compute(
             &history,
             state.queue.clock().now().as_millisecond(),

@@ -16,7 +16,7 @@ mod status;
 pub use linking::{LINK_TTL_MS, TellLinked, redirect_uri};
 pub use replies::{SendReply, relay};
 pub use service::{answer, button_command};
-pub use status::{ConfigCache, status_card, stored_config, train_card};
+pub use status::{ConfigCache, release_history, status_card, stored_config, train_card};
 
 use serde::{Deserialize, Serialize};
 

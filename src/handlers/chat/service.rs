@@ -156,9 +156,7 @@ async fn stats_text(
     days: i64,
 ) -> Result<String, ChatFailure> {
     use crate::domain::health::{self, Basis, Spread};
-    let config = stored_config(ctx, repo).await?;
-    let production = |environment: &str| config.is_production_environment(environment);
-    let history = crate::store::history::history(&ctx.db, repo, production).await?;
+    let history = super::status::release_history(ctx, repo).await?;
     let h = health::compute(&history, ctx.now(), days);
     let spread = |x: &Spread| match (x.median_secs, x.p90_secs) {
         (Some(median), Some(p90)) => format!(

@@ -46,6 +46,17 @@ pub async fn stored_config(
     Ok(config)
 }
 
+/// The repository's release history from the store, production environments as its stored
+/// configuration names them: what every release-health figure is computed from.
+pub async fn release_history(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+) -> Result<crate::domain::health::History, StoreError> {
+    let config = stored_config(ctx, repo).await?;
+    let production = |environment: &str| config.is_production_environment(environment);
+    crate::store::history::history(&ctx.db, repo, production).await
+}
+
 /// The live trains of a repository, from the store (no GitHub call: this answers within
 /// Slack's and Discord's 3 seconds).
 pub async fn status_card(
