@@ -892,8 +892,7 @@ pub async fn metrics_api(
         Err(_) => return json_error(StatusCode::NOT_FOUND, "no such repository you can read"),
     };
     let figures = async {
-        let history =
-            crate::handlers::chat::release_history(&state.train_context(), &repo).await?;
+        let history = crate::handlers::chat::release_history(&state.train_context(), &repo).await?;
         Ok::<_, crate::store::StoreError>(health::compute(
             &history,
             state.queue.clock().now().as_millisecond(),
