@@ -176,7 +176,14 @@ impl Driver {
                 .await
             {
                 Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
-                Err(error) if error["value"]["error"] == "stale element reference" => {
+                // The document was replaced under the read: stale, or (chromedriver's words
+                // for the same race) a node that "does not belong to the document".
+                Err(error)
+                    if error["value"]["error"] == "stale element reference"
+                        || error["value"]["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("does not belong to the document")) =>
+                {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 Err(error) => panic!("reading the page: {error}"),
