@@ -3,8 +3,6 @@
 //! is the frozen commit of the last candidate. Pure: numbers, tags, and whether a train
 //! that uses candidates may be approved.
 
-use std::cmp::Ordering;
-
 /// A candidate as the rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastCandidate<'a> {
@@ -95,15 +93,6 @@ pub fn candidate_refusal(candidates: &Candidates<'_>) -> Option<String> {
     })
 }
 
-/// SemVer precedence of two versions as strings (`2.0.0-rc.2` < `2.0.0-rc.10` <
-/// `2.0.0`); unparsable versions sort by text.
-pub fn precedence(a: &str, b: &str) -> Ordering {
-    match (semver::Version::parse(a), semver::Version::parse(b)) {
-        (Ok(a), Ok(b)) => a.cmp_precedence(&b),
-        _ => a.cmp(b),
-    }
-}
-
 fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
@@ -111,6 +100,14 @@ fn short(sha: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::version::Version;
+    use std::cmp::Ordering;
+
+    /// SemVer precedence, by the project's one comparison.
+    fn precedence(a: &str, b: &str) -> Ordering {
+        let parse = |v: &str| Version::parse(v).expect("version");
+        parse(a).cmp_precedence(&parse(b))
+    }
 
     #[test]
     fn candidates_are_numbered_from_the_lines_start() {
