@@ -1091,38 +1091,52 @@ pub fn wants_new_contributors(config: &NotesConfig) -> bool {
             .any(|t| t.contains("$NEW_CONTRIBUTORS"))
 }
 
+/// Each new contributor's first pull request among `prs` (the earliest merge; `first` are
+/// the new logins, `excluded` left out), in merge order.
+fn first_pull_requests<'a>(
+    prs: &'a [PullRequest],
+    first: &[String],
+    excluded: &[String],
+) -> Vec<&'a PullRequest> {
+    let mut firsts: Vec<&PullRequest> = Vec::new();
+    for pr in prs {
+        let Some(author) = &pr.author else {
+            continue;
+        };
+        let login = author.login.as_str();
+        if !first.iter().any(|f| f.eq_ignore_ascii_case(login))
+            || excluded.iter().any(|e| e == login)
+        {
+            continue;
+        }
+        let same_author = |f: &&PullRequest| {
+            f.author
+                .as_ref()
+                .is_some_and(|a| a.login.eq_ignore_ascii_case(login))
+        };
+        match firsts.iter_mut().find(|f| same_author(f)) {
+            Some(earlier) if (&pr.merged_at, pr.number) < (&earlier.merged_at, earlier.number) => {
+                *earlier = pr
+            }
+            Some(_) => {}
+            None => firsts.push(pr),
+        }
+    }
+    firsts.sort_by(|a, b| (&a.merged_at, a.number).cmp(&(&b.merged_at, b.number)));
+    firsts
+}
+
 /// release-drafter's `$NEW_CONTRIBUTORS`: each new contributor's first pull request of the
-/// range (by merge time), when that one is listed, through `new-contributor-template`, one a
-/// line, in merge order; `no-new-contributor-template` when there is nobody.
+/// range, when that one is listed, through `new-contributor-template`, one a line, in merge
+/// order; `no-new-contributor-template` when there is nobody.
 fn new_contributors_list(
     config: &NotesConfig,
     all: &[PullRequest],
     included: &[&PullRequest],
     first: &[String],
 ) -> String {
-    let mut firsts: Vec<&PullRequest> = Vec::new();
-    for pr in all {
-        let Some(author) = &pr.author else {
-            continue;
-        };
-        if !first.contains(&author.login) || config.exclude_contributors.contains(&author.login) {
-            continue;
-        }
-        match firsts
-            .iter_mut()
-            .find(|f| f.author.as_ref().is_some_and(|a| a.login == author.login))
-        {
-            Some(earlier) if pr.merged_at < earlier.merged_at => *earlier = pr,
-            Some(_) => {}
-            None => firsts.push(pr),
-        }
-    }
+    let mut firsts = first_pull_requests(all, first, &config.exclude_contributors);
     firsts.retain(|pr| included.iter().any(|i| std::ptr::eq(*i, *pr)));
-    firsts.sort_by(|a, b| {
-        a.merged_at
-            .cmp(&b.merged_at)
-            .then_with(|| a.number.cmp(&b.number))
-    });
     if firsts.is_empty() {
         return config.no_new_contributor_template.clone();
     }
@@ -1152,24 +1166,16 @@ fn new_contributors_list(
 /// GitHub's "New Contributors" section: each first-time author once, in the order of their
 /// first pull request here, linked to it; nothing when there is no one new.
 pub fn new_contributors_section(prs: &[PullRequest], first: &[String]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    let mut lines = Vec::new();
-    let mut ordered: Vec<&PullRequest> = prs.iter().collect();
-    ordered.sort_by_key(|pr| pr.number);
-    for pr in ordered {
-        let Some(author) = &pr.author else {
-            continue;
-        };
-        let login = author.login.as_str();
-        if seen.contains(&login) || !first.iter().any(|f| f.eq_ignore_ascii_case(login)) {
-            continue;
-        }
-        seen.push(login);
-        lines.push(format!(
-            "* @{login} made their first contribution in {}",
-            pr.url
-        ));
-    }
+    let lines: Vec<String> = first_pull_requests(prs, first, &[])
+        .into_iter()
+        .filter_map(|pr| {
+            let login = &pr.author.as_ref()?.login;
+            Some(format!(
+                "* @{login} made their first contribution in {}",
+                pr.url
+            ))
+        })
+        .collect();
     if lines.is_empty() {
         return String::new();
     }
