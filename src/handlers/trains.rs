@@ -400,21 +400,14 @@ pub async fn draft_for(
         .line_notes(&train.line)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let all = releases_of(ctx, github, installation, repo).await?;
-    let previous = releases::find_previous(&all, &notes, &train.branch);
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
     let frozen = train.state() != TrainState::Open;
     let (hotfix_base, hotfix_version) = hotfix_of(train, &notes.tag_prefix);
-    let baseline = hotfix_base
-        .as_deref()
-        .or(previous.last.map(|r| r.tag_name.as_str()));
+    let last_release = notes_baseline(&all, &notes, train, hotfix_base.as_deref());
+    let baseline = last_release.map(|r| r.tag_name);
     let head = train.target_sha.as_deref().unwrap_or(&train.branch);
-    let compare_url = baseline.map(|base| {
-        format!(
-            "{}/{repo}/compare/{base}...{head}",
-            ctx.server_url.trim_end_matches('/')
-        )
-    });
+    let compare_url = baseline.map(|base| compare_link(&ctx.server_url, repo, base, head));
     let commits = match baseline {
         Some(base) if notes.include_commits_without_pr => {
             commits_of(github, installation, repo, &notes, base, head).await?
@@ -422,16 +415,6 @@ pub async fn draft_for(
         _ => Vec::new(),
     };
     let calendar = calendar_versioning(ctx, config, &train.line, &notes.tag_prefix, &all);
-    let last_release = match &hotfix_base {
-        Some(base) => Some(PreviousRelease {
-            tag_name: base,
-            name: None,
-        }),
-        None => previous.last.map(|r| PreviousRelease {
-            tag_name: &r.tag_name,
-            name: r.name.as_deref(),
-        }),
-    };
     let build = |first_contributors: &[String]| {
         render::build_draft(
             &notes,
@@ -537,20 +520,13 @@ pub async fn candidate_draft(
         None => {
             let all = releases_of(ctx, github, installation, repo).await?;
             let (hotfix_base, _) = hotfix_of(train, &notes.tag_prefix);
-            hotfix_base.or_else(|| {
-                releases::find_previous(&all, &notes, &train.branch)
-                    .last
-                    .map(|r| r.tag_name.clone())
-            })
+            notes_baseline(&all, &notes, train, hotfix_base.as_deref())
+                .map(|r| r.tag_name.to_owned())
         }
     };
-    let compare_url = baseline.as_ref().map(|base| {
-        format!(
-            "{}/{repo}/compare/{base}...{}",
-            ctx.server_url.trim_end_matches('/'),
-            candidate.target
-        )
-    });
+    let compare_url = baseline
+        .as_deref()
+        .map(|base| compare_link(&ctx.server_url, repo, base, candidate.target));
     let first_contributors = if render::wants_new_contributors(&notes) {
         github
             .first_contributors(installation, repo, &pull_requests)
@@ -579,7 +555,36 @@ pub async fn candidate_draft(
     ))
 }
 
-/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and
+/// Where a train's notes start: a hotfix's base release, else the line's previous release.
+fn notes_baseline<'a>(
+    all: &'a [ReleaseSummary],
+    notes: &crate::domain::notes::config::NotesConfig,
+    train: &trains::TrainRow,
+    hotfix_base: Option<&'a str>,
+) -> Option<PreviousRelease<'a>> {
+    match hotfix_base {
+        Some(base) => Some(PreviousRelease {
+            tag_name: base,
+            name: None,
+        }),
+        None => releases::find_previous(all, notes, &train.branch)
+            .last
+            .map(|r| PreviousRelease {
+                tag_name: &r.tag_name,
+                name: r.name.as_deref(),
+            }),
+    }
+}
+
+/// GitHub's web comparison from `base` to `head`.
+fn compare_link(server_url: &str, repo: &RepoFullName, base: &str, head: &str) -> String {
+    format!(
+        "{}/{repo}/compare/{base}...{head}",
+        server_url.trim_end_matches('/')
+    )
+}
+
+/// The repository's releases: the snapshot when one is kept, else listed from GitHub (and
 /// kept). Release webhooks, failed writes and publishing drop the snapshot.
 pub async fn releases_of(
     ctx: &TrainContext,
