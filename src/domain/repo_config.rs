@@ -232,6 +232,16 @@ impl RepoConfig {
             .map_or(&[], |deploy| deploy.environments.as_slice())
     }
 
+    /// The environments a release is deployed to by itself (`auto: true`), each with
+    /// whether it is production.
+    pub fn automatic_environments(&self) -> Vec<(String, bool)> {
+        self.environments()
+            .iter()
+            .filter(|env| env.auto == Some(true))
+            .map(|env| (env.name.clone(), env.is_production()))
+            .collect()
+    }
+
     /// The time zone deploy freeze windows are read in.
     pub fn deploy_time_zone(&self) -> jiff::tz::TimeZone {
         let name = self

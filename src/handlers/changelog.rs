@@ -172,28 +172,6 @@ impl BackgroundJob for UpdateChangelog {
     }
 }
 
-/// Whether the repository keeps a changelog (read before a release's last transaction, so
-/// the job is enqueued in it).
-pub async fn wanted(
-    ctx: &TrainContext,
-    repo: &RepoFullName,
-    installation: u64,
-) -> Result<bool, JobError> {
-    let Some(github) = ctx.github.as_ref() else {
-        return Ok(false);
-    };
-    let config = repo_config::current(
-        &ctx.db,
-        github,
-        &ctx.route_check(),
-        installation,
-        repo,
-        ctx.now(),
-    )
-    .await?;
-    Ok(config.effective.config.changelog().is_some())
-}
-
 /// The change to make.
 struct Change<'a> {
     keys: &'a ChangelogKeys,

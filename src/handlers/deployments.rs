@@ -323,35 +323,6 @@ impl BackgroundJob for SeeDeploymentStatus {
     }
 }
 
-/// The environments deployed automatically when a train of the repository is released
-/// (read before the release's transaction: the store may have a single connection).
-pub async fn automatic_environments(
-    ctx: &TrainContext,
-    repo: &RepoFullName,
-    installation: u64,
-) -> Result<Vec<(String, bool)>, JobError> {
-    let Some(github) = ctx.github.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let config = repo_config::current(
-        &ctx.db,
-        github,
-        &ctx.route_check(),
-        installation,
-        repo,
-        ctx.now(),
-    )
-    .await?;
-    Ok(config
-        .effective
-        .config
-        .environments()
-        .iter()
-        .filter(|env| env.auto == Some(true))
-        .map(|env| (env.name.clone(), env.is_production()))
-        .collect())
-}
-
 /// Writes "Deployed to production in v1.4.0" on each of a train's pull requests, once each.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommentDeployed {

@@ -123,6 +123,16 @@ impl PublishCandidate {
         let github = ctx.github()?;
         let (repo, installation) = (&self.repository, self.installation);
         let tag = &candidate.tag_name;
+        let config = repo_config::current(
+            &ctx.db,
+            github,
+            &ctx.route_check(),
+            installation,
+            repo,
+            ctx.now(),
+        )
+        .await?;
+        let config = &config.effective.config;
         let existing = github
             .list_releases(installation, repo)
             .await?
@@ -131,15 +141,6 @@ impl PublishCandidate {
         let release_id = match existing {
             Some(found) => found.id,
             None => {
-                let config = repo_config::current(
-                    &ctx.db,
-                    github,
-                    &ctx.route_check(),
-                    installation,
-                    repo,
-                    ctx.now(),
-                )
-                .await?;
                 let earlier = candidates::of_train(&ctx.db, train.id)
                     .await?
                     .into_iter()
@@ -152,7 +153,7 @@ impl PublishCandidate {
                     github,
                     (installation, repo),
                     train,
-                    &config.effective.config,
+                    config,
                     &CandidateNotes {
                         since: since
                             .as_ref()
@@ -178,12 +179,11 @@ impl PublishCandidate {
         release_snapshots::invalidate(&ctx.db, repo).await?;
         let url = release_page(&ctx.server_url, repo, tag);
         // A candidate goes to the `auto` environments that are not production.
-        let automatic: Vec<(String, bool)> =
-            crate::handlers::deployments::automatic_environments(ctx, repo, installation)
-                .await?
-                .into_iter()
-                .filter(|(_, production)| !production)
-                .collect();
+        let automatic: Vec<(String, bool)> = config
+            .automatic_environments()
+            .into_iter()
+            .filter(|(_, production)| !production)
+            .collect();
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
         let now = unit.now();
         candidates::mark_published(unit.conn(), train.id, self.number, release_id, &url, now)

@@ -213,9 +213,25 @@ async fn released(
 ) -> Result<(), JobError> {
     let repo =
         RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
-    let automatic =
-        crate::handlers::deployments::automatic_environments(ctx, &repo, installation).await?;
-    let changelog = crate::handlers::changelog::wanted(ctx, &repo, installation).await?;
+    // What follows a release, read before its transaction (the store may have a single
+    // connection): the `auto` environments' deployments and the changelog.
+    let config = match ctx.github.as_ref() {
+        Some(github) => Some(
+            repo_config::current(
+                &ctx.db,
+                github,
+                &ctx.route_check(),
+                installation,
+                &repo,
+                ctx.now(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let config = config.as_ref().map(|c| &c.effective.config);
+    let automatic = config.map_or_else(Vec::new, |c| c.automatic_environments());
+    let changelog = config.is_some_and(|c| c.changelog().is_some());
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
     if trains::transition(unit.conn(), train.id, from, TrainState::Released, now).await? {
