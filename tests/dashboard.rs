@@ -57,7 +57,6 @@ async fn session_for(bot: &TestBot, id: i64, login: &str) -> (String, String) {
 
 async fn post_command(
     bot: &TestBot,
-    base: &str,
     cookie: &str,
     origin: Option<&str>,
     form: &str,
@@ -68,7 +67,6 @@ async fn post_command(
     if let Some(origin) = origin {
         request = request.header("origin", origin);
     }
-    let _ = base;
     let response = router(bot.app.clone())
         .oneshot(request.body(Body::from(form.to_owned())).expect("request"))
         .await
@@ -198,25 +196,19 @@ async fn forms_need_the_sessions_token_and_this_sites_origin_and_readers_are_ref
     let form = |csrf: &str| format!("csrf={csrf}&command=cut&train={}&line=main", open[0].id);
     let (maya, maya_csrf) = session_for(&bot, 8, "maya").await;
     // Another site's form, or a form without the token: refused, nothing queued.
-    let (status, _) = post_command(
-        &bot,
-        &base,
-        &maya,
-        Some("https://evil.example"),
-        &form(&maya_csrf),
-    )
-    .await;
+    let (status, _) =
+        post_command(&bot, &maya, Some("https://evil.example"), &form(&maya_csrf)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = post_command(&bot, &base, &maya, Some(&base), &form("guess")).await;
+    let (status, _) = post_command(&bot, &maya, Some(&base), &form("guess")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = post_command(&bot, &base, &maya, None, &form(&maya_csrf)).await;
+    let (status, _) = post_command(&bot, &maya, None, &form(&maya_csrf)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     bot.run_jobs().await;
     assert!(bot.trains(&[TrainState::Frozen]).await.is_empty());
 
     // A reader's genuine form goes through the command path, which refuses it.
     let (rick, rick_csrf) = session_for(&bot, 9, "rick").await;
-    let (status, _) = post_command(&bot, &base, &rick, Some(&base), &form(&rick_csrf)).await;
+    let (status, _) = post_command(&bot, &rick, Some(&base), &form(&rick_csrf)).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     bot.run_jobs().await;
     assert!(bot.trains(&[TrainState::Frozen]).await.is_empty());
