@@ -115,14 +115,11 @@ pub async fn published_named(
     repository: &str,
     name: &str,
 ) -> Result<Option<CandidateRow>, StoreError> {
-    let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
-    let sql = format!(
-        "SELECT {} FROM train_candidates c JOIN trains t ON t.id = c.train_id \
-         WHERE t.repository = $1 AND (c.tag_name = $2 OR c.version = $2) \
-         AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1",
-        columns.join(", ")
-    );
-    Ok(sqlx::query_as::<_, CandidateRow>(sqlx::AssertSqlSafe(sql))
+    // `c.*`: the table's columns are the row's fields.
+    let sql = "SELECT c.* FROM train_candidates c JOIN trains t ON t.id = c.train_id \
+               WHERE t.repository = $1 AND (c.tag_name = $2 OR c.version = $2) \
+               AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1";
+    Ok(sqlx::query_as::<_, CandidateRow>(sql)
         .bind(repository)
         .bind(name)
         .fetch_optional(db.pool())
