@@ -2,8 +2,11 @@
 """Hostile-client probe (issue 12, item 7): while 1,100 connections send headers a byte at a
 time and 50 clients post 25 MiB bodies with bad signatures in parallel, signed deliveries
 must still be answered with a p99 under 1 s, and the server's peak RSS stay under 300 MB.
+With `--trickle N` (issue 22, item 5), N connections from another loopback address (127.0.0.2)
+also trickle request bodies a byte every 200 ms, reconnecting whenever they are cut.
 
 Usage: bench/hostile-probe.py --url http://127.0.0.1:3000 --secret S --pid PID [--seconds 20]
+       [--slow 1100] [--huge 50] [--trickle 300]
 The server must run with the same secret; run it under `ulimit -n 1024` to reproduce the
 issue's setting (bench/hostile-probe.sh does all of this).
 """
@@ -89,6 +92,41 @@ async def huge_bad_body(host, port, stop, counters):
             await asyncio.sleep(0.1)
 
 
+async def trickled_body(host, port, stop, counters, source):
+    """From `source` (another loopback address), declares a 100 kB body and sends a byte of it
+    every 200 ms, reconnecting when cut: a crowd holding body permits (issue 22, item 5)."""
+    head = (
+        "POST /slack/commands HTTP/1.1\r\nhost: probe\r\n"
+        "content-type: application/x-www-form-urlencoded\r\ncontent-length: 100000\r\n\r\n"
+    ).encode()
+    hook = (
+        "POST /webhooks/github HTTP/1.1\r\nhost: probe\r\ncontent-type: application/json\r\n"
+        "x-github-event: issue_comment\r\nx-github-delivery: trickle\r\n"
+        f"x-hub-signature-256: sha256={'0' * 64}\r\ncontent-length: 100000\r\n\r\n"
+    ).encode()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        try:
+            reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+        except OSError:
+            counters["trickle_connect_failed"] += 1
+            await asyncio.sleep(0.2)
+            continue
+        counters["trickle_opened"] += 1
+        try:
+            writer.write(head if n % 2 else hook)
+            await writer.drain()
+            while not stop.is_set() and not reader.at_eof():
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+        except OSError:
+            pass
+        counters["trickle_cut"] += 1
+        writer.close()
+
+
 async def signed_deliveries(host, port, secret, stop, latencies, counters, sender):
     body = FIXTURE.read_bytes()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -125,6 +163,9 @@ async def main():
     parser.add_argument("--slow", type=int, default=1100)
     parser.add_argument("--huge", type=int, default=50)
     parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--trickle", type=int, default=0,
+                        help="connections trickling bodies from --trickle-from")
+    parser.add_argument("--trickle-from", default="127.0.0.2")
     args = parser.parse_args()
     url = urllib.parse.urlparse(args.url)
     host, port = url.hostname, url.port
@@ -135,6 +176,10 @@ async def main():
     tasks = [asyncio.create_task(slow_headers(host, port, stop, counters)) for _ in range(args.slow)]
     await asyncio.sleep(3)  # let the crowd gather before measuring
     tasks += [asyncio.create_task(huge_bad_body(host, port, stop, counters)) for _ in range(args.huge)]
+    tasks += [
+        asyncio.create_task(trickled_body(host, port, stop, counters, args.trickle_from))
+        for _ in range(args.trickle)
+    ]
     tasks += [
         asyncio.create_task(signed_deliveries(host, port, args.secret, stop, latencies, counters, s))
         for s in range(args.senders)

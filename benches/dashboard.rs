@@ -63,6 +63,7 @@ fn main() {
             github_id: 8,
             login: "maya".into(),
             csrf: "bench".into(),
+            repositories: format!("[\"{REPO}\"]"),
         };
         let mut times = Vec::with_capacity(RENDERS);
         let mut bytes = 0;

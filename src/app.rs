@@ -140,7 +140,7 @@ impl AppState {
             clock: self.queue.clock().clone(),
             github: self.github.clone(),
             queue: self.queue.clone(),
-            routes: crate::handlers::chat_routes::RouteCheck::new(&self.chat, &self.settings),
+            routes: crate::handlers::chat_routes::ConfigReach::new(&self.chat, &self.settings),
         };
         let trains = self.train_context();
         Registry::new()
@@ -190,11 +190,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/repos/{owner}/{name}/metrics",
             get(web::dashboard::metrics_api),
         )
+        .route("/setup", axum::routing::post(web::setup::start))
         .route("/setup/callback", get(web::setup::callback))
         .route("/healthz", get(web::health::healthz))
         .route("/readyz", get(web::health::readyz))
         .route("/metrics", get(web::metrics::metrics))
-        .merge(inbound::routes(&state.body_budget))
+        .merge(inbound::routes(&state.body_budget, &state.settings))
         // Bounds a request that trickles its body or waits on a held store.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -287,6 +288,26 @@ async fn serve_until(
     }
     let store = redact_url(settings.database_url.expose());
     let state = AppState::open(settings, Arc::new(SystemClock)).await?;
+    // Setup belongs to the operator: whoever reads this log (or the file) has the code.
+    if state.settings.github.is_none() && state.settings.setup == crate::settings::SetupPage::On {
+        let (code, file) = state.setup.prepare(&state.settings);
+        let page = state
+            .settings
+            .public_url
+            .as_deref()
+            .unwrap_or("this server's /");
+        match file {
+            Some(file) => tracing::warn!(
+                setup_code = %code,
+                file = %file.display(),
+                "no GitHub App yet: open {page} and register it with this setup code"
+            ),
+            None => tracing::warn!(
+                setup_code = %code,
+                "no GitHub App yet: open {page} and register it with this setup code"
+            ),
+        }
+    }
     *state
         .reload
         .lock()

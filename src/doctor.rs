@@ -64,6 +64,7 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
     for line in settings.unconfigured_integrations() {
         checks.push(check("settings", Outcome::Note(line)));
     }
+    checks.push(public_url(settings));
     checks.push(store(settings).await);
     checks.extend(github(settings).await);
     checks.extend(slack(settings).await);
@@ -87,9 +88,70 @@ pub fn print(checks: &[Check], out: &mut impl Write) -> std::io::Result<bool> {
     Ok(healthy)
 }
 
+/// `TRAINYARD_PUBLIC_URL`: set, and https unless the server is only reached on this machine.
+fn public_url(settings: &Settings) -> Check {
+    let fix = "set TRAINYARD_PUBLIC_URL to the https address GitHub, Slack and Discord reach \
+               this server at (for example https://trainyard.example.com)";
+    let outcome = match settings.public_url.as_deref() {
+        None => failed(
+            "TRAINYARD_PUBLIC_URL is not set: webhooks, sign-ins and links need it",
+            fix,
+        ),
+        Some(url) if url.starts_with("https://") => Outcome::Ok(url.to_owned()),
+        Some(url) if is_loopback(url) => {
+            Outcome::Note(format!("{url} is plain http on this machine only"))
+        }
+        Some(url) => failed(
+            format!("{url} is not https: secrets and sessions would cross the network in clear"),
+            fix,
+        ),
+    };
+    check("public URL", outcome)
+}
+
+/// Whether `url` (http) names this machine.
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .trim_start_matches("http://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The file of a `sqlite:` store URL (`None` for an in-memory one).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 async fn store(settings: &Settings) -> Check {
     let url = settings.database_url.expose();
     let shown = crate::settings::redact_url(url);
+    // The doctor looks; it creates nothing (no store file left in an empty folder).
+    if let Some(file) = sqlite_file(url)
+        && !file.exists()
+    {
+        return check(
+            "store",
+            failed(
+                format!("{shown}: the file does not exist"),
+                "run `trainyard migrate` (or start `trainyard serve` once), or point \
+                 DATABASE_URL at the store",
+            ),
+        );
+    }
     let db = match Db::connect(url).await {
         Ok(db) => db,
         Err(error) => {
@@ -147,7 +209,12 @@ async fn github(settings: &Settings) -> Vec<Check> {
     let Some(app) = &settings.github else {
         return vec![check(
             "GitHub App",
-            Outcome::Note("not configured; nothing to check".into()),
+            failed(
+                "no GitHub App is configured: trainyard hears nothing from GitHub",
+                "register it from the server's / page (with the setup code it prints at start), \
+                 or set TRAINYARD_GITHUB_APP_ID, TRAINYARD_GITHUB_PRIVATE_KEY(_PATH) and \
+                 TRAINYARD_GITHUB_WEBHOOK_SECRET",
+            ),
         )];
     };
     let client = match GitHubClient::new(
@@ -360,4 +427,34 @@ async fn discord(settings: &Settings) -> Vec<Check> {
         ),
     };
     vec![check("Discord", outcome)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses_are_recognised_and_others_are_not() {
+        for url in [
+            "http://localhost:3000",
+            "http://127.0.0.1:3000/",
+            "http://[::1]:3000",
+            "http://127.0.0.2",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://trainyard.example",
+            "http://10.0.0.1:3000",
+            "http://localhost.evil.example",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+        assert_eq!(
+            sqlite_file("sqlite://trainyard.db?mode=rwc"),
+            Some("trainyard.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x"), None);
+    }
 }

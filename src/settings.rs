@@ -64,8 +64,9 @@ impl FromStr for Secret {
     }
 }
 
-/// Several secrets accepted at once, so one can be rotated without downtime: written
-/// comma-separated in a flag or variable, or as a list in the TOML file.
+/// Secrets accepted at once, so one can be rotated without downtime: one whole value in a
+/// flag or variable (never split: a secret may hold any character), or a list in the TOML
+/// file.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
 #[serde(from = "OneOrMany")]
 pub struct SecretList(Vec<Secret>);
@@ -94,13 +95,11 @@ impl From<OneOrMany> for SecretList {
 impl FromStr for SecretList {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(SecretList(
-            s.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(Secret::new)
-                .collect(),
-        ))
+        Ok(SecretList(if s.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![Secret::new(s)]
+        }))
     }
 }
 
@@ -122,6 +121,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether `/` offers to register the GitHub App while none is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SetupPage {
+    /// Offered, to whoever has the setup code printed at start.
+    #[default]
+    On,
+    /// Not offered: the App is configured by settings only.
+    Off,
+}
+
 /// Settings as given, before defaults and checks: every field optional. The same struct is
 /// read from flags/environment (clap) and from the TOML file (serde, same names in
 /// snake_case), so the two can never drift.
@@ -140,6 +150,9 @@ pub struct SettingsArgs {
     /// Log format: pretty or json [default: pretty].
     #[arg(long, env = "TRAINYARD_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// Registering the GitHub App from `/` while none is configured: on or off [default: on].
+    #[arg(long, env = "TRAINYARD_SETUP", global = true)]
+    pub setup: Option<SetupPage>,
 
     /// The GitHub App's numeric id.
     #[arg(long, env = "TRAINYARD_GITHUB_APP_ID", global = true)]
@@ -166,6 +179,15 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub github_webhook_secret: Option<SecretList>,
+    /// The webhook secret being rotated out, still accepted until it is removed (one whole
+    /// value; a list in the TOML file).
+    #[arg(
+        long,
+        env = "TRAINYARD_GITHUB_WEBHOOK_SECRET_PREVIOUS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub github_webhook_secret_previous: Option<SecretList>,
     /// The GitHub App's OAuth client secret (for linking chat users).
     #[arg(
         long,
@@ -272,6 +294,22 @@ pub struct SettingsArgs {
     /// MiB that large (over 256 KiB) unverified bodies may hold at once [default: 64].
     #[arg(long, env = "TRAINYARD_LARGE_BODY_BUDGET_MIB", global = true)]
     pub large_body_budget_mib: Option<usize>,
+    /// The header a trusted proxy in front names the client's address in (Fly:
+    /// `Fly-Client-IP`); unset, the connection's address is the client's.
+    #[arg(long, env = "TRAINYARD_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+    /// Repositories a configuration's `_extends` may read besides its own and its owner's
+    /// `.github` (`owner/name` or `owner/*`, comma-separated).
+    #[arg(long, env = "TRAINYARD_EXTENDS_REPOSITORIES", global = true)]
+    pub extends_repositories: Option<String>,
+    /// Only members of these accounts (organisation logins, comma-separated) may sign in to
+    /// the dashboard [default: those of every account trainyard is installed on].
+    #[arg(long, env = "TRAINYARD_DASHBOARD_ORGS", global = true)]
+    pub dashboard_orgs: Option<String>,
+    /// Chat channels (ids, comma-separated, or `*`) that repositories of several
+    /// installations may route to [default: none: a channel belongs to one installation].
+    #[arg(long, env = "TRAINYARD_SHARED_CHANNELS", global = true)]
+    pub shared_channels: Option<String>,
 }
 
 macro_rules! prefer_first {
@@ -303,11 +341,13 @@ impl SettingsArgs {
             database_url,
             public_url,
             log_format,
+            setup,
             github_app_id,
             github_client_id,
             github_private_key,
             github_private_key_path,
             github_webhook_secret,
+            github_webhook_secret_previous,
             github_client_secret,
             github_api_url,
             github_web_url,
@@ -332,6 +372,10 @@ impl SettingsArgs {
             request_timeout_secs,
             bodies_in_flight,
             large_body_budget_mib,
+            client_ip_header,
+            extends_repositories,
+            dashboard_orgs,
+            shared_channels,
         )
     }
 }
@@ -458,6 +502,14 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// Whether `/` offers to register the GitHub App.
+    pub setup: SetupPage,
+    /// Repositories `_extends` may read besides a repository's own and its owner's `.github`.
+    pub extends_repositories: Vec<String>,
+    /// The accounts whose people may sign in to the dashboard (empty: every installed one's).
+    pub dashboard_orgs: Vec<String>,
+    /// Channels several installations' repositories may route to (`*`: any).
+    pub shared_channels: Vec<String>,
     /// GitHub API base.
     pub github_api_url: String,
     /// GitHub's web URL (sign-in, links).
@@ -500,6 +552,8 @@ pub struct HttpLimits {
     pub bodies_in_flight: usize,
     /// Bytes that bodies over [`HttpLimits::LARGE_BODY`] may hold at once.
     pub large_body_budget: usize,
+    /// The trusted proxy's header naming the client, if any.
+    pub client_ip_header: Option<String>,
 }
 
 impl HttpLimits {
@@ -518,6 +572,7 @@ impl HttpLimits {
             request_timeout: Duration::from_secs(10),
             bodies_in_flight: 256,
             large_body_budget: 64 * 1024 * 1024,
+            client_ip_header: None,
         }
     }
 }
@@ -555,7 +610,47 @@ fn http_limits(args: &SettingsArgs) -> Result<HttpLimits, SettingsError> {
     )? {
         limits.large_body_budget = mib.saturating_mul(1024 * 1024);
     }
+    if let Some(name) = &args.client_ip_header {
+        if axum::http::HeaderName::try_from(name.as_str()).is_err() {
+            return Err(SettingsError::Invalid {
+                name: "TRAINYARD_CLIENT_IP_HEADER",
+                reason: format!("`{name}` is not a header name"),
+            });
+        }
+        limits.client_ip_header = Some(name.to_ascii_lowercase());
+    }
     Ok(limits)
+}
+
+/// `TRAINYARD_EXTENDS_REPOSITORIES`: `owner/name` or `owner/*`, comma-separated.
+fn extends_list(text: Option<&str>) -> Result<Vec<String>, SettingsError> {
+    let mut list = Vec::new();
+    for item in text
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        // GitHub's names: letters, digits, `-`, `_` and `.`.
+        let part = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 100
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        let fine = match item.split_once('/') {
+            Some((owner, name)) => part(owner) && (name == "*" || part(name)),
+            None => false,
+        };
+        if !fine {
+            return Err(SettingsError::Invalid {
+                name: "TRAINYARD_EXTENDS_REPOSITORIES",
+                reason: format!("`{item}` is not owner/name or owner/*"),
+            });
+        }
+        list.push(item.to_owned());
+    }
+    Ok(list)
 }
 
 /// The soft open-file limit, where the platform says (Linux: `/proc/self/limits`).
@@ -628,6 +723,7 @@ impl Settings {
             args.github_private_key,
             args.github_private_key_path,
             args.github_webhook_secret,
+            args.github_webhook_secret_previous,
         )?;
         let github_oauth = match (args.github_client_id, args.github_client_secret) {
             (Some(client_id), Some(client_secret)) => Some(GitHubOAuthSettings {
@@ -720,6 +816,10 @@ impl Settings {
                 .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             public_url: args.public_url,
             log_format: args.log_format.unwrap_or_default(),
+            setup: args.setup.unwrap_or_default(),
+            extends_repositories: extends_list(args.extends_repositories.as_deref())?,
+            dashboard_orgs: id_list(args.dashboard_orgs.as_deref()),
+            shared_channels: id_list(args.shared_channels.as_deref()),
             github_web_url: match args.github_web_url {
                 Some(url) => {
                     check_http_url("TRAINYARD_GITHUB_WEB_URL", &url)?;
@@ -823,15 +923,21 @@ fn github_app(
     private_key: Option<Secret>,
     private_key_path: Option<PathBuf>,
     webhook_secret: Option<SecretList>,
+    previous_secret: Option<SecretList>,
 ) -> Result<Option<GitHubAppSettings>, SettingsError> {
     if private_key.is_some() && private_key_path.is_some() {
         return Err(SettingsError::Conflict(
             "TRAINYARD_GITHUB_PRIVATE_KEY and TRAINYARD_GITHUB_PRIVATE_KEY_PATH",
         ));
     }
+    // The current secret first, then the one being rotated out.
     let webhook_secrets = webhook_secret
         .map(|list| list.0)
-        .filter(|secrets| !secrets.is_empty());
+        .filter(|secrets| !secrets.is_empty())
+        .map(|mut secrets| {
+            secrets.extend(previous_secret.map(|list| list.0).unwrap_or_default());
+            secrets
+        });
     let has_identity = app_id.is_some() || client_id.is_some();
     let has_key = private_key.is_some() || private_key_path.is_some();
     // A client id alone belongs to OAuth linking; it does not start the App group.
@@ -974,10 +1080,9 @@ mod tests {
         SettingsArgs {
             github_app_id: Some(42),
             github_private_key: Some(Secret::new(PEM)),
-            github_webhook_secret: Some(
-                "new-secret, old-secret"
-                    .parse()
-                    .unwrap_or_else(|e| match e {}),
+            github_webhook_secret: Some("new-secret".parse().unwrap_or_else(|e| match e {})),
+            github_webhook_secret_previous: Some(
+                "old,secret".parse().unwrap_or_else(|e| match e {}),
             ),
             ..SettingsArgs::default()
         }
@@ -1019,13 +1124,25 @@ mod tests {
     }
 
     #[test]
-    fn webhook_secrets_are_split_for_rotation() {
+    fn extends_repositories_are_owner_name_or_owner_star() {
+        assert_eq!(
+            extends_list(Some("acme/shared, tools/*")).ok(),
+            Some(vec!["acme/shared".to_owned(), "tools/*".to_owned()])
+        );
+        for bad in ["acme", "acme/", "/x", "acme/sh ared", "*/x"] {
+            assert!(extends_list(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_previous_webhook_secret_is_accepted_whole_beside_the_current_one() {
         let github = Settings::resolve(github_args())
             .expect("resolves")
             .github
             .expect("configured");
         let secrets: Vec<&str> = github.webhook_secrets.iter().map(Secret::expose).collect();
-        assert_eq!(secrets, ["new-secret", "old-secret"]);
+        // A comma is part of a secret: never a separator.
+        assert_eq!(secrets, ["new-secret", "old,secret"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use harness::browser::{Driver, chromium, screenshots};
 use harness::process::Server;
+use trainyard::web::setup::SETUP_CODE_FILE;
 
 /// The DOM chromium renders for `url`, and a screenshot of it at `shot`.
 fn render(browser: &Path, url: &str, shot: &Path) -> String {
@@ -84,21 +85,14 @@ async fn the_setup_page_renders_in_a_browser() {
     .await
     .expect("browser");
     assert!(setup.contains("<h1>Set up trainyard</h1>"), "{setup}");
+    // Only the operator goes further: the page asks for the code printed at start.
+    assert!(setup.contains("name=\"code\""), "{setup}");
+    assert!(setup.contains("Continue</button>"), "{setup}");
     assert!(
-        setup.contains("Register the GitHub App</button>"),
-        "{setup}"
+        !setup.contains("state="),
+        "no registration without the code: {setup}"
     );
-    assert!(
-        setup.contains("action=\"https://github.example/settings/apps/new?state="),
-        "{setup}"
-    );
-    assert!(setup.contains("https://trainyard.example/webhooks/github"));
-    assert!(
-        org.contains(
-            "action=\"https://github.example/organizations/acme-inc/settings/apps/new?state="
-        ),
-        "{org}"
-    );
+    assert!(org.contains("value=\"acme-inc\""), "{org}");
     let (status, out) = server.terminate();
     assert!(status.success(), "{out}");
 }
@@ -194,8 +188,23 @@ async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step(
     };
     let shots = screenshots();
 
+    // The operator reads the setup code from the log (or its file) and gives it.
+    let code = std::fs::read_to_string(dir.path().join(SETUP_CODE_FILE)).expect("setup code");
     driver.open(&format!("{}/", server.base)).await;
+    driver.type_into("input[name=code]", code.trim()).await;
     driver.screenshot(&shots.join("flow-1-setup.png")).await;
+    driver
+        .click("form[action='/setup'] button[type=submit]")
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !driver.text().await.contains("Register the GitHub App") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the code was not taken"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    driver.screenshot(&shots.join("flow-1b-register.png")).await;
     driver.click("form[method=post] button[type=submit]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !driver.url().await.contains("/setup/callback") {

@@ -2156,7 +2156,68 @@ async fn one_channel_that_fails_does_not_hold_up_the_others(test: TestDb) {
     );
 }
 
+/// A channel routed by a repository of another installation (another customer) is not
+/// taken over by a push naming it; the refusal does not say whose it is.
+async fn a_channel_of_another_installation_is_refused(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    let routes_before = chat_store::announce_channels(&world.bot.db, &repo)
+        .await
+        .expect("routes");
+    // globex's repository, installed separately, announces in Slack's C1 already.
+    let globex = RepoFullName::parse("globex/rockets").expect("repo");
+    trainyard::store::installations::upsert(&world.bot.db, 99, "globex", 1)
+        .await
+        .expect("installation");
+    trainyard::store::installations::add_repositories(
+        &world.bot.db,
+        99,
+        std::slice::from_ref(&globex),
+        1,
+    )
+    .await
+    .expect("repositories");
+    chat_store::set_routes(
+        &world.bot.db,
+        &globex,
+        &[chat_store::Route {
+            surface: chat_store::ChatSurface::Slack,
+            channel: "C1".into(),
+            announce: true,
+        }],
+    )
+    .await
+    .expect("routes");
+
+    let comments = push_config(
+        &world,
+        "chat:\n  slack-channel: C1\n  discord-channel: '555'\nnotes:\n  template: x\n",
+        "push-taken",
+    )
+    .await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains(
+            "chat.slack-channel: channel C1 already announces the releases of a repository of \
+             another installation"
+        ),
+        "{}",
+        comments[0]
+    );
+    assert!(!comments[0].contains("globex"), "{}", comments[0]);
+    assert_eq!(
+        chat_store::announce_channels(&world.bot.db, &repo)
+            .await
+            .expect("routes"),
+        routes_before,
+        "the last good routes stay"
+    );
+}
+
 on_both_backends!(
+    a_channel_of_another_installation_is_refused,
     one_channel_that_fails_does_not_hold_up_the_others,
     an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated,
     an_outsiders_include_of_a_missing_pull_request_blocks_nothing,

@@ -16,7 +16,7 @@ use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::repo_config::{
     ConfigTarget, layer, merge_chain, normalize_filepath, parse_config_target,
 };
-use trainyard::handlers::chat_routes::RouteCheck;
+use trainyard::handlers::chat_routes::ConfigReach;
 use trainyard::handlers::events::{EventContext, HandleWebhook};
 use trainyard::handlers::repo_config::{Refresh, current, refresh};
 use trainyard::jobs::{BackgroundJob, Queue, QueueSettings};
@@ -40,11 +40,17 @@ async fn serve(server: &MockServer, repo: &str, file: &str, text: &str, sha: &st
         .await;
 }
 
+/// What the operator of these stories allows `_extends` to read besides acme/api and
+/// acme/.github.
+fn reach() -> ConfigReach {
+    ConfigReach::default().extending(["acme/shared", "tools/*"])
+}
+
 /// Loads acme/api's configuration; returns the refresh's verdict.
 async fn load(test: &TestDb, server: &MockServer) -> Refresh {
     let github = harness::github::token_client(&server.uri(), "t");
     let repo = RepoFullName::parse(REPO).expect("repo");
-    refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 1)
+    refresh(&test.db, &github, &reach(), 1, &repo, 1)
         .await
         .expect("refresh")
 }
@@ -53,7 +59,7 @@ async fn load(test: &TestDb, server: &MockServer) -> Refresh {
 async fn in_force(test: &TestDb, server: &MockServer) -> (String, String, Vec<String>) {
     let github = harness::github::token_client(&server.uri(), "t");
     let repo = RepoFullName::parse(REPO).expect("repo");
-    let config = current(&test.db, &github, &RouteCheck::default(), 1, &repo, 2)
+    let config = current(&test.db, &github, &reach(), 1, &repo, 2)
         .await
         .expect("current");
     let keys = config.effective.config.notes_keys().expect("keys");
@@ -567,14 +573,14 @@ async fn loops_and_faults_are_refused_naming_the_file(test: TestDb) {
     );
     assert!(reason.contains("sort-by"), "{reason}");
 
-    // A repository the App cannot read (or a file that is not there).
+    // An allowed repository the App cannot read (or a file that is not there).
     let server = MockServer::start().await;
-    serve(&server, REPO, DRAFTER, "_extends: private-config\n", "l3").await;
+    serve(&server, REPO, DRAFTER, "_extends: tools/missing\n", "l3").await;
     let Refresh::Refused(reason) = load(&test, &server).await else {
         panic!("an unreadable base is refused");
     };
     assert!(
-        reason.contains("acme/private-config:.github/release-drafter.yml cannot be read"),
+        reason.contains("tools/missing:.github/release-drafter.yml cannot be read"),
         "{reason}"
     );
     // The last good configuration (none here: defaults) stays in force meanwhile.
@@ -635,6 +641,53 @@ async fn a_push_to_the_shared_file_reloads_every_configuration_built_on_it(test:
     assert_eq!(reloads.len(), 1, "{jobs:?}");
 }
 
+/// A writer of acme/api points `_extends` at a private repository the App can read but the
+/// operator did not allow (another owner's, or one of acme's besides `.github`): it is not
+/// read at all, and the refusal says it cannot be used, nothing about the file.
+async fn extends_reaches_only_what_the_operator_allows(test: TestDb) {
+    for (text, sha) in [
+        ("_extends: payroll\n", "x1"),
+        ("_extends: globex/private\n", "x2"),
+        (
+            "_extends: github:globex/private:.github/release-drafter.yml\n",
+            "x3",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        serve(
+            &server,
+            "acme/payroll",
+            DRAFTER,
+            "secret-key: hunter2\ntemplate: 'x'\n",
+            "p1",
+        )
+        .await;
+        serve(&server, "globex/private", DRAFTER, ORG, "g1").await;
+        serve(&server, REPO, DRAFTER, text, sha).await;
+        let Refresh::Refused(reason) = load(&test, &server).await else {
+            panic!("`{text}` is refused");
+        };
+        assert!(reason.contains("cannot be used"), "{reason}");
+        assert!(
+            reason.contains("TRAINYARD_EXTENDS_REPOSITORIES"),
+            "{reason}"
+        );
+        assert!(
+            !reason.contains("secret-key") && !reason.contains("cannot be read"),
+            "nothing about the file: {reason}"
+        );
+        let asked: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .filter(|p| p.contains("/payroll/") || p.contains("/globex/"))
+            .collect();
+        assert!(asked.is_empty(), "never read: {asked:?}");
+    }
+}
+
 on_both_backends!(
     a_file_target_is_this_repositorys_file,
     a_repository_without_a_file_uses_its_organisations,
@@ -642,4 +695,5 @@ on_both_backends!(
     another_repository_another_owner_and_the_same_repository_chain,
     loops_and_faults_are_refused_naming_the_file,
     a_push_to_the_shared_file_reloads_every_configuration_built_on_it,
+    extends_reaches_only_what_the_operator_allows,
 );

@@ -47,6 +47,7 @@ async fn session_for(bot: &TestBot, id: i64, login: &str) -> (String, String) {
         github_id: id,
         login: login.into(),
         csrf: csrf.clone(),
+        repositories: serde_json::json!([REPO]).to_string(),
     };
     let now = jiff::Timestamp::now().as_millisecond();
     web_sessions::create(&bot.app.db, &token, &session, 0, now + 3_600_000)
@@ -274,7 +275,216 @@ async fn forms_need_the_sessions_token_and_this_sites_origin_and_readers_are_ref
     assert!(json["definitions"]["change failure rate"].is_string());
 }
 
+/// A GET through the router with a session cookie; returns the status, the `location` and
+/// `set-cookie` headers, and the body.
+async fn get_page(bot: &TestBot, path: &str, cookie: Option<&str>) -> (StatusCode, String, String) {
+    let mut request = Request::get(path);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = router(bot.app.clone())
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let location = header("location");
+    let cookies = header("set-cookie");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        format!("{location}\n{cookies}"),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn a_foreign_train_id_names_nothing_and_outcomes_are_not_taken_from_links(test: TestDb) {
+    let (bot, base) = served(&test).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    let ours = bot.trains(&[TrainState::Open]).await[0].id;
+    // A frozen train of another installed repository, with its own tag.
+    let other = trainyard::domain::ids::RepoFullName::parse("globex/secret-plans").expect("repo");
+    let mut conn = bot.app.db.conn().await.expect("connection");
+    let foreign = trainyard::store::trains::open_train(&mut conn, &other, "main", "main", 1)
+        .await
+        .expect("train");
+    let cut = trainyard::store::trains::Cut {
+        version: "9.9.9",
+        tag_name: "v9.9.9-classified",
+        target_sha: "abc",
+        baseline_tag: None,
+        cut_by: "globex-admin",
+    };
+    trainyard::store::trains::freeze(&mut conn, foreign.id, &cut, 2)
+        .await
+        .expect("frozen");
+    drop(conn);
+
+    // maya, a maintainer here, names the foreign train on her repository's form.
+    let (maya, csrf) = session_for(&bot, 8, "maya").await;
+    let (status, body) = post_command(
+        &bot,
+        &maya,
+        Some(&base),
+        &format!("csrf={csrf}&command=approve&train={}&line=main", foreign.id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("No such train in this repository"), "{body}");
+    assert!(
+        !body.contains("9.9.9") && !body.contains("classified"),
+        "{body}"
+    );
+    assert!(
+        bot.app.queue.jobs().await.expect("jobs").is_empty(),
+        "nothing queued"
+    );
+    let foreign_now = trainyard::store::trains::get(&bot.app.db, foreign.id)
+        .await
+        .expect("train")
+        .expect("there");
+    assert_eq!(foreign_now.state, "frozen");
+
+    // Her genuine cut: the outcome is shown once on the page, from the server, not the link.
+    let (status, _) = post_command(
+        &bot,
+        &maya,
+        Some(&base),
+        &format!("csrf={csrf}&command=cut&train={ours}&line=main"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = format!("trainyard_session={maya}");
+    let (_, _, page) = get_page(&bot, &format!("/repos/{REPO}"), Some(&cookie)).await;
+    assert!(page.contains("cut asked for the main train"), "{page}");
+    let (_, _, again) = get_page(&bot, &format!("/repos/{REPO}"), Some(&cookie)).await;
+    assert!(!again.contains("cut asked for"), "shown once");
+    let (_, _, forged) = get_page(
+        &bot,
+        &format!("/repos/{REPO}?done=%3Cb%3EYour%20account%20is%20suspended%3C%2Fb%3E"),
+        Some(&cookie),
+    )
+    .await;
+    assert!(!forged.contains("suspended"), "{forged}");
+
+    // Ten commands a minute from one sign-in (the refused foreign one and the cut among
+    // them); the eleventh waits.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let (status, _) = post_command(
+            &bot,
+            &maya,
+            Some(&base),
+            &format!("csrf={csrf}&command=cut&train={ours}&line=main"),
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses[8..],
+        [StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS],
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[..8].iter().all(|s| *s == StatusCode::SEE_OTHER),
+        "{statuses:?}"
+    );
+}
+
+async fn signing_in_asks_github_a_few_times_and_strangers_get_no_session(test: TestDb) {
+    let (bot, _) = served(&test).await;
+    // The App is installed on the repository (its first delivery says so).
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    // GitHub's sign-in, through the real routes: /signin → GitHub → the callback.
+    let sign_in = |id: i64, login: &'static str| {
+        let bot = &bot;
+        async move {
+            bot.github.sign_in_as(id, login);
+            let (status, headers, _) = get_page(bot, "/signin", None).await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            let location = headers.lines().next().expect("location").to_owned();
+            let signin_cookie = headers
+                .lines()
+                .find(|l| l.starts_with("trainyard_signin="))
+                .and_then(|l| l.split(';').next())
+                .expect("sign-in cookie")
+                .to_owned();
+            let answer = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client")
+                .get(&location)
+                .send()
+                .await
+                .expect("GitHub");
+            let back = answer.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_owned();
+            let path = back
+                .split_once("/oauth/")
+                .map(|(_, p)| format!("/oauth/{p}"))
+                .expect("callback");
+            get_page(bot, &path, Some(&signin_cookie)).await
+        }
+    };
+    let before = bot.github.log().len();
+    let (status, headers, _) = sign_in(8, "maya").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.contains("trainyard_session="), "{headers}");
+    let asked: Vec<String> = bot.github.log()[before..]
+        .iter()
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    // The browser's visit to GitHub, then trainyard's four calls: the code, who it is, and
+    // what they may read.
+    assert_eq!(
+        asked,
+        [
+            "GET /login/oauth/authorize",
+            "POST /login/oauth/access_token",
+            "GET /user",
+            "GET /user/installations",
+            "GET /user/installations/1/repositories"
+        ]
+    );
+    // Her home page lists the repository without asking GitHub about it.
+    let session = headers
+        .lines()
+        .find(|l| l.starts_with("trainyard_session="))
+        .and_then(|l| l.split(';').next())
+        .expect("session")
+        .to_owned();
+    let before = bot.github.log().len();
+    let (_, _, home) = get_page(&bot, "/", Some(&session)).await;
+    assert!(home.contains(REPO), "{home}");
+    assert_eq!(bot.github.log()[before..], [], "the list is the session's");
+
+    // Someone with a GitHub account who reads nothing trainyard serves: no session.
+    let (status, headers, body) = sign_in(77, "stranger").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(!headers.contains("trainyard_session="), "{headers}");
+    assert!(body.contains("cannot read any"), "{body}");
+}
+
 on_both_backends!(
     a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page,
     forms_need_the_sessions_token_and_this_sites_origin_and_readers_are_refused,
+    a_foreign_train_id_names_nothing_and_outcomes_are_not_taken_from_links,
+    signing_in_asks_github_a_few_times_and_strangers_get_no_session,
 );

@@ -398,8 +398,9 @@ async fn github_calls_per_deployment(test: TestDb) {
     report(&bot, staging, "success").await;
     assert_eq!(bot.github.log()[before..], []);
 
-    // A commanded deployment: the deployment (maya's role is still known from her approval;
-    // it is read at most once a minute).
+    // A commanded deployment: the tag checked against the released commit, then the
+    // deployment (maya's role is still known from her approval; it is read at most once a
+    // minute).
     let before = bot.github.log().len();
     bot.comment("maya", 7, "/release deploy 1.0.1 to production")
         .await;
@@ -411,8 +412,156 @@ async fn github_calls_per_deployment(test: TestDb) {
         .collect();
     assert_eq!(
         calls,
-        ["POST /repos/Codertocat/Hello-World/deployments"],
+        [
+            "GET /repos/Codertocat/Hello-World/git/ref/tags/v1.0.1",
+            "POST /repos/Codertocat/Hello-World/deployments"
+        ],
         "besides the 👀 reaction and the reply comment"
+    );
+}
+
+/// staging deploys itself on publishing; production follows staging's success, except in its
+/// freeze window (Berlin time).
+const FOLLOWING: &str = concat!(
+    "trains:\n  lines:\n    - name: main\n      branch: master\n",
+    "deploy:\n  timezone: Europe/Berlin\n  environments:\n",
+    "    - name: staging\n      auto: true\n",
+    "    - name: production\n      after: staging\n      freeze: ['Fri 16:00-Mon 08:00']\n",
+);
+
+/// The reasons given for automatic deployments that were held, in order.
+async fn held(bot: &TestBot) -> Vec<String> {
+    bot.events_of("deployment_held")
+        .await
+        .into_iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn a_follow_up_is_held_by_a_lock_and_a_freeze_like_a_command(test: TestDb) {
+    let bot = TestBot::start(&test, FOLLOWING).await;
+    bot.comment("dave", 7, "/release lock production database migration")
+        .await;
+    bot.run_jobs().await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].clone();
+    assert_eq!(staging.environment, "staging");
+
+    // Staging's success would start production, but dave holds it: nothing is created, and
+    // the train's thread says why and which command starts it.
+    report(&bot, staging.id, "success").await;
+    assert_eq!(bot.github.deployments().len(), 1, "production is locked");
+    assert_eq!(
+        held(&bot).await,
+        [
+            "production is locked by dave: database migration; once it is unlocked, \
+          `/release deploy v1.0.1 to production` starts it"
+        ]
+    );
+    // Both automatic decisions are audited as trainyard's: staging's on publishing, and
+    // production's refusal on behalf of whoever reported staging's success.
+    let audited = bot.audited("deploy.automatic").await;
+    let outcomes: Vec<(&str, &str)> = audited
+        .iter()
+        .map(|r| (r.outcome.as_str(), r.surface.as_str()))
+        .collect();
+    assert_eq!(outcomes, [("accepted", "trainyard"), ("refused", "github")]);
+    assert!(audited.iter().all(|r| r.actor_login == "trainyard"));
+    assert!(
+        audited[1]
+            .detail
+            .contains("to production after staging's success reported by deploy-bot"),
+        "{audited:?}"
+    );
+    // GitHub reports the same success again: still one refusal, told once.
+    report(&bot, staging.id, "success").await;
+    assert_eq!(held(&bot).await.len(), 1);
+
+    // Unlocked, the command it named deploys exactly that release.
+    bot.comment("dave", 7, "/release unlock production").await;
+    bot.comment("maya", 7, "/release deploy v1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 2, "{}", last_reply(&bot));
+    assert_eq!(created[1].environment, "production");
+    assert_eq!(created[1].git_ref, "v1.0.1");
+
+    // Friday 16:30 in Berlin: v1.0.2 goes to staging by itself, but its success does not
+    // carry it into production's freeze window.
+    bot.clock
+        .advance(jiff::SignedDuration::from_mins(6 * 60 + 30));
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    bot.comment("maya", 7, "/release approve").await;
+    bot.run_jobs().await;
+    let second = bot.github.deployments()[2].clone();
+    assert_eq!(
+        (second.environment.as_str(), second.git_ref.as_str()),
+        ("staging", "v1.0.2")
+    );
+    report(&bot, second.id, "success").await;
+    assert_eq!(bot.github.deployments().len(), 3, "production is frozen");
+    let reasons = held(&bot).await;
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[1].starts_with("production is frozen (Fri 16:00-Mon 08:00); an admin may deploy"),
+        "{reasons:?}"
+    );
+}
+
+async fn an_auto_environment_held_by_a_lock_is_not_deployed_on_release(test: TestDb) {
+    let bot = TestBot::start(&test, FOLLOWING).await;
+    bot.comment("carol", 7, "/release lock staging load test")
+        .await;
+    bot.run_jobs().await;
+    released(&bot).await;
+    assert!(bot.github.deployments().is_empty(), "staging is locked");
+    assert_eq!(
+        held(&bot).await,
+        [
+            "staging is locked by carol: load test; once it is unlocked, \
+          `/release deploy v1.0.1 to staging` starts it"
+        ]
+    );
+    assert!(
+        deployments::history(&bot.app.db, REPO, "staging", 10)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+}
+
+async fn a_follow_up_deploys_the_released_commit_or_nothing(test: TestDb) {
+    let bot = TestBot::start(&test, FOLLOWING).await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].clone();
+    let released_sha = staging.sha.clone();
+
+    // Someone with write access moves the tag to a commit of their own.
+    let planted = bot.github.push("master");
+    bot.github.add_tag("v1.0.1", &planted);
+    report(&bot, staging.id, "success").await;
+
+    // Production was decided for v1.0.1 at the released commit; the tag no longer names it,
+    // so nothing is deployed and the reason is kept.
+    assert_eq!(bot.github.deployments().len(), 1, "nothing deployed");
+    let rows = deployments::history(&bot.app.db, REPO, "production", 10)
+        .await
+        .expect("history");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].state, "refused");
+    assert_eq!(rows[0].sha.as_deref(), Some(released_sha.as_str()));
+    let reason = rows[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(&format!(
+            "v1.0.1 now names {}, not the released commit {}",
+            &planted[..7],
+            &released_sha[..7]
+        )),
+        "{reason}"
     );
 }
 
@@ -424,4 +573,7 @@ on_both_backends!(
     githubs_refusals_are_answered_with_the_reason,
     a_lost_answer_does_not_make_a_second_deployment,
     rollback_deploys_the_previous_release_and_ci_deployments_count,
+    a_follow_up_is_held_by_a_lock_and_a_freeze_like_a_command,
+    an_auto_environment_held_by_a_lock_is_not_deployed_on_release,
+    a_follow_up_deploys_the_released_commit_or_nothing,
 );

@@ -82,6 +82,7 @@ async fn doctor(fakes: &Fakes, dir: &std::path::Path) -> Output {
             "TRAINYARD_DISCORD_API_URL",
             format!("{}/api/v10", fakes.discord.uri()),
         )
+        .env("TRAINYARD_PUBLIC_URL", "https://trainyard.example")
         .env("RUST_LOG", "off");
     tokio::task::spawn_blocking(move || cmd.output().expect("run doctor"))
         .await
@@ -111,6 +112,7 @@ async fn a_healthy_setup_passes_every_check() {
         String::from_utf8_lossy(&out.stderr)
     );
     for line in [
+        "ok    public URL: https://trainyard.example",
         "ok    store: sqlite://trainyard.db (SQLite), migrated",
         "ok    GitHub App: the key signs in as trainyard-acme",
         "ok    installation acme: permissions as app-manifest.yml asks",
@@ -130,7 +132,7 @@ async fn each_failure_is_named_with_its_fix() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
     for line in [
-        "FAIL  store: sqlite://trainyard.db: ",
+        "FAIL  store: sqlite://trainyard.db: the file does not exist",
         "fix: run `trainyard migrate`",
         "FAIL  installation acme: contents: write needed, read granted; issues: write needed, none granted",
         "FAIL  webhooks: 1 of GitHub's last 2 deliveries were refused for their signature (the latest: pull_request)",
@@ -138,4 +140,43 @@ async fn each_failure_is_named_with_its_fix() {
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
+}
+
+/// In an empty folder with no settings at all: the doctor says what is missing, exits 1,
+/// and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_configured_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = trainyard(dir.path())
+        .arg("doctor")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for line in [
+        "FAIL  public URL: TRAINYARD_PUBLIC_URL is not set",
+        "FAIL  store: sqlite://trainyard.db: the file does not exist",
+        "FAIL  GitHub App: no GitHub App is configured",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // A public URL over plain http to another machine is refused too.
+    let out = trainyard(dir.path())
+        .arg("doctor")
+        .env("TRAINYARD_PUBLIC_URL", "http://trainyard.example")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL  public URL: http://trainyard.example is not https"),
+        "{text}"
+    );
 }

@@ -278,9 +278,51 @@ async fn a_line_may_release_without_a_current_candidate(test: TestDb) {
     assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
 }
 
+/// Candidates go to staging by themselves; production follows staging's success.
+const FOLLOWING: &str = concat!(
+    "trains:\n  lines:\n    - name: main\n      branch: master\n      candidates: true\n",
+    "deploy:\n  environments:\n",
+    "    - name: staging\n      auto: true\n",
+    "    - name: production\n      after: staging\n",
+);
+
+async fn a_candidates_success_on_staging_sends_nothing_to_production(test: TestDb) {
+    let bot = TestBot::start(&test, FOLLOWING).await;
+    bot.merge_and_cut().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].git_ref, "v1.0.1-rc.1");
+
+    // A writer plants the final tag on a commit of their choosing, then staging reports the
+    // candidate's success.
+    let planted = bot.github.push("master");
+    bot.github.add_tag("v1.0.1", &planted);
+    let status = bot.github.deployment_status(created[0].id, "success", None);
+    bot.deliver("deployment_status", &status).await;
+    bot.run_jobs().await;
+
+    // The train is frozen and unapproved: production gets nothing, and the thread says why.
+    assert_eq!(bot.github.deployments().len(), 1, "nothing for production");
+    let held: Vec<String> = bot
+        .events_of("deployment_held")
+        .await
+        .into_iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        held,
+        [
+            "v1.0.1-rc.1 is a release candidate; production is a production environment and \
+          takes final releases"
+        ]
+    );
+    assert_eq!(bot.trains(&[TrainState::Frozen]).await.len(), 1);
+}
+
 on_both_backends!(
     candidates_then_a_fix_then_the_final_release,
     a_retried_candidate_job_tags_and_publishes_once,
     a_candidate_line_cuts_rc1_and_deploys_it_to_staging_only,
     a_line_may_release_without_a_current_candidate,
+    a_candidates_success_on_staging_sends_nothing_to_production,
 );

@@ -15,7 +15,7 @@ use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::SemverIncrement;
 use trainyard::domain::repo_config::{Include, RepoConfig};
 use trainyard::github::GitHubClient;
-use trainyard::handlers::chat_routes::RouteCheck;
+use trainyard::handlers::chat_routes::ConfigReach;
 use trainyard::handlers::events::{EventContext, HandleWebhook};
 use trainyard::handlers::repo_config::{Refresh, current, refresh};
 use trainyard::jobs::{BackgroundJob, Queue, QueueSettings};
@@ -154,12 +154,12 @@ async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {
     let good = "notes:\n  tag-prefix: api-v\n";
     serve_file(&server, ".github/trainyard.yml", good, "sha-1").await;
 
-    let first = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 1)
+    let first = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 1)
         .await
         .expect("refresh");
     assert_eq!(first, Refresh::Loaded(".github/trainyard.yml".into()));
     // Same blob: not parsed again.
-    let again = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 2)
+    let again = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 2)
         .await
         .expect("refresh");
     assert_eq!(again, Refresh::Unchanged);
@@ -172,7 +172,7 @@ async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {
         "sha-2",
     )
     .await;
-    let broken = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 3)
+    let broken = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 3)
         .await
         .expect("refresh");
     let Refresh::Refused(message) = broken else {
@@ -181,7 +181,7 @@ async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {
     assert!(message.contains("line 3"), "{message}");
     assert!(message.contains("notes.sort-by"), "{message}");
 
-    let now = current(&test.db, &github, &RouteCheck::default(), 1, &repo, 4)
+    let now = current(&test.db, &github, &ConfigReach::default(), 1, &repo, 4)
         .await
         .expect("current");
     assert_eq!(now.refused.as_deref(), Some(message.as_str()));
@@ -203,7 +203,7 @@ async fn a_broken_push_keeps_the_last_good_configuration(test: TestDb) {
         "sha-3",
     )
     .await;
-    refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 5)
+    refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 5)
         .await
         .expect("refresh");
     let row = repo_configs::get(&test.db, &repo)
@@ -256,7 +256,7 @@ async fn without_trainyard_yml_release_drafter_then_release_yml_then_defaults(te
         "r1",
     )
     .await;
-    let loaded = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 1)
+    let loaded = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 1)
         .await
         .expect("refresh");
     assert_eq!(loaded, Refresh::Loaded(".github/release.yml".into()));
@@ -268,24 +268,24 @@ async fn without_trainyard_yml_release_drafter_then_release_yml_then_defaults(te
         "d1",
     )
     .await;
-    let loaded = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 2)
+    let loaded = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 2)
         .await
         .expect("refresh");
     assert_eq!(
         loaded,
         Refresh::Loaded(".github/release-drafter.yml".into())
     );
-    let now = current(&test.db, &github, &RouteCheck::default(), 1, &repo, 3)
+    let now = current(&test.db, &github, &ConfigReach::default(), 1, &repo, 3)
         .await
         .expect("current");
     assert_eq!(now.effective.config.prerelease_start(), 0);
 
     server.reset().await;
-    let none = refresh(&test.db, &github, &RouteCheck::default(), 1, &repo, 4)
+    let none = refresh(&test.db, &github, &ConfigReach::default(), 1, &repo, 4)
         .await
         .expect("refresh");
     assert_eq!(none, Refresh::Defaults);
-    let now = current(&test.db, &github, &RouteCheck::default(), 1, &repo, 5)
+    let now = current(&test.db, &github, &ConfigReach::default(), 1, &repo, 5)
         .await
         .expect("current");
     assert_eq!(now.effective.source, None);

@@ -42,7 +42,8 @@ impl Bot {
             github_private_key_path: Some(
                 format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR")).into(),
             ),
-            github_webhook_secret: Some(format!("{SECRET},{OLD_SECRET}").parse().expect("list")),
+            github_webhook_secret: Some(SECRET.parse().expect("secret")),
+            github_webhook_secret_previous: Some(OLD_SECRET.parse().expect("secret")),
             ..SettingsArgs::default()
         })
         .expect("settings");

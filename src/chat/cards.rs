@@ -443,7 +443,7 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             );
             let how = match state.as_str() {
                 "requested" => format!("requested by {}", surface.user(by)),
-                "refused" => "refused by GitHub".to_owned(),
+                "refused" => "refused".to_owned(),
                 "success" => "succeeded".to_owned(),
                 "failure" => "failed".to_owned(),
                 "error" => "errored".to_owned(),
@@ -462,6 +462,16 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             };
             format!("{what} {how}{detail}{link}")
         }
+        TrainEvent::DeploymentHeld {
+            environment,
+            reference,
+            reason,
+        } => format!(
+            "Automatic deployment of {} to {} held: {}",
+            surface.code(reference),
+            surface.bold(&surface.user(environment)),
+            surface.user(reason)
+        ),
         TrainEvent::EnvironmentLock {
             environment,
             by,

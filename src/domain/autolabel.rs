@@ -58,6 +58,23 @@ impl AutolabelRule {
         if keys.label.trim().is_empty() {
             return Err(bad("label", "must name a label".into()));
         }
+        let most = crate::domain::notes::config::bounds::PATTERNS;
+        for (key, patterns) in [
+            ("files", &keys.files),
+            ("branch", &keys.branch),
+            ("title", &keys.title),
+            ("body", &keys.body),
+        ] {
+            if patterns.len() > most {
+                return Err(bad(
+                    key,
+                    format!(
+                        "at most {most} patterns are allowed; this has {}",
+                        patterns.len()
+                    ),
+                ));
+            }
+        }
         let files = if keys.files.is_empty() {
             None
         } else {

@@ -105,6 +105,9 @@ pub struct DeployFacts<'a> {
     pub frozen: Option<String>,
     /// The release meant is a train's release candidate (a pre-release).
     pub candidate: bool,
+    /// The release meant is neither released nor a published candidate (a train's final tag
+    /// before its approval, or a tag trainyard did not make).
+    pub unreleased: bool,
 }
 
 /// What to do.
@@ -188,6 +191,12 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
                     release.tag
                 ));
             }
+            if facts.unreleased && !facts.candidate {
+                return Err(format!(
+                    "{} is not released; {name} takes released versions",
+                    release.tag
+                ));
+            }
             if let (Some(required), Some(false)) = (&environment.requires, facts.required_deployed)
             {
                 return Err(format!(
@@ -241,6 +250,34 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
     }
 }
 
+/// Decides a deployment trainyard makes by itself (an `auto:` environment on publishing, an
+/// `after:` one on its predecessor's success): the same rules as a person's command, with the
+/// configuration's authority and no force. A held deployment says which command starts it.
+pub fn decide_automatic(facts: &DeployFacts<'_>) -> Result<Release, String> {
+    let (Some(environment), Some(release)) = (facts.environment, &facts.release) else {
+        return Err("nothing to deploy".to_owned());
+    };
+    let command = DeployCommand::Deploy {
+        version: Some(release.tag.clone()),
+        environment: environment.name.clone(),
+        force: None,
+    };
+    let authority = DeployFacts {
+        permission: environment.deploy_permission(),
+        ..facts.clone()
+    };
+    match decide(&command, &authority) {
+        Ok(DeployDecision::Request { release, .. }) => Ok(release),
+        Ok(_) => Err("not a deployment".to_owned()),
+        // The lock is the first rule that holds a configured environment.
+        Err(reason) if authority.lock.is_some() => Err(format!(
+            "{reason}; once it is unlocked, `/release deploy {} to {}` starts it",
+            release.tag, environment.name
+        )),
+        Err(reason) => Err(reason),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +309,7 @@ mod tests {
             required_deployed: None,
             frozen: None,
             candidate: false,
+            unreleased: false,
         }
     }
 
@@ -375,6 +413,44 @@ mod tests {
         assert_eq!(
             decide(&deploy("prodution"), &unknown),
             Err("there is no environment `prodution` (did you mean `production`?); configured: staging, production".into())
+        );
+    }
+
+    #[test]
+    fn automatic_deployments_follow_the_same_rules_with_the_configurations_authority() {
+        let production = env("production");
+        // The configuration allows it: no person's role is needed.
+        let mut automatic = facts(&production, Permission::None);
+        automatic.actor = "trainyard";
+        assert_eq!(decide_automatic(&automatic), Ok(release()));
+
+        automatic.lock = Some(Holder {
+            owner: "dave".into(),
+            reason: "migration".into(),
+        });
+        assert_eq!(
+            decide_automatic(&automatic),
+            Err(
+                "production is locked by dave: migration; once it is unlocked, \
+                 `/release deploy v1.4.0 to production` starts it"
+                    .into()
+            )
+        );
+        automatic.lock = None;
+        automatic.frozen = Some("Fri 16:00-Mon 08:00".into());
+        assert!(
+            decide_automatic(&automatic)
+                .is_err_and(|r| r.starts_with("production is frozen (Fri 16:00-Mon 08:00)")),
+            "no force for trainyard"
+        );
+        automatic.frozen = None;
+        automatic.candidate = true;
+        assert!(decide_automatic(&automatic).is_err_and(|r| r.contains("release candidate")));
+        automatic.candidate = false;
+        automatic.unreleased = true;
+        assert_eq!(
+            decide_automatic(&automatic),
+            Err("v1.4.0 is not released; production takes released versions".into())
         );
     }
 }

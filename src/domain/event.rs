@@ -377,6 +377,10 @@ pub struct DeploymentStatusEvent {
     /// The request id trainyard put in the deployment's payload, for its own.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Who posted the status (its creator, else the webhook's sender): the one an automatic
+    /// follow-up is made on behalf of.
+    #[serde(default)]
+    pub reported_by: Option<Actor>,
 }
 
 /// What happened to an installation.

@@ -232,13 +232,11 @@ impl RepoConfig {
             .map_or(&[], |deploy| deploy.environments.as_slice())
     }
 
-    /// The environments a release is deployed to by itself (`auto: true`), each with
-    /// whether it is production.
-    pub fn automatic_environments(&self) -> Vec<(String, bool)> {
+    /// The `auto` environments' configurations.
+    pub fn automatic_environments(&self) -> Vec<&EnvironmentKeys> {
         self.environments()
             .iter()
             .filter(|env| env.auto == Some(true))
-            .map(|env| (env.name.clone(), env.is_production()))
             .collect()
     }
 

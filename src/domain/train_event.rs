@@ -112,7 +112,8 @@ pub enum TrainEvent {
         /// What is wrong (file, line, key).
         error: String,
     },
-    /// A deployment moved: requested, refused by GitHub, or a status GitHub reported.
+    /// A deployment moved: requested, refused (by GitHub, or because its tag moved), or a
+    /// status GitHub reported.
     Deployment {
         /// Our deployment id: one chat message per deployment, edited as it moves.
         #[serde(default)]
@@ -135,6 +136,15 @@ pub enum TrainEvent {
         /// A rollback.
         #[serde(default)]
         rollback: bool,
+    },
+    /// A deployment trainyard would make by itself was not made: the rules held it.
+    DeploymentHeld {
+        /// The environment.
+        environment: String,
+        /// The tag it would have deployed.
+        reference: String,
+        /// Why, and which command starts it.
+        reason: String,
     },
     /// An environment was locked or unlocked.
     EnvironmentLock {
@@ -174,6 +184,7 @@ impl TrainEvent {
             TrainEvent::ConfigRefused { .. } => "config_refused",
             TrainEvent::CutReminder { .. } => "cut_reminder",
             TrainEvent::Deployment { .. } => "deployment",
+            TrainEvent::DeploymentHeld { .. } => "deployment_held",
             TrainEvent::EnvironmentLock { .. } => "environment_lock",
         }
     }

@@ -10,6 +10,7 @@ pub mod git;
 pub mod history;
 pub mod manifest;
 pub mod notes;
+pub mod user_access;
 
 pub use client::{ContentPacing, GitHubClient};
 pub use error::GitHubError;

@@ -55,7 +55,7 @@ impl BackgroundJob for AutolabelPullRequest {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             self.installation,
             repo,
             ctx.now(),

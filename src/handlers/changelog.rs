@@ -99,7 +99,7 @@ impl BackgroundJob for UpdateChangelog {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             installation,
             repo,
             ctx.now(),

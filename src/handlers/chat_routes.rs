@@ -7,22 +7,53 @@
 use crate::chat::ChatError;
 use crate::chat::discord::DiscordClient;
 use crate::chat::slack::SlackClient;
+use crate::domain::ids::RepoFullName;
 use crate::handlers::chat::ChatClients;
 use crate::jobs::JobError;
 use crate::settings::Settings;
-use crate::store::chat::{ChatSurface, Route};
+use crate::store::Db;
+use crate::store::chat::{ChatSurface, Route, repositories_of_channel};
+use crate::store::installations;
 
-/// The chat services and the workspaces and guilds this trainyard serves.
+/// What the operator lets a repository's configuration reach: channels of the chat services
+/// in the workspaces and guilds this trainyard serves, and the repositories `_extends` may
+/// read besides the repository itself and its owner's `.github`.
 #[derive(Clone, Debug, Default)]
-pub struct RouteCheck {
+pub struct ConfigReach {
     slack: Option<(SlackClient, Vec<String>)>,
     discord: Option<(DiscordClient, Vec<String>)>,
+    extends: Vec<String>,
+    shared_channels: Vec<String>,
 }
 
-impl RouteCheck {
-    /// The check for the configured services and their allow-lists.
-    pub fn new(chat: &ChatClients, settings: &Settings) -> RouteCheck {
-        RouteCheck {
+impl ConfigReach {
+    /// `repositories` (`owner/name`, or `owner/*` for all of an owner's) may be extended too.
+    pub fn extending(mut self, repositories: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.extends = repositories.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether `repo`'s configuration may extend a file of `target`: its own, its owner's
+    /// `.github`, or one the operator lists.
+    pub fn may_extend(&self, repo: &RepoFullName, target: &RepoFullName) -> bool {
+        let same_owner = target.owner().eq_ignore_ascii_case(repo.owner());
+        (same_owner
+            && (target.name().eq_ignore_ascii_case(repo.name())
+                || target.name().eq_ignore_ascii_case(".github")))
+            || self
+                .extends
+                .iter()
+                .any(|allowed| match allowed.split_once('/') {
+                    Some((owner, "*")) => owner.eq_ignore_ascii_case(target.owner()),
+                    _ => allowed.eq_ignore_ascii_case(target.as_ref()),
+                })
+    }
+
+    /// The checks for the configured services and their allow-lists.
+    pub fn new(chat: &ChatClients, settings: &Settings) -> ConfigReach {
+        ConfigReach {
+            extends: settings.extends_repositories.clone(),
+            shared_channels: settings.shared_channels.clone(),
             slack: chat.slack.clone().zip(
                 settings
                     .slack
@@ -36,6 +67,54 @@ impl RouteCheck {
                     .map(|discord| discord.guilds.clone()),
             ),
         }
+    }
+
+    /// Channels `routes` name that repositories of another installation already route to,
+    /// one sentence each: one installation's announcements and commands never share a
+    /// channel with another's (another customer, perhaps) unless the operator lets that
+    /// channel be shared. The other repository is not named.
+    pub async fn taken(
+        &self,
+        db: &Db,
+        repo: &RepoFullName,
+        installation: u64,
+        routes: &[Route],
+    ) -> Result<Vec<String>, JobError> {
+        let mut refusals = Vec::new();
+        for route in routes {
+            if self
+                .shared_channels
+                .iter()
+                .any(|shared| shared == "*" || *shared == route.channel)
+            {
+                continue;
+            }
+            for other in repositories_of_channel(db, route.surface, &route.channel).await? {
+                let Ok(other) = RepoFullName::parse(&other) else {
+                    continue;
+                };
+                if other.as_ref().eq_ignore_ascii_case(repo.as_ref()) {
+                    continue;
+                }
+                if installations::for_repository(db, &other)
+                    .await?
+                    .is_some_and(|theirs| theirs != installation)
+                {
+                    let key = match route.surface {
+                        ChatSurface::Slack => "chat.slack-channel",
+                        ChatSurface::Discord => "chat.discord-channel",
+                    };
+                    refusals.push(format!(
+                        "{key}: channel {} already announces the releases of a repository of \
+                         another installation; this trainyard's operator may let it be shared \
+                         (TRAINYARD_SHARED_CHANNELS)",
+                        route.channel
+                    ));
+                    break;
+                }
+            }
+        }
+        Ok(refusals)
     }
 
     /// Why `routes` cannot be used, one sentence each (empty when all can). A service that is

@@ -6,8 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::domain::deploy::{self, DeployFacts, Holder, Release};
 use crate::domain::event::{DeploymentEvent, DeploymentStatusEvent};
 use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train_event::TrainEvent;
 use crate::github::deployments::{DeploymentCreated, DeploymentRequest};
 use crate::handlers::repo_config;
@@ -15,7 +17,8 @@ use crate::handlers::train_commands::deploy::{DeploymentAsk, request_deployment_
 use crate::handlers::trains::TrainContext;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
-use crate::store::audit::Entry;
+use crate::store::Db;
+use crate::store::audit::{self, Entry};
 use crate::store::deployments::{self, SeenDeployment};
 use crate::store::steps::{self, StepState};
 use crate::store::trains;
@@ -79,7 +82,7 @@ impl BackgroundJob for CreateDeployment {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             self.installation,
             repo,
             now,
@@ -116,8 +119,34 @@ impl BackgroundJob for CreateDeployment {
             row.ref_name,
             row.requested_by
         );
+        // A train's deployment names its tag, which GitHub resolves when it deploys: ask
+        // first that the tag still names the commit decided on, so whoever can push tags does
+        // not choose what ships. A deployment of someone else's names the commit itself.
+        let reference = match row.train_id {
+            Some(_) => row.ref_name.clone(),
+            None => sha.clone(),
+        };
+        let moved = match row.train_id {
+            Some(_) => match github
+                .ref_commit(self.installation, repo, &format!("tags/{}", row.ref_name))
+                .await?
+            {
+                Some(at) if at == sha => None,
+                Some(at) => Some(format!(
+                    "{} now names {}, not the released commit {}; not deployed",
+                    row.ref_name,
+                    short(&at),
+                    short(&sha)
+                )),
+                None => Some(format!(
+                    "the tag {} does not exist; not deployed",
+                    row.ref_name
+                )),
+            },
+            None => None,
+        };
         let asked = DeploymentRequest {
-            tag: &row.ref_name,
+            tag: &reference,
             environment: &row.environment,
             production: env.as_ref().is_some_and(|e| e.is_production()),
             transient: env.as_ref().and_then(|e| e.transient).unwrap_or(false),
@@ -125,26 +154,32 @@ impl BackgroundJob for CreateDeployment {
             description,
             payload,
         };
-        let refusal = match github
-            .create_deployment(self.installation, repo, &asked)
-            .await?
-        {
-            DeploymentCreated::Created(github_id) => {
-                let entry = requested(&row, github_id);
-                steps::finish_audited(&ctx.db, &step, &github_id.to_string(), entry, ctx.now())
-                    .await?;
-                deployments::created(&ctx.db, row.id, github_id, ctx.now()).await?;
-                tracing::info!(%repo, environment = %row.environment, github_id, "deployment created");
-                return Ok(());
-            }
-            // GitHub merged into the ref instead of deploying; asked again, it deploys.
-            DeploymentCreated::MergedInstead(message) => {
-                return Err(JobError::Transient(format!(
-                    "GitHub merged instead of deploying: {message}"
-                )));
-            }
-            DeploymentCreated::Conflict(message) => format!("GitHub refused (409): {message}"),
-            DeploymentCreated::Invalid(message) => format!("GitHub refused (422): {message}"),
+        let answer = match moved {
+            Some(refusal) => Err(refusal),
+            None => Ok(github
+                .create_deployment(self.installation, repo, &asked)
+                .await?),
+        };
+        let refusal = match answer {
+            Err(refusal) => refusal,
+            Ok(answer) => match answer {
+                DeploymentCreated::Created(github_id) => {
+                    let entry = requested(&row, github_id);
+                    steps::finish_audited(&ctx.db, &step, &github_id.to_string(), entry, ctx.now())
+                        .await?;
+                    deployments::created(&ctx.db, row.id, github_id, ctx.now()).await?;
+                    tracing::info!(%repo, environment = %row.environment, github_id, "deployment created");
+                    return Ok(());
+                }
+                // GitHub merged into the ref instead of deploying; asked again, it deploys.
+                DeploymentCreated::MergedInstead(message) => {
+                    return Err(JobError::Transient(format!(
+                        "GitHub merged instead of deploying: {message}"
+                    )));
+                }
+                DeploymentCreated::Conflict(message) => format!("GitHub refused (409): {message}"),
+                DeploymentCreated::Invalid(message) => format!("GitHub refused (422): {message}"),
+            },
         };
         steps::finish(&ctx.db, &step, "refused", ctx.now()).await?;
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
@@ -245,25 +280,29 @@ impl BackgroundJob for SeeDeploymentStatus {
             .description
             .as_deref()
             .map(|d| d.chars().take(140).collect::<String>());
-        // Read before the transaction: what follows this environment, for a success.
-        let mut followers = Vec::new();
+        // Read before the transaction: what follows this environment, for a success of a
+        // release trainyard asked for (a rollback is nobody's cue to move on).
+        let mut followers = None;
         if e.state == "success"
-            && let (Some(train_id), Some(installation), Some(github)) =
-                (row.train_id, e.installation_id, ctx.github.as_ref())
-            && let Some(train) = trains::get(&ctx.db, train_id).await?
+            && row.rollback == 0
+            && let (Some(train_id), Some(installation), Some(github), Some(sha)) = (
+                row.train_id,
+                e.installation_id,
+                ctx.github.as_ref(),
+                row.sha.clone(),
+            )
         {
             let config = repo_config::current(
                 &ctx.db,
                 github,
-                &ctx.route_check(),
+                &ctx.config_reach(),
                 installation,
                 &e.repository,
                 now,
             )
             .await?;
-            let environments: Vec<(String, bool)> = config
-                .effective
-                .config
+            let config = &config.effective.config;
+            let following: Vec<&EnvironmentKeys> = config
                 .environments()
                 .iter()
                 .filter(|env| {
@@ -271,9 +310,37 @@ impl BackgroundJob for SeeDeploymentStatus {
                         .as_deref()
                         .is_some_and(|after| after.eq_ignore_ascii_case(&row.environment))
                 })
-                .map(|env| (env.name.clone(), env.is_production()))
                 .collect();
-            followers.push((train, installation, environments));
+            if !following.is_empty() {
+                // Exactly what succeeded here: its tag and its commit.
+                let release = Release {
+                    train_id: Some(train_id),
+                    version: row.version.clone().unwrap_or_else(|| row.ref_name.clone()),
+                    tag: row.ref_name.clone(),
+                    sha,
+                };
+                let standing = standing_of(&ctx.db, &release).await?;
+                let by = e
+                    .reported_by
+                    .as_ref()
+                    .map_or("someone", |a| a.login.as_str());
+                let occasion = Occasion {
+                    key: format!("{train_id}:{}:{}", release.tag, row.environment),
+                    why: format!("after {}'s success reported by {by}", row.environment),
+                    surface: "github",
+                };
+                let decisions = decide_automatic(
+                    &ctx.db,
+                    now,
+                    config,
+                    &e.repository,
+                    &release,
+                    standing,
+                    &following,
+                )
+                .await?;
+                followers = Some((installation, occasion, decisions));
+            }
         }
         // Read before the transaction (the store may have a single connection).
         let production = stored_environment(&ctx.db, &e.repository, &row.environment)
@@ -301,9 +368,9 @@ impl BackgroundJob for SeeDeploymentStatus {
         };
         unit.announce_for(&e.repository, "", row.train_id, &event)
             .await?;
-        // Environments that follow this one get the same release, once.
-        for (train, installation, environments) in followers {
-            request_automatic(&mut unit, &train, installation, &environments).await?;
+        // Environments that follow this one get the same release, once, as decided.
+        if let Some((installation, occasion, decisions)) = followers {
+            apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions).await?;
         }
         // A production success is told on the release's pull requests.
         if e.state == "success"
@@ -382,54 +449,191 @@ impl BackgroundJob for CommentDeployed {
     }
 }
 
-/// Requests deployments of a train just released to `environments`, in `unit`.
-pub async fn request_automatic(
-    unit: &mut UnitOfWork,
-    train: &trains::TrainRow,
-    installation: u64,
-    environments: &[(String, bool)],
-) -> Result<(), JobError> {
-    let Some(release) = crate::handlers::train_commands::deploy::release_of(train) else {
-        return Ok(());
-    };
-    let repo =
-        RepoFullName::parse(&train.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
-    let key = train.id.to_string();
-    request_automatic_of(unit, &repo, installation, &release, &key, environments).await
+/// Where the release an automatic deployment names stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// A train's published final release.
+    Released,
+    /// A train's published release candidate.
+    Candidate,
+    /// Neither: a final tag before approval, or a tag trainyard did not make.
+    Unreleased,
 }
 
-/// Asks for `release`'s deployments to the `auto` environments, each found again by
-/// `auto:{key}:{environment}`.
-pub async fn request_automatic_of(
+/// Why trainyard deploys by itself, and on whose behalf.
+pub(crate) struct Occasion {
+    /// Finds each environment's request again: `auto:{key}:{environment}`.
+    pub key: String,
+    /// What started it, for the audit log ("on publishing", "after staging's success …").
+    pub why: String,
+    /// Where it came from (`trainyard` for its own steps, `github` for a webhook).
+    pub surface: &'static str,
+}
+
+/// An automatic deployment, decided before its transaction.
+pub(crate) struct AutomaticDecision {
+    environment: String,
+    production: bool,
+    release: Release,
+    /// `Err`: held, with the reason and the command that starts it.
+    outcome: Result<(), String>,
+}
+
+/// Decides `release`'s deployments to `environments` as [`deploy::decide_automatic`] does:
+/// locks, freeze windows, `requires`, and no candidate or unreleased version where final
+/// releases go. Reads the store only; nothing is written.
+pub(crate) async fn decide_automatic(
+    db: &Db,
+    now: i64,
+    config: &RepoConfig,
+    repo: &RepoFullName,
+    release: &Release,
+    standing: Standing,
+    environments: &[&EnvironmentKeys],
+) -> Result<Vec<AutomaticDecision>, JobError> {
+    let configured: Vec<&str> = config
+        .environments()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let local = config
+        .deploy_time_zone()
+        .to_datetime(jiff::Timestamp::from_millisecond(now).unwrap_or_default());
+    let mut decisions = Vec::with_capacity(environments.len());
+    for env in environments {
+        let lock = deployments::lock_of(db, repo.as_ref(), &env.name)
+            .await?
+            .map(|lock| Holder {
+                owner: lock.owner,
+                reason: lock.reason,
+            });
+        let required_deployed = match &env.requires {
+            Some(required) => {
+                Some(deployments::succeeded_with(db, repo.as_ref(), required, &release.sha).await?)
+            }
+            None => None,
+        };
+        let facts = DeployFacts {
+            environment: Some(env),
+            configured: configured.clone(),
+            permission: env.deploy_permission(),
+            actor: AUTOMATIC,
+            lock,
+            release: Some(release.clone()),
+            required_deployed,
+            frozen: env
+                .freeze
+                .as_ref()
+                .and_then(|windows| crate::domain::freeze::frozen(windows, local))
+                .map(str::to_owned),
+            candidate: standing == Standing::Candidate,
+            unreleased: standing == Standing::Unreleased,
+        };
+        decisions.push(AutomaticDecision {
+            environment: env.name.clone(),
+            production: env.is_production(),
+            release: release.clone(),
+            outcome: deploy::decide_automatic(&facts).map(|_| ()),
+        });
+    }
+    Ok(decisions)
+}
+
+/// Writes decided automatic deployments in `unit`: each request with its job, or the reason
+/// it is held told in the train's thread; each audited once under its request id, so a
+/// redelivered status or a retried step repeats nothing.
+pub(crate) async fn apply_automatic(
     unit: &mut UnitOfWork,
     repo: &RepoFullName,
     installation: u64,
-    release: &crate::domain::deploy::Release,
-    key: &str,
-    environments: &[(String, bool)],
+    occasion: &Occasion,
+    decisions: Vec<AutomaticDecision>,
 ) -> Result<(), JobError> {
-    for (environment, production) in environments {
-        let request_id = format!("auto:{key}:{environment}");
-        request_deployment_for(
-            unit,
-            repo,
-            installation,
-            &DeploymentAsk {
-                environment,
-                production: *production,
-                release,
-                request_id: &request_id,
-                requested_by: AUTOMATIC,
-                rollback: false,
-                forced: None,
+    for decision in decisions {
+        let request_id = format!("auto:{}:{}", occasion.key, decision.environment);
+        let release = &decision.release;
+        let entry = Entry {
+            repository: repo.to_string(),
+            train_id: release.train_id,
+            actor_login: AUTOMATIC.into(),
+            surface: occasion.surface.into(),
+            action: "deploy.automatic".into(),
+            outcome: if decision.outcome.is_ok() {
+                "accepted"
+            } else {
+                "refused"
+            }
+            .into(),
+            detail: match &decision.outcome {
+                Ok(()) => format!(
+                    "{} ({}) to {} {}",
+                    release.tag, release.sha, decision.environment, occasion.why
+                ),
+                Err(reason) => format!(
+                    "{} ({}) to {} {}: {reason}",
+                    release.tag, release.sha, decision.environment, occasion.why
+                ),
             },
-        )
-        .await?;
+            key: Some(request_id.clone()),
+            ..Entry::default()
+        };
+        let at = unit.now();
+        let first_time = audit::record(unit.conn(), &entry, at).await?;
+        match decision.outcome {
+            Ok(()) => {
+                request_deployment_for(
+                    unit,
+                    repo,
+                    installation,
+                    &DeploymentAsk {
+                        environment: &decision.environment,
+                        production: decision.production,
+                        release,
+                        request_id: &request_id,
+                        requested_by: AUTOMATIC,
+                        rollback: false,
+                        forced: None,
+                    },
+                )
+                .await?;
+            }
+            Err(reason) if first_time => {
+                let event = TrainEvent::DeploymentHeld {
+                    environment: decision.environment.clone(),
+                    reference: release.tag.clone(),
+                    reason,
+                };
+                unit.announce_for(repo, "", release.train_id, &event)
+                    .await?;
+            }
+            Err(_) => {}
+        }
     }
     Ok(())
 }
 
-/// URLs shown as links: http(s), nothing that could break out of a chat link's markup.
+/// Where `release` stands: the final release of its train, one of its published candidates,
+/// or neither (the tag and commit must both match what trainyard published).
+async fn standing_of(db: &Db, release: &Release) -> Result<Standing, JobError> {
+    let Some(train) = (match release.train_id {
+        Some(id) => trains::get(db, id).await?,
+        None => None,
+    }) else {
+        return Ok(Standing::Unreleased);
+    };
+    let same_release = train.tag_name.as_deref() == Some(release.tag.as_str())
+        && train.target_sha.as_deref() == Some(release.sha.as_str());
+    if same_release && train.state == crate::domain::train::TrainState::Released.as_str() {
+        return Ok(Standing::Released);
+    }
+    let candidate =
+        crate::store::candidates::published_named(db, &train.repository, &release.tag).await?;
+    Ok(match candidate {
+        Some(c) if c.train_id == train.id && c.target_sha == release.sha => Standing::Candidate,
+        _ => Standing::Unreleased,
+    })
+}
+
 /// The audit record of a deployment created on GitHub.
 fn requested(row: &deployments::DeploymentRow, github_id: i64) -> Entry {
     let what = if row.rollback != 0 {
@@ -454,6 +658,12 @@ fn requested(row: &deployments::DeploymentRow, github_id: i64) -> Entry {
     }
 }
 
+/// A commit's short form.
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// URLs shown as links: http(s), nothing that could break out of a chat link's markup.
 fn is_plain_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 500

@@ -3,7 +3,7 @@
 //! to the default branch touches one of the configuration files. A broken version is refused:
 //! the last good configuration stays in force and the error is kept for the bot to report.
 //! So is a version whose chat channels the bot does not serve or cannot post in
-//! ([`RouteCheck`]).
+//! ([`ConfigReach`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::domain::repo_config::{
 };
 use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
-use crate::handlers::chat_routes::RouteCheck;
+use crate::handlers::chat_routes::ConfigReach;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, repo_configs};
 
@@ -45,7 +45,7 @@ pub enum Refresh {
 pub async fn refresh(
     db: &Db,
     github: &GitHubClient,
-    routes: &RouteCheck,
+    routes: &ConfigReach,
     installation: u64,
     repo: &RepoFullName,
     now: i64,
@@ -56,7 +56,7 @@ pub async fn refresh(
         None => organisation_fallback(github, installation, repo).await?,
     };
     if let Some((path, file)) = found {
-        let resolved = resolve_extends(github, installation, repo, path, &file).await?;
+        let resolved = resolve_extends(github, routes, installation, repo, path, &file).await?;
         let key = match &resolved {
             Ok(resolved) => &resolved.key,
             Err((key, _)) => key,
@@ -73,7 +73,9 @@ pub async fn refresh(
         let checked = match resolved {
             Ok(resolved) => match RepoConfig::from_file(path, &resolved.text) {
                 Ok(config) => {
-                    let refusals = routes.refusals(&chat_routes(&config)).await?;
+                    let wanted = chat_routes(&config);
+                    let mut refusals = routes.refusals(&wanted).await?;
+                    refusals.extend(routes.taken(db, repo, installation, &wanted).await?);
                     if refusals.is_empty() {
                         Ok((config, resolved))
                     } else {
@@ -151,11 +153,13 @@ struct Resolved {
 /// Follows `_extends` from `repo`'s file at `path` as release-drafter does
 /// ([`parse_config_target`], [`normalize_filepath`]): a repository alone means its file at
 /// this configuration's path; a file is found next to the extending one in the same
-/// repository, else under `.github/`; at most [`MAX_EXTENDS`] files, never one twice. The
+/// repository, else under `.github/`; only repositories `reach` allows; at most
+/// [`MAX_EXTENDS`] files, never one twice. The
 /// chain is merged by [`merge_chain`]. Each file is checked on its own first, so an error
 /// names the file that holds it. `Err((key, reason))` refuses the version.
 async fn resolve_extends(
     github: &GitHubClient,
+    reach: &ConfigReach,
     installation: u64,
     repo: &RepoFullName,
     path: &'static str,
@@ -206,6 +210,19 @@ async fn resolve_extends(
                 format!("{from}: `_extends: {value}` names no repository"),
             );
         };
+        // Only the repository itself, its owner's `.github` and what the operator allows:
+        // anything else is not read at all, so the refusal says nothing about it.
+        if !reach.may_extend(repo, &target_repo) {
+            return refuse(
+                &keys,
+                format!(
+                    "{from}: `_extends: {value}` cannot be used: a configuration extends only \
+                     files of its own repository, of {}/.github, and of the repositories this \
+                     trainyard's operator allows (TRAINYARD_EXTENDS_REPOSITORIES)",
+                    repo.owner()
+                ),
+            );
+        }
         let at = target
             .reference
             .as_deref()
@@ -349,7 +366,7 @@ pub async fn config_file(
 pub async fn current(
     db: &Db,
     github: &GitHubClient,
-    routes: &RouteCheck,
+    routes: &ConfigReach,
     installation: u64,
     repo: &RepoFullName,
     now: i64,
@@ -391,7 +408,7 @@ pub struct ConfigContext {
     /// The queue (a refused configuration is announced in the repository's channels).
     pub queue: crate::jobs::Queue,
     /// What the channels a configuration names are checked against.
-    pub routes: RouteCheck,
+    pub routes: ConfigReach,
 }
 
 /// Re-reads a repository's configuration (a push to its default branch touched it).

@@ -15,7 +15,7 @@ use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
-use crate::handlers::chat_routes::RouteCheck;
+use crate::handlers::chat_routes::ConfigReach;
 use crate::handlers::repo_config;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError, Queue};
@@ -55,8 +55,8 @@ impl TrainContext {
     }
 
     /// What a newly read configuration's channels are checked against.
-    pub(crate) fn route_check(&self) -> RouteCheck {
-        RouteCheck::new(&self.chat, &self.settings)
+    pub(crate) fn config_reach(&self) -> ConfigReach {
+        ConfigReach::new(&self.chat, &self.settings)
     }
 }
 
@@ -135,7 +135,7 @@ impl BoardPullRequest {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             self.installation,
             repo,
             ctx.now(),
@@ -315,7 +315,7 @@ async fn in_frozen_range(
     let config = repo_config::current(
         &ctx.db,
         github,
-        &ctx.route_check(),
+        &ctx.config_reach(),
         installation,
         repo,
         ctx.now(),
@@ -715,7 +715,7 @@ impl BackgroundJob for RefreshDraft {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             self.installation,
             repo,
             now,

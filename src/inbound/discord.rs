@@ -25,6 +25,13 @@ use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer, 
 /// Interactions are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// What this route answers while its integration is not configured: the integration, and
+/// the settings it needs.
+pub const NOT_CONFIGURED: (&str, &str) = (
+    "Discord",
+    "TRAINYARD_DISCORD_PUBLIC_KEY, TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN",
+);
+
 /// Why a request is not Discord's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -139,10 +146,8 @@ pub async fn interaction(
     body: Bytes,
 ) -> Result<Json<CreateInteractionResponse>, HttpError> {
     let Some(discord) = state.settings.discord.as_ref() else {
-        return Err(HttpError::not_configured(
-            "Discord",
-            "TRAINYARD_DISCORD_PUBLIC_KEY, TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN",
-        ));
+        let (integration, needed) = NOT_CONFIGURED;
+        return Err(HttpError::not_configured(integration, needed));
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify(

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::handlers::chat::{TellLinked, redirect_uri};
-use crate::inbound::browser::{cookie, see_other};
+use crate::inbound::browser::{SiteCookie, see_other};
 use crate::jobs::BackgroundJob as _;
 use crate::settings::{ChatOAuth, Settings};
 use crate::store::chat::{self as chat_store, ChatSurface, Identity};
@@ -159,7 +159,8 @@ async fn usable_request(
             "This link expired; ask for a new one with /release link.",
         )));
     }
-    let same_browser = match (&request.browser_hash, cookie(headers, COOKIE)) {
+    let link_cookie = SiteCookie::new(state.settings.public_url.as_deref(), COOKIE);
+    let same_browser = match (&request.browser_hash, link_cookie.read(headers)) {
         (Some(bound), Some(cookie)) => *bound == link_requests::digest(cookie),
         _ => false,
     };
@@ -221,7 +222,8 @@ pub async fn start(
     };
 
     // The first browser to open the link holds it; the same browser may open it again.
-    let cookie = match (&request.browser_hash, cookie(&headers, COOKIE)) {
+    let link_cookie = SiteCookie::new(Some(public_url), COOKIE);
+    let cookie = match (&request.browser_hash, link_cookie.read(&headers)) {
         (Some(bound), Some(cookie)) if *bound == link_requests::digest(cookie) => None,
         (Some(_), _) => {
             return not_linked(
@@ -286,17 +288,10 @@ pub async fn start(
     };
     let mut response = see_other(&format!("{authorize}?{query}"));
     if let Some(cookie) = cookie {
-        let secure = if public_url.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
         let max_age = (request.expires_at - now).max(0) / 1000;
-        let value =
-            format!("{COOKIE}={cookie}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, link_cookie.set(&cookie, max_age));
     }
     response
 }
@@ -769,6 +764,30 @@ pub async fn github_sign_in(
     code: &str,
     redirect_uri: &str,
 ) -> Result<GitHubUser, GitHubSignInError> {
+    github_sign_in_with(
+        settings,
+        client_id,
+        client_secret,
+        code,
+        redirect_uri,
+        |_| async { Ok(()) },
+    )
+    .await
+    .map(|(user, ())| user)
+}
+
+/// [`github_sign_in`], then `more` asked with the user's token before it is dropped.
+pub async fn github_sign_in_with<T, F>(
+    settings: &Settings,
+    client_id: &str,
+    client_secret: &str,
+    code: &str,
+    redirect_uri: &str,
+    more: impl FnOnce(String) -> F,
+) -> Result<(GitHubUser, T), GitHubSignInError>
+where
+    F: std::future::Future<Output = Result<T, GitHubSignInError>>,
+{
     #[derive(Deserialize)]
     struct TokenAnswer {
         access_token: Option<String>,
@@ -822,5 +841,6 @@ pub async fn github_sign_in(
         .await
     }
     .await;
-    user.map_err(|_| GitHubSignInError::NoUser)
+    let user = user.map_err(|_| GitHubSignInError::NoUser)?;
+    Ok((user, more(github_token).await?))
 }

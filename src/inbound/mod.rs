@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 
 use crate::app::AppState;
 use crate::server::body_gate::{self, BodyBudget, Gate};
+use crate::settings::Settings;
 
 /// Signed chat requests older (or newer) than this are replays (Slack's documented window;
 /// Discord documents none, and gets the same).
@@ -51,34 +52,46 @@ async fn timed_ack<const SURFACE: u8>(
     response
 }
 
-pub fn routes(budget: &BodyBudget) -> Router<AppState> {
-    let gated = |max_bytes: usize| {
+pub fn routes(budget: &BodyBudget, settings: &Settings) -> Router<AppState> {
+    // A route whose integration is not configured answers before reading a byte.
+    let gated = |max_bytes: usize, missing: Option<(&'static str, &'static str)>| {
+        let gate = Gate::new(budget.clone(), max_bytes);
+        let gate = match missing {
+            Some((integration, needed)) => gate.unconfigured(integration, needed),
+            None => gate,
+        };
         (
-            middleware::from_fn_with_state(Gate::new(budget.clone(), max_bytes), body_gate::admit),
+            middleware::from_fn_with_state(gate, body_gate::admit),
             DefaultBodyLimit::max(max_bytes),
         )
     };
+    let github = settings.github.is_none().then_some(github::NOT_CONFIGURED);
+    let slack = settings.slack.is_none().then_some(slack::NOT_CONFIGURED);
+    let discord = settings
+        .discord
+        .is_none()
+        .then_some(discord::NOT_CONFIGURED);
     Router::new()
         .route(
             "/webhooks/github",
-            post(github::receive).layer(gated(github::MAX_BODY_BYTES)),
+            post(github::receive).layer(gated(github::MAX_BODY_BYTES, github)),
         )
         .route(
             "/slack/commands",
             post(slack::command)
-                .layer(gated(slack::MAX_BODY_BYTES))
+                .layer(gated(slack::MAX_BODY_BYTES, slack))
                 .layer(middleware::from_fn(timed_ack::<SLACK>)),
         )
         .route(
             "/slack/interactions",
             post(slack::interaction)
-                .layer(gated(slack::MAX_BODY_BYTES))
+                .layer(gated(slack::MAX_BODY_BYTES, slack))
                 .layer(middleware::from_fn(timed_ack::<SLACK>)),
         )
         .route(
             "/discord/interactions",
             post(discord::interaction)
-                .layer(gated(discord::MAX_BODY_BYTES))
+                .layer(gated(discord::MAX_BODY_BYTES, discord))
                 .layer(middleware::from_fn(timed_ack::<DISCORD>)),
         )
         .route("/link/{token}", get(linking::start))

@@ -22,6 +22,13 @@ use crate::settings::Secret;
 /// Slack's payloads are small; a message with blocks stays well below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What this route answers while its integration is not configured: the integration, and
+/// the settings it needs.
+pub const NOT_CONFIGURED: (&str, &str) = (
+    "Slack",
+    "TRAINYARD_SLACK_SIGNING_SECRET and TRAINYARD_SLACK_BOT_TOKEN",
+);
+
 /// Why a request is not Slack's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -66,10 +73,8 @@ pub fn verify(
 
 fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), HttpError> {
     let Some(slack) = state.settings.slack.as_ref() else {
-        return Err(HttpError::not_configured(
-            "Slack",
-            "TRAINYARD_SLACK_SIGNING_SECRET and TRAINYARD_SLACK_BOT_TOKEN",
-        ));
+        let (integration, needed) = NOT_CONFIGURED;
+        return Err(HttpError::not_configured(integration, needed));
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.queue.clock().now().as_second();

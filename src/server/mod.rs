@@ -43,7 +43,7 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of files or a connection reset before accept: not fatal. A short
                     // pause lets closing connections give their files back.
@@ -54,6 +54,7 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let (stream, peer) = stream;
         let Some(slot) = connections.admit(&shutdown).await else {
             break;
         };
@@ -61,6 +62,7 @@ pub async fn serve(
         tasks.spawn(serve_connection(
             http.clone(),
             stream,
+            peer,
             router.clone(),
             slot,
             shutdown.clone(),
@@ -82,6 +84,7 @@ pub async fn serve(
 async fn serve_connection(
     http: http1::Builder,
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     slot: Slot,
     shutdown: CancellationToken,
@@ -90,7 +93,12 @@ async fn serve_connection(
     let activity = slot.activity.clone();
     let service = hyper::service::service_fn(move |request: http::Request<_>| {
         let busy = activity.busy();
-        let answer = router.clone().oneshot(request.map(axum::body::Body::new));
+        let mut request = request.map(axum::body::Body::new);
+        // Who is on the other end, for the per-address body budget.
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let answer = router.clone().oneshot(request);
         async move {
             let response = answer.await;
             drop(busy);

@@ -19,15 +19,18 @@ use crate::domain::health::{self, Health, Spread};
 use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
 use crate::domain::train::{TrainCommand, TrainState};
+use crate::github::user_access;
 use crate::handlers::train_commands::RunTrainCommand;
-use crate::inbound::browser::{cookie, see_other};
-use crate::inbound::linking::{GitHubSignInError, github_sign_in};
+use crate::inbound::browser::{SiteCookie, see_other};
+use crate::inbound::linking::{GitHubSignInError, github_sign_in_with};
 use crate::ports::GitHubPort;
 use crate::store::web_sessions::{self, Session};
 use crate::store::{audit, deployments, installations, trains};
 
 const SESSION_COOKIE: &str = "trainyard_session";
 const SIGNIN_COOKIE: &str = "trainyard_signin";
+/// Commands one sign-in may send from the pages in a minute.
+const COMMANDS_PER_MINUTE: i64 = 10;
 /// How long a sign-in lasts.
 const SESSION_HOURS: i64 = 8;
 
@@ -41,16 +44,12 @@ fn random_token() -> String {
 
 /// `Secure` when the site is served over HTTPS (a local http:// trial keeps working).
 fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = state
-        .settings
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
-    let text = format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if secure { "; Secure" } else { "" }
-    );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    site_cookie(state, name).set(value, max_age)
+}
+
+/// The dashboard's cookie `name` (`__Host-` and `Secure` on an https site).
+fn site_cookie(state: &AppState, name: &str) -> SiteCookie {
+    SiteCookie::new(state.settings.public_url.as_deref(), name)
 }
 
 /// A whole page: the site's look, no scripts.
@@ -136,7 +135,7 @@ fn message(status: StatusCode, title: &str, session: Option<&Session>, text: &st
 
 /// The signed-in session of this request, if any.
 async fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let token = cookie(headers, SESSION_COOKIE)?;
+    let token = site_cookie(state, SESSION_COOKIE).read(headers)?;
     web_sessions::get(&state.db, token, state.queue.clock().now().as_millisecond())
         .await
         .ok()
@@ -233,33 +232,27 @@ pub async fn home(
     )
 }
 
-/// The installed repositories `session`'s user can read, in name order.
+/// The installed repositories `session`'s user could read when signing in, in name order:
+/// from the store, asking GitHub nothing (their own token listed them at sign-in).
 async fn readable_repositories(
     state: &AppState,
     session: &Session,
 ) -> Result<Vec<RepoFullName>, String> {
-    let ctx = state.train_context();
-    let github = ctx.github().map_err(|e| e.to_string())?;
     let mut readable = Vec::new();
     for installation in installations::list(&state.db)
         .await
         .map_err(|e| e.to_string())?
     {
-        let names = installations::repositories(&state.db, installation.id as u64)
-            .await
-            .map_err(|e| e.to_string())?;
         let Ok(installation_id) = u64::try_from(installation.id) else {
             continue;
         };
-        for name in names {
-            let Ok(repo) = RepoFullName::parse(&name) else {
-                continue;
-            };
-            let permission = github
-                .collaborator_permission(installation_id, &repo, &session.login)
-                .await
-                .map_err(|e| format!("GitHub could not say who may read {repo}: {e}"))?;
-            if permission >= Permission::Read {
+        for name in installations::repositories(&state.db, installation_id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if let Ok(repo) = RepoFullName::parse(&name)
+                && session.can_read(repo.as_ref())
+            {
                 readable.push(repo);
             }
         }
@@ -321,7 +314,7 @@ pub async fn signed_in(
             "GitHub sign-in is not set up.",
         );
     };
-    let expected = cookie(&headers, SIGNIN_COOKIE);
+    let expected = site_cookie(&state, SIGNIN_COOKIE).read(&headers);
     let (Some(code), Some(given)) = (answer.code.as_deref(), answer.state.as_deref()) else {
         return message(
             StatusCode::BAD_REQUEST,
@@ -339,16 +332,31 @@ pub async fn signed_in(
         );
     }
     let redirect = format!("{}/oauth/github/signin", public_url.trim_end_matches('/'));
-    let user = match github_sign_in(
+    // What the person may read is listed once, with their own token, before it is dropped.
+    let known: Vec<i64> = installations::list(&state.db)
+        .await
+        .map(|list| list.into_iter().map(|i| i.id).collect())
+        .unwrap_or_default();
+    let api_url = state.settings.github_api_url.clone();
+    let listed = github_sign_in_with(
         &state.settings,
         &oauth.client_id,
         oauth.client_secret.expose(),
         code,
         &redirect,
+        |token| async move {
+            let http = crate::chat::http_client();
+            user_access::reachable(&http, &api_url, &token, &known)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, "what a person may read was not listed");
+                    GitHubSignInError::Unreachable
+                })
+        },
     )
-    .await
-    {
-        Ok(user) => user,
+    .await;
+    let (user, reachable) = match listed {
+        Ok(listed) => listed,
         Err(GitHubSignInError::Refused) => {
             return message(
                 StatusCode::BAD_REQUEST,
@@ -366,12 +374,31 @@ pub async fn signed_in(
             );
         }
     };
+    // Sign-in is for people of the accounts trainyard is installed on (or of the
+    // organisations the operator names): others get no session at all.
+    let orgs = &state.settings.dashboard_orgs;
+    let readable: Vec<String> = reachable
+        .into_iter()
+        .filter(|r| orgs.is_empty() || orgs.iter().any(|o| o.eq_ignore_ascii_case(&r.account)))
+        .flat_map(|r| r.repositories)
+        .collect();
+    if readable.is_empty() {
+        tracing::info!(login = %user.login, "dashboard sign-in refused: no readable repository");
+        return message(
+            StatusCode::FORBIDDEN,
+            "Sign in",
+            None,
+            "This dashboard is for people who can read a repository trainyard is installed on \
+             (in the organisations it serves); your account cannot read any.",
+        );
+    }
     let token = random_token();
     let now = state.queue.clock().now().as_millisecond();
     let session = Session {
         github_id: user.id,
         login: user.login,
         csrf: random_token(),
+        repositories: serde_json::to_string(&readable).unwrap_or_else(|_| "[]".into()),
     };
     let expires_at = now + SESSION_HOURS * 3600 * 1000;
     if let Err(error) = web_sessions::create(&state.db, &token, &session, now, expires_at).await {
@@ -428,7 +455,7 @@ pub async fn sign_out(
 ) -> Response {
     if let Some(session) = session(&state, &headers).await
         && genuine(&state, &headers, &session, &form.csrf)
-        && let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Some(token) = site_cookie(&state, SESSION_COOKIE).read(&headers)
     {
         let _ = web_sessions::delete(&state.db, token).await;
     }
@@ -459,6 +486,10 @@ async fn reader(
         ))
     };
     let repo = RepoFullName::parse(&format!("{owner}/{name}")).map_err(|_| not_found())?;
+    // Only what the user could read at sign-in is asked about at all.
+    if !session.can_read(repo.as_ref()) {
+        return Err(not_found());
+    }
     let installation = installations::for_repository(&state.db, &repo)
         .await
         .ok()
@@ -483,24 +514,25 @@ async fn reader(
     Ok((session, repo, installation, permission))
 }
 
-/// What the repository page shows after an action.
-#[derive(Debug, Deserialize, Default)]
-pub struct RepoQuery {
-    done: Option<String>,
-}
-
-/// `GET /repos/{owner}/{name}`.
+/// `GET /repos/{owner}/{name}`: with the outcome of the session's last form, shown once
+/// (kept server-side: nothing a link carries is shown as the site's word).
 pub async fn repository(
     State(state): State<AppState>,
     Path((owner, name)): Path<(String, String)>,
-    Query(query): Query<RepoQuery>,
     headers: HeaderMap,
 ) -> Response {
     let (session, repo, _, permission) = match reader(&state, &headers, &owner, &name).await {
         Ok(reader) => reader,
         Err(page) => return *page,
     };
-    match repository_page(&state, &session, &repo, permission, query.done.as_deref()).await {
+    let flash = match site_cookie(&state, SESSION_COOKIE).read(&headers) {
+        Some(token) => web_sessions::take_flash(&state.db, token)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match repository_page(&state, &session, &repo, permission, flash.as_deref()).await {
         Ok(markup) => page(StatusCode::OK, repo.as_ref(), Some(&session), markup),
         Err(error) => {
             tracing::error!(%error, "repository page not rendered");
@@ -798,6 +830,44 @@ pub async fn command(
             "This form did not come from this site; open the page again and retry.",
         );
     }
+    let Some(token) = site_cookie(&state, SESSION_COOKIE).read(&headers) else {
+        return see_other("/");
+    };
+    let now = state.queue.clock().now().as_millisecond();
+    match web_sessions::count_command(&state.db, token, COMMANDS_PER_MINUTE, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Slow down",
+                Some(&session),
+                &format!(
+                    "At most {COMMANDS_PER_MINUTE} commands a minute from one sign-in; try again \
+                     in a minute."
+                ),
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "web command not counted");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                Some(&session),
+                "trainyard cannot take the command now; try again in a moment.",
+            );
+        }
+    }
+    // The train is looked up within this page's repository, after the permission check:
+    // a train id of another repository names nothing here.
+    let train = trains::get(&state.db, form.train).await.ok().flatten();
+    if !train.is_some_and(|t| t.repository.eq_ignore_ascii_case(repo.as_ref())) {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            Some(&session),
+            "No such train in this repository.",
+        );
+    }
     let command = match form.command.as_str() {
         "cut" => TrainCommand::Cut,
         "approve" => TrainCommand::Approve,
@@ -857,10 +927,10 @@ pub async fn command(
          it is decided.",
         form.line
     );
-    see_other(&format!(
-        "/repos/{repo}?done={}",
-        percent_encoding::utf8_percent_encode(&done, percent_encoding::NON_ALPHANUMERIC)
-    ))
+    if let Err(error) = web_sessions::set_flash(&state.db, token, &done).await {
+        tracing::warn!(%error, "the command's flash was not kept");
+    }
+    see_other(&format!("/repos/{repo}"))
 }
 
 /// `?days=N` for the metrics API.

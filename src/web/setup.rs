@@ -6,39 +6,220 @@
 //! the operator's secret store — and the server reloads its settings in place.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::github::manifest::manifest_for;
+use crate::inbound::browser::SiteCookie;
+use crate::settings::{Settings, SetupPage};
 
 /// How long a registration started on `/` may take to come back.
 const STATE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Registrations started and not yet come back: state → when it was made.
+/// The file beside the settings file that holds the setup code until it is spent.
+pub const SETUP_CODE_FILE: &str = "trainyard-setup-code";
+
+/// The cookie binding a registration to the browser that started it.
+const BROWSER_COOKIE: &str = "trainyard_setup";
+
+/// The setup code's alphabet: Crockford's base 32 (no I, L, O, U), easy to read from a log.
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+type Digest32 = [u8; 32];
+
+fn digest(text: &str) -> Digest32 {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// A registration started by whoever gave the setup code: bound to their browser and to
+/// that code.
+#[derive(Debug, Clone)]
+struct Pending {
+    made: std::time::Instant,
+    browser: Digest32,
+    code: Digest32,
+}
+
+/// The one-time setup code (only its digest is kept in memory) and where it is written.
+#[derive(Debug, Clone)]
+struct SetupCode {
+    digest: Digest32,
+    file: Option<PathBuf>,
+}
+
+/// Setup belongs to the operator: the code printed at start, and the registrations started
+/// with it and not yet come back (state → who started it).
 #[derive(Debug, Clone, Default)]
-pub struct SetupStates(Arc<Mutex<HashMap<String, std::time::Instant>>>);
+pub struct SetupStates {
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    code: Arc<Mutex<Option<SetupCode>>>,
+}
+
+/// Why a registration coming back is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Unknown, used already, or older than an hour.
+    UnknownState,
+    /// Started in another browser.
+    OtherBrowser,
+    /// Started with a code that is spent or replaced.
+    CodeSpent,
+}
+
+/// A registration on its way: its code taken out of use until the outcome is known.
+struct Claim {
+    code: SetupCode,
+}
 
 impl SetupStates {
-    fn issue(&self) -> String {
+    /// Makes the setup code (or takes the unspent one kept in the data folder) and returns it
+    /// with the file holding it (mode 0600; `None` when it cannot be written).
+    pub fn prepare(&self, settings: &Settings) -> (String, Option<PathBuf>) {
+        let folder = settings
+            .settings_file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let file = folder.join(SETUP_CODE_FILE);
+        let kept = std::fs::read_to_string(&file)
+            .ok()
+            .map(|text| normalise_code(&text))
+            .filter(|code| code.len() == 20 && code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        let code = kept.unwrap_or_else(new_code);
+        let written = match write_private(&file, &format!("{}\n", grouped(&code))) {
+            Ok(()) => Some(file),
+            Err(error) => {
+                tracing::warn!(%error, file = %file.display(), "cannot write the setup code's file");
+                None
+            }
+        };
+        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = Some(SetupCode {
+            digest: digest(&code),
+            file: written.clone(),
+        });
+        (grouped(&code), written)
+    }
+
+    /// Whether `given` is the setup code (spelled in any case, with or without dashes).
+    fn is_code(&self, given: &str) -> Option<Digest32> {
+        let given = digest(&normalise_code(given));
+        let code = self.code.lock().unwrap_or_else(|p| p.into_inner());
+        code.as_ref()
+            .filter(|code| code.digest == given)
+            .map(|code| code.digest)
+    }
+
+    /// Whether a code is waiting to be given.
+    fn has_code(&self) -> bool {
+        self.code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// A registration's state, for the browser holding `browser` that gave `code`.
+    fn issue(&self, browser: &str, code: Digest32) -> String {
         let state = format!("{:032x}", rand::random::<u128>());
-        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        states.retain(|_, made| made.elapsed() < STATE_TTL);
-        states.insert(state.clone(), std::time::Instant::now());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|_, p| p.made.elapsed() < STATE_TTL);
+        pending.insert(
+            state.clone(),
+            Pending {
+                made: std::time::Instant::now(),
+                browser: digest(browser),
+                code,
+            },
+        );
         state
     }
 
-    /// Spends `state`: true once, for a state this server issued within the hour.
-    fn spend(&self, state: &str) -> bool {
-        let mut states = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        states
+    /// Spends `state` for the browser holding `browser`, taking the setup code out of use
+    /// until [`SetupStates::finish`] says how it ended.
+    fn claim(&self, state: &str, browser: Option<&str>) -> Result<Claim, Refusal> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .remove(state)
-            .is_some_and(|made| made.elapsed() < STATE_TTL)
+            .filter(|p| p.made.elapsed() < STATE_TTL)
+            .ok_or(Refusal::UnknownState)?;
+        if browser.map(digest) != Some(pending.browser) {
+            return Err(Refusal::OtherBrowser);
+        }
+        let mut code = self.code.lock().unwrap_or_else(|p| p.into_inner());
+        match code.take() {
+            Some(current) if current.digest == pending.code => Ok(Claim { code: current }),
+            other => {
+                *code = other;
+                Err(Refusal::CodeSpent)
+            }
+        }
     }
+
+    /// The registration ended: on success the code is spent (its file removed), otherwise it
+    /// is back in use.
+    fn finish(&self, claim: Claim, registered: bool) {
+        if registered {
+            if let Some(file) = &claim.code.file {
+                let _ = std::fs::remove_file(file);
+            }
+        } else {
+            *self.code.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim.code);
+        }
+    }
+}
+
+/// A new code: 20 characters of [`CODE_ALPHABET`], 100 random bits.
+fn new_code() -> String {
+    let bits: u128 = rand::random();
+    (0..20)
+        .map(|i| CODE_ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// The code as typed: capitals, without dashes or spaces.
+fn normalise_code(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// `ABCD-EFGH-…`, as printed.
+fn grouped(code: &str) -> String {
+    code.as_bytes()
+        .chunks(4)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Writes `text` to `file`, readable by this user only.
+fn write_private(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut out = options.open(file)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    out.write_all(text.as_bytes())?;
+    out.sync_all()
 }
 
 fn escape(text: &str) -> String {
@@ -75,47 +256,135 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-/// `?org=` registers the App for an organisation.
+/// `?org=` fills in an organisation to register the App for.
 #[derive(Debug, Deserialize)]
 pub struct HomeQuery {
     org: Option<String>,
 }
 
-/// `GET /`.
-pub async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> Response {
+/// Why the setup page is not offered, as a page; `None` when it is.
+fn not_offered(state: &AppState) -> Option<Response> {
     let settings = &state.settings;
     if settings.github.is_some() {
-        return page(
+        return Some(page(
             StatusCode::OK,
             "trainyard is running",
             "<p>The GitHub App is configured. Install it on the repositories whose releases \
              it should run (the App's page on GitHub → Install), and check the whole setup with \
              <code>trainyard doctor</code>.</p>",
-        );
+        ));
     }
-    let Some(public_url) = &settings.public_url else {
-        return page(
+    if settings.setup == SetupPage::Off {
+        return Some(page(
+            StatusCode::OK,
+            "Set up trainyard",
+            "<p>Registering the GitHub App from this page is turned off \
+             (<code>TRAINYARD_SETUP=off</code>). Set the App's id, private key and webhook \
+             secret as settings, then restart.</p>",
+        ));
+    }
+    if settings.public_url.is_none() {
+        return Some(page(
             StatusCode::OK,
             "Set up trainyard",
             "<p>First set <code>TRAINYARD_PUBLIC_URL</code> to the address GitHub reaches this \
              server at (for example <code>https://trainyard.example.com</code>), then open this \
              page again.</p>",
+        ));
+    }
+    if !state.setup.has_code() {
+        return Some(page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Set up trainyard",
+            "<p>No setup code is waiting: this server did not make one when it started. \
+             Restart it to get one.</p>",
+        ));
+    }
+    None
+}
+
+/// The organisation given, if it is one GitHub could have; `Err` (the page saying so) for
+/// one it could not.
+fn organisation(given: Option<&str>) -> Result<Option<&str>, Box<Response>> {
+    match given.map(str::trim).filter(|org| !org.is_empty()) {
+        Some(org)
+            if !(org.len() <= 39
+                && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) =>
+        {
+            Err(Box::new(page(
+                StatusCode::BAD_REQUEST,
+                "Set up trainyard",
+                "<p>That is not a GitHub organisation name.</p>",
+            )))
+        }
+        org => Ok(org),
+    }
+}
+
+/// The form asking for the setup code.
+fn code_form(org: Option<&str>, wrong: bool) -> String {
+    format!(
+        "{}<p>To register trainyard's GitHub App, enter the setup code trainyard printed in its \
+         log when it started (it is also in the file <code>{SETUP_CODE_FILE}</code> beside its \
+         settings). Only whoever runs this server has it.</p>\
+         <form method=\"post\" action=\"/setup\">\
+         <p><label>Setup code <input name=\"code\" size=\"30\" autocomplete=\"off\" required \
+         placeholder=\"XXXX-XXXX-XXXX-XXXX-XXXX\"></label></p>\
+         <p class=\"muted\"><label>Organisation (leave empty for your own account) \
+         <input name=\"org\" value=\"{}\"></label></p>\
+         <button type=\"submit\">Continue</button></form>",
+        if wrong {
+            "<p><strong>That is not the setup code.</strong></p>"
+        } else {
+            ""
+        },
+        escape(org.unwrap_or_default()),
+    )
+}
+
+/// `GET /`: asks for the setup code.
+pub async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>) -> Response {
+    if let Some(page) = not_offered(&state) {
+        return page;
+    }
+    let org = match organisation(query.org.as_deref()) {
+        Ok(org) => org,
+        Err(page) => return *page,
+    };
+    page(StatusCode::OK, "Set up trainyard", &code_form(org, false))
+}
+
+/// The setup code, and the organisation to register the App for.
+#[derive(Debug, Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+/// `POST /setup`: with the setup code, the registration form posting the manifest to GitHub,
+/// its state bound to this browser by a cookie and to the code.
+pub async fn start(State(state): State<AppState>, Form(form): Form<SetupForm>) -> Response {
+    if let Some(page) = not_offered(&state) {
+        return page;
+    }
+    let settings = &state.settings;
+    let Some(public_url) = &settings.public_url else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let org = match organisation(form.org.as_deref()) {
+        Ok(org) => org,
+        Err(page) => return *page,
+    };
+    let Some(code) = state.setup.is_code(&form.code) else {
+        tracing::warn!("setup: a wrong setup code was given");
+        return page(
+            StatusCode::FORBIDDEN,
+            "Set up trainyard",
+            &code_form(org, true),
         );
     };
-    let org = query
-        .org
-        .as_deref()
-        .map(str::trim)
-        .filter(|org| !org.is_empty());
-    if let Some(org) = org
-        && !(org.len() <= 39 && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Set up trainyard",
-            "<p>That is not a GitHub organisation name.</p>",
-        );
-    }
     let manifest = match manifest_for(public_url, None) {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -126,7 +395,8 @@ pub async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>)
             );
         }
     };
-    let setup_state = state.setup.issue();
+    let browser = format!("{:032x}", rand::random::<u128>());
+    let setup_state = state.setup.issue(&browser, code);
     let web = settings.github_web_url.trim_end_matches('/');
     let action = match org {
         Some(org) => format!("{web}/organizations/{org}/settings/apps/new?state={setup_state}"),
@@ -142,10 +412,7 @@ pub async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>)
          <code>{hook}</code>.</p>\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
-         <button type=\"submit\">Register the GitHub App</button></form>\
-         <form method=\"get\" action=\"/\" class=\"muted\"><p>For an organisation instead: \
-         <input name=\"org\" placeholder=\"organisation\" aria-label=\"organisation\"> \
-         <button type=\"submit\">Use it</button></p></form>",
+         <button type=\"submit\">Register the GitHub App</button></form>",
         hook = escape(&format!(
             "{}/webhooks/github",
             public_url.trim_end_matches('/')
@@ -153,7 +420,13 @@ pub async fn home(State(state): State<AppState>, Query(query): Query<HomeQuery>)
         action = escape(&action),
         manifest = escape(&manifest.to_string()),
     );
-    page(StatusCode::OK, "Set up trainyard", &body)
+    let mut response = page(StatusCode::OK, "Set up trainyard", &body);
+    let cookie = SiteCookie::new(Some(public_url), BROWSER_COOKIE);
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie.set(&browser, STATE_TTL.as_secs() as i64),
+    );
+    response
 }
 
 /// GitHub's answer to the manifest flow.
@@ -177,6 +450,7 @@ struct Conversion {
 /// `GET /setup/callback`.
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let settings = &state.settings;
@@ -194,12 +468,11 @@ pub async fn callback(
             "<p>GitHub's answer is incomplete; start again from <a href=\"/\">the setup page</a>.</p>",
         );
     };
-    if !state.setup.spend(&setup_state) {
+    if settings.setup == SetupPage::Off {
         return page(
-            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
             "Not set up",
-            "<p>This registration was not started here, or was used already; start again from \
-             <a href=\"/\">the setup page</a>.</p>",
+            "<p>Registering the GitHub App from the browser is turned off.</p>",
         );
     }
     if code.is_empty()
@@ -213,6 +486,48 @@ pub async fn callback(
             "<p>Malformed code.</p>",
         );
     }
+    let browser = SiteCookie::new(settings.public_url.as_deref(), BROWSER_COOKIE);
+    let claim = match state.setup.claim(&setup_state, browser.read(&headers)) {
+        Ok(claim) => claim,
+        Err(refusal) => {
+            let (status, text) = match refusal {
+                Refusal::UnknownState => (
+                    StatusCode::BAD_REQUEST,
+                    "This registration was not started here, was used already, or is more \
+                     than an hour old",
+                ),
+                Refusal::OtherBrowser => (
+                    StatusCode::FORBIDDEN,
+                    "This registration was started in another browser",
+                ),
+                Refusal::CodeSpent => (
+                    StatusCode::FORBIDDEN,
+                    "The setup code this registration was started with is no longer valid",
+                ),
+            };
+            tracing::warn!(
+                reason = text,
+                "setup: a registration coming back was refused"
+            );
+            return page(
+                status,
+                "Not set up",
+                &format!(
+                    "<p>{text}; nothing was changed. Start again from <a href=\"/\">the setup page</a>.</p>"
+                ),
+            );
+        }
+    };
+    let registered = register(&state, &code).await;
+    state
+        .setup
+        .finish(claim, registered.status() == StatusCode::OK);
+    registered
+}
+
+/// Exchanges GitHub's `code` for the new App's credentials and puts them to use.
+async fn register(state: &AppState, code: &str) -> Response {
+    let settings = &state.settings;
     // The code alone is the credential (valid one hour, once).
     crate::chat::install_tls_provider();
     let answer = crate::chat::http_client()

@@ -196,4 +196,33 @@ impl TestBot {
             .map(|e| e.kind)
             .collect()
     }
+
+    /// The events of `kind` recorded for the repository, as stored (JSON), in order.
+    pub async fn events_of(&self, kind: &str) -> Vec<Value> {
+        let repo = RepoFullName::parse(REPO).expect("repo");
+        trains::events_since(&self.app.db, &repo, 0)
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| serde_json::from_str(&e.detail).expect("event json"))
+            .collect()
+    }
+
+    /// The audit records of `action` for the repository, oldest first.
+    pub async fn audited(&self, action: &str) -> Vec<trainyard::store::audit::Record> {
+        let query = trainyard::store::audit::Query {
+            repository: Some(REPO.into()),
+            since: None,
+            limit: 1000,
+        };
+        let mut records: Vec<_> = trainyard::store::audit::recent(&self.app.db, &query)
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|r| r.action == action)
+            .collect();
+        records.sort_by_key(|r| r.id);
+        records
+    }
 }

@@ -142,6 +142,24 @@ impl Driver {
         .await;
     }
 
+    /// Types `text` into the field `css` finds.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self
+            .call(
+                "POST",
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = element[ELEMENT].as_str().expect("an element").to_owned();
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            serde_json::json!({ "text": text }),
+        )
+        .await;
+    }
+
     pub async fn url(&self) -> String {
         self.call("GET", "/url", serde_json::Value::Null)
             .await

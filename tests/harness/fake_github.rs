@@ -781,6 +781,36 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             None => ResponseTemplate::new(401),
         };
     }
+    // The App's installations the signed-in person can reach with their own token, and
+    // their repositories: installation 1 holds the repository, reachable by its collaborators.
+    if method == "GET" && path == "/user/installations" {
+        let reaches = s
+            .token_user
+            .as_ref()
+            .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
+        let installations: Vec<Value> = if reaches {
+            vec![json!({"id": 1, "account": {"login": REPO.split('/').next().unwrap_or_default()}})]
+        } else {
+            Vec::new()
+        };
+        return ResponseTemplate::new(200).set_body_json(
+            json!({"total_count": installations.len(), "installations": installations}),
+        );
+    }
+    if method == "GET" && path == "/user/installations/1/repositories" {
+        let reaches = s
+            .token_user
+            .as_ref()
+            .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
+        let repositories: Vec<Value> = if reaches {
+            vec![json!({"full_name": REPO})]
+        } else {
+            Vec::new()
+        };
+        return ResponseTemplate::new(200).set_body_json(
+            json!({"total_count": repositories.len(), "repositories": repositories}),
+        );
+    }
     if let Some(id) = path.strip_prefix("/user/") {
         return match id.parse::<i64>().ok().and_then(|id| s.users.get(&id)) {
             Some(login) => ResponseTemplate::new(200).set_body_json(json!({"login": login})),
@@ -950,8 +980,8 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             }
         }
         (_, ["issues", ..]) => issues(s, method, &parts[1..], query, body),
-        ("POST", ["commits", rest]) => {
-            let sha = rest.trim_end_matches("/comments").to_owned();
+        ("POST", ["commits", sha, "comments"]) => {
+            let sha = (*sha).to_owned();
             let text = body["body"].as_str().unwrap_or_default().to_owned();
             s.commit_comments.push((sha, text));
             ResponseTemplate::new(201).set_body_json(json!({"id": s.next_id}))

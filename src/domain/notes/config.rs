@@ -579,6 +579,63 @@ pub const DEFAULT_COMMIT_TEMPLATE: &str = "* $TITLE ($SHA) $AUTHORS";
 /// The body when none is configured.
 pub const DEFAULT_TEMPLATE: &str = "## What's Changed\n\n$CHANGES\n";
 
+/// What a notes configuration may ask for, checked when it is read; what it renders is
+/// bounded again while rendering ([`crate::domain::notes::template::EXPANSION_LIMIT`]).
+pub mod bounds {
+    /// Replacers.
+    pub const REPLACERS: usize = 50;
+    /// Categories.
+    pub const CATEGORIES: usize = 100;
+    /// Autolabeler rules.
+    pub const AUTOLABELER_RULES: usize = 100;
+    /// Patterns in one autolabeler rule's `files`, `branch`, `title` or `body`.
+    pub const PATTERNS: usize = 100;
+    /// Characters of `template`, `header` or `footer`.
+    pub const BODY_TEMPLATE_CHARS: usize = 20_000;
+    /// Characters of any other template, a separator, or a replacer's search or replacement.
+    pub const TEMPLATE_CHARS: usize = 2_000;
+    /// How many times over the replacers may grow notes (tried on a sample when read).
+    pub const REPLACER_GROWTH: usize = 8;
+    /// The sample of notes the replacers are tried on (bytes).
+    pub const GROWTH_SAMPLE: usize = 12_500;
+}
+
+/// Tries the replacers, in order, on a sample of notes: ones that grow it more than
+/// [`bounds::REPLACER_GROWTH`] times over are refused, naming the replacer that passed it
+/// (rendering would cut such notes anyway; refusing says so when the file is pushed).
+fn check_replacer_growth(replacers: &[Replacer]) -> Result<(), NotesConfigError> {
+    if replacers.is_empty() {
+        return Ok(());
+    }
+    const LINES: [&str; 4] = [
+        "## What's Changed\n\n### Bug Fixes\n\n",
+        "* Fix the departure board's clock (#123) @octocat\n",
+        "* feat(api)!: add the platform API (#124) @hubot\n",
+        "**Full Changelog**: https://github.com/o/r/compare/v1.2.3...v1.3.0\n",
+    ];
+    let mut sample = String::with_capacity(bounds::GROWTH_SAMPLE + 100);
+    while sample.len() < bounds::GROWTH_SAMPLE {
+        for line in LINES {
+            sample.push_str(line);
+        }
+    }
+    let limit = sample.len() * bounds::REPLACER_GROWTH;
+    let mut text = sample;
+    for (i, replacer) in replacers.iter().enumerate() {
+        text = replacer.apply_within(&text, limit).map_err(|_| {
+            invalid(
+                &format!("replacers[{i}]"),
+                format!(
+                    "the replacers up to this one grow release notes more than {} times over \
+                     (tried on a sample of notes); a release takes at most 125,000 characters",
+                    bounds::REPLACER_GROWTH,
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotesConfigError {
@@ -656,8 +713,93 @@ impl NotesKeys {
         );
     }
 
+    /// Checks [`bounds`]: a configuration is untrusted input, and what it asks to render must
+    /// fit in memory whatever the pull requests say.
+    fn check_bounds(&self) -> Result<(), NotesConfigError> {
+        let count = |key: &str, n: usize, most: usize| {
+            if n > most {
+                Err(invalid(
+                    key,
+                    format!("at most {most} are allowed; this has {n}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        count(
+            "replacers",
+            self.replacers.iter().flatten().count(),
+            bounds::REPLACERS,
+        )?;
+        count(
+            "categories",
+            self.categories.iter().flatten().count(),
+            bounds::CATEGORIES,
+        )?;
+        count(
+            "autolabeler",
+            self.autolabeler.iter().flatten().count(),
+            bounds::AUTOLABELER_RULES,
+        )?;
+        let long = |key: &str, text: &Option<String>, most: usize| match text {
+            Some(text) if text.chars().count() > most => Err(invalid(
+                key,
+                format!(
+                    "at most {most} characters are allowed; this has {}",
+                    text.chars().count()
+                ),
+            )),
+            _ => Ok(()),
+        };
+        for (key, text) in [
+            ("template", &self.template),
+            ("header", &self.header),
+            ("footer", &self.footer),
+        ] {
+            long(key, text, bounds::BODY_TEMPLATE_CHARS)?;
+        }
+        for (key, text) in [
+            ("change-template", &self.change_template),
+            ("change-author-template", &self.change_author_template),
+            ("change-authors-separator", &self.change_authors_separator),
+            (
+                "change-authors-final-separator",
+                &self.change_authors_final_separator,
+            ),
+            ("commit-template", &self.commit_template),
+            ("no-changes-template", &self.no_changes_template),
+            ("category-template", &self.category_template),
+            ("no-contributors-template", &self.no_contributors_template),
+            ("new-contributor-template", &self.new_contributor_template),
+            (
+                "no-new-contributor-template",
+                &self.no_new_contributor_template,
+            ),
+            ("version-template", &self.version_template),
+            ("name-template", &self.name_template),
+            ("tag-template", &self.tag_template),
+            ("tag-prefix", &self.tag_prefix),
+        ] {
+            long(key, text, bounds::TEMPLATE_CHARS)?;
+        }
+        for (i, r) in self.replacers.iter().flatten().enumerate() {
+            long(
+                &format!("replacers[{i}].search"),
+                &Some(r.search.clone()),
+                bounds::TEMPLATE_CHARS,
+            )?;
+            long(
+                &format!("replacers[{i}].replace"),
+                &Some(r.replace.clone()),
+                bounds::TEMPLATE_CHARS,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Applies defaults and normalises categories.
     pub fn resolve(&self) -> Result<NotesConfig, NotesConfigError> {
+        self.check_bounds()?;
         let categories = self.normalised_categories()?;
         let default_increment = categories
             .iter()
@@ -680,6 +822,7 @@ impl NotesKeys {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        check_replacer_growth(&replacers)?;
         let filter_by_range = self
             .filter_by_range
             .as_deref()

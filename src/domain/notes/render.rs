@@ -154,6 +154,9 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
     let mut listed_numbers = Vec::new();
     let mut increment: Option<SemverIncrement> = None;
     let mut conventional: Option<Increment> = None;
+    // Lines are rendered until they pass the expansion limit; the rest are counted as more.
+    let mut rendered_bytes = 0usize;
+    let mut unrendered = 0usize;
     for (pr, evaluation) in pull_requests.iter().zip(&evaluations) {
         if !evaluation.included {
             continue;
@@ -165,15 +168,21 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
                 Some(&pr.body),
             ));
         }
-        let line = |category: &str| {
-            change_line(
+        if rendered_bytes > template::EXPANSION_LIMIT {
+            unrendered += 1;
+            continue;
+        }
+        let mut line = |category: &str| {
+            let line = change_line(
                 config,
                 &change_pieces,
                 category,
                 pr,
                 &authors,
                 inputs.server_url,
-            )
+            );
+            rendered_bytes += line.len();
+            line
         };
         if evaluation.changelog.is_empty() {
             if shows_uncategorized {
@@ -189,6 +198,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
             listed_numbers.push(pr.number);
             let line = line("");
             let (last, rest) = evaluation.changelog.split_last().unwrap_or((&0, &[]));
+            rendered_bytes += line.len() * rest.len();
             for index in rest {
                 by_category[*index].push(line.clone());
             }
@@ -226,6 +236,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         sections[0].lines.extend(lines);
     }
 
+    sections[0].dropped += unrendered;
     for section in &mut sections {
         section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
     }
@@ -336,8 +347,12 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         vars.insert("$NEW_CONTRIBUTORS".into(), new_contributors.as_str().into());
         vars.insert("$OWNER".into(), inputs.owner.into());
         vars.insert("$REPOSITORY".into(), inputs.repository.into());
-        let mut body = template::render_with_replacers(&body_template, &vars, &config.replacers);
-        body = template::render(&body, &version_vars);
+        // Bounded: past the limit the text is cut, and the loop below shortens it.
+        let limit = template::EXPANSION_LIMIT;
+        let mut body =
+            template::render_with_replacers(&body_template, &vars, &config.replacers, limit)
+                .unwrap_or_else(|(_, cut)| cut);
+        body = template::render_within(&body, &version_vars, limit).unwrap_or_else(|cut| cut);
         if inputs.last_release.is_none() {
             body.push_str(&no_baseline_notice(inputs.owner, inputs.repository));
         }
@@ -781,6 +796,11 @@ fn change_line(
             ChangePiece::HeadRef => out.push_str(&pr.head_ref_name),
             ChangePiece::Category => out.push_str(category),
         }
+        // A line longer than a whole release is of no use: stop before it grows further.
+        if out.len() > RELEASE_BODY_LIMIT {
+            template::cut_at(&mut out, RELEASE_BODY_LIMIT);
+            break;
+        }
     }
     out
 }
@@ -933,7 +953,8 @@ fn commit_line(config: &NotesConfig, commit: &Commit, server_url: &str) -> Strin
     );
     vars.insert("$SHA".into(), sha.into());
     vars.insert("$AUTHORS".into(), TemplateValue::Text(authors.join(", ")));
-    template::render(&config.commit_template, &vars)
+    template::render_within(&config.commit_template, &vars, RELEASE_BODY_LIMIT)
+        .unwrap_or_else(|cut| cut)
 }
 
 /// Escapes `escapes` characters in a title (`@` and `#` are defused with an empty HTML
@@ -1198,7 +1219,7 @@ fn truncate_body(body: &str, compare_url: Option<&str>) -> String {
 mod tests {
     use super::*;
     use crate::domain::notes::changes::Author;
-    use crate::domain::notes::config::NotesKeys;
+    use crate::domain::notes::config::{NotesKeys, ReplacerKeys};
 
     fn pr(number: u64, login: &str, is_bot: bool, merged_at: &str) -> PullRequest {
         PullRequest {
@@ -1695,5 +1716,78 @@ mod tests {
         );
         assert_eq!(draft.tag_name, "v2026.11.1");
         assert!(draft.body.starts_with("2026.11.1"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever the replacers, templates and pull requests, a configuration is refused
+        /// when read or renders a body within GitHub's limit, and no step of the render
+        /// passes the expansion limit.
+        #[test]
+        fn any_configuration_renders_within_the_bounds(
+            searches in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "/[\\s\\S]+/", "/(?:)/g", "/./g", "/\\w+/g", "/BOOM[\\s\\S]*/",
+                    "/#(\\d+)/g", "Change", "/$/m",
+                ]),
+                0..14,
+            ),
+            repeats in proptest::collection::vec(0usize..12, 14),
+            changes in 1usize..40,
+            template_repeats in 1usize..3_000,
+            titles in proptest::collection::vec("[a-zA-Z #@!$&*()\\[\\]]{0,80}", 1..30),
+            body_bytes in 0usize..70_000,
+        ) {
+            let replacers = searches
+                .iter()
+                .zip(&repeats)
+                .map(|(search, n)| ReplacerKeys {
+                    search: (*search).to_owned(),
+                    replace: format!("<{}>", "$&".repeat(*n)),
+                })
+                .collect();
+            let keys = NotesKeys {
+                replacers: Some(replacers),
+                template: Some("$CHANGES $RESOLVED_VERSION".repeat(template_repeats)),
+                change_template: Some("* $TITLE (#$NUMBER) $BODY".into()),
+                ..NotesKeys::default()
+            };
+            let Ok(config) = keys.resolve() else {
+                return Ok(());
+            };
+            let prs: Vec<PullRequest> = (0..changes)
+                .map(|i| {
+                    let mut pr = pr(i as u64 + 1, "octocat", false, "2026-11-27T09:00:00Z");
+                    pr.title = format!("BOOM {}", titles[i % titles.len()]);
+                    pr.body = "b".repeat(body_bytes);
+                    pr
+                })
+                .collect();
+            let made = build_draft(
+                &config,
+                &DraftInputs {
+                    owner: "acme",
+                    repository: "api",
+                    pull_requests: &prs,
+                    server_url: "https://github.com",
+                    ..DraftInputs::default()
+                },
+            );
+            proptest::prop_assert!(made.body.chars().count() <= RELEASE_BODY_LIMIT);
+            let vars: template::Variables = [("$CHANGES".to_owned(), "x".repeat(body_bytes).into())]
+                .into_iter()
+                .collect();
+            let rendered = template::render_with_replacers(
+                &config.template,
+                &vars,
+                &config.replacers,
+                template::EXPANSION_LIMIT,
+            );
+            let text = match rendered {
+                Ok(text) | Err((_, text)) => text,
+            };
+            proptest::prop_assert!(text.len() <= template::EXPANSION_LIMIT);
+        }
     }
 }

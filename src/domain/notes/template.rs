@@ -38,25 +38,79 @@ impl From<&str> for TemplateValue {
     }
 }
 
+/// How large a release body may grow while it is rendered, in bytes: eight times GitHub's
+/// 125,000-character limit. A configuration is untrusted input; its expansions (a template
+/// repeating `$CHANGES`, replacers repeating their match) stop here before they allocate.
+pub const EXPANSION_LIMIT: usize = 8 * 125_000;
+
 /// Renders `template`: every `$NAME` with a value is replaced, others are left untouched.
+/// For short templates (names, tags, headings); bodies use [`render_within`].
 pub fn render(template: &str, variables: &Variables) -> String {
     let mut out = String::with_capacity(template.len() + 64);
-    render_into(&mut out, template, variables);
+    render_into(&mut out, template, variables, usize::MAX);
     out
 }
 
-fn render_into(out: &mut String, template: &str, variables: &Variables) {
+/// [`render`], stopping once the text passes `limit` bytes: `Err` holds the text cut there.
+pub fn render_within(
+    template: &str,
+    variables: &Variables,
+    limit: usize,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len().min(limit) + 64);
+    if render_into(&mut out, template, variables, limit) {
+        Ok(out)
+    } else {
+        cut_at(&mut out, limit);
+        Err(out)
+    }
+}
+
+/// False when the text passed `limit` (what followed was not rendered).
+fn render_into(out: &mut String, template: &str, variables: &Variables, limit: usize) -> bool {
+    let mut within = true;
     render_into_with(out, template, &mut |out: &mut String, name: &str| {
+        if !within {
+            return true;
+        }
         match variables.get(name) {
-            Some(TemplateValue::Text(text)) => out.push_str(text),
+            Some(TemplateValue::Text(text)) => {
+                if out.len().saturating_add(text.len()) > limit {
+                    within = false;
+                    let room = limit.saturating_sub(out.len());
+                    out.push_str(&text[..floor_char_boundary(text, room)]);
+                } else {
+                    out.push_str(text);
+                }
+            }
             Some(TemplateValue::Nested {
                 template,
                 variables,
-            }) => render_into(out, template, variables),
+            }) => within = render_into(out, template, variables, limit),
             None => return false,
         }
         true
     });
+    within && out.len() <= limit
+}
+
+/// Cuts `text` to at most `limit` bytes, at a character boundary.
+pub fn cut_at(text: &mut String, limit: usize) {
+    if text.len() > limit {
+        let at = floor_char_boundary(text, limit);
+        text.truncate(at);
+    }
+}
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0)
 }
 
 /// A piece of a template: literal text, or a `$NAME`.
@@ -163,14 +217,39 @@ impl Replacer {
         })
     }
 
-    /// Applies the replacer to `text`.
-    pub fn apply(&self, text: &str) -> String {
-        let limit = if self.global { 0 } else { 1 };
-        self.search
-            .replacen(text, limit, Expand(&self.replace))
-            .into_owned()
+    /// Applies the replacer to `text`, never growing it past `limit` bytes: `Err` holds the
+    /// text cut there.
+    pub fn apply_within(&self, text: &str, limit: usize) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len().min(limit));
+        let mut copied = 0;
+        for caps in self
+            .search
+            .captures_iter(text)
+            .take(if self.global { usize::MAX } else { 1 })
+        {
+            let Some(found) = caps.get(0) else {
+                continue;
+            };
+            out.push_str(&text[copied..found.start()]);
+            copied = found.end();
+            if out.len() > limit || !expand(&self.replace, &caps, &mut out, limit) {
+                cut_at(&mut out, limit);
+                return Err(out);
+            }
+        }
+        out.push_str(&text[copied..]);
+        if out.len() > limit {
+            cut_at(&mut out, limit);
+            return Err(out);
+        }
+        Ok(out)
     }
 }
+
+/// The compiled size a configured regular expression may take (bytes).
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// How deeply a configured regular expression may nest.
+pub const REGEX_NEST_LIMIT: u32 = 64;
 
 /// A pattern as release-drafter writes one: `/source/flags` (JavaScript flags: `i`, `m`, `s`
 /// change matching; `g`, `u`, `y`, `d`, `v` do not here), anything else plain text. Also
@@ -181,6 +260,11 @@ pub fn regex_from_setting(setting: &str) -> Result<(Regex, bool), String> {
         _ => (regex::escape(setting), ""),
     };
     let mut builder = RegexBuilder::new(&source);
+    // Configured expressions are untrusted: bounded in compiled size and nesting.
+    builder
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT);
     for flag in flags.chars() {
         match flag {
             'g' | 'u' | 'y' | 'd' | 'v' => {}
@@ -200,52 +284,69 @@ pub fn regex_from_setting(setting: &str) -> Result<(Regex, bool), String> {
     Ok((regex, flags.contains('g')))
 }
 
-struct Expand<'a>(&'a [Piece]);
-
-impl regex::Replacer for Expand<'_> {
-    fn replace_append(&mut self, caps: &Captures<'_>, dst: &mut String) {
-        let mut span = Case::Keep;
-        let mut next: Option<Case> = None;
-        let put = |text: &str, span: Case, next: &mut Option<Case>, dst: &mut String| {
-            if span == Case::Keep && next.is_none() {
-                dst.push_str(text);
-                return;
-            }
-            for c in text.chars() {
-                match next.take().unwrap_or(span) {
-                    Case::Keep => dst.push(c),
-                    Case::Upper => dst.extend(c.to_uppercase()),
-                    Case::Lower => dst.extend(c.to_lowercase()),
-                }
-            }
-        };
-        for piece in self.0 {
-            match piece {
-                Piece::Text(text) => put(text, span, &mut next, dst),
-                Piece::Group(n) => put(
-                    caps.get(*n).map_or("", |m| m.as_str()),
-                    span,
-                    &mut next,
-                    dst,
-                ),
-                Piece::Next(case) => next = Some(*case),
-                Piece::Span(case) => span = *case,
+/// Writes one match's replacement into `dst`; false once `dst` passed `limit` (the rest is
+/// not written).
+fn expand(pieces: &[Piece], caps: &Captures<'_>, dst: &mut String, limit: usize) -> bool {
+    let mut span = Case::Keep;
+    let mut next: Option<Case> = None;
+    let put = |text: &str, span: Case, next: &mut Option<Case>, dst: &mut String| {
+        if dst.len().saturating_add(text.len()) > limit {
+            return false;
+        }
+        if span == Case::Keep && next.is_none() {
+            dst.push_str(text);
+            return true;
+        }
+        for c in text.chars() {
+            match next.take().unwrap_or(span) {
+                Case::Keep => dst.push(c),
+                Case::Upper => dst.extend(c.to_uppercase()),
+                Case::Lower => dst.extend(c.to_lowercase()),
             }
         }
+        dst.len() <= limit
+    };
+    for piece in pieces {
+        let within = match piece {
+            Piece::Text(text) => put(text, span, &mut next, dst),
+            Piece::Group(n) => put(
+                caps.get(*n).map_or("", |m| m.as_str()),
+                span,
+                &mut next,
+                dst,
+            ),
+            Piece::Next(case) => {
+                next = Some(*case);
+                true
+            }
+            Piece::Span(case) => {
+                span = *case;
+                true
+            }
+        };
+        if !within {
+            return false;
+        }
     }
+    true
 }
 
-/// Renders `template` and applies `replacers` in order.
+/// Renders `template` and applies `replacers` in order, the text never passing `limit`
+/// bytes: `Err` says which step passed it (`None`: the template; `Some(i)`: replacer `i`)
+/// and holds the text cut there.
 pub fn render_with_replacers(
     template: &str,
     variables: &Variables,
     replacers: &[Replacer],
-) -> String {
-    let mut text = render(template, variables);
-    for replacer in replacers {
-        text = replacer.apply(&text);
+    limit: usize,
+) -> Result<String, (Option<usize>, String)> {
+    let mut text = render_within(template, variables, limit).map_err(|cut| (None, cut))?;
+    for (i, replacer) in replacers.iter().enumerate() {
+        text = replacer
+            .apply_within(&text, limit)
+            .map_err(|cut| (Some(i), cut))?;
     }
-    text
+    Ok(text)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +466,41 @@ mod tests {
     #[test]
     fn plain_text_search_replaces_the_first_occurrence() {
         let r = Replacer::new("a.b", "X").expect("valid");
-        assert_eq!(r.apply("a.b a.b axb"), "X a.b axb");
+        assert_eq!(
+            r.apply_within("a.b a.b axb", EXPANSION_LIMIT).as_deref(),
+            Ok("X a.b axb")
+        );
+    }
+
+    #[test]
+    fn a_replacer_that_repeats_its_match_stops_at_the_limit() {
+        let bomb = Replacer::new("/[\\s\\S]+/", "$&$&$&$&$&$&$&$&").expect("valid");
+        let mut text = "x".repeat(1_000);
+        let mut steps = 0;
+        while let Ok(grown) = bomb.apply_within(&text, 100_000) {
+            text = grown;
+            steps += 1;
+        }
+        assert_eq!(steps, 2, "1,000 → 8,000 → 64,000, then past the limit");
+        let cut = bomb
+            .apply_within(&text, 100_000)
+            .expect_err("past the limit");
+        assert!(cut.len() <= 100_000, "cut at the limit, never beyond it");
+        // Empty matches everywhere, each replaced with text, are bounded the same way.
+        let between = Replacer::new("/(?:)/g", "0123456789").expect("valid");
+        assert!(between.apply_within(&"é".repeat(50_000), 100_000).is_err());
+    }
+
+    #[test]
+    fn a_template_repeating_a_long_value_stops_at_the_limit() {
+        let v = vars(&[("$CHANGES", &"é".repeat(60_000))]);
+        let cut = render_within(&"$CHANGES".repeat(1_000), &v, 1_000_001).expect_err("past");
+        assert!(
+            cut.len() <= 1_000_001 && cut.len() > 999_000,
+            "{}",
+            cut.len()
+        );
+        assert!(render_within("$CHANGES", &v, 1_000_000).is_ok());
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl PublishCandidate {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             installation,
             repo,
             ctx.now(),
@@ -178,12 +178,29 @@ impl PublishCandidate {
         };
         release_snapshots::invalidate(&ctx.db, repo).await?;
         let url = release_page(&ctx.server_url, repo, tag);
-        // A candidate goes to the `auto` environments that are not production.
-        let automatic: Vec<(String, bool)> = config
+        // A candidate goes to the `auto` environments that are not production, decided by
+        // the same rules as a command.
+        let release = crate::domain::deploy::Release {
+            train_id: Some(train.id),
+            version: candidate.version.clone(),
+            tag: tag.clone(),
+            sha: candidate.target_sha.clone(),
+        };
+        let environments: Vec<_> = config
             .automatic_environments()
             .into_iter()
-            .filter(|(_, production)| !production)
+            .filter(|env| !env.is_production())
             .collect();
+        let automatic = crate::handlers::deployments::decide_automatic(
+            &ctx.db,
+            ctx.now(),
+            config,
+            repo,
+            &release,
+            crate::handlers::deployments::Standing::Candidate,
+            &environments,
+        )
+        .await?;
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
         let now = unit.now();
         candidates::mark_published(unit.conn(), train.id, self.number, release_id, &url, now)
@@ -204,20 +221,17 @@ impl PublishCandidate {
             url: Some(url),
         };
         unit.announce(train, &event).await?;
-        let release = crate::domain::deploy::Release {
-            train_id: Some(train.id),
-            version: candidate.version.clone(),
-            tag: tag.clone(),
-            sha: candidate.target_sha.clone(),
+        let occasion = crate::handlers::deployments::Occasion {
+            key: format!("{}:rc{}", train.id, self.number),
+            why: "on publishing the candidate".into(),
+            surface: "trainyard",
         };
-        let key = format!("{}:rc{}", train.id, self.number);
-        crate::handlers::deployments::request_automatic_of(
+        crate::handlers::deployments::apply_automatic(
             &mut unit,
             repo,
             installation,
-            &release,
-            &key,
-            &automatic,
+            &occasion,
+            automatic,
         )
         .await?;
         unit.commit().await?;

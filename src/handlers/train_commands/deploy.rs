@@ -53,6 +53,7 @@ pub(super) async fn decide_and_prepare(
         required_deployed: None,
         frozen: None,
         candidate: false,
+        unreleased: false,
     };
     if let (true, Some(env)) = (allowed, environment) {
         facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)

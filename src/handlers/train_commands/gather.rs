@@ -231,7 +231,7 @@ async fn find_train(
     let Some(train) = train::select_train(&request.command, &states).map(|i| live[i].clone())
     else {
         if let Some(id) = request.train_id {
-            return Ok(Err(no_longer(ctx, id).await?));
+            return Ok(Err(no_longer(ctx, &request.repository, id).await?));
         }
         return Ok(Err(format!(
             "line `{}` has no train yet: nothing has boarded",
@@ -241,7 +241,7 @@ async fn find_train(
     if let Some(id) = request.train_id
         && id != train.id
     {
-        return Ok(Err(no_longer(ctx, id).await?));
+        return Ok(Err(no_longer(ctx, &request.repository, id).await?));
     }
     if let Some(expected) = &request.expect_version
         && let Some(refusal) = version_mismatch(&train, &line.name, expected)
@@ -279,9 +279,17 @@ fn version_core(text: &str) -> &str {
     text.trim_start_matches(|c: char| !c.is_ascii_digit())
 }
 
-/// Why a button's train can no longer be acted on.
-async fn no_longer(ctx: &TrainContext, train_id: i64) -> Result<String, JobError> {
-    Ok(match trains::get(&ctx.db, train_id).await? {
+/// Why a button's train can no longer be acted on. A train is looked up within the
+/// command's repository only: another repository's says nothing here.
+async fn no_longer(
+    ctx: &TrainContext,
+    repository: &crate::domain::ids::RepoFullName,
+    train_id: i64,
+) -> Result<String, JobError> {
+    let train = trains::get(&ctx.db, train_id)
+        .await?
+        .filter(|t| t.repository.eq_ignore_ascii_case(repository.as_ref()));
+    Ok(match train {
         Some(train) => format!(
             "that train ({}) is {} now; this button no longer applies",
             train.tag_name.as_deref().unwrap_or(&train.line),

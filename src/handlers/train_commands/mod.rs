@@ -241,7 +241,7 @@ async fn decide_and_prepare(
     let config = repo_config::current(
         &ctx.db,
         github,
-        &ctx.route_check(),
+        &ctx.config_reach(),
         request.installation,
         &request.repository,
         now,

@@ -11,6 +11,7 @@ use crate::domain::train::{CommandFacts, TrainCommand, TrainState, TrainView, Tr
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
 use crate::github::git::RefCreated;
+use crate::handlers::deployments;
 use crate::handlers::effects::comment_once;
 use crate::handlers::repo_config;
 use crate::handlers::trains::{TrainContext, draft_for};
@@ -128,7 +129,7 @@ impl ReleaseTrain {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             installation,
             repo,
             ctx.now(),
@@ -220,7 +221,7 @@ async fn released(
             repo_config::current(
                 &ctx.db,
                 github,
-                &ctx.route_check(),
+                &ctx.config_reach(),
                 installation,
                 &repo,
                 ctx.now(),
@@ -230,8 +231,25 @@ async fn released(
         None => None,
     };
     let config = config.as_ref().map(|c| &c.effective.config);
-    let automatic = config.map_or_else(Vec::new, |c| c.automatic_environments());
     let changelog = config.is_some_and(|c| c.changelog().is_some());
+    // The `auto` environments, decided by the same rules as a command.
+    let mut automatic = Vec::new();
+    if let (Some(config), Some(release)) = (
+        config,
+        crate::handlers::train_commands::deploy::release_of(train),
+    ) {
+        let environments = config.automatic_environments();
+        automatic = deployments::decide_automatic(
+            &ctx.db,
+            ctx.now(),
+            config,
+            &repo,
+            &release,
+            deployments::Standing::Released,
+            &environments,
+        )
+        .await?;
+    }
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let now = unit.now();
     if trains::transition(unit.conn(), train.id, from, TrainState::Released, now).await? {
@@ -245,8 +263,12 @@ async fn released(
             .await?;
         }
         // The `auto` environments' deployments are asked for in the same step.
-        crate::handlers::deployments::request_automatic(&mut unit, train, installation, &automatic)
-            .await?;
+        let occasion = deployments::Occasion {
+            key: train.id.to_string(),
+            why: "on publishing".into(),
+            surface: "trainyard",
+        };
+        deployments::apply_automatic(&mut unit, &repo, installation, &occasion, automatic).await?;
     }
     unit.commit().await
 }
@@ -279,7 +301,7 @@ async fn comment_released(
     let config = repo_config::current(
         &ctx.db,
         github,
-        &ctx.route_check(),
+        &ctx.config_reach(),
         installation,
         repo,
         ctx.now(),
@@ -460,7 +482,7 @@ impl DraftPublishedByHand {
         let config = repo_config::current(
             &ctx.db,
             github,
-            &ctx.route_check(),
+            &ctx.config_reach(),
             installation,
             repo,
             ctx.now(),

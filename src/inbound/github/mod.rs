@@ -18,6 +18,13 @@ use payload::Parsed;
 
 /// GitHub delivers at most 25 MB; anything larger is not a GitHub delivery.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// What this route answers while its integration is not configured: the integration, and
+/// the settings it needs.
+pub const NOT_CONFIGURED: (&str, &str) = (
+    "the GitHub App",
+    "TRAINYARD_GITHUB_APP_ID, TRAINYARD_GITHUB_PRIVATE_KEY and TRAINYARD_GITHUB_WEBHOOK_SECRET",
+);
 /// Delivery ids are GUIDs; this bounds what we store as a key.
 const MAX_DELIVERY_ID_LEN: usize = 100;
 
@@ -71,10 +78,8 @@ async fn receive_delivery(
     verified: bool,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
     if state.settings.github.is_none() {
-        return Err(HttpError::not_configured(
-            "the GitHub App",
-            "TRAINYARD_GITHUB_APP_ID, TRAINYARD_GITHUB_PRIVATE_KEY and TRAINYARD_GITHUB_WEBHOOK_SECRET",
-        ));
+        let (integration, needed) = NOT_CONFIGURED;
+        return Err(HttpError::not_configured(integration, needed));
     }
     if !verified {
         return Err(HttpError::new(

@@ -422,6 +422,7 @@ struct DeploymentStatusPayload {
     deployment: DeploymentId,
     repository: Repo,
     installation: Option<InstallationRef>,
+    sender: Option<User>,
 }
 
 #[derive(Deserialize)]
@@ -445,6 +446,7 @@ struct StatusBody {
     environment_url: Option<String>,
     log_url: Option<String>,
     target_url: Option<String>,
+    creator: Option<User>,
 }
 
 fn deployment_status(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
@@ -466,6 +468,7 @@ fn deployment_status(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         sha: p.deployment.sha,
         git_ref: p.deployment.git_ref,
         creator: p.deployment.creator.map(Actor::from),
+        reported_by: s.creator.or(p.sender).map(Actor::from),
     }))
 }
 

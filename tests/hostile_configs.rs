@@ -1,0 +1,111 @@
+//! A repository's configuration is untrusted input: through the real HTTP entry, on the
+//! stateful fake GitHub, configurations built to exhaust memory are refused when read (naming
+//! the key, the last good one staying in force) or cut while rendering, and the bot goes on
+//! answering and moving drafts.
+
+mod harness;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use trainyard::domain::notes::render::RELEASE_BODY_LIMIT;
+
+use harness::TestDb;
+use harness::bot::TestBot;
+
+const GOOD: &str = "trains:\n  lines:\n    - name: main\n      branch: master\n";
+
+/// `GOOD` with `count` replacers, each repeating what `search` matches eight times.
+fn with_replacers(search: &str, count: usize) -> String {
+    let mut text = format!("{GOOD}notes:\n  replacers:\n");
+    for _ in 0..count {
+        text.push_str(&format!(
+            "    - search: '{search}'\n      replace: '$&$&$&$&$&$&$&$&'\n"
+        ));
+    }
+    text
+}
+
+/// A push to the default branch changes `.github/trainyard.yml` to `text`; returns what
+/// trainyard wrote on the pushed commit.
+async fn push_config(bot: &TestBot, text: &str) -> Vec<String> {
+    bot.github.set_config(text);
+    let before = bot.github.commit_comments().len();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let mut push: Value = serde_json::from_str(&fixture).expect("json");
+    push["commits"][0]["modified"] = json!([".github/trainyard.yml"]);
+    push["head_commit"]["modified"] = json!([".github/trainyard.yml"]);
+    assert_eq!(bot.deliver("push", &push).await, StatusCode::ACCEPTED);
+    bot.run_jobs().await;
+    bot.github.commit_comments()[before..]
+        .iter()
+        .map(|(_, body)| body.clone())
+        .collect()
+}
+
+/// The open train's draft body.
+fn draft_body(bot: &TestBot) -> String {
+    let drafts = bot.github.drafts();
+    assert_eq!(drafts.len(), 1, "{drafts:?}");
+    drafts[0]["body"].as_str().expect("body").to_owned()
+}
+
+async fn a_replacer_bomb_is_refused_with_its_key_and_drafts_still_move(test: TestDb) {
+    let bot = TestBot::start(&test, GOOD).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    assert!(draft_body(&bot).contains("Add the departure board (#1)"));
+
+    // Twelve replacers, each repeating the whole body eight times: 8^12 times the notes.
+    let said = push_config(&bot, &with_replacers("/[\\s\\S]+/", 12)).await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("the last good one stays in force"),
+        "{said:?}"
+    );
+    assert!(said[0].contains("notes.replacers[1]"), "{said:?}");
+    let refused = bot.events_of("config_refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+
+    // The bot goes on: the next merge moves the draft under the last good configuration.
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    let body = draft_body(&bot);
+    assert!(body.contains("Fix the clock (#2)"), "{body}");
+    assert!(body.chars().count() < 1_000, "{}", body.len());
+}
+
+async fn a_bomb_the_sample_misses_is_cut_while_rendering(test: TestDb) {
+    // Each replacer repeats everything from a word only a pull request's title has: nothing
+    // in the sample it is tried on when read, so it is accepted, and cut while rendering.
+    let config = with_replacers("/BOOM[\\s\\S]*/", 12);
+    let bot = TestBot::start(&test, &config).await;
+    bot.merge(1, "BOOM goes the departure board", &["release"])
+        .await;
+    bot.run_jobs().await;
+    let body = draft_body(&bot);
+    assert!(
+        body.chars().count() <= RELEASE_BODY_LIMIT,
+        "{} characters",
+        body.chars().count()
+    );
+    assert!(
+        body.contains("BOOM goes the departure board"),
+        "{}",
+        &body[..200]
+    );
+
+    // The bot still answers a command on the same repository.
+    bot.comment("rick", 7, "/release status").await;
+    bot.run_jobs().await;
+    let answer = bot.github.bot_comments_on(7).pop().unwrap_or_default();
+    assert!(answer.contains("#1"), "{answer}");
+}
+
+on_both_backends!(
+    a_replacer_bomb_is_refused_with_its_key_and_drafts_still_move,
+    a_bomb_the_sample_misses_is_cut_while_rendering,
+);
