@@ -125,7 +125,8 @@ impl Driver {
             .await;
     }
 
-    pub async fn click(&self, css: &str) {
+    /// The id of the element `css` finds.
+    async fn element(&self, css: &str) -> String {
         let element = self
             .call(
                 "POST",
@@ -133,7 +134,11 @@ impl Driver {
                 serde_json::json!({"using": "css selector", "value": css}),
             )
             .await;
-        let id = element[ELEMENT].as_str().expect("an element").to_owned();
+        element[ELEMENT].as_str().expect("an element").to_owned()
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
         self.call(
             "POST",
             &format!("/element/{id}/click"),
@@ -144,14 +149,7 @@ impl Driver {
 
     /// Types `text` into the field `css` finds.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self
-            .call(
-                "POST",
-                "/element",
-                serde_json::json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        let id = element[ELEMENT].as_str().expect("an element").to_owned();
+        let id = self.element(css).await;
         self.call(
             "POST",
             &format!("/element/{id}/value"),

@@ -783,11 +783,11 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
     }
     // The App's installations the signed-in person can reach with their own token, and
     // their repositories: installation 1 holds the repository, reachable by its collaborators.
+    let reaches = s
+        .token_user
+        .as_ref()
+        .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
     if method == "GET" && path == "/user/installations" {
-        let reaches = s
-            .token_user
-            .as_ref()
-            .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
         let installations: Vec<Value> = if reaches {
             vec![json!({"id": 1, "account": {"login": REPO.split('/').next().unwrap_or_default()}})]
         } else {
@@ -798,10 +798,6 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         );
     }
     if method == "GET" && path == "/user/installations/1/repositories" {
-        let reaches = s
-            .token_user
-            .as_ref()
-            .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
         let repositories: Vec<Value> = if reaches {
             vec![json!({"full_name": REPO})]
         } else {

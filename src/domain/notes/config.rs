@@ -783,16 +783,13 @@ impl NotesKeys {
             long(key, text, bounds::TEMPLATE_CHARS)?;
         }
         for (i, r) in self.replacers.iter().flatten().enumerate() {
-            long(
-                &format!("replacers[{i}].search"),
-                &Some(r.search.clone()),
-                bounds::TEMPLATE_CHARS,
-            )?;
-            long(
-                &format!("replacers[{i}].replace"),
-                &Some(r.replace.clone()),
-                bounds::TEMPLATE_CHARS,
-            )?;
+            for (key, text) in [("search", &r.search), ("replace", &r.replace)] {
+                long(
+                    &format!("replacers[{i}].{key}"),
+                    &Some(text.clone()),
+                    bounds::TEMPLATE_CHARS,
+                )?;
+            }
         }
         Ok(())
     }
