@@ -9,6 +9,10 @@ use serde::Deserialize;
 
 use crate::domain::notes::template::regex_from_setting;
 
+/// Patterns one rule may have in each of `files`, `branch`, `title` and `body` (a
+/// configuration is untrusted input).
+pub const MAX_PATTERNS: usize = 100;
+
 /// One rule as written.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -58,7 +62,7 @@ impl AutolabelRule {
         if keys.label.trim().is_empty() {
             return Err(bad("label", "must name a label".into()));
         }
-        let most = crate::domain::notes::config::bounds::PATTERNS;
+        let most = MAX_PATTERNS;
         for (key, patterns) in [
             ("files", &keys.files),
             ("branch", &keys.branch),

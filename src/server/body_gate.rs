@@ -26,8 +26,16 @@ pub const BODY_GRACE: Duration = Duration::from_secs(1);
 /// After [`BODY_GRACE`], a body must have arrived at this many bytes a second on average.
 pub const MIN_BODY_RATE: u64 = 1024;
 
-/// What one client address may hold of the budget: a quarter of the bodies read at once, and
-/// half of the large-body bytes (or one large body, whichever is more).
+/// A body still arriving after this long is slow: it counts against its client's share.
+pub const SLOW_AFTER: Duration = Duration::from_millis(250);
+/// A client one of whose bodies was cut for being slow (past its share of slow bodies, or
+/// under the minimum rate) is held to its share of bodies in all for this long after the
+/// last such cut.
+const PENALTY: Duration = Duration::from_secs(10);
+
+/// What one client address may hold of the budget: any number of bodies that arrive
+/// quickly (GitHub's bursts), but at most a quarter of the bodies read at once among those
+/// still arriving after [`SLOW_AFTER`]; and half of the large-body bytes (or one large body).
 const PEER_BODIES_SHARE: usize = 4;
 const PEER_LARGE_SHARE: usize = 2;
 
@@ -49,7 +57,17 @@ pub struct BodyBudget {
 #[derive(Debug, Clone, Copy, Default)]
 struct PeerUse {
     bodies: usize,
+    /// Of them, those still arriving after [`SLOW_AFTER`].
+    slow: usize,
     large_kib: usize,
+    /// Until then the address is held to its share of bodies in all.
+    penalized_until: Option<Instant>,
+}
+
+impl PeerUse {
+    fn penalized(&self, now: Instant) -> bool {
+        self.penalized_until.is_some_and(|until| until > now)
+    }
 }
 
 impl BodyBudget {
@@ -83,44 +101,90 @@ impl BodyBudget {
     }
 
     /// Takes `client`'s share for one body of `large_kib` large-body KiB; `None` when the
-    /// address already holds its share.
+    /// address already holds its share (of large bodies, or of all bodies while it is
+    /// penalized for slow ones).
     fn take_share(&self, client: Option<IpAddr>, large_kib: usize) -> Option<PeerShare> {
         let Some(address) = client else {
-            return Some(PeerShare(None));
+            return Some(PeerShare {
+                held: None,
+                slow: false,
+            });
         };
+        let now = Instant::now();
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|_, held| held.bodies > 0 || held.penalized(now));
         let held = peers.entry(address).or_default();
         // One body of any size the route takes is always the address's (the whole budget
         // still bounds it); beyond that, its share.
-        if held.bodies >= self.peer_bodies
-            || (large_kib > 0
-                && held.large_kib > 0
-                && held.large_kib + large_kib > self.peer_large_kib)
-        {
-            if held.bodies == 0 {
+        let over_large =
+            large_kib > 0 && held.large_kib > 0 && held.large_kib + large_kib > self.peer_large_kib;
+        if over_large || (held.penalized(now) && held.bodies >= self.peer_bodies) {
+            if held.bodies == 0 && !held.penalized(now) {
                 peers.remove(&address);
             }
             return None;
         }
         held.bodies += 1;
         held.large_kib += large_kib;
-        Some(PeerShare(Some((self.clone(), address, large_kib))))
+        Some(PeerShare {
+            held: Some((self.clone(), address, large_kib)),
+            slow: false,
+        })
     }
 }
 
 /// A client address's share of the budget, given back when the body is read.
-struct PeerShare(Option<(BodyBudget, IpAddr, usize)>);
+struct PeerShare {
+    held: Option<(BodyBudget, IpAddr, usize)>,
+    /// Counted among the address's slow bodies.
+    slow: bool,
+}
+
+impl PeerShare {
+    /// The body is still arriving after [`SLOW_AFTER`]: counted among its address's slow
+    /// ones; `false` (and the address penalized) when it already has its share of those.
+    fn turn_slow(&mut self) -> bool {
+        let Some((budget, address, _)) = &self.held else {
+            return true;
+        };
+        let mut peers = budget.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(held) = peers.get_mut(address) else {
+            return true;
+        };
+        if held.slow >= budget.peer_bodies {
+            held.penalized_until = Some(Instant::now() + PENALTY);
+            return false;
+        }
+        held.slow += 1;
+        self.slow = true;
+        true
+    }
+
+    /// The body was cut for arriving too slowly: its address is held to its share.
+    fn penalize(&self) {
+        let Some((budget, address, _)) = &self.held else {
+            return;
+        };
+        let mut peers = budget.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = peers.get_mut(address) {
+            held.penalized_until = Some(Instant::now() + PENALTY);
+        }
+    }
+}
 
 impl Drop for PeerShare {
     fn drop(&mut self) {
-        let Some((budget, address, large_kib)) = self.0.take() else {
+        let Some((budget, address, large_kib)) = self.held.take() else {
             return;
         };
         let mut peers = budget.peers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(held) = peers.get_mut(&address) {
             held.bodies = held.bodies.saturating_sub(1);
             held.large_kib = held.large_kib.saturating_sub(large_kib);
-            if held.bodies == 0 {
+            if self.slow {
+                held.slow = held.slow.saturating_sub(1);
+            }
+            if held.bodies == 0 && !held.penalized(Instant::now()) {
                 peers.remove(&address);
             }
         }
@@ -181,7 +245,7 @@ pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Re
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let client = gate.budget.client(request.headers(), peer);
-    let Some(_share) = gate.budget.take_share(client, large_kib) else {
+    let Some(mut share) = gate.budget.take_share(client, large_kib) else {
         return busy("this address has too many request bodies being read");
     };
     let Ok(_reading) = gate.budget.bodies.try_acquire() else {
@@ -201,10 +265,14 @@ pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Re
     };
 
     let (parts, body) = request.into_parts();
-    let bytes = match read_at_a_rate(body, gate.max_bytes).await {
+    let bytes = match read_at_a_rate(body, gate.max_bytes, &mut share).await {
         Ok(bytes) => bytes,
         Err(Unread::TooLarge) => return too_large(gate.max_bytes),
+        Err(Unread::OverShare) => {
+            return busy("this address has too many slow request bodies being read");
+        }
         Err(Unread::TooSlow) => {
+            share.penalize();
             return HttpError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!("the request body arrived slower than {MIN_BODY_RATE} bytes a second"),
@@ -225,18 +293,40 @@ pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Re
 enum Unread {
     TooLarge,
     TooSlow,
+    /// Still arriving after [`SLOW_AFTER`] while its address had its share of such bodies.
+    OverShare,
     CutOff,
 }
 
 /// Reads `body` (at most `max_bytes`), as long as it keeps arriving: after [`BODY_GRACE`]
 /// it must have come at [`MIN_BODY_RATE`] on average, so a client trickling a byte now and
-/// then holds its permit for about a second, not the whole request deadline.
-async fn read_at_a_rate(mut body: Body, max_bytes: usize) -> Result<Bytes, Unread> {
+/// then holds its permit for about a second, not the whole request deadline; and once it has
+/// taken [`SLOW_AFTER`] it counts against its address's share (`share`), or is cut.
+async fn read_at_a_rate(
+    mut body: Body,
+    max_bytes: usize,
+    share: &mut PeerShare,
+) -> Result<Bytes, Unread> {
     let started = Instant::now();
+    let slow_at = started + SLOW_AFTER;
+    let mut slow = false;
     let mut read = Vec::new();
     loop {
         let allowed = BODY_GRACE + Duration::from_millis(read.len() as u64 * 1000 / MIN_BODY_RATE);
-        let frame = match tokio::time::timeout_at((started + allowed).into(), body.frame()).await {
+        let rate_deadline = started + allowed;
+        let deadline = if slow {
+            rate_deadline
+        } else {
+            rate_deadline.min(slow_at)
+        };
+        let frame = match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+            Err(_) if !slow && Instant::now() >= slow_at && Instant::now() < rate_deadline => {
+                if !share.turn_slow() {
+                    return Err(Unread::OverShare);
+                }
+                slow = true;
+                continue;
+            }
             Err(_) => return Err(Unread::TooSlow),
             Ok(None) => break,
             Ok(Some(Err(_))) => return Err(Unread::CutOff),
@@ -247,6 +337,12 @@ async fn read_at_a_rate(mut body: Body, max_bytes: usize) -> Result<Bytes, Unrea
                 return Err(Unread::TooLarge);
             }
             read.extend_from_slice(&data);
+        }
+        if !slow && Instant::now() >= slow_at {
+            if !share.turn_slow() {
+                return Err(Unread::OverShare);
+            }
+            slow = true;
         }
     }
     Ok(Bytes::from(read))
@@ -282,20 +378,35 @@ mod tests {
     }
 
     #[test]
-    fn one_address_holds_at_most_its_share() {
+    fn an_address_is_held_to_its_share_of_slow_bodies_and_then_of_all() {
         let budget = budget(8, 64, None);
         let crowd: Option<IpAddr> = "127.0.0.2".parse().ok();
-        let held: Vec<PeerShare> = (0..2).filter_map(|_| budget.take_share(crowd, 0)).collect();
-        assert_eq!(held.len(), 2);
-        assert!(budget.take_share(crowd, 0).is_none(), "a quarter of 8");
-        assert!(budget.take_share("127.0.0.1".parse().ok(), 0).is_some());
+        // Quick bodies: any number (a burst of GitHub's deliveries).
+        let mut held: Vec<PeerShare> = (0..6).filter_map(|_| budget.take_share(crowd, 0)).collect();
+        assert_eq!(held.len(), 6);
+        // Slow ones: a quarter of 8; the third is refused and the address penalized.
+        assert!(held[0].turn_slow());
+        assert!(held[1].turn_slow());
+        assert!(!held[2].turn_slow(), "over its share of slow bodies");
+        assert!(
+            budget.take_share(crowd, 0).is_none(),
+            "held to its share in all"
+        );
+        assert!(
+            budget.take_share("127.0.0.1".parse().ok(), 0).is_some(),
+            "others go on"
+        );
+        held.truncate(1);
+        assert!(
+            budget.take_share(crowd, 0).is_some(),
+            "under its share again"
+        );
         drop(held);
-        assert!(budget.take_share(crowd, 0).is_some(), "given back");
-        // Large bodies: half the budget each, so one of GitHub's 25 MiB fits, three do not.
+        // Large bodies: half the budget each, so one of GitHub's 25 MiB fits, two do not.
         let big = 25 * 1024;
-        let first = budget.take_share(crowd, big);
+        let first = budget.take_share("10.0.0.8".parse().ok(), big);
         assert!(first.is_some());
-        assert!(budget.take_share(crowd, big).is_none());
+        assert!(budget.take_share("10.0.0.8".parse().ok(), big).is_none());
         assert!(budget.take_share("10.0.0.9".parse().ok(), big).is_some());
     }
 
@@ -324,8 +435,12 @@ mod tests {
             Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), n + 1))
         });
         let started = Instant::now();
+        let mut share = PeerShare {
+            held: None,
+            slow: false,
+        };
         assert_eq!(
-            read_at_a_rate(Body::from_stream(trickle), 1024).await,
+            read_at_a_rate(Body::from_stream(trickle), 1024, &mut share).await,
             Err(Unread::TooSlow)
         );
         let took = started.elapsed();
@@ -337,7 +452,7 @@ mod tests {
         let steady = futures::stream::iter(
             (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'y'; 512]))),
         );
-        let read = read_at_a_rate(Body::from_stream(steady), 64 * 1024).await;
+        let read = read_at_a_rate(Body::from_stream(steady), 64 * 1024, &mut share).await;
         assert_eq!(read.map(|b| b.len()), Ok(32 * 1024));
     }
 }

@@ -586,10 +586,9 @@ pub mod bounds {
     pub const REPLACERS: usize = 50;
     /// Categories.
     pub const CATEGORIES: usize = 100;
-    /// Autolabeler rules.
+    /// Autolabeler rules (each with at most
+    /// [`crate::domain::autolabel::MAX_PATTERNS`] patterns per key).
     pub const AUTOLABELER_RULES: usize = 100;
-    /// Patterns in one autolabeler rule's `files`, `branch`, `title` or `body`.
-    pub const PATTERNS: usize = 100;
     /// Characters of `template`, `header` or `footer`.
     pub const BODY_TEMPLATE_CHARS: usize = 20_000;
     /// Characters of any other template, a separator, or a replacer's search or replacement.
