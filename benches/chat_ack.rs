@@ -149,6 +149,8 @@ async fn seed(db: &Db) {
                 merge_sha: None,
                 merged_at: Some("2026-11-27T09:00:00Z"),
                 labels: &labels,
+                body: "",
+                changed_files: None,
             },
             0,
         )

@@ -22,6 +22,8 @@ fn pr(number: u64) -> Boarding<'static> {
         merge_sha: Some("abc"),
         merged_at: Some("2026-11-27T09:00:00Z"),
         labels: &[],
+        body: "",
+        changed_files: None,
     }
 }
 

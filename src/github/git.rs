@@ -48,6 +48,9 @@ pub struct PullRequestFacts {
     /// Its labels' names.
     #[serde(deserialize_with = "label_names", default)]
     pub labels: Vec<String>,
+    /// Its body, if any.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 fn base_ref<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

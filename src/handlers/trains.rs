@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::SharedClock;
 use crate::domain::event::{PullRequestAction, PullRequestEvent};
 use crate::domain::ids::RepoFullName;
+use crate::domain::notes::categorize::Categorizer;
 use crate::domain::notes::changes::{Author, PullRequest};
 use crate::domain::notes::releases::{self, ReleaseSummary};
 use crate::domain::notes::render::{self, CalendarVersioning, DraftInputs};
@@ -94,12 +95,12 @@ impl BackgroundJob for BoardPullRequest {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let github = ctx.github()?;
-        let mut plans = self.plan_lines(&ctx, github).await?;
+        let (mut plans, files) = self.plan_lines(&ctx, github).await?;
         plans.extend(self.plan_hotfixes(&ctx).await?);
         if plans.is_empty() {
             return Ok(());
         }
-        self.apply(&ctx, plans).await
+        self.apply(&ctx, plans, files.as_deref()).await
     }
 }
 
@@ -121,12 +122,14 @@ enum BoardingPlan {
 
 impl BoardPullRequest {
     /// Decides, for each configured line, whether the pull request boards or leaves: reads
-    /// only (the store, and GitHub for path-scoped lines and frozen ranges).
+    /// only (the store, and GitHub for path-scoped lines and frozen ranges). Also returns the
+    /// pull request's changed files when a line or the notes use them: read once, at most,
+    /// for all lines and kept with the passenger.
     async fn plan_lines(
         &self,
         ctx: &TrainContext,
         github: &GitHubClient,
-    ) -> Result<Vec<BoardingPlan>, JobError> {
+    ) -> Result<(Vec<BoardingPlan>, Option<Vec<String>>), JobError> {
         let (event, repo, pr) = (
             &self.event,
             &self.event.repository,
@@ -143,14 +146,26 @@ impl BoardPullRequest {
         .await?;
         let default_branch = event.default_branch.as_deref().unwrap_or("main");
         let mut plans = Vec::new();
+        let mut read_files: Option<Vec<String>> = None;
         for line in config.effective.config.lines() {
             let rules = BoardingRules::of(&line, default_branch);
-            let files = if rules.paths.is_empty() || pr.base_ref != rules.branch {
+            let on_line = pr.merged && pr.base_ref == rules.branch;
+            let notes_read_files = config
+                .effective
+                .config
+                .line_notes(&line.name)
+                .is_ok_and(|notes| Categorizer::new(&notes.categories).needs_changed_files());
+            if read_files.is_none() && on_line && (!rules.paths.is_empty() || notes_read_files) {
+                read_files = Some(
+                    github
+                        .pull_request_files(self.installation, repo, pr.number)
+                        .await?,
+                );
+            }
+            let files = if rules.paths.is_empty() {
                 Vec::new()
             } else {
-                github
-                    .pull_request_files(self.installation, repo, pr.number)
-                    .await?
+                read_files.clone().unwrap_or_default()
             };
             let decision = train::boarding(
                 &rules,
@@ -183,7 +198,7 @@ impl BoardPullRequest {
                 (Boarding::Stays(_), None) => {}
             }
         }
-        Ok(plans)
+        Ok((plans, read_files))
     }
 
     /// A late label on a PR merged before the cut boards the line's frozen train when its
@@ -255,8 +270,14 @@ impl BoardPullRequest {
     }
 
     /// Boards and leaves, records the events and enqueues the draft refreshes, together.
-    async fn apply(&self, ctx: &TrainContext, plans: Vec<BoardingPlan>) -> Result<(), JobError> {
+    async fn apply(
+        &self,
+        ctx: &TrainContext,
+        plans: Vec<BoardingPlan>,
+        files: Option<&[String]>,
+    ) -> Result<(), JobError> {
         let (event, repo) = (&self.event, &self.event.repository);
+        let row = boarding_row(event, files);
         let number = event.pull_request.number;
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
         let now = unit.now();
@@ -270,14 +291,14 @@ impl BoardPullRequest {
                     train
                 }
                 BoardingPlan::Board(train) => {
-                    if trains::board(unit.conn(), train.id, &boarding_row(event), now).await? {
+                    if trains::board(unit.conn(), train.id, &row, now).await? {
                         unit.announce(&train, &boarded(event)).await?;
                     }
                     train
                 }
                 BoardingPlan::BoardOpen { line, branch } => {
                     let train = trains::open_train(unit.conn(), repo, &line, &branch, now).await?;
-                    if trains::board(unit.conn(), train.id, &boarding_row(event), now).await? {
+                    if trains::board(unit.conn(), train.id, &row, now).await? {
                         unit.announce(&train, &boarded(event)).await?;
                         tracing::info!(%repo, number, %line, train = train.id, "pull request boarded");
                     }
@@ -342,7 +363,10 @@ fn boarded(event: &PullRequestEvent) -> TrainEvent {
     }
 }
 
-fn boarding_row(event: &PullRequestEvent) -> trains::Boarding<'_> {
+fn boarding_row<'a>(
+    event: &'a PullRequestEvent,
+    changed_files: Option<&'a [String]>,
+) -> trains::Boarding<'a> {
     let pr = &event.pull_request;
     trains::Boarding {
         number: pr.number,
@@ -351,6 +375,8 @@ fn boarding_row(event: &PullRequestEvent) -> trains::Boarding<'_> {
         merge_sha: pr.merge_commit_sha.as_deref(),
         merged_at: pr.merged_at.as_deref(),
         labels: &pr.labels,
+        body: pr.body.as_deref().unwrap_or_default(),
+        changed_files,
     }
 }
 
@@ -366,7 +392,7 @@ pub fn passenger_pull_requests(
         .map(|p| PullRequest {
             number: p.number as u64,
             title: p.title.clone(),
-            body: String::new(),
+            body: p.body.clone(),
             url: format!("{server_url}/{repo}/pull/{}", p.number),
             author: p.author.as_ref().map(|login| Author {
                 login: login.clone(),
@@ -379,7 +405,7 @@ pub fn passenger_pull_requests(
             head_ref_name: String::new(),
             base_repository: repo.to_string(),
             merge_commit: p.merge_sha.clone(),
-            changed_files: Vec::new(),
+            changed_files: p.files(),
         })
         .collect()
 }

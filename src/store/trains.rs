@@ -69,6 +69,22 @@ pub struct PassengerRow {
     pub merged_at: Option<String>,
     /// Labels, JSON array.
     pub labels: String,
+    /// Body (bounded), for `$BODY`.
+    #[sqlx(default)]
+    pub body: String,
+    /// Changed files, JSON array; `None` when they were not read at boarding.
+    #[sqlx(default)]
+    pub changed_files: Option<String>,
+}
+
+impl PassengerRow {
+    /// The changed files read at boarding (empty when they were not read).
+    pub fn files(&self) -> Vec<String> {
+        self.changed_files
+            .as_deref()
+            .and_then(|files| serde_json::from_str(files).ok())
+            .unwrap_or_default()
+    }
 }
 
 const TRAIN_COLUMNS: &str = "id, repository, line, kind, state, branch, version, tag_name, \
@@ -199,7 +215,14 @@ pub struct Boarding<'a> {
     pub merged_at: Option<&'a str>,
     /// Labels.
     pub labels: &'a [String],
+    /// Body (cut to [`MAX_BODY_CHARS`] when stored).
+    pub body: &'a str,
+    /// Changed files, when they were read (`None` keeps what is stored).
+    pub changed_files: Option<&'a [String]>,
 }
+
+/// How much of a pull request's body a passenger keeps (GitHub's own limit on a body).
+pub const MAX_BODY_CHARS: usize = 65_536;
 
 /// Puts a pull request on a train (again: its details are refreshed). True when it was not
 /// on board before.
@@ -219,11 +242,13 @@ pub async fn board(
     .await?;
     sqlx::query(
         "INSERT INTO train_pull_requests \
-         (train_id, number, title, author, merge_sha, merged_at, labels, boarded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         (train_id, number, title, author, merge_sha, merged_at, labels, boarded_at, body, \
+         changed_files) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (train_id, number) DO UPDATE SET title = excluded.title, \
          author = excluded.author, merge_sha = excluded.merge_sha, \
-         merged_at = excluded.merged_at, labels = excluded.labels",
+         merged_at = excluded.merged_at, labels = excluded.labels, body = excluded.body, \
+         changed_files = COALESCE(excluded.changed_files, train_pull_requests.changed_files)",
     )
     .bind(train_id)
     .bind(pr.number as i64)
@@ -233,6 +258,11 @@ pub async fn board(
     .bind(pr.merged_at)
     .bind(labels)
     .bind(now)
+    .bind(pr.body.chars().take(MAX_BODY_CHARS).collect::<String>())
+    .bind(
+        pr.changed_files
+            .map(|files| serde_json::to_string(files).unwrap_or_else(|_| "[]".to_owned())),
+    )
     .execute(&mut *conn)
     .await?;
     touch(&mut *conn, train_id, now).await?;
@@ -267,8 +297,8 @@ async fn touch(conn: &mut AnyConnection, train_id: i64, now: i64) -> Result<(), 
 /// The pull requests on a train, by number.
 pub async fn passengers(db: &Db, train_id: i64) -> Result<Vec<PassengerRow>, StoreError> {
     Ok(sqlx::query_as::<_, PassengerRow>(
-        "SELECT number, title, author, merge_sha, merged_at, labels FROM train_pull_requests \
-         WHERE train_id = $1 ORDER BY number",
+        "SELECT number, title, author, merge_sha, merged_at, labels, body, changed_files \
+         FROM train_pull_requests WHERE train_id = $1 ORDER BY number",
     )
     .bind(train_id)
     .fetch_all(db.pool())

@@ -227,6 +227,8 @@ pub(super) async fn include_moving_target(
         merge_sha: Some(merge_sha),
         merged_at: pr.merged_at.as_deref(),
         labels: &pr.labels,
+        body: pr.body.as_deref().unwrap_or_default(),
+        changed_files: None,
     };
     trains::board(unit.conn(), train.id, &boarding, now).await?;
     let event = TrainEvent::TargetMoved {
@@ -319,6 +321,7 @@ pub(super) async fn reject(
     .await?;
     for p in &facts.passengers {
         let labels: Vec<String> = serde_json::from_str(&p.labels).unwrap_or_default();
+        let files = p.changed_files.as_ref().map(|_| p.files());
         let boarding = Boarding {
             number: p.number as u64,
             title: &p.title,
@@ -326,6 +329,8 @@ pub(super) async fn reject(
             merge_sha: p.merge_sha.as_deref(),
             merged_at: p.merged_at.as_deref(),
             labels: &labels,
+            body: &p.body,
+            changed_files: files.as_deref(),
         };
         trains::board(unit.conn(), next.id, &boarding, now).await?;
     }
@@ -361,6 +366,8 @@ pub(super) async fn include(
         merge_sha: pr.merge_commit_sha.as_deref(),
         merged_at: pr.merged_at.as_deref(),
         labels: &pr.labels,
+        body: pr.body.as_deref().unwrap_or_default(),
+        changed_files: None,
     };
     if trains::board(unit.conn(), train.id, &boarding, now).await? {
         let title = pr.title.clone();
