@@ -112,16 +112,28 @@ pub async fn run(
                 .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e))?;
             (config, Some(path.display().to_string()))
         }
+        // The server's own loader: the organisation's file when the repository has none,
+        // `_extends` followed (within TRAINYARD_EXTENDS_REPOSITORIES) and merged.
         None => {
-            match crate::handlers::repo_config::config_file(&github, installation, &repo)
+            let reach = crate::handlers::chat_routes::ConfigReach::default()
+                .extending(settings.extends_repositories.clone());
+            match crate::handlers::repo_config::read_config(&github, &reach, installation, &repo)
                 .await
                 .map_err(|e| explain(e, &repo, None))?
             {
-                Some((path, file)) => (
-                    RepoConfig::from_file(path, &file.text)
-                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?,
-                    Some(path.to_owned()),
-                ),
+                Some((path, Ok(resolved))) => {
+                    let config = RepoConfig::from_file(path, &resolved.text)
+                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?;
+                    let source = if resolved.sources.is_empty() {
+                        path.to_owned()
+                    } else {
+                        format!("{path}, extending {}", resolved.sources.join(", "))
+                    };
+                    (config, Some(source))
+                }
+                Some((path, Err((_, reason)))) => {
+                    bail!("{repo}: {path} cannot be used: {reason}")
+                }
                 None => Default::default(),
             }
         }

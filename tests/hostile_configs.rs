@@ -105,7 +105,33 @@ async fn a_bomb_the_sample_misses_is_cut_while_rendering(test: TestDb) {
     assert!(answer.contains("#1"), "{answer}");
 }
 
+/// The notice of a refused configuration is a recorded effect: GitHub failing the first
+/// comment on the commit (`strike`: before or after writing it) leaves exactly one comment
+/// and one notice in the channels, told by the retry.
+async fn told_once_when_the_first_comment_fails(
+    test: TestDb,
+    strike: harness::fake_github::Strike,
+) {
+    let bot = TestBot::start(&test, GOOD).await;
+    bot.github.fail_next("POST", "/commits/", strike, 1);
+    let said = push_config(&bot, &with_replacers("/[\\s\\S]+/", 12)).await;
+    assert_eq!(said.len(), 1, "{strike:?}: {said:?}");
+    assert!(said[0].contains("notes.replacers[1]"), "{said:?}");
+    let refused = bot.events_of("config_refused").await;
+    assert_eq!(refused.len(), 1, "{strike:?}: {refused:?}");
+}
+
+async fn a_refusal_is_told_when_the_first_comment_failed_before_github_wrote_it(test: TestDb) {
+    told_once_when_the_first_comment_fails(test, harness::fake_github::Strike::Before).await;
+}
+
+async fn a_refusal_is_told_once_when_the_first_answer_was_lost(test: TestDb) {
+    told_once_when_the_first_comment_fails(test, harness::fake_github::Strike::After).await;
+}
+
 on_both_backends!(
     a_replacer_bomb_is_refused_with_its_key_and_drafts_still_move,
     a_bomb_the_sample_misses_is_cut_while_rendering,
+    a_refusal_is_told_when_the_first_comment_failed_before_github_wrote_it,
+    a_refusal_is_told_once_when_the_first_answer_was_lost,
 );

@@ -456,3 +456,48 @@ async fn the_notes_command_shows_githubs_notes_for_a_release_yml() {
     assert_eq!(asked[0]["previous_tag_name"], "v1.0.0");
     assert_eq!(asked[0]["target_commitish"], "main");
 }
+
+/// `trainyard notes` reads the configuration as the server does: a repository's
+/// `_extends: .github` brings in the organisation's file (and a repository with no file of
+/// its own uses the organisation's), so the preview is what the train's draft will say.
+#[tokio::test]
+async fn the_notes_command_follows_extends_as_the_server_does() {
+    use base64::Engine as _;
+    let file = |text: &str, sha: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "sha": sha,
+            "content": base64::engine::general_purpose::STANDARD.encode(text),
+        }))
+    };
+    let org = "template: 'Organisation notes: $CHANGES'\nname-template: 'Org v$RESOLVED_VERSION'\n";
+    for own in [Some("_extends: .github\n"), None] {
+        let server = fake_github(History::new(2)).await;
+        if let Some(own) = own {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/repos/{REPO}/contents/.github/release-drafter.yml"
+                )))
+                .respond_with(file(own, "own-1"))
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("GET"))
+            .and(path(
+                "/repos/acme/.github/contents/.github/release-drafter.yml",
+            ))
+            .respond_with(file(org, "org-1"))
+            .mount(&server)
+            .await;
+        let (ok, out, err) = cli(
+            &server,
+            &["--repo", REPO, "--from", "v1.0.0", "--to", "main"],
+            Some("t"),
+        );
+        assert!(ok, "stderr: {err}");
+        assert!(out.contains("Organisation notes: "), "{own:?}: {out}");
+        assert!(
+            out.contains("acme/.github:.github/release-drafter.yml"),
+            "{own:?}: the configuration line names the organisation's file: {out}"
+        );
+    }
+}

@@ -374,6 +374,40 @@ impl GitHubClient {
         }
     }
 
+    /// Whether a comment on `commit` contains `marker` (looked for in its first thousand).
+    pub async fn commit_comment_exists(
+        &self,
+        installation: u64,
+        repo: &RepoFullName,
+        commit: &str,
+        marker: &str,
+    ) -> Result<bool, GitHubError> {
+        #[derive(Deserialize)]
+        struct Comment {
+            #[serde(default)]
+            body: Option<String>,
+        }
+        for page in 1..=10 {
+            let route = format!(
+                "/repos/{repo}/commits/{}/comments?per_page=100&page={page}",
+                ref_path(commit)
+            );
+            let comments: Vec<Comment> = self
+                .request(installation, Method::GET, &route, None)
+                .await?;
+            if comments
+                .iter()
+                .any(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
+            {
+                return Ok(true);
+            }
+            if comments.len() < 100 {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
     /// Comments on a commit (a refused configuration is reported where it was pushed).
     pub async fn comment_on_commit(
         &self,

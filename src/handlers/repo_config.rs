@@ -17,6 +17,7 @@ use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
 use crate::handlers::chat_routes::ConfigReach;
 use crate::jobs::{BackgroundJob, JobError};
+use crate::store::steps::{self, StepState};
 use crate::store::{Db, repo_configs};
 
 /// A repository's configuration as trainyard currently applies it.
@@ -41,6 +42,31 @@ pub enum Refresh {
     Refused(String),
 }
 
+/// A configuration read from GitHub: the file it came from, and its text with what it
+/// extends merged in, or why that cannot be used (`(version key, reason)`).
+pub type ReadConfig = (&'static str, Result<Resolved, (String, String)>);
+
+/// Reads `repo`'s configuration as the server uses it — its own file, else its
+/// organisation's (from the owner's `.github`), with `_extends` followed within what `reach`
+/// allows and merged — without storing it or checking its channels: the one loader of the
+/// server and of `trainyard notes`. `None` when there is none (defaults).
+pub async fn read_config(
+    github: &GitHubClient,
+    reach: &ConfigReach,
+    installation: u64,
+    repo: &RepoFullName,
+) -> Result<Option<ReadConfig>, GitHubError> {
+    let found = match config_file(github, installation, repo).await? {
+        Some(found) => Some(found),
+        None => organisation_fallback(github, installation, repo).await?,
+    };
+    let Some((path, file)) = found else {
+        return Ok(None);
+    };
+    let resolved = resolve_extends(github, reach, installation, repo, path, &file).await?;
+    Ok(Some((path, resolved)))
+}
+
 /// Re-reads `repo`'s configuration from GitHub and stores it.
 pub async fn refresh(
     db: &Db,
@@ -51,12 +77,7 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Refresh, JobError> {
     let stored = repo_configs::get(db, repo).await?;
-    let found = match config_file(github, installation, repo).await? {
-        Some(found) => Some(found),
-        None => organisation_fallback(github, installation, repo).await?,
-    };
-    if let Some((path, file)) = found {
-        let resolved = resolve_extends(github, routes, installation, repo, path, &file).await?;
+    if let Some((path, resolved)) = read_config(github, routes, installation, repo).await? {
         let key = match &resolved {
             Ok(resolved) => &resolved.key,
             Err((key, _)) => key,
@@ -141,13 +162,13 @@ fn chat_routes(config: &RepoConfig) -> Vec<crate::store::chat::Route> {
 const MAX_EXTENDS: usize = 5;
 
 /// A configuration with what it extends, merged.
-struct Resolved {
+pub struct Resolved {
     /// The blob shas of every file read, joined: a change in any of them is a new version.
-    key: String,
+    pub key: String,
     /// The merged text (the file itself when it extends nothing).
-    text: String,
+    pub text: String,
     /// The files extended, `owner/repo:path` each.
-    sources: Vec<String>,
+    pub sources: Vec<String>,
 }
 
 /// Follows `_extends` from `repo`'s file at `path` as release-drafter does
@@ -444,25 +465,57 @@ impl BackgroundJob for ReloadRepoConfig {
         };
         let now = ctx.clock.now().as_millisecond();
         let repo = &self.repository;
-        let Refresh::Refused(error) =
+        if let Refresh::Loaded(_) | Refresh::Defaults =
             refresh(&ctx.db, github, &ctx.routes, self.installation, repo, now).await?
+        {
+            return Ok(());
+        }
+        // Refused now, or by an attempt of this job whose telling failed: the refusal in force
+        // is told once per refused version, each telling a recorded step, so a retry tells
+        // what is missing and nothing twice.
+        let Some(repo_configs::RepoConfigRow {
+            error: Some(error),
+            error_sha: Some(version),
+            ..
+        }) = repo_configs::get(&ctx.db, repo).await?
         else {
             return Ok(());
         };
+        let told = format!("config-refused:{repo}:{version}");
         // Told where the pusher looks (the commit) and where the team talks (the channels).
         if let Some(commit) = &self.commit {
-            let body = format!(
-                "trainyard cannot use this configuration; the last good one stays in force \
-                 until it is fixed.\n\n```\n{}\n```",
-                error.replace("```", "`\u{200b}``")
-            );
-            github
-                .comment_on_commit(self.installation, repo, commit, &body)
-                .await?;
+            let key = format!("{told}:commit:{commit}");
+            let marker = crate::handlers::effects::marker(&key);
+            let written = match steps::start(&ctx.db, &key, now).await? {
+                StepState::Done(_) => true,
+                StepState::Uncertain => {
+                    github
+                        .commit_comment_exists(self.installation, repo, commit, &marker)
+                        .await?
+                }
+                StepState::New => false,
+            };
+            if !written {
+                let body = format!(
+                    "trainyard cannot use this configuration; the last good one stays in force \
+                     until it is fixed.\n\n```\n{}\n```\n\n{marker}",
+                    error.replace("```", "`\u{200b}``")
+                );
+                github
+                    .comment_on_commit(self.installation, repo, commit, &body)
+                    .await?;
+            }
+            steps::finish(&ctx.db, &key, "commented", now).await?;
+        }
+        let key = format!("{told}:channels");
+        if let StepState::Done(_) = steps::start(&ctx.db, &key, now).await? {
+            return Ok(());
         }
         let event = crate::domain::train_event::TrainEvent::ConfigRefused { error };
         crate::handlers::notifications::announce(&ctx.db, &ctx.queue, repo, "", None, &event, now)
-            .await
+            .await?;
+        steps::finish(&ctx.db, &key, "announced", now).await?;
+        Ok(())
     }
 }
 

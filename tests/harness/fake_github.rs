@@ -976,6 +976,15 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             }
         }
         (_, ["issues", ..]) => issues(s, method, &parts[1..], query, body),
+        ("GET", ["commits", sha, "comments"]) => {
+            let listed: Vec<Value> = s
+                .commit_comments
+                .iter()
+                .filter(|(on, _)| on == sha)
+                .map(|(_, body)| json!({"body": body}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(listed)
+        }
         ("POST", ["commits", sha, "comments"]) => {
             let sha = (*sha).to_owned();
             let text = body["body"].as_str().unwrap_or_default().to_owned();
