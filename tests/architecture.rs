@@ -114,3 +114,23 @@ fn handlers_build_no_rest_routes() {
         "raw GitHub routes in handlers: {found:#?}"
     );
 }
+
+#[test]
+fn fault_injection_hooks_are_not_in_a_release_builds_api() {
+    // The story tests arm store faults; a release build must not be able to.
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/mod.rs"))
+            .expect("readable source");
+    for hook in ["pub fn fail_decision_commit", "pub fn commit_fault_pending"] {
+        let at = source
+            .find(hook)
+            .unwrap_or_else(|| panic!("{hook} is gone"));
+        let before: Vec<&str> = source[..at].lines().rev().take(2).collect();
+        assert!(
+            before
+                .iter()
+                .any(|l| l.contains("#[cfg(any(test, feature = \"test-hooks\"))]")),
+            "{hook} must be behind the test-hooks feature"
+        );
+    }
+}

@@ -206,7 +206,8 @@ impl Db {
 
     /// Lets `skip` decisions commit, then makes the next one fail at its commit, as a crash
     /// between a handler's effects and its writes would: for tests that inject a fault
-    /// between the steps of a command or a release.
+    /// between the steps of a command or a release (the `test-hooks` feature only).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn fail_decision_commit(&self, skip: u32) {
         *self
             .failing_commits
@@ -214,7 +215,8 @@ impl Db {
             .unwrap_or_else(|p| p.into_inner()) = Some(skip);
     }
 
-    /// Whether an armed commit fault has not struck yet.
+    /// Whether an armed commit fault has not struck yet (the `test-hooks` feature only).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn commit_fault_pending(&self) -> bool {
         self.failing_commits
             .lock()
