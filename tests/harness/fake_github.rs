@@ -1129,6 +1129,22 @@ fn releases(
             "body": generated_notes(s, body),
         }));
     }
+    // GitHub refuses a release body over 125,000 characters on every write (create or
+    // update), as every story's writes are checked to respect.
+    let too_long = body["body"]
+        .as_str()
+        .is_some_and(|text| text.chars().count() > 125_000);
+    if too_long && matches!(method, "POST" | "PATCH") {
+        s.unexpected.push(format!(
+            "{method} a release body of {} characters",
+            body["body"].as_str().map_or(0, |t| t.chars().count())
+        ));
+        return ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "Release", "code": "custom", "field": "body",
+                        "message": "body is too long (maximum is 125000 characters)"}],
+        }));
+    }
     let id: Option<u64> = rest.first().and_then(|r| r.split('/').next()?.parse().ok());
     match (method, id) {
         ("GET", None) => {
