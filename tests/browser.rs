@@ -134,7 +134,7 @@ impl wiremock::Respond for ManifestAccepted {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step() {
     use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::{Mock, MockServer};
     let Some(browser) = chromium() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -144,22 +144,7 @@ async fn an_operator_registers_the_app_in_the_browser_and_sees_the_install_step(
         return;
     };
     let github = MockServer::start().await;
-    let pem = std::fs::read_to_string(format!(
-        "{}/fixtures/keys/test-app.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("key");
-    Mock::given(method("POST"))
-        .and(path("/app-manifests/c0de/conversions"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
-            "id": 4242, "slug": "trainyard-acme", "name": "trainyard",
-            "html_url": format!("{}/apps/trainyard-acme", github.uri()),
-            "client_id": "Iv1.acme", "client_secret": "client-secret",
-            "webhook_secret": "registered-secret", "pem": pem,
-        })))
-        .expect(1)
-        .mount(&github)
-        .await;
+    harness::github::manifest_conversion(&github, 4242).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(
         dir.path(),

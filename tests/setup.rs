@@ -6,11 +6,9 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use trainyard::inbound::github::signature;
 use trainyard::settings::Secret;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use harness::process::Server;
 use trainyard::web::setup::SETUP_CODE_FILE;
@@ -26,7 +24,7 @@ fn unescape(html: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_is_registered_through_the_manifest_flow_and_used_at_once() {
     let github = MockServer::start().await;
-    conversion(&github, 4242).await;
+    harness::github::manifest_conversion(&github, 4242).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(
         dir.path(),
@@ -228,32 +226,12 @@ fn form_action(html: &str) -> String {
     html[start..start + html[start..].find('"').expect("end")].to_owned()
 }
 
-/// GitHub's conversion of the manifest code (once), answering with the App `id`.
-async fn conversion(github: &MockServer, id: u64) {
-    let pem = std::fs::read_to_string(format!(
-        "{}/fixtures/keys/test-app.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("key");
-    Mock::given(method("POST"))
-        .and(path("/app-manifests/c0de/conversions"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
-            "id": id, "slug": "trainyard-acme", "name": "trainyard",
-            "html_url": format!("{}/apps/trainyard-acme", github.uri()),
-            "client_id": "Iv1.acme", "client_secret": "client-secret",
-            "webhook_secret": "registered-secret", "pem": pem,
-        })))
-        .expect(1)
-        .mount(github)
-        .await;
-}
-
 /// A stranger who opens `/` on a server waiting for its App cannot make it theirs: not
 /// without the code, not with a state from another browser, not with a code spent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_belongs_to_whoever_holds_the_setup_code() {
     let github = MockServer::start().await;
-    conversion(&github, 4242).await;
+    harness::github::manifest_conversion(&github, 4242).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(
         dir.path(),

@@ -670,18 +670,6 @@ fn write_settings(file: &std::path::Path, values: &[(&str, String)]) -> std::io:
     let text = toml::to_string(&table)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let temporary = file.with_extension("toml.new");
-    {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut out = options.open(&temporary)?;
-        out.write_all(text.as_bytes())?;
-        out.sync_all()?;
-    }
+    write_private(&temporary, &text)?;
     std::fs::rename(&temporary, file)
 }
