@@ -10,7 +10,6 @@ mod harness;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::NotesKeys;
@@ -20,68 +19,7 @@ use trainyard::handlers::drafting::{DraftRequest, prepare_draft, write_draft};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const REPO: &str = "toolmantim/release-drafter-test-project";
-
-fn fixture(rel: &str) -> String {
-    let path = format!(
-        "{}/fixtures/release-drafter/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn json_fixture(rel: &str) -> Value {
-    serde_json::from_str(&fixture(rel)).expect("fixture JSON")
-}
-
-#[derive(Deserialize, Clone)]
-struct Case {
-    name: String,
-    event: String,
-    config: String,
-    #[serde(default)]
-    inputs: BTreeMap<String, String>,
-    releases: Option<Vec<String>>,
-    release_overrides: Option<Vec<Option<serde_json::Map<String, Value>>>>,
-    graphql: GraphqlFixtures,
-    #[serde(default)]
-    graphql_variables: Option<BTreeMap<String, serde_json::Map<String, Value>>>,
-    #[serde(default)]
-    graphql_extra: Vec<Extra>,
-    pr_files: Option<PrFiles>,
-    expect: Expect,
-}
-
-#[derive(Deserialize, Clone)]
-struct GraphqlFixtures {
-    comparison: Vec<String>,
-    recent_merged: Vec<String>,
-}
-
-#[derive(Deserialize, Clone)]
-struct Extra {
-    query: String,
-    variables: Option<serde_json::Map<String, Value>>,
-    response: Value,
-}
-
-#[derive(Deserialize, Clone)]
-struct PrFiles {
-    files: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Deserialize, Clone)]
-struct Expect {
-    method: Option<String>,
-    request: Option<Value>,
-    #[serde(default)]
-    request_not: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    outputs: BTreeMap<String, String>,
-    fails: bool,
-    #[serde(default)]
-    graphql_all_consumed: Option<bool>,
-}
+use harness::drafter_cases::{CASE_REPO as REPO, Case, Extra, json_fixture};
 
 /// What the fake GitHub saw.
 #[derive(Default)]
@@ -157,18 +95,8 @@ fn parse_inputs_bool(inputs: &BTreeMap<String, String>, key: &str) -> Option<boo
 async fn run_case(case: &Case, server: &MockServer) -> Outcome {
     server.reset().await;
     let seen = Arc::new(Mutex::new(Seen {
-        comparison: case
-            .graphql
-            .comparison
-            .iter()
-            .map(|n| json_fixture(&format!("graphql/{n}.json")))
-            .collect(),
-        recent: case
-            .graphql
-            .recent_merged
-            .iter()
-            .map(|n| json_fixture(&format!("graphql/{n}.json")))
-            .collect(),
+        comparison: case.comparison_pages().into(),
+        recent: case.recent_merged_pages().into(),
         extras: case
             .graphql_extra
             .iter()
@@ -177,16 +105,7 @@ async fn run_case(case: &Case, server: &MockServer) -> Outcome {
             .collect(),
         ..Seen::default()
     }));
-    if let Some(names) = &case.releases {
-        let mut list: Vec<Value> = names
-            .iter()
-            .map(|n| json_fixture(&format!("releases/{n}.json")))
-            .collect();
-        for (release, overrides) in list.iter_mut().zip(case.release_overrides.iter().flatten()) {
-            if let (Some(release), Some(overrides)) = (release.as_object_mut(), overrides) {
-                release.extend(overrides.clone());
-            }
-        }
+    if let Some(list) = case.release_list() {
         Mock::given(method("GET"))
             .and(path(format!("/repos/{REPO}/releases")))
             .respond_with(ResponseTemplate::new(200).set_body_json(Value::Array(list)))
@@ -227,8 +146,7 @@ async fn run_case(case: &Case, server: &MockServer) -> Outcome {
         seen: seen.clone(),
     };
     let file = ".github/release-drafter.yml";
-    let config = match RepoConfig::from_file(file, &fixture(&format!("config/{}.yml", case.config)))
-    {
+    let config = match RepoConfig::from_file(file, &case.config_text()) {
         Ok(config) => config,
         Err(e) => {
             outcome.failed = Some(e.to_string());
@@ -409,8 +327,7 @@ fn check(case: &Case, outcome: &Outcome) -> Result<&'static str, String> {
 
 #[tokio::test]
 async fn release_drafter_end_to_end_cases() {
-    let cases: Vec<Case> = serde_json::from_str(&fixture("expected/cases.json")).expect("cases");
-    assert_eq!(cases.len(), 97);
+    let cases = harness::drafter_cases::cases();
     let server = MockServer::start().await;
     let mut same = 0;
     let mut documented = Vec::new();

@@ -402,6 +402,16 @@ impl RepoConfig {
         let keys: NotesKeys = parse_yaml(file, text)?;
         let config = RepoConfig {
             notes: Some(keys),
+            // release-drafter drafts from every merge into the branch: so does the line of a
+            // repository it configures (the skip label still keeps a pull request off).
+            trains: Some(TrainsSection {
+                lines: vec![LineKeys {
+                    name: "main".to_owned(),
+                    include: Some(Include::All),
+                    ..LineKeys::default()
+                }],
+                ..TrainsSection::default()
+            }),
             version: Some(VersionSection {
                 prerelease_start: Some(0),
                 ..VersionSection::default()

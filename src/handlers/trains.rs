@@ -701,8 +701,11 @@ fn line_zone(config: &crate::domain::repo_config::RepoConfig, line: &str) -> jif
 /// The hidden line that ties a draft release to its train, so a retry after a crash finds
 /// the draft it already made instead of making a second one.
 pub fn train_marker(train_id: i64) -> String {
-    format!("<!-- trainyard:train:{train_id} -->")
+    format!("{TRAIN_MARKER_PREFIX}{train_id} -->")
 }
+
+/// How every train's marker starts.
+const TRAIN_MARKER_PREFIX: &str = "<!-- trainyard:train:";
 
 /// Regenerates a live train's draft release from its passengers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -750,10 +753,23 @@ impl BackgroundJob for RefreshDraft {
         let config = &config.effective.config;
         let (draft, all) = draft_for(&ctx, github, self.installation, repo, &train, config).await?;
         let marker = train_marker(train.id);
-        let existing: Option<&ReleaseSummary> = all.iter().find(|r| {
+        let own: Option<&ReleaseSummary> = all.iter().find(|r| {
             r.draft
                 && (train.draft_release_id == Some(r.id as i64)
                     || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
+        });
+        // A team moving over from release-drafter has its last draft on the releases page:
+        // the line's first train takes it over, as release-drafter would have updated it,
+        // instead of leaving two drafts. Never another train's, never for a hotfix.
+        let existing = own.or_else(|| {
+            let notes = config.line_notes(&train.line).ok()?;
+            let is_hotfix = hotfix_of(&train, &notes.tag_prefix).0.is_some();
+            let left = releases::find_previous(&all, &notes, &train.branch).draft?;
+            let untracked = !left
+                .body
+                .as_deref()
+                .is_some_and(|b| b.contains(TRAIN_MARKER_PREFIX));
+            (untracked && !is_hotfix && train.draft_release_id.is_none()).then_some(left)
         });
         let passengers = trains::passengers(&ctx.db, train.id).await?;
         let body = train::merge_draft_body(
@@ -765,9 +781,19 @@ impl BackgroundJob for RefreshDraft {
             body,
             draft: true,
             make_latest: draft.make_latest.to_owned(),
-            name: draft.name.clone(),
+            // Without templates the draft keeps the name and tag it has, as release-drafter
+            // keeps them.
+            name: Some(draft.name.clone())
+                .filter(|n| !n.is_empty())
+                .or_else(|| existing.and_then(|r| r.name.clone()))
+                .unwrap_or_default(),
             prerelease: draft.prerelease,
-            tag_name: train.tag_name.clone().unwrap_or(draft.tag_name.clone()),
+            tag_name: train
+                .tag_name
+                .clone()
+                .or_else(|| Some(draft.tag_name.clone()).filter(|t| !t.is_empty()))
+                .or_else(|| existing.map(|r| r.tag_name.clone()))
+                .unwrap_or_default(),
             target_commitish: train
                 .target_sha
                 .clone()

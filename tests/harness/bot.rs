@@ -31,6 +31,8 @@ pub struct TestBot {
     pub github: FakeGitHub,
     /// The clock the bot reads.
     pub clock: ManualClock,
+    /// The repository, `owner/name`.
+    pub repo: String,
     deliveries: std::sync::atomic::AtomicU64,
 }
 
@@ -38,6 +40,12 @@ impl TestBot {
     /// A bot on `test`'s store with the repository configured by `config` (YAML).
     pub async fn start(test: &TestDb, config: &str) -> TestBot {
         TestBot::start_with(test, config, |_, _| {}).await
+    }
+
+    /// [`TestBot::start`] in the repository `repo` (`owner/name`): GitHub is that
+    /// repository's and every webhook delivered names it.
+    pub async fn start_in(test: &TestDb, repo: &str, config: &str) -> TestBot {
+        TestBot::start_on(FakeGitHub::start_as(repo).await, test, config, |_, _| {}).await
     }
 
     /// [`TestBot::start`] with the App's OAuth (GitHub's sign-in on the fake) and the site at
@@ -58,7 +66,15 @@ impl TestBot {
         config: &str,
         more: impl Fn(&mut SettingsArgs, &FakeGitHub),
     ) -> TestBot {
-        let github = FakeGitHub::start().await;
+        TestBot::start_on(FakeGitHub::start().await, test, config, more).await
+    }
+
+    async fn start_on(
+        github: FakeGitHub,
+        test: &TestDb,
+        config: &str,
+        more: impl Fn(&mut SettingsArgs, &FakeGitHub),
+    ) -> TestBot {
         github.set_config(config);
         let mut args = SettingsArgs {
             github_app_id: Some(42),
@@ -75,6 +91,7 @@ impl TestBot {
         let app = AppState::new(settings, test.db.clone(), Arc::new(clock.clone())).expect("state");
         TestBot {
             app,
+            repo: github.repo(),
             github,
             clock,
             deliveries: Default::default(),
@@ -86,7 +103,16 @@ impl TestBot {
         let n = self
             .deliveries
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let bytes = serde_json::to_vec(payload).expect("json");
+        let mut payload = payload.clone();
+        if self.repo != REPO
+            && let Some((owner, name)) = self.repo.split_once('/')
+            && payload["repository"].is_object()
+        {
+            payload["repository"]["full_name"] = self.repo.clone().into();
+            payload["repository"]["name"] = name.into();
+            payload["repository"]["owner"]["login"] = owner.into();
+        }
+        let bytes = serde_json::to_vec(&payload).expect("json");
         let request = Request::post("/webhooks/github")
             .header("content-type", "application/json")
             .header("x-github-event", event)
@@ -180,7 +206,7 @@ impl TestBot {
 
     /// The repository's trains in `states`, newest first.
     pub async fn trains(&self, states: &[TrainState]) -> Vec<TrainRow> {
-        let repo = RepoFullName::parse(REPO).expect("repo");
+        let repo = RepoFullName::parse(&self.repo).expect("repo");
         trains::in_states(&self.app.db, &repo, states)
             .await
             .expect("trains")
@@ -188,7 +214,7 @@ impl TestBot {
 
     /// The kinds of the events recorded for the repository, in order.
     pub async fn event_kinds(&self) -> Vec<String> {
-        let repo = RepoFullName::parse(REPO).expect("repo");
+        let repo = RepoFullName::parse(&self.repo).expect("repo");
         trains::events_since(&self.app.db, &repo, 0)
             .await
             .expect("events")
@@ -199,7 +225,7 @@ impl TestBot {
 
     /// The events of `kind` recorded for the repository, as stored (JSON), in order.
     pub async fn events_of(&self, kind: &str) -> Vec<Value> {
-        let repo = RepoFullName::parse(REPO).expect("repo");
+        let repo = RepoFullName::parse(&self.repo).expect("repo");
         trains::events_since(&self.app.db, &repo, 0)
             .await
             .expect("events")
@@ -212,7 +238,7 @@ impl TestBot {
     /// The audit records of `action` for the repository, oldest first.
     pub async fn audited(&self, action: &str) -> Vec<trainyard::store::audit::Record> {
         let query = trainyard::store::audit::Query {
-            repository: Some(REPO.into()),
+            repository: Some(self.repo.clone()),
             since: None,
             limit: 1000,
         };

@@ -47,6 +47,27 @@ struct Pull {
     files: Vec<String>,
 }
 
+/// A merged pull request as a recorded history has it.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedPull {
+    /// Number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Author's login.
+    pub author: String,
+    /// Whether the author is a bot account.
+    pub author_is_bot: bool,
+    /// When it was merged (RFC 3339).
+    pub merged_at: String,
+    /// Labels, in order.
+    pub labels: Vec<String>,
+    /// Changed files.
+    pub files: Vec<String>,
+}
+
 /// A comment as GitHub stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
@@ -79,6 +100,11 @@ pub struct Deployment {
 
 #[derive(Default)]
 struct State {
+    /// The repository's `owner/name`.
+    repo: String,
+    /// Pages of the commit history GitHub's GraphQL `compare` answers with (a story that
+    /// serves a recorded history: release-drafter's cases).
+    history: Vec<Value>,
     /// Commit sha → parent sha.
     parents: HashMap<String, Option<String>>,
     branches: BTreeMap<String, String>,
@@ -210,6 +236,11 @@ impl FakeGitHub {
     /// A repository with one published release, v1.0.0, tagged at the first commit of
     /// `master`; maya maintains it, carol writes, rick reads.
     pub async fn start() -> FakeGitHub {
+        FakeGitHub::start_as(REPO).await
+    }
+
+    /// [`FakeGitHub::start`] for the repository `repo` (`owner/name`).
+    pub async fn start_as(repo: &str) -> FakeGitHub {
         let server = MockServer::start().await;
         let fake = FakeGitHub {
             server: Arc::new(server),
@@ -217,12 +248,13 @@ impl FakeGitHub {
         };
         {
             let mut s = fake.lock();
+            s.repo = repo.to_owned();
             let root = s.commit_on("master");
             s.refs.insert("tags/v1.0.0".into(), root);
             s.releases.push(json!({
                 "id": 1, "tag_name": "v1.0.0", "name": "v1.0.0", "draft": false,
                 "prerelease": false, "created_at": "2026-10-01T00:00:00Z",
-                "target_commitish": "master", "html_url": format!("https://github.com/{REPO}/releases/1"),
+                "target_commitish": "master", "html_url": format!("https://github.com/{repo}/releases/1"),
                 "body": "first"
             }));
             s.next_id = 100;
@@ -249,6 +281,11 @@ impl FakeGitHub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The repository's `owner/name`.
+    pub fn repo(&self) -> String {
+        self.lock().repo.clone()
     }
 
     /// The base URL to point the client at.
@@ -387,6 +424,43 @@ impl FakeGitHub {
         payload["number"] = json!(number);
         s.pulls.insert(number, pull);
         payload
+    }
+
+    /// A pull request as a recorded history has it merged into `master`: its own merge
+    /// time, author, body, labels and changed files; returns the webhook.
+    pub fn merge_recorded(&self, pr: &RecordedPull) -> Value {
+        let mut s = self.lock();
+        let sha = s.commit_on("master");
+        let pull = Pull {
+            title: pr.title.clone(),
+            author: pr.author.clone(),
+            base: "master".into(),
+            merged: true,
+            merged_at: Some(pr.merged_at.clone()),
+            merge_sha: Some(sha),
+            labels: pr.labels.clone(),
+            files: pr.files.clone(),
+        };
+        let mut payload = fixture("pull_request/closed.payload.json");
+        payload["pull_request"] = merge(&payload["pull_request"], &s.pull_json(pr.number, &pull));
+        payload["pull_request"]["body"] = json!(pr.body);
+        payload["pull_request"]["user"]["type"] =
+            json!(if pr.author_is_bot { "Bot" } else { "User" });
+        payload["number"] = json!(pr.number);
+        s.pulls.insert(pr.number, pull);
+        payload
+    }
+
+    /// The repository's releases are `releases` (GitHub's objects, newest first).
+    pub fn set_releases(&self, releases: Vec<Value>) {
+        let mut s = self.lock();
+        s.releases = releases;
+        s.releases.reverse();
+    }
+
+    /// GraphQL `compare` answers with these pages of history (each a whole response).
+    pub fn serve_history(&self, pages: Vec<Value>) {
+        self.lock().history = pages;
     }
 
     /// A pull request opened (`action` `opened`, `synchronize`, `edited` or `reopened`) from
@@ -789,7 +863,9 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         .is_some_and(|(_, login)| s.collaborators.contains_key(login.as_str()));
     if method == "GET" && path == "/user/installations" {
         let installations: Vec<Value> = if reaches {
-            vec![json!({"id": 1, "account": {"login": REPO.split('/').next().unwrap_or_default()}})]
+            vec![
+                json!({"id": 1, "account": {"login": s.repo.split('/').next().unwrap_or_default()}}),
+            ]
         } else {
             Vec::new()
         };
@@ -799,7 +875,7 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
     }
     if method == "GET" && path == "/user/installations/1/repositories" {
         let repositories: Vec<Value> = if reaches {
-            vec![json!({"full_name": REPO})]
+            vec![json!({"full_name": s.repo})]
         } else {
             Vec::new()
         };
@@ -813,7 +889,8 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             None => not_found(),
         };
     }
-    let Some(rest) = path.strip_prefix(&format!("/repos/{REPO}")) else {
+    let repo = s.repo.clone();
+    let Some(rest) = path.strip_prefix(&format!("/repos/{repo}")) else {
         s.unexpected.push(format!("{method} {path}"));
         return not_found();
     };
@@ -912,7 +989,7 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 .iter()
                 .filter(|(_, branch)| Some(branch.as_str()) == head)
                 .map(|(number, _)| {
-                    json!({"number": number, "html_url": format!("https://github.com/{REPO}/pull/{number}")})
+                    json!({"number": number, "html_url": format!("https://github.com/{repo}/pull/{number}")})
                 })
                 .collect();
             ResponseTemplate::new(200).set_body_json(Value::Array(found))
@@ -933,7 +1010,7 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             s.pulls.insert(number, pull);
             s.pull_heads.insert(number, head);
             ResponseTemplate::new(201).set_body_json(
-                json!({"number": number, "html_url": format!("https://github.com/{REPO}/pull/{number}")}),
+                json!({"number": number, "html_url": format!("https://github.com/{repo}/pull/{number}")}),
             )
         }
         ("GET", ["pulls", rest @ ..]) => {
@@ -1057,6 +1134,12 @@ fn put_file(s: &mut State, file: &str, body: &Value) -> ResponseTemplate {
 /// searches `repo:R is:pr is:merged author:LOGIN merged:<TIME`, answered with how many merged
 /// pull requests by that author GitHub has from before that time.
 fn graphql(s: &mut State, body: &Value) -> ResponseTemplate {
+    if body["query"]
+        .as_str()
+        .is_some_and(|q| q.contains("compare("))
+    {
+        return history_page(s, body);
+    }
     let Some(variables) = body["variables"].as_object() else {
         return ResponseTemplate::new(400)
             .set_body_json(json!({"message": "Problems parsing JSON"}));
@@ -1085,6 +1168,32 @@ fn graphql(s: &mut State, body: &Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"data": data}))
 }
 
+/// A page of the served history: the first without a cursor, else the one after the page
+/// whose end cursor is asked for.
+fn history_page(s: &mut State, body: &Value) -> ResponseTemplate {
+    let cursor_of = |page: &Value| {
+        page["data"]["repository"]["ref"]["compare"]["commits"]["pageInfo"]["endCursor"].clone()
+    };
+    let index = match &body["variables"]["after"] {
+        Value::Null => Some(0),
+        after => s
+            .history
+            .iter()
+            .position(|page| cursor_of(page) == *after)
+            .map(|i| i + 1),
+    };
+    match index.and_then(|i| s.history.get(i)) {
+        Some(page) => ResponseTemplate::new(200).set_body_json(page.clone()),
+        None => {
+            s.unexpected.push(format!(
+                "a history page after {}",
+                body["variables"]["after"]
+            ));
+            not_found()
+        }
+    }
+}
+
 fn generated_notes(s: &State, ask: &Value) -> String {
     // GitHub's format: every merged pull request of the range (the fake's range is all of
     // them), then the Full Changelog line; that line alone when nothing was merged.
@@ -1095,16 +1204,22 @@ fn generated_notes(s: &State, ask: &Value) -> String {
         .filter(|(_, p)| p.merged)
         .map(|(number, pull)| {
             format!(
-                "* {} by @{} in https://github.com/{REPO}/pull/{number}",
-                pull.title, pull.author
+                "* {} by @{} in https://github.com/{}/pull/{number}",
+                pull.title, pull.author, s.repo
             )
         })
         .collect();
     let full_changelog = match ask["previous_tag_name"].as_str() {
         Some(previous) => {
-            format!("**Full Changelog**: https://github.com/{REPO}/compare/{previous}...{tag}")
+            format!(
+                "**Full Changelog**: https://github.com/{}/compare/{previous}...{tag}",
+                s.repo
+            )
         }
-        None => format!("**Full Changelog**: https://github.com/{REPO}/commits/{tag}"),
+        None => format!(
+            "**Full Changelog**: https://github.com/{}/commits/{tag}",
+            s.repo
+        ),
     };
     if lines.is_empty() {
         return full_changelog;
@@ -1161,7 +1276,7 @@ fn releases(
             let mut release = body.clone();
             release["id"] = json!(id);
             release["created_at"] = json!("2026-11-27T09:00:00Z");
-            release["html_url"] = json!(format!("https://github.com/{REPO}/releases/{id}"));
+            release["html_url"] = json!(format!("https://github.com/{}/releases/{id}", s.repo));
             publish_tags(s, &release);
             s.releases.push(release.clone());
             ResponseTemplate::new(201).set_body_json(release)

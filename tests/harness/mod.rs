@@ -13,6 +13,7 @@
 pub mod bot;
 pub mod browser;
 pub mod db;
+pub mod drafter_cases;
 pub mod fake_github;
 pub mod github;
 pub mod process;
