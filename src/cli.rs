@@ -1,5 +1,5 @@
 //! The command line: `trainyard serve`, `trainyard migrate`, `trainyard jobs`,
-//! `trainyard notes`, `trainyard replay`.
+//! `trainyard notes`, `trainyard config check`, `trainyard replay`.
 
 use std::path::PathBuf;
 
@@ -55,6 +55,12 @@ pub enum Command {
     /// Preview the release notes and the resolved version for a range, read-only. Uses
     /// GITHUB_TOKEN, or the App's credentials.
     Notes(crate::notes_command::NotesArgs),
+    /// Repository configuration files.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Discord: register the `/release` command and its sub-commands.
     Discord {
         /// What to do.
@@ -109,6 +115,17 @@ fn since_millis(value: &str) -> anyhow::Result<i64> {
         .context("--since: date out of range")?
         .timestamp()
         .as_millisecond())
+}
+
+/// `trainyard config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check a configuration file offline (no credentials, no repository): the
+    /// configuration in effect, its warnings, or its error. Exits 1 when it cannot be used.
+    Check {
+        /// `trainyard.yml`, `release-drafter.yml` or `release.yml` (told apart by name).
+        file: PathBuf,
+    },
 }
 
 /// `trainyard metrics …`.
@@ -192,6 +209,19 @@ pub async fn run() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Command::Config {
+        action: ConfigAction::Check { file },
+    } = &cli.command
+    {
+        // Offline: no settings, no store, no credentials.
+        let mut out = std::io::stdout();
+        if !crate::config_check::run(file, &mut out)? {
+            // The error, naming the file, is printed: only the exit status is left to say.
+            std::io::Write::flush(&mut out)?;
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let settings = cli.resolve_settings()?;
     if let Command::Notes(args) = &cli.command {
         // stdout carries the notes; logs would only get in the way.
@@ -212,7 +242,7 @@ pub async fn run() -> anyhow::Result<()> {
             println!("migrations applied ({} store)", db.backend());
             Ok(())
         }
-        Command::Replay { .. } | Command::Notes(_) => Ok(()),
+        Command::Replay { .. } | Command::Notes(_) | Command::Config { .. } => Ok(()),
         Command::Doctor => {
             let checks = crate::doctor::run(&settings).await;
             if !crate::doctor::print(&checks, &mut std::io::stdout())? {

@@ -11,6 +11,7 @@ pub mod app;
 pub mod chat;
 pub mod cli;
 pub mod clock;
+pub mod config_check;
 pub mod doctor;
 pub mod domain;
 pub mod error;

@@ -58,6 +58,7 @@ struct NotesJson<'a> {
     shortened: bool,
     github_calls: u32,
     config_source: Option<&'a str>,
+    warnings: &'a [String],
     body: &'a str,
 }
 
@@ -215,7 +216,14 @@ pub async fn run(
         prepared.write.body = body;
         prepared.calls += 1;
     }
-    print(out, args, &repo, &prepared, source.as_deref())?;
+    print(
+        out,
+        args,
+        &repo,
+        &prepared,
+        source.as_deref(),
+        &config.warnings,
+    )?;
     Ok(())
 }
 
@@ -256,6 +264,7 @@ fn print(
     repo: &RepoFullName,
     prepared: &PreparedDraft,
     source: Option<&str>,
+    warnings: &[String],
 ) -> anyhow::Result<()> {
     let draft = &prepared.draft;
     if args.json {
@@ -273,6 +282,7 @@ fn print(
             shortened: draft.shortened,
             github_calls: prepared.calls,
             config_source: source,
+            warnings,
             body: &draft.body,
         };
         serde_json::to_writer_pretty(&mut *out, &json)?;
@@ -310,6 +320,9 @@ fn print(
             draft.listed,
             source.unwrap_or("defaults")
         )?;
+        for warning in warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
         writeln!(out)?;
         write!(out, "{}", draft.body)?;
         if !draft.body.ends_with('\n') {

@@ -10,6 +10,7 @@ pub mod candidate;
 pub mod changelog;
 pub mod chat_text;
 pub mod command;
+pub mod config_words;
 pub mod deploy;
 pub mod event;
 pub mod freeze;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::calver::CalendarScheme;
+use super::config_words::{in_user_words, indentation_hint, nearest, struct_keys, value_at};
 use super::notes::config::{
     CategoryKeys, ConditionKeys, Latest, NotesConfigError, NotesKeys, OneOrMany, SemverIncrement,
     VersionResolverKeys,
@@ -40,6 +41,10 @@ pub struct RepoConfig {
     pub deploy: Option<DeploySection>,
     /// Chat channels.
     pub chat: Option<ChatSection>,
+    /// What was ignored in the file, said to its authors (a `release-drafter.yml`'s unknown
+    /// top-level keys).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `trains`.
@@ -323,7 +328,10 @@ fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigEr
     let parsed: Result<Option<T>, serde_saphyr::Error> =
         serde_saphyr::with_deserializer_from_str(text, |de| {
             serde_path_to_error::deserialize(de).map_err(|e| {
-                path = Some(e.path().to_string()).filter(|p| p != ".");
+                // A position the reader could not name ends the path in `?`.
+                let named = e.path().to_string();
+                let named = named.trim_end_matches(".?").trim_end_matches('?');
+                path = Some(named.to_owned()).filter(|p| !p.is_empty() && p != ".");
                 e.into_inner()
             })
         });
@@ -352,8 +360,14 @@ fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigEr
                     Some((pos, msg)) if pos.starts_with("line ") => msg,
                     _ => rest,
                 })
-                .unwrap_or(first)
-                .to_owned();
+                .unwrap_or(first);
+            let found = line
+                .zip(column)
+                .and_then(|(line, column)| value_at(text, line, column));
+            let mut message = in_user_words(message, found);
+            if let Some(hint) = line.and_then(|line| indentation_hint(text, line)) {
+                message.push_str(&format!(" (hint: {hint})"));
+            }
             Err(ConfigError {
                 file: file.to_owned(),
                 key: path,
@@ -379,6 +393,59 @@ fn semantic_error(file: &str, error: NotesConfigError, section: &str) -> ConfigE
     }
 }
 
+/// A `release-drafter.yml`'s keys. release-drafter validates with `allowUnknown`: a
+/// top-level key it does not know (an anchor holder such as `x-fix-labels: &fix […]`, a key of
+/// another release-drafter version) is ignored there, so here too, with a warning naming it
+/// (and the key it is nearest to, when it looks like a typo). Keys inside sections stay strict.
+fn release_drafter_keys(file: &str, text: &str) -> Result<(NotesKeys, Vec<String>), ConfigError> {
+    let known = struct_keys::<NotesKeys>();
+    let top: Option<std::collections::BTreeMap<String, serde::de::IgnoredAny>> =
+        serde_saphyr::from_str(text).ok();
+    let unknown: Vec<String> = top
+        .iter()
+        .flatten()
+        .map(|(key, _)| key)
+        .filter(|key| !known.contains(&key.as_str()))
+        .cloned()
+        .collect();
+    if unknown.is_empty() {
+        return Ok((parse_yaml(file, text)?, Vec::new()));
+    }
+    let warnings = unknown
+        .iter()
+        .map(|key| match nearest(key, known.iter().copied()) {
+            Some(near) => format!(
+                "`{key}` is not a release-drafter key (did you mean `{near}`?); it is ignored, as release-drafter ignores it"
+            ),
+            None => format!(
+                "`{key}` is not a release-drafter key; it is ignored, as release-drafter ignores it"
+            ),
+        })
+        .collect();
+    // The known keys, read again without the others (anchors resolved by the reader).
+    let mut value: serde_json::Map<String, serde_json::Value> =
+        parse_yaml(file, text).or_else(|_| {
+            serde_saphyr::from_str(text).map_err(|e| ConfigError {
+                file: file.to_owned(),
+                key: None,
+                line: None,
+                column: None,
+                message: in_user_words(&e.to_string(), None),
+            })
+        })?;
+    value.retain(|key, _| known.contains(&key.as_str()));
+    let keys = serde_path_to_error::deserialize(serde_json::Value::Object(value)).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| ConfigError {
+            file: file.to_owned(),
+            key: Some(e.path().to_string()).filter(|p| p != "."),
+            line: None,
+            column: None,
+            message: in_user_words(&e.inner().to_string(), None),
+        },
+    )?;
+    Ok((keys, warnings))
+}
+
 /// The configuration of a repository, whichever file it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EffectiveConfig {
@@ -399,8 +466,9 @@ impl RepoConfig {
     /// Parses a `release-drafter.yml`: the whole file is the `notes` section, with
     /// release-drafter's numbering of pre-releases (`-rc.0`).
     pub fn from_release_drafter(file: &str, text: &str) -> Result<RepoConfig, ConfigError> {
-        let keys: NotesKeys = parse_yaml(file, text)?;
+        let (keys, warnings) = release_drafter_keys(file, text)?;
         let config = RepoConfig {
+            warnings,
             notes: Some(keys),
             // release-drafter drafts from every merge into the branch: so does the line of a
             // repository it configures (the skip label still keeps a pull request off).
@@ -940,7 +1008,7 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("trains.lines[0].boarding-lable"));
         assert_eq!(err.line, Some(4));
         assert!(
-            err.message.contains("unknown field `boarding-lable`"),
+            err.message == "unknown key `boarding-lable`: did you mean `boarding-label`?",
             "{err}"
         );
 
@@ -949,7 +1017,7 @@ mod tests {
         assert_eq!(err.line, Some(2));
         assert_eq!(
             err.to_string(),
-            "f, line 2 column 15, `notes.prerelease`: invalid boolean"
+            "f, line 2 column 15, `notes.prerelease`: expected true or false, found `maybe`"
         );
     }
 

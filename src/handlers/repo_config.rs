@@ -465,10 +465,10 @@ impl BackgroundJob for ReloadRepoConfig {
         };
         let now = ctx.clock.now().as_millisecond();
         let repo = &self.repository;
-        if let Refresh::Loaded(_) | Refresh::Defaults =
-            refresh(&ctx.db, github, &ctx.routes, self.installation, repo, now).await?
-        {
-            return Ok(());
+        match refresh(&ctx.db, github, &ctx.routes, self.installation, repo, now).await? {
+            Refresh::Loaded(_) => return self.tell_warnings(&ctx, github, now).await,
+            Refresh::Defaults => return Ok(()),
+            Refresh::Unchanged | Refresh::Refused(_) => {}
         }
         // Refused now, or by an attempt of this job whose telling failed: the refusal in force
         // is told once per refused version, each telling a recorded step, so a retry tells
@@ -515,6 +515,49 @@ impl BackgroundJob for ReloadRepoConfig {
         crate::handlers::notifications::announce(&ctx.db, &ctx.queue, repo, "", None, &event, now)
             .await?;
         steps::finish(&ctx.db, &key, "announced", now).await?;
+        Ok(())
+    }
+}
+
+impl ReloadRepoConfig {
+    /// A configuration taken with something ignored (a `release-drafter.yml`'s unknown
+    /// keys) is said on the pushed commit, once: a recorded step keyed by the commit.
+    async fn tell_warnings(
+        &self,
+        ctx: &ConfigContext,
+        github: &GitHubClient,
+        now: i64,
+    ) -> Result<(), JobError> {
+        let (repo, Some(commit)) = (&self.repository, &self.commit) else {
+            return Ok(());
+        };
+        let current = current(&ctx.db, github, &ctx.routes, self.installation, repo, now).await?;
+        let warnings = &current.effective.config.warnings;
+        let (false, Some(source)) = (warnings.is_empty(), &current.effective.source) else {
+            return Ok(());
+        };
+        let key = format!("config-warnings:{repo}:commit:{commit}");
+        let marker = crate::handlers::effects::marker(&key);
+        let written = match steps::start(&ctx.db, &key, now).await? {
+            StepState::Done(_) => return Ok(()),
+            StepState::Uncertain => {
+                github
+                    .commit_comment_exists(self.installation, repo, commit, &marker)
+                    .await?
+            }
+            StepState::New => false,
+        };
+        if !written {
+            let list: Vec<String> = warnings.iter().map(|w| format!("- {w}")).collect();
+            let body = format!(
+                "trainyard uses `{source}` from this commit, with warnings:\n\n{}\n\n{marker}",
+                list.join("\n")
+            );
+            github
+                .comment_on_commit(self.installation, repo, commit, &body)
+                .await?;
+        }
+        steps::finish(&ctx.db, &key, "commented", now).await?;
         Ok(())
     }
 }
