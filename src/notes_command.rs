@@ -11,7 +11,9 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::RepoConfig;
 use crate::github::error::GitHubError;
 use crate::github::{ContentPacing, GitHubClient};
-use crate::handlers::drafting::{DraftError, DraftRequest, PreparedDraft, prepare_draft};
+use crate::handlers::drafting::{
+    DraftError, DraftRequest, PreparedDraft, VersionRules, prepare_draft,
+};
 use crate::ports::GitHubPort;
 use crate::settings::{Secret, Settings};
 
@@ -171,8 +173,7 @@ pub async fn run(
         version: None,
         publish: false,
         dry_run: true,
-        conventional_titles: config.conventional_commits(),
-        prerelease_start: config.prerelease_start(),
+        rules: VersionRules::of(&config),
         server_url: server_url(api_url),
         calendar: config.calendar().map(|scheme| {
             // "Today" is the line's date, in its time zone (UTC unless configured).

@@ -1,7 +1,8 @@
-//! Drafting release notes for a range: find the baseline release and the draft to update,
-//! fetch the comparison's pull requests (plus the recovery query and changed files when
-//! needed), let the domain build the draft, then create or update the release. Used by the
-//! trains and by `trainyard notes`.
+//! Drafts: [`line_draft`], the one way a line's facts become its draft (trains, candidates,
+//! hotfixes, chat's notes and `trainyard notes`), and [`prepare_draft`], which gathers those
+//! facts for a range between two refs (`trainyard notes`): the baseline release and the
+//! draft it would update, the comparison's pull requests (plus the recovery query and changed
+//! files when needed). It writes nothing.
 
 use std::collections::HashSet;
 
@@ -9,13 +10,94 @@ use crate::domain::calver::CalendarScheme;
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
 use crate::domain::notes::changes::{Commit, PullRequest};
-use crate::domain::notes::config::{NotesConfigError, NotesKeys};
+use crate::domain::notes::config::{NotesConfig, NotesConfigError, NotesKeys};
 use crate::domain::notes::releases::{self, ReleaseSummary};
 use crate::domain::notes::render::{self, CalendarVersioning, Draft, DraftInputs};
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::error::GitHubError;
-use crate::github::notes::{ReleaseWrite, WrittenRelease};
+use crate::github::notes::ReleaseWrite;
+
+/// The version rules a repository's configuration sets for every draft of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VersionRules {
+    /// Conventional Commits titles (and `BREAKING CHANGE:` footers) call for increments too.
+    pub conventional_titles: bool,
+    /// First number of a pre-release series.
+    pub prerelease_start: u64,
+}
+
+impl VersionRules {
+    /// The rules of `config`.
+    pub fn of(config: &crate::domain::repo_config::RepoConfig) -> VersionRules {
+        VersionRules {
+            conventional_titles: config.conventional_commits(),
+            prerelease_start: config.prerelease_start(),
+        }
+    }
+}
+
+/// What a line's draft is made of, gathered by its caller: a train from its passengers, a
+/// candidate from those new since the previous candidate, `trainyard notes` from a range.
+#[derive(Debug, Clone, Default)]
+pub struct LineFacts<'a> {
+    /// The pull requests the draft lists (with body and changed files where a key uses them).
+    pub pull_requests: &'a [PullRequest],
+    /// Commits without a pull request, when the configuration lists them.
+    pub commits: &'a [Commit],
+    /// The release the draft follows.
+    pub baseline: Option<PreviousRelease<'a>>,
+    /// Where the draft's changes end (a branch or commit), for the compare link.
+    pub head: &'a str,
+    /// Authors whose first merged pull request is among these.
+    pub first_contributors: &'a [String],
+    /// Calendar versioning, on `calver` lines.
+    pub calendar: Option<CalendarVersioning<'a>>,
+    /// A version fixed already (a cut train's, a hotfix's, a candidate's, or asked for).
+    pub version: Option<&'a str>,
+    /// An explicit tag.
+    pub tag: Option<&'a str>,
+    /// An explicit name.
+    pub name: Option<&'a str>,
+}
+
+/// The one way a line's facts become its draft: trains, candidates, hotfixes, chat's
+/// `/release notes` and `trainyard notes` all come here, so the same facts give the same
+/// name, tag, version and body wherever they are read.
+pub fn line_draft(
+    notes: &NotesConfig,
+    rules: VersionRules,
+    (repo, server_url): (&RepoFullName, &str),
+    facts: LineFacts<'_>,
+) -> Draft {
+    let compare_url = facts.baseline.map(|base| {
+        format!(
+            "{}/{repo}/compare/{}...{}",
+            server_url.trim_end_matches('/'),
+            base.tag_name,
+            facts.head
+        )
+    });
+    render::build_draft(
+        notes,
+        &DraftInputs {
+            owner: repo.owner(),
+            repository: repo.name(),
+            first_contributors: facts.first_contributors,
+            last_release: facts.baseline,
+            pull_requests: facts.pull_requests,
+            commits: facts.commits,
+            tag: facts.tag,
+            name: facts.name,
+            version: facts.version,
+            conventional_titles: rules.conventional_titles,
+            prerelease_start: rules.prerelease_start,
+            server_url,
+            compare_url: compare_url.as_deref().filter(|_| !facts.head.is_empty()),
+            calendar: facts.calendar,
+        },
+    )
+}
 
 /// What to draft.
 #[derive(Debug, Clone)]
@@ -40,10 +122,8 @@ pub struct DraftRequest {
     pub publish: bool,
     /// Compute only; write nothing.
     pub dry_run: bool,
-    /// Conventional Commits titles call for increments too.
-    pub conventional_titles: bool,
-    /// First number of a pre-release series.
-    pub prerelease_start: u64,
+    /// The repository's version rules.
+    pub rules: VersionRules,
     /// GitHub's web URL.
     pub server_url: String,
     /// Calendar versioning scheme and today's date, when the repository uses calver.
@@ -55,7 +135,7 @@ pub struct DraftRequest {
 pub struct PreparedDraft {
     /// The draft.
     pub draft: Draft,
-    /// The release write.
+    /// The release GitHub would be sent: created, or the existing draft updated.
     pub write: ReleaseWrite,
     /// The draft release to update, if one exists.
     pub existing_draft: Option<ReleaseSummary>,
@@ -135,13 +215,6 @@ pub async fn prepare_draft(
         None => (Vec::new(), Vec::new()),
     };
 
-    let compare_url = last.map(|l| {
-        format!(
-            "{}/{repo}/compare/{}...{commitish}",
-            request.server_url.trim_end_matches('/'),
-            l.tag_name
-        )
-    });
     // GitHub's own notes (engine `github`) name the new contributors themselves.
     let github_writes_notes =
         request.keys.engine == Some(crate::domain::notes::config::NotesEngine::Github);
@@ -153,25 +226,19 @@ pub async fn prepare_draft(
     } else {
         Vec::new()
     };
-    let draft = render::build_draft(
+    let draft = line_draft(
         &config,
-        &DraftInputs {
-            owner: repo.owner(),
-            repository: repo.name(),
-            first_contributors: &first_contributors,
-            last_release: last.map(|r| PreviousRelease {
+        request.rules,
+        (repo, &request.server_url),
+        LineFacts {
+            pull_requests: &pull_requests,
+            commits: &commits,
+            baseline: last.map(|r| PreviousRelease {
                 tag_name: &r.tag_name,
                 name: r.name.as_deref(),
             }),
-            pull_requests: &pull_requests,
-            commits: &commits,
-            tag: request.tag.as_deref(),
-            name: request.name.as_deref(),
-            version: request.version.as_deref(),
-            conventional_titles: request.conventional_titles,
-            prerelease_start: request.prerelease_start,
-            server_url: &request.server_url,
-            compare_url: compare_url.as_deref(),
+            head: &commitish,
+            first_contributors: &first_contributors,
             calendar: request.calendar.map(|(scheme, today)| CalendarVersioning {
                 scheme,
                 today,
@@ -181,15 +248,26 @@ pub async fn prepare_draft(
                     .filter_map(|r| r.tag_name.strip_prefix(config.tag_prefix.as_str()))
                     .collect(),
             }),
+            version: request.version.as_deref(),
+            tag: request.tag.as_deref(),
+            name: request.name.as_deref(),
         },
     );
+    // The draft it updates keeps its name and tag unless the new ones say something.
+    let existing = previous.draft;
     let write = ReleaseWrite {
         body: draft.body.clone(),
         draft: !request.publish || dry_run,
         make_latest: draft.make_latest.to_owned(),
-        name: draft.name.clone(),
+        name: Some(draft.name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| existing.and_then(|r| r.name.clone()))
+            .unwrap_or_default(),
         prerelease: draft.prerelease,
-        tag_name: draft.tag_name.clone(),
+        tag_name: Some(draft.tag_name.clone())
+            .filter(|t| !t.is_empty())
+            .or_else(|| existing.map(|r| r.tag_name.clone()))
+            .unwrap_or_default(),
         target_commitish: commitish,
     };
     Ok(PreparedDraft {
@@ -317,37 +395,4 @@ async fn range_changes(
         }
     }
     Ok((commits, pull_requests, calls))
-}
-
-/// Creates the draft release, or updates the existing one.
-pub async fn write_draft(
-    github: &GitHubClient,
-    request: &DraftRequest,
-    prepared: &PreparedDraft,
-) -> Result<Option<WrittenRelease>, GitHubError> {
-    if prepared.dry_run {
-        tracing::info!(repo = %request.repo, "[dry-run] release not written");
-        return Ok(None);
-    }
-    let written = match &prepared.existing_draft {
-        Some(existing) => {
-            // The draft keeps its name and tag unless the new ones say something.
-            let mut write = prepared.write.clone();
-            if write.name.is_empty() {
-                write.name = existing.name.clone().unwrap_or_default();
-            }
-            if write.tag_name.is_empty() {
-                write.tag_name = existing.tag_name.clone();
-            }
-            github
-                .update_release(request.installation, &request.repo, existing.id, &write)
-                .await?
-        }
-        None => {
-            github
-                .create_release(request.installation, &request.repo, &prepared.write)
-                .await?
-        }
-    };
-    Ok(Some(written))
 }

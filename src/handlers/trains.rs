@@ -10,13 +10,14 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
 use crate::domain::notes::changes::{Author, PullRequest};
 use crate::domain::notes::releases::{self, ReleaseSummary};
-use crate::domain::notes::render::{self, CalendarVersioning, DraftInputs};
+use crate::domain::notes::render::{self, CalendarVersioning};
 use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules, TrainState};
 use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
 use crate::handlers::chat_routes::ConfigReach;
+use crate::handlers::drafting::{LineFacts, VersionRules, line_draft};
 use crate::handlers::repo_config;
 use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError, Queue};
@@ -433,7 +434,6 @@ pub async fn draft_for(
     let last_release = notes_baseline(&all, &notes, train, hotfix_base.as_deref());
     let baseline = last_release.map(|r| r.tag_name);
     let head = train.target_sha.as_deref().unwrap_or(&train.branch);
-    let compare_url = baseline.map(|base| compare_link(&ctx.server_url, repo, base, head));
     let commits = match baseline {
         Some(base) if notes.include_commits_without_pr => {
             commits_of(github, installation, repo, &notes, base, head).await?
@@ -442,27 +442,24 @@ pub async fn draft_for(
     };
     let calendar = calendar_versioning(ctx, config, &train.line, &notes.tag_prefix, &all);
     let build = |first_contributors: &[String]| {
-        render::build_draft(
+        line_draft(
             &notes,
-            &DraftInputs {
-                owner: repo.owner(),
-                repository: repo.name(),
-                first_contributors,
-                last_release,
+            VersionRules::of(config),
+            (repo, &ctx.server_url),
+            LineFacts {
                 pull_requests: &pull_requests,
                 commits: &commits,
+                baseline: last_release,
+                head,
+                first_contributors,
+                calendar: calendar.clone(),
                 // A cut train's version was fixed at the cut; a hotfix's by its base.
                 version: if frozen {
                     train.version.as_deref()
                 } else {
                     hotfix_version.as_deref()
                 },
-                conventional_titles: config.conventional_commits(),
-                prerelease_start: config.prerelease_start(),
-                server_url: &ctx.server_url,
-                compare_url: compare_url.as_deref(),
-                calendar: calendar.clone(),
-                ..DraftInputs::default()
+                ..LineFacts::default()
             },
         )
     };
@@ -550,9 +547,6 @@ pub async fn candidate_draft(
                 .map(|r| r.tag_name.to_owned())
         }
     };
-    let compare_url = baseline
-        .as_deref()
-        .map(|base| compare_link(&ctx.server_url, repo, base, candidate.target));
     let first_contributors = if render::wants_new_contributors(&notes) {
         github
             .first_contributors(installation, repo, &pull_requests)
@@ -560,23 +554,20 @@ pub async fn candidate_draft(
     } else {
         Vec::new()
     };
-    Ok(render::build_draft(
+    Ok(line_draft(
         &notes,
-        &DraftInputs {
-            owner: repo.owner(),
-            repository: repo.name(),
-            first_contributors: &first_contributors,
-            last_release: baseline.as_deref().map(|tag_name| PreviousRelease {
+        VersionRules::of(config),
+        (repo, &ctx.server_url),
+        LineFacts {
+            pull_requests: &pull_requests,
+            baseline: baseline.as_deref().map(|tag_name| PreviousRelease {
                 tag_name,
                 name: None,
             }),
-            pull_requests: &pull_requests,
+            head: candidate.target,
+            first_contributors: &first_contributors,
             version: Some(candidate.version),
-            conventional_titles: config.conventional_commits(),
-            prerelease_start: config.prerelease_start(),
-            server_url: &ctx.server_url,
-            compare_url: compare_url.as_deref(),
-            ..DraftInputs::default()
+            ..LineFacts::default()
         },
     ))
 }
@@ -600,14 +591,6 @@ fn notes_baseline<'a>(
                 name: r.name.as_deref(),
             }),
     }
-}
-
-/// GitHub's web comparison from `base` to `head`.
-fn compare_link(server_url: &str, repo: &RepoFullName, base: &str, head: &str) -> String {
-    format!(
-        "{}/{repo}/compare/{base}...{head}",
-        server_url.trim_end_matches('/')
-    )
 }
 
 /// The repository's releases: the snapshot when one is kept, else listed from GitHub (and

@@ -187,8 +187,8 @@ pub(super) async fn notes_text(
     line: Option<&str>,
     s: Surface,
 ) -> Result<String, StoreError> {
-    use crate::domain::notes::render::{self, DraftInputs};
     use crate::domain::version::PreviousRelease;
+    use crate::handlers::drafting::{LineFacts, VersionRules, line_draft};
     let config = stored_config(ctx, repo).await?;
     let line = line
         .map(str::to_owned)
@@ -212,21 +212,19 @@ pub(super) async fn notes_text(
     };
     let passengers = trains::passengers(&ctx.db, train.id).await?;
     let pull_requests = passenger_pull_requests(&passengers, repo, &train.branch, &ctx.server_url);
-    let draft = render::build_draft(
+    let draft = line_draft(
         &notes,
-        &DraftInputs {
-            owner: repo.owner(),
-            repository: repo.name(),
-            last_release: train.baseline_tag.as_deref().map(|tag| PreviousRelease {
+        VersionRules::of(&config),
+        (repo, &ctx.server_url),
+        LineFacts {
+            pull_requests: &pull_requests,
+            baseline: train.baseline_tag.as_deref().map(|tag| PreviousRelease {
                 tag_name: tag,
                 name: None,
             }),
-            pull_requests: &pull_requests,
+            head: train.target_sha.as_deref().unwrap_or(&train.branch),
             version: train.version.as_deref(),
-            conventional_titles: config.conventional_commits(),
-            prerelease_start: config.prerelease_start(),
-            server_url: &ctx.server_url,
-            ..DraftInputs::default()
+            ..LineFacts::default()
         },
     );
     let heading = format!(
