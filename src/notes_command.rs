@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 
 use crate::clock::SystemClock;
 use crate::domain::ids::RepoFullName;
-use crate::domain::repo_config::RepoConfig;
+use crate::domain::repo_config::{Include, RepoConfig};
+use crate::domain::train::{self, BoardingRules};
 use crate::github::error::GitHubError;
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::drafting::{
@@ -36,6 +37,10 @@ pub struct NotesArgs {
     /// `release-drafter.yml` or `release.yml`, told apart by name).
     #[arg(long = "config", value_name = "FILE")]
     pub repo_config: Option<PathBuf>,
+    /// Every pull request merged in the range, not only those the line's next train would
+    /// carry (release-drafter's view).
+    #[arg(long)]
+    pub whole_range: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +60,9 @@ struct NotesJson<'a> {
     tag_name: &'a str,
     name: &'a str,
     prerelease: bool,
+    line: &'a str,
+    next_train: bool,
+    merged: usize,
     pull_requests: usize,
     listed: usize,
     shortened: bool,
@@ -157,11 +165,13 @@ pub async fn run(
     if keys.tag_prefix.is_none() {
         keys.tag_prefix = line.tag_prefix.clone();
     }
-    let head = match (&args.to, &line.branch) {
-        (Some(to), _) => to.clone(),
-        (None, Some(branch)) => branch.clone(),
-        (None, None) => default_branch(&github, installation, &repo).await?,
+    let branch = match &line.branch {
+        Some(branch) => branch.clone(),
+        None => default_branch(&github, installation, &repo).await?,
     };
+    let head = args.to.clone().unwrap_or_else(|| branch.clone());
+    // The preview is the line's next train: only what its boarding rules take.
+    let boarding = (!args.whole_range).then(|| BoardingRules::of(&line, &branch));
     let request = DraftRequest {
         repo: repo.clone(),
         installation,
@@ -174,6 +184,7 @@ pub async fn run(
         publish: false,
         dry_run: true,
         rules: VersionRules::of(&config),
+        boarding: boarding.clone(),
         server_url: server_url(api_url),
         calendar: config.calendar().map(|scheme| {
             // "Today" is the line's date, in its time zone (UTC unless configured).
@@ -217,14 +228,19 @@ pub async fn run(
         prepared.write.body = body;
         prepared.calls += 1;
     }
-    print(
-        out,
-        args,
-        &repo,
-        &prepared,
-        source.as_deref(),
-        &config.warnings,
-    )?;
+    if boarding.is_some() {
+        // The tag and name the train will take when it is cut.
+        let tag = train::release_tag(&prepared.draft.tag_name, &prepared.draft.resolved_version);
+        prepared.draft.name = train::release_name(&prepared.draft.name, &tag);
+        prepared.draft.tag_name = tag;
+    }
+    let report = Report {
+        source: source.as_deref(),
+        warnings: &config.warnings,
+        line: &line.name,
+        boarding: boarding.as_ref(),
+    };
+    print(out, args, &repo, &prepared, &report)?;
     Ok(())
 }
 
@@ -259,13 +275,34 @@ fn explain(error: GitHubError, repo: &RepoFullName, from: Option<&str>) -> anyho
     }
 }
 
+/// What is said around the notes.
+struct Report<'a> {
+    source: Option<&'a str>,
+    warnings: &'a [String],
+    line: &'a str,
+    /// The line's boarding rules, when the preview is its next train.
+    boarding: Option<&'a BoardingRules>,
+}
+
+/// Who boards, in a few words: "label `release`", "every merged pull request".
+fn boarding_words(rules: &BoardingRules) -> String {
+    let mut words = match rules.include {
+        Include::Label => format!("label `{}`", rules.boarding_label),
+        Include::All => format!("every merged pull request but `{}`", rules.skip_label),
+    };
+    if !rules.paths.is_empty() {
+        let paths: Vec<String> = rules.paths.iter().map(|p| format!("`{p}`")).collect();
+        words.push_str(&format!(", touching {}", paths.join(", ")));
+    }
+    words
+}
+
 fn print(
     out: &mut impl std::io::Write,
     args: &NotesArgs,
     repo: &RepoFullName,
     prepared: &PreparedDraft,
-    source: Option<&str>,
-    warnings: &[String],
+    report: &Report<'_>,
 ) -> anyhow::Result<()> {
     let draft = &prepared.draft;
     if args.json {
@@ -278,57 +315,69 @@ fn print(
             tag_name: &draft.tag_name,
             name: &draft.name,
             prerelease: draft.prerelease,
+            line: report.line,
+            next_train: report.boarding.is_some(),
+            merged: prepared.merged,
             pull_requests: prepared.pull_requests,
             listed: draft.listed,
             shortened: draft.shortened,
             github_calls: prepared.calls,
-            config_source: source,
-            warnings,
+            config_source: report.source,
+            warnings: report.warnings,
             body: &draft.body,
         };
         serde_json::to_writer_pretty(&mut *out, &json)?;
         writeln!(out)?;
-    } else {
-        writeln!(
+        return Ok(());
+    }
+    let or_dash = |text: &str| {
+        if text.is_empty() {
+            "-".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    writeln!(
+        out,
+        "{repo}: {} → {}",
+        prepared
+            .baseline
+            .as_deref()
+            .unwrap_or("(no previous release)"),
+        prepared.write.target_commitish
+    )?;
+    match report.boarding {
+        Some(rules) => writeln!(
             out,
-            "{repo}: {} → {}",
-            prepared
-                .baseline
-                .as_deref()
-                .unwrap_or("(no previous release)"),
-            prepared.write.target_commitish
-        )?;
-        writeln!(
-            out,
-            "version {} ({:?}), tag {}, name {}",
-            draft.resolved_version,
-            draft.increment,
-            if draft.tag_name.is_empty() {
-                "-"
-            } else {
-                &draft.tag_name
-            },
-            if draft.name.is_empty() {
-                "-"
-            } else {
-                &draft.name
-            },
-        )?;
-        writeln!(
-            out,
-            "{} pull requests, {} listed; configuration: {}",
+            "next train on line `{}`: {} merged, {} would board ({})",
+            report.line,
+            prepared.merged,
             prepared.pull_requests,
-            draft.listed,
-            source.unwrap_or("defaults")
-        )?;
-        for warning in warnings {
-            writeln!(out, "warning: {warning}")?;
-        }
+            boarding_words(rules)
+        )?,
+        None => writeln!(out, "whole range: {} pull requests merged", prepared.merged)?,
+    }
+    writeln!(
+        out,
+        "version {} ({:?}), tag {}, name {}",
+        draft.resolved_version,
+        draft.increment,
+        or_dash(&draft.tag_name),
+        or_dash(&draft.name),
+    )?;
+    writeln!(
+        out,
+        "{} listed; configuration: {}",
+        draft.listed,
+        report.source.unwrap_or("defaults")
+    )?;
+    for warning in report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(out)?;
+    write!(out, "{}", draft.body)?;
+    if !draft.body.ends_with('\n') {
         writeln!(out)?;
-        write!(out, "{}", draft.body)?;
-        if !draft.body.ends_with('\n') {
-            writeln!(out)?;
-        }
     }
     Ok(())
 }

@@ -39,12 +39,16 @@ impl History {
     }
 
     fn pull_request(&self, i: usize) -> Value {
-        let labels = match i % 4 {
+        let mut labels = match i % 4 {
             0 => vec!["feature"],
             1 => vec!["bug"],
             2 => vec!["chore", "dependencies"],
             _ => vec![],
         };
+        // A third of them carry the default boarding label.
+        if i.is_multiple_of(3) {
+            labels.push("release");
+        }
         let mut title = format!("Change number {i}");
         while title.len() < self.title_len {
             title.push_str(" and more words");
@@ -109,6 +113,14 @@ fn release(id: u64, tag: &str, draft: bool) -> Value {
 async fn fake_github(history: History) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"full_name": REPO, "default_branch": "main"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
         .and(path(format!("/repos/{REPO}/releases")))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!([release(1, "v1.0.0", false)])),
@@ -146,6 +158,7 @@ fn request(keys: NotesKeys) -> DraftRequest {
         },
         server_url: "https://github.com".into(),
         calendar: None,
+        boarding: None,
     }
 }
 
@@ -349,11 +362,43 @@ async fn the_notes_command_prints_the_notes_and_the_version_without_writing() {
         Some("t"),
     );
     assert!(ok, "stderr: {err}");
+    // By default the preview is the line's next train: what its boarding rules take, and
+    // the tag and name it will be cut with (named by its tag: no name template).
     assert!(
-        out.starts_with("acme/api: v1.0.0 → main\nversion 1.0.1 (Patch)"),
+        out.starts_with(concat!(
+            "acme/api: v1.0.0 → main\n",
+            "next train on line `main`: 300 merged, 100 would board (label `release`)\n",
+            "version 1.0.1 (Patch), tag v1.0.1, name v1.0.1\n",
+        )),
         "{out}"
     );
-    assert!(out.contains("configuration: defaults"));
+    assert!(out.contains("100 listed; configuration: defaults"), "{out}");
+    assert!(!out.contains("(#299)") && out.contains("(#297)"), "{out}");
+
+    // `--whole-range`: every merged pull request, as release-drafter drafts them.
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "--repo",
+            REPO,
+            "--from",
+            "v1.0.0",
+            "--to",
+            "main",
+            "--whole-range",
+        ],
+        Some("t"),
+    );
+    assert!(ok, "stderr: {err}");
+    assert!(
+        out.starts_with(concat!(
+            "acme/api: v1.0.0 → main\n",
+            "whole range: 300 pull requests merged\n",
+            "version 1.0.1 (Patch), tag -, name -\n",
+        )),
+        "{out}"
+    );
+    assert!(out.contains("(#299)"), "{out}");
 }
 
 #[tokio::test]

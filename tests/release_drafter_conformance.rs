@@ -169,6 +169,7 @@ async fn run_case(case: &Case, server: &MockServer) -> Outcome {
         rules: VersionRules::of(&config),
         server_url: "https://github.com".into(),
         calendar: None,
+        boarding: None,
     };
     let client = harness::github::token_client(&server.uri(), "test-token");
     let prepared = match prepare_draft(&client, &request, |_| {}).await {

@@ -545,6 +545,24 @@ pub fn hotfix_line(base: &crate::domain::version::Version) -> String {
     format!("hotfix-{}.{}", base.major(), base.minor())
 }
 
+/// The tag a train's release takes: the tag template's, else `v` and the version.
+pub fn release_tag(template_tag: &str, version: &str) -> String {
+    if template_tag.is_empty() {
+        format!("v{version}")
+    } else {
+        template_tag.to_owned()
+    }
+}
+
+/// The name a train's release takes: the name template's, else its tag (never untitled).
+pub fn release_name(template_name: &str, tag: &str) -> String {
+    if template_name.is_empty() {
+        tag.to_owned()
+    } else {
+        template_name.to_owned()
+    }
+}
+
 /// The label that boards a hotfix train.
 pub const HOTFIX_LABEL: &str = "hotfix";
 

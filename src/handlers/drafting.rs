@@ -13,6 +13,7 @@ use crate::domain::notes::changes::{Commit, PullRequest};
 use crate::domain::notes::config::{NotesConfig, NotesConfigError, NotesKeys};
 use crate::domain::notes::releases::{self, ReleaseSummary};
 use crate::domain::notes::render::{self, CalendarVersioning, Draft, DraftInputs};
+use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules};
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::error::GitHubError;
@@ -128,6 +129,9 @@ pub struct DraftRequest {
     pub server_url: String,
     /// Calendar versioning scheme and today's date, when the repository uses calver.
     pub calendar: Option<(CalendarScheme, jiff::civil::Date)>,
+    /// Only the pull requests these rules board (what the line's next train would carry);
+    /// `None`: the whole range.
+    pub boarding: Option<BoardingRules>,
 }
 
 /// A draft ready to write.
@@ -141,7 +145,9 @@ pub struct PreparedDraft {
     pub existing_draft: Option<ReleaseSummary>,
     /// The baseline's tag.
     pub baseline: Option<String>,
-    /// Pull requests found in the range.
+    /// Pull requests merged in the range.
+    pub merged: usize,
+    /// Pull requests the draft is made of (those that board, when asked).
     pub pull_requests: usize,
     /// Nothing is to be written (asked, or the target is a pull request's merge ref).
     pub dry_run: bool,
@@ -198,7 +204,7 @@ pub async fn prepare_draft(
         .map(|tag| named_baseline(&all_releases, tag));
     let last: Option<&ReleaseSummary> = explicit_baseline.as_ref().or(previous.last);
 
-    let (commits, pull_requests) = match last {
+    let (commits, mut pull_requests) = match last {
         Some(last) => {
             let (commits, pull_requests, range_calls) = range_changes(
                 github,
@@ -215,6 +221,18 @@ pub async fn prepare_draft(
         None => (Vec::new(), Vec::new()),
     };
 
+    let merged = pull_requests.len();
+    if let Some(rules) = &request.boarding {
+        pull_requests.retain(|pr| {
+            let facts = BoardingFacts {
+                merged: true,
+                base_ref: &pr.base_ref_name,
+                labels: &pr.labels,
+                changed_files: &pr.changed_files,
+            };
+            train::boarding(rules, &facts) == Boarding::Boards
+        });
+    }
     // GitHub's own notes (engine `github`) name the new contributors themselves.
     let github_writes_notes =
         request.keys.engine == Some(crate::domain::notes::config::NotesEngine::Github);
@@ -275,6 +293,7 @@ pub async fn prepare_draft(
         write,
         existing_draft: previous.draft.cloned(),
         baseline: last.map(|l| l.tag_name.clone()),
+        merged,
         pull_requests: pull_requests.len(),
         dry_run,
         calls,
@@ -386,7 +405,11 @@ async fn range_changes(
             }
         }
     }
-    if Categorizer::new(&config.categories).needs_changed_files() {
+    let path_scoped = request
+        .boarding
+        .as_ref()
+        .is_some_and(|rules| !rules.paths.is_empty());
+    if path_scoped || Categorizer::new(&config.categories).needs_changed_files() {
         for pr in &mut pull_requests {
             calls += 1;
             pr.changed_files = github

@@ -766,9 +766,15 @@ impl BackgroundJob for RefreshDraft {
             make_latest: draft.make_latest.to_owned(),
             // Without templates the draft keeps the name and tag it has, as release-drafter
             // keeps them.
+            // and a cut train's release is named by its tag when no template names it.
             name: Some(draft.name.clone())
                 .filter(|n| !n.is_empty())
-                .or_else(|| existing.and_then(|r| r.name.clone()))
+                .or_else(|| {
+                    existing
+                        .and_then(|r| r.name.clone())
+                        .filter(|n| !n.is_empty())
+                })
+                .or_else(|| train.tag_name.clone())
                 .unwrap_or_default(),
             prerelease: draft.prerelease,
             tag_name: train

@@ -52,11 +52,7 @@ pub(super) async fn cut(
     };
     let (draft, _) = draft_for(ctx, github, installation, repo, train, config).await?;
     let version = draft.resolved_version.clone();
-    let tag = if draft.tag_name.is_empty() {
-        format!("v{version}")
-    } else {
-        draft.tag_name.clone()
-    };
+    let tag = crate::domain::train::release_tag(&draft.tag_name, &version);
     let mut unit = begin(ctx).await?;
     let now = unit.now();
     let frozen = Cut {
