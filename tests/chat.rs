@@ -2216,7 +2216,106 @@ async fn a_channel_of_another_installation_is_refused(test: TestDb) {
     );
 }
 
+/// Discord's train thread: the card is a plain channel message, every event after it a reply
+/// to the card (`message_reference`), as Slack's are replies in the card's thread.
+async fn discord_events_are_replies_under_the_trains_card(test: TestDb) {
+    let world = World::new(&test).await;
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    let payload = world.github.comment("carol", 7, "/release cut");
+    assert_eq!(
+        world.deliver("issue_comment", "cut-1", &payload).await,
+        StatusCode::ACCEPTED
+    );
+    world.run_jobs().await;
+    let messages = world.discord_messages.bodies();
+    let paths = world.discord_messages.paths();
+    assert!(messages.len() >= 3, "card, boarding, cut: {messages:?}");
+    assert!(
+        paths.iter().all(|p| p == "/api/v10/channels/555/messages"),
+        "{paths:?}"
+    );
+    assert!(
+        messages[0].get("message_reference").is_none(),
+        "the card stands alone: {}",
+        messages[0]
+    );
+    // The card was answered with id 7001.
+    for reply in &messages[1..] {
+        assert_eq!(reply["message_reference"]["message_id"], "7001", "{reply}");
+        assert_eq!(reply["message_reference"]["channel_id"], "555", "{reply}");
+        assert_eq!(
+            reply["message_reference"]["fail_if_not_exists"], false,
+            "{reply}"
+        );
+    }
+    assert!(
+        messages[1..].iter().any(|m| m["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("was cut as"))),
+        "{messages:?}"
+    );
+}
+
+/// A line's scheduled cut is announced ahead in every channel of the repository, in the
+/// train's thread: Slack and Discord alike.
+async fn the_cut_reminder_reaches_slack_and_discord(test: TestDb) {
+    use trainyard::jobs::BackgroundJob as _;
+    let world = World::new(&test).await;
+    world.github.set_config(concat!(
+        "chat:\n  slack-channel: C1\n  discord-channel: '555'\n",
+        "trains:\n  lines:\n    - name: main\n      branch: master\n",
+        "      schedule: '45 9 * * *'\n      reminder: 30m\n",
+    ));
+    world.merge(1, "Add the departure board").await;
+    world.run_jobs().await;
+    // 09:15: the 09:45 cut is within the half hour.
+    world.clock.advance(jiff::SignedDuration::from_mins(15));
+    trainyard::handlers::train_commands::ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    world.run_jobs().await;
+    let said = "will be cut at 09:45 UTC with 1 pull request on board";
+    let slack: Vec<Value> = world
+        .slack_posts
+        .bodies()
+        .into_iter()
+        .filter(|p| p["text"].as_str().is_some_and(|t| t.contains(said)))
+        .collect();
+    assert_eq!(slack.len(), 1, "{:?}", world.slack_posts.bodies());
+    assert_eq!(slack[0]["channel"], "C1");
+    assert_eq!(
+        slack[0]["thread_ts"], "1700000000.000001",
+        "in the train's thread"
+    );
+    let discord: Vec<Value> = world
+        .discord_messages
+        .bodies()
+        .into_iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(said)))
+        .collect();
+    assert_eq!(discord.len(), 1, "{:?}", world.discord_messages.bodies());
+    assert_eq!(discord[0]["message_reference"]["message_id"], "7001");
+    // A second check in the same slot tells nobody again.
+    world.clock.advance(jiff::SignedDuration::from_mins(1));
+    trainyard::handlers::train_commands::ScheduledCuts
+        .run(world.bot.train_context())
+        .await
+        .expect("check");
+    world.run_jobs().await;
+    let again = world
+        .discord_messages
+        .bodies()
+        .iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(said)))
+        .count();
+    assert_eq!(again, 1);
+}
+
 on_both_backends!(
+    discord_events_are_replies_under_the_trains_card,
+    the_cut_reminder_reaches_slack_and_discord,
     a_channel_of_another_installation_is_refused,
     one_channel_that_fails_does_not_hold_up_the_others,
     an_answer_that_fails_is_sent_again_and_the_command_is_not_repeated,

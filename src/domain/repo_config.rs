@@ -855,7 +855,10 @@ impl RepoConfig {
             .find(|l| l.name == line)
             .and_then(|l| l.tag_prefix);
         if let Some(prefix) = prefix {
-            if notes.tag_template.is_empty() {
+            // A line's tags carry its prefix, or its baseline is never found again and its
+            // tags collide with the other lines' (the repository's `v$RESOLVED_VERSION` is
+            // the main line's).
+            if !notes.tag_template.starts_with(prefix.as_str()) {
                 notes.tag_template = format!("{prefix}$RESOLVED_VERSION");
             }
             notes.tag_prefix = prefix;
