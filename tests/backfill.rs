@@ -150,4 +150,79 @@ async fn past_releases_and_deployments_are_read_once_and_give_their_figures(test
     );
 }
 
-on_both_backends!(past_releases_and_deployments_are_read_once_and_give_their_figures);
+/// `trainyard metrics backfill --repo acme/api` run as the binary, as an operator runs it:
+/// the App's credentials and the store from the environment, the installation known from
+/// its webhooks; it prints what it added and leaves it in the store, and a second run adds
+/// nothing.
+async fn the_backfill_command_run_as_the_binary_fills_the_store(test: TestDb) {
+    let server = github_with_history().await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/1/access_tokens"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(
+                json!({"token": "ghs_backfill", "expires_at": "2099-01-01T00:00:00Z"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"full_name": REPO, "default_branch": "main"})),
+        )
+        .mount(&server)
+        .await;
+    let repo = RepoFullName::parse(REPO).expect("repo");
+    trainyard::store::installations::note_repository(&test.db, 1, &repo, 0)
+        .await
+        .expect("installation");
+    let dir = tempfile::tempdir().expect("dir");
+    let key = format!("{}/fixtures/keys/test-app.pem", env!("CARGO_MANIFEST_DIR"));
+    let run = || {
+        harness::process::trainyard(dir.path())
+            .args(["metrics", "backfill", "--repo", REPO])
+            .env("DATABASE_URL", &test.url)
+            .env("TRAINYARD_GITHUB_APP_ID", "42")
+            .env("TRAINYARD_GITHUB_PRIVATE_KEY_PATH", &key)
+            .env("TRAINYARD_GITHUB_WEBHOOK_SECRET", "backfill-secret")
+            .env("TRAINYARD_GITHUB_API_URL", server.uri())
+            .env("TRAINYARD_LOG_FORMAT", "json")
+            .output()
+            .expect("run trainyard")
+    };
+    let first = run();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains("acme/api: added 2 past releases with 3 pull requests, and 2 deployments"),
+        "{stdout}"
+    );
+    let history = trainyard::store::history::history(&test.db, &repo, |e| e == "production")
+        .await
+        .expect("history");
+    let now = "2026-11-27T10:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .expect("time")
+        .as_millisecond();
+    let figures = health::compute(&history, now, 30);
+    assert_eq!(figures.releases, 2);
+    assert_eq!(figures.production_deployments, 2);
+
+    let again = run();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(
+        stdout.contains("added 0 past releases with 0 pull requests, and 0 deployments"),
+        "{stdout}"
+    );
+}
+
+on_both_backends!(
+    past_releases_and_deployments_are_read_once_and_give_their_figures,
+    the_backfill_command_run_as_the_binary_fills_the_store,
+);

@@ -482,7 +482,109 @@ async fn signing_in_asks_github_a_few_times_and_strangers_get_no_session(test: T
     assert!(body.contains("cannot read any"), "{body}");
 }
 
+/// A maintainer rejects a cut train with a reason and approves the next cut, pressing the
+/// page's buttons in the browser; each goes through the command path (audited as web
+/// commands) and the page shows the outcome.
+async fn reject_and_approve_are_pressed_in_the_browser(test: TestDb) {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium: apt-get install chromium"
+        );
+        eprintln!("SKIPPED the dashboard in a browser: no chromium");
+        return;
+    };
+    let (bot, base) = served(&test).await;
+    bot.merge(1, "Add the departure board", &["release"]).await;
+    bot.run_jobs().await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let Some(driver) = Driver::start(&browser).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromedriver: apt-get install chromium-driver"
+        );
+        eprintln!("SKIPPED the dashboard in a browser: no chromedriver");
+        return;
+    };
+    let shots = screenshots();
+    bot.github.sign_in_as(8, "maya");
+    driver.open(&format!("{base}/")).await;
+    driver.click("form[action='/signin'] button").await;
+    until(&driver, "signed in", |t| t.contains("signed in as maya")).await;
+
+    // Reject, with the reason the form asks for.
+    driver.open(&format!("{base}/repos/{REPO}")).await;
+    driver
+        .type_into(
+            "form:has(input[name='command'][value='reject']) input[name='reason']",
+            "the clock drifts on staging",
+        )
+        .await;
+    driver
+        .screenshot(&shots.join("dashboard-7-reject.png"))
+        .await;
+    driver
+        .click("form:has(input[name='command'][value='reject']) button")
+        .await;
+    until(&driver, "the reject was taken", |t| {
+        t.contains("reject asked for")
+    })
+    .await;
+    bot.run_jobs().await;
+    assert!(
+        bot.trains(&[TrainState::Frozen]).await.is_empty(),
+        "reopened"
+    );
+    let rejected = bot.audited("command.reject").await;
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].actor_login, "maya");
+    assert_eq!(rejected[0].surface, "web");
+    assert!(
+        rejected[0].detail.contains("the clock drifts on staging")
+            || bot
+                .trains(&[TrainState::Open])
+                .await
+                .iter()
+                .any(|t| t.rejected_reason.as_deref() == Some("the clock drifts on staging")),
+        "the reason is kept: {rejected:?}"
+    );
+
+    // carol cuts again; maya approves from the page and the release is made.
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    driver.open(&format!("{base}/repos/{REPO}")).await;
+    driver
+        .click("form:has(input[name='command'][value='approve']) button")
+        .await;
+    until(&driver, "the approve was taken", |t| {
+        t.contains("approve asked for")
+    })
+    .await;
+    bot.run_jobs().await;
+    assert_eq!(bot.trains(&[TrainState::Released]).await.len(), 1);
+    assert!(
+        bot.github.tags().iter().any(|(t, _, _)| t == "v1.0.1"),
+        "{:?}",
+        bot.github.tags()
+    );
+    driver.open(&format!("{base}/repos/{REPO}")).await;
+    let page = driver.text().await;
+    assert!(page.contains("command.approve"), "audited: {page}");
+    let source = driver.source().await;
+    assert!(
+        !source.contains("value=\"cut\""),
+        "the next train is empty: nothing to cut yet"
+    );
+    driver
+        .screenshot(&shots.join("dashboard-8-released.png"))
+        .await;
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
 on_both_backends!(
+    reject_and_approve_are_pressed_in_the_browser,
     a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page,
     forms_need_the_sessions_token_and_this_sites_origin_and_readers_are_refused,
     a_foreign_train_id_names_nothing_and_outcomes_are_not_taken_from_links,

@@ -565,7 +565,56 @@ async fn a_follow_up_deploys_the_released_commit_or_nothing(test: TestDb) {
     );
 }
 
+/// `after: staging`: staging's success promotes exactly what it deployed — the released tag
+/// at the released commit — to production, once, whoever reported it and however often
+/// GitHub delivers the status; a failure promotes nothing.
+async fn staging_success_promotes_the_release_to_production_once(test: TestDb) {
+    // Friday 10:00 in Berlin: before production's freeze window.
+    let bot = TestBot::start(&test, FOLLOWING).await;
+    released(&bot).await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 1, "staging deploys itself on publishing");
+    let staging = created[0].clone();
+    assert_eq!(
+        (staging.environment.as_str(), staging.git_ref.as_str()),
+        ("staging", "v1.0.1")
+    );
+
+    report(&bot, staging.id, "in_progress").await;
+    assert_eq!(bot.github.deployments().len(), 1, "not before it succeeds");
+    report(&bot, staging.id, "failure").await;
+    assert_eq!(
+        bot.github.deployments().len(),
+        1,
+        "a failure promotes nothing"
+    );
+
+    // The retried staging deployment succeeds; GitHub delivers the status twice.
+    let success = bot.github.deployment_status(staging.id, "success", None);
+    bot.deliver("deployment_status", &success).await;
+    bot.deliver("deployment_status", &success).await;
+    bot.run_jobs().await;
+    let created = bot.github.deployments();
+    assert_eq!(created.len(), 2, "one production deployment: {created:?}");
+    let production = &created[1];
+    assert_eq!(production.environment, "production");
+    assert_eq!(production.git_ref, "v1.0.1");
+    assert_eq!(production.sha, staging.sha, "the commit staging ran");
+    assert_eq!(production.creator, "trainyard[bot]");
+
+    let decided = bot.audited("deploy.automatic").await;
+    let to_production: Vec<_> = decided
+        .iter()
+        .filter(|r| r.detail.contains("to production"))
+        .collect();
+    assert_eq!(to_production.len(), 1, "decided once: {decided:?}");
+    assert_eq!(to_production[0].outcome, "accepted");
+    assert_eq!(to_production[0].actor_login, "trainyard");
+    assert!(held(&bot).await.is_empty());
+}
+
 on_both_backends!(
+    staging_success_promotes_the_release_to_production_once,
     github_calls_per_deployment,
     a_freeze_window_holds_production_unless_an_admin_forces_it,
     the_train_goes_from_label_to_production,

@@ -620,7 +620,8 @@ pub async fn repository_page(
                 @if passengers.is_empty() { p.muted { "No pull request on board yet." } }
                 @if may_act {
                     @match train.state() {
-                        TrainState::Open => {
+                        // An empty train cannot be cut: no button to be refused by.
+                        TrainState::Open if !passengers.is_empty() => {
                             (action_form(repo, session, "cut", train.id, &train.line, "Cut", "primary", false))
                         }
                         TrainState::Frozen => {
