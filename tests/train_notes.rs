@@ -153,7 +153,26 @@ async fn a_breaking_change_footer_makes_the_train_major(test: TestDb) {
     assert_eq!(frozen[0].tag_name.as_deref(), Some("v2.0.0"));
 }
 
+/// `version.conventional-commits`: a `!` after the type (`refactor!:`) makes the train major
+/// too, with nothing in the body.
+async fn a_bang_in_a_conventional_title_makes_the_train_major(test: TestDb) {
+    let config = concat!(
+        "trains:\n  lines:\n    - name: main\n      branch: master\n",
+        "version:\n  conventional-commits: true\n",
+    );
+    let bot = TestBot::start(&test, config).await;
+    merge(&bot, 1, "fix: keep the clock in time", "", &["src/clock.rs"]).await;
+    merge(&bot, 2, "refactor!: one departures API", "", &["src/api.rs"]).await;
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let frozen = bot
+        .trains(&[trainyard::domain::train::TrainState::Frozen])
+        .await;
+    assert_eq!(frozen[0].tag_name.as_deref(), Some("v2.0.0"));
+}
+
 on_both_backends!(
+    a_bang_in_a_conventional_title_makes_the_train_major,
     paths_and_bodies_shape_the_trains_draft,
     files_are_not_read_when_no_key_uses_them,
     a_breaking_change_footer_makes_the_train_major,
