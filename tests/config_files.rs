@@ -6,32 +6,24 @@
 mod harness;
 
 use http::StatusCode;
-use serde_json::{Value, json};
 
 use harness::TestDb;
 use harness::bot::TestBot;
 
-/// A push to the default branch changes `path` to `text`; returns what trainyard wrote on
-/// the pushed commit.
+/// A push to the default branch changes `path` to `text`, and GitHub delivers it again (a
+/// redelivery from the App's settings); returns what trainyard wrote on the pushed commit.
 async fn push_file(bot: &TestBot, path: &str, text: &str) -> Vec<String> {
-    bot.github.set_file(path, Some(text));
+    let said = bot.push_file(path, text).await;
     let before = bot.github.commit_comments().len();
-    let fixture = std::fs::read_to_string(format!(
-        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture");
-    let mut push: Value = serde_json::from_str(&fixture).expect("json");
-    push["commits"][0]["modified"] = json!([path]);
-    push["head_commit"]["modified"] = json!([path]);
-    assert_eq!(bot.deliver("push", &push).await, StatusCode::ACCEPTED);
-    // GitHub delivers again (a redelivery from the App's settings): nothing is said twice.
-    assert_eq!(bot.deliver("push", &push).await, StatusCode::ACCEPTED);
+    let again = TestBot::push_payload(path);
+    assert_eq!(bot.deliver("push", &again).await, StatusCode::ACCEPTED);
     bot.run_jobs().await;
-    bot.github.commit_comments()[before..]
-        .iter()
-        .map(|(_, body)| body.clone())
-        .collect()
+    assert_eq!(
+        bot.github.commit_comments().len(),
+        before,
+        "a redelivery says nothing twice"
+    );
+    said
 }
 
 /// An anchor holder, as teams write to share a list between categories.

@@ -82,6 +82,28 @@ async fn post_command(
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// A headless chromium through chromedriver; `None` (said on the terminal) where they are not
+/// installed, which CI does not allow.
+async fn browser() -> Option<Driver> {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium: apt-get install chromium"
+        );
+        eprintln!("SKIPPED the dashboard in a browser: no chromium");
+        return None;
+    };
+    let driver = Driver::start(&chromium).await;
+    if driver.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromedriver: apt-get install chromium-driver"
+        );
+        eprintln!("SKIPPED the dashboard in a browser: no chromedriver");
+    }
+    driver
+}
+
 async fn until(driver: &Driver, what: &str, check: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -95,24 +117,11 @@ async fn until(driver: &Driver, what: &str, check: impl Fn(&str) -> bool) -> Str
 }
 
 async fn a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page(test: TestDb) {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs chromium: apt-get install chromium"
-        );
-        eprintln!("SKIPPED the dashboard in a browser: no chromium");
-        return;
-    };
     let (bot, base) = served(&test).await;
     bot.merge(1, "Add the departure board", &["release"]).await;
     bot.merge(2, "Fix the clock", &["release"]).await;
     bot.run_jobs().await;
-    let Some(driver) = Driver::start(&browser).await else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs chromedriver: apt-get install chromium-driver"
-        );
-        eprintln!("SKIPPED the dashboard in a browser: no chromedriver");
+    let Some(driver) = browser().await else {
         return;
     };
     let shots = screenshots();
@@ -486,25 +495,12 @@ async fn signing_in_asks_github_a_few_times_and_strangers_get_no_session(test: T
 /// page's buttons in the browser; each goes through the command path (audited as web
 /// commands) and the page shows the outcome.
 async fn reject_and_approve_are_pressed_in_the_browser(test: TestDb) {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs chromium: apt-get install chromium"
-        );
-        eprintln!("SKIPPED the dashboard in a browser: no chromium");
-        return;
-    };
     let (bot, base) = served(&test).await;
     bot.merge(1, "Add the departure board", &["release"]).await;
     bot.run_jobs().await;
     bot.comment("carol", 7, "/release cut").await;
     bot.run_jobs().await;
-    let Some(driver) = Driver::start(&browser).await else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs chromedriver: apt-get install chromium-driver"
-        );
-        eprintln!("SKIPPED the dashboard in a browser: no chromedriver");
+    let Some(driver) = browser().await else {
         return;
     };
     let shots = screenshots();

@@ -5,8 +5,6 @@
 
 mod harness;
 
-use http::StatusCode;
-use serde_json::{Value, json};
 use trainyard::domain::notes::render::RELEASE_BODY_LIMIT;
 
 use harness::TestDb;
@@ -28,22 +26,7 @@ fn with_replacers(search: &str, count: usize) -> String {
 /// A push to the default branch changes `.github/trainyard.yml` to `text`; returns what
 /// trainyard wrote on the pushed commit.
 async fn push_config(bot: &TestBot, text: &str) -> Vec<String> {
-    bot.github.set_config(text);
-    let before = bot.github.commit_comments().len();
-    let fixture = std::fs::read_to_string(format!(
-        "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture");
-    let mut push: Value = serde_json::from_str(&fixture).expect("json");
-    push["commits"][0]["modified"] = json!([".github/trainyard.yml"]);
-    push["head_commit"]["modified"] = json!([".github/trainyard.yml"]);
-    assert_eq!(bot.deliver("push", &push).await, StatusCode::ACCEPTED);
-    bot.run_jobs().await;
-    bot.github.commit_comments()[before..]
-        .iter()
-        .map(|(_, body)| body.clone())
-        .collect()
+    bot.push_file(".github/trainyard.yml", text).await
 }
 
 /// The open train's draft body.

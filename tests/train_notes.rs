@@ -161,8 +161,22 @@ async fn a_bang_in_a_conventional_title_makes_the_train_major(test: TestDb) {
         "version:\n  conventional-commits: true\n",
     );
     let bot = TestBot::start(&test, config).await;
-    merge(&bot, 1, "fix: keep the clock in time", "", &["src/clock.rs"]).await;
-    merge(&bot, 2, "refactor!: one departures API", "", &["src/api.rs"]).await;
+    merge(
+        &bot,
+        1,
+        "fix: keep the clock in time",
+        "",
+        &["src/clock.rs"],
+    )
+    .await;
+    merge(
+        &bot,
+        2,
+        "refactor!: one departures API",
+        "",
+        &["src/api.rs"],
+    )
+    .await;
     bot.comment("carol", 7, "/release cut").await;
     bot.run_jobs().await;
     let frozen = bot

@@ -484,28 +484,14 @@ impl BackgroundJob for ReloadRepoConfig {
         let told = format!("config-refused:{repo}:{version}");
         // Told where the pusher looks (the commit) and where the team talks (the channels).
         if let Some(commit) = &self.commit {
+            let said = format!(
+                "trainyard cannot use this configuration; the last good one stays in force \
+                 until it is fixed.\n\n```\n{}\n```",
+                error.replace("```", "`\u{200b}``")
+            );
             let key = format!("{told}:commit:{commit}");
-            let marker = crate::handlers::effects::marker(&key);
-            let written = match steps::start(&ctx.db, &key, now).await? {
-                StepState::Done(_) => true,
-                StepState::Uncertain => {
-                    github
-                        .commit_comment_exists(self.installation, repo, commit, &marker)
-                        .await?
-                }
-                StepState::New => false,
-            };
-            if !written {
-                let body = format!(
-                    "trainyard cannot use this configuration; the last good one stays in force \
-                     until it is fixed.\n\n```\n{}\n```\n\n{marker}",
-                    error.replace("```", "`\u{200b}``")
-                );
-                github
-                    .comment_on_commit(self.installation, repo, commit, &body)
-                    .await?;
-            }
-            steps::finish(&ctx.db, &key, "commented", now).await?;
+            self.comment_once(&ctx, github, &key, commit, &said, now)
+                .await?;
         }
         let key = format!("{told}:channels");
         if let StepState::Done(_) = steps::start(&ctx.db, &key, now).await? {
@@ -536,28 +522,48 @@ impl ReloadRepoConfig {
         let (false, Some(source)) = (warnings.is_empty(), &current.effective.source) else {
             return Ok(());
         };
+        let list: Vec<String> = warnings.iter().map(|w| format!("- {w}")).collect();
+        let said = format!(
+            "trainyard uses `{source}` from this commit, with warnings:\n\n{}",
+            list.join("\n")
+        );
         let key = format!("config-warnings:{repo}:commit:{commit}");
-        let marker = crate::handlers::effects::marker(&key);
-        let written = match steps::start(&ctx.db, &key, now).await? {
+        self.comment_once(ctx, github, &key, commit, &said, now)
+            .await
+    }
+
+    /// Says `said` on `commit` once: a recorded step under `key`, its comment found again by
+    /// its hidden marker when an attempt's answer was lost, so a retry never says it twice.
+    async fn comment_once(
+        &self,
+        ctx: &ConfigContext,
+        github: &GitHubClient,
+        key: &str,
+        commit: &str,
+        said: &str,
+        now: i64,
+    ) -> Result<(), JobError> {
+        let marker = crate::handlers::effects::marker(key);
+        let written = match steps::start(&ctx.db, key, now).await? {
             StepState::Done(_) => return Ok(()),
             StepState::Uncertain => {
                 github
-                    .commit_comment_exists(self.installation, repo, commit, &marker)
+                    .commit_comment_exists(self.installation, &self.repository, commit, &marker)
                     .await?
             }
             StepState::New => false,
         };
         if !written {
-            let list: Vec<String> = warnings.iter().map(|w| format!("- {w}")).collect();
-            let body = format!(
-                "trainyard uses `{source}` from this commit, with warnings:\n\n{}\n\n{marker}",
-                list.join("\n")
-            );
             github
-                .comment_on_commit(self.installation, repo, commit, &body)
+                .comment_on_commit(
+                    self.installation,
+                    &self.repository,
+                    commit,
+                    &format!("{said}\n\n{marker}"),
+                )
                 .await?;
         }
-        steps::finish(&ctx.db, &key, "commented", now).await?;
+        steps::finish(&ctx.db, key, "commented", now).await?;
         Ok(())
     }
 }

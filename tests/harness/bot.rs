@@ -154,6 +154,33 @@ impl TestBot {
         );
     }
 
+    /// GitHub's webhook for a push to the default branch that changed `path`.
+    pub fn push_payload(path: &str) -> Value {
+        let fixture = std::fs::read_to_string(format!(
+            "{}/fixtures/github-webhooks/push/with-new-branch.payload.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture");
+        let mut push: Value = serde_json::from_str(&fixture).expect("json");
+        push["commits"][0]["modified"] = serde_json::json!([path]);
+        push["head_commit"]["modified"] = serde_json::json!([path]);
+        push
+    }
+
+    /// A push to the default branch changes `path` to `text`; returns what trainyard wrote
+    /// on the pushed commit.
+    pub async fn push_file(&self, path: &str, text: &str) -> Vec<String> {
+        self.github.set_file(path, Some(text));
+        let before = self.github.commit_comments().len();
+        let push = TestBot::push_payload(path);
+        assert_eq!(self.deliver("push", &push).await, StatusCode::ACCEPTED);
+        self.run_jobs().await;
+        self.github.commit_comments()[before..]
+            .iter()
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
     /// `login` comments `body` on issue or pull request `issue`.
     pub async fn comment(&self, login: &str, issue: u64, body: &str) {
         use trainyard::clock::Clock as _;
