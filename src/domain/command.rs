@@ -495,21 +495,7 @@ fn is_login(word: &str) -> bool {
         && !word.contains("--")
 }
 
-/// The known name closest to `word` (a typo away), for "did you mean" hints.
-pub fn closest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    known
-        .into_iter()
-        .map(|name| {
-            (
-                strsim::damerau_levenshtein(&word, &name.to_ascii_lowercase()),
-                name,
-            )
-        })
-        .filter(|(distance, name)| *distance <= 2 && *distance < name.len())
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
+pub use super::spelling::closest;
 
 fn closest_command(word: &str) -> Option<&'static str> {
     closest(word, CommandName::ALL.map(CommandName::as_str))

@@ -52,21 +52,7 @@ pub fn struct_keys<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     keys
 }
 
-/// The known key `word` most likely meant, when it is close enough to be a typo.
-pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    known
-        .into_iter()
-        .map(|k| {
-            (
-                strsim::damerau_levenshtein(&word, &k.to_ascii_lowercase()),
-                k,
-            )
-        })
-        .filter(|(distance, k)| *distance <= 2.max(k.len() / 4) && *distance < k.len())
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, k)| k)
-}
+pub use super::spelling::nearest;
 
 /// The kind of value a Rust type name stands for, as a file's author would say it.
 fn kind_of(expected: &str) -> Option<&'static str> {

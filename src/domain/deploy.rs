@@ -137,7 +137,7 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
              .github/trainyard.yml)"
                 .to_owned()
         } else {
-            let hint = super::command::closest(typed, facts.configured.iter().copied())
+            let hint = super::spelling::closest(typed, facts.configured.iter().copied())
                 .map(|name| format!(" (did you mean `{name}`?)"))
                 .unwrap_or_default();
             format!(

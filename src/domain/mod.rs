@@ -20,6 +20,7 @@ pub mod notes;
 pub mod permission;
 pub mod repo_config;
 pub mod schedule;
+pub mod spelling;
 pub mod train;
 pub mod train_event;
 pub mod version;

@@ -174,6 +174,27 @@ pub struct ApprovalsSection {
     pub allow_self_approval: Option<bool>,
 }
 
+/// What the approval rules ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalRules {
+    /// Distinct approvals needed.
+    pub required: u32,
+    /// Lowest role that may approve.
+    pub permission: Permission,
+    /// Whoever cut the train may approve it.
+    pub allow_self_approval: bool,
+}
+
+impl Default for ApprovalRules {
+    fn default() -> Self {
+        ApprovalRules {
+            required: 1,
+            permission: Permission::Maintain,
+            allow_self_approval: false,
+        }
+    }
+}
+
 /// `deploy`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -885,9 +906,9 @@ impl RepoConfig {
     /// The approval rules: `approvals.required` people (default one) with
     /// `approvals.permission` (default maintain), not the person who cut unless
     /// `approvals.allow-self-approval`.
-    pub fn approval_rules(&self) -> crate::domain::train::ApprovalRules {
+    pub fn approval_rules(&self) -> ApprovalRules {
         let approvals = self.approvals.clone().unwrap_or_default();
-        crate::domain::train::ApprovalRules {
+        ApprovalRules {
             required: approvals.required.unwrap_or(1),
             permission: approvals
                 .permission

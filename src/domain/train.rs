@@ -200,26 +200,8 @@ pub struct Approval {
     pub login: String,
 }
 
-/// What the approval rules ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApprovalRules {
-    /// Distinct approvals needed.
-    pub required: u32,
-    /// Lowest role that may approve.
-    pub permission: Permission,
-    /// Whoever cut the train may approve it.
-    pub allow_self_approval: bool,
-}
-
-impl Default for ApprovalRules {
-    fn default() -> Self {
-        ApprovalRules {
-            required: 1,
-            permission: Permission::Maintain,
-            allow_self_approval: false,
-        }
-    }
-}
+/// What the approval rules ask for (read from `approvals` in the configuration).
+pub use super::repo_config::ApprovalRules;
 
 /// A train as the state machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

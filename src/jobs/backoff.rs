@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// Longest wait a rate limit or retry hint can impose on one job.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 /// The delay before retrying after failed attempt number `attempt` (1-based):
 /// `base · 2^(attempt-1)` capped at `cap`, of which the upper half is scaled by `jitter`
 /// (a number in `[0, 1)`), so the delay lies in `[d/2, d)`.
@@ -14,14 +17,14 @@ pub fn retry_delay(attempt: u32, base: Duration, cap: Duration, jitter: f64) -> 
 }
 
 /// The wait an upstream's retry hint (`Retry-After`, in seconds, possibly fractional) asks
-/// for, capped at [`super::queue::MAX_WAIT`]; `None` for a hint that is not a finite,
+/// for, capped at [`MAX_WAIT`]; `None` for a hint that is not a finite,
 /// non-negative number. The queue adds the floor, so a zero hint cannot become a hot loop.
 pub fn retry_hint(text: &str) -> Option<Duration> {
     let secs = text.trim().parse::<f64>().ok()?;
     if !secs.is_finite() || secs < 0.0 {
         return None;
     }
-    let cap = super::queue::MAX_WAIT;
+    let cap = MAX_WAIT;
     Some(if secs >= cap.as_secs_f64() {
         cap
     } else {

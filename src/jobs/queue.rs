@@ -32,7 +32,7 @@ const RETRY_CAP: Duration = Duration::from_secs(3600);
 /// become a hot loop.
 const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
 /// Longest wait a rate limit or retry hint can impose on one job.
-pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+pub use super::backoff::MAX_WAIT;
 /// Rate-limit waits and transient failures in a row after which a job is dead. With the
 /// waits doubling up to an hour this is most of a day of an upstream refusing it.
 pub const MAX_WAITS_IN_A_ROW: u32 = 24;

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Asker;
-use super::service::chat_surface;
+use super::chat_surface;
 use crate::chat::cards::Surface;
 use crate::chat::discord::DiscordMessage;
 use crate::handlers::trains::TrainContext;

@@ -184,3 +184,13 @@ impl From<ChatFailure> for crate::jobs::JobError {
 
 /// A button press or a command pinned to one train: the train and the tag it showed.
 pub type Pinned = (i64, Option<String>);
+
+/// The store's name for a chat surface; `None` for GitHub, which has no chat identities.
+fn chat_surface(surface: Surface) -> Option<crate::store::chat::ChatSurface> {
+    use crate::store::chat::ChatSurface;
+    match surface {
+        Surface::Slack => Some(ChatSurface::Slack),
+        Surface::Discord => Some(ChatSurface::Discord),
+        Surface::GitHub => None,
+    }
+}

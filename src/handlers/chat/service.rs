@@ -3,7 +3,7 @@
 
 use super::linking::link_answer;
 use super::status::{notes_text, status_card, stored_config};
-use super::{Answer, Asker, ChatFailure, Pinned, Reply, ReplyTo};
+use super::{Answer, Asker, ChatFailure, Pinned, Reply, ReplyTo, chat_surface};
 use crate::chat::cards::Surface;
 use crate::domain::command::{self, ChatCommand, ParseError, Target};
 use crate::domain::ids::RepoFullName;
@@ -359,14 +359,6 @@ async fn accept(
         ctx.queue.wake();
     }
     Ok(true)
-}
-
-pub(super) fn chat_surface(surface: Surface) -> Option<ChatSurface> {
-    match surface {
-        Surface::Slack => Some(ChatSurface::Slack),
-        Surface::Discord => Some(ChatSurface::Discord),
-        Surface::GitHub => None,
-    }
 }
 
 /// The command an Approve / Reject / Roll back button stands for (on Slack and Discord alike), with the
