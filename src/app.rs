@@ -15,12 +15,13 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::clock::{SharedClock, SystemClock};
 use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
+use crate::handlers::kit::TrainContext;
 use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
 use crate::handlers::train_commands::{
     DeleteDraft, DraftPublishedByHand, PublishCandidate, ReleaseTrain, RunTrainCommand,
     ScheduledCuts, SendCommandReply,
 };
-use crate::handlers::trains::{BoardPullRequest, RefreshDraft, TrainContext};
+use crate::handlers::trains::{BoardPullRequest, RefreshDraft};
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
 use crate::server::body_gate::BodyBudget;
@@ -44,9 +45,9 @@ pub struct AppState {
     /// Records inbound deliveries in group commits.
     pub intake: Intake,
     /// Slack and Discord clients, where configured.
-    pub chat: crate::handlers::chat::ChatClients,
+    pub chat: crate::handlers::kit::ChatClients,
     /// Parsed repository configurations.
-    pub configs: crate::handlers::chat::ConfigCache,
+    pub configs: crate::handlers::kit::config::ConfigCache,
     /// What unverified request bodies may hold at once.
     pub body_budget: BodyBudget,
     /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
@@ -87,7 +88,7 @@ impl AppState {
         };
         let queue = Queue::new(db.clone(), clock, settings.queue.clone());
         let (intake, writer) = Intake::start(db.clone(), queue.clone());
-        let chat = crate::handlers::chat::ChatClients::from_settings(&settings);
+        let chat = crate::handlers::kit::ChatClients::from_settings(&settings);
         Ok(AppState {
             body_budget: BodyBudget::new(&settings.http),
             readiness: web::health::ReadinessCache::default(),
@@ -95,7 +96,7 @@ impl AppState {
             setup: web::setup::SetupStates::default(),
             noted_repositories: Arc::default(),
             chat,
-            configs: crate::handlers::chat::ConfigCache::default(),
+            configs: crate::handlers::kit::config::ConfigCache::default(),
             settings: Arc::new(settings),
             db,
             queue,
@@ -140,7 +141,7 @@ impl AppState {
             clock: self.queue.clock().clone(),
             github: self.github.clone(),
             queue: self.queue.clone(),
-            routes: crate::handlers::chat_routes::ConfigReach::new(&self.chat, &self.settings),
+            routes: crate::handlers::kit::routes::ConfigReach::new(&self.chat, &self.settings),
         };
         let trains = self.train_context();
         Registry::new()
@@ -157,7 +158,7 @@ impl AppState {
             .register::<DeleteDraft>(trains.clone())
             .register::<DraftPublishedByHand>(trains.clone())
             .register::<ScheduledCuts>(trains.clone())
-            .register::<crate::handlers::notifications::DeliverTrainEvents>(trains.clone())
+            .register::<crate::handlers::kit::unit::DeliverTrainEvents>(trains.clone())
             .register::<crate::handlers::comments::CommentCommands>(trains.clone())
             .register::<crate::handlers::chat::TellLinked>(trains.clone())
             .register::<crate::handlers::deployments::CreateDeployment>(trains.clone())

@@ -337,7 +337,7 @@ pub async fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("trainyard is not installed on {repo}"))?;
             let ctx = state.train_context();
             let github = ctx.github()?;
-            let config = crate::handlers::chat::stored_config(&ctx, &repo).await?;
+            let config = crate::handlers::kit::stored_config(&ctx, &repo).await?;
             let lines = config.lines();
             let chosen = match &line {
                 Some(name) => lines

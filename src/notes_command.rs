@@ -126,7 +126,7 @@ pub async fn run(
         // The server's own loader: the organisation's file when the repository has none,
         // `_extends` followed (within TRAINYARD_EXTENDS_REPOSITORIES) and merged.
         None => {
-            let reach = crate::handlers::chat_routes::ConfigReach::default()
+            let reach = crate::handlers::kit::routes::ConfigReach::default()
                 .extending(settings.extends_repositories.clone());
             match crate::handlers::repo_config::read_config(&github, &reach, installation, &repo)
                 .await

@@ -455,7 +455,7 @@ async fn a_full_train_of_twenty_costs_a_bounded_number_of_calls(test: TestDb) {
 }
 
 /// A second replica's train context over the same store.
-async fn replica(bot: &TestBot, test: &TestDb) -> trainyard::handlers::trains::TrainContext {
+async fn replica(bot: &TestBot, test: &TestDb) -> trainyard::handlers::kit::TrainContext {
     let mut context = bot.app.train_context();
     context.db = test.reopen().await;
     context

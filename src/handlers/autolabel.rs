@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::autolabel::{Facts, labels_for, missing, needs_files};
 use crate::domain::event::{PullRequestAction, PullRequestEvent};
+use crate::handlers::kit::TrainContext;
 use crate::handlers::repo_config;
-use crate::handlers::trains::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 
 /// Labels one pull request.

@@ -12,10 +12,10 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train_event::TrainEvent;
 use crate::github::deployments::{DeploymentCreated, DeploymentRequest};
+use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::unit::UnitOfWork;
 use crate::handlers::repo_config;
 use crate::handlers::train_commands::deploy::{DeploymentAsk, request_deployment_for};
-use crate::handlers::trains::TrainContext;
-use crate::handlers::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::Db;
 use crate::store::audit::{self, Entry};
@@ -433,7 +433,7 @@ impl BackgroundJob for CommentDeployed {
                 number,
                 self.environment.to_ascii_lowercase()
             );
-            crate::handlers::effects::comment_once(
+            crate::handlers::kit::effects::comment_once(
                 &ctx.db,
                 github,
                 self.installation,

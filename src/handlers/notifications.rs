@@ -3,7 +3,6 @@
 //! it. Every (event, channel) pair is recorded once posted, so a retry posts only what is
 //! missing.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::chat::ChatError;
@@ -13,36 +12,12 @@ use crate::chat::slack::SlackClient;
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
 use crate::handlers::chat::train_card;
-use crate::handlers::trains::TrainContext;
-use crate::handlers::unit::UnitOfWork;
+use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::unit::DeliverTrainEvents;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::{self as chat_store, ChatSurface, Route};
 use crate::store::steps::{self, StepState};
 use crate::store::trains::{self, TrainEventRow};
-
-/// Records what happened (to a train, or to the repository when `train_id` is `None`) and
-/// has it delivered to the repository's channels: both in one transaction of their own.
-/// Handlers that change a train announce through their [`UnitOfWork`] instead.
-pub async fn announce(
-    db: &crate::store::Db,
-    queue: &crate::jobs::Queue,
-    repo: &RepoFullName,
-    line: &str,
-    train_id: Option<i64>,
-    event: &TrainEvent,
-    now: i64,
-) -> Result<(), JobError> {
-    let mut unit = UnitOfWork::begin(db, queue, now).await?;
-    unit.announce_for(repo, line, train_id, event).await?;
-    unit.commit().await
-}
-
-/// Delivers a repository's undelivered train events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliverTrainEvents {
-    /// The repository.
-    pub repository: RepoFullName,
-}
 
 impl BackgroundJob for DeliverTrainEvents {
     const KIND: &'static str = "chat.notify";

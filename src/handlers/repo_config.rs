@@ -15,7 +15,7 @@ use crate::domain::repo_config::{
 };
 use crate::github::notes::RepositoryFile;
 use crate::github::{GitHubClient, GitHubError};
-use crate::handlers::chat_routes::ConfigReach;
+use crate::handlers::kit::routes::ConfigReach;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::steps::{self, StepState};
 use crate::store::{Db, repo_configs};
@@ -498,7 +498,7 @@ impl BackgroundJob for ReloadRepoConfig {
             return Ok(());
         }
         let event = crate::domain::train_event::TrainEvent::ConfigRefused { error };
-        crate::handlers::notifications::announce(&ctx.db, &ctx.queue, repo, "", None, &event, now)
+        crate::handlers::kit::unit::announce(&ctx.db, &ctx.queue, repo, "", None, &event, now)
             .await?;
         steps::finish(&ctx.db, &key, "announced", now).await?;
         Ok(())
@@ -543,7 +543,7 @@ impl ReloadRepoConfig {
         said: &str,
         now: i64,
     ) -> Result<(), JobError> {
-        let marker = crate::handlers::effects::marker(key);
+        let marker = crate::handlers::kit::effects::marker(key);
         let written = match steps::start(&ctx.db, key, now).await? {
             StepState::Done(_) => return Ok(()),
             StepState::Uncertain => {

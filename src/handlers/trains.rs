@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::SharedClock;
 use crate::domain::event::{PullRequestAction, PullRequestEvent};
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
@@ -16,51 +15,12 @@ use crate::domain::train_event::TrainEvent;
 use crate::domain::version::PreviousRelease;
 use crate::github::GitHubClient;
 use crate::github::notes::ReleaseWrite;
-use crate::handlers::chat_routes::ConfigReach;
 use crate::handlers::drafting::{LineFacts, VersionRules, line_draft};
+use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::unit::UnitOfWork;
 use crate::handlers::repo_config;
-use crate::handlers::unit::UnitOfWork;
-use crate::jobs::{BackgroundJob, JobError, Queue};
-use crate::store::{Db, release_snapshots, trains};
-
-/// What train jobs need.
-#[derive(Clone, Debug)]
-pub struct TrainContext {
-    /// The store.
-    pub db: Db,
-    /// The clock.
-    pub clock: SharedClock,
-    /// The queue (boarding enqueues draft refreshes).
-    pub queue: Queue,
-    /// GitHub, when the App is configured.
-    pub github: Option<GitHubClient>,
-    /// GitHub's web URL, for links in notes.
-    pub server_url: String,
-    /// Settings (chat allow-lists, linking).
-    pub settings: std::sync::Arc<crate::settings::Settings>,
-    /// Slack and Discord, where configured.
-    pub chat: crate::handlers::chat::ChatClients,
-    /// Parsed repository configurations, for quick chat answers.
-    pub configs: crate::handlers::chat::ConfigCache,
-}
-
-impl TrainContext {
-    /// GitHub, or a permanent error when the App is not configured.
-    pub(crate) fn github(&self) -> Result<&GitHubClient, JobError> {
-        self.github.as_ref().ok_or_else(|| {
-            JobError::Permanent("the GitHub App is not configured; trains need it".into())
-        })
-    }
-
-    pub(crate) fn now(&self) -> i64 {
-        self.clock.now().as_millisecond()
-    }
-
-    /// What a newly read configuration's channels are checked against.
-    pub(crate) fn config_reach(&self) -> ConfigReach {
-        ConfigReach::new(&self.chat, &self.settings)
-    }
-}
+use crate::jobs::{BackgroundJob, JobError};
+use crate::store::{release_snapshots, trains};
 
 /// A pull request event, seen by the trains: it may board, or leave, a line's train.
 #[derive(Debug, Clone, Serialize, Deserialize)]

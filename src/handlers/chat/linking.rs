@@ -14,7 +14,7 @@ use super::Asker;
 use super::chat_surface;
 use crate::chat::cards::Surface;
 use crate::chat::discord::DiscordMessage;
-use crate::handlers::trains::TrainContext;
+use crate::handlers::kit::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::chat::ChatSurface;
 use crate::store::link_requests;

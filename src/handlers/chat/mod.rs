@@ -16,44 +16,14 @@ mod status;
 pub use linking::{LINK_TTL_MS, TellLinked, redirect_uri};
 pub use replies::{SendReply, relay};
 pub use service::{answer, button_command};
-pub use status::{ConfigCache, release_history, status_card, stored_config, train_card};
+pub use status::{release_history, status_card, train_card};
 
 use serde::{Deserialize, Serialize};
 
 use crate::chat::cards::{StatusCard, Surface};
-use crate::chat::discord::DiscordClient;
-use crate::chat::slack::SlackClient;
 use crate::domain::ids::RepoFullName;
 use crate::jobs::QueueError;
-use crate::settings::Settings;
 use crate::store::StoreError;
-
-/// The chat services' clients, where configured.
-#[derive(Clone, Debug, Default)]
-pub struct ChatClients {
-    /// Slack.
-    pub slack: Option<SlackClient>,
-    /// Discord.
-    pub discord: Option<DiscordClient>,
-}
-
-impl ChatClients {
-    /// Clients for the configured services.
-    pub fn from_settings(settings: &Settings) -> ChatClients {
-        ChatClients {
-            slack: settings
-                .slack
-                .as_ref()
-                .map(|s| SlackClient::new(&settings.slack_api_url, s.bot_token.clone())),
-            // The URL was checked when the settings were read.
-            discord: settings.discord.as_ref().and_then(|d| {
-                DiscordClient::new(&settings.discord_api_url, d.application_id, &d.bot_token)
-                    .inspect_err(|error| tracing::error!(%error, "Discord is not reachable"))
-                    .ok()
-            }),
-        }
-    }
-}
 
 /// Who asked, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

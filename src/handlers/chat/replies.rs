@@ -7,7 +7,7 @@ use super::ReplyTo;
 use crate::chat::ChatError;
 use crate::chat::discord::{DiscordMessage, clip};
 use crate::domain::ids::RepoFullName;
-use crate::handlers::trains::TrainContext;
+use crate::handlers::kit::TrainContext;
 use crate::ports::GitHubPort;
 
 /// Relays a command's outcome to where it came from.

@@ -2,14 +2,15 @@
 //! about, read answers given at once, and changes accepted (recorded and enqueued together).
 
 use super::linking::link_answer;
-use super::status::{notes_text, status_card, stored_config};
+use super::status::{notes_text, status_card};
 use super::{Answer, Asker, ChatFailure, Pinned, Reply, ReplyTo, chat_surface};
 use crate::chat::cards::Surface;
 use crate::domain::command::{self, ChatCommand, ParseError, Target};
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::TrainState;
+use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::stored_config;
 use crate::handlers::train_commands::RunTrainCommand;
-use crate::handlers::trains::TrainContext;
 use crate::settings::Settings;
 use crate::store::chat::{self as chat_store, ChatSurface};
 use crate::store::{StoreError, audit, installations, trains};

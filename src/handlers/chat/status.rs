@@ -1,50 +1,14 @@
 //! Status cards and notes, answered from the store within the surfaces' 3 seconds.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use crate::chat::cards::{CandidateStatus, StatusCard, Surface, TrainStatus};
 use crate::domain::ids::RepoFullName;
 use crate::domain::notes::categorize::Categorizer;
 use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
-use crate::handlers::trains::{TrainContext, passenger_pull_requests};
-use crate::store::{StoreError, candidates, deployments, repo_configs, trains};
-
-/// Parsed configurations by repository and blob sha, so chat answers do not parse YAML on
-/// every request.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigCache(Arc<Mutex<HashMap<String, CachedConfig>>>);
-
-/// A parsed configuration and the blob sha it was parsed from.
-type CachedConfig = (String, Arc<RepoConfig>);
-
-/// The configuration in force, as stored (no GitHub call).
-/// The repository's stored configuration (parsed once per version), or the defaults.
-pub async fn stored_config(
-    ctx: &TrainContext,
-    repo: &RepoFullName,
-) -> Result<Arc<RepoConfig>, StoreError> {
-    let Some(repo_configs::RepoConfigRow {
-        source_path: Some(path),
-        config_text: Some(text),
-        blob_sha,
-        ..
-    }) = repo_configs::get(&ctx.db, repo).await?
-    else {
-        return Ok(Arc::default());
-    };
-    let sha = blob_sha.unwrap_or_default();
-    let mut cache = ctx.configs.0.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((cached_sha, config)) = cache.get(repo.as_ref())
-        && *cached_sha == sha
-    {
-        return Ok(config.clone());
-    }
-    let config = Arc::new(RepoConfig::from_file(&path, &text).unwrap_or_default());
-    cache.insert(repo.to_string(), (sha, config.clone()));
-    Ok(config)
-}
+use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::stored_config;
+use crate::handlers::trains::passenger_pull_requests;
+use crate::store::{StoreError, candidates, deployments, trains};
 
 /// The repository's release history from the store, production environments as its stored
 /// configuration names them: what every release-health figure is computed from.

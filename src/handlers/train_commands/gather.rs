@@ -11,7 +11,7 @@ use crate::domain::train::{
 };
 use crate::github::GitHubClient;
 use crate::github::git::PullRequestFacts;
-use crate::handlers::trains::TrainContext;
+use crate::handlers::kit::TrainContext;
 use crate::jobs::JobError;
 use crate::ports::GitHubPort;
 use crate::store::candidates::{self, CandidateRow};

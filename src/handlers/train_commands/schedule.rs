@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::{TrainCommand, TrainState};
 use crate::domain::train_event::TrainEvent;
-use crate::handlers::trains::TrainContext;
+use crate::handlers::kit::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::trains;
 
@@ -138,10 +138,8 @@ async fn remind(
         passengers,
     };
     let train_id = open.map(|t| t.id);
-    crate::handlers::notifications::announce(
-        &ctx.db, &ctx.queue, repo, line, train_id, &event, now,
-    )
-    .await?;
+    crate::handlers::kit::unit::announce(&ctx.db, &ctx.queue, repo, line, train_id, &event, now)
+        .await?;
     tracing::info!(%repo, line, %slot, "scheduled cut reminder");
     Ok(())
 }

@@ -3,11 +3,11 @@
 //! outcome and every follow-up job through one [`UnitOfWork`] and commits once. A crash
 //! before the commit leaves nothing half done; the retry decides again from the same facts.
 
+use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
-use crate::handlers::notifications::DeliverTrainEvents;
 use crate::jobs::{BackgroundJob, JobError, Queue};
 use crate::store::Db;
 use crate::store::trains::{self, TrainRow};
@@ -101,4 +101,28 @@ impl UnitOfWork {
         }
         Ok(())
     }
+}
+
+/// Records what happened (to a train, or to the repository when `train_id` is `None`) and
+/// has it delivered to the repository's channels: both in one transaction of their own.
+/// Handlers that change a train announce through their [`UnitOfWork`] instead.
+pub async fn announce(
+    db: &crate::store::Db,
+    queue: &crate::jobs::Queue,
+    repo: &RepoFullName,
+    line: &str,
+    train_id: Option<i64>,
+    event: &TrainEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    let mut unit = UnitOfWork::begin(db, queue, now).await?;
+    unit.announce_for(repo, line, train_id, event).await?;
+    unit.commit().await
+}
+
+/// Delivers a repository's undelivered train events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliverTrainEvents {
+    /// The repository.
+    pub repository: RepoFullName,
 }

@@ -8,7 +8,7 @@ use crate::chat::ChatError;
 use crate::chat::discord::DiscordClient;
 use crate::chat::slack::SlackClient;
 use crate::domain::ids::RepoFullName;
-use crate::handlers::chat::ChatClients;
+use crate::handlers::kit::ChatClients;
 use crate::jobs::JobError;
 use crate::settings::Settings;
 use crate::store::Db;
