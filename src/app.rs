@@ -1,179 +1,23 @@
 //! Wiring: builds the store, the queue and the router from [`Settings`], and runs the server
 //! with its workers until a shutdown signal.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::clock::{SharedClock, SystemClock};
-use crate::github::{ContentPacing, GitHubClient};
-use crate::handlers::events::{EventContext, HandleWebhook, Housekeeping};
-use crate::handlers::kit::TrainContext;
-use crate::handlers::repo_config::{ConfigContext, ReloadRepoConfig};
-use crate::handlers::train_commands::{
-    DeleteDraft, DraftPublishedByHand, PublishCandidate, ReleaseTrain, RunTrainCommand,
-    ScheduledCuts, SendCommandReply,
-};
-use crate::handlers::trains::{BoardPullRequest, RefreshDraft};
-use crate::inbound::intake::Intake;
-use crate::jobs::{Queue, Registry, Runner};
-use crate::server::body_gate::BodyBudget;
+use crate::clock::SystemClock;
+use crate::handlers::events::Housekeeping;
+use crate::handlers::train_commands::ScheduledCuts;
 use crate::settings::{Settings, redact_url};
-use crate::store::Db;
 use crate::{inbound, web};
 
-/// What every request handler can reach.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// Repositories this process has recorded (the intake skips their no-op events).
-    pub noted_repositories: crate::handlers::events::NotedRepositories,
-    /// Resolved settings.
-    pub settings: Arc<Settings>,
-    /// The store.
-    pub db: Db,
-    /// The job queue.
-    pub queue: Queue,
-    /// The GitHub client, when the App is configured.
-    pub github: Option<GitHubClient>,
-    /// Records inbound deliveries in group commits.
-    pub intake: Intake,
-    /// Slack and Discord clients, where configured.
-    pub chat: crate::handlers::kit::ChatClients,
-    /// Parsed repository configurations.
-    pub configs: crate::handlers::kit::config::ConfigCache,
-    /// What unverified request bodies may hold at once.
-    pub body_budget: BodyBudget,
-    /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
-    pub readiness: web::health::ReadinessCache,
-    /// GitHub App registrations started on the setup page.
-    pub setup: web::setup::SetupStates,
-    /// Cancelled to make the server read its settings again and restart in place (set by
-    /// `serve`; none in tests that build the state themselves).
-    pub reload: Arc<Mutex<Option<CancellationToken>>>,
-    intake_writer: Arc<Mutex<Option<JoinHandle<()>>>>,
-}
-
-impl AppState {
-    /// Opens and migrates the store named in `settings`, and builds the queue on `clock`.
-    pub async fn open(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        let url = settings.database_url.expose();
-        let db = Db::connect(url)
-            .await
-            .with_context(|| format!("opening the store at {}", redact_url(url)))?;
-        db.migrate().await.context("migrating the store")?;
-        AppState::new(settings, db, clock)
-    }
-
-    /// State over an open, migrated store. Fails when the GitHub App's key is unusable.
-    /// Starts the intake writer, so it must run inside a Tokio runtime.
-    pub fn new(settings: Settings, db: Db, clock: SharedClock) -> anyhow::Result<Self> {
-        let github = match &settings.github {
-            Some(app) => Some(
-                GitHubClient::new(
-                    app,
-                    &settings.github_api_url,
-                    clock.clone(),
-                    ContentPacing::default(),
-                )
-                .context("setting up the GitHub client")?,
-            ),
-            None => None,
-        };
-        let queue = Queue::new(db.clone(), clock, settings.queue.clone());
-        let (intake, writer) = Intake::start(db.clone(), queue.clone());
-        let chat = crate::handlers::kit::ChatClients::from_settings(&settings);
-        Ok(AppState {
-            body_budget: BodyBudget::new(&settings.http),
-            readiness: web::health::ReadinessCache::default(),
-            reload: Arc::default(),
-            setup: web::setup::SetupStates::default(),
-            noted_repositories: Arc::default(),
-            chat,
-            configs: crate::handlers::kit::config::ConfigCache::default(),
-            settings: Arc::new(settings),
-            db,
-            queue,
-            github,
-            intake,
-            intake_writer: Arc::new(Mutex::new(Some(writer))),
-        })
-    }
-
-    /// The intake writer's task, to await at shutdown (taken once).
-    fn take_intake_writer(&self) -> Option<JoinHandle<()>> {
-        self.intake_writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-    }
-
-    /// What train jobs and commands need.
-    pub fn train_context(&self) -> TrainContext {
-        TrainContext {
-            db: self.db.clone(),
-            clock: self.queue.clock().clone(),
-            queue: self.queue.clone(),
-            github: self.github.clone(),
-            server_url: self.settings.github_web_url.clone(),
-            settings: self.settings.clone(),
-            chat: self.chat.clone(),
-            configs: self.configs.clone(),
-        }
-    }
-
-    /// The job handlers of this build.
-    pub fn registry(&self) -> Registry {
-        let events = EventContext {
-            db: self.db.clone(),
-            clock: self.queue.clock().clone(),
-            queue: self.queue.clone(),
-            noted_repositories: self.noted_repositories.clone(),
-        };
-        let configs = ConfigContext {
-            db: self.db.clone(),
-            clock: self.queue.clock().clone(),
-            github: self.github.clone(),
-            queue: self.queue.clone(),
-            routes: crate::handlers::kit::routes::ConfigReach::new(&self.chat, &self.settings),
-        };
-        let trains = self.train_context();
-        Registry::new()
-            .register::<HandleWebhook>(events.clone())
-            .register::<Housekeeping>(events)
-            .register::<ReloadRepoConfig>(configs)
-            .register::<BoardPullRequest>(trains.clone())
-            .register::<RefreshDraft>(trains.clone())
-            .register::<RunTrainCommand>(trains.clone())
-            .register::<ReleaseTrain>(trains.clone())
-            .register::<PublishCandidate>(trains.clone())
-            .register::<crate::handlers::changelog::UpdateChangelog>(trains.clone())
-            .register::<SendCommandReply>(trains.clone())
-            .register::<DeleteDraft>(trains.clone())
-            .register::<DraftPublishedByHand>(trains.clone())
-            .register::<ScheduledCuts>(trains.clone())
-            .register::<crate::handlers::kit::unit::DeliverTrainEvents>(trains.clone())
-            .register::<crate::handlers::comments::CommentCommands>(trains.clone())
-            .register::<crate::handlers::chat::TellLinked>(trains.clone())
-            .register::<crate::handlers::deployments::CreateDeployment>(trains.clone())
-            .register::<crate::handlers::deployments::SeeDeployment>(trains.clone())
-            .register::<crate::handlers::deployments::SeeDeploymentStatus>(trains.clone())
-            .register::<crate::handlers::deployments::CommentDeployed>(trains.clone())
-            .register::<crate::handlers::autolabel::AutolabelPullRequest>(trains.clone())
-            .register::<crate::handlers::chat::SendReply>(trains)
-    }
-
-    /// A runner over this state's queue with this build's handlers.
-    pub fn runner(&self) -> Runner {
-        Runner::new(self.queue.clone(), self.registry())
-    }
-}
+pub use crate::state::AppState;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {

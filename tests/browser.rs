@@ -9,7 +9,7 @@ use std::process::Command;
 
 use harness::browser::{Driver, chromium, screenshots};
 use harness::process::Server;
-use trainyard::web::setup::SETUP_CODE_FILE;
+use trainyard::registration::SETUP_CODE_FILE;
 
 /// The DOM chromium renders for `url`, and a screenshot of it at `shot`.
 fn render(browser: &Path, url: &str, shot: &Path) -> String {

@@ -11,7 +11,7 @@ use trainyard::settings::Secret;
 use wiremock::MockServer;
 
 use harness::process::Server;
-use trainyard::web::setup::SETUP_CODE_FILE;
+use trainyard::registration::SETUP_CODE_FILE;
 
 fn unescape(html: &str) -> String {
     html.replace("&quot;", "\"")

@@ -15,12 +15,12 @@ use serenity::all::{
     InteractionId, User,
 };
 
-use crate::app::AppState;
 use crate::chat::cards::Surface;
 use crate::chat::discord::clip;
 use crate::domain::command::{self, CommandName};
 use crate::error::HttpError;
 use crate::handlers::chat::{Answer, Asker, ChatFailure, Reply, ReplyTo, answer, button_command};
+use crate::state::AppState;
 
 /// Interactions are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

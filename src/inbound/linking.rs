@@ -18,11 +18,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::handlers::chat::{TellLinked, redirect_uri};
 use crate::inbound::browser::{SiteCookie, see_other};
 use crate::jobs::BackgroundJob as _;
 use crate::settings::{ChatOAuth, Settings};
+use crate::state::AppState;
 use crate::store::chat::{self as chat_store, ChatSurface, Identity};
 use crate::store::link_requests::{self, LinkRequest};
 

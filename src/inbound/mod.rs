@@ -14,9 +14,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
 use crate::server::body_gate::{self, BodyBudget, Gate};
 use crate::settings::Settings;
+use crate::state::AppState;
 
 /// Signed chat requests older (or newer) than this are replays (Slack's documented window;
 /// Discord documents none, and gets the same).

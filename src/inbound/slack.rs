@@ -12,12 +12,12 @@ use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::chat::cards::Surface;
 use crate::domain::command::{self};
 use crate::error::HttpError;
 use crate::handlers::chat::{Answer, Asker, Reply, ReplyTo, SendReply, answer, button_command};
 use crate::settings::Secret;
+use crate::state::AppState;
 
 /// Slack's payloads are small; a message with blocks stays well below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -5,6 +5,7 @@
 //! admitted by [`body_gate`].
 
 pub mod body_gate;
+pub mod readiness;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

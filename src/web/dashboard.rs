@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::domain::health::{self, Health, Spread};
 use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
@@ -24,6 +23,7 @@ use crate::handlers::train_commands::RunTrainCommand;
 use crate::inbound::browser::{SiteCookie, see_other};
 use crate::inbound::linking::{GitHubSignInError, github_sign_in_with};
 use crate::ports::GitHubPort;
+use crate::state::AppState;
 use crate::store::web_sessions::{self, Session};
 use crate::store::{audit, deployments, installations, trains};
 

@@ -6,47 +6,19 @@
 //! is one; when every connection is busy the store is evidently answering, and the last
 //! verdict stands.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::server::readiness::Verdict;
+use crate::state::AppState;
 use crate::store::Readiness;
 
 /// A verdict younger than this is answered again without asking the store.
 const FRESH_FOR: Duration = Duration::from_secs(1);
-
-/// The last verdict, shared by every request.
-#[derive(Debug, Clone, Default)]
-pub struct ReadinessCache(Arc<Mutex<Option<(Instant, Verdict)>>>);
-
-/// What `/readyz` answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    Ready,
-    MigrationsPending(Vec<i64>),
-    Unreachable,
-}
-
-impl ReadinessCache {
-    fn get(&self) -> Option<(Instant, Verdict)> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    fn set(&self, verdict: Verdict) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), verdict));
-    }
-}
 
 /// Always 200 while the process serves requests.
 pub async fn healthz() -> Json<Value> {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// How long a scrape waits for the queue's figures.
 const STORE_WAIT: Duration = Duration::from_secs(2);

@@ -10,10 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::error::HttpError;
 use crate::handlers::events::{HandleWebhook, needs_a_job};
 use crate::inbound::intake::{Accepted, Delivery};
+use crate::state::AppState;
 use payload::Parsed;
 
 /// GitHub delivers at most 25 MB; anything larger is not a GitHub delivery.
