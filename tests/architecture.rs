@@ -134,3 +134,295 @@ fn fault_injection_hooks_are_not_in_a_release_builds_api() {
         );
     }
 }
+
+/// The floors of the house, lowest first: a file may import from its own floor and below
+/// (docs/architecture.md). The longest matching prefix of a file's path under `src/` decides.
+const FLOORS: &[(&str, &[&str])] = &[
+    (
+        "ground: pure rules and plain settings",
+        &["domain/", "clock.rs", "error.rs", "settings.rs"],
+    ),
+    (
+        "storage and the HTTP server's parts",
+        &[
+            "store/",
+            "telemetry.rs",
+            "registration.rs",
+            "server/",
+            "config_check.rs",
+        ],
+    ),
+    ("the queue and its metrics", &["jobs/", "metrics.rs"]),
+    ("clients of the outside", &["github/", "chat/", "ports.rs"]),
+    ("the handlers' kit", &["handlers/kit/"]),
+    ("features", &["handlers/", "inbound/intake.rs"]),
+    ("the process's state", &["state.rs"]),
+    ("adapters", &["inbound/", "web/"]),
+    (
+        "entry points",
+        &[
+            "app.rs",
+            "cli.rs",
+            "doctor.rs",
+            "notes_command.rs",
+            "replay.rs",
+            "main.rs",
+            "lib.rs",
+        ],
+    ),
+];
+
+fn floor_of(file: &str) -> Option<usize> {
+    FLOORS
+        .iter()
+        .enumerate()
+        .flat_map(|(floor, (_, prefixes))| prefixes.iter().map(move |p| (floor, *p)))
+        .filter(|(_, prefix)| file.starts_with(prefix))
+        .max_by_key(|(_, prefix)| prefix.len())
+        .map(|(floor, _)| floor)
+}
+
+/// A file's module path (`handlers/chat/service.rs` → `handlers::chat::service`).
+fn module_of(file: &str) -> Vec<String> {
+    let trimmed = file.trim_end_matches(".rs");
+    let mut parts: Vec<String> = trimmed.split('/').map(str::to_owned).collect();
+    if parts
+        .last()
+        .is_some_and(|p| p == "mod" || p == "lib" || p == "main")
+    {
+        parts.pop();
+    }
+    parts
+}
+
+/// `prefix::{a, b::{c, d}}` → `prefix::a`, `prefix::b::c`, `prefix::b::d`.
+fn expand_use(tree: &str) -> Vec<String> {
+    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(open) = tree.find('{') else {
+        return vec![tree];
+    };
+    let prefix = &tree[..open];
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .flat_map(|p| expand_use(&format!("{prefix}{p}")))
+        .collect()
+}
+
+/// The paths a file names: its `use` trees and the `crate::…` paths in its code (tests
+/// modules and comments left out).
+fn named_paths(source: &str) -> Vec<String> {
+    let code: String = source
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut paths = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("use ") {
+        let before_ok = at == 0
+            || !rest[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let after = &rest[at + 4..];
+        let end = after.find(';').unwrap_or(after.len());
+        if before_ok {
+            paths.extend(expand_use(&after[..end]));
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    let bytes: Vec<char> = code.chars().collect();
+    let text: String = bytes.iter().collect();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("crate::") {
+        let start = from + found;
+        let path: String = text[start..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        paths.push(path.trim_end_matches(':').to_owned());
+        from = start + 7;
+    }
+    paths
+}
+
+/// The file under `src/` a path names, from `module` (the naming file's module path).
+fn file_named(path: &str, module: &[String], src: &Path) -> Option<String> {
+    let mut segments: Vec<String> = Vec::new();
+    for (i, segment) in path.split("::").enumerate() {
+        match (i, segment) {
+            (0, "crate") => {}
+            (0, "self") => segments = module.to_vec(),
+            (_, "super") => {
+                if segments.is_empty() && i == 0 {
+                    segments = module.to_vec();
+                }
+                segments.pop();
+            }
+            (0, _) => return None,
+            _ => segments.push(segment.to_owned()),
+        }
+    }
+    while !segments.is_empty() {
+        let joined = segments.join("/");
+        for candidate in [format!("{joined}.rs"), format!("{joined}/mod.rs")] {
+            if src.join(&candidate).is_file() {
+                return Some(candidate);
+            }
+        }
+        segments.pop();
+    }
+    None
+}
+
+/// Every import arrow between two files of `src/`, as (from, to).
+fn arrows() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = std::collections::BTreeSet::new();
+    for file in files {
+        let name = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .into_owned();
+        let module = module_of(&name);
+        let source = std::fs::read_to_string(&file).expect("readable source");
+        for path in named_paths(&source) {
+            if let Some(to) = file_named(&path, &module, &src)
+                && to != name
+            {
+                found.insert((name.clone(), to));
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Groups of files that import each other round (strongly connected, more than one file).
+fn circles(arrows: &[(String, String)]) -> Vec<Vec<String>> {
+    let mut nodes: Vec<&str> = arrows
+        .iter()
+        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let reach = |from: &str| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(at) = stack.pop() {
+            for (a, b) in arrows {
+                if a == at && seen.insert(b.as_str()) {
+                    stack.push(b);
+                }
+            }
+        }
+        seen
+    };
+    let reached: std::collections::BTreeMap<&str, _> =
+        nodes.iter().map(|n| (*n, reach(n))).collect();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for node in &nodes {
+        let group: Vec<String> = nodes
+            .iter()
+            .filter(|other| {
+                other != &node && reached[node].contains(*other) && reached[*other].contains(node)
+            })
+            .chain(std::iter::once(node))
+            .map(|n| (*n).to_owned())
+            .collect();
+        if group.len() > 1 {
+            let mut sorted = group;
+            sorted.sort();
+            if !groups.contains(&sorted) {
+                groups.push(sorted);
+            }
+        }
+    }
+    groups
+}
+
+#[test]
+fn the_house_has_at_most_one_circle_and_few_arrows_back_up() {
+    let arrows = arrows();
+    assert!(
+        arrows.len() > 100,
+        "the imports were read: {}",
+        arrows.len()
+    );
+    let circles = circles(&arrows);
+    assert!(
+        circles.len() <= 1,
+        "import circles (docs/architecture.md says which way each room may look): {circles:#?}"
+    );
+    let unplaced: Vec<&String> = arrows
+        .iter()
+        .flat_map(|(a, b)| [a, b])
+        .filter(|f| floor_of(f).is_none())
+        .collect();
+    assert!(unplaced.is_empty(), "files on no floor: {unplaced:?}");
+    let back_up: Vec<&(String, String)> = arrows
+        .iter()
+        .filter(|(a, b)| floor_of(a) < floor_of(b))
+        .collect();
+    assert!(
+        back_up.len() <= 2,
+        "imports from a lower floor to a higher one: {back_up:#?}"
+    );
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "the house: {} import arrows, {} circle(s) {circles:?}, {} arrow(s) back up {back_up:?}",
+        arrows.len(),
+        circles.len(),
+        back_up.len()
+    );
+}
+
+#[test]
+fn the_import_reader_expands_use_trees_and_resolves_super() {
+    assert_eq!(
+        expand_use("crate::handlers::{kit::{TrainContext, unit}, trains}"),
+        [
+            "crate::handlers::kit::TrainContext",
+            "crate::handlers::kit::unit",
+            "crate::handlers::trains"
+        ]
+    );
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let module = module_of("handlers/chat/service.rs");
+    assert_eq!(
+        file_named("super::chat_surface", &module, &src).as_deref(),
+        Some("handlers/chat/mod.rs")
+    );
+    assert_eq!(
+        file_named("crate::handlers::kit::TrainContext", &module, &src).as_deref(),
+        Some("handlers/kit/mod.rs")
+    );
+    let found = circles(&[
+        ("a".into(), "b".into()),
+        ("b".into(), "a".into()),
+        ("b".into(), "c".into()),
+    ]);
+    assert_eq!(found, [vec!["a".to_owned(), "b".to_owned()]]);
+}

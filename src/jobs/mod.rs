@@ -151,3 +151,10 @@ pub(crate) enum StartError {
     /// The payload does not deserialize into the kind's type.
     BadPayload(serde_json::Error),
 }
+
+/// A store failure is worth another attempt: the database may be back by then.
+impl From<crate::store::StoreError> for JobError {
+    fn from(error: crate::store::StoreError) -> Self {
+        JobError::Failed(error.to_string())
+    }
+}

@@ -80,12 +80,6 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
-impl From<StoreError> for crate::jobs::JobError {
-    fn from(error: StoreError) -> Self {
-        crate::jobs::JobError::Failed(error.to_string())
-    }
-}
-
 /// Which database engine the store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
