@@ -426,3 +426,29 @@ fn the_import_reader_expands_use_trees_and_resolves_super() {
     ]);
     assert_eq!(found, [vec!["a".to_owned(), "b".to_owned()]]);
 }
+
+#[test]
+fn spans_follow_their_futures() {
+    // A span entered with `.enter()` and held across an `.await` is wrongly the current span
+    // of whatever else the thread polls meanwhile: futures carry theirs with `.instrument`.
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut found = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("readable source");
+        for (n, line) in source.lines().enumerate() {
+            if line
+                .split("//")
+                .next()
+                .unwrap_or_default()
+                .contains(".enter()")
+            {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "spans entered by hand: {found:#?}");
+}

@@ -6,6 +6,7 @@
 //! alone, the pull request is found by its branch, and the step is recorded once done.
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::domain::changelog;
 use crate::domain::ids::RepoFullName;
@@ -81,95 +82,98 @@ impl BackgroundJob for UpdateChangelog {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let span = tracing::info_span!("changelog", train = self.train_id);
-        let _entered = span.enter();
-        let github = ctx.github()?;
-        let (repo, installation) = (&self.repository, self.installation);
-        let Some(train) = trains::get(&ctx.db, self.train_id).await? else {
-            return Ok(());
-        };
-        let (Some(version), Some(tag)) = (train.version.clone(), train.tag_name.clone()) else {
-            return Ok(());
-        };
-        if train.state() != TrainState::Released {
-            return Ok(());
-        }
-        let key = format!("changelog:{}", train.id);
-        if let StepState::Done(_) = steps::start(&ctx.db, &key, ctx.now()).await? {
-            return Ok(());
-        }
-        let config = repo_config::current(
-            &ctx.db,
-            github,
-            &ctx.config_reach(),
-            installation,
-            repo,
-            ctx.now(),
-        )
-        .await?;
-        let config = &config.effective.config;
-        let Some(keys) = config.changelog().cloned() else {
-            return Ok(());
-        };
-        // The notes as published (a maintainer's highlights included), else as drafted.
-        let published = github
-            .list_releases(installation, repo)
-            .await?
-            .into_iter()
-            .find(|r| r.tag_name == tag && !r.draft);
-        let notes = match published.and_then(|r| r.body) {
-            Some(body) => body,
-            None => {
-                draft_for(&ctx, github, installation, repo, &train, config)
-                    .await?
-                    .0
-                    .body
+        async move {
+            let github = ctx.github()?;
+            let (repo, installation) = (&self.repository, self.installation);
+            let Some(train) = trains::get(&ctx.db, self.train_id).await? else {
+                return Ok(());
+            };
+            let (Some(version), Some(tag)) = (train.version.clone(), train.tag_name.clone()) else {
+                return Ok(());
+            };
+            if train.state() != TrainState::Released {
+                return Ok(());
             }
-        };
-        let date = jiff::Timestamp::from_millisecond(train.published_at.unwrap_or(ctx.now()))
-            .map(|t| t.strftime("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        let section = changelog::entry(&version, &date, &notes);
-        let change = Change {
-            keys: &keys,
-            version: &version,
-            tag: &tag,
-            section: &section,
-        };
-        let line = config.lines().into_iter().find(|l| l.name == train.line);
-        let skip_label = line
-            .map(|l| BoardingRules::of(&l, &train.branch).skip_label)
-            .unwrap_or_else(|| crate::domain::train::DEFAULT_SKIP_LABEL.to_owned());
-        let result = match keys.mode.unwrap_or_default() {
-            ChangelogMode::Commit => {
-                match write(github, installation, repo, &train.branch, &change).await {
-                    Ok(Written::Commit(sha)) => format!("commit {sha}"),
-                    Ok(Written::Already) => "already there".to_owned(),
-                    Err(WriteError::GitHub(error)) => return Err(error.into()),
-                    Err(WriteError::Protected(reason)) => {
-                        let number =
-                            propose(github, (installation, repo), &train, &change, &skip_label)
-                                .await?;
-                        tell(&ctx, &train, number, Some(reason)).await?;
-                        format!("pull request #{number}")
+            let key = format!("changelog:{}", train.id);
+            if let StepState::Done(_) = steps::start(&ctx.db, &key, ctx.now()).await? {
+                return Ok(());
+            }
+            let config = repo_config::current(
+                &ctx.db,
+                github,
+                &ctx.config_reach(),
+                installation,
+                repo,
+                ctx.now(),
+            )
+            .await?;
+            let config = &config.effective.config;
+            let Some(keys) = config.changelog().cloned() else {
+                return Ok(());
+            };
+            // The notes as published (a maintainer's highlights included), else as drafted.
+            let published = github
+                .list_releases(installation, repo)
+                .await?
+                .into_iter()
+                .find(|r| r.tag_name == tag && !r.draft);
+            let notes = match published.and_then(|r| r.body) {
+                Some(body) => body,
+                None => {
+                    draft_for(&ctx, github, installation, repo, &train, config)
+                        .await?
+                        .0
+                        .body
+                }
+            };
+            let date = jiff::Timestamp::from_millisecond(train.published_at.unwrap_or(ctx.now()))
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let section = changelog::entry(&version, &date, &notes);
+            let change = Change {
+                keys: &keys,
+                version: &version,
+                tag: &tag,
+                section: &section,
+            };
+            let line = config.lines().into_iter().find(|l| l.name == train.line);
+            let skip_label = line
+                .map(|l| BoardingRules::of(&l, &train.branch).skip_label)
+                .unwrap_or_else(|| crate::domain::train::DEFAULT_SKIP_LABEL.to_owned());
+            let result = match keys.mode.unwrap_or_default() {
+                ChangelogMode::Commit => {
+                    match write(github, installation, repo, &train.branch, &change).await {
+                        Ok(Written::Commit(sha)) => format!("commit {sha}"),
+                        Ok(Written::Already) => "already there".to_owned(),
+                        Err(WriteError::GitHub(error)) => return Err(error.into()),
+                        Err(WriteError::Protected(reason)) => {
+                            let number =
+                                propose(github, (installation, repo), &train, &change, &skip_label)
+                                    .await?;
+                            tell(&ctx, &train, number, Some(reason)).await?;
+                            format!("pull request #{number}")
+                        }
                     }
                 }
-            }
-            ChangelogMode::PullRequest => {
-                let number =
-                    propose(github, (installation, repo), &train, &change, &skip_label).await?;
-                tell(&ctx, &train, number, None).await?;
-                format!("pull request #{number}")
-            }
-        };
-        let entry = Entry::effect(
-            repo.as_ref(),
-            "github.changelog",
-            format!("{} for {tag}: {result}", keys.path()),
-        )
-        .on_train(&train.line, train.id);
-        steps::finish_audited(&ctx.db, &key, &result, entry, ctx.now()).await?;
-        tracing::info!(%repo, %tag, %result, "changelog updated");
-        Ok(())
+                ChangelogMode::PullRequest => {
+                    let number =
+                        propose(github, (installation, repo), &train, &change, &skip_label).await?;
+                    tell(&ctx, &train, number, None).await?;
+                    format!("pull request #{number}")
+                }
+            };
+            let entry = Entry::effect(
+                repo.as_ref(),
+                "github.changelog",
+                format!("{} for {tag}: {result}", keys.path()),
+            )
+            .on_train(&train.line, train.id);
+            steps::finish_audited(&ctx.db, &key, &result, entry, ctx.now()).await?;
+            tracing::info!(%repo, %tag, %result, "changelog updated");
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 }
 

@@ -5,6 +5,7 @@
 //! delivered long after it was written (a replay), is refused with the reason.
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::chat::cards::Surface;
 use crate::domain::command;
@@ -108,32 +109,36 @@ impl BackgroundJob for CommentCommands {
         for line in Self::lines(event) {
             let command_id = format!("comment:{}:{}", event.comment_id, short_hash(&line));
             let span = tracing::info_span!("command", %command_id, repo = %event.repository);
-            let _entered = span.enter();
-            let reply_to = ReplyTo::GitHub {
-                issue_number: event.issue_number,
-            };
-            let parsed = command::parse(&line);
-            match answer(&ctx, &asker, parsed, reply_to, &command_id, None).await? {
-                Answer::Now(reply) => {
-                    self.reply(&ctx, &command_id, &line, reply, None).await?;
-                }
-                Answer::Later(_) => {
-                    // Seen: the outcome follows as a reply comment. Reacting again on a
-                    // retry is the same one reaction on GitHub.
-                    let reaction = github
-                        .react_to_comment(
-                            self.installation,
-                            &event.repository,
-                            event.comment_id,
-                            "eyes",
-                        )
-                        .await;
-                    if let Err(error) = reaction {
-                        tracing::debug!(%error, "could not react to the comment");
+            async {
+                let reply_to = ReplyTo::GitHub {
+                    issue_number: event.issue_number,
+                };
+                let parsed = command::parse(&line);
+                match answer(&ctx, &asker, parsed, reply_to, &command_id, None).await? {
+                    Answer::Now(reply) => {
+                        self.reply(&ctx, &command_id, &line, reply, None).await?;
                     }
+                    Answer::Later(_) => {
+                        // Seen: the outcome follows as a reply comment. Reacting again on a
+                        // retry is the same one reaction on GitHub.
+                        let reaction = github
+                            .react_to_comment(
+                                self.installation,
+                                &event.repository,
+                                event.comment_id,
+                                "eyes",
+                            )
+                            .await;
+                        if let Err(error) = reaction {
+                            tracing::debug!(%error, "could not react to the comment");
+                        }
+                    }
+                    Answer::AlreadyAccepted => {}
                 }
-                Answer::AlreadyAccepted => {}
+                Ok::<(), JobError>(())
             }
+            .instrument(span)
+            .await?;
         }
         Ok(())
     }

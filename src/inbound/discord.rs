@@ -14,6 +14,7 @@ use serenity::all::{
     CreateInteractionResponse, CreateInteractionResponseMessage, GuildId, Interaction,
     InteractionId, User,
 };
+use tracing::Instrument as _;
 
 use crate::chat::cards::Surface;
 use crate::chat::discord::clip;
@@ -178,59 +179,62 @@ pub async fn interaction(
     };
     let command_id = format!("discord:{}", asked.id);
     let span = tracing::info_span!("command", %command_id);
-    let _entered = span.enter();
-    let now = state.queue.clock().now().as_millisecond();
-    let asker = Asker {
-        surface: Surface::Discord,
-        workspace: asked.guild_id.unwrap_or_default(),
-        channel: asked.channel_id.clone(),
-        user: asked.user,
-        comment_repository: None,
-    };
-    let reply_to = ReplyTo::Discord {
-        token: asked.token,
-        channel: asked.channel_id,
-        issued_at: now,
-    };
-    let ctx = state.train_context();
-    // Buttons and commands that change something are accepted once (their job and the
-    // interaction id are written together); reads may be answered again.
-    let answered = match asked.what {
-        Asking::Command(options) => {
-            let parsed = command::parse(&command_text(&options));
-            answer(&ctx, &asker, parsed, reply_to, &command_id, None).await
-        }
-        Asking::Button(custom_id) => {
-            let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));
-            match button_command(&state.db, action, value)
-                .await
-                .map_err(unavailable)?
-            {
-                Some((command, pinned)) => {
-                    answer(
-                        &ctx,
-                        &asker,
-                        Ok(command),
-                        reply_to,
-                        &command_id,
-                        Some(pinned),
-                    )
-                    .await
-                }
-                None => return Ok(Json(message("This button no longer applies.", true))),
+    async move {
+        let now = state.queue.clock().now().as_millisecond();
+        let asker = Asker {
+            surface: Surface::Discord,
+            workspace: asked.guild_id.unwrap_or_default(),
+            channel: asked.channel_id.clone(),
+            user: asked.user,
+            comment_repository: None,
+        };
+        let reply_to = ReplyTo::Discord {
+            token: asked.token,
+            channel: asked.channel_id,
+            issued_at: now,
+        };
+        let ctx = state.train_context();
+        // Buttons and commands that change something are accepted once (their job and the
+        // interaction id are written together); reads may be answered again.
+        let answered = match asked.what {
+            Asking::Command(options) => {
+                let parsed = command::parse(&command_text(&options));
+                answer(&ctx, &asker, parsed, reply_to, &command_id, None).await
             }
+            Asking::Button(custom_id) => {
+                let (action, value) = custom_id.split_once(':').unwrap_or(("", ""));
+                match button_command(&state.db, action, value)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    Some((command, pinned)) => {
+                        answer(
+                            &ctx,
+                            &asker,
+                            Ok(command),
+                            reply_to,
+                            &command_id,
+                            Some(pinned),
+                        )
+                        .await
+                    }
+                    None => return Ok(Json(message("This button no longer applies.", true))),
+                }
+            }
+            Asking::Nothing => return Ok(Json(message("trainyard has nothing for this.", true))),
         }
-        Asking::Nothing => return Ok(Json(message("trainyard has nothing for this.", true))),
+        .map_err(unavailable)?;
+        Ok(Json(match answered {
+            Answer::Now(reply) => reply_message(&reply),
+            // "thinking…" until the job edits @original with the outcome.
+            Answer::Later(_) => {
+                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
+            }
+            Answer::AlreadyAccepted => message("Already answered.", true),
+        }))
     }
-    .map_err(unavailable)?;
-    Ok(Json(match answered {
-        Answer::Now(reply) => reply_message(&reply),
-        // "thinking…" until the job edits @original with the outcome.
-        Answer::Later(_) => {
-            CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
-        }
-        Answer::AlreadyAccepted => message("Already answered.", true),
-    }))
+    .instrument(span)
+    .await
 }
 
 fn unavailable(error: ChatFailure) -> HttpError {

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use crate::chat::cards::Surface;
 use crate::domain::command::{self};
@@ -123,38 +124,41 @@ pub async fn command(
         .clone()
         .unwrap_or_else(|| format!("{}:{}", form.user_id, now));
     let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
-    let _entered = span.enter();
-    // A command that changes something is accepted once (its job and the request id are
-    // written together); a retried read is answered again, with no write on the hot path.
-    let parsed = command::parse(&form.text);
-    let asker = Asker {
-        surface: Surface::Slack,
-        workspace: form.team_id,
-        channel: form.channel_id.clone(),
-        user: form.user_id,
-        comment_repository: None,
-    };
-    let reply_to = ReplyTo::Slack {
-        response_url: form.response_url,
-        channel: form.channel_id,
-        issued_at: now,
-    };
-    let answered = answer(
-        &state.train_context(),
-        &asker,
-        parsed,
-        reply_to,
-        &format!("slack:{request_id}"),
-        None,
-    )
+    async move {
+        // A command that changes something is accepted once (its job and the request id are
+        // written together); a retried read is answered again, with no write on the hot path.
+        let parsed = command::parse(&form.text);
+        let asker = Asker {
+            surface: Surface::Slack,
+            workspace: form.team_id,
+            channel: form.channel_id.clone(),
+            user: form.user_id,
+            comment_repository: None,
+        };
+        let reply_to = ReplyTo::Slack {
+            response_url: form.response_url,
+            channel: form.channel_id,
+            issued_at: now,
+        };
+        let answered = answer(
+            &state.train_context(),
+            &asker,
+            parsed,
+            reply_to,
+            &format!("slack:{request_id}"),
+            None,
+        )
+        .await
+        .map_err(unavailable)?;
+        Ok(Json(match answered {
+            Answer::Now(reply) => message(&reply),
+            Answer::Later(ack) => json!({ "response_type": "in_channel", "text": ack.text }),
+            Answer::AlreadyAccepted => return Ok(StatusCode::OK.into_response()),
+        })
+        .into_response())
+    }
+    .instrument(span)
     .await
-    .map_err(unavailable)?;
-    Ok(Json(match answered {
-        Answer::Now(reply) => message(&reply),
-        Answer::Later(ack) => json!({ "response_type": "in_channel", "text": ack.text }),
-        Answer::AlreadyAccepted => return Ok(StatusCode::OK.into_response()),
-    })
-    .into_response())
 }
 
 fn unavailable(error: crate::handlers::chat::ChatFailure) -> HttpError {
@@ -261,59 +265,62 @@ pub async fn interaction(
         action.action_ts.as_deref().unwrap_or("")
     );
     let span = tracing::info_span!("command", command_id = %format!("slack:{request_id}"));
-    let _entered = span.enter();
-    let now = state.queue.clock().now().as_millisecond();
-    let reply_to = ReplyTo::Slack {
-        response_url,
-        channel: channel.id.clone(),
-        issued_at: now,
-    };
-    let asker = Asker {
-        surface: Surface::Slack,
-        workspace: team.id,
-        channel: channel.id,
-        user: user.id,
-        comment_repository: None,
-    };
-    let ctx = state.train_context();
-    let Some((command, pinned)) = button_command(&state.db, &action.action_id, &action.value)
-        .await
-        .map_err(unavailable)?
-    else {
-        return Ok(StatusCode::OK.into_response());
-    };
-    let answered = answer(
-        &ctx,
-        &asker,
-        Ok(command),
-        reply_to.clone(),
-        &format!("slack:{request_id}"),
-        Some(pinned),
-    )
-    .await
-    .map_err(unavailable)?;
-    // The HTTP answer to a button shows nothing: an immediate reply (a refusal) goes to the
-    // response_url; an enqueued command's outcome follows there on its own.
-    let reply = match answered {
-        Answer::Now(reply) => reply,
-        Answer::Later(_) | Answer::AlreadyAccepted => {
+    async move {
+        let now = state.queue.clock().now().as_millisecond();
+        let reply_to = ReplyTo::Slack {
+            response_url,
+            channel: channel.id.clone(),
+            issued_at: now,
+        };
+        let asker = Asker {
+            surface: Surface::Slack,
+            workspace: team.id,
+            channel: channel.id,
+            user: user.id,
+            comment_repository: None,
+        };
+        let ctx = state.train_context();
+        let Some((command, pinned)) = button_command(&state.db, &action.action_id, &action.value)
+            .await
+            .map_err(unavailable)?
+        else {
             return Ok(StatusCode::OK.into_response());
-        }
-    };
-    let text = match &reply.card {
-        Some(card) => card.text(Surface::Slack),
-        None => reply.text.clone(),
-    };
-    state
-        .queue
-        .enqueue_now(&SendReply {
-            reply_to,
-            text,
-            ephemeral: reply.ephemeral,
-        })
+        };
+        let answered = answer(
+            &ctx,
+            &asker,
+            Ok(command),
+            reply_to.clone(),
+            &format!("slack:{request_id}"),
+            Some(pinned),
+        )
         .await
-        .map_err(|e| unavailable(e.into()))?;
-    Ok(StatusCode::OK.into_response())
+        .map_err(unavailable)?;
+        // The HTTP answer to a button shows nothing: an immediate reply (a refusal) goes to the
+        // response_url; an enqueued command's outcome follows there on its own.
+        let reply = match answered {
+            Answer::Now(reply) => reply,
+            Answer::Later(_) | Answer::AlreadyAccepted => {
+                return Ok(StatusCode::OK.into_response());
+            }
+        };
+        let text = match &reply.card {
+            Some(card) => card.text(Surface::Slack),
+            None => reply.text.clone(),
+        };
+        state
+            .queue
+            .enqueue_now(&SendReply {
+                reply_to,
+                text,
+                ephemeral: reply.ephemeral,
+            })
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        Ok(StatusCode::OK.into_response())
+    }
+    .instrument(span)
+    .await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! neither is made twice; a tag already at another commit blocks the train, as for finals.
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::TrainState;
@@ -49,25 +50,28 @@ impl BackgroundJob for PublishCandidate {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let span = tracing::info_span!("candidate", train = self.train_id, number = self.number);
-        let _entered = span.enter();
-        let (Some(train), Some(candidate)) = (
-            trains::get(&ctx.db, self.train_id).await?,
-            candidates::get(&ctx.db, self.train_id, self.number).await?,
-        ) else {
-            return Ok(());
-        };
-        if candidate.published_at.is_some() {
-            return Ok(());
+        async move {
+            let (Some(train), Some(candidate)) = (
+                trains::get(&ctx.db, self.train_id).await?,
+                candidates::get(&ctx.db, self.train_id, self.number).await?,
+            ) else {
+                return Ok(());
+            };
+            if candidate.published_at.is_some() {
+                return Ok(());
+            }
+            // A train rejected or abandoned before its candidate was tagged makes none.
+            if candidate.tag_created_at.is_none() && train.state() != TrainState::Frozen {
+                tracing::info!(state = %train.state, "the train left frozen first; no candidate");
+                return Ok(());
+            }
+            if candidate.tag_created_at.is_none() && !self.tag(&ctx, &train, &candidate).await? {
+                return Ok(());
+            }
+            self.publish(&ctx, &train, &candidate).await
         }
-        // A train rejected or abandoned before its candidate was tagged makes none.
-        if candidate.tag_created_at.is_none() && train.state() != TrainState::Frozen {
-            tracing::info!(state = %train.state, "the train left frozen first; no candidate");
-            return Ok(());
-        }
-        if candidate.tag_created_at.is_none() && !self.tag(&ctx, &train, &candidate).await? {
-            return Ok(());
-        }
-        self.publish(&ctx, &train, &candidate).await
+        .instrument(span)
+        .await
     }
 }
 

@@ -22,6 +22,7 @@ mod release;
 mod schedule;
 
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::{self, TrainCommand, Transition};
@@ -125,19 +126,23 @@ impl BackgroundJob for RunTrainCommand {
 
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let span = tracing::info_span!("command", command_id = %self.command_id, command = self.command.name());
-        let _entered = span.enter();
-        match execute(&ctx, &self).await {
-            Ok(_) => Ok(()),
-            // A command that can never be carried out is answered with the reason; the job
-            // is still buried, for the operator.
-            Err(JobError::Permanent(reason)) => {
-                let reply = CommandReply::Refused(format!("it could not be carried out: {reason}"));
-                let unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
-                finish(&ctx, &self, unit, &reply).await?;
-                Err(JobError::Permanent(reason))
+        async move {
+            match execute(&ctx, &self).await {
+                Ok(_) => Ok(()),
+                // A command that can never be carried out is answered with the reason; the job
+                // is still buried, for the operator.
+                Err(JobError::Permanent(reason)) => {
+                    let reply =
+                        CommandReply::Refused(format!("it could not be carried out: {reason}"));
+                    let unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+                    finish(&ctx, &self, unit, &reply).await?;
+                    Err(JobError::Permanent(reason))
+                }
+                Err(other) => Err(other),
             }
-            Err(other) => Err(other),
         }
+        .instrument(span)
+        .await
     }
 }
 
