@@ -1,9 +1,18 @@
-//! Error policy.
+//! Error policy, as the code follows it (docs/architecture.md has the floors).
 //!
-//! - Library modules (store, queue, settings, and later the GitHub client) return `thiserror`
-//!   enums whose variants are what a caller branches on (`RateLimited`, `NotFound`, …).
-//! - The domain returns typed refusals, which become replies to users, never 5xx.
-//! - Handlers, jobs and the CLI use `anyhow` with `.context(…)` saying what was being done.
+//! - Library rooms (store, queue, GitHub and chat clients, settings) return `thiserror` enums
+//!   whose variants are what a caller branches on (`StoreError`, `GitHubError::RateLimited`,
+//!   `NotFound`, `ChatError`, …).
+//! - The domain returns typed refusals and errors (`Refusal`, `ParseError`, `ConfigError`),
+//!   which become answers to the person who asked, never 5xx; configuration errors name the
+//!   file, line and key in the author's words.
+//! - Jobs return a [`crate::jobs::JobError`] saying what the queue should do: `Failed`
+//!   (retried with backoff, counted), `Transient` (a dependency is down: retried, not
+//!   counted), `RetryAt` (a rate limit: wait until then), `Permanent` (dead at once, the
+//!   reason kept and, for a command, answered). Library errors convert with `From`.
+//! - Only the edges use `anyhow` with `.context(…)` saying what was being done: the command
+//!   line (`cli.rs`, `notes_command.rs`, `config_check.rs`, `replay.rs`) and start-up
+//!   (`state.rs`, `app.rs`).
 //! - At the HTTP edge every failure becomes an [`HttpError`]: a status and a short reason in
 //!   JSON. Reasons never contain request bodies, secrets or tokens.
 
