@@ -184,9 +184,41 @@ impl Cli {
     }
 }
 
+/// The command line as `--help` shows it: the ~40 server settings (accepted by every
+/// sub-command, as flags, environment variables or in the settings file) are listed under
+/// `serve --help` only, so each other sub-command's help shows its own flags.
+pub fn command() -> clap::Command {
+    use clap::{Args as _, CommandFactory as _};
+    let settings = SettingsArgs::augment_args(clap::Command::new("trainyard serve"));
+    let ids: Vec<clap::Id> = settings
+        .get_arguments()
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    let listed = settings.clone().render_long_help().to_string();
+    let listed = listed
+        .split_once("Options:\n")
+        .map_or(listed.as_str(), |(_, options)| options)
+        .to_owned();
+    let mut cli = Cli::command();
+    for id in ids {
+        cli = cli.mut_arg(id, |arg| arg.hide(true));
+    }
+    cli.mut_subcommand("serve", |serve| {
+        serve
+            .after_long_help(format!(
+                "Settings (flags, the environment variables named, or the settings file; every \
+             sub-command reads them):\n{listed}"
+            ))
+            .after_help(
+                "Settings: see `trainyard serve --help` (flags, environment or the settings file).",
+            )
+    })
+}
+
 /// Parses the command line and runs it.
 pub async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    use clap::FromArgMatches as _;
+    let cli = Cli::from_arg_matches(&command().get_matches())?;
     if let Command::Replay {
         payload,
         event,
@@ -238,8 +270,23 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Migrate => {
             let url = settings.database_url.expose();
             let db = Db::connect(url).await?;
+            let pending = match db.readiness().await? {
+                crate::store::Readiness::Ready => Vec::new(),
+                crate::store::Readiness::MigrationsPending(pending) => pending,
+            };
             db.migrate().await?;
-            println!("migrations applied ({} store)", db.backend());
+            if pending.is_empty() {
+                println!("the {} store is up to date: nothing to apply", db.backend());
+            } else {
+                let versions: Vec<String> = pending.iter().map(|v| format!("{v:04}")).collect();
+                println!(
+                    "applied {} migration{} to the {} store: {}",
+                    pending.len(),
+                    if pending.len() == 1 { "" } else { "s" },
+                    db.backend(),
+                    versions.join(", ")
+                );
+            }
             Ok(())
         }
         Command::Replay { .. } | Command::Notes(_) | Command::Config { .. } => Ok(()),
@@ -331,10 +378,22 @@ pub async fn run() -> anyhow::Result<()> {
         } => {
             let repo = crate::domain::ids::RepoFullName::parse(&repo)
                 .with_context(|| format!("--repo {repo:?}: give owner/name"))?;
+            if settings.github.is_none() {
+                anyhow::bail!(
+                    "metrics backfill reads {repo}'s history as the GitHub App, which is not \
+                     configured here: set TRAINYARD_GITHUB_APP_ID and \
+                     TRAINYARD_GITHUB_PRIVATE_KEY_PATH (or run it where the server runs)"
+                );
+            }
             let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
             let installation = crate::store::installations::for_repository(&state.db, &repo)
                 .await?
-                .with_context(|| format!("trainyard is not installed on {repo}"))?;
+                .with_context(|| {
+                    format!(
+                        "this store knows no installation of the App on {repo}: install it \
+                         there, or point DATABASE_URL at the server's store"
+                    )
+                })?;
             let ctx = state.train_context();
             let github = ctx.github()?;
             let config = crate::handlers::kit::stored_config(&ctx, &repo).await?;

@@ -35,7 +35,7 @@ pub struct NotesArgs {
     pub line: Option<String>,
     /// A local configuration file instead of the repository's (`trainyard.yml`,
     /// `release-drafter.yml` or `release.yml`, told apart by name).
-    #[arg(long = "config", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub repo_config: Option<PathBuf>,
     /// Every pull request merged in the range, not only those the line's next train would
     /// carry (release-drafter's view).

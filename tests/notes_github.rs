@@ -316,7 +316,13 @@ async fn the_notes_command_prints_the_notes_and_the_version_without_writing() {
     let (ok, out, err) = cli(
         &server,
         &[
-            "--repo", REPO, "--to", "main", "--config", &config, "--json",
+            "--repo",
+            REPO,
+            "--to",
+            "main",
+            "--repo-config",
+            &config,
+            "--json",
         ],
         Some("token-123"),
     );
@@ -475,7 +481,13 @@ async fn the_notes_command_shows_githubs_notes_for_a_release_yml() {
     let (ok, out, err) = cli(
         &server,
         &[
-            "--repo", REPO, "--to", "main", "--config", &config, "--json",
+            "--repo",
+            REPO,
+            "--to",
+            "main",
+            "--repo-config",
+            &config,
+            "--json",
         ],
         Some("t"),
     );
