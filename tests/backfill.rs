@@ -5,9 +5,9 @@
 mod harness;
 
 use serde_json::json;
+use trainyard::cli::backfill::{Backfilled, backfill};
 use trainyard::domain::health::{self, Basis, Spread};
 use trainyard::domain::ids::RepoFullName;
-use trainyard::handlers::backfill::{Backfilled, backfill};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

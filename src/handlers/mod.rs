@@ -1,7 +1,6 @@
 //! Job handlers: load facts, let the domain decide, save, carry out effects.
 
 pub mod autolabel;
-pub mod backfill;
 pub mod changelog;
 pub mod chat;
 pub mod comments;

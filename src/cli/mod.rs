@@ -1,6 +1,12 @@
 //! The command line: `trainyard serve`, `trainyard migrate`, `trainyard jobs`,
 //! `trainyard notes`, `trainyard config check`, `trainyard replay`.
 
+pub mod backfill;
+pub mod config_check;
+pub mod doctor;
+pub mod notes;
+pub mod replay;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -54,7 +60,7 @@ pub enum Command {
     },
     /// Preview the release notes and the resolved version for a range, read-only. Uses
     /// GITHUB_TOKEN, or the App's credentials.
-    Notes(crate::notes_command::NotesArgs),
+    Notes(crate::cli::notes::NotesArgs),
     /// Repository configuration files.
     Config {
         /// What to do.
@@ -233,7 +239,8 @@ pub async fn run() -> anyhow::Result<()> {
                 "replay signs with TRAINYARD_GITHUB_WEBHOOK_SECRET; set it to the server's secret"
             );
         };
-        let answer = crate::replay::replay(payload, event, url, secret, delivery.clone()).await?;
+        let answer =
+            crate::cli::replay::replay(payload, event, url, secret, delivery.clone()).await?;
         println!("delivery {}: HTTP {}", answer.delivery_id, answer.status);
         println!("{}", answer.body);
         if !(200..300).contains(&answer.status) {
@@ -247,7 +254,7 @@ pub async fn run() -> anyhow::Result<()> {
     {
         // Offline: no settings, no store, no credentials.
         let mut out = std::io::stdout();
-        if !crate::config_check::run(file, &mut out)? {
+        if !crate::cli::config_check::run(file, &mut out)? {
             // The error, naming the file, is printed: only the exit status is left to say.
             std::io::Write::flush(&mut out)?;
             std::process::exit(1);
@@ -258,7 +265,7 @@ pub async fn run() -> anyhow::Result<()> {
     if let Command::Notes(args) = &cli.command {
         // stdout carries the notes; logs would only get in the way.
         let token = std::env::var("GITHUB_TOKEN").ok();
-        return crate::notes_command::run(args, &settings, token, &mut std::io::stdout()).await;
+        return crate::cli::notes::run(args, &settings, token, &mut std::io::stdout()).await;
     }
     telemetry::init(settings.log_format, std::io::stdout);
     match cli.command {
@@ -291,8 +298,8 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Replay { .. } | Command::Notes(_) | Command::Config { .. } => Ok(()),
         Command::Doctor => {
-            let checks = crate::doctor::run(&settings).await;
-            if !crate::doctor::print(&checks, &mut std::io::stdout())? {
+            let checks = crate::cli::doctor::run(&settings).await;
+            if !crate::cli::doctor::print(&checks, &mut std::io::stdout())? {
                 anyhow::bail!("some checks failed");
             }
             Ok(())
@@ -409,7 +416,7 @@ pub async fn run() -> anyhow::Result<()> {
                 Some(branch) => branch.clone(),
                 None => github.default_branch(installation, &repo).await?,
             };
-            let done = crate::handlers::backfill::backfill(
+            let done = crate::cli::backfill::backfill(
                 &state.db,
                 github,
                 installation,
