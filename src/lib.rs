@@ -18,7 +18,6 @@ pub mod handlers;
 pub mod inbound;
 pub mod jobs;
 pub mod metrics;
-pub mod ports;
 pub mod registration;
 pub mod server;
 pub mod settings;

@@ -16,7 +16,6 @@ use trainyard::github::{ContentPacing, GitHubClient, GitHubError};
 use trainyard::jobs::{
     BackgroundJob, Drained, Enqueued, JobError, JobState, Queue, QueueSettings, Registry, Runner,
 };
-use trainyard::ports::GitHubPort;
 use trainyard::settings::{GitHubAppSettings, Secret};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

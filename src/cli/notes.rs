@@ -15,7 +15,6 @@ use crate::github::{ContentPacing, GitHubClient};
 use crate::handlers::drafting::{
     DraftError, DraftRequest, PreparedDraft, VersionRules, prepare_draft,
 };
-use crate::ports::GitHubPort;
 use crate::settings::{Secret, Settings};
 
 /// `trainyard notes` arguments.

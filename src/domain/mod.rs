@@ -1,5 +1,5 @@
 //! The domain: plain Rust over plain data. It decides (train states, versions, notes,
-//! permissions); adapters and ports do the I/O. Nothing here may import tokio, sqlx, axum,
+//! permissions); adapters and clients do the I/O. Nothing here may import tokio, sqlx, axum,
 //! reqwest or octocrab (`tests/architecture.rs` checks), and nothing reads a clock: `now`
 //! is passed in.
 

@@ -20,7 +20,6 @@ use super::error::GitHubError;
 use crate::clock::SharedClock;
 use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
-use crate::ports::GitHubPort;
 use crate::settings::{GitHubAppSettings, Secret};
 
 /// Requests in flight per installation (GitHub allows 100 concurrent in all; stay polite).
@@ -421,8 +420,10 @@ fn valid_login(login: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-impl GitHubPort for GitHubClient {
-    async fn repository_installation(&self, repo: &RepoFullName) -> Result<u64, GitHubError> {
+/// The calls every feature makes: where the App is installed, who may act, and comments.
+impl GitHubClient {
+    /// The App's installation on `repo` (asked as the App itself).
+    pub async fn repository_installation(&self, repo: &RepoFullName) -> Result<u64, GitHubError> {
         #[derive(Deserialize)]
         struct Installation {
             id: u64,
@@ -433,7 +434,8 @@ impl GitHubPort for GitHubClient {
         Ok(found.id)
     }
 
-    async fn collaborator_permission(
+    /// `login`'s permission on `repo`, from GitHub (never trusted from a chat request).
+    pub async fn collaborator_permission(
         &self,
         installation: u64,
         repo: &RepoFullName,
@@ -490,7 +492,8 @@ impl GitHubPort for GitHubClient {
         Ok(permission)
     }
 
-    async fn create_comment(
+    /// Comments on issue or pull request `number`; returns the comment id.
+    pub async fn create_comment(
         &self,
         installation: u64,
         repo: &RepoFullName,

@@ -1,15 +1,15 @@
 //! Finding the installation that can act on a repository.
 
 use crate::domain::ids::RepoFullName;
+use crate::github::{GitHubClient, GitHubError};
 use crate::jobs::JobError;
-use crate::ports::{GitHubError, GitHubPort};
 use crate::store::{Db, installations};
 
 /// The installation covering `repo`: from the store when a webhook has told us, else asked of
 /// GitHub as the App (a job started from chat) and remembered.
 pub async fn installation_for(
     db: &Db,
-    github: &impl GitHubPort,
+    github: &GitHubClient,
     repo: &RepoFullName,
     now_millis: i64,
 ) -> Result<u64, JobError> {

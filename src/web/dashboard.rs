@@ -22,7 +22,6 @@ use crate::github::user_access;
 use crate::handlers::train_commands::RunTrainCommand;
 use crate::inbound::browser::{SiteCookie, see_other};
 use crate::inbound::linking::{GitHubSignInError, github_sign_in_with};
-use crate::ports::GitHubPort;
 use crate::state::AppState;
 use crate::store::web_sessions::{self, Session};
 use crate::store::{audit, deployments, installations, trains};

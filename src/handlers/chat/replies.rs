@@ -8,7 +8,6 @@ use crate::chat::ChatError;
 use crate::chat::discord::{DiscordMessage, clip};
 use crate::domain::ids::RepoFullName;
 use crate::handlers::kit::TrainContext;
-use crate::ports::GitHubPort;
 
 /// Relays a command's outcome to where it came from.
 pub async fn relay(

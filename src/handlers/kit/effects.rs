@@ -5,7 +5,6 @@
 use crate::domain::ids::RepoFullName;
 use crate::github::GitHubClient;
 use crate::jobs::JobError;
-use crate::ports::GitHubPort;
 use crate::store::Db;
 use crate::store::audit::Entry;
 use crate::store::steps::{self, StepState};

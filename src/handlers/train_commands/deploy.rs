@@ -13,7 +13,6 @@ use crate::handlers::deployments::CreateDeployment;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
-use crate::ports::GitHubPort as _;
 use crate::store::candidates;
 use crate::store::deployments::{self, NewDeployment};
 use crate::store::trains;

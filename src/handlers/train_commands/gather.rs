@@ -13,7 +13,6 @@ use crate::github::GitHubClient;
 use crate::github::git::PullRequestFacts;
 use crate::handlers::kit::TrainContext;
 use crate::jobs::JobError;
-use crate::ports::GitHubPort;
 use crate::store::candidates::{self, CandidateRow};
 use crate::store::trains::{self, PassengerRow, TrainRow};
 

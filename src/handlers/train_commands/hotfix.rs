@@ -10,7 +10,6 @@ use crate::github::git::RefCreated;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
-use crate::ports::GitHubPort;
 use crate::store::trains;
 
 use super::{CommandReply, Decided, RunTrainCommand, refused};

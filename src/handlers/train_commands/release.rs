@@ -18,7 +18,6 @@ use crate::handlers::kit::unit::UnitOfWork;
 use crate::handlers::repo_config;
 use crate::handlers::trains::draft_for;
 use crate::jobs::{BackgroundJob, JobError};
-use crate::ports::GitHubPort;
 use crate::store::audit::{self, Entry};
 use crate::store::release_snapshots;
 use crate::store::trains::{self, Step, TrainRow};
