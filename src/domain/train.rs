@@ -19,6 +19,62 @@ use super::notes::render::RELEASE_BODY_LIMIT;
 use super::permission::Permission;
 use super::repo_config::{Include, LineKeys};
 
+/// What a train is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainKind {
+    /// A line's train: merged pull requests board it.
+    Regular,
+    /// A hotfix on an earlier release's branch.
+    Hotfix,
+}
+
+impl TrainKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainKind::Regular => "regular",
+            TrainKind::Hotfix => "hotfix",
+        }
+    }
+}
+
+/// A stored name that is not a known train state or kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a train state or kind this trainyard knows")]
+pub struct UnknownName(pub String);
+
+impl TryFrom<String> for TrainKind {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        match name.as_str() {
+            "regular" => Ok(TrainKind::Regular),
+            "hotfix" => Ok(TrainKind::Hotfix),
+            _ => Err(UnknownName(name)),
+        }
+    }
+}
+
+impl TryFrom<String> for TrainState {
+    type Error = UnknownName;
+    fn try_from(name: String) -> Result<Self, UnknownName> {
+        TrainState::parse(&name).ok_or(UnknownName(name))
+    }
+}
+
+/// Compared with its stored name (`state == "frozen"`).
+impl PartialEq<&str> for TrainState {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+impl PartialEq<&str> for TrainKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 /// Where a train is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -207,7 +207,7 @@ impl BoardPullRequest {
         for hotfix in trains::in_states(&ctx.db, repo, &[TrainState::Open])
             .await?
             .into_iter()
-            .filter(|t| t.kind == "hotfix" && t.branch == pr.base_ref)
+            .filter(|t| t.is_hotfix() && t.branch == pr.base_ref)
         {
             let rules = BoardingRules {
                 branch: hotfix.branch.clone(),
@@ -361,7 +361,7 @@ pub fn passenger_pull_requests(
                 url: format!("{}/{login}", server_url.trim_end_matches('/')),
             }),
             merged_at: p.merged_at.clone().unwrap_or_default(),
-            labels: serde_json::from_str(&p.labels).unwrap_or_default(),
+            labels: p.labels.to_vec(),
             base_ref_name: branch.to_owned(),
             head_ref_name: String::new(),
             base_repository: repo.to_string(),
@@ -572,7 +572,8 @@ pub async fn releases_of(
 /// A hotfix train's base release and version: the next patch of the base, whatever its pull
 /// requests say. `(None, None)` for other trains.
 fn hotfix_of(train: &trains::TrainRow, tag_prefix: &str) -> (Option<String>, Option<String>) {
-    let base = (train.kind == "hotfix")
+    let base = train
+        .is_hotfix()
         .then(|| train.baseline_tag.clone())
         .flatten();
     let version = base.as_deref().and_then(|base| {

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::{Db, StoreError};
 use crate::domain::ids::RepoFullName;
-use crate::domain::train::{Approval, TrainState};
+use crate::domain::train::{Approval, TrainKind, TrainState};
 
 /// A stored train.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -16,10 +16,12 @@ pub struct TrainRow {
     pub repository: String,
     /// Line name.
     pub line: String,
-    /// `regular` or `hotfix`.
-    pub kind: String,
-    /// State name (see [`TrainState`]).
-    pub state: String,
+    /// `regular` or `hotfix`, decoded here.
+    #[sqlx(try_from = "String")]
+    pub kind: TrainKind,
+    /// Its state, decoded here.
+    #[sqlx(try_from = "String")]
+    pub state: TrainState,
     /// The line's branch.
     pub branch: String,
     /// Frozen version.
@@ -49,8 +51,12 @@ pub struct TrainRow {
 impl TrainRow {
     /// Its state.
     pub fn state(&self) -> TrainState {
-        // The column is constrained to the names `TrainState::parse` knows.
-        TrainState::parse(&self.state).unwrap_or(TrainState::Blocked)
+        self.state
+    }
+
+    /// Whether it is a hotfix train.
+    pub fn is_hotfix(&self) -> bool {
+        self.kind == TrainKind::Hotfix
     }
 }
 
@@ -67,14 +73,33 @@ pub struct PassengerRow {
     pub merge_sha: Option<String>,
     /// Merged at (RFC 3339).
     pub merged_at: Option<String>,
-    /// Labels, JSON array.
-    pub labels: String,
+    /// Labels (stored as a JSON array, decoded here).
+    #[sqlx(try_from = "String")]
+    pub labels: Labels,
     /// Body (bounded), for `$BODY`.
     #[sqlx(default)]
     pub body: String,
     /// Changed files, JSON array; `None` when they were not read at boarding.
     #[sqlx(default)]
     pub changed_files: Option<String>,
+}
+
+/// A passenger's labels, decoded from their stored JSON array once, at the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels(pub Vec<String>);
+
+impl TryFrom<String> for Labels {
+    type Error = serde_json::Error;
+    fn try_from(stored: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(&stored).map(Labels)
+    }
+}
+
+impl std::ops::Deref for Labels {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
 }
 
 impl PassengerRow {

@@ -132,7 +132,7 @@ pub(super) async fn train_status(
     Ok(TrainStatus {
         id: train.id,
         line: train.line.clone(),
-        state: train.state.clone(),
+        state: train.state.as_str().to_owned(),
         version: train.version.clone(),
         tag: train.tag_name.clone(),
         categories,
@@ -194,7 +194,7 @@ pub(super) async fn notes_text(
     let heading = format!(
         "{} ({}):",
         s.bold(&format!("Notes of the {} {} train", repo, train.line)),
-        train.tag_name.as_deref().unwrap_or(&train.state)
+        train.tag_name.as_deref().unwrap_or(train.state.as_str())
     );
     // The notes are GitHub Markdown; chat shows them as written, in a code block (whose
     // content mentions nobody and renders no markup).

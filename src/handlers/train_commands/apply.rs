@@ -317,7 +317,7 @@ pub(super) async fn reject(
     )
     .await?;
     for p in &facts.passengers {
-        let labels: Vec<String> = serde_json::from_str(&p.labels).unwrap_or_default();
+        let labels: Vec<String> = p.labels.to_vec();
         let files = p.changed_files.as_ref().map(|_| p.files());
         let boarding = Boarding {
             number: p.number as u64,

@@ -199,7 +199,7 @@ async fn find_line(
     if let Some(line) = lines.iter().find(|l| &l.name == name) {
         return Ok(Ok(line.clone()));
     }
-    if let Some(train) = live.iter().find(|t| &t.line == name && t.kind == "hotfix") {
+    if let Some(train) = live.iter().find(|t| &t.line == name && t.is_hotfix()) {
         return Ok(Ok(hotfix_line(train)));
     }
     let hint = crate::domain::command::closest(name, lines.iter().map(|l| l.name.as_str()))
