@@ -346,7 +346,7 @@ fn circles(arrows: &[(String, String)]) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn the_house_has_at_most_one_circle_and_few_arrows_back_up() {
+fn the_house_has_no_circle_and_at_most_two_arrows_back_up() {
     let arrows = arrows();
     assert!(
         arrows.len() > 100,
@@ -354,8 +354,9 @@ fn the_house_has_at_most_one_circle_and_few_arrows_back_up() {
         arrows.len()
     );
     let circles = circles(&arrows);
+    // The issue allowed one; there are none, and none may come back.
     assert!(
-        circles.len() <= 1,
+        circles.is_empty(),
         "import circles (docs/architecture.md says which way each room may look): {circles:#?}"
     );
     let unplaced: Vec<&String> = arrows

@@ -15,7 +15,6 @@ use crate::github::deployments::{DeploymentCreated, DeploymentRequest};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::handlers::repo_config;
-use crate::handlers::train_commands::deploy::{DeploymentAsk, request_deployment_for};
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::Db;
 use crate::store::audit::{self, Entry};
@@ -419,11 +418,7 @@ impl BackgroundJob for CommentDeployed {
             "Deployed to {} in [{}]({}).",
             self.environment,
             self.tag,
-            crate::handlers::train_commands::release_page(
-                &ctx.server_url,
-                &self.repository,
-                &self.tag
-            )
+            crate::handlers::kit::links::release_page(&ctx.server_url, &self.repository, &self.tag)
         );
         for passenger in trains::passengers(&ctx.db, self.train_id).await? {
             let number = u64::try_from(passenger.number).unwrap_or_default();
@@ -774,4 +769,73 @@ pub async fn deploys_text(
         text.push_str(&line);
     }
     Ok(text)
+}
+
+/// A deployment to ask for.
+pub(crate) struct DeploymentAsk<'a> {
+    pub environment: &'a str,
+    pub production: bool,
+    pub release: &'a Release,
+    pub request_id: &'a str,
+    pub requested_by: &'a str,
+    pub rollback: bool,
+    /// Why a freeze window was overridden.
+    pub forced: Option<&'a str>,
+}
+
+/// Records a deployment request and its job in `unit`, and announces it; nothing when a
+/// request with this id exists already. Commands and automatic deployments both come here.
+pub(crate) async fn request_deployment_for(
+    unit: &mut UnitOfWork,
+    repository: &crate::domain::ids::RepoFullName,
+    installation: u64,
+    ask: &DeploymentAsk<'_>,
+) -> Result<(), JobError> {
+    let now = unit.now();
+    let new = crate::store::deployments::NewDeployment {
+        repository: repository.as_ref(),
+        environment: ask.environment,
+        request_id: ask.request_id,
+        train_id: ask.release.train_id,
+        version: &ask.release.version,
+        tag: &ask.release.tag,
+        sha: &ask.release.sha,
+        requested_by: ask.requested_by,
+        rollback: ask.rollback,
+        forced_reason: ask.forced,
+    };
+    let Some(deployment_id) = deployments::request(unit.conn(), &new, now).await? else {
+        return Ok(());
+    };
+    unit.enqueue(&CreateDeployment {
+        repository: repository.clone(),
+        installation,
+        deployment_id,
+    })
+    .await?;
+    let event = TrainEvent::Deployment {
+        deployment: deployment_id,
+        production: ask.production,
+        environment: ask.environment.to_owned(),
+        reference: ask.release.tag.clone(),
+        state: "requested".into(),
+        by: ask.requested_by.to_owned(),
+        detail: ask
+            .forced
+            .map(|reason| format!("forced through a freeze window: {reason}")),
+        url: None,
+        rollback: ask.rollback,
+    };
+    unit.announce_for(repository, "", ask.release.train_id, &event)
+        .await
+}
+
+/// A released train as a deployment names it.
+pub(crate) fn release_of(train: &trains::TrainRow) -> Option<Release> {
+    Some(Release {
+        train_id: Some(train.id),
+        version: train.version.clone()?,
+        tag: train.tag_name.clone()?,
+        sha: train.target_sha.clone()?,
+    })
 }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod context;
 pub mod effects;
+pub mod links;
 pub mod routes;
 pub mod unit;
 

@@ -21,7 +21,8 @@ use crate::store::candidates::{self, CandidateRow};
 use crate::store::release_snapshots;
 use crate::store::trains::{self, TrainRow};
 
-use super::release::{block, release_page};
+use super::release::block;
+use crate::handlers::kit::links::release_page;
 
 /// Tags and publishes release candidate `number` of a train.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,12 +9,12 @@ use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
-use crate::handlers::deployments::CreateDeployment;
+use crate::handlers::deployments::{DeploymentAsk, release_of, request_deployment_for};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
 use crate::store::candidates;
-use crate::store::deployments::{self, NewDeployment};
+use crate::store::deployments;
 use crate::store::trains;
 
 use super::{CommandReply, Decided, RunTrainCommand, refused};
@@ -171,18 +171,6 @@ pub(super) async fn decide_and_prepare(
     Ok((CommandReply::Done(reply), Some(unit)))
 }
 
-/// A deployment to ask for.
-pub(crate) struct DeploymentAsk<'a> {
-    pub environment: &'a str,
-    pub production: bool,
-    pub release: &'a Release,
-    pub request_id: &'a str,
-    pub requested_by: &'a str,
-    pub rollback: bool,
-    /// Why a freeze window was overridden.
-    pub forced: Option<&'a str>,
-}
-
 /// Records the deployment request and its job in `unit`, and announces it; nothing when a
 /// request with this id exists already.
 pub(crate) async fn request_deployment(
@@ -191,52 +179,6 @@ pub(crate) async fn request_deployment(
     ask: &DeploymentAsk<'_>,
 ) -> Result<(), JobError> {
     request_deployment_for(unit, &request.repository, request.installation, ask).await
-}
-
-/// [`request_deployment`] for automatic deployments (no command).
-pub(crate) async fn request_deployment_for(
-    unit: &mut UnitOfWork,
-    repository: &crate::domain::ids::RepoFullName,
-    installation: u64,
-    ask: &DeploymentAsk<'_>,
-) -> Result<(), JobError> {
-    let now = unit.now();
-    let new = NewDeployment {
-        repository: repository.as_ref(),
-        environment: ask.environment,
-        request_id: ask.request_id,
-        train_id: ask.release.train_id,
-        version: &ask.release.version,
-        tag: &ask.release.tag,
-        sha: &ask.release.sha,
-        requested_by: ask.requested_by,
-        rollback: ask.rollback,
-        forced_reason: ask.forced,
-    };
-    let Some(deployment_id) = deployments::request(unit.conn(), &new, now).await? else {
-        return Ok(());
-    };
-    unit.enqueue(&CreateDeployment {
-        repository: repository.clone(),
-        installation,
-        deployment_id,
-    })
-    .await?;
-    let event = TrainEvent::Deployment {
-        deployment: deployment_id,
-        production: ask.production,
-        environment: ask.environment.to_owned(),
-        reference: ask.release.tag.clone(),
-        state: "requested".into(),
-        by: ask.requested_by.to_owned(),
-        detail: ask
-            .forced
-            .map(|reason| format!("forced through a freeze window: {reason}")),
-        url: None,
-        rollback: ask.rollback,
-    };
-    unit.announce_for(repository, "", ask.release.train_id, &event)
-        .await
 }
 
 /// The released train with `version` (or tag), or the latest release.
@@ -278,16 +220,6 @@ async fn candidate(
         tag: c.tag_name,
         sha: c.target_sha,
     }))
-}
-
-/// A released train as a deployment names it.
-pub(crate) fn release_of(train: &trains::TrainRow) -> Option<Release> {
-    Some(Release {
-        train_id: Some(train.id),
-        version: train.version.clone()?,
-        tag: train.tag_name.clone()?,
-        sha: train.target_sha.clone()?,
-    })
 }
 
 /// What `environment` ran successfully before its current successful deployment.

@@ -36,7 +36,6 @@ use crate::store::audit;
 use crate::store::commands::{self, Outcome, OutcomeRow};
 
 pub use candidate::PublishCandidate;
-pub(crate) use release::release_page;
 pub use release::{DeleteDraft, DraftPublishedByHand, ReleaseTrain};
 pub use schedule::{SCHEDULE_ACTOR, ScheduledCuts};
 

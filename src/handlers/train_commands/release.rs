@@ -14,6 +14,7 @@ use crate::github::git::RefCreated;
 use crate::handlers::deployments;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::effects::comment_once;
+use crate::handlers::kit::links::release_page;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::handlers::repo_config;
 use crate::handlers::trains::draft_for;
@@ -171,15 +172,6 @@ impl ReleaseTrain {
     }
 }
 
-/// A published release's page, as GitHub links it.
-pub(crate) fn release_page(server_url: &str, repo: &RepoFullName, tag: &str) -> String {
-    format!(
-        "{}/{repo}/releases/tag/{}",
-        server_url.trim_end_matches('/'),
-        crate::github::git::ref_path(tag)
-    )
-}
-
 /// Records a finished release step.
 /// Records a release step done and audits the effect on GitHub, together.
 async fn step(
@@ -234,10 +226,8 @@ async fn released(
     let changelog = config.is_some_and(|c| c.changelog().is_some());
     // The `auto` environments, decided by the same rules as a command.
     let mut automatic = Vec::new();
-    if let (Some(config), Some(release)) = (
-        config,
-        crate::handlers::train_commands::deploy::release_of(train),
-    ) {
+    if let (Some(config), Some(release)) = (config, crate::handlers::deployments::release_of(train))
+    {
         let environments = config.automatic_environments();
         automatic = deployments::decide_automatic(
             &ctx.db,
