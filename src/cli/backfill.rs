@@ -217,3 +217,64 @@ pub async fn backfill(
         .map_err(|e| JobError::Failed(format!("cannot store the backfill: {e}")))?;
     Ok(done)
 }
+
+/// `trainyard metrics backfill --repo owner/name [--line L]`, as the App, into the server's
+/// store.
+pub async fn run(
+    settings: crate::settings::Settings,
+    repo: &str,
+    line: Option<&str>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let repo = crate::domain::ids::RepoFullName::parse(repo)
+        .with_context(|| format!("--repo {repo:?}: give owner/name"))?;
+    if settings.github.is_none() {
+        anyhow::bail!(
+            "metrics backfill reads {repo}'s history as the GitHub App, which is not \
+             configured here: set TRAINYARD_GITHUB_APP_ID and \
+             TRAINYARD_GITHUB_PRIVATE_KEY_PATH (or run it where the server runs)"
+        );
+    }
+    let state =
+        crate::state::AppState::open(settings, std::sync::Arc::new(crate::clock::SystemClock))
+            .await?;
+    let installation = crate::store::installations::for_repository(&state.db, &repo)
+        .await?
+        .with_context(|| {
+            format!(
+                "this store knows no installation of the App on {repo}: install it \
+                 there, or point DATABASE_URL at the server's store"
+            )
+        })?;
+    let ctx = state.train_context();
+    let github = ctx.github()?;
+    let config = crate::handlers::kit::stored_config(&ctx, &repo).await?;
+    let lines = config.lines();
+    let chosen = match line {
+        Some(name) => lines
+            .iter()
+            .find(|l| l.name == name)
+            .with_context(|| format!("{repo} has no train line {name:?}"))?,
+        None => lines.first().context("no train line")?,
+    };
+    let branch = match &chosen.branch {
+        Some(branch) => branch.clone(),
+        None => github.default_branch(installation, &repo).await?,
+    };
+    let done = backfill(
+        &state.db,
+        github,
+        installation,
+        &repo,
+        &chosen.name,
+        &branch,
+        ctx.now(),
+    )
+    .await?;
+    println!(
+        "{repo}: added {} past releases with {} pull requests, and {} deployments \
+         ({} GitHub calls)",
+        done.releases, done.pull_requests, done.deployments, done.calls
+    );
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The command line: `trainyard serve`, `trainyard migrate`, `trainyard jobs`,
 //! `trainyard notes`, `trainyard config check`, `trainyard replay`.
 
+pub mod admin;
 pub mod backfill;
 pub mod config_check;
 pub mod doctor;
@@ -12,9 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::clock::SystemClock;
 use crate::settings::{Settings, SettingsArgs};
-use crate::store::Db;
 use crate::{app, telemetry};
 
 /// Read when present, and written by the setup page.
@@ -274,28 +273,7 @@ pub async fn run() -> anyhow::Result<()> {
             let source: app::SettingsSource = std::sync::Arc::new(move || cli.resolve_settings());
             app::serve(settings, source).await
         }
-        Command::Migrate => {
-            let url = settings.database_url.expose();
-            let db = Db::connect(url).await?;
-            let pending = match db.readiness().await? {
-                crate::store::Readiness::Ready => Vec::new(),
-                crate::store::Readiness::MigrationsPending(pending) => pending,
-            };
-            db.migrate().await?;
-            if pending.is_empty() {
-                println!("the {} store is up to date: nothing to apply", db.backend());
-            } else {
-                let versions: Vec<String> = pending.iter().map(|v| format!("{v:04}")).collect();
-                println!(
-                    "applied {} migration{} to the {} store: {}",
-                    pending.len(),
-                    if pending.len() == 1 { "" } else { "s" },
-                    db.backend(),
-                    versions.join(", ")
-                );
-            }
-            Ok(())
-        }
+        Command::Migrate => admin::migrate(&settings).await,
         Command::Replay { .. } | Command::Notes(_) | Command::Config { .. } => Ok(()),
         Command::Doctor => {
             let checks = crate::cli::doctor::run(&settings).await;
@@ -306,160 +284,16 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Discord {
             action: DiscordAction::RegisterCommands { guild },
-        } => {
-            let Some(discord) = &settings.discord else {
-                anyhow::bail!(
-                    "Discord is not configured: set TRAINYARD_DISCORD_PUBLIC_KEY, \
-                     TRAINYARD_DISCORD_APPLICATION_ID and TRAINYARD_DISCORD_BOT_TOKEN"
-                );
-            };
-            let client = crate::chat::discord::DiscordClient::new(
-                &settings.discord_api_url,
-                discord.application_id,
-                &discord.bot_token,
-            )?;
-            let registered = client
-                .register_commands(
-                    guild.as_deref(),
-                    &crate::inbound::discord::release_command(),
-                )
-                .await
-                .context("registering the /release command")?;
-            let count = registered;
-            match guild {
-                Some(guild) => println!("registered {count} command(s) in guild {guild}"),
-                None => println!(
-                    "registered {count} global command(s); Discord may take up to an hour to show them"
-                ),
-            }
-            Ok(())
-        }
-        Command::Jobs { run } => {
-            let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
-            if run {
-                let drained = state
-                    .runner()
-                    .run_pending()
-                    .await
-                    .context("running due jobs")?;
-                println!(
-                    "ran due jobs: {} completed, {} will retry, {} waiting, {} dead",
-                    drained.completed, drained.retrying, drained.rescheduled, drained.dead
-                );
-            }
-            let deliveries = crate::store::deliveries::count(&state.db).await?;
-            println!("deliveries recorded: {deliveries}");
-            let counts = state.queue.counts().await?;
-            println!(
-                "queued {}  running {}  retrying {}  dead {}",
-                counts.queued, counts.running, counts.retrying, counts.dead
-            );
-            for job in state.queue.jobs().await? {
-                if job.state == crate::jobs::JobState::Dead {
-                    println!(
-                        "dead #{} {} [{}] after {} attempts: {}",
-                        job.id,
-                        job.kind,
-                        job.queue_key,
-                        job.attempts,
-                        job.last_error.as_deref().unwrap_or("-")
-                    );
-                } else if job.parked {
-                    // Failing, but no longer holding up its repository's other jobs.
-                    println!(
-                        "parked #{} {} [{}] attempt {} of {}, next at {}: {}",
-                        job.id,
-                        job.kind,
-                        job.queue_key,
-                        job.attempts,
-                        job.max_attempts,
-                        job.run_at,
-                        job.last_error.as_deref().unwrap_or("-")
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => admin::register_discord_commands(&settings, guild).await,
+        Command::Jobs { run } => admin::jobs(settings, run).await,
         Command::Metrics {
             action: MetricsAction::Backfill { repo, line },
-        } => {
-            let repo = crate::domain::ids::RepoFullName::parse(&repo)
-                .with_context(|| format!("--repo {repo:?}: give owner/name"))?;
-            if settings.github.is_none() {
-                anyhow::bail!(
-                    "metrics backfill reads {repo}'s history as the GitHub App, which is not \
-                     configured here: set TRAINYARD_GITHUB_APP_ID and \
-                     TRAINYARD_GITHUB_PRIVATE_KEY_PATH (or run it where the server runs)"
-                );
-            }
-            let state = app::AppState::open(settings, std::sync::Arc::new(SystemClock)).await?;
-            let installation = crate::store::installations::for_repository(&state.db, &repo)
-                .await?
-                .with_context(|| {
-                    format!(
-                        "this store knows no installation of the App on {repo}: install it \
-                         there, or point DATABASE_URL at the server's store"
-                    )
-                })?;
-            let ctx = state.train_context();
-            let github = ctx.github()?;
-            let config = crate::handlers::kit::stored_config(&ctx, &repo).await?;
-            let lines = config.lines();
-            let chosen = match &line {
-                Some(name) => lines
-                    .iter()
-                    .find(|l| &l.name == name)
-                    .with_context(|| format!("{repo} has no train line {name:?}"))?,
-                None => lines.first().context("no train line")?,
-            };
-            let branch = match &chosen.branch {
-                Some(branch) => branch.clone(),
-                None => github.default_branch(installation, &repo).await?,
-            };
-            let done = crate::cli::backfill::backfill(
-                &state.db,
-                github,
-                installation,
-                &repo,
-                &chosen.name,
-                &branch,
-                ctx.now(),
-            )
-            .await?;
-            println!(
-                "{repo}: added {} past releases with {} pull requests, and {} deployments \
-                 ({} GitHub calls)",
-                done.releases, done.pull_requests, done.deployments, done.calls
-            );
-            Ok(())
-        }
+        } => backfill::run(settings, &repo, line.as_deref()).await,
         Command::Audit {
             repo,
             since,
             limit,
             json,
-        } => {
-            let db = Db::connect(settings.database_url.expose()).await?;
-            db.migrate().await?;
-            let query = crate::store::audit::Query {
-                repository: repo,
-                since: since.as_deref().map(since_millis).transpose()?,
-                limit,
-            };
-            let records = crate::store::audit::recent(&db, &query).await?;
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            for record in &records {
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(record)?)?;
-                } else {
-                    writeln!(out, "{}", crate::store::audit::line(record))?;
-                }
-            }
-            if records.is_empty() && !json {
-                writeln!(out, "no audit records")?;
-            }
-            Ok(())
-        }
+        } => admin::audit(&settings, repo, since.as_deref(), limit, json).await,
     }
 }
