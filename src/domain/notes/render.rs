@@ -115,6 +115,8 @@ struct Section {
 
 /// Builds the draft.
 pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
+    // Collect: the pull requests in the configured order, each evaluated against the
+    // categories once.
     let categorizer = Categorizer::new(&config.categories);
     let mut pull_requests: Vec<&PullRequest> = inputs.pull_requests.iter().collect();
     sort_pull_requests(&mut pull_requests, config.sort_by, config.sort_direction);
@@ -129,6 +131,78 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         .map(|(pr, _)| *pr)
         .collect();
     let authors = CommitAuthors::index(inputs.commits);
+    // Categorise: each change line in its sections, and what the changes call for.
+    let Categorised {
+        sections,
+        mut listed_numbers,
+        increment,
+        conventional,
+    } = categorise(config, inputs, &pull_requests, &evaluations, &authors);
+    let contributors = contributors_sentence(
+        &included,
+        &authors,
+        &config.exclude_contributors,
+        &config.no_contributors_template,
+        inputs.server_url,
+    );
+    // Version: the labels' and titles' increment, or what was given, or the calendar's.
+    let (wanted, version_vars) = resolve_version(config, inputs, increment, conventional);
+    let tag_name = match inputs.tag {
+        Some(tag) => template::render(tag, &version_vars),
+        None => template::render(&config.tag_template, &version_vars),
+    };
+    let resolved_version = match version_vars.get("$RESOLVED_VERSION") {
+        Some(TemplateValue::Text(v)) => v.clone(),
+        _ => String::new(),
+    };
+    // Render and fit GitHub's limit.
+    let (body, shortened) = render_fitted(
+        config,
+        inputs,
+        sections,
+        &Rendering {
+            included: &included,
+            contributors: &contributors,
+            version_vars: &version_vars,
+            tag_name: &tag_name,
+            resolved_version: &resolved_version,
+        },
+    );
+    let name = match inputs.name {
+        Some(name) => template::render(name, &version_vars),
+        None => template::render(&config.name_template, &version_vars),
+    };
+    listed_numbers.sort_unstable();
+    Draft {
+        name,
+        tag_name,
+        body,
+        prerelease: config.prerelease,
+        make_latest: config.latest.as_api(),
+        resolved_version,
+        increment: wanted,
+        listed: included.len(),
+        listed_numbers,
+        shortened,
+    }
+}
+
+/// The change lines in their sections (uncategorized first, then the changelog categories in
+/// configured order), the pull requests listed, and the increments the changes call for.
+struct Categorised {
+    sections: Vec<Section>,
+    listed_numbers: Vec<u64>,
+    increment: Option<SemverIncrement>,
+    conventional: Option<Increment>,
+}
+
+fn categorise(
+    config: &NotesConfig,
+    inputs: &DraftInputs<'_>,
+    pull_requests: &[&PullRequest],
+    evaluations: &[crate::domain::notes::categorize::Evaluation],
+    authors: &CommitAuthors<'_>,
+) -> Categorised {
     let change_pieces = compile_change_template(&config.change_template);
     // A line names its category: one rendering per category it is listed under.
     let uses_category = change_pieces
@@ -157,7 +231,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
     // Lines are rendered until they pass the expansion limit; the rest are counted as more.
     let mut rendered_bytes = 0usize;
     let mut unrendered = 0usize;
-    for (pr, evaluation) in pull_requests.iter().zip(&evaluations) {
+    for (pr, evaluation) in pull_requests.iter().zip(evaluations) {
         if !evaluation.included {
             continue;
         }
@@ -178,7 +252,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
                 &change_pieces,
                 category,
                 pr,
-                &authors,
+                authors,
                 inputs.server_url,
             );
             rendered_bytes += line.len();
@@ -240,15 +314,27 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
     for section in &mut sections {
         section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
     }
-    let contributors = contributors_sentence(
-        &included,
-        &authors,
-        &config.exclude_contributors,
-        &config.no_contributors_template,
-        inputs.server_url,
-    );
+    sections[0].dropped += unrendered;
+    for section in &mut sections {
+        section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
+    }
+    Categorised {
+        sections,
+        listed_numbers,
+        increment,
+        conventional,
+    }
+}
 
-    // Version.
+/// The increment wanted and the version variables (`$RESOLVED_VERSION`, …): the labels' and
+/// titles' increment (or the default), made a pre-release one with an identifier; an
+/// explicitly given version wins; on calendar lines the date decides.
+fn resolve_version(
+    config: &NotesConfig,
+    inputs: &DraftInputs<'_>,
+    increment: Option<SemverIncrement>,
+    conventional: Option<Increment>,
+) -> (Increment, Variables) {
     let by_labels: Option<Increment> = increment.map(Increment::from);
     let wanted = by_labels
         .max(conventional)
@@ -296,22 +382,34 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         version_vars.insert("$RESOLVED_VERSION".into(), TemplateValue::Text(resolved));
     }
 
-    let tag_name = match inputs.tag {
-        Some(tag) => template::render(tag, &version_vars),
-        None => template::render(&config.tag_template, &version_vars),
-    };
-    let resolved_version = match version_vars.get("$RESOLVED_VERSION") {
-        Some(TemplateValue::Text(v)) => v.clone(),
-        _ => String::new(),
-    };
+    (wanted, version_vars)
+}
 
+/// What the body is rendered from besides the sections.
+struct Rendering<'r> {
+    included: &'r [&'r PullRequest],
+    contributors: &'r str,
+    version_vars: &'r Variables,
+    tag_name: &'r str,
+    resolved_version: &'r str,
+}
+
+/// The body, rendered and fitted to GitHub's limit (sections shortened first, the text cut
+/// only when that is not enough), and whether anything was left out.
+fn render_fitted(
+    config: &NotesConfig,
+    inputs: &DraftInputs<'_>,
+    mut sections: Vec<Section>,
+    r: &Rendering<'_>,
+) -> (String, bool) {
+    let github_layout = config.layout == NotesLayout::GitHub;
     let body_template = format!("{}{}{}", config.header, config.template, config.footer);
     let previous_tag = inputs.last_release.map_or("", |r| r.tag_name);
     let full_changelog = github_layout.then(|| {
-        let tag = if tag_name.is_empty() {
-            format!("v{resolved_version}")
+        let tag = if r.tag_name.is_empty() {
+            format!("v{}", r.resolved_version)
         } else {
-            tag_name.clone()
+            r.tag_name.to_owned()
         };
         full_changelog_url(inputs, previous_tag, &tag)
     });
@@ -319,7 +417,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         new_contributors_list(
             config,
             inputs.pull_requests,
-            &included,
+            r.included,
             inputs.first_contributors,
         )
     } else {
@@ -343,7 +441,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
             "$CHANGES".into(),
             TemplateValue::Text(changes_text(config, sections, inputs.compare_url)),
         );
-        vars.insert("$CONTRIBUTORS".into(), contributors.as_str().into());
+        vars.insert("$CONTRIBUTORS".into(), r.contributors.into());
         vars.insert("$NEW_CONTRIBUTORS".into(), new_contributors.as_str().into());
         vars.insert("$OWNER".into(), inputs.owner.into());
         vars.insert("$REPOSITORY".into(), inputs.repository.into());
@@ -352,7 +450,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         let mut body =
             template::render_with_replacers(&body_template, &vars, &config.replacers, limit)
                 .unwrap_or_else(|(_, cut)| cut);
-        body = template::render_within(&body, &version_vars, limit).unwrap_or_else(|cut| cut);
+        body = template::render_within(&body, r.version_vars, limit).unwrap_or_else(|cut| cut);
         if inputs.last_release.is_none() {
             body.push_str(&no_baseline_notice(inputs.owner, inputs.repository));
         }
@@ -381,23 +479,7 @@ pub fn build_draft(config: &NotesConfig, inputs: &DraftInputs<'_>) -> Draft {
         body = render_body(&sections);
     }
 
-    let name = match inputs.name {
-        Some(name) => template::render(name, &version_vars),
-        None => template::render(&config.name_template, &version_vars),
-    };
-    listed_numbers.sort_unstable();
-    Draft {
-        name,
-        tag_name,
-        body,
-        prerelease: config.prerelease,
-        make_latest: config.latest.as_api(),
-        resolved_version,
-        increment: wanted,
-        listed: included.len(),
-        listed_numbers,
-        shortened,
-    }
+    (body, shortened)
 }
 
 /// GitHub's "Full Changelog" link: the web comparison from the previous tag, or the tag's
