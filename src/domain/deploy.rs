@@ -278,6 +278,93 @@ pub fn decide_automatic(facts: &DeployFacts<'_>) -> Result<Release, String> {
     }
 }
 
+/// Where a deployment is: trainyard's own states around GitHub's statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DeploymentState {
+    /// Decided; GitHub not asked yet.
+    Requested,
+    /// GitHub created it; no status yet.
+    Created,
+    /// Refused (by a rule, or by GitHub), with the reason kept beside it.
+    Refused,
+    /// GitHub's `queued`, `pending` or `in_progress`.
+    Queued,
+    /// GitHub's `pending`.
+    Pending,
+    /// GitHub's `in_progress`.
+    InProgress,
+    /// GitHub's `success`: the environment runs it.
+    Success,
+    /// GitHub's `failure`.
+    Failure,
+    /// GitHub's `error`.
+    Error,
+    /// GitHub's `inactive`: replaced by a later deployment.
+    Inactive,
+    /// A status GitHub may add later, kept as it came.
+    Other(String),
+}
+
+impl DeploymentState {
+    /// As stored and as GitHub names it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeploymentState::Requested => "requested",
+            DeploymentState::Created => "created",
+            DeploymentState::Refused => "refused",
+            DeploymentState::Queued => "queued",
+            DeploymentState::Pending => "pending",
+            DeploymentState::InProgress => "in_progress",
+            DeploymentState::Success => "success",
+            DeploymentState::Failure => "failure",
+            DeploymentState::Error => "error",
+            DeploymentState::Inactive => "inactive",
+            DeploymentState::Other(name) => name,
+        }
+    }
+
+    /// From its stored or GitHub name.
+    pub fn named(name: &str) -> DeploymentState {
+        match name {
+            "requested" => DeploymentState::Requested,
+            "created" => DeploymentState::Created,
+            "refused" => DeploymentState::Refused,
+            "queued" => DeploymentState::Queued,
+            "pending" => DeploymentState::Pending,
+            "in_progress" => DeploymentState::InProgress,
+            "success" => DeploymentState::Success,
+            "failure" => DeploymentState::Failure,
+            "error" => DeploymentState::Error,
+            "inactive" => DeploymentState::Inactive,
+            other => DeploymentState::Other(other.to_owned()),
+        }
+    }
+
+    /// It failed (GitHub's `failure` or `error`).
+    pub fn failed(&self) -> bool {
+        matches!(self, DeploymentState::Failure | DeploymentState::Error)
+    }
+}
+
+impl From<String> for DeploymentState {
+    fn from(name: String) -> Self {
+        DeploymentState::named(&name)
+    }
+}
+
+/// Compared with its name (`state == "success"`).
+impl PartialEq<&str> for DeploymentState {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+impl std::fmt::Display for DeploymentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

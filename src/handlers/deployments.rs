@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::domain::deploy::DeploymentState;
 use crate::domain::deploy::{self, DeployFacts, Holder, Release};
 use crate::domain::event::{DeploymentEvent, DeploymentStatusEvent};
 use crate::domain::ids::RepoFullName;
@@ -50,7 +51,7 @@ impl BackgroundJob for CreateDeployment {
         let Some(row) = deployments::get(&ctx.db, self.deployment_id).await? else {
             return Err(JobError::Permanent("the deployment request is gone".into()));
         };
-        if row.github_id.is_some() || row.state == "refused" {
+        if row.github_id.is_some() || row.state == DeploymentState::Refused {
             return Ok(());
         }
         let (Some(request_id), Some(sha)) = (row.request_id.clone(), row.sha.clone()) else {
@@ -282,7 +283,7 @@ impl BackgroundJob for SeeDeploymentStatus {
         // Read before the transaction: what follows this environment, for a success of a
         // release trainyard asked for (a rollback is nobody's cue to move on).
         let mut followers = None;
-        if e.state == "success"
+        if DeploymentState::named(&e.state) == DeploymentState::Success
             && row.rollback == 0
             && let (Some(train_id), Some(installation), Some(github), Some(sha)) = (
                 row.train_id,
@@ -372,7 +373,7 @@ impl BackgroundJob for SeeDeploymentStatus {
             apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions).await?;
         }
         // A production success is told on the release's pull requests.
-        if e.state == "success"
+        if DeploymentState::named(&e.state) == DeploymentState::Success
             && production
             && let (Some(train_id), Some(installation)) = (row.train_id, e.installation_id)
         {
@@ -731,7 +732,7 @@ pub async fn deploys_text(
     let mut text = format!("{} deployments:", s.bold(repo.as_ref()));
     for environment in &environments {
         let history = deployments::history(db, repo.as_ref(), environment, 50).await?;
-        let running = history.iter().find(|d| d.state == "success");
+        let running = history.iter().find(|d| d.state == DeploymentState::Success);
         let latest = history.first();
         let when = |ms: i64| {
             jiff::Timestamp::from_millisecond(ms)
@@ -753,7 +754,7 @@ pub async fn deploys_text(
             line.push_str(&format!(
                 "; last asked: {} {}",
                 s.code(&d.ref_name),
-                s.user(&d.state.replace('_', " "))
+                s.user(&d.state.as_str().replace('_', " "))
             ));
         }
         if let Some(lock) = locks

@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use super::{Db, StoreError};
+use crate::domain::deploy::DeploymentState;
 
 /// A deployment as stored.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -31,8 +32,9 @@ pub struct DeploymentRow {
     pub rollback: i64,
     /// Why a freeze or order rule was overridden.
     pub forced_reason: Option<String>,
-    /// `requested`, `refused`, or GitHub's last status.
-    pub state: String,
+    /// `requested`, `created`, `refused`, or GitHub's last status; decoded here.
+    #[sqlx(try_from = "String")]
+    pub state: DeploymentState,
     /// Why it was refused, or the last status's description.
     pub reason: Option<String>,
     /// The environment's URL or the log, from the last status.

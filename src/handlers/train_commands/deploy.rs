@@ -3,6 +3,7 @@
 //! deployment requested with its job, or the lock — in the command's one transaction. The
 //! deployment itself is created on GitHub by [`CreateDeployment`].
 
+use crate::domain::deploy::DeploymentState;
 use crate::domain::deploy::{self, DeployCommand, DeployDecision, DeployFacts, Holder, Release};
 use crate::domain::permission::Permission;
 use crate::domain::repo_config::RepoConfig;
@@ -229,7 +230,9 @@ async fn previous_release(
     environment: &str,
 ) -> Result<Option<Release>, JobError> {
     let history = deployments::history(&ctx.db, repo, environment, 200).await?;
-    let mut successes = history.iter().filter(|d| d.state == "success");
+    let mut successes = history
+        .iter()
+        .filter(|d| d.state == DeploymentState::Success);
     let Some(current) = successes.next() else {
         return Ok(None);
     };
