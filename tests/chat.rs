@@ -364,18 +364,8 @@ impl World {
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
-        let response = router(self.bot.clone())
-            .oneshot(request)
-            .await
-            .expect("response");
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let answer = harness::http::send(&self.bot, request).await;
+        (answer.status, answer.body)
     }
 
     fn slack_request(&self, uri: &str, body: &str, timestamp: i64, secret: &str) -> Request<Body> {

@@ -68,18 +68,12 @@ async fn post_command(
     if let Some(origin) = origin {
         request = request.header("origin", origin);
     }
-    let response = router(bot.app.clone())
-        .oneshot(request.body(Body::from(form.to_owned())).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let answer = harness::http::send(
+        &bot.app,
+        request.body(Body::from(form.to_owned())).expect("request"),
+    )
+    .await;
+    (answer.status, answer.body)
 }
 
 /// A headless chromium through chromedriver; `None` (said on the terminal) where they are not
@@ -291,33 +285,10 @@ async fn get_page(bot: &TestBot, path: &str, cookie: Option<&str>) -> (StatusCod
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
-    let response = router(bot.app.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let location = header("location");
-    let cookies = header("set-cookie");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        format!("{location}\n{cookies}"),
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    let answer = harness::http::send(&bot.app, request.body(Body::empty()).expect("request")).await;
+    let location = answer.all("location").join("\n");
+    let cookies = answer.all("set-cookie").join("\n");
+    (answer.status, format!("{location}\n{cookies}"), answer.body)
 }
 
 async fn a_foreign_train_id_names_nothing_and_outcomes_are_not_taken_from_links(test: TestDb) {

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use jiff::SignedDuration;
-use tower::ServiceExt;
-use trainyard::app::{AppState, router};
+use trainyard::app::AppState;
 use trainyard::clock::ManualClock;
 use trainyard::inbound::github::signature;
 use trainyard::jobs::{JobState, QueueCounts};
@@ -56,18 +54,8 @@ impl Bot {
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
-        let response = router(self.state.clone())
-            .oneshot(request)
-            .await
-            .expect("response");
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let answer = harness::http::send(&self.state, request).await;
+        (answer.status, answer.body)
     }
 
     async fn deliver(&self, event: &str, delivery: &str, body: &[u8]) -> (StatusCode, String) {

@@ -16,6 +16,7 @@ pub mod db;
 pub mod drafter_cases;
 pub mod fake_github;
 pub mod github;
+pub mod http;
 pub mod process;
 
 pub use db::TestDb;
