@@ -52,6 +52,86 @@ pub fn struct_keys<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     keys
 }
 
+/// A deserializer for a struct that reads its own keys and skips the others at the top
+/// level, as release-drafter's `allowUnknown` does: a skipped key's value is read as
+/// [`de::IgnoredAny`] (nothing kept, so an alias-heavy value costs no memory), while its
+/// anchors still serve the keys that are read. Nested mappings stay strict.
+pub struct SkipUnknownKeys<D>(pub D);
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for SkipUnknownKeys<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(OwnKeys { visitor, fields })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// The struct's visitor, given only its own keys.
+struct OwnKeys<V> {
+    visitor: V,
+    fields: &'static [&'static str],
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for OwnKeys<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.visitor.visit_map(OwnEntries {
+            map,
+            fields: self.fields,
+        })
+    }
+}
+
+struct OwnEntries<A> {
+    map: A,
+    fields: &'static [&'static str],
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for OwnEntries<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer as _;
+        while let Some(key) = self.map.next_key::<String>()? {
+            if self.fields.contains(&key.as_str()) {
+                return seed.deserialize(key.into_deserializer()).map(Some);
+            }
+            self.map.next_value::<de::IgnoredAny>()?;
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
 pub use super::spelling::nearest;
 
 /// The kind of value a Rust type name stands for, as a file's author would say it.
@@ -272,6 +352,34 @@ mod tests {
             "expected true or false, found `maybe`"
         );
         assert_eq!(value_at("a:\n  b: soon # later\n", 2, 6), Some("soon"));
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        labels: Vec<String>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        fix: Inner,
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_skipped_and_their_anchors_still_serve() {
+        let text = "x-labels: &fix [bug, fix]\nfix:\n  labels: *fix\nother: {a: 1}\n";
+        let read: Outer = serde_saphyr::with_deserializer_from_str(text, |de| {
+            Outer::deserialize(SkipUnknownKeys(de))
+        })
+        .expect("read");
+        assert_eq!(read.fix.labels, ["bug", "fix"]);
+        // Nested mappings stay strict.
+        let nested = "fix:\n  labels: []\n  lables: []\n";
+        let refused: Result<Outer, _> = serde_saphyr::with_deserializer_from_str(nested, |de| {
+            Outer::deserialize(SkipUnknownKeys(de))
+        });
+        assert!(refused.is_err());
     }
 
     #[test]

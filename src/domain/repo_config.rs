@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::calver::CalendarScheme;
-use super::config_words::{in_user_words, indentation_hint, nearest, struct_keys, value_at};
+use super::config_words::{
+    SkipUnknownKeys, in_user_words, indentation_hint, nearest, struct_keys, value_at,
+};
 use super::notes::config::{
     CategoryKeys, ConditionKeys, Latest, NotesConfigError, NotesKeys, OneOrMany, SemverIncrement,
     VersionResolverKeys,
@@ -345,10 +347,31 @@ fn location(line: Option<u64>, column: Option<u64>, key: Option<&str>) -> String
 
 /// Parses YAML into `T`, errors naming the key path and position.
 fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    parse_yaml_keys(file, text, Keys::Strict)
+}
+
+/// Whether a struct's unknown top-level keys are errors or skipped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    Strict,
+    SkipUnknown,
+}
+
+fn parse_yaml_keys<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    keys: Keys,
+) -> Result<T, ConfigError> {
     let mut path: Option<String> = None;
     let parsed: Result<Option<T>, serde_saphyr::Error> =
         serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
+            let read = match keys {
+                Keys::Strict => serde_path_to_error::deserialize(de),
+                Keys::SkipUnknown => {
+                    serde_path_to_error::deserialize(SkipUnknownKeys(de)).map(Some)
+                }
+            };
+            read.map_err(|e| {
                 // A position the reader could not name ends the path in `?`.
                 let named = e.path().to_string();
                 let named = named.trim_end_matches(".?").trim_end_matches('?');
@@ -443,27 +466,8 @@ fn release_drafter_keys(file: &str, text: &str) -> Result<(NotesKeys, Vec<String
             ),
         })
         .collect();
-    // The known keys, read again without the others (anchors resolved by the reader).
-    let mut value: serde_json::Map<String, serde_json::Value> =
-        parse_yaml(file, text).or_else(|_| {
-            serde_saphyr::from_str(text).map_err(|e| ConfigError {
-                file: file.to_owned(),
-                key: None,
-                line: None,
-                column: None,
-                message: in_user_words(&e.to_string(), None),
-            })
-        })?;
-    value.retain(|key, _| known.contains(&key.as_str()));
-    let keys = serde_path_to_error::deserialize(serde_json::Value::Object(value)).map_err(
-        |e: serde_path_to_error::Error<serde_json::Error>| ConfigError {
-            file: file.to_owned(),
-            key: Some(e.path().to_string()).filter(|p| p != "."),
-            line: None,
-            column: None,
-            message: in_user_words(&e.inner().to_string(), None),
-        },
-    )?;
+    // The known keys, read again skipping the others' values (their anchors still serve).
+    let keys = parse_yaml_keys(file, text, Keys::SkipUnknown)?;
     Ok((keys, warnings))
 }
 
