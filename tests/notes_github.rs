@@ -551,3 +551,35 @@ async fn the_notes_command_follows_extends_as_the_server_does() {
         );
     }
 }
+
+/// A `release-drafter.yml` key release-drafter would ignore is ignored here too, and said:
+/// in the text and in the JSON.
+#[tokio::test]
+async fn the_notes_command_says_which_keys_it_ignored() {
+    let server = fake_github(History::new(3)).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("release-drafter.yml");
+    std::fs::write(
+        &config,
+        "x-fix-labels: &fix [bug]\ncategories:\n  - title: Fixes\n    labels: *fix\n",
+    )
+    .expect("write");
+    let config = config.to_string_lossy().into_owned();
+    let args = ["--repo", REPO, "--to", "main", "--repo-config", &config];
+    let (ok, out, err) = cli(&server, &args, Some("t"));
+    assert!(ok, "stderr: {err}");
+    assert!(
+        out.contains("warning: `x-fix-labels` is not a release-drafter key"),
+        "{out}"
+    );
+    assert!(out.contains("## Fixes"), "the anchored labels work: {out}");
+    let json_args = [&args[..], &["--json"]].concat();
+    let (ok, out, err) = cli(&server, &json_args, Some("t"));
+    assert!(ok, "stderr: {err}");
+    let printed: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        printed["warnings"].as_array().map(Vec::len),
+        Some(1),
+        "{printed}"
+    );
+}

@@ -185,7 +185,50 @@ async fn a_bang_in_a_conventional_title_makes_the_train_major(test: TestDb) {
     assert_eq!(frozen[0].tag_name.as_deref(), Some("v2.0.0"));
 }
 
+/// Moving over from release-drafter, a train takes over the draft release-drafter left; in a
+/// repository `trainyard.yml` configures, a draft someone wrote is theirs and stays as it is.
+async fn a_hand_written_draft_is_left_alone_where_trainyard_yml_configures(test: TestDb) {
+    let config = "trains:\n  lines:\n    - name: main\n      branch: master\n";
+    let bot = TestBot::start(&test, config).await;
+    let mut releases = bot.github.releases();
+    releases.reverse();
+    let own = serde_json::json!({
+        "id": 7, "tag_name": "", "name": "Launch letter", "draft": true, "prerelease": false,
+        "created_at": "2026-11-01T00:00:00Z", "target_commitish": "master",
+        "body": "Our own words", "html_url": "https://github.com/Codertocat/Hello-World/releases/7",
+    });
+    releases.insert(0, own.clone());
+    bot.github.set_releases(releases);
+    merge(&bot, 1, "Add the departure board", "", &["src/board.rs"]).await;
+    let drafts = bot.github.drafts();
+    assert_eq!(drafts.len(), 2, "{drafts:?}");
+    assert!(drafts.contains(&own), "untouched: {drafts:?}");
+}
+
+/// With no `name-template`, a cut train's draft is named by its tag, not left untitled.
+async fn a_cut_trains_draft_is_named_by_its_tag(test: TestDb) {
+    let config = "trains:\n  lines:\n    - name: main\n      branch: master\n";
+    let bot = TestBot::start(&test, config).await;
+    merge(&bot, 1, "Add the departure board", "", &["src/board.rs"]).await;
+    assert!(!draft_body(&bot).is_empty());
+    assert_eq!(
+        bot.github.drafts()[0]["name"],
+        "",
+        "an open train has no version yet"
+    );
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let drafts = bot.github.drafts();
+    let frozen = drafts
+        .iter()
+        .find(|d| d["tag_name"] == "v1.0.1")
+        .expect("the frozen train's draft");
+    assert_eq!(frozen["name"], "v1.0.1");
+}
+
 on_both_backends!(
+    a_hand_written_draft_is_left_alone_where_trainyard_yml_configures,
+    a_cut_trains_draft_is_named_by_its_tag,
     a_bang_in_a_conventional_title_makes_the_train_major,
     paths_and_bodies_shape_the_trains_draft,
     files_are_not_read_when_no_key_uses_them,

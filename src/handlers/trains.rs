@@ -694,6 +694,12 @@ impl BackgroundJob for RefreshDraft {
             now,
         )
         .await?;
+        // Only a repository configured by release-drafter's file is moving over from it.
+        let moving_over = config
+            .effective
+            .source
+            .as_deref()
+            .is_some_and(|path| path.contains("release-drafter.y"));
         let config = &config.effective.config;
         let (draft, all) = draft_for(&ctx, github, self.installation, repo, &train, config).await?;
         let marker = train_marker(train.id);
@@ -704,16 +710,19 @@ impl BackgroundJob for RefreshDraft {
         });
         // A team moving over from release-drafter has its last draft on the releases page:
         // the line's first train takes it over, as release-drafter would have updated it,
-        // instead of leaving two drafts. Never another train's, never for a hotfix.
+        // instead of leaving two drafts. Never another train's, never for a hotfix, and never
+        // in a repository trainyard.yml configures (a draft there is someone's own).
         let existing = own.or_else(|| {
+            if !moving_over || train.is_hotfix() || train.draft_release_id.is_some() {
+                return None;
+            }
             let notes = config.line_notes(&train.line).ok()?;
-            let is_hotfix = hotfix_of(&train, &notes.tag_prefix).0.is_some();
             let left = releases::find_previous(&all, &notes, &train.branch).draft?;
             let untracked = !left
                 .body
                 .as_deref()
                 .is_some_and(|b| b.contains(TRAIN_MARKER_PREFIX));
-            (untracked && !is_hotfix && train.draft_release_id.is_none()).then_some(left)
+            untracked.then_some(left)
         });
         let passengers = trains::passengers(&ctx.db, train.id).await?;
         let body = train::merge_draft_body(
