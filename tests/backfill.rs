@@ -165,14 +165,7 @@ async fn the_backfill_command_run_as_the_binary_fills_the_store(test: TestDb) {
         )
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"full_name": REPO, "default_branch": "main"})),
-        )
-        .mount(&server)
-        .await;
+    harness::github::repository(&server, REPO, "main").await;
     let repo = RepoFullName::parse(REPO).expect("repo");
     trainyard::store::installations::note_repository(&test.db, 1, &repo, 0)
         .await

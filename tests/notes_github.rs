@@ -112,14 +112,7 @@ fn release(id: u64, tag: &str, draft: bool) -> Value {
 
 async fn fake_github(history: History) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPO}")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"full_name": REPO, "default_branch": "main"})),
-        )
-        .mount(&server)
-        .await;
+    harness::github::repository(&server, REPO, "main").await;
     Mock::given(method("GET"))
         .and(path(format!("/repos/{REPO}/releases")))
         .respond_with(

@@ -120,14 +120,25 @@ async fn files_are_not_read_when_no_key_uses_them(test: TestDb) {
     assert_eq!(files_asked(&bot, 1), 0);
 }
 
+const CONVENTIONAL: &str = concat!(
+    "trains:\n  lines:\n    - name: main\n      branch: master\n",
+    "version:\n  conventional-commits: true\n",
+);
+
+/// carol cuts the train; the tag it was cut with.
+async fn cut(bot: &TestBot) -> Option<String> {
+    bot.comment("carol", 7, "/release cut").await;
+    bot.run_jobs().await;
+    let frozen = bot
+        .trains(&[trainyard::domain::train::TrainState::Frozen])
+        .await;
+    frozen.first().and_then(|t| t.tag_name.clone())
+}
+
 /// `version.conventional-commits`: a `BREAKING CHANGE:` footer in a passenger's body makes
 /// the train a major release, as `fixtures/trainyard.example.yml` promises.
 async fn a_breaking_change_footer_makes_the_train_major(test: TestDb) {
-    let config = concat!(
-        "trains:\n  lines:\n    - name: main\n      branch: master\n",
-        "version:\n  conventional-commits: true\n",
-    );
-    let bot = TestBot::start(&test, config).await;
+    let bot = TestBot::start(&test, CONVENTIONAL).await;
     merge(
         &bot,
         1,
@@ -145,22 +156,13 @@ async fn a_breaking_change_footer_makes_the_train_major(test: TestDb) {
         &["src/api.rs"],
     )
     .await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
-    let frozen = bot
-        .trains(&[trainyard::domain::train::TrainState::Frozen])
-        .await;
-    assert_eq!(frozen[0].tag_name.as_deref(), Some("v2.0.0"));
+    assert_eq!(cut(&bot).await.as_deref(), Some("v2.0.0"));
 }
 
 /// `version.conventional-commits`: a `!` after the type (`refactor!:`) makes the train major
 /// too, with nothing in the body.
 async fn a_bang_in_a_conventional_title_makes_the_train_major(test: TestDb) {
-    let config = concat!(
-        "trains:\n  lines:\n    - name: main\n      branch: master\n",
-        "version:\n  conventional-commits: true\n",
-    );
-    let bot = TestBot::start(&test, config).await;
+    let bot = TestBot::start(&test, CONVENTIONAL).await;
     merge(
         &bot,
         1,
@@ -177,12 +179,7 @@ async fn a_bang_in_a_conventional_title_makes_the_train_major(test: TestDb) {
         &["src/api.rs"],
     )
     .await;
-    bot.comment("carol", 7, "/release cut").await;
-    bot.run_jobs().await;
-    let frozen = bot
-        .trains(&[trainyard::domain::train::TrainState::Frozen])
-        .await;
-    assert_eq!(frozen[0].tag_name.as_deref(), Some("v2.0.0"));
+    assert_eq!(cut(&bot).await.as_deref(), Some("v2.0.0"));
 }
 
 /// Moving over from release-drafter, a train takes over the draft release-drafter left; in a

@@ -41,3 +41,15 @@ pub async fn manifest_conversion(github: &wiremock::MockServer, id: u64) {
         .mount(github)
         .await;
 }
+
+/// GitHub answers `GET /repos/{repo}` with the repository and its default branch.
+pub async fn repository(github: &wiremock::MockServer, repo: &str, default_branch: &str) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("GET"))
+        .and(path(format!("/repos/{repo}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"full_name": repo, "default_branch": default_branch}),
+        ))
+        .mount(github)
+        .await;
+}
