@@ -13,7 +13,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::clock::SystemClock;
 use crate::handlers::events::Housekeeping;
-use crate::handlers::train_commands::ScheduledCuts;
+use crate::handlers::trains::ScheduledCuts;
 use crate::settings::{Settings, redact_url};
 use crate::{inbound, web};
 

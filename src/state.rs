@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::github::{ContentPacing, GitHubClient};
+use crate::handlers::config_reload::ConfigContext;
 use crate::handlers::events::EventContext;
 use crate::handlers::kit::TrainContext;
-use crate::handlers::repo_config::ConfigContext;
 use crate::inbound::intake::Intake;
 use crate::jobs::{Queue, Registry, Runner};
 use crate::server::body_gate::BodyBudget;

@@ -718,7 +718,7 @@ async fn slack_cut_is_acknowledged_then_its_outcome_posted(test: TestDb) {
 
 async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
     use trainyard::handlers::chat::ReplyTo;
-    use trainyard::handlers::train_commands::RunTrainCommand;
+    use trainyard::handlers::kit::command::RunTrainCommand;
     use trainyard::jobs::Enqueued;
     let world = World::new(&test).await;
     // This replica lost its GitHub App settings: the command can never succeed here.
@@ -753,9 +753,7 @@ async fn a_command_that_can_never_run_is_still_answered(test: TestDb) {
     };
     let registry = trainyard::jobs::Registry::new()
         .register::<RunTrainCommand>(ctx)
-        .register::<trainyard::handlers::train_commands::SendCommandReply>(
-            world.bot.train_context(),
-        );
+        .register::<trainyard::handlers::commands::SendCommandReply>(world.bot.train_context());
     let drained = trainyard::jobs::Runner::new(world.bot.queue.clone(), registry)
         .run_pending()
         .await
@@ -2261,7 +2259,7 @@ async fn the_cut_reminder_reaches_slack_and_discord(test: TestDb) {
     world.run_jobs().await;
     // 09:15: the 09:45 cut is within the half hour.
     world.clock.advance(jiff::SignedDuration::from_mins(15));
-    trainyard::handlers::train_commands::ScheduledCuts
+    trainyard::handlers::trains::ScheduledCuts
         .run(world.bot.train_context())
         .await
         .expect("check");
@@ -2289,7 +2287,7 @@ async fn the_cut_reminder_reaches_slack_and_discord(test: TestDb) {
     assert_eq!(discord[0]["message_reference"]["message_id"], "7001");
     // A second check in the same slot tells nobody again.
     world.clock.advance(jiff::SignedDuration::from_mins(1));
-    trainyard::handlers::train_commands::ScheduledCuts
+    trainyard::handlers::trains::ScheduledCuts
         .run(world.bot.train_context())
         .await
         .expect("check");

@@ -17,8 +17,8 @@ use trainyard::domain::repo_config::{
     ConfigTarget, layer, merge_chain, normalize_filepath, parse_config_target,
 };
 use trainyard::handlers::events::{EventContext, HandleWebhook};
+use trainyard::handlers::kit::config::{Refresh, current, refresh};
 use trainyard::handlers::kit::routes::ConfigReach;
-use trainyard::handlers::repo_config::{Refresh, current, refresh};
 use trainyard::jobs::{BackgroundJob, Queue, QueueSettings};
 use trainyard::store::{installations, repo_configs};
 use wiremock::matchers::{method, path};

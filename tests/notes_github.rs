@@ -12,7 +12,7 @@ use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::NotesKeys;
 use trainyard::domain::notes::render::RELEASE_BODY_LIMIT;
 use trainyard::github::GitHubClient;
-use trainyard::handlers::drafting::{DraftRequest, VersionRules, prepare_draft};
+use trainyard::handlers::trains::drafting::{DraftRequest, VersionRules, prepare_draft};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

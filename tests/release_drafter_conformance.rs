@@ -16,7 +16,7 @@ use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::notes::config::NotesKeys;
 use trainyard::domain::notes::render::no_baseline_notice;
 use trainyard::domain::repo_config::RepoConfig;
-use trainyard::handlers::drafting::{DraftRequest, VersionRules, prepare_draft};
+use trainyard::handlers::trains::drafting::{DraftRequest, VersionRules, prepare_draft};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

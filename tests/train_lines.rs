@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 use serde_json::json;
 use trainyard::clock::Clock as _;
 use trainyard::domain::train::TrainState;
-use trainyard::handlers::train_commands::ScheduledCuts;
+use trainyard::handlers::trains::ScheduledCuts;
 use trainyard::jobs::BackgroundJob as _;
 
 use harness::TestDb;

@@ -12,7 +12,7 @@ use http::StatusCode;
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::train::{GENERATED_MARKER, TrainState};
 use trainyard::domain::train_event::TrainEvent;
-use trainyard::handlers::train_commands::ScheduledCuts;
+use trainyard::handlers::trains::ScheduledCuts;
 use trainyard::jobs::BackgroundJob as _;
 use trainyard::store::trains as train_store;
 

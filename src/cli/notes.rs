@@ -12,7 +12,7 @@ use crate::domain::repo_config::{Include, RepoConfig};
 use crate::domain::train::{self, BoardingRules};
 use crate::github::error::GitHubError;
 use crate::github::{ContentPacing, GitHubClient};
-use crate::handlers::drafting::{
+use crate::handlers::trains::drafting::{
     DraftError, DraftRequest, PreparedDraft, VersionRules, prepare_draft,
 };
 use crate::settings::{Secret, Settings};
@@ -127,7 +127,7 @@ pub async fn run(
         None => {
             let reach = crate::handlers::kit::routes::ConfigReach::default()
                 .extending(settings.extends_repositories.clone());
-            match crate::handlers::repo_config::read_config(&github, &reach, installation, &repo)
+            match crate::handlers::kit::config::read_config(&github, &reach, installation, &repo)
                 .await
                 .map_err(|e| explain(e, &repo, None))?
             {

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::domain::autolabel::{Facts, labels_for, missing, needs_files};
 use crate::domain::event::{PullRequestAction, PullRequestEvent};
 use crate::handlers::kit::TrainContext;
-use crate::handlers::repo_config;
 use crate::jobs::{BackgroundJob, JobError};
 
 /// Labels one pull request.
@@ -52,15 +51,7 @@ impl BackgroundJob for AutolabelPullRequest {
     async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
         let github = ctx.github()?;
         let repo = &self.event.repository;
-        let config = repo_config::current(
-            &ctx.db,
-            github,
-            &ctx.config_reach(),
-            self.installation,
-            repo,
-            ctx.now(),
-        )
-        .await?;
+        let config = ctx.config(self.installation, repo).await?;
         let rules = config
             .effective
             .config

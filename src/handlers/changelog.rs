@@ -18,7 +18,6 @@ use crate::github::git::RefCreated;
 use crate::github::{GitHubClient, GitHubError};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
-use crate::handlers::repo_config;
 use crate::handlers::trains::draft_for;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit::Entry;
@@ -98,15 +97,7 @@ impl BackgroundJob for UpdateChangelog {
             if let StepState::Done(_) = steps::start(&ctx.db, &key, ctx.now()).await? {
                 return Ok(());
             }
-            let config = repo_config::current(
-                &ctx.db,
-                github,
-                &ctx.config_reach(),
-                installation,
-                repo,
-                ctx.now(),
-            )
-            .await?;
+            let config = ctx.config(installation, repo).await?;
             let config = &config.effective.config;
             let Some(keys) = config.changelog().cloned() else {
                 return Ok(());

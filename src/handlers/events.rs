@@ -5,10 +5,10 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::domain::event::{Event, InstallationAction, PushedRef, ReleaseAction};
-use crate::handlers::comments::CommentCommands;
-use crate::handlers::repo_config::{ReloadRepoConfig, touches_config};
-use crate::handlers::train_commands::DraftPublishedByHand;
+use crate::handlers::chat::comments::CommentCommands;
+use crate::handlers::config_reload::{ReloadRepoConfig, touches_config};
 use crate::handlers::trains::BoardPullRequest;
+use crate::handlers::trains::DraftPublishedByHand;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::{Db, deliveries, installations};
 
@@ -156,7 +156,7 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
                 note_repository(&ctx, installation, &e.repository, now).await?;
             }
             ctx.queue
-                .enqueue_now(&crate::handlers::deployments::SeeDeployment { event: e })
+                .enqueue_now(&crate::handlers::deploys::SeeDeployment { event: e })
                 .await?;
         }
         Event::DeploymentStatus(e) => {
@@ -164,7 +164,7 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
                 note_repository(&ctx, installation, &e.repository, now).await?;
             }
             ctx.queue
-                .enqueue_now(&crate::handlers::deployments::SeeDeploymentStatus { event: e })
+                .enqueue_now(&crate::handlers::deploys::SeeDeploymentStatus { event: e })
                 .await?;
         }
         #[allow(unreachable_patterns)]

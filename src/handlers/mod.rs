@@ -1,32 +1,33 @@
-//! Job handlers: load facts, let the domain decide, save, carry out effects.
+//! Job handlers: load facts, let the domain decide, save, carry out effects. The kit
+//! ([`kit`]) is what every feature stands on; each feature has its room.
 
 pub mod autolabel;
 pub mod changelog;
 pub mod chat;
-pub mod comments;
-pub mod deployments;
-pub mod drafting;
+pub mod commands;
+pub mod config_reload;
+pub mod deploys;
 pub mod events;
 pub mod installations;
 pub mod kit;
 pub mod notifications;
-pub mod repo_config;
-pub mod train_commands;
 pub mod trains;
 
 /// The job handlers of this build, each with the context it runs in.
 pub fn registry(
     events: events::EventContext,
-    configs: repo_config::ConfigContext,
+    configs: config_reload::ConfigContext,
     trains: kit::TrainContext,
 ) -> crate::jobs::Registry {
+    use commands::SendCommandReply;
+    use config_reload::ReloadRepoConfig;
+    use deploys::{CommentDeployed, CreateDeployment, SeeDeployment, SeeDeploymentStatus};
     use events::{HandleWebhook, Housekeeping};
-    use repo_config::ReloadRepoConfig;
-    use train_commands::{
-        DeleteDraft, DraftPublishedByHand, PublishCandidate, ReleaseTrain, RunTrainCommand,
-        ScheduledCuts, SendCommandReply,
+    use kit::command::RunTrainCommand;
+    use trains::{
+        BoardPullRequest, DeleteDraft, DraftPublishedByHand, PublishCandidate, RefreshDraft,
+        ReleaseTrain, ScheduledCuts,
     };
-    use trains::{BoardPullRequest, RefreshDraft};
     crate::jobs::Registry::new()
         .register::<HandleWebhook>(events.clone())
         .register::<Housekeeping>(events)
@@ -36,18 +37,18 @@ pub fn registry(
         .register::<RunTrainCommand>(trains.clone())
         .register::<ReleaseTrain>(trains.clone())
         .register::<PublishCandidate>(trains.clone())
-        .register::<crate::handlers::changelog::UpdateChangelog>(trains.clone())
+        .register::<changelog::UpdateChangelog>(trains.clone())
         .register::<SendCommandReply>(trains.clone())
         .register::<DeleteDraft>(trains.clone())
         .register::<DraftPublishedByHand>(trains.clone())
         .register::<ScheduledCuts>(trains.clone())
-        .register::<crate::handlers::kit::unit::DeliverTrainEvents>(trains.clone())
-        .register::<crate::handlers::comments::CommentCommands>(trains.clone())
-        .register::<crate::handlers::chat::TellLinked>(trains.clone())
-        .register::<crate::handlers::deployments::CreateDeployment>(trains.clone())
-        .register::<crate::handlers::deployments::SeeDeployment>(trains.clone())
-        .register::<crate::handlers::deployments::SeeDeploymentStatus>(trains.clone())
-        .register::<crate::handlers::deployments::CommentDeployed>(trains.clone())
-        .register::<crate::handlers::autolabel::AutolabelPullRequest>(trains.clone())
-        .register::<crate::handlers::chat::SendReply>(trains)
+        .register::<kit::unit::DeliverTrainEvents>(trains.clone())
+        .register::<chat::comments::CommentCommands>(trains.clone())
+        .register::<chat::TellLinked>(trains.clone())
+        .register::<CreateDeployment>(trains.clone())
+        .register::<SeeDeployment>(trains.clone())
+        .register::<SeeDeploymentStatus>(trains.clone())
+        .register::<CommentDeployed>(trains.clone())
+        .register::<autolabel::AutolabelPullRequest>(trains.clone())
+        .register::<chat::SendReply>(trains)
 }

@@ -19,7 +19,8 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
 use crate::domain::train::{TrainCommand, TrainState};
 use crate::github::user_access;
-use crate::handlers::train_commands::RunTrainCommand;
+use crate::handlers::commands::intake::{self, Door};
+use crate::handlers::kit::command::RunTrainCommand;
 use crate::inbound::browser::{SiteCookie, see_other};
 use crate::inbound::linking::{GitHubSignInError, github_sign_in_with};
 use crate::state::AppState;
@@ -912,8 +913,8 @@ pub async fn command(
         train_id: Some(form.train),
         expect_version: None,
     };
-    let enqueued = state.queue.enqueue_now(&job).await;
-    if let Err(error) = enqueued {
+    let submitted = intake::submit(&state.train_context(), Door::Web, &job).await;
+    if let Err(error) = submitted {
         tracing::error!(%error, "web command not enqueued");
         return message(
             StatusCode::SERVICE_UNAVAILABLE,

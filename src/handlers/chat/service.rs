@@ -8,9 +8,10 @@ use crate::chat::cards::Surface;
 use crate::domain::command::{self, ChatCommand, ParseError, Target};
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::TrainState;
+use crate::handlers::commands::intake::{self, Door};
 use crate::handlers::kit::TrainContext;
+use crate::handlers::kit::command::RunTrainCommand;
 use crate::handlers::kit::stored_config;
-use crate::handlers::train_commands::RunTrainCommand;
 use crate::settings::Settings;
 use crate::store::chat::{self as chat_store, ChatSurface};
 use crate::store::{StoreError, audit, installations, trains};
@@ -126,7 +127,7 @@ async fn read(
         });
     }
     if let ChatCommand::Deploys(_) = command {
-        let text = crate::handlers::deployments::deploys_text(&ctx.db, repo, s).await?;
+        let text = crate::handlers::deploys::deploys_text(&ctx.db, repo, s).await?;
         return Ok(Reply {
             text,
             ephemeral: false,
@@ -342,24 +343,18 @@ fn acknowledgement(
     }
 }
 
-/// Records the request as accepted and enqueues its command, in one transaction: a retried
-/// request finds it accepted, and an accepted one always has its job. `false` for a retry.
+/// Hands the change to the one command intake, through the asker's door. `false` for a retry.
 async fn accept(
     ctx: &TrainContext,
     surface: Surface,
     job: &RunTrainCommand,
 ) -> Result<bool, ChatFailure> {
-    let mut tx = ctx.db.begin_write().await?;
-    let now = ctx.now();
-    if !chat_store::claim_request(&mut tx, surface.as_str(), &job.command_id, now).await? {
-        return Ok(false);
-    }
-    let (_, runnable) = ctx.queue.enqueue_with_hint(&mut tx, job).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    if runnable {
-        ctx.queue.wake();
-    }
-    Ok(true)
+    let door = match surface {
+        Surface::Slack => Door::Slack,
+        Surface::Discord => Door::Discord,
+        Surface::GitHub => Door::Comment,
+    };
+    Ok(intake::submit(ctx, door, job).await?)
 }
 
 /// The command an Approve / Reject / Roll back button stands for (on Slack and Discord alike), with the

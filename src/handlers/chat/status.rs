@@ -152,7 +152,7 @@ pub(super) async fn notes_text(
     s: Surface,
 ) -> Result<String, StoreError> {
     use crate::domain::version::PreviousRelease;
-    use crate::handlers::drafting::{LineFacts, VersionRules, line_draft};
+    use crate::handlers::trains::drafting::{LineFacts, VersionRules, line_draft};
     let config = stored_config(ctx, repo).await?;
     let line = line
         .map(str::to_owned)

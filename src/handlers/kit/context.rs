@@ -10,6 +10,7 @@ use crate::settings::Settings;
 use crate::store::Db;
 
 use super::config::ConfigCache;
+use super::config::CurrentConfig;
 use super::routes::ConfigReach;
 
 /// What train jobs need.
@@ -48,6 +49,17 @@ impl TrainContext {
     /// What a newly read configuration's channels are checked against.
     pub(crate) fn config_reach(&self) -> ConfigReach {
         ConfigReach::new(&self.chat, &self.settings)
+    }
+
+    /// The configuration in force for `repo`, read from GitHub the first time.
+    pub(crate) async fn config(
+        &self,
+        installation: u64,
+        repo: &crate::domain::ids::RepoFullName,
+    ) -> Result<CurrentConfig, JobError> {
+        let github = self.github()?;
+        let reach = self.config_reach();
+        super::config::current(&self.db, github, &reach, installation, repo, self.now()).await
     }
 }
 

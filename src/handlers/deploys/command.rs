@@ -10,7 +10,7 @@ use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
-use crate::handlers::deployments::{DeploymentAsk, release_of, request_deployment_for};
+use crate::handlers::deploys::{DeploymentAsk, release_of, request_deployment_for};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
@@ -18,10 +18,10 @@ use crate::store::candidates;
 use crate::store::deployments;
 use crate::store::trains;
 
-use super::{CommandReply, Decided, RunTrainCommand, refused};
+use crate::handlers::kit::command::{CommandReply, Decided, RunTrainCommand, refused};
 
 /// Decides a deployment command and prepares its writes.
-pub(super) async fn decide_and_prepare(
+pub(crate) async fn decide_and_prepare(
     ctx: &TrainContext,
     github: &GitHubClient,
     request: &RunTrainCommand,

@@ -11,12 +11,11 @@ use crate::domain::train::{CommandFacts, TrainCommand, TrainState, TrainView, Tr
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
 use crate::github::git::RefCreated;
-use crate::handlers::deployments;
+use crate::handlers::deploys as deployments;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::effects::comment_once;
 use crate::handlers::kit::links::release_page;
 use crate::handlers::kit::unit::UnitOfWork;
-use crate::handlers::repo_config;
 use crate::handlers::trains::draft_for;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit::{self, Entry};
@@ -127,15 +126,7 @@ impl ReleaseTrain {
         target: &str,
     ) -> Result<bool, JobError> {
         let (repo, installation) = (&self.repository, self.installation);
-        let config = repo_config::current(
-            &ctx.db,
-            github,
-            &ctx.config_reach(),
-            installation,
-            repo,
-            ctx.now(),
-        )
-        .await?;
+        let config = ctx.config(installation, repo).await?;
         let config = &config.effective.config;
         // An annotated tag points the ref at a tag object carrying the notes.
         let points_to = match config.tag_kind() {
@@ -209,25 +200,14 @@ async fn released(
     // What follows a release, read before its transaction (the store may have a single
     // connection): the `auto` environments' deployments and the changelog.
     let config = match ctx.github.as_ref() {
-        Some(github) => Some(
-            repo_config::current(
-                &ctx.db,
-                github,
-                &ctx.config_reach(),
-                installation,
-                &repo,
-                ctx.now(),
-            )
-            .await?,
-        ),
+        Some(_github) => Some(ctx.config(installation, &repo).await?),
         None => None,
     };
     let config = config.as_ref().map(|c| &c.effective.config);
     let changelog = config.is_some_and(|c| c.changelog().is_some());
     // The `auto` environments, decided by the same rules as a command.
     let mut automatic = Vec::new();
-    if let (Some(config), Some(release)) = (config, crate::handlers::deployments::release_of(train))
-    {
+    if let (Some(config), Some(release)) = (config, crate::handlers::deploys::release_of(train)) {
         let environments = config.automatic_environments();
         automatic = deployments::decide_automatic(
             &ctx.db,
@@ -264,7 +244,7 @@ async fn released(
 }
 
 /// Stops a train with a reason a person has to act on, and tells the channels.
-pub(super) async fn block(
+pub(crate) async fn block(
     ctx: &TrainContext,
     train: &TrainRow,
     reason: String,
@@ -288,15 +268,7 @@ async fn comment_released(
     train: &TrainRow,
     text: &str,
 ) -> Result<(), JobError> {
-    let config = repo_config::current(
-        &ctx.db,
-        github,
-        &ctx.config_reach(),
-        installation,
-        repo,
-        ctx.now(),
-    )
-    .await?;
+    let config = ctx.config(installation, repo).await?;
     if config.effective.config.release_comments() {
         let done = trains::commented(&ctx.db, train.id).await?;
         for p in trains::passengers(&ctx.db, train.id).await? {
@@ -469,15 +441,7 @@ impl DraftPublishedByHand {
         train: &TrainRow,
     ) -> Result<bool, JobError> {
         let (repo, installation) = (&self.repository, self.installation);
-        let config = repo_config::current(
-            &ctx.db,
-            github,
-            &ctx.config_reach(),
-            installation,
-            repo,
-            ctx.now(),
-        )
-        .await?;
+        let config = ctx.config(installation, repo).await?;
         let config = &config.effective.config;
         if !config.publishing_approves() {
             let reason = "publishing the draft does not approve on this repository \

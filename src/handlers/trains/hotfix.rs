@@ -12,10 +12,10 @@ use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
 use crate::store::trains;
 
-use super::{CommandReply, Decided, RunTrainCommand, refused};
+use crate::handlers::kit::command::{CommandReply, Decided, RunTrainCommand, refused};
 
 /// Opens the hotfix train (the existing one when the line already has an open train).
-pub(super) async fn open(
+pub(crate) async fn open(
     ctx: &TrainContext,
     github: &GitHubClient,
     request: &RunTrainCommand,

@@ -9,105 +9,29 @@
 //! The answer is its own job ([`SendCommandReply`]) on its own queue key, so a chat outage
 //! neither repeats the command nor holds up the repository's trains.
 //!
-//! Where each part lives: facts and train selection in [`gather`], the per-command writes in
-//! [`apply`], hotfix trains in [`hotfix`], the release steps in [`release`], scheduled cuts
-//! in [`schedule`].
+//! Every surface enters through [`intake::submit`] (Slack, Discord, comments, the dashboard,
+//! the schedule); facts and train selection are in `trains::gather`, the per-command writes
+//! in `trains::apply`, hotfix trains in `trains::hotfix`, deployments in `deploys::command`.
 
-mod apply;
-mod candidate;
-pub(crate) mod deploy;
-mod gather;
-mod hotfix;
-mod release;
-mod schedule;
+pub mod intake;
 
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::{self, TrainCommand, Transition};
-use crate::handlers::chat::ReplyTo;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::effects::comment_once;
+use crate::handlers::kit::reply::ReplyTo;
 use crate::handlers::kit::unit::UnitOfWork;
-use crate::handlers::repo_config;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit;
-use crate::store::commands::{self, Outcome, OutcomeRow};
+use crate::store::commands::{self, Outcome};
 
-pub use candidate::PublishCandidate;
-pub use release::{DeleteDraft, DraftPublishedByHand, ReleaseTrain};
-pub use schedule::{SCHEDULE_ACTOR, ScheduledCuts};
-
-/// A command on a line's train.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunTrainCommand {
-    /// The repository.
-    pub repository: RepoFullName,
-    /// Its installation.
-    pub installation: u64,
-    /// The line (default: the first configured line).
-    pub line: Option<String>,
-    /// Who gave it (GitHub login, as known when it was given).
-    pub actor: String,
-    /// The actor's GitHub user id, for a linked chat user: their login is read again by id
-    /// when the command runs, so a renamed (or re-registered) login cannot act for them.
-    #[serde(default)]
-    pub actor_id: Option<i64>,
-    /// What.
-    pub command: TrainCommand,
-    /// Its id, unique per request (`slack:…`, `discord:…`, `comment:…`, `schedule:…`): the
-    /// outcome is recorded under it, so it is carried out once.
-    pub command_id: String,
-    /// Given by the line's schedule, not a person: no permission to check.
-    #[serde(default)]
-    pub by_schedule: bool,
-    /// Where the outcome is told (the chat or comment that asked).
-    #[serde(default)]
-    pub reply_to: Option<ReplyTo>,
-    /// A button press acts on the train it was shown with, and on no other.
-    #[serde(default)]
-    pub train_id: Option<i64>,
-    /// The version (or tag) the person named: the train must have it.
-    #[serde(default)]
-    pub expect_version: Option<String>,
-}
-
-/// What the command did, to tell whoever gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandReply {
-    /// Done; what happened.
-    Done(String),
-    /// Refused; why (nothing changed).
-    Refused(String),
-}
-
-impl CommandReply {
-    fn text(&self) -> &str {
-        match self {
-            CommandReply::Done(text) | CommandReply::Refused(text) => text,
-        }
-    }
-
-    fn is_refusal(&self) -> bool {
-        matches!(self, CommandReply::Refused(_))
-    }
-
-    fn from_row(row: &OutcomeRow) -> CommandReply {
-        if row.refused != 0 {
-            CommandReply::Refused(row.answer.clone())
-        } else {
-            CommandReply::Done(row.answer.clone())
-        }
-    }
-}
-
-/// A decided command: its answer, and the writes that go with it (none for a refusal).
-type Decided = (CommandReply, Option<UnitOfWork>);
-
-fn refused(reason: impl ToString) -> Result<Decided, JobError> {
-    Ok((CommandReply::Refused(reason.to_string()), None))
-}
+use crate::handlers::deploys::command as deploy;
+pub use crate::handlers::kit::command::{CommandReply, RunTrainCommand};
+use crate::handlers::kit::command::{Decided, refused};
+use crate::handlers::trains::{apply, gather, hotfix};
 
 impl BackgroundJob for RunTrainCommand {
     const KIND: &'static str = "train.command";
@@ -241,16 +165,10 @@ async fn decide_and_prepare(
     request: &RunTrainCommand,
 ) -> Result<Decided, JobError> {
     let github = ctx.github()?;
-    let now = ctx.now();
-    let config = repo_config::current(
-        &ctx.db,
-        github,
-        &ctx.config_reach(),
-        request.installation,
-        &request.repository,
-        now,
-    )
-    .await?;
+    let _now = ctx.now();
+    let config = ctx
+        .config(request.installation, &request.repository)
+        .await?;
     let config = &config.effective.config;
     if let TrainCommand::Hotfix { base } = &request.command {
         return hotfix::open(ctx, github, request, base, config).await;

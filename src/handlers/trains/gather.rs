@@ -16,11 +16,11 @@ use crate::jobs::JobError;
 use crate::store::candidates::{self, CandidateRow};
 use crate::store::trains::{self, PassengerRow, TrainRow};
 
-use super::RunTrainCommand;
+use crate::handlers::kit::command::RunTrainCommand;
 
 /// What a command on a train is decided with.
 #[derive(Debug)]
-pub(super) struct Facts {
+pub(crate) struct Facts {
     /// The line.
     pub line: LineKeys,
     /// The train it acts on.
@@ -59,12 +59,12 @@ impl Facts {
 }
 
 /// Whether a train uses release candidates: its line cuts them, or one was cut.
-pub(super) fn uses_candidates(line: Option<&LineKeys>, candidates: &[CandidateRow]) -> bool {
+pub(crate) fn uses_candidates(line: Option<&LineKeys>, candidates: &[CandidateRow]) -> bool {
     !candidates.is_empty() || line.and_then(|l| l.candidates).unwrap_or(false)
 }
 
 /// A frozen train's candidates as the state machine sees them; `None` when it uses none.
-pub(super) fn candidates_of<'a>(
+pub(crate) fn candidates_of<'a>(
     train: &'a TrainRow,
     line: Option<&LineKeys>,
     candidates: &'a [CandidateRow],
@@ -84,7 +84,7 @@ pub(super) fn candidates_of<'a>(
 type Refused = String;
 
 /// Gathers the facts, or the reason there is nothing to act on.
-pub(super) async fn facts(
+pub(crate) async fn facts(
     ctx: &TrainContext,
     github: &GitHubClient,
     request: &RunTrainCommand,

@@ -11,7 +11,8 @@ use crate::handlers::kit::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::trains;
 
-use super::RunTrainCommand;
+use crate::handlers::commands::intake::{self, Door};
+use crate::handlers::kit::command::RunTrainCommand;
 
 /// Checks every configured schedule and cuts the lines whose slot is due; each slot fires
 /// once across replicas (the slot row is claimed first).
@@ -92,21 +93,20 @@ impl BackgroundJob for ScheduledCuts {
                     continue;
                 };
                 tracing::info!(%repo, line = %line.name, %slot, "scheduled cut");
-                ctx.queue
-                    .enqueue_now(&RunTrainCommand {
-                        repository: repo.clone(),
-                        installation,
-                        line: Some(line.name.clone()),
-                        actor: SCHEDULE_ACTOR.to_owned(),
-                        command: TrainCommand::Cut,
-                        command_id: format!("schedule:{}:{}", line.name, slot.as_millisecond()),
-                        by_schedule: true,
-                        reply_to: None,
-                        train_id: None,
-                        expect_version: None,
-                        actor_id: None,
-                    })
-                    .await?;
+                let cut = RunTrainCommand {
+                    repository: repo.clone(),
+                    installation,
+                    line: Some(line.name.clone()),
+                    actor: SCHEDULE_ACTOR.to_owned(),
+                    command: TrainCommand::Cut,
+                    command_id: format!("schedule:{}:{}", line.name, slot.as_millisecond()),
+                    by_schedule: true,
+                    reply_to: None,
+                    train_id: None,
+                    expect_version: None,
+                    actor_id: None,
+                };
+                intake::submit(&ctx, Door::Schedule, &cut).await?;
             }
         }
         Ok(())

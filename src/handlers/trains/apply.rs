@@ -18,7 +18,7 @@ use crate::store::trains::{self, Boarding, Cut, TrainRow};
 use super::candidate::PublishCandidate;
 use super::gather::Facts;
 use super::release::{DeleteDraft, ReleaseTrain};
-use super::{CommandReply, Decided, RunTrainCommand, refused};
+use crate::handlers::kit::command::{CommandReply, Decided, RunTrainCommand, refused};
 
 fn refresh(request: &RunTrainCommand, train_id: i64) -> RefreshDraft {
     RefreshDraft {
@@ -37,7 +37,7 @@ fn done(text: String, unit: UnitOfWork) -> Result<Decided, JobError> {
 }
 
 /// Freezes the version and the line's head, and opens the line's next train.
-pub(super) async fn cut(
+pub(crate) async fn cut(
     ctx: &TrainContext,
     github: &GitHubClient,
     request: &RunTrainCommand,
@@ -161,7 +161,7 @@ async fn add_candidate(
 
 /// Tags and publishes the frozen commit as the train's next release candidate; the train
 /// stays frozen.
-pub(super) async fn candidate(
+pub(crate) async fn candidate(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -193,7 +193,7 @@ pub(super) async fn candidate(
 
 /// Puts a fix merged after the frozen commit on a train with candidates: the frozen commit
 /// moves to its merge commit, and it leaves the line's open train if it had boarded that.
-pub(super) async fn include_moving_target(
+pub(crate) async fn include_moving_target(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -245,7 +245,7 @@ pub(super) async fn include_moving_target(
 }
 
 /// Records an approval; the last one needed approves the train and starts its release.
-pub(super) async fn approve(
+pub(crate) async fn approve(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -284,7 +284,7 @@ pub(super) async fn approve(
 
 /// Sends a frozen train back to open; when the line has opened another train since, its
 /// pull requests join that one and the rejected train (and its draft) is ended.
-pub(super) async fn reject(
+pub(crate) async fn reject(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -344,7 +344,7 @@ pub(super) async fn reject(
 }
 
 /// Puts a merged pull request on the train.
-pub(super) async fn include(
+pub(crate) async fn include(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -376,7 +376,7 @@ pub(super) async fn include(
 }
 
 /// Takes a pull request off the train.
-pub(super) async fn exclude(
+pub(crate) async fn exclude(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,
@@ -402,7 +402,7 @@ pub(super) async fn exclude(
 }
 
 /// Ends the train without a release; its draft is deleted after the commit.
-pub(super) async fn abandon(
+pub(crate) async fn abandon(
     ctx: &TrainContext,
     request: &RunTrainCommand,
     facts: &Facts,

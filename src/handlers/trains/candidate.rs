@@ -13,7 +13,6 @@ use crate::github::git::RefCreated;
 use crate::github::notes::ReleaseWrite;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
-use crate::handlers::repo_config;
 use crate::handlers::trains::{CandidateNotes, candidate_draft};
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit::{self, Entry};
@@ -129,15 +128,7 @@ impl PublishCandidate {
         let github = ctx.github()?;
         let (repo, installation) = (&self.repository, self.installation);
         let tag = &candidate.tag_name;
-        let config = repo_config::current(
-            &ctx.db,
-            github,
-            &ctx.config_reach(),
-            installation,
-            repo,
-            ctx.now(),
-        )
-        .await?;
+        let config = ctx.config(installation, repo).await?;
         let config = &config.effective.config;
         let existing = github
             .list_releases(installation, repo)
@@ -197,13 +188,13 @@ impl PublishCandidate {
             .into_iter()
             .filter(|env| !env.is_production())
             .collect();
-        let automatic = crate::handlers::deployments::decide_automatic(
+        let automatic = crate::handlers::deploys::decide_automatic(
             &ctx.db,
             ctx.now(),
             config,
             repo,
             &release,
-            crate::handlers::deployments::Standing::Candidate,
+            crate::handlers::deploys::Standing::Candidate,
             &environments,
         )
         .await?;
@@ -227,12 +218,12 @@ impl PublishCandidate {
             url: Some(url),
         };
         unit.announce(train, &event).await?;
-        let occasion = crate::handlers::deployments::Occasion {
+        let occasion = crate::handlers::deploys::Occasion {
             key: format!("{}:rc{}", train.id, self.number),
             why: "on publishing the candidate".into(),
             surface: "trainyard",
         };
-        crate::handlers::deployments::apply_automatic(
+        crate::handlers::deploys::apply_automatic(
             &mut unit,
             repo,
             installation,

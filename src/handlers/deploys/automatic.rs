@@ -1,0 +1,201 @@
+//! Deployments trainyard starts by itself (`auto:` and `after:`), decided as a command
+//! would be, with the configuration's authority.
+
+use crate::domain::deploy::{self, DeployFacts, Holder, Release};
+use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
+use crate::domain::train_event::TrainEvent;
+use crate::handlers::kit::unit::UnitOfWork;
+use crate::jobs::JobError;
+use crate::store::Db;
+use crate::store::audit::{self, Entry};
+use crate::store::deployments::{self};
+use crate::store::trains;
+
+use super::jobs::AUTOMATIC;
+use super::requests::{DeploymentAsk, request_deployment_for};
+
+/// Where the release an automatic deployment names stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// A train's published final release.
+    Released,
+    /// A train's published release candidate.
+    Candidate,
+    /// Neither: a final tag before approval, or a tag trainyard did not make.
+    Unreleased,
+}
+
+/// Why trainyard deploys by itself, and on whose behalf.
+pub(crate) struct Occasion {
+    /// Finds each environment's request again: `auto:{key}:{environment}`.
+    pub key: String,
+    /// What started it, for the audit log ("on publishing", "after staging's success …").
+    pub why: String,
+    /// Where it came from (`trainyard` for its own steps, `github` for a webhook).
+    pub surface: &'static str,
+}
+
+/// An automatic deployment, decided before its transaction.
+pub(crate) struct AutomaticDecision {
+    environment: String,
+    production: bool,
+    release: Release,
+    /// `Err`: held, with the reason and the command that starts it.
+    outcome: Result<(), String>,
+}
+
+/// Decides `release`'s deployments to `environments` as [`deploy::decide_automatic`] does:
+/// locks, freeze windows, `requires`, and no candidate or unreleased version where final
+/// releases go. Reads the store only; nothing is written.
+pub(crate) async fn decide_automatic(
+    db: &Db,
+    now: i64,
+    config: &RepoConfig,
+    repo: &RepoFullName,
+    release: &Release,
+    standing: Standing,
+    environments: &[&EnvironmentKeys],
+) -> Result<Vec<AutomaticDecision>, JobError> {
+    let configured: Vec<&str> = config
+        .environments()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let local = config
+        .deploy_time_zone()
+        .to_datetime(jiff::Timestamp::from_millisecond(now).unwrap_or_default());
+    let mut decisions = Vec::with_capacity(environments.len());
+    for env in environments {
+        let lock = deployments::lock_of(db, repo.as_ref(), &env.name)
+            .await?
+            .map(|lock| Holder {
+                owner: lock.owner,
+                reason: lock.reason,
+            });
+        let required_deployed = match &env.requires {
+            Some(required) => {
+                Some(deployments::succeeded_with(db, repo.as_ref(), required, &release.sha).await?)
+            }
+            None => None,
+        };
+        let facts = DeployFacts {
+            environment: Some(env),
+            configured: configured.clone(),
+            permission: env.deploy_permission(),
+            actor: AUTOMATIC,
+            lock,
+            release: Some(release.clone()),
+            required_deployed,
+            frozen: env
+                .freeze
+                .as_ref()
+                .and_then(|windows| crate::domain::freeze::frozen(windows, local))
+                .map(str::to_owned),
+            candidate: standing == Standing::Candidate,
+            unreleased: standing == Standing::Unreleased,
+        };
+        decisions.push(AutomaticDecision {
+            environment: env.name.clone(),
+            production: env.is_production(),
+            release: release.clone(),
+            outcome: deploy::decide_automatic(&facts).map(|_| ()),
+        });
+    }
+    Ok(decisions)
+}
+
+/// Writes decided automatic deployments in `unit`: each request with its job, or the reason
+/// it is held told in the train's thread; each audited once under its request id, so a
+/// redelivered status or a retried step repeats nothing.
+pub(crate) async fn apply_automatic(
+    unit: &mut UnitOfWork,
+    repo: &RepoFullName,
+    installation: u64,
+    occasion: &Occasion,
+    decisions: Vec<AutomaticDecision>,
+) -> Result<(), JobError> {
+    for decision in decisions {
+        let request_id = format!("auto:{}:{}", occasion.key, decision.environment);
+        let release = &decision.release;
+        let entry = Entry {
+            repository: repo.to_string(),
+            train_id: release.train_id,
+            actor_login: AUTOMATIC.into(),
+            surface: occasion.surface.into(),
+            action: "deploy.automatic".into(),
+            outcome: if decision.outcome.is_ok() {
+                "accepted"
+            } else {
+                "refused"
+            }
+            .into(),
+            detail: match &decision.outcome {
+                Ok(()) => format!(
+                    "{} ({}) to {} {}",
+                    release.tag, release.sha, decision.environment, occasion.why
+                ),
+                Err(reason) => format!(
+                    "{} ({}) to {} {}: {reason}",
+                    release.tag, release.sha, decision.environment, occasion.why
+                ),
+            },
+            key: Some(request_id.clone()),
+            ..Entry::default()
+        };
+        let at = unit.now();
+        let first_time = audit::record(unit.conn(), &entry, at).await?;
+        match decision.outcome {
+            Ok(()) => {
+                request_deployment_for(
+                    unit,
+                    repo,
+                    installation,
+                    &DeploymentAsk {
+                        environment: &decision.environment,
+                        production: decision.production,
+                        release,
+                        request_id: &request_id,
+                        requested_by: AUTOMATIC,
+                        rollback: false,
+                        forced: None,
+                    },
+                )
+                .await?;
+            }
+            Err(reason) if first_time => {
+                let event = TrainEvent::DeploymentHeld {
+                    environment: decision.environment.clone(),
+                    reference: release.tag.clone(),
+                    reason,
+                };
+                unit.announce_for(repo, "", release.train_id, &event)
+                    .await?;
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Where `release` stands: the final release of its train, one of its published candidates,
+/// or neither (the tag and commit must both match what trainyard published).
+pub(super) async fn standing_of(db: &Db, release: &Release) -> Result<Standing, JobError> {
+    let Some(train) = (match release.train_id {
+        Some(id) => trains::get(db, id).await?,
+        None => None,
+    }) else {
+        return Ok(Standing::Unreleased);
+    };
+    let same_release = train.tag_name.as_deref() == Some(release.tag.as_str())
+        && train.target_sha.as_deref() == Some(release.sha.as_str());
+    if same_release && train.state == crate::domain::train::TrainState::Released.as_str() {
+        return Ok(Standing::Released);
+    }
+    let candidate =
+        crate::store::candidates::published_named(db, &train.repository, &release.tag).await?;
+    Ok(match candidate {
+        Some(c) if c.train_id == train.id && c.target_sha == release.sha => Standing::Candidate,
+        _ => Standing::Unreleased,
+    })
+}

@@ -1,0 +1,15 @@
+//! Deployments: `/release deploy` and `rollback` decided ([`command`]), requests recorded and
+//! created on GitHub ([`requests`], [`jobs`]), GitHub's statuses seen and followed
+//! ([`status`]), and the automatic ones decided as a command would be ([`automatic`]).
+
+pub mod automatic;
+pub(crate) mod command;
+pub mod jobs;
+pub mod requests;
+pub mod status;
+
+pub(crate) use automatic::{Occasion, Standing, apply_automatic, decide_automatic};
+pub use jobs::{AUTOMATIC, CommentDeployed, CreateDeployment, SeeDeployment};
+pub use requests::deploys_text;
+pub(crate) use requests::{DeploymentAsk, release_of, request_deployment_for};
+pub use status::SeeDeploymentStatus;

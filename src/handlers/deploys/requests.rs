@@ -1,0 +1,159 @@
+//! Asking for a deployment (commands and automatic ones alike) and telling what runs where.
+
+use crate::domain::deploy::DeploymentState;
+use crate::domain::deploy::Release;
+use crate::domain::ids::RepoFullName;
+use crate::domain::train_event::TrainEvent;
+use crate::handlers::kit::unit::UnitOfWork;
+use crate::jobs::JobError;
+use crate::store::deployments::{self};
+use crate::store::trains;
+
+use super::jobs::CreateDeployment;
+
+/// `/release deploys`: per environment (configured ones first, then any GitHub reported),
+/// what runs there, what was asked last, and who holds it.
+pub async fn deploys_text(
+    db: &crate::store::Db,
+    repo: &RepoFullName,
+    s: crate::chat::cards::Surface,
+) -> Result<String, crate::store::StoreError> {
+    let mut environments: Vec<String> = match crate::store::repo_configs::get(db, repo).await? {
+        Some(crate::store::repo_configs::RepoConfigRow {
+            source_path: Some(path),
+            config_text: Some(text),
+            ..
+        }) => crate::domain::repo_config::RepoConfig::from_file(&path, &text)
+            .map(|config| {
+                config
+                    .environments()
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    for seen in deployments::environments(db, repo.as_ref()).await? {
+        if !environments.iter().any(|e| e.eq_ignore_ascii_case(&seen)) {
+            environments.push(seen);
+        }
+    }
+    if environments.is_empty() {
+        return Ok(format!(
+            "{}: no deployment environments are configured or known yet",
+            s.bold(repo.as_ref())
+        ));
+    }
+    let locks = deployments::locks(db, repo.as_ref()).await?;
+    let mut text = format!("{} deployments:", s.bold(repo.as_ref()));
+    for environment in &environments {
+        let history = deployments::history(db, repo.as_ref(), environment, 50).await?;
+        let running = history.iter().find(|d| d.state == DeploymentState::Success);
+        let latest = history.first();
+        let when = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default()
+        };
+        let mut line = format!("\n• {}: ", s.bold(&s.user(environment)));
+        match running {
+            Some(d) => line.push_str(&format!(
+                "{} ({}) since {}, by {}",
+                s.code(&d.ref_name),
+                s.code(d.sha.as_deref().map_or("", |sha| &sha[..sha.len().min(7)])),
+                when(d.updated_at),
+                s.user(&d.requested_by)
+            )),
+            None => line.push_str("nothing deployed successfully yet"),
+        }
+        if let Some(d) = latest.filter(|d| Some(*d) != running) {
+            line.push_str(&format!(
+                "; last asked: {} {}",
+                s.code(&d.ref_name),
+                s.user(&d.state.as_str().replace('_', " "))
+            ));
+        }
+        if let Some(lock) = locks
+            .iter()
+            .find(|l| l.environment.eq_ignore_ascii_case(environment))
+        {
+            line.push_str(&format!(
+                "; 🔒 locked by {}: {}",
+                s.user(&lock.owner),
+                s.user(&lock.reason)
+            ));
+        }
+        text.push_str(&line);
+    }
+    Ok(text)
+}
+
+/// A deployment to ask for.
+pub(crate) struct DeploymentAsk<'a> {
+    pub environment: &'a str,
+    pub production: bool,
+    pub release: &'a Release,
+    pub request_id: &'a str,
+    pub requested_by: &'a str,
+    pub rollback: bool,
+    /// Why a freeze window was overridden.
+    pub forced: Option<&'a str>,
+}
+
+/// Records a deployment request and its job in `unit`, and announces it; nothing when a
+/// request with this id exists already. Commands and automatic deployments both come here.
+pub(crate) async fn request_deployment_for(
+    unit: &mut UnitOfWork,
+    repository: &crate::domain::ids::RepoFullName,
+    installation: u64,
+    ask: &DeploymentAsk<'_>,
+) -> Result<(), JobError> {
+    let now = unit.now();
+    let new = crate::store::deployments::NewDeployment {
+        repository: repository.as_ref(),
+        environment: ask.environment,
+        request_id: ask.request_id,
+        train_id: ask.release.train_id,
+        version: &ask.release.version,
+        tag: &ask.release.tag,
+        sha: &ask.release.sha,
+        requested_by: ask.requested_by,
+        rollback: ask.rollback,
+        forced_reason: ask.forced,
+    };
+    let Some(deployment_id) = deployments::request(unit.conn(), &new, now).await? else {
+        return Ok(());
+    };
+    unit.enqueue(&CreateDeployment {
+        repository: repository.clone(),
+        installation,
+        deployment_id,
+    })
+    .await?;
+    let event = TrainEvent::Deployment {
+        deployment: deployment_id,
+        production: ask.production,
+        environment: ask.environment.to_owned(),
+        reference: ask.release.tag.clone(),
+        state: "requested".into(),
+        by: ask.requested_by.to_owned(),
+        detail: ask
+            .forced
+            .map(|reason| format!("forced through a freeze window: {reason}")),
+        url: None,
+        rollback: ask.rollback,
+    };
+    unit.announce_for(repository, "", ask.release.train_id, &event)
+        .await
+}
+
+/// A released train as a deployment names it.
+pub(crate) fn release_of(train: &trains::TrainRow) -> Option<Release> {
+    Some(Release {
+        train_id: Some(train.id),
+        version: train.version.clone()?,
+        tag: train.tag_name.clone()?,
+        sha: train.target_sha.clone()?,
+    })
+}
