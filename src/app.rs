@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{Request, StatusCode};
-use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -21,25 +20,7 @@ pub use crate::state::AppState;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(web::dashboard::home))
-        .route("/signin", get(web::dashboard::sign_in))
-        .route("/oauth/github/signin", get(web::dashboard::signed_in))
-        .route("/signout", axum::routing::post(web::dashboard::sign_out))
-        .route("/repos/{owner}/{name}", get(web::dashboard::repository))
-        .route(
-            "/repos/{owner}/{name}/commands",
-            axum::routing::post(web::dashboard::command),
-        )
-        .route(
-            "/api/v1/repos/{owner}/{name}/metrics",
-            get(web::dashboard::metrics_api),
-        )
-        .route("/setup", axum::routing::post(web::setup::start))
-        .route("/setup/callback", get(web::setup::callback))
-        .route("/healthz", get(web::health::healthz))
-        .route("/readyz", get(web::health::readyz))
-        .route("/metrics", get(web::metrics::metrics))
+    web::routes()
         .merge(inbound::routes(&state.body_budget, &state.settings))
         // Bounds a request that trickles its body or waits on a held store.
         .layer(TimeoutLayer::with_status_code(

@@ -96,8 +96,15 @@ fn settings_import_nothing_of_the_crate() {
 fn handlers_build_no_rest_routes() {
     // Train handlers speak to GitHub through typed calls (src/github/), never raw routes.
     let mut files = Vec::new();
-    for room in ["src/handlers/trains", "src/handlers/commands", "src/handlers/deploys"] {
-        rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(room), &mut files);
+    for room in [
+        "src/handlers/trains",
+        "src/handlers/commands",
+        "src/handlers/deploys",
+    ] {
+        rust_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(room),
+            &mut files,
+        );
     }
     let mut found = Vec::new();
     for file in files {

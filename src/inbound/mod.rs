@@ -2,17 +2,15 @@
 //! ever see verified input; a route whose secret is not configured answers 503 and reads
 //! nothing.
 
-pub mod browser;
 pub mod discord;
 pub mod github;
 pub mod intake;
-pub mod linking;
 pub mod slack;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::post;
 
 use crate::server::body_gate::{self, BodyBudget, Gate};
 use crate::settings::Settings;
@@ -94,10 +92,6 @@ pub fn routes(budget: &BodyBudget, settings: &Settings) -> Router<AppState> {
                 .layer(gated(discord::MAX_BODY_BYTES, discord))
                 .layer(middleware::from_fn(timed_ack::<DISCORD>)),
         )
-        .route("/link/{token}", get(linking::start))
-        .route("/oauth/slack/callback", get(linking::slack_callback))
-        .route("/oauth/discord/callback", get(linking::discord_callback))
-        .route("/oauth/github/callback", get(linking::github_callback))
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::github::manifest::manifest_for;
-use crate::inbound::browser::SiteCookie;
 use crate::registration::{Refusal, SETUP_CODE_FILE, STATE_TTL, write_private};
 use crate::settings::SetupPage;
 use crate::state::AppState;
+use crate::web::browser::SiteCookie;
 
 /// The cookie binding a registration to the browser that started it.
 const BROWSER_COOKIE: &str = "trainyard_setup";
