@@ -217,7 +217,7 @@ fn expand_use(tree: &str) -> Vec<String> {
 /// modules and comments left out).
 fn named_paths(source: &str) -> Vec<String> {
     let code: String = source
-        .split("#[cfg(test)]\nmod tests")
+        .split("#[cfg(test)]\nmod tests {")
         .next()
         .unwrap_or_default()
         .lines()
@@ -295,6 +295,9 @@ fn arrows() -> Vec<(String, String)> {
             .expect("under src")
             .to_string_lossy()
             .into_owned();
+        if name.ends_with("/tests.rs") {
+            continue; // a module's unit tests, in their own file
+        }
         let module = module_of(&name);
         let source = std::fs::read_to_string(&file).expect("readable source");
         for path in named_paths(&source) {
