@@ -8,15 +8,14 @@
 //! a branch released from its head, which is how trains release. Its cut and approvals are
 //! unknown, so it counts for lead time, frequency and failures, not for train figures.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 
 use crate::domain::ids::RepoFullName;
 use crate::github::GitHubClient;
+use crate::github::history::{MergedPull, PastDeployment, PastStatus};
 use crate::jobs::JobError;
-use crate::store::Db;
 use crate::store::audit::{self, Entry};
+use crate::store::{Db, backfill};
 
 /// What a backfill added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,6 +37,54 @@ fn millis(rfc3339: &str) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
+/// What GitHub says of a repository's past.
+struct Past {
+    /// Final releases, oldest first: (tag, published at).
+    releases: Vec<(String, i64)>,
+    pulls: Vec<MergedPull>,
+    /// Deployments the store does not have yet, each with its last status.
+    deployments: Vec<(PastDeployment, Option<PastStatus>)>,
+}
+
+/// Reads `repo`'s past from GitHub: everything before anything is written, so the store's
+/// one SQLite writer is not held across GitHub calls.
+async fn read_past(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    known: &backfill::Known,
+    done: &mut Backfilled,
+) -> Result<Past, JobError> {
+    let mut releases: Vec<(String, i64)> = github
+        .past_releases(installation, repo)
+        .await?
+        .into_iter()
+        // Release candidates and other pre-releases are not releases of the line.
+        .filter(|r| !r.draft && !r.prerelease)
+        .filter_map(|r| Some((r.tag_name, millis(r.published_at.as_deref()?)?)))
+        .collect();
+    releases.sort_by_key(|(_, at)| *at);
+    let pulls = github.merged_pulls(installation, repo).await?;
+    let all_deployments = github.past_deployments(installation, repo).await?;
+    done.calls += 3;
+    let mut deployments = Vec::new();
+    for deployment in all_deployments
+        .into_iter()
+        .filter(|d| !known.deployments.contains(&d.id))
+    {
+        let status = github
+            .latest_status(installation, repo, deployment.id)
+            .await?;
+        done.calls += 1;
+        deployments.push((deployment, status));
+    }
+    Ok(Past {
+        releases,
+        pulls,
+        deployments,
+    })
+}
+
 /// Backfills `repo` (installation `installation`) into train line `line` (branch `branch`).
 pub async fn backfill(
     db: &Db,
@@ -49,153 +96,70 @@ pub async fn backfill(
     now: i64,
 ) -> Result<Backfilled, JobError> {
     let mut done = Backfilled::default();
-    // Read everything first: the store's one SQLite writer is not held across GitHub calls.
-    let mut releases: Vec<(String, i64)> = github
-        .past_releases(installation, repo)
-        .await?
-        .into_iter()
-        // Release candidates and other pre-releases are not releases of the line.
-        .filter(|r| !r.draft && !r.prerelease)
-        .filter_map(|r| Some((r.tag_name, millis(r.published_at.as_deref()?)?)))
-        .collect();
-    releases.sort_by_key(|(_, at)| *at);
-    let pulls = github.merged_pulls(installation, repo).await?;
-    let deployments = github.past_deployments(installation, repo).await?;
-    done.calls += 3;
-
-    let known_tags: HashSet<String> = sqlx::query_as::<_, (String,)>(
-        "SELECT tag_name FROM trains WHERE repository = $1 AND tag_name IS NOT NULL",
-    )
-    .bind(repo.as_ref())
-    .fetch_all(db.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?
-    .into_iter()
-    .map(|(tag,)| tag)
-    .collect();
-    let known_pulls: HashSet<i64> = sqlx::query_as::<_, (i64,)>(
-        "SELECT p.number FROM train_pull_requests p JOIN trains t ON t.id = p.train_id \
-         WHERE t.repository = $1",
-    )
-    .bind(repo.as_ref())
-    .fetch_all(db.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?
-    .into_iter()
-    .map(|(n,)| n)
-    .collect();
-    let known_deployments: HashSet<i64> = sqlx::query_as::<_, (i64,)>(
-        "SELECT github_id FROM deployments WHERE repository = $1 AND github_id IS NOT NULL",
-    )
-    .bind(repo.as_ref())
-    .fetch_all(db.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?
-    .into_iter()
-    .map(|(id,)| id)
-    .collect();
-    let mut statuses = Vec::new();
-    for deployment in deployments
-        .iter()
-        .filter(|d| !known_deployments.contains(&d.id))
-    {
-        let status = github
-            .latest_status(installation, repo, deployment.id)
-            .await?;
-        done.calls += 1;
-        statuses.push((deployment, status));
-    }
-
+    let known = backfill::known(db, repo.as_ref()).await?;
+    let past = read_past(github, installation, repo, &known, &mut done).await?;
     let mut tx = db.begin_write().await?;
     let mut previous = i64::MIN;
-    for (tag, published) in &releases {
+    for (tag, published) in &past.releases {
         let since = previous;
         previous = *published;
-        if known_tags.contains(tag) {
+        if known.tags.contains(tag) {
             continue;
         }
-        let (train_id,): (i64,) = sqlx::query_as(
-            "INSERT INTO trains (repository, line, kind, state, branch, version, tag_name, \
-             tag_created_at, published_at, created_at, updated_at) \
-             VALUES ($1, $2, 'regular', 'released', $3, $4, $4, $5, $5, $5, $6) RETURNING id",
-        )
-        .bind(repo.as_ref())
-        .bind(line)
-        .bind(branch)
-        .bind(tag)
-        .bind(*published)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(crate::store::StoreError::from)?;
+        let release = backfill::PastRelease {
+            repo: repo.as_ref(),
+            line,
+            branch,
+            tag,
+            published: *published,
+        };
+        let train_id = backfill::insert_release(&mut tx, release, now).await?;
         done.releases += 1;
-        for pull in pulls.iter().filter(|p| p.base == branch) {
+        for pull in past.pulls.iter().filter(|p| p.base == branch) {
             let Some(merged) = millis(&pull.merged_at) else {
                 continue;
             };
             let number = i64::try_from(pull.number).unwrap_or(i64::MAX);
-            if merged <= since || merged > *published || known_pulls.contains(&number) {
+            if merged <= since || merged > *published || known.pulls.contains(&number) {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO train_pull_requests (train_id, number, title, author, merged_at, \
-                 boarded_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(train_id)
-            .bind(number)
-            .bind(&pull.title)
-            .bind(pull.author.as_deref())
-            .bind(&pull.merged_at)
-            .bind(merged)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::store::StoreError::from)?;
+            let pull = backfill::PastPull {
+                number,
+                title: &pull.title,
+                author: pull.author.as_deref(),
+                merged_at: &pull.merged_at,
+                merged_ms: merged,
+            };
+            backfill::insert_pull(&mut tx, train_id, pull).await?;
             done.pull_requests += 1;
         }
     }
-    for (deployment, status) in statuses {
+    for (deployment, status) in &past.deployments {
         let Some(created) = millis(&deployment.created_at) else {
             continue;
         };
-        let (state, updated) = match &status {
+        let (state, updated) = match status {
             Some(status) => (
                 status.state.as_str(),
                 millis(&status.created_at).unwrap_or(created),
             ),
             None => ("created", created),
         };
-        let train: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM trains WHERE repository = $1 AND tag_name = $2 ORDER BY id DESC",
-        )
-        .bind(repo.as_ref())
-        .bind(&deployment.git_ref)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(crate::store::StoreError::from)?;
-        sqlx::query(
-            "INSERT INTO deployments (repository, environment, github_id, train_id, version, \
-             ref_name, sha, requested_by, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (github_id) DO NOTHING",
-        )
-        .bind(repo.as_ref())
-        .bind(&deployment.environment)
-        .bind(deployment.id)
-        .bind(train.map(|(id,)| id))
-        .bind(&deployment.git_ref)
-        .bind(&deployment.sha)
-        .bind(
-            deployment
+        let past = backfill::PastDeployment {
+            repo: repo.as_ref(),
+            environment: &deployment.environment,
+            github_id: deployment.id,
+            git_ref: &deployment.git_ref,
+            sha: &deployment.sha,
+            creator: deployment
                 .creator
                 .as_ref()
                 .map_or("unknown", |c| c.login.as_str()),
-        )
-        .bind(state)
-        .bind(created)
-        .bind(updated)
-        .execute(&mut *tx)
-        .await
-        .map_err(crate::store::StoreError::from)?;
+            state,
+            created,
+            updated,
+        };
+        backfill::insert_deployment(&mut tx, past).await?;
         done.deployments += 1;
     }
     let entry = Entry {

@@ -264,6 +264,14 @@ async fn github(settings: &Settings) -> Vec<Check> {
             return checks;
         }
     }
+    checks.extend(installations(&client).await);
+    checks.push(webhooks(&client).await);
+    checks
+}
+
+/// Each installation: suspended, or missing a permission app-manifest.yml asks for.
+async fn installations(client: &GitHubClient) -> Vec<Check> {
+    let mut checks = Vec::new();
     match client
         .app_request::<Vec<Installation>>(Method::GET, "/app/installations?per_page=100", None)
         .await
@@ -310,14 +318,19 @@ async fn github(settings: &Settings) -> Vec<Check> {
             failed(error.to_string(), "check the App's credentials"),
         )),
     }
+    checks
+}
+
+/// Whether GitHub's last deliveries reached trainyard and were accepted.
+async fn webhooks(client: &GitHubClient) -> Check {
     match client
         .app_request::<Vec<Delivery>>(Method::GET, "/app/hook/deliveries?per_page=50", None)
         .await
     {
-        Ok(deliveries) if deliveries.is_empty() => checks.push(check(
+        Ok(deliveries) if deliveries.is_empty() => check(
             "webhooks",
             Outcome::Note("GitHub has delivered nothing yet".into()),
-        )),
+        ),
         Ok(deliveries) => {
             let refused: Vec<&Delivery> =
                 deliveries.iter().filter(|d| d.status_code == 401).collect();
@@ -325,7 +338,7 @@ async fn github(settings: &Settings) -> Vec<Check> {
                 .iter()
                 .filter(|d| d.status_code == 0 || d.status_code >= 500)
                 .count();
-            checks.push(check(
+            check(
                 "webhooks",
                 if let Some(first) = refused.first() {
                     failed(
@@ -354,14 +367,13 @@ async fn github(settings: &Settings) -> Vec<Check> {
                         deliveries.len()
                     ))
                 },
-            ));
+            )
         }
-        Err(error) => checks.push(check(
+        Err(error) => check(
             "webhooks",
             Outcome::Note(format!("GitHub's delivery log is not readable: {error}")),
-        )),
+        ),
     }
-    checks
 }
 
 async fn slack(settings: &Settings) -> Vec<Check> {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::clock::SystemClock;
 use crate::domain::ids::RepoFullName;
-use crate::domain::repo_config::{Include, RepoConfig};
+use crate::domain::repo_config::{Include, LineKeys, RepoConfig};
 use crate::domain::train::{self, BoardingRules};
 use crate::github::error::GitHubError;
 use crate::github::{ContentPacing, GitHubClient};
@@ -83,83 +83,9 @@ pub async fn run(
     let repo = RepoFullName::parse(&args.repo)
         .with_context(|| format!("--repo `{}` is not owner/name", args.repo))?;
     let api_url = args.api_url.as_deref().unwrap_or(&settings.github_api_url);
-    let clock = std::sync::Arc::new(SystemClock);
-    let (github, installation) = match (token.filter(|t| !t.is_empty()), &settings.github) {
-        (Some(token), _) => (
-            GitHubClient::with_token(Secret::new(token), api_url, clock, ContentPacing::default())?,
-            0,
-        ),
-        (None, Some(app)) => {
-            let client = GitHubClient::new(app, api_url, clock, ContentPacing::default())?;
-            let installation = client
-                .repository_installation(&repo)
-                .await
-                .map_err(|e| explain(e, &repo, None))
-                .with_context(|| format!("finding the App's installation on {repo}"))?;
-            (client, installation)
-        }
-        (None, None) => bail!(
-            "no GitHub credentials: set GITHUB_TOKEN to a token that can read {repo}, or \
-             configure the GitHub App (TRAINYARD_GITHUB_APP_ID and \
-             TRAINYARD_GITHUB_PRIVATE_KEY_PATH)"
-        ),
-    };
-
-    let (config, source) = match &args.repo_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let as_path = match name {
-                "release-drafter.yml" | "release-drafter.yaml" => ".github/release-drafter.yml",
-                "release.yml" | "release.yaml" => ".github/release.yml",
-                _ => ".github/trainyard.yml",
-            };
-            let config = RepoConfig::from_file(as_path, &text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e))?;
-            (config, Some(path.display().to_string()))
-        }
-        // The server's own loader: the organisation's file when the repository has none,
-        // `_extends` followed (within TRAINYARD_EXTENDS_REPOSITORIES) and merged.
-        None => {
-            let reach = crate::handlers::kit::routes::ConfigReach::default()
-                .extending(settings.extends_repositories.clone());
-            match crate::handlers::kit::config::read_config(&github, &reach, installation, &repo)
-                .await
-                .map_err(|e| explain(e, &repo, None))?
-            {
-                Some((path, Ok(resolved))) => {
-                    let config = RepoConfig::from_file(path, &resolved.text)
-                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?;
-                    let source = if resolved.sources.is_empty() {
-                        path.to_owned()
-                    } else {
-                        format!("{path}, extending {}", resolved.sources.join(", "))
-                    };
-                    (config, Some(source))
-                }
-                Some((path, Err((_, reason)))) => {
-                    bail!("{repo}: {path} cannot be used: {reason}")
-                }
-                None => Default::default(),
-            }
-        }
-    };
-    let lines = config.lines();
-    let line = match &args.line {
-        Some(name) => lines
-            .iter()
-            .find(|l| &l.name == name)
-            .with_context(|| {
-                let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
-                format!("no train line `{name}`; lines: {}", names.join(", "))
-            })?
-            .clone(),
-        None => lines.first().cloned().unwrap_or_default(),
-    };
+    let (github, installation) = connect(settings, token, api_url, &repo).await?;
+    let (config, source) = load_config(args, settings, &github, installation, &repo).await?;
+    let line = pick_line(&config, args.line.as_deref())?;
     let mut keys = config.notes_keys().map_err(|e| anyhow::anyhow!("{e}"))?;
     if keys.tag_prefix.is_none() {
         keys.tag_prefix = line.tag_prefix.clone();
@@ -241,6 +167,110 @@ pub async fn run(
     };
     print(out, args, &repo, &prepared, &report)?;
     Ok(())
+}
+
+/// A GitHub client for the preview: the token when one is given, else the App (and its
+/// installation on `repo`); installation `0` with a token.
+async fn connect(
+    settings: &Settings,
+    token: Option<String>,
+    api_url: &str,
+    repo: &RepoFullName,
+) -> anyhow::Result<(GitHubClient, u64)> {
+    let clock = std::sync::Arc::new(SystemClock);
+    let connected = match (token.filter(|t| !t.is_empty()), &settings.github) {
+        (Some(token), _) => (
+            GitHubClient::with_token(Secret::new(token), api_url, clock, ContentPacing::default())?,
+            0,
+        ),
+        (None, Some(app)) => {
+            let client = GitHubClient::new(app, api_url, clock, ContentPacing::default())?;
+            let installation = client
+                .repository_installation(repo)
+                .await
+                .map_err(|e| explain(e, repo, None))
+                .with_context(|| format!("finding the App's installation on {repo}"))?;
+            (client, installation)
+        }
+        (None, None) => bail!(
+            "no GitHub credentials: set GITHUB_TOKEN to a token that can read {repo}, or \
+             configure the GitHub App (TRAINYARD_GITHUB_APP_ID and \
+             TRAINYARD_GITHUB_PRIVATE_KEY_PATH)"
+        ),
+    };
+    Ok(connected)
+}
+
+/// The configuration to preview with: `--repo-config`'s file, else the repository's as the
+/// server reads it; and where it came from.
+async fn load_config(
+    args: &NotesArgs,
+    settings: &Settings,
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+) -> anyhow::Result<(RepoConfig, Option<String>)> {
+    let (config, source) = match &args.repo_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let as_path = match name {
+                "release-drafter.yml" | "release-drafter.yaml" => ".github/release-drafter.yml",
+                "release.yml" | "release.yaml" => ".github/release.yml",
+                _ => ".github/trainyard.yml",
+            };
+            let config = RepoConfig::from_file(as_path, &text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e))?;
+            (config, Some(path.display().to_string()))
+        }
+        // The server's own loader: the organisation's file when the repository has none,
+        // `_extends` followed (within TRAINYARD_EXTENDS_REPOSITORIES) and merged.
+        None => {
+            let reach = crate::handlers::kit::routes::ConfigReach::default()
+                .extending(settings.extends_repositories.clone());
+            match crate::handlers::kit::config::read_config(github, &reach, installation, repo)
+                .await
+                .map_err(|e| explain(e, repo, None))?
+            {
+                Some((path, Ok(resolved))) => {
+                    let config = RepoConfig::from_file(path, &resolved.text)
+                        .map_err(|e| anyhow::anyhow!("{repo}: {e}"))?;
+                    let source = if resolved.sources.is_empty() {
+                        path.to_owned()
+                    } else {
+                        format!("{path}, extending {}", resolved.sources.join(", "))
+                    };
+                    (config, Some(source))
+                }
+                Some((path, Err((_, reason)))) => {
+                    bail!("{repo}: {path} cannot be used: {reason}")
+                }
+                None => Default::default(),
+            }
+        }
+    };
+    Ok((config, source))
+}
+
+/// The line named by `--line`, else the first configured.
+fn pick_line(config: &RepoConfig, name: Option<&str>) -> anyhow::Result<LineKeys> {
+    let lines = config.lines();
+    let line = match name {
+        Some(name) => lines
+            .iter()
+            .find(|l| l.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+                format!("no train line `{name}`; lines: {}", names.join(", "))
+            })?
+            .clone(),
+        None => lines.first().cloned().unwrap_or_default(),
+    };
+    Ok(line)
 }
 
 async fn default_branch(

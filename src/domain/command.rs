@@ -271,6 +271,14 @@ impl CommandName {
         }
     }
 
+    /// Whether it may name a repository (`owner/repo`) first.
+    fn takes_target(self) -> bool {
+        !matches!(
+            self,
+            CommandName::Help | CommandName::Link | CommandName::Unlink
+        )
+    }
+
     /// `cut [owner/repo] [line]`.
     pub fn usage(self) -> String {
         match self.arguments() {
@@ -518,274 +526,302 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
             did_you_mean: closest_command(first),
         });
     };
-    let mut rest: Vec<&str> = words.collect();
-    let usage = name.usage();
-    let bad = |given: &str, expected: &'static str, did_you_mean: Option<String>| {
+    let mut args = Args {
+        name,
+        usage: name.usage(),
+        rest: words.collect(),
+        target: Target::default(),
+    };
+    if name.takes_target() {
+        args.take_repository()?;
+    }
+    (grammar(name))(args)
+}
+
+/// How one command's words after the repository are read.
+type Grammar = fn(Args<'_>) -> Result<ChatCommand, ParseError>;
+
+/// The grammar table: each command with the shape of its arguments.
+fn grammar(name: CommandName) -> Grammar {
+    use CommandName as N;
+    match name {
+        N::Help => |_| Ok(ChatCommand::Help),
+        N::Unlink => |args| args.nothing_more().map(|_| ChatCommand::Unlink),
+        N::Link => link,
+        N::Status => |args| args.line_only().map(ChatCommand::Status),
+        N::Notes => |args| args.line_only().map(ChatCommand::Notes),
+        N::Cut => |args| args.line_only().map(ChatCommand::Cut),
+        N::Candidate => |args| args.line_only().map(ChatCommand::Candidate),
+        N::Abandon => |args| args.line_only().map(ChatCommand::Abandon),
+        N::Approve => approve,
+        N::Reject => reject,
+        N::Hotfix => hotfix,
+        N::Include => |args| {
+            pull_request(args).map(|(target, number)| ChatCommand::Include { target, number })
+        },
+        N::Exclude => |args| {
+            pull_request(args).map(|(target, number)| ChatCommand::Exclude { target, number })
+        },
+        N::Deploy => deploy,
+        N::Rollback => |args| {
+            environment_only(args).map(|(target, environment)| ChatCommand::Rollback {
+                target,
+                environment,
+            })
+        },
+        N::Unlock => |args| {
+            environment_only(args).map(|(target, environment)| ChatCommand::Unlock {
+                target,
+                environment,
+            })
+        },
+        N::Lock => lock,
+        N::Stats => stats,
+        N::Deploys => |args| args.nothing_more().map(ChatCommand::Deploys),
+        N::Audit => |args| args.nothing_more().map(ChatCommand::Audit),
+    }
+}
+
+/// The words of one command being read, and what has been read of them.
+struct Args<'a> {
+    name: CommandName,
+    usage: String,
+    rest: Vec<&'a str>,
+    target: Target,
+}
+
+impl<'a> Args<'a> {
+    fn bad(&self, given: &str, expected: &'static str, did_you_mean: Option<String>) -> ParseError {
         ParseError::BadArgument {
             given: clip(given),
             expected,
             did_you_mean,
-            usage: usage.clone(),
+            usage: self.usage.clone(),
         }
-    };
-    // A leading `owner/repo`.
-    let mut target = Target::default();
-    let takes_target = !matches!(
-        name,
-        CommandName::Help | CommandName::Link | CommandName::Unlink
-    );
-    if takes_target && let Some(word) = rest.first().filter(|w| w.contains('/')) {
-        target.repo = Some(
-            RepoFullName::parse(word).map_err(|_| bad(word, "a repository (owner/name)", None))?,
-        );
-        rest.remove(0);
     }
-    let too_many = |extra: &str| bad(extra, "expected here", None);
-    let command = match name {
-        CommandName::Help => ChatCommand::Help,
-        CommandName::Unlink => {
-            if let Some(extra) = rest.first() {
-                return Err(too_many(extra));
-            }
-            ChatCommand::Unlink
+
+    fn too_many(&self, extra: &str) -> ParseError {
+        self.bad(extra, "expected here", None)
+    }
+
+    fn missing(&self, argument: &'static str) -> ParseError {
+        ParseError::MissingArgument {
+            command: self.name.as_str(),
+            argument,
+            usage: self.usage.clone(),
         }
-        CommandName::Link => {
-            let login = match rest.as_slice() {
-                [] => None,
-                [login] => {
-                    let login = login.trim_start_matches('@');
-                    if !is_login(login) {
-                        return Err(bad(login, "a GitHub login", None));
-                    }
-                    Some(login.to_owned())
-                }
-                [_, extra, ..] => return Err(too_many(extra)),
-            };
-            ChatCommand::Link { login }
+    }
+
+    /// A leading `owner/repo`.
+    fn take_repository(&mut self) -> Result<(), ParseError> {
+        if let Some(word) = self.rest.first().filter(|w| w.contains('/')) {
+            let repo = RepoFullName::parse(word)
+                .map_err(|_| self.bad(word, "a repository (owner/name)", None))?;
+            self.target.repo = Some(repo);
+            self.rest.remove(0);
         }
-        CommandName::Status
-        | CommandName::Notes
-        | CommandName::Cut
-        | CommandName::Candidate
-        | CommandName::Abandon => {
-            match rest.as_slice() {
-                [] => {}
-                [line] if is_line_name(line) => target.line = Some((*line).to_owned()),
-                [line] => return Err(bad(line, "a train line name", None)),
-                [_, extra, ..] => return Err(too_many(extra)),
-            }
-            match name {
-                CommandName::Status => ChatCommand::Status(target),
-                CommandName::Notes => ChatCommand::Notes(target),
-                CommandName::Cut => ChatCommand::Cut(target),
-                CommandName::Candidate => ChatCommand::Candidate(target),
-                _ => ChatCommand::Abandon(target),
-            }
+        Ok(())
+    }
+
+    /// Nothing after the repository.
+    fn nothing_more(self) -> Result<Target, ParseError> {
+        match self.rest.first() {
+            Some(extra) => Err(self.too_many(extra)),
+            None => Ok(self.target),
         }
-        CommandName::Approve | CommandName::Reject => {
-            // [line] [version] then, for reject, the reason.
-            let mut version = None;
-            if rest.len() >= 2
-                && is_line_name(rest[0])
-                && !is_version(rest[0])
-                && is_version(rest[1])
-            {
-                target.line = Some(rest.remove(0).to_owned());
-            }
-            if let Some(word) = rest.first().filter(|w| is_version(w)) {
-                version = Some((*word).to_owned());
-                rest.remove(0);
-            }
-            if name == CommandName::Approve {
-                match rest.as_slice() {
-                    [] => {}
-                    [line] if target.line.is_none() && version.is_none() && is_line_name(line) => {
-                        target.line = Some((*line).to_owned());
-                    }
-                    [extra, ..] => return Err(too_many(extra)),
-                }
-                ChatCommand::Approve { target, version }
-            } else {
-                let reason = rest.join(" ");
-                if reason.is_empty() {
-                    return Err(ParseError::MissingArgument {
-                        command: "reject",
-                        argument: "a reason",
-                        usage,
-                    });
-                }
-                ChatCommand::Reject {
-                    target,
-                    version,
-                    reason: reason.chars().take(500).collect(),
-                }
-            }
+    }
+
+    /// At most a line name.
+    fn line_only(mut self) -> Result<Target, ParseError> {
+        match self.rest.as_slice() {
+            [] => {}
+            [line] if is_line_name(line) => self.target.line = Some((*line).to_owned()),
+            [line] => return Err(self.bad(line, "a train line name", None)),
+            [_, extra, ..] => return Err(self.too_many(extra)),
         }
-        CommandName::Hotfix => match rest.as_slice() {
-            [] => {
-                return Err(ParseError::MissingArgument {
-                    command: "hotfix",
-                    argument: "the version to fix",
-                    usage,
-                });
-            }
-            [base] if is_version(base) => ChatCommand::Hotfix {
-                target,
-                base: (*base).to_owned(),
-            },
-            [base] => return Err(bad(base, "a version", None)),
-            [_, extra, ..] => return Err(too_many(extra)),
-        },
-        CommandName::Include | CommandName::Exclude => {
-            if rest.len() == 2 && is_line_name(rest[0]) {
-                target.line = Some(rest.remove(0).to_owned());
-            }
-            let number = match rest.as_slice() {
-                [] => {
-                    return Err(ParseError::MissingArgument {
-                        command: name.as_str(),
-                        argument: "a pull request number",
-                        usage,
-                    });
-                }
-                [pr] => pull_request_number(pr).ok_or_else(|| {
-                    let digits: String = pr.chars().filter(char::is_ascii_digit).collect();
-                    let hint =
-                        (!digits.is_empty() && digits.len() <= 10).then(|| format!("#{digits}"));
-                    bad(pr, "a pull request number (#123)", hint)
-                })?,
-                [_, extra, ..] => return Err(too_many(extra)),
-            };
-            if name == CommandName::Include {
-                ChatCommand::Include { target, number }
-            } else {
-                ChatCommand::Exclude { target, number }
-            }
+        Ok(self.target)
+    }
+
+    /// `[line] [version]` at the front, as approve and reject take them.
+    fn line_and_version(&mut self) -> Option<String> {
+        let rest = &mut self.rest;
+        if rest.len() >= 2 && is_line_name(rest[0]) && !is_version(rest[0]) && is_version(rest[1]) {
+            self.target.line = Some(rest.remove(0).to_owned());
         }
-        CommandName::Deploy => {
-            // <version|latest> to <environment> [force <reason…>]; "to" may be left out.
-            let (what, environment, tail) = match rest.as_slice() {
-                [] | [_] => {
-                    return Err(ParseError::MissingArgument {
-                        command: "deploy",
-                        argument: "a version and an environment",
-                        usage,
-                    });
-                }
-                [_, to] if to.eq_ignore_ascii_case("to") => {
-                    return Err(ParseError::MissingArgument {
-                        command: "deploy",
-                        argument: "an environment",
-                        usage: format!("{usage} (after `{to}`)"),
-                    });
-                }
-                [what, to, environment, tail @ ..] if to.eq_ignore_ascii_case("to") => {
-                    (*what, *environment, tail)
-                }
-                [what, environment, tail @ ..] => (*what, *environment, tail),
-            };
-            let force = match tail {
-                [] => None,
-                [word, reason @ ..] if word.eq_ignore_ascii_case("force") => {
-                    if reason.is_empty() {
-                        return Err(ParseError::MissingArgument {
-                            command: "deploy",
-                            argument: "a reason to force it",
-                            usage: format!("{usage} force <reason…>"),
-                        });
-                    }
-                    Some(reason.join(" ").chars().take(500).collect())
-                }
-                [extra, ..] => return Err(too_many(extra)),
-            };
-            let version = if what.eq_ignore_ascii_case("latest") {
-                None
-            } else if is_version(what) {
-                Some(what.to_owned())
-            } else {
-                return Err(bad(what, "a version or `latest`", None));
-            };
-            ChatCommand::Deploy {
-                target,
-                version,
-                environment: environment_name(environment)
-                    .ok_or_else(|| bad(environment, "an environment name", None))?,
-                force,
-            }
+        let version = rest
+            .first()
+            .filter(|w| is_version(w))
+            .map(|w| (*w).to_owned());
+        if version.is_some() {
+            rest.remove(0);
         }
-        CommandName::Rollback | CommandName::Unlock => {
-            let environment = match rest.as_slice() {
-                [] => {
-                    return Err(ParseError::MissingArgument {
-                        command: name.as_str(),
-                        argument: "an environment",
-                        usage,
-                    });
-                }
-                [environment] => environment_name(environment)
-                    .ok_or_else(|| bad(environment, "an environment name", None))?,
-                [_, extra, ..] => return Err(too_many(extra)),
-            };
-            if name == CommandName::Rollback {
-                ChatCommand::Rollback {
-                    target,
-                    environment,
-                }
-            } else {
-                ChatCommand::Unlock {
-                    target,
-                    environment,
-                }
+        version
+    }
+
+    /// An environment name where `word` stands.
+    fn environment(&self, word: &str) -> Result<String, ParseError> {
+        environment_name(word).ok_or_else(|| self.bad(word, "an environment name", None))
+    }
+}
+
+fn link(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let login = match args.rest.as_slice() {
+        [] => None,
+        [login] => {
+            let login = login.trim_start_matches('@');
+            if !is_login(login) {
+                return Err(args.bad(login, "a GitHub login", None));
             }
+            Some(login.to_owned())
         }
-        CommandName::Lock => {
-            let Some((environment, reason)) = rest.split_first() else {
-                return Err(ParseError::MissingArgument {
-                    command: "lock",
-                    argument: "an environment and a reason",
-                    usage,
-                });
-            };
-            let environment = environment_name(environment)
-                .ok_or_else(|| bad(environment, "an environment name", None))?;
-            let reason = reason.join(" ");
+        [_, extra, ..] => return Err(args.too_many(extra)),
+    };
+    Ok(ChatCommand::Link { login })
+}
+
+fn approve(mut args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let version = args.line_and_version();
+    match args.rest.as_slice() {
+        [] => {}
+        [line] if args.target.line.is_none() && version.is_none() && is_line_name(line) => {
+            args.target.line = Some((*line).to_owned());
+        }
+        [extra, ..] => return Err(args.too_many(extra)),
+    }
+    Ok(ChatCommand::Approve {
+        target: args.target,
+        version,
+    })
+}
+
+fn reject(mut args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let version = args.line_and_version();
+    let reason = args.rest.join(" ");
+    if reason.is_empty() {
+        return Err(args.missing("a reason"));
+    }
+    Ok(ChatCommand::Reject {
+        target: args.target,
+        version,
+        reason: reason.chars().take(500).collect(),
+    })
+}
+
+fn hotfix(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    match args.rest.as_slice() {
+        [] => Err(args.missing("the version to fix")),
+        [base] if is_version(base) => Ok(ChatCommand::Hotfix {
+            base: (*base).to_owned(),
+            target: args.target,
+        }),
+        [base] => Err(args.bad(base, "a version", None)),
+        [_, extra, ..] => Err(args.too_many(extra)),
+    }
+}
+
+/// `[line] <#number>`, as include and exclude take it.
+fn pull_request(mut args: Args<'_>) -> Result<(Target, u64), ParseError> {
+    if args.rest.len() == 2 && is_line_name(args.rest[0]) {
+        args.target.line = Some(args.rest.remove(0).to_owned());
+    }
+    let number = match args.rest.as_slice() {
+        [] => return Err(args.missing("a pull request number")),
+        [pr] => pull_request_number(pr).ok_or_else(|| {
+            let digits: String = pr.chars().filter(char::is_ascii_digit).collect();
+            let hint = (!digits.is_empty() && digits.len() <= 10).then(|| format!("#{digits}"));
+            args.bad(pr, "a pull request number (#123)", hint)
+        })?,
+        [_, extra, ..] => return Err(args.too_many(extra)),
+    };
+    Ok((args.target, number))
+}
+
+/// `<version|latest> to <environment> [force <reason…>]`; "to" may be left out.
+fn deploy(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let (what, environment, tail) = match args.rest.as_slice() {
+        [] | [_] => return Err(args.missing("a version and an environment")),
+        [_, to] if to.eq_ignore_ascii_case("to") => {
+            return Err(ParseError::MissingArgument {
+                command: "deploy",
+                argument: "an environment",
+                usage: format!("{} (after `{to}`)", args.usage),
+            });
+        }
+        [what, to, environment, tail @ ..] if to.eq_ignore_ascii_case("to") => {
+            (*what, *environment, tail)
+        }
+        [what, environment, tail @ ..] => (*what, *environment, tail),
+    };
+    let force = match tail {
+        [] => None,
+        [word, reason @ ..] if word.eq_ignore_ascii_case("force") => {
             if reason.is_empty() {
                 return Err(ParseError::MissingArgument {
-                    command: "lock",
-                    argument: "a reason",
-                    usage,
+                    command: "deploy",
+                    argument: "a reason to force it",
+                    usage: format!("{} force <reason…>", args.usage),
                 });
             }
-            ChatCommand::Lock {
-                target,
-                environment,
-                reason: reason.chars().take(500).collect(),
-            }
+            Some(reason.join(" ").chars().take(500).collect())
         }
-        CommandName::Stats => {
-            let days = match rest.as_slice() {
-                [] => 30,
-                [days] => days
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|d| (1..=365).contains(d))
-                    .ok_or_else(|| bad(days, "a number of days (1–365)", None))?,
-                [_, extra, ..] => return Err(too_many(extra)),
-            };
-            ChatCommand::Stats { target, days }
-        }
-        CommandName::Deploys | CommandName::Audit => {
-            if let Some(extra) = rest.first() {
-                return Err(too_many(extra));
-            }
-            if name == CommandName::Audit {
-                ChatCommand::Audit(target)
-            } else {
-                ChatCommand::Deploys(target)
-            }
-        }
+        [extra, ..] => return Err(args.too_many(extra)),
     };
-    Ok(command)
+    let version = if what.eq_ignore_ascii_case("latest") {
+        None
+    } else if is_version(what) {
+        Some(what.to_owned())
+    } else {
+        return Err(args.bad(what, "a version or `latest`", None));
+    };
+    let environment = args.environment(environment)?;
+    Ok(ChatCommand::Deploy {
+        target: args.target,
+        version,
+        environment,
+        force,
+    })
+}
+
+/// `<environment>`, as rollback and unlock take it.
+fn environment_only(args: Args<'_>) -> Result<(Target, String), ParseError> {
+    let environment = match args.rest.as_slice() {
+        [] => return Err(args.missing("an environment")),
+        [environment] => args.environment(environment)?,
+        [_, extra, ..] => return Err(args.too_many(extra)),
+    };
+    Ok((args.target, environment))
+}
+
+fn lock(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let Some((environment, reason)) = args.rest.split_first() else {
+        return Err(args.missing("an environment and a reason"));
+    };
+    let environment = args.environment(environment)?;
+    let reason = reason.join(" ");
+    if reason.is_empty() {
+        return Err(args.missing("a reason"));
+    }
+    Ok(ChatCommand::Lock {
+        target: args.target,
+        environment,
+        reason: reason.chars().take(500).collect(),
+    })
+}
+
+fn stats(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let days = match args.rest.as_slice() {
+        [] => 30,
+        [days] => days
+            .parse::<u16>()
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or_else(|| args.bad(days, "a number of days (1–365)", None))?,
+        [_, extra, ..] => return Err(args.too_many(extra)),
+    };
+    Ok(ChatCommand::Stats {
+        target: args.target,
+        days,
+    })
 }
 
 /// GitHub environment names: up to 255 characters, no `/` or control characters.

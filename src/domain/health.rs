@@ -199,144 +199,187 @@ fn minor_line(version: &str) -> Option<String> {
     Some(format!("{major}.{minor}"))
 }
 
-/// The figures over the `days` before `now`.
-pub fn compute(history: &History, now: i64, days: i64) -> Health {
-    let days = days.max(1);
-    let from = now.saturating_sub(days.saturating_mul(DAY_MS));
-    let within = |t: i64| t > from && t <= now;
+/// What the figures are computed over: the history, the window, and what falls in it.
+struct Window<'h> {
+    history: &'h History,
+    from: i64,
+    now: i64,
+    /// Trains published within the window.
+    released: Vec<&'h TrainFacts>,
+    /// Every production deployment (a restore or rollback may follow the window's start).
+    production: Vec<&'h DeploymentFacts>,
+}
 
-    let released: Vec<&TrainFacts> = history
-        .trains
-        .iter()
-        .filter(|t| t.published_at.is_some_and(within))
-        .collect();
-    let production: Vec<&DeploymentFacts> = history
-        .deployments
-        .iter()
-        .filter(|d| d.production)
-        .collect();
-    let succeeded_in_window: Vec<&&DeploymentFacts> = production
-        .iter()
-        .filter(|d| d.state == "success" && within(d.finished_at))
-        .collect();
+impl<'h> Window<'h> {
+    fn new(history: &'h History, now: i64, days: i64) -> Window<'h> {
+        let from = now.saturating_sub(days.saturating_mul(DAY_MS));
+        let within = |t: i64| t > from && t <= now;
+        Window {
+            history,
+            from,
+            now,
+            released: history
+                .trains
+                .iter()
+                .filter(|t| t.published_at.is_some_and(within))
+                .collect(),
+            production: history
+                .deployments
+                .iter()
+                .filter(|d| d.production)
+                .collect(),
+        }
+    }
 
-    // Each deployed train's line and publication, looked up once per deployment.
-    let published_by_id: std::collections::HashMap<i64, (&str, i64)> = history
-        .trains
-        .iter()
-        .filter_map(|t| Some((t.id, (t.line.as_str(), t.published_at?))))
-        .collect();
-    let successes: Vec<(&str, i64, i64)> = production
-        .iter()
-        .filter(|d| d.state == "success" && !d.rollback)
-        .filter_map(|d| {
-            let (line, published) = published_by_id.get(&d.train_id?)?;
-            Some((*line, *published, d.finished_at))
-        })
-        .collect();
-    let mut to_release = Vec::new();
-    let mut to_production = Vec::new();
-    for train in &released {
-        let Some(published) = train.published_at else {
-            continue;
-        };
-        // The first success of this release, or of a later release of the same line.
-        let first_success = successes
+    fn within(&self, t: i64) -> bool {
+        t > self.from && t <= self.now
+    }
+
+    /// From merge to release, and from merge to the first production success of that
+    /// release or a later one of the same line.
+    fn lead_times(&self) -> (Vec<i64>, Vec<i64>) {
+        // Each deployed train's line and publication, looked up once per deployment.
+        let published_by_id: std::collections::HashMap<i64, (&str, i64)> = self
+            .history
+            .trains
             .iter()
-            .filter(|(line, deployed_release, _)| {
-                *line == train.line && *deployed_release >= published
+            .filter_map(|t| Some((t.id, (t.line.as_str(), t.published_at?))))
+            .collect();
+        let successes: Vec<(&str, i64, i64)> = self
+            .production
+            .iter()
+            .filter(|d| d.state == "success" && !d.rollback)
+            .filter_map(|d| {
+                let (line, published) = published_by_id.get(&d.train_id?)?;
+                Some((*line, *published, d.finished_at))
             })
-            .map(|(_, _, finished)| *finished)
-            .min();
-        for merged in &train.merged_at {
-            to_release.push(published - merged);
-            if let Some(deployed) = first_success {
-                to_production.push(deployed - merged);
+            .collect();
+        let mut to_release = Vec::new();
+        let mut to_production = Vec::new();
+        for train in &self.released {
+            let Some(published) = train.published_at else {
+                continue;
+            };
+            let first_success = successes
+                .iter()
+                .filter(|(line, deployed_release, _)| {
+                    *line == train.line && *deployed_release >= published
+                })
+                .map(|(_, _, finished)| *finished)
+                .min();
+            for merged in &train.merged_at {
+                to_release.push(published - merged);
+                if let Some(deployed) = first_success {
+                    to_production.push(deployed - merged);
+                }
+            }
+        }
+        (to_release, to_production)
+    }
+
+    /// Whether a hotfix of `version`'s minor line was cut after `after`.
+    fn hotfix_after(&self, version: Option<&str>, after: i64) -> bool {
+        let Some(line) = version.and_then(minor_line) else {
+            return false;
+        };
+        self.history.trains.iter().any(|t| {
+            t.hotfix
+                && t.cut_at.is_some_and(|c| c > after)
+                && t.version.as_deref().and_then(minor_line).as_deref() == Some(line.as_str())
+        })
+    }
+
+    fn change_failure_rate(&self, basis: Basis) -> Rate {
+        match basis {
+            Basis::Deployments => {
+                let finished: Vec<&&DeploymentFacts> = self
+                    .production
+                    .iter()
+                    .filter(|d| !d.rollback && self.within(d.finished_at))
+                    .filter(|d| d.state == "success" || failed(&d.state))
+                    .collect();
+                let rolled_back = |d: &DeploymentFacts| {
+                    // The next production deployment to the same environment was a rollback.
+                    self.production
+                        .iter()
+                        .filter(|n| n.environment == d.environment && n.created_at > d.created_at)
+                        .min_by_key(|n| n.created_at)
+                        .is_some_and(|n| n.rollback)
+                };
+                let failures = finished
+                    .iter()
+                    .filter(|d| {
+                        failed(&d.state)
+                            || rolled_back(d)
+                            || self.hotfix_after(d.version.as_deref(), d.finished_at)
+                    })
+                    .count();
+                Rate {
+                    failed: failures,
+                    total: finished.len(),
+                }
+            }
+            Basis::Releases => {
+                let failures = self
+                    .released
+                    .iter()
+                    .filter(|t| {
+                        !t.hotfix
+                            && self.hotfix_after(
+                                t.version.as_deref(),
+                                t.published_at.unwrap_or_default(),
+                            )
+                    })
+                    .count();
+                Rate {
+                    failed: failures,
+                    total: self.released.len(),
+                }
             }
         }
     }
 
-    let basis = if production.is_empty() {
+    /// From each failed production deployment in the window to the next success there.
+    fn restores(&self) -> Vec<i64> {
+        self.production
+            .iter()
+            .filter(|d| failed(&d.state) && self.within(d.finished_at))
+            .filter_map(|d| {
+                self.production
+                    .iter()
+                    .filter(|n| {
+                        n.environment == d.environment
+                            && n.state == "success"
+                            && n.finished_at > d.finished_at
+                    })
+                    .map(|n| n.finished_at)
+                    .min()
+                    .map(|restored| restored - d.finished_at)
+            })
+            .collect()
+    }
+}
+
+/// The figures over the `days` before `now`.
+pub fn compute(history: &History, now: i64, days: i64) -> Health {
+    let days = days.max(1);
+    let window = Window::new(history, now, days);
+    let released = &window.released;
+    let succeeded_in_window = window
+        .production
+        .iter()
+        .filter(|d| d.state == "success" && window.within(d.finished_at))
+        .count();
+    let (to_release, to_production) = window.lead_times();
+    let basis = if window.production.is_empty() {
         Basis::Releases
     } else {
         Basis::Deployments
     };
     let counted = match basis {
-        Basis::Deployments => succeeded_in_window.len(),
+        Basis::Deployments => succeeded_in_window,
         Basis::Releases => released.len(),
     };
-    let per_week = counted as f64 * 7.0 / days as f64;
-
-    let hotfix_after = |version: Option<&str>, after: i64| {
-        let Some(line) = version.and_then(minor_line) else {
-            return false;
-        };
-        history.trains.iter().any(|t| {
-            t.hotfix
-                && t.cut_at.is_some_and(|c| c > after)
-                && t.version.as_deref().and_then(minor_line).as_deref() == Some(line.as_str())
-        })
-    };
-    let change_failure_rate = match basis {
-        Basis::Deployments => {
-            let finished: Vec<&&DeploymentFacts> = production
-                .iter()
-                .filter(|d| !d.rollback && within(d.finished_at))
-                .filter(|d| d.state == "success" || failed(&d.state))
-                .collect();
-            let rolled_back = |d: &DeploymentFacts| {
-                // The next production deployment to the same environment was a rollback.
-                production
-                    .iter()
-                    .filter(|n| n.environment == d.environment && n.created_at > d.created_at)
-                    .min_by_key(|n| n.created_at)
-                    .is_some_and(|n| n.rollback)
-            };
-            let failures = finished
-                .iter()
-                .filter(|d| {
-                    failed(&d.state)
-                        || rolled_back(d)
-                        || hotfix_after(d.version.as_deref(), d.finished_at)
-                })
-                .count();
-            Rate {
-                failed: failures,
-                total: finished.len(),
-            }
-        }
-        Basis::Releases => {
-            let failures = released
-                .iter()
-                .filter(|t| {
-                    !t.hotfix
-                        && hotfix_after(t.version.as_deref(), t.published_at.unwrap_or_default())
-                })
-                .count();
-            Rate {
-                failed: failures,
-                total: released.len(),
-            }
-        }
-    };
-
-    let restores = production
-        .iter()
-        .filter(|d| failed(&d.state) && within(d.finished_at))
-        .filter_map(|d| {
-            production
-                .iter()
-                .filter(|n| {
-                    n.environment == d.environment
-                        && n.state == "success"
-                        && n.finished_at > d.finished_at
-                })
-                .map(|n| n.finished_at)
-                .min()
-                .map(|restored| restored - d.finished_at)
-        })
-        .collect();
-
     let pull_requests_per_train = (!released.is_empty()).then(|| {
         released.iter().map(|t| t.merged_at.len()).sum::<usize>() as f64 / released.len() as f64
     });
@@ -348,21 +391,24 @@ pub fn compute(history: &History, now: i64, days: i64) -> Health {
         .iter()
         .filter_map(|t| Some(t.approved_at? - t.cut_at?))
         .collect();
-
     Health {
         days,
         releases: released.len(),
-        production_deployments: succeeded_in_window.len(),
+        production_deployments: succeeded_in_window,
         lead_time_to_release: Spread::of(to_release),
         lead_time_to_production: Spread::of(to_production),
         basis,
-        per_week,
-        change_failure_rate,
-        time_to_restore: Spread::of(restores),
+        per_week: counted as f64 * 7.0 / days as f64,
+        change_failure_rate: window.change_failure_rate(basis),
+        time_to_restore: Spread::of(window.restores()),
         pull_requests_per_train,
         cut_to_release: Spread::of(cut_to_release),
         approval_wait: Spread::of(approval_wait),
-        rejected_cuts: history.rejections.iter().filter(|t| within(**t)).count(),
+        rejected_cuts: history
+            .rejections
+            .iter()
+            .filter(|t| window.within(**t))
+            .count(),
     }
 }
 

@@ -472,57 +472,13 @@ pub fn decide(
         }
         (TrainCommand::Cut, TrainState::Frozen) => Err(wrong("; it is already cut")),
         (TrainCommand::Cut, _) => Err(wrong("")),
-        (TrainCommand::Approve, TrainState::Frozen) => {
-            if let Some(reason) = train
-                .candidates
-                .as_ref()
-                .and_then(super::candidate::approval_refusal)
-            {
-                return Err(Refusal::Candidates(reason));
-            }
-            // GitHub logins are case-insensitive: `Maya` and `maya` are one person.
-            if train
-                .approvals
-                .iter()
-                .any(|a| a.login.eq_ignore_ascii_case(login))
-            {
-                return Err(Refusal::AlreadyApproved(login.to_owned()));
-            }
-            if !rules.allow_self_approval
-                && train
-                    .cut_by
-                    .is_some_and(|cutter| cutter.eq_ignore_ascii_case(login))
-            {
-                return Err(Refusal::SelfApproval(login.to_owned()));
-            }
-            let count = train.approvals.len() as u32 + 1;
-            Ok(Transition::Approved {
-                complete: count >= rules.required.max(1),
-            })
-        }
+        (TrainCommand::Approve, TrainState::Frozen) => approve(train, login, rules),
         (TrainCommand::Approve, TrainState::Open) => Err(wrong("; cut it first")),
         (TrainCommand::Approve, _) => Err(wrong("")),
         (TrainCommand::Reject { .. }, TrainState::Frozen) => Ok(Transition::Reopen),
         (TrainCommand::Reject { .. }, _) => Err(wrong("; only a cut train can be rejected")),
         (TrainCommand::Include { number }, TrainState::Open | TrainState::Frozen) => {
-            if train.boarded.contains(number) {
-                return Err(Refusal::Membership {
-                    number: *number,
-                    aboard: true,
-                });
-            }
-            if !facts.merged_into_line {
-                return Err(Refusal::NotMergedIntoLine(*number));
-            }
-            if train.state == TrainState::Frozen && !facts.in_frozen_range {
-                // A train with candidates takes a fix merged after its frozen commit; the
-                // next candidate tags it.
-                if train.candidates.is_some() && facts.after_frozen_range {
-                    return Ok(Transition::BoardMovingTarget(*number));
-                }
-                return Err(Refusal::OutsideFrozenRange(*number));
-            }
-            Ok(Transition::Board(*number))
+            include(train, *number, facts)
         }
         (TrainCommand::Exclude { number }, TrainState::Open | TrainState::Frozen) => {
             if !train.boarded.contains(number) {
@@ -555,6 +511,68 @@ pub fn decide(
         (TrainCommand::Hotfix { .. }, _) => Err(wrong("; hotfix opens a new line")),
         (TrainCommand::Deploy(_), _) => Err(wrong("; deployments are decided on their own")),
     }
+}
+
+/// An approval of a frozen train: its candidates allow it, the approver has not approved
+/// yet and (unless the rules allow it) did not cut it.
+fn approve(
+    train: &TrainView<'_>,
+    login: &str,
+    rules: &ApprovalRules,
+) -> Result<Transition, Refusal> {
+    if let Some(reason) = train
+        .candidates
+        .as_ref()
+        .and_then(super::candidate::approval_refusal)
+    {
+        return Err(Refusal::Candidates(reason));
+    }
+    // GitHub logins are case-insensitive: `Maya` and `maya` are one person.
+    if train
+        .approvals
+        .iter()
+        .any(|a| a.login.eq_ignore_ascii_case(login))
+    {
+        return Err(Refusal::AlreadyApproved(login.to_owned()));
+    }
+    if !rules.allow_self_approval
+        && train
+            .cut_by
+            .is_some_and(|cutter| cutter.eq_ignore_ascii_case(login))
+    {
+        return Err(Refusal::SelfApproval(login.to_owned()));
+    }
+    let count = train.approvals.len() as u32 + 1;
+    Ok(Transition::Approved {
+        complete: count >= rules.required.max(1),
+    })
+}
+
+/// Putting a pull request on an open or frozen train: merged into the line, and for a frozen
+/// train within its frozen range (or just after it, for a train with candidates).
+fn include(
+    train: &TrainView<'_>,
+    number: u64,
+    facts: &CommandFacts,
+) -> Result<Transition, Refusal> {
+    if train.boarded.contains(&number) {
+        return Err(Refusal::Membership {
+            number,
+            aboard: true,
+        });
+    }
+    if !facts.merged_into_line {
+        return Err(Refusal::NotMergedIntoLine(number));
+    }
+    if train.state == TrainState::Frozen && !facts.in_frozen_range {
+        // A train with candidates takes a fix merged after its frozen commit; the
+        // next candidate tags it.
+        if train.candidates.is_some() && facts.after_frozen_range {
+            return Ok(Transition::BoardMovingTarget(number));
+        }
+        return Err(Refusal::OutsideFrozenRange(number));
+    }
+    Ok(Transition::Board(number))
 }
 
 /// The state a transition leads to.

@@ -2,7 +2,7 @@
 //! release's tag, and finding one again by the request id its payload carries.
 
 use http::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{GitHubClient, GitHubError};
@@ -23,9 +23,32 @@ pub struct DeploymentRequest<'a> {
     pub required_contexts: Option<&'a [String]>,
     /// Shown on GitHub.
     pub description: String,
-    /// Echoed in the `deployment` webhook: the request id, train, version, commits, pull
-    /// requests, requester.
-    pub payload: Value,
+    /// Echoed in the `deployment` webhook: what was decided, for whoever deploys.
+    pub payload: DeploymentPayload,
+}
+
+/// What a deployment trainyard requests carries for the deployer (and for finding it again
+/// by its request id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentPayload {
+    /// The request's id (the command's, or the automatic decision's).
+    pub request_id: String,
+    /// The train released.
+    pub train_id: Option<i64>,
+    /// Its version.
+    pub version: Option<String>,
+    /// Its tag.
+    pub tag: String,
+    /// The commit decided on.
+    pub sha: String,
+    /// The pull requests it carries.
+    pub pull_requests: Vec<i64>,
+    /// Who asked.
+    pub requested_by: String,
+    /// A rollback to an earlier release.
+    pub rollback: bool,
+    /// Why a freeze or lock was overridden, when it was.
+    pub forced_reason: Option<String>,
 }
 
 /// What GitHub did with a deployment request.

@@ -7,6 +7,7 @@
 //! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
 
 pub mod audit;
+pub mod backfill;
 pub mod candidates;
 pub mod chat;
 pub mod commands;

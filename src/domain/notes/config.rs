@@ -715,6 +715,14 @@ impl NotesKeys {
     /// Checks [`bounds`]: a configuration is untrusted input, and what it asks to render must
     /// fit in memory whatever the pull requests say.
     fn check_bounds(&self) -> Result<(), NotesConfigError> {
+        for (key, value) in [
+            ("history-limit", self.history_limit),
+            ("pull-request-limit", self.pull_request_limit),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
         let count = |key: &str, n: usize, most: usize| {
             if n > most {
                 Err(invalid(
@@ -793,15 +801,8 @@ impl NotesKeys {
         Ok(())
     }
 
-    /// Applies defaults and normalises categories.
-    pub fn resolve(&self) -> Result<NotesConfig, NotesConfigError> {
-        self.check_bounds()?;
-        let categories = self.normalised_categories()?;
-        let default_increment = categories
-            .iter()
-            .find(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
-            .and_then(|c| c.increment)
-            .unwrap_or(SemverIncrement::Patch);
+    /// The replacers, compiled; none may grow a body without bound.
+    fn replacers(&self) -> Result<Vec<Replacer>, NotesConfigError> {
         let replacers = self
             .replacers
             .iter()
@@ -819,6 +820,33 @@ impl NotesKeys {
             })
             .collect::<Result<Vec<_>, _>>()?;
         check_replacer_growth(&replacers)?;
+        Ok(replacers)
+    }
+
+    /// Whether the release is a pre-release, its identifier, and `latest` (never for a
+    /// pre-release). An identifier implies a pre-release unless `prerelease: false` says
+    /// otherwise.
+    fn prerelease(&self) -> (bool, Option<String>, Latest) {
+        let identifier = self.prerelease_identifier.clone().filter(|s| !s.is_empty());
+        let prerelease = self.prerelease.unwrap_or(identifier.is_some());
+        let latest = if prerelease {
+            Latest::False
+        } else {
+            self.latest.unwrap_or(Latest::True)
+        };
+        (prerelease, identifier.filter(|_| prerelease), latest)
+    }
+
+    /// Applies defaults and normalises categories.
+    pub fn resolve(&self) -> Result<NotesConfig, NotesConfigError> {
+        self.check_bounds()?;
+        let categories = self.normalised_categories()?;
+        let default_increment = categories
+            .iter()
+            .find(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
+            .and_then(|c| c.increment)
+            .unwrap_or(SemverIncrement::Patch);
+        let replacers = self.replacers()?;
         let filter_by_range = self
             .filter_by_range
             .as_deref()
@@ -827,22 +855,7 @@ impl NotesKeys {
                     .map_err(|e| invalid("filter-by-range", format!("`{range}`: {e}")))
             })
             .transpose()?;
-        let identifier = self.prerelease_identifier.clone().filter(|s| !s.is_empty());
-        // An identifier implies a pre-release unless `prerelease: false` says otherwise.
-        let prerelease = self.prerelease.unwrap_or(identifier.is_some());
-        let prerelease_identifier = identifier.filter(|_| prerelease);
-        let mut latest = self.latest.unwrap_or(Latest::True);
-        if prerelease {
-            latest = Latest::False;
-        }
-        for (key, value) in [
-            ("history-limit", self.history_limit),
-            ("pull-request-limit", self.pull_request_limit),
-        ] {
-            if value == Some(0) {
-                return Err(invalid(key, "must be at least 1"));
-            }
-        }
+        let (prerelease, prerelease_identifier, latest) = self.prerelease();
         Ok(NotesConfig {
             template: self
                 .template
@@ -918,65 +931,13 @@ impl NotesKeys {
     }
 
     fn normalised_categories(&self) -> Result<Vec<Category>, NotesConfigError> {
-        let mut categories = Vec::new();
-        for (i, keys) in self.categories.iter().flatten().enumerate() {
-            let kind = keys.kind.unwrap_or(CategoryKind::Changelog);
-            let mut when: Vec<Condition> = keys
-                .when
-                .iter()
-                .flat_map(|w| w.0.iter())
-                .map(normalise_condition)
-                .collect();
-            let legacy: Vec<String> = keys
-                .labels
-                .iter()
-                .flatten()
-                .chain(keys.label.iter())
-                .filter(|l| !l.is_empty())
-                .cloned()
-                .collect();
-            if !legacy.is_empty() {
-                when.push(Condition {
-                    labels: legacy,
-                    ..Condition::default()
-                });
-            }
-            when.retain(|c| {
-                !c.labels.is_empty()
-                    || !c.paths.is_empty()
-                    || !c.authors.is_empty()
-                    || c.conventional.is_some()
-                    || c.labels_mode != MatchMode::Any
-                    || c.paths_mode != MatchMode::Any
-            });
-            let title = keys.title.clone().unwrap_or_default();
-            if kind == CategoryKind::Changelog && title.is_empty() {
-                return Err(invalid(
-                    &format!("categories[{i}].title"),
-                    "a changelog category needs a title",
-                ));
-            }
-            let collapse_after = match keys.collapse_after {
-                None | Some(-1) => None,
-                Some(n) if n >= 0 => Some(n as usize),
-                Some(n) => {
-                    return Err(invalid(
-                        &format!("categories[{i}].collapse-after"),
-                        format!("{n} is below -1 (never collapse)"),
-                    ));
-                }
-            };
-            categories.push(Category {
-                kind,
-                title,
-                when,
-                exclusive: keys.exclusive.unwrap_or(false),
-                collapse_after,
-                increment: keys.semver_increment,
-                exclude_labels: keys.exclude_labels.clone().unwrap_or_default(),
-                exclude_authors: keys.exclude_authors.clone().unwrap_or_default(),
-            });
-        }
+        let mut categories = self
+            .categories
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, keys)| category(i, keys))
+            .collect::<Result<Vec<_>, _>>()?;
         let fallbacks = categories
             .iter()
             .filter(|c| c.kind == CategoryKind::Changelog && c.when.is_empty())
@@ -988,6 +949,14 @@ impl NotesKeys {
                  uncategorized changes",
             ));
         }
+        self.legacy_filters(&mut categories)?;
+        self.version_resolver_categories(&mut categories)?;
+        Ok(categories)
+    }
+
+    /// The top-level `exclude-*` and `include-*` keys, as pre-exclude and pre-include
+    /// categories.
+    fn legacy_filters(&self, categories: &mut Vec<Category>) -> Result<(), NotesConfigError> {
         let legacy_filter = |labels: &Option<Vec<String>>, paths: &Option<Vec<String>>| {
             let labels = labels.clone().unwrap_or_default();
             let paths = paths.clone().unwrap_or_default();
@@ -1028,39 +997,108 @@ impl NotesKeys {
                 },
             ));
         }
-        if let Some(resolver) = &self.version_resolver {
-            if let Some(default) = resolver.default
-                && default != SemverIncrement::Patch
+        Ok(())
+    }
+
+    /// `version-resolver`, as version-resolver categories.
+    fn version_resolver_categories(
+        &self,
+        categories: &mut Vec<Category>,
+    ) -> Result<(), NotesConfigError> {
+        let Some(resolver) = &self.version_resolver else {
+            return Ok(());
+        };
+        if let Some(default) = resolver.default
+            && default != SemverIncrement::Patch
+        {
+            if categories
+                .iter()
+                .any(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
             {
-                if categories
-                    .iter()
-                    .any(|c| c.kind == CategoryKind::VersionResolver && c.when.is_empty())
-                {
-                    return Err(invalid(
-                        "version-resolver.default",
-                        "a version-resolver category without `when` already sets the default",
-                    ));
-                }
-                categories.push(version_category(default, Vec::new()));
+                return Err(invalid(
+                    "version-resolver.default",
+                    "a version-resolver category without `when` already sets the default",
+                ));
             }
-            for (increment, list) in [
-                (SemverIncrement::Major, &resolver.major),
-                (SemverIncrement::Minor, &resolver.minor),
-                (SemverIncrement::Patch, &resolver.patch),
-            ] {
-                if let Some(list) = list.as_ref().filter(|l| !l.labels.is_empty()) {
-                    categories.push(version_category(
-                        increment,
-                        vec![Condition {
-                            labels: list.labels.clone(),
-                            ..Condition::default()
-                        }],
-                    ));
-                }
+            categories.push(version_category(default, Vec::new()));
+        }
+        for (increment, list) in [
+            (SemverIncrement::Major, &resolver.major),
+            (SemverIncrement::Minor, &resolver.minor),
+            (SemverIncrement::Patch, &resolver.patch),
+        ] {
+            if let Some(list) = list.as_ref().filter(|l| !l.labels.is_empty()) {
+                categories.push(version_category(
+                    increment,
+                    vec![Condition {
+                        labels: list.labels.clone(),
+                        ..Condition::default()
+                    }],
+                ));
             }
         }
-        Ok(categories)
+        Ok(())
     }
+}
+
+/// One configured category, normalised: legacy `label`/`labels` become a `when` condition.
+fn category(i: usize, keys: &CategoryKeys) -> Result<Category, NotesConfigError> {
+    let kind = keys.kind.unwrap_or(CategoryKind::Changelog);
+    let mut when: Vec<Condition> = keys
+        .when
+        .iter()
+        .flat_map(|w| w.0.iter())
+        .map(normalise_condition)
+        .collect();
+    let legacy: Vec<String> = keys
+        .labels
+        .iter()
+        .flatten()
+        .chain(keys.label.iter())
+        .filter(|l| !l.is_empty())
+        .cloned()
+        .collect();
+    if !legacy.is_empty() {
+        when.push(Condition {
+            labels: legacy,
+            ..Condition::default()
+        });
+    }
+    when.retain(|c| {
+        !c.labels.is_empty()
+            || !c.paths.is_empty()
+            || !c.authors.is_empty()
+            || c.conventional.is_some()
+            || c.labels_mode != MatchMode::Any
+            || c.paths_mode != MatchMode::Any
+    });
+    let title = keys.title.clone().unwrap_or_default();
+    if kind == CategoryKind::Changelog && title.is_empty() {
+        return Err(invalid(
+            &format!("categories[{i}].title"),
+            "a changelog category needs a title",
+        ));
+    }
+    let collapse_after = match keys.collapse_after {
+        None | Some(-1) => None,
+        Some(n) if n >= 0 => Some(n as usize),
+        Some(n) => {
+            return Err(invalid(
+                &format!("categories[{i}].collapse-after"),
+                format!("{n} is below -1 (never collapse)"),
+            ));
+        }
+    };
+    Ok(Category {
+        kind,
+        title,
+        when,
+        exclusive: keys.exclusive.unwrap_or(false),
+        collapse_after,
+        increment: keys.semver_increment,
+        exclude_labels: keys.exclude_labels.clone().unwrap_or_default(),
+        exclude_authors: keys.exclude_authors.clone().unwrap_or_default(),
+    })
 }
 
 fn version_category(increment: SemverIncrement, when: Vec<Condition>) -> Category {

@@ -6,7 +6,7 @@
 use crate::domain::deploy::DeploymentState;
 use crate::domain::deploy::{self, DeployCommand, DeployDecision, DeployFacts, Holder, Release};
 use crate::domain::permission::Permission;
-use crate::domain::repo_config::RepoConfig;
+use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
@@ -56,39 +56,7 @@ pub(crate) async fn decide_and_prepare(
         unreleased: false,
     };
     if let (true, Some(env)) = (allowed, environment) {
-        facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
-            .await?
-            .map(|lock| Holder {
-                owner: lock.owner,
-                reason: lock.reason,
-            });
-        facts.release = match command {
-            DeployCommand::Deploy { version, .. } => {
-                match released(ctx, request, version.as_deref()).await? {
-                    Some(release) => Some(release),
-                    // A train's published release candidate, by its tag or version.
-                    None => match version.as_deref() {
-                        Some(name) => {
-                            let found = candidate(ctx, repo, name).await?;
-                            facts.candidate = found.is_some();
-                            found
-                        }
-                        None => None,
-                    },
-                }
-            }
-            DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
-            _ => None,
-        };
-        if let Some(windows) = &env.freeze {
-            let now = jiff::Timestamp::from_millisecond(ctx.now()).unwrap_or_default();
-            let local = config.deploy_time_zone().to_datetime(now);
-            facts.frozen = crate::domain::freeze::frozen(windows, local).map(str::to_owned);
-        }
-        if let (Some(required), Some(release)) = (&env.requires, &facts.release) {
-            facts.required_deployed =
-                Some(deployments::succeeded_with(&ctx.db, repo, required, &release.sha).await?);
-        }
+        environment_facts(ctx, request, command, config, env, &mut facts).await?;
     }
     let decision = match deploy::decide(command, &facts) {
         Ok(decision) => decision,
@@ -170,6 +138,53 @@ pub(crate) async fn decide_and_prepare(
         }
     };
     Ok((CommandReply::Done(reply), Some(unit)))
+}
+
+/// What the decision needs to know of an environment the actor may deploy to: its lock, the
+/// release named (or rolled back to), a freeze in force, and whether what it requires ran.
+async fn environment_facts<'c>(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    command: &DeployCommand,
+    config: &RepoConfig,
+    env: &EnvironmentKeys,
+    facts: &mut DeployFacts<'c>,
+) -> Result<(), JobError> {
+    let repo = request.repository.as_ref();
+    facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
+        .await?
+        .map(|lock| Holder {
+            owner: lock.owner,
+            reason: lock.reason,
+        });
+    facts.release = match command {
+        DeployCommand::Deploy { version, .. } => {
+            match released(ctx, request, version.as_deref()).await? {
+                Some(release) => Some(release),
+                // A train's published release candidate, by its tag or version.
+                None => match version.as_deref() {
+                    Some(name) => {
+                        let found = candidate(ctx, repo, name).await?;
+                        facts.candidate = found.is_some();
+                        found
+                    }
+                    None => None,
+                },
+            }
+        }
+        DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
+        _ => None,
+    };
+    if let Some(windows) = &env.freeze {
+        let now = jiff::Timestamp::from_millisecond(ctx.now()).unwrap_or_default();
+        let local = config.deploy_time_zone().to_datetime(now);
+        facts.frozen = crate::domain::freeze::frozen(windows, local).map(str::to_owned);
+    }
+    if let (Some(required), Some(release)) = (&env.requires, &facts.release) {
+        facts.required_deployed =
+            Some(deployments::succeeded_with(&ctx.db, repo, required, &release.sha).await?);
+    }
+    Ok(())
 }
 
 /// Records the deployment request and its job in `unit`, and announces it; nothing when a

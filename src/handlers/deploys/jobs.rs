@@ -4,13 +4,13 @@
 //! environment when one that others follow succeeds.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::domain::deploy::DeploymentState;
 use crate::domain::event::DeploymentEvent;
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
-use crate::github::deployments::{DeploymentCreated, DeploymentRequest};
+use crate::github::GitHubClient;
+use crate::github::deployments::{DeploymentCreated, DeploymentPayload, DeploymentRequest};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
@@ -89,24 +89,7 @@ impl BackgroundJob for CreateDeployment {
                 .collect(),
             None => Vec::new(),
         };
-        let rollback = row.rollback != 0;
-        let payload = json!({
-            "request_id": request_id,
-            "train_id": row.train_id,
-            "version": row.version,
-            "tag": row.ref_name,
-            "sha": sha,
-            "pull_requests": pull_requests,
-            "requested_by": row.requested_by,
-            "rollback": rollback,
-            "forced_reason": row.forced_reason,
-        });
-        let description = format!(
-            "{} {} by {} via trainyard",
-            if rollback { "Rollback to" } else { "Deploy" },
-            row.ref_name,
-            row.requested_by
-        );
+        let (payload, description) = payload(&row, &request_id, &sha, pull_requests);
         // A train's deployment names its tag, which GitHub resolves when it deploys: ask
         // first that the tag still names the commit decided on, so whoever can push tags does
         // not choose what ships. A deployment of someone else's names the commit itself.
@@ -114,25 +97,7 @@ impl BackgroundJob for CreateDeployment {
             Some(_) => row.ref_name.clone(),
             None => sha.clone(),
         };
-        let moved = match row.train_id {
-            Some(_) => match github
-                .ref_commit(self.installation, repo, &format!("tags/{}", row.ref_name))
-                .await?
-            {
-                Some(at) if at == sha => None,
-                Some(at) => Some(format!(
-                    "{} now names {}, not the released commit {}; not deployed",
-                    row.ref_name,
-                    short(&at),
-                    short(&sha)
-                )),
-                None => Some(format!(
-                    "the tag {} does not exist; not deployed",
-                    row.ref_name
-                )),
-            },
-            None => None,
-        };
+        let moved = tag_moved(github, self.installation, repo, &row, &sha).await?;
         let asked = DeploymentRequest {
             tag: &reference,
             environment: &row.environment,
@@ -170,23 +135,94 @@ impl BackgroundJob for CreateDeployment {
             },
         };
         steps::finish(&ctx.db, &step, "refused", ctx.now()).await?;
-        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
-        let at = unit.now();
-        deployments::refused_on(unit.conn(), row.id, &refusal, at).await?;
-        let event = TrainEvent::Deployment {
-            deployment: row.id,
-            production: asked.production,
-            environment: row.environment.clone(),
-            reference: row.ref_name.clone(),
-            state: "refused".into(),
-            by: row.requested_by.clone(),
-            detail: Some(refusal),
-            url: None,
-            rollback,
-        };
-        unit.announce_for(repo, "", row.train_id, &event).await?;
-        unit.commit().await
+        refuse(&ctx, repo, &row, refusal, asked.production).await
     }
+}
+
+/// Records GitHub's (or the tag's) refusal of a requested deployment and tells the train's
+/// thread.
+async fn refuse(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    row: &deployments::DeploymentRow,
+    refusal: String,
+    production: bool,
+) -> Result<(), JobError> {
+    let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
+    let at = unit.now();
+    deployments::refused_on(unit.conn(), row.id, &refusal, at).await?;
+    let event = TrainEvent::Deployment {
+        deployment: row.id,
+        production,
+        environment: row.environment.clone(),
+        reference: row.ref_name.clone(),
+        state: "refused".into(),
+        by: row.requested_by.clone(),
+        detail: Some(refusal),
+        url: None,
+        rollback: row.rollback != 0,
+    };
+    unit.announce_for(repo, "", row.train_id, &event).await?;
+    unit.commit().await
+}
+
+/// The payload a deployment carries (what was decided, for whoever deploys) and its
+/// description.
+fn payload(
+    row: &deployments::DeploymentRow,
+    request_id: &str,
+    sha: &str,
+    pull_requests: Vec<i64>,
+) -> (DeploymentPayload, String) {
+    let rollback = row.rollback != 0;
+    let payload = DeploymentPayload {
+        request_id: request_id.to_owned(),
+        train_id: row.train_id,
+        version: row.version.clone(),
+        tag: row.ref_name.clone(),
+        sha: sha.to_owned(),
+        pull_requests,
+        requested_by: row.requested_by.clone(),
+        rollback,
+        forced_reason: row.forced_reason.clone(),
+    };
+    let description = format!(
+        "{} {} by {} via trainyard",
+        if rollback { "Rollback to" } else { "Deploy" },
+        row.ref_name,
+        row.requested_by
+    );
+    (payload, description)
+}
+
+/// Why a train's deployment may not go ahead: its tag no longer names the commit decided on
+/// (or is gone). Someone else's deployment names its commit, so it cannot move.
+async fn tag_moved(
+    github: &GitHubClient,
+    installation: u64,
+    repo: &RepoFullName,
+    row: &deployments::DeploymentRow,
+    sha: &str,
+) -> Result<Option<String>, JobError> {
+    if row.train_id.is_none() {
+        return Ok(None);
+    }
+    let at = github
+        .ref_commit(installation, repo, &format!("tags/{}", row.ref_name))
+        .await?;
+    Ok(match at {
+        Some(at) if at == sha => None,
+        Some(at) => Some(format!(
+            "{} now names {}, not the released commit {}; not deployed",
+            row.ref_name,
+            short(&at),
+            short(sha)
+        )),
+        None => Some(format!(
+            "the tag {} does not exist; not deployed",
+            row.ref_name
+        )),
+    })
 }
 
 /// A `deployment` webhook: recorded, so deployments made by others (CI) are known too.

@@ -13,7 +13,9 @@ use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::deployments::{self, SeenDeployment};
 
-use super::automatic::{Occasion, apply_automatic, decide_automatic, standing_of};
+use super::automatic::{
+    AutomaticDecision, Occasion, apply_automatic, decide_automatic, standing_of,
+};
 use super::jobs::{CommentDeployed, is_plain_url, stored_environment};
 
 /// A `deployment_status` webhook: the deployment's state recorded and relayed to the
@@ -57,9 +59,71 @@ impl BackgroundJob for SeeDeploymentStatus {
             .description
             .as_deref()
             .map(|d| d.chars().take(140).collect::<String>());
+        // Read before the transaction: what follows this environment.
+        let followers = self.followers(&ctx, &row, now).await?;
+        // Read before the transaction (the store may have a single connection).
+        let production = stored_environment(&ctx.db, &e.repository, &row.environment)
+            .await?
+            .map_or_else(
+                || row.environment.eq_ignore_ascii_case("production"),
+                |env| env.is_production(),
+            );
+        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
+        if !deployments::set_status(unit.conn(), id, &e.state, description.as_deref(), url, now)
+            .await?
+        {
+            return Ok(());
+        }
+        let event = TrainEvent::Deployment {
+            deployment: row.id,
+            production,
+            environment: row.environment.clone(),
+            reference: row.ref_name.clone(),
+            state: e.state.clone(),
+            by: row.requested_by.clone(),
+            detail: description,
+            url: url.map(str::to_owned),
+            rollback: row.rollback != 0,
+        };
+        unit.announce_for(&e.repository, "", row.train_id, &event)
+            .await?;
+        // Environments that follow this one get the same release, once, as decided.
+        if let Some((installation, occasion, decisions)) = followers {
+            apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions).await?;
+        }
+        // A production success is told on the release's pull requests.
+        if DeploymentState::named(&e.state) == DeploymentState::Success
+            && production
+            && let (Some(train_id), Some(installation)) = (row.train_id, e.installation_id)
+        {
+            unit.enqueue(&CommentDeployed {
+                repository: e.repository.clone(),
+                installation,
+                train_id,
+                environment: row.environment.clone(),
+                tag: row.ref_name.clone(),
+            })
+            .await?;
+        }
+        unit.commit().await
+    }
+}
+
+/// Environments to deploy next, decided: `(installation, why, decisions)`.
+type Followers = (u64, Occasion, Vec<AutomaticDecision>);
+
+impl SeeDeploymentStatus {
+    /// For a success of a release trainyard asked for (a rollback is nobody's cue to move
+    /// on), the environments configured to follow this one, decided.
+    async fn followers(
+        &self,
+        ctx: &TrainContext,
+        row: &deployments::DeploymentRow,
+        now: i64,
+    ) -> Result<Option<Followers>, JobError> {
+        let e = &self.event;
         // Read before the transaction: what follows this environment, for a success of a
         // release trainyard asked for (a rollback is nobody's cue to move on).
-        let mut followers = None;
         if DeploymentState::named(&e.state) == DeploymentState::Success
             && row.rollback == 0
             && let (Some(train_id), Some(installation), Some(_github), Some(sha)) = (
@@ -108,53 +172,9 @@ impl BackgroundJob for SeeDeploymentStatus {
                     &following,
                 )
                 .await?;
-                followers = Some((installation, occasion, decisions));
+                return Ok(Some((installation, occasion, decisions)));
             }
         }
-        // Read before the transaction (the store may have a single connection).
-        let production = stored_environment(&ctx.db, &e.repository, &row.environment)
-            .await?
-            .map_or_else(
-                || row.environment.eq_ignore_ascii_case("production"),
-                |env| env.is_production(),
-            );
-        let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
-        if !deployments::set_status(unit.conn(), id, &e.state, description.as_deref(), url, now)
-            .await?
-        {
-            return Ok(());
-        }
-        let event = TrainEvent::Deployment {
-            deployment: row.id,
-            production,
-            environment: row.environment.clone(),
-            reference: row.ref_name.clone(),
-            state: e.state.clone(),
-            by: row.requested_by.clone(),
-            detail: description,
-            url: url.map(str::to_owned),
-            rollback: row.rollback != 0,
-        };
-        unit.announce_for(&e.repository, "", row.train_id, &event)
-            .await?;
-        // Environments that follow this one get the same release, once, as decided.
-        if let Some((installation, occasion, decisions)) = followers {
-            apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions).await?;
-        }
-        // A production success is told on the release's pull requests.
-        if DeploymentState::named(&e.state) == DeploymentState::Success
-            && production
-            && let (Some(train_id), Some(installation)) = (row.train_id, e.installation_id)
-        {
-            unit.enqueue(&CommentDeployed {
-                repository: e.repository.clone(),
-                installation,
-                train_id,
-                environment: row.environment.clone(),
-                tag: row.ref_name.clone(),
-            })
-            .await?;
-        }
-        unit.commit().await
+        Ok(None)
     }
 }

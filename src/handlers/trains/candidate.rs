@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::domain::ids::RepoFullName;
+use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::git::RefCreated;
@@ -138,39 +139,8 @@ impl PublishCandidate {
         let release_id = match existing {
             Some(found) => found.id,
             None => {
-                let earlier = candidates::of_train(&ctx.db, train.id)
+                self.create_prerelease(ctx, train, candidate, config)
                     .await?
-                    .into_iter()
-                    .rfind(|c| c.number < candidate.number);
-                let since = earlier
-                    .as_ref()
-                    .map(|c| (c.tag_name.as_str(), c.passenger_numbers()));
-                let draft = candidate_draft(
-                    ctx,
-                    github,
-                    (installation, repo),
-                    train,
-                    config,
-                    &CandidateNotes {
-                        since: since
-                            .as_ref()
-                            .map(|(tag, numbers)| (*tag, numbers.as_slice())),
-                        version: &candidate.version,
-                        target: &candidate.target_sha,
-                    },
-                )
-                .await?;
-                let write = ReleaseWrite {
-                    body: draft.body,
-                    draft: false,
-                    // A candidate is never GitHub's latest release.
-                    make_latest: "false".into(),
-                    name: tag.clone(),
-                    prerelease: true,
-                    tag_name: tag.clone(),
-                    target_commitish: candidate.target_sha.clone(),
-                };
-                github.create_release(installation, repo, &write).await?.id
             }
         };
         release_snapshots::invalidate(&ctx.db, repo).await?;
@@ -234,5 +204,52 @@ impl PublishCandidate {
         unit.commit().await?;
         tracing::info!(%repo, %tag, "release candidate published");
         Ok(())
+    }
+
+    /// Creates the candidate's pre-release: notes since the previous candidate (or the
+    /// baseline), never GitHub's latest release. Its id.
+    async fn create_prerelease(
+        &self,
+        ctx: &TrainContext,
+        train: &TrainRow,
+        candidate: &CandidateRow,
+        config: &RepoConfig,
+    ) -> Result<u64, JobError> {
+        let github = ctx.github()?;
+        let (repo, installation) = (&self.repository, self.installation);
+        let tag = &candidate.tag_name;
+        let earlier = candidates::of_train(&ctx.db, train.id)
+            .await?
+            .into_iter()
+            .rfind(|c| c.number < candidate.number);
+        let since = earlier
+            .as_ref()
+            .map(|c| (c.tag_name.as_str(), c.passenger_numbers()));
+        let draft = candidate_draft(
+            ctx,
+            github,
+            (installation, repo),
+            train,
+            config,
+            &CandidateNotes {
+                since: since
+                    .as_ref()
+                    .map(|(tag, numbers)| (*tag, numbers.as_slice())),
+                version: &candidate.version,
+                target: &candidate.target_sha,
+            },
+        )
+        .await?;
+        let write = ReleaseWrite {
+            body: draft.body,
+            draft: false,
+            // A candidate is never GitHub's latest release.
+            make_latest: "false".into(),
+            name: tag.clone(),
+            prerelease: true,
+            tag_name: tag.clone(),
+            target_commitish: candidate.target_sha.clone(),
+        };
+        Ok(github.create_release(installation, repo, &write).await?.id)
     }
 }

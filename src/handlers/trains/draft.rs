@@ -397,34 +397,7 @@ impl BackgroundJob for RefreshDraft {
             draft.body.trim_end(),
             &format!("\n\n{marker}\n"),
         );
-        let write = ReleaseWrite {
-            body,
-            draft: true,
-            make_latest: draft.make_latest.to_owned(),
-            // Without templates the draft keeps the name and tag it has, as release-drafter
-            // keeps them.
-            // and a cut train's release is named by its tag when no template names it.
-            name: Some(draft.name.clone())
-                .filter(|n| !n.is_empty())
-                .or_else(|| {
-                    existing
-                        .and_then(|r| r.name.clone())
-                        .filter(|n| !n.is_empty())
-                })
-                .or_else(|| train.tag_name.clone())
-                .unwrap_or_default(),
-            prerelease: draft.prerelease,
-            tag_name: train
-                .tag_name
-                .clone()
-                .or_else(|| Some(draft.tag_name.clone()).filter(|t| !t.is_empty()))
-                .or_else(|| existing.map(|r| r.tag_name.clone()))
-                .unwrap_or_default(),
-            target_commitish: train
-                .target_sha
-                .clone()
-                .unwrap_or_else(|| train.branch.clone()),
-        };
+        let write = draft_write(&train, &draft, existing, body);
         let written = match existing {
             Some(release) => {
                 github
@@ -441,29 +414,80 @@ impl BackgroundJob for RefreshDraft {
                 return Err(error.into());
             }
         };
-        // Our own write changes what we know: the snapshot follows it.
-        let created_at = existing
-            .map(|r| r.created_at.clone())
-            .unwrap_or_else(|| ctx.clock.now().to_string());
-        let mut kept: Vec<ReleaseSummary> =
-            all.iter().filter(|r| r.id != written.id).cloned().collect();
-        kept.insert(
-            0,
-            ReleaseSummary {
-                id: written.id,
-                tag_name: write.tag_name.clone(),
-                name: Some(write.name.clone()),
-                draft: true,
-                prerelease: write.prerelease,
-                created_at,
-                target_commitish: write.target_commitish.clone(),
-                body: Some(write.body.clone()),
-            },
-        );
-        release_snapshots::put(&ctx.db, repo, &kept, now).await?;
+        remember_write(&ctx, repo, &all, existing, written.id, &write).await?;
         let mut conn = ctx.db.conn().await?;
         trains::set_draft_release(&mut conn, train.id, written.id, now).await?;
         tracing::info!(%repo, train = train.id, release = written.id, passengers = passengers.len(), "draft release refreshed");
         Ok(())
     }
+}
+
+/// What a train's draft release says: the generated body under the maintainers' part, and
+/// the name and tag it keeps (a cut train's tag, else the template's, else the draft's own).
+fn draft_write(
+    train: &trains::TrainRow,
+    draft: &render::Draft,
+    existing: Option<&ReleaseSummary>,
+    body: String,
+) -> ReleaseWrite {
+    ReleaseWrite {
+        body,
+        draft: true,
+        make_latest: draft.make_latest.to_owned(),
+        // Without templates the draft keeps the name and tag it has, as release-drafter
+        // keeps them.
+        // and a cut train's release is named by its tag when no template names it.
+        name: Some(draft.name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                existing
+                    .and_then(|r| r.name.clone())
+                    .filter(|n| !n.is_empty())
+            })
+            .or_else(|| train.tag_name.clone())
+            .unwrap_or_default(),
+        prerelease: draft.prerelease,
+        tag_name: train
+            .tag_name
+            .clone()
+            .or_else(|| Some(draft.tag_name.clone()).filter(|t| !t.is_empty()))
+            .or_else(|| existing.map(|r| r.tag_name.clone()))
+            .unwrap_or_default(),
+        target_commitish: train
+            .target_sha
+            .clone()
+            .unwrap_or_else(|| train.branch.clone()),
+    }
+}
+
+/// Our own write changes what we know of the releases: the stored snapshot follows it.
+async fn remember_write(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    all: &[ReleaseSummary],
+    existing: Option<&ReleaseSummary>,
+    written_id: u64,
+    write: &ReleaseWrite,
+) -> Result<(), JobError> {
+    // Our own write changes what we know: the snapshot follows it.
+    let created_at = existing
+        .map(|r| r.created_at.clone())
+        .unwrap_or_else(|| ctx.clock.now().to_string());
+    let mut kept: Vec<ReleaseSummary> =
+        all.iter().filter(|r| r.id != written_id).cloned().collect();
+    kept.insert(
+        0,
+        ReleaseSummary {
+            id: written_id,
+            tag_name: write.tag_name.clone(),
+            name: Some(write.name.clone()),
+            draft: true,
+            prerelease: write.prerelease,
+            created_at,
+            target_commitish: write.target_commitish.clone(),
+            body: Some(write.body.clone()),
+        },
+    );
+    release_snapshots::put(&ctx.db, repo, &kept, ctx.now()).await?;
+    Ok(())
 }

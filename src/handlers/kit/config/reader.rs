@@ -210,66 +210,20 @@ async fn resolve_extends(
                 format!("{from}: `_extends` goes through more than {MAX_EXTENDS} files"),
             );
         }
-        let mut target =
-            match parse_config_target(&value, &here.owner, &here.repo, here.reference.as_deref()) {
-                Ok(target) => target,
-                Err(error) => return refuse(&keys, format!("{from}: `_extends`: {error}")),
-            };
-        if target.filepath.is_empty() {
-            // A repository alone: its configuration at this configuration's path.
-            target.filepath = path.to_owned();
-        }
-        let target_path = normalize_filepath(&target, Some((&here, &here_path)));
-        let Ok(target_repo) = RepoFullName::parse(&format!("{}/{}", target.owner, target.repo))
-        else {
-            return refuse(
-                &keys,
-                format!("{from}: `_extends: {value}` names no repository"),
-            );
+        let step = Step {
+            value: &value,
+            from: &from,
+            here: &here,
+            here_path: &here_path,
+            path,
         };
-        // Only the repository itself, its owner's `.github` and what the operator allows:
-        // anything else is not read at all, so the refusal says nothing about it.
-        if !reach.may_extend(repo, &target_repo) {
-            return refuse(
-                &keys,
-                format!(
-                    "{from}: `_extends: {value}` cannot be used: a configuration extends only \
-                     files of its own repository, of {}/.github, and of the repositories this \
-                     trainyard's operator allows (TRAINYARD_EXTENDS_REPOSITORIES)",
-                    repo.owner()
-                ),
-            );
-        }
-        let at = target
-            .reference
-            .as_deref()
-            .map(|r| format!("@{r}"))
-            .unwrap_or_default();
-        let name = format!("{target_repo}:{target_path}{at}");
-        if read.contains(&name) {
-            return refuse(
-                &keys,
-                format!("{from}: `_extends: {value}` loops back to {name}, which is already read"),
-            );
-        }
+        let (target, target_path, target_repo, name) = match step.target(repo, reach, &read) {
+            Ok(next) => next,
+            Err(reason) => return refuse(&keys, reason),
+        };
         read.push(name.clone());
-        let found = if target_path.starts_with("..") {
-            None
-        } else {
-            match github
-                .file_contents(
-                    installation,
-                    &target_repo,
-                    &target_path,
-                    target.reference.as_deref(),
-                )
-                .await
-            {
-                Ok(found) => found,
-                Err(GitHubError::NotFound(_)) => None,
-                Err(other) => return Err(other),
-            }
-        };
+        let found =
+            read_extended(github, installation, &target_repo, &target_path, &target).await?;
         let Some(base) = found else {
             // A `file:` target may name a file the Action generated on its runner.
             let hint = if value.trim_start().starts_with("file:") {
@@ -324,6 +278,86 @@ async fn resolve_extends(
         text,
         sources,
     }))
+}
+
+/// One `_extends` being followed: its value, the file that says it, and where that file is.
+struct Step<'a> {
+    value: &'a str,
+    from: &'a str,
+    here: &'a ConfigTarget,
+    here_path: &'a str,
+    /// The configuration's own path (a repository alone means its file at this path).
+    path: &'static str,
+}
+
+impl Step<'_> {
+    /// The file this `_extends` names: its target, path, repository and display name; or why
+    /// it may not be read (a bad value, a repository out of reach, a loop).
+    fn target(
+        &self,
+        repo: &RepoFullName,
+        reach: &ConfigReach,
+        read: &[String],
+    ) -> Result<(ConfigTarget, String, RepoFullName, String), String> {
+        let (value, from, here) = (self.value, self.from, self.here);
+        let mut target =
+            parse_config_target(value, &here.owner, &here.repo, here.reference.as_deref())
+                .map_err(|error| format!("{from}: `_extends`: {error}"))?;
+        if target.filepath.is_empty() {
+            target.filepath = self.path.to_owned();
+        }
+        let target_path = normalize_filepath(&target, Some((here, self.here_path)));
+        let target_repo = RepoFullName::parse(&format!("{}/{}", target.owner, target.repo))
+            .map_err(|_| format!("{from}: `_extends: {value}` names no repository"))?;
+        // Only the repository itself, its owner's `.github` and what the operator allows:
+        // anything else is not read at all, so the refusal says nothing about it.
+        if !reach.may_extend(repo, &target_repo) {
+            return Err(format!(
+                "{from}: `_extends: {value}` cannot be used: a configuration extends only \
+                 files of its own repository, of {}/.github, and of the repositories this \
+                 trainyard's operator allows (TRAINYARD_EXTENDS_REPOSITORIES)",
+                repo.owner()
+            ));
+        }
+        let at = target
+            .reference
+            .as_deref()
+            .map(|r| format!("@{r}"))
+            .unwrap_or_default();
+        let name = format!("{target_repo}:{target_path}{at}");
+        if read.contains(&name) {
+            return Err(format!(
+                "{from}: `_extends: {value}` loops back to {name}, which is already read"
+            ));
+        }
+        Ok((target, target_path, target_repo, name))
+    }
+}
+
+/// An extended file, `None` when it is not there (or its path climbs out of the repository).
+async fn read_extended(
+    github: &GitHubClient,
+    installation: u64,
+    target_repo: &RepoFullName,
+    target_path: &str,
+    target: &ConfigTarget,
+) -> Result<Option<RepositoryFile>, GitHubError> {
+    if target_path.starts_with("..") {
+        return Ok(None);
+    }
+    match github
+        .file_contents(
+            installation,
+            target_repo,
+            target_path,
+            target.reference.as_deref(),
+        )
+        .await
+    {
+        Ok(found) => Ok(found),
+        Err(GitHubError::NotFound(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// A repository without a configuration file of its own uses its organisation's, from the
