@@ -104,6 +104,24 @@ pub(super) fn categorise(
             by_category[*last].push(line);
         }
     }
+    let sections = sections(config, inputs, uncategorized, by_category, unrendered);
+    Categorised {
+        sections,
+        listed_numbers,
+        increment,
+        conventional,
+    }
+}
+
+/// The draft's sections: uncategorized first (with commits without a pull request, when
+/// asked), then each changelog category with lines, in configured order.
+fn sections(
+    config: &NotesConfig,
+    inputs: &DraftInputs<'_>,
+    uncategorized: Section,
+    mut by_category: Vec<Vec<String>>,
+    unrendered: usize,
+) -> Vec<Section> {
     let mut sections = vec![uncategorized];
     for (index, category) in config.categories.iter().enumerate() {
         if category.kind != CategoryKind::Changelog {
@@ -139,16 +157,7 @@ pub(super) fn categorise(
     for section in &mut sections {
         section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
     }
-    sections[0].dropped += unrendered;
-    for section in &mut sections {
-        section.chars = section.lines.iter().map(|l| l.chars().count() + 1).sum();
-    }
-    Categorised {
-        sections,
-        listed_numbers,
-        increment,
-        conventional,
-    }
+    sections
 }
 
 /// Sorts as release-drafter: by merge time or title (UTF-16 order, as JavaScript compares

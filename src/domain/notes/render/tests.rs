@@ -573,3 +573,32 @@ proptest::proptest! {
         proptest::prop_assert!(text.len() <= template::EXPANSION_LIMIT);
     }
 }
+
+#[test]
+fn a_draft_past_the_expansion_limit_counts_each_unlisted_change_once() {
+    // ~1 KB a line: past template::EXPANSION_LIMIT lines are not rendered at all, then the
+    // body is shortened to GitHub's limit; the "… and N more" counts every change not
+    // listed, and none twice.
+    let total = 1_100u64;
+    let prs: Vec<PullRequest> = (1..=total)
+        .map(|n| {
+            let mut pr = pr(n, "octocat", false, "2026-01-01T00:00:00Z");
+            pr.title = format!("{n} {}", "x".repeat(1_000));
+            pr
+        })
+        .collect();
+    let body = draft(NotesKeys::default(), &prs, &[]).body;
+    let listed = body.lines().filter(|l| l.contains("(#")).count();
+    let more: usize = body
+        .lines()
+        .find_map(|l| l.split("… and ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the body says how many more");
+    assert!(body.len() <= RELEASE_BODY_LIMIT, "{}", body.len());
+    assert_eq!(
+        listed + more,
+        total as usize,
+        "listed {listed}, more {more}"
+    );
+}
