@@ -454,3 +454,43 @@ fn spans_follow_their_futures() {
     }
     assert!(found.is_empty(), "spans entered by hand: {found:#?}");
 }
+
+/// Every machine endpoint (`inbound::routes`) takes its surface's `Verified…` extractor, so
+/// no route can run on a request whose signature did not check out.
+#[test]
+fn every_signed_route_takes_a_verified_extractor() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/inbound");
+    let routes = std::fs::read_to_string(src.join("mod.rs")).expect("inbound/mod.rs");
+    let body = routes
+        .split("pub fn routes(")
+        .nth(1)
+        .expect("inbound::routes");
+    let handlers: Vec<(&str, &str)> = body
+        .split("post(")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter_map(|path| path.split_once("::"))
+        .collect();
+    assert!(handlers.len() >= 4, "the routes were read: {handlers:?}");
+    for (module, function) in handlers {
+        let file = [format!("{module}.rs"), format!("{module}/mod.rs")]
+            .into_iter()
+            .map(|f| src.join(f))
+            .find(|f| f.is_file())
+            .unwrap_or_else(|| panic!("no file for inbound::{module}"));
+        let source = std::fs::read_to_string(&file).expect("readable source");
+        let signature = source
+            .split(&format!("pub async fn {function}("))
+            .nth(1)
+            .and_then(|rest| rest.split(") ->").next())
+            .unwrap_or_else(|| panic!("no handler {module}::{function}"));
+        assert!(
+            signature.contains("Verified"),
+            "{module}::{function} takes no Verified… extractor: ({signature})"
+        );
+        assert!(
+            !signature.contains("Bytes"),
+            "{module}::{function} reads the raw body itself: ({signature})"
+        );
+    }
+}

@@ -92,32 +92,7 @@ fn labels(list: &[String]) -> String {
 
 /// The configuration in effect, defaults filled in.
 fn summary(config: &RepoConfig, out: &mut impl Write) -> anyhow::Result<()> {
-    writeln!(out, "lines:")?;
-    for line in config.lines() {
-        let branch = line.branch.as_deref().unwrap_or("the default branch");
-        let skip = line.skip_label.as_deref().unwrap_or(DEFAULT_SKIP_LABEL);
-        let boards = match line.include.unwrap_or_default() {
-            Include::All => format!("every merged pull request (not those labelled `{skip}`)"),
-            Include::Label => format!(
-                "pull requests labelled `{}` (not `{skip}`)",
-                line.boarding_label
-                    .as_deref()
-                    .unwrap_or(DEFAULT_BOARDING_LABEL)
-            ),
-        };
-        writeln!(
-            out,
-            "  {}: merged into {branch}, boards {boards}",
-            line.name
-        )?;
-        if let Some(paths) = &line.paths {
-            writeln!(out, "    only pull requests touching {}", labels(paths))?;
-        }
-        if let Some(schedule) = &line.schedule {
-            let zone = line.timezone.as_deref().unwrap_or("UTC");
-            writeln!(out, "    cut on schedule `{schedule}` ({zone})")?;
-        }
-    }
+    lines_summary(config, out)?;
     let notes = config.notes().map_err(|e| anyhow::anyhow!("{e}"))?;
     writeln!(
         out,
@@ -168,6 +143,42 @@ fn summary(config: &RepoConfig, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "  {title}: {}", labels(&wanted))?;
     }
     writeln!(out, "  change template `{}`", notes.change_template)?;
+    approvals_and_deploy_summary(config, out)
+}
+
+/// Each line: its branch, what boards, paths and schedule.
+fn lines_summary(config: &RepoConfig, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "lines:")?;
+    for line in config.lines() {
+        let branch = line.branch.as_deref().unwrap_or("the default branch");
+        let skip = line.skip_label.as_deref().unwrap_or(DEFAULT_SKIP_LABEL);
+        let boards = match line.include.unwrap_or_default() {
+            Include::All => format!("every merged pull request (not those labelled `{skip}`)"),
+            Include::Label => format!(
+                "pull requests labelled `{}` (not `{skip}`)",
+                line.boarding_label
+                    .as_deref()
+                    .unwrap_or(DEFAULT_BOARDING_LABEL)
+            ),
+        };
+        writeln!(
+            out,
+            "  {}: merged into {branch}, boards {boards}",
+            line.name
+        )?;
+        if let Some(paths) = &line.paths {
+            writeln!(out, "    only pull requests touching {}", labels(paths))?;
+        }
+        if let Some(schedule) = &line.schedule {
+            let zone = line.timezone.as_deref().unwrap_or("UTC");
+            writeln!(out, "    cut on schedule `{schedule}` ({zone})")?;
+        }
+    }
+    Ok(())
+}
+
+/// The approval rules and the environments.
+fn approvals_and_deploy_summary(config: &RepoConfig, out: &mut impl Write) -> anyhow::Result<()> {
     let rules = config.approval_rules();
     writeln!(
         out,

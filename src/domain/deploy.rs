@@ -172,66 +172,7 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
                     lock.owner, lock.reason
                 ));
             }
-            let Some(release) = facts.release.clone() else {
-                return Err(match command {
-                    DeployCommand::Deploy {
-                        version: Some(version),
-                        ..
-                    } => format!("there is no released version {version}"),
-                    DeployCommand::Deploy { version: None, .. } => {
-                        "nothing has been released yet".to_owned()
-                    }
-                    _ => format!("{name} has no earlier successful release to roll back to"),
-                });
-            };
-            if facts.candidate && environment.is_production() {
-                return Err(format!(
-                    "{} is a release candidate; {name} is a production environment and takes \
-                     final releases",
-                    release.tag
-                ));
-            }
-            if facts.unreleased && !facts.candidate {
-                return Err(format!(
-                    "{} is not released; {name} takes released versions",
-                    release.tag
-                ));
-            }
-            if let (Some(required), Some(false)) = (&environment.requires, facts.required_deployed)
-            {
-                return Err(format!(
-                    "{required} has no successful deployment of {}; deploy it there first",
-                    release.tag
-                ));
-            }
-            let force = match command {
-                DeployCommand::Deploy { force, .. } => force.clone(),
-                _ => None,
-            };
-            if force.is_some() && facts.permission < Permission::Admin {
-                return Err(format!(
-                    "forcing a deployment needs the admin role; {} has {}",
-                    facts.actor, facts.permission
-                ));
-            }
-            // A rollback restores service: freezes do not hold it.
-            let rollback = matches!(command, DeployCommand::Rollback { .. });
-            let forced = match (&facts.frozen, force) {
-                (Some(window), None) if !rollback => {
-                    return Err(format!(
-                        "{name} is frozen ({window}); an admin may deploy anyway with \
-                         `/release deploy {} to {name} force <reason>`",
-                        release.version
-                    ));
-                }
-                (Some(_), Some(reason)) => Some(reason),
-                _ => None,
-            };
-            Ok(DeployDecision::Request {
-                release,
-                rollback,
-                forced,
-            })
+            deployment(command, facts, environment)
         }
         DeployCommand::Lock { .. } => match &facts.lock {
             Some(lock) if lock.owner.eq_ignore_ascii_case(facts.actor) => {
@@ -248,6 +189,76 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
             None => Err(format!("{name} is not locked")),
         },
     }
+}
+
+/// A deployment or rollback to `environment` nobody else holds: the release exists and
+/// suits the environment, what it requires ran, and a freeze holds unless an admin forces it
+/// (a rollback restores service: freezes do not hold it).
+fn deployment(
+    command: &DeployCommand,
+    facts: &DeployFacts<'_>,
+    environment: &EnvironmentKeys,
+) -> Result<DeployDecision, String> {
+    let name = &environment.name;
+    let Some(release) = facts.release.clone() else {
+        return Err(match command {
+            DeployCommand::Deploy {
+                version: Some(version),
+                ..
+            } => format!("there is no released version {version}"),
+            DeployCommand::Deploy { version: None, .. } => {
+                "nothing has been released yet".to_owned()
+            }
+            _ => format!("{name} has no earlier successful release to roll back to"),
+        });
+    };
+    if facts.candidate && environment.is_production() {
+        return Err(format!(
+            "{} is a release candidate; {name} is a production environment and takes \
+             final releases",
+            release.tag
+        ));
+    }
+    if facts.unreleased && !facts.candidate {
+        return Err(format!(
+            "{} is not released; {name} takes released versions",
+            release.tag
+        ));
+    }
+    if let (Some(required), Some(false)) = (&environment.requires, facts.required_deployed) {
+        return Err(format!(
+            "{required} has no successful deployment of {}; deploy it there first",
+            release.tag
+        ));
+    }
+    let force = match command {
+        DeployCommand::Deploy { force, .. } => force.clone(),
+        _ => None,
+    };
+    if force.is_some() && facts.permission < Permission::Admin {
+        return Err(format!(
+            "forcing a deployment needs the admin role; {} has {}",
+            facts.actor, facts.permission
+        ));
+    }
+    // A rollback restores service: freezes do not hold it.
+    let rollback = matches!(command, DeployCommand::Rollback { .. });
+    let forced = match (&facts.frozen, force) {
+        (Some(window), None) if !rollback => {
+            return Err(format!(
+                "{name} is frozen ({window}); an admin may deploy anyway with \
+                 `/release deploy {} to {name} force <reason>`",
+                release.version
+            ));
+        }
+        (Some(_), Some(reason)) => Some(reason),
+        _ => None,
+    };
+    Ok(DeployDecision::Request {
+        release,
+        rollback,
+        forced,
+    })
 }
 
 /// Decides a deployment trainyard makes by itself (an `auto:` environment on publishing, an

@@ -4,9 +4,8 @@
 //! type 4; changes are deferred (type 5) and completed by editing `@original`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serenity::all::{
     ChannelId, CommandDataOption, CommandDataOptionValue, CommandOptionType, CommandType,
@@ -140,34 +139,49 @@ impl Asked {
     }
 }
 
+/// An interaction Discord signed, read: a route that takes one cannot run on a request whose
+/// signature did not check out.
+pub struct VerifiedDiscord(pub Interaction);
+
+impl axum::extract::FromRequest<AppState> for VerifiedDiscord {
+    type Rejection = HttpError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, HttpError> {
+        let (headers, body) = super::headers_and_body(request, state).await?;
+        let Some(discord) = state.settings.discord.as_ref() else {
+            let (integration, needed) = NOT_CONFIGURED;
+            return Err(HttpError::not_configured(integration, needed));
+        };
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        verify(
+            &discord.public_key,
+            header("x-signature-timestamp"),
+            header("x-signature-ed25519"),
+            &body,
+            state.queue.clock().now().as_second(),
+        )
+        .map_err(|e| HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+        let interaction: Interaction = {
+            let mut deserializer = serde_json::Deserializer::from_slice(&body);
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("malformed interaction at {}: {}", e.path(), e.inner()),
+                )
+            })?
+        };
+        Ok(VerifiedDiscord(interaction))
+    }
+}
+
 /// One interaction.
 pub async fn interaction(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedDiscord(interaction): VerifiedDiscord,
 ) -> Result<Json<CreateInteractionResponse>, HttpError> {
-    let Some(discord) = state.settings.discord.as_ref() else {
-        let (integration, needed) = NOT_CONFIGURED;
-        return Err(HttpError::not_configured(integration, needed));
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    verify(
-        &discord.public_key,
-        header("x-signature-timestamp"),
-        header("x-signature-ed25519"),
-        &body,
-        state.queue.clock().now().as_second(),
-    )
-    .map_err(|e| HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-    let interaction: Interaction = {
-        let mut deserializer = serde_json::Deserializer::from_slice(&body);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            HttpError::new(
-                StatusCode::BAD_REQUEST,
-                format!("malformed interaction at {}: {}", e.path(), e.inner()),
-            )
-        })?
-    };
     if matches!(interaction, Interaction::Ping(_)) {
         return Ok(Json(CreateInteractionResponse::Pong));
     }

@@ -16,6 +16,24 @@ use crate::server::body_gate::{self, BodyBudget, Gate};
 use crate::settings::Settings;
 use crate::state::AppState;
 
+/// The request's headers and its body, read within the route's body limit (a refusal keeps
+/// the limit's own status: 413 for a body too large). Headers are taken, not copied.
+pub(crate) async fn headers_and_body(
+    request: axum::extract::Request,
+    state: &AppState,
+) -> Result<(axum::http::HeaderMap, axum::body::Bytes), crate::error::HttpError> {
+    use axum::extract::FromRequest as _;
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let request = axum::extract::Request::from_parts(parts, body);
+    let body = axum::body::Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            crate::error::HttpError::new(rejection.status(), rejection.body_text())
+        })?;
+    Ok((headers, body))
+}
+
 /// Signed chat requests older (or newer) than this are replays (Slack's documented window;
 /// Discord documents none, and gets the same).
 pub const REPLAY_WINDOW_SECS: i64 = 300;

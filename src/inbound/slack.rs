@@ -4,7 +4,6 @@
 //! enqueued (their outcome goes to the `response_url`).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,8 +88,58 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Ht
     .map_err(|e| HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
+/// A request Slack signed, its body read as `T`: a route that takes one cannot run on a
+/// request whose signature did not check out.
+pub struct VerifiedSlack<T>(pub T);
+
+/// What a verified Slack body is read as.
+pub trait SlackRequest: Sized {
+    /// Reads the (verified) body; a malformed one is a 400.
+    fn read(body: &[u8]) -> Result<Self, HttpError>;
+}
+
+impl<T: SlackRequest> axum::extract::FromRequest<AppState> for VerifiedSlack<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, HttpError> {
+        let (headers, body) = super::headers_and_body(request, state).await?;
+        verified(state, &headers, &body)?;
+        T::read(&body).map(VerifiedSlack)
+    }
+}
+
+/// A slash command, or Slack checking the certificate (`ssl_check`), which wants a 200.
+pub enum SlashRequest {
+    /// `ssl_check=1`.
+    SslCheck,
+    /// A command.
+    Command(SlashCommand),
+}
+
+impl SlackRequest for SlashRequest {
+    fn read(body: &[u8]) -> Result<Self, HttpError> {
+        if serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .is_ok_and(|fields| fields.iter().any(|(k, _)| k == "ssl_check"))
+        {
+            return Ok(SlashRequest::SslCheck);
+        }
+        serde_urlencoded::from_bytes(body)
+            .map(SlashRequest::Command)
+            .map_err(|e| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("not a Slack slash command: {e}"),
+                )
+            })
+    }
+}
+
+/// A slash command's form.
 #[derive(Deserialize)]
-struct SlashCommand {
+pub struct SlashCommand {
     #[serde(default)]
     text: String,
     response_url: String,
@@ -103,21 +152,12 @@ struct SlashCommand {
 /// A slash command.
 pub async fn command(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedSlack(request): VerifiedSlack<SlashRequest>,
 ) -> Result<Response, HttpError> {
-    verified(&state, &headers, &body)?;
-    if serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .is_ok_and(|fields| fields.iter().any(|(k, _)| k == "ssl_check"))
-    {
-        return Ok(StatusCode::OK.into_response());
-    }
-    let form: SlashCommand = serde_urlencoded::from_bytes(&body).map_err(|e| {
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            format!("not a Slack slash command: {e}"),
-        )
-    })?;
+    let form = match request {
+        SlashRequest::SslCheck => return Ok(StatusCode::OK.into_response()),
+        SlashRequest::Command(form) => form,
+    };
     let now = state.queue.clock().now().as_millisecond();
     let request_id = form
         .trigger_id
@@ -191,8 +231,9 @@ struct InteractionForm {
     payload: String,
 }
 
+/// A `block_actions` interaction, as much of it as trainyard reads.
 #[derive(Deserialize)]
-struct BlockActions {
+pub struct BlockActions {
     #[serde(rename = "type")]
     kind: String,
     user: Option<IdOnly>,
@@ -217,20 +258,14 @@ struct Action {
     action_ts: Option<String>,
 }
 
-/// A button press: Approve and Reject are the same commands, given by whoever pressed.
-pub async fn interaction(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, HttpError> {
-    verified(&state, &headers, &body)?;
-    let form: InteractionForm = serde_urlencoded::from_bytes(&body).map_err(|_| {
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "not a Slack interaction: no payload field",
-        )
-    })?;
-    let payload: BlockActions = {
+impl SlackRequest for BlockActions {
+    fn read(body: &[u8]) -> Result<Self, HttpError> {
+        let form: InteractionForm = serde_urlencoded::from_bytes(body).map_err(|_| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "not a Slack interaction: no payload field",
+            )
+        })?;
         let mut deserializer = serde_json::Deserializer::from_str(&form.payload);
         serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             HttpError::new(
@@ -241,8 +276,15 @@ pub async fn interaction(
                     e.inner()
                 ),
             )
-        })?
-    };
+        })
+    }
+}
+
+/// A button press: Approve and Reject are the same commands, given by whoever pressed.
+pub async fn interaction(
+    State(state): State<AppState>,
+    VerifiedSlack(payload): VerifiedSlack<BlockActions>,
+) -> Result<Response, HttpError> {
     let (Some(user), Some(team), Some(channel), Some(response_url)) = (
         payload.user,
         payload.team,

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::handlers::chat::{TellLinked, redirect_uri};
 use crate::jobs::BackgroundJob as _;
-use crate::settings::{ChatOAuth, Settings};
+use crate::settings::{ChatOAuth, GitHubOAuthSettings, Settings};
 use crate::state::AppState;
 use crate::store::chat::{self as chat_store, ChatSurface, Identity};
 use crate::store::link_requests::{self, LinkRequest};
@@ -181,6 +181,45 @@ async fn usable_request(
     Ok((request, surface))
 }
 
+/// The chat service's sign-in page, asked to send the person back here with `token`.
+fn authorize_url(
+    surface: ChatSurface,
+    oauth: &ChatOAuth,
+    public_url: &str,
+    token: &str,
+    workspace: &str,
+) -> String {
+    let service = match surface {
+        ChatSurface::Slack => "slack",
+        ChatSurface::Discord => "discord",
+    };
+    let redirect_to = redirect_uri(public_url, service);
+    let query = match surface {
+        ChatSurface::Slack => serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("client_id", oauth.client_id.as_str()),
+            ("redirect_uri", redirect_to.as_str()),
+            ("state", token),
+            ("team", workspace),
+        ]),
+        ChatSurface::Discord => serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("scope", "identify"),
+            ("client_id", oauth.client_id.as_str()),
+            ("redirect_uri", redirect_to.as_str()),
+            ("state", token),
+            ("prompt", "none"),
+        ]),
+    }
+    .unwrap_or_default();
+    let authorize = match surface {
+        ChatSurface::Slack => SLACK_AUTHORIZE,
+        ChatSurface::Discord => DISCORD_AUTHORIZE,
+    };
+    format!("{authorize}?{query}")
+}
+
 /// `GET /link/{token}`: binds the request to this browser and starts the chat sign-in.
 pub async fn start(
     State(state): State<AppState>,
@@ -259,35 +298,8 @@ pub async fn start(
         }
     };
 
-    let service = match surface {
-        ChatSurface::Slack => "slack",
-        ChatSurface::Discord => "discord",
-    };
-    let redirect_to = redirect_uri(public_url, service);
-    let query = match surface {
-        ChatSurface::Slack => serde_urlencoded::to_string([
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("client_id", oauth.client_id.as_str()),
-            ("redirect_uri", redirect_to.as_str()),
-            ("state", token.as_str()),
-            ("team", request.workspace.as_str()),
-        ]),
-        ChatSurface::Discord => serde_urlencoded::to_string([
-            ("response_type", "code"),
-            ("scope", "identify"),
-            ("client_id", oauth.client_id.as_str()),
-            ("redirect_uri", redirect_to.as_str()),
-            ("state", token.as_str()),
-            ("prompt", "none"),
-        ]),
-    }
-    .unwrap_or_default();
-    let authorize = match surface {
-        ChatSurface::Slack => SLACK_AUTHORIZE,
-        ChatSurface::Discord => DISCORD_AUTHORIZE,
-    };
-    let mut response = see_other(&format!("{authorize}?{query}"));
+    let url = authorize_url(surface, oauth, public_url, &token, &request.workspace);
+    let mut response = see_other(&url);
     if let Some(cookie) = cookie {
         let max_age = (request.expires_at - now).max(0) / 1000;
         response
@@ -398,20 +410,9 @@ async fn chat_callback(
     };
     let signed_in = match signed_in {
         Ok(user) => user,
-        Err(SignInError::Refused) => {
-            return not_linked(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "{service} did not accept the sign-in (it may have been used or expired); \
-                     ask for a new link with /release link."
-                ),
-            );
-        }
-        Err(SignInError::Unreachable) => {
-            return not_linked(
-                StatusCode::BAD_GATEWAY,
-                &format!("{service} could not be reached; open the link again in a moment."),
-            );
+        Err(error) => {
+            let (status, text) = chat_sign_in_failure(&error, service);
+            return not_linked(status, &text);
         }
     };
     let same_person = signed_in.user == request.chat_user
@@ -449,20 +450,47 @@ async fn chat_callback(
             "GitHub sign-in is not set up.",
         );
     };
-    let mut query = vec![
-        ("client_id", github.client_id.clone()),
-        ("redirect_uri", redirect_uri(&public_url, "github")),
-        ("state", token),
-        ("allow_signup", "false".to_owned()),
-    ];
-    if let Some(login) = request.login_hint {
-        query.push(("login", login));
-    }
-    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
-    see_other(&format!(
-        "{}/login/oauth/authorize?{query}",
-        settings.github_web_url
+    see_other(&github_authorize_url(
+        settings,
+        github,
+        &public_url,
+        token,
+        request.login_hint,
     ))
+}
+
+/// Stores the link and the message telling of it in one write: no link goes untold. Whether
+/// the queue has work to wake for.
+async fn store_link(
+    state: &AppState,
+    surface: ChatSurface,
+    request: &LinkRequest,
+    identity: &Identity,
+    now: i64,
+) -> Result<bool, String> {
+    let tell = TellLinked {
+        surface: surface.as_str().to_owned(),
+        user: request.chat_user.clone(),
+        github_login: identity.github_login.clone(),
+    };
+    let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
+    chat_store::link(
+        &mut tx,
+        surface,
+        &request.workspace,
+        &request.chat_user,
+        &identity,
+        now,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (_, runnable) = state
+        .queue
+        .enqueue_with_hint(&mut tx, &tell)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(runnable)
 }
 
 /// `GET /oauth/github/callback`: spends the request and links the GitHub account.
@@ -524,57 +552,16 @@ pub async fn github_callback(
     .await;
     let user = match signed_in {
         Ok(user) => user,
-        Err(GitHubSignInError::Refused) => {
-            return not_linked(
-                StatusCode::BAD_REQUEST,
-                "GitHub did not accept the sign-in (the code may have been used or expired); \
-                 ask for a new link with /release link.",
-            );
-        }
-        Err(GitHubSignInError::Unreachable) => {
-            return not_linked(
-                StatusCode::BAD_GATEWAY,
-                "GitHub could not be reached; ask for a new link with /release link.",
-            );
-        }
-        Err(GitHubSignInError::NoUser) => {
-            return not_linked(
-                StatusCode::BAD_GATEWAY,
-                "GitHub did not say who signed in; ask for a new link with /release link.",
-            );
+        Err(error) => {
+            let (status, text) = sign_in_failure(&error);
+            return not_linked(status, text);
         }
     };
     let identity = Identity {
         github_id: user.id,
         github_login: user.login,
     };
-    let tell = TellLinked {
-        surface: surface.as_str().to_owned(),
-        user: request.chat_user.clone(),
-        github_login: identity.github_login.clone(),
-    };
-    // The link and the message telling of it are one write: no link goes untold.
-    let stored: Result<bool, String> = async {
-        let mut tx = state.db.begin_write().await.map_err(|e| e.to_string())?;
-        chat_store::link(
-            &mut tx,
-            surface,
-            &request.workspace,
-            &request.chat_user,
-            &identity,
-            now,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let (_, runnable) = state
-            .queue
-            .enqueue_with_hint(&mut tx, &tell)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        Ok(runnable)
-    }
-    .await;
+    let stored = store_link(&state, surface, &request, &identity, now).await;
     if let Ok(true) = stored {
         state.queue.wake();
     }
@@ -595,4 +582,62 @@ pub async fn github_callback(
             identity.github_login
         ),
     )
+}
+
+/// What the person is told when GitHub's sign-in did not say who they are.
+fn sign_in_failure(error: &GitHubSignInError) -> (StatusCode, &'static str) {
+    match error {
+        GitHubSignInError::Refused => (
+            StatusCode::BAD_REQUEST,
+            "GitHub did not accept the sign-in (the code may have been used or expired); ask \
+             for a new link with /release link.",
+        ),
+        GitHubSignInError::Unreachable => (
+            StatusCode::BAD_GATEWAY,
+            "GitHub could not be reached; ask for a new link with /release link.",
+        ),
+        GitHubSignInError::NoUser => (
+            StatusCode::BAD_GATEWAY,
+            "GitHub did not say who signed in; ask for a new link with /release link.",
+        ),
+    }
+}
+
+/// GitHub's sign-in page, after the chat service's: back here with `token`, the login the
+/// person named suggested.
+fn github_authorize_url(
+    settings: &Settings,
+    github: &GitHubOAuthSettings,
+    public_url: &str,
+    token: String,
+    login_hint: Option<String>,
+) -> String {
+    let mut query = vec![
+        ("client_id", github.client_id.clone()),
+        ("redirect_uri", redirect_uri(public_url, "github")),
+        ("state", token),
+        ("allow_signup", "false".to_owned()),
+    ];
+    if let Some(login) = login_hint {
+        query.push(("login", login));
+    }
+    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+    format!("{}/login/oauth/authorize?{query}", settings.github_web_url)
+}
+
+/// What the person is told when the chat service's sign-in did not say who they are.
+fn chat_sign_in_failure(error: &SignInError, service: &str) -> (StatusCode, String) {
+    match error {
+        SignInError::Refused => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{service} did not accept the sign-in (it may have been used or expired); ask \
+                 for a new link with /release link."
+            ),
+        ),
+        SignInError::Unreachable => (
+            StatusCode::BAD_GATEWAY,
+            format!("{service} could not be reached; open the link again in a moment."),
+        ),
+    }
 }

@@ -28,7 +28,6 @@ pub(crate) async fn decide_and_prepare(
     command: &DeployCommand,
     config: &RepoConfig,
 ) -> Result<Decided, JobError> {
-    let repo = request.repository.as_ref();
     let environment = config.environment(command.environment());
     let permission = if request.by_schedule {
         Permission::Admin
@@ -66,7 +65,6 @@ pub(crate) async fn decide_and_prepare(
         return refused("no such environment");
     };
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
-    let now = unit.now();
     let reply = match decision {
         DeployDecision::Request {
             release,
@@ -98,46 +96,60 @@ pub(crate) async fn decide_and_prepare(
                 env.name
             )
         }
-        DeployDecision::Lock => {
-            let DeployCommand::Lock { reason, .. } = command else {
-                return refused("not a lock");
-            };
-            let lock = deployments::Lock {
-                environment: env.name.clone(),
-                owner: request.actor.clone(),
-                reason: reason.clone(),
-                locked_at: now,
-            };
-            if !deployments::lock(unit.conn(), repo, &lock).await? {
-                return refused(format!("{} was locked meanwhile", env.name));
+        DeployDecision::Lock | DeployDecision::Unlock => {
+            match lock_or_unlock(&mut unit, request, command, &env.name).await? {
+                Ok(reply) => reply,
+                Err(refusal) => return refused(refusal),
             }
-            let event = TrainEvent::EnvironmentLock {
-                environment: env.name.clone(),
-                by: request.actor.clone(),
-                reason: Some(reason.clone()),
-            };
-            unit.announce_for(&request.repository, "", None, &event)
-                .await?;
-            format!(
-                "{} is locked: only you deploy there until `/release unlock {}`",
-                env.name, env.name
-            )
-        }
-        DeployDecision::Unlock => {
-            if !deployments::unlock(unit.conn(), repo, &env.name).await? {
-                return refused(format!("{} is not locked", env.name));
-            }
-            let event = TrainEvent::EnvironmentLock {
-                environment: env.name.clone(),
-                by: request.actor.clone(),
-                reason: None,
-            };
-            unit.announce_for(&request.repository, "", None, &event)
-                .await?;
-            format!("{} is unlocked", env.name)
         }
     };
     Ok((CommandReply::Done(reply), Some(unit)))
+}
+
+/// Locks or unlocks `environment` in `unit` and tells the channels; or why not (someone
+/// else locked it meanwhile, or it is not locked).
+async fn lock_or_unlock(
+    unit: &mut UnitOfWork,
+    request: &RunTrainCommand,
+    command: &DeployCommand,
+    environment: &str,
+) -> Result<Result<String, String>, JobError> {
+    let repo = request.repository.as_ref();
+    let reason = match command {
+        DeployCommand::Lock { reason, .. } => {
+            let lock = deployments::Lock {
+                environment: environment.to_owned(),
+                owner: request.actor.clone(),
+                reason: reason.clone(),
+                locked_at: unit.now(),
+            };
+            if !deployments::lock(unit.conn(), repo, &lock).await? {
+                return Ok(Err(format!("{environment} was locked meanwhile")));
+            }
+            Some(reason.clone())
+        }
+        _ => {
+            if !deployments::unlock(unit.conn(), repo, environment).await? {
+                return Ok(Err(format!("{environment} is not locked")));
+            }
+            None
+        }
+    };
+    let locked = reason.is_some();
+    let event = TrainEvent::EnvironmentLock {
+        environment: environment.to_owned(),
+        by: request.actor.clone(),
+        reason,
+    };
+    unit.announce_for(&request.repository, "", None, &event)
+        .await?;
+    Ok(Ok(if locked {
+        format!(
+            "{environment} is locked: only you deploy there until `/release unlock {environment}`"
+        )
+    } else {
+        format!("{environment} is unlocked")
+    }))
 }
 
 /// What the decision needs to know of an environment the actor may deploy to: its lock, the

@@ -223,15 +223,7 @@ pub async fn prepare_draft(
 
     let merged = pull_requests.len();
     if let Some(rules) = &request.boarding {
-        pull_requests.retain(|pr| {
-            let facts = BoardingFacts {
-                merged: true,
-                base_ref: &pr.base_ref_name,
-                labels: &pr.labels,
-                changed_files: &pr.changed_files,
-            };
-            train::boarding(rules, &facts) == Boarding::Boards
-        });
+        pull_requests.retain(|pr| boards(rules, pr));
     }
     // GitHub's own notes (engine `github`) name the new contributors themselves.
     let github_writes_notes =
@@ -271,11 +263,46 @@ pub async fn prepare_draft(
             name: request.name.as_deref(),
         },
     );
-    // The draft it updates keeps its name and tag unless the new ones say something.
-    let existing = previous.draft;
-    let write = ReleaseWrite {
+    let write = release_write(
+        &draft,
+        previous.draft,
+        commitish,
+        !request.publish || dry_run,
+    );
+    Ok(PreparedDraft {
+        draft,
+        write,
+        existing_draft: previous.draft.cloned(),
+        baseline: last.map(|l| l.tag_name.clone()),
+        merged,
+        pull_requests: pull_requests.len(),
+        dry_run,
+        calls,
+    })
+}
+
+/// Whether a merged pull request boards the line's next train.
+fn boards(rules: &BoardingRules, pr: &PullRequest) -> bool {
+    let facts = BoardingFacts {
+        merged: true,
+        base_ref: &pr.base_ref_name,
+        labels: &pr.labels,
+        changed_files: &pr.changed_files,
+    };
+    train::boarding(rules, &facts) == Boarding::Boards
+}
+
+/// The release to write. The draft it updates keeps its name and tag unless the new ones
+/// say something.
+fn release_write(
+    draft: &Draft,
+    existing: Option<&ReleaseSummary>,
+    commitish: String,
+    as_draft: bool,
+) -> ReleaseWrite {
+    ReleaseWrite {
         body: draft.body.clone(),
-        draft: !request.publish || dry_run,
+        draft: as_draft,
         make_latest: draft.make_latest.to_owned(),
         name: Some(draft.name.clone())
             .filter(|n| !n.is_empty())
@@ -287,17 +314,7 @@ pub async fn prepare_draft(
             .or_else(|| existing.map(|r| r.tag_name.clone()))
             .unwrap_or_default(),
         target_commitish: commitish,
-    };
-    Ok(PreparedDraft {
-        draft,
-        write,
-        existing_draft: previous.draft.cloned(),
-        baseline: last.map(|l| l.tag_name.clone()),
-        merged,
-        pull_requests: pull_requests.len(),
-        dry_run,
-        calls,
-    })
+    }
 }
 
 /// Where the release points: a branch as it is, a tag or a pull request's merge ref

@@ -28,22 +28,54 @@ pub const NOT_CONFIGURED: (&str, &str) = (
 /// Delivery ids are GUIDs; this bounds what we store as a key.
 const MAX_DELIVERY_ID_LEN: usize = 100;
 
-/// Receives one webhook delivery, and counts it by event and outcome.
+/// A delivery GitHub signed (with the webhook secret, or the one it replaces while it
+/// rotates): a route that takes one cannot run on a request whose signature did not check
+/// out. A refused delivery is counted as `unverified`.
+pub struct VerifiedGitHub {
+    /// The delivery's headers.
+    pub headers: HeaderMap,
+    /// Its body, as signed.
+    pub body: Bytes,
+}
+
+impl axum::extract::FromRequest<AppState> for VerifiedGitHub {
+    type Rejection = HttpError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, HttpError> {
+        let (headers, body) = super::headers_and_body(request, state).await?;
+        let refused = match &state.settings.github {
+            None => {
+                let (integration, needed) = NOT_CONFIGURED;
+                HttpError::not_configured(integration, needed)
+            }
+            Some(app)
+                if signature::is_valid(
+                    &app.webhook_secrets,
+                    header_str(&headers, "x-hub-signature-256"),
+                    &body,
+                ) =>
+            {
+                return Ok(VerifiedGitHub { headers, body });
+            }
+            Some(_) => HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid X-Hub-Signature-256",
+            ),
+        };
+        crate::metrics::metrics().delivery("unverified", outcome_of(&refused));
+        Err(refused)
+    }
+}
+
+/// Receives one verified webhook delivery, and counts it by event and outcome.
 pub async fn receive(
     state: State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedGitHub { headers, body }: VerifiedGitHub,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
-    let verified = state.settings.github.as_ref().is_some_and(|app| {
-        signature::is_valid(
-            &app.webhook_secrets,
-            header_str(&headers, "x-hub-signature-256"),
-            &body,
-        )
-    });
-    // Only a signed event name becomes a label, and only one trainyard knows.
     let event = match header_str(&headers, "x-github-event") {
-        _ if !verified => "unverified",
         Some("ping") => "ping",
         Some(event) => payload::HANDLED_EVENTS
             .into_iter()
@@ -51,7 +83,7 @@ pub async fn receive(
             .unwrap_or("other"),
         None => "none",
     };
-    let answer = receive_delivery(state, headers, body, verified).await;
+    let answer = receive_delivery(state, headers, body).await;
     let outcome = match &answer {
         Ok((_, Json(body))) => match body["status"].as_str() {
             Some("queued") => "queued",
@@ -60,33 +92,27 @@ pub async fn receive(
             Some("pong") => "pong",
             _ => "other",
         },
-        Err(error) => match error.status {
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-            _ => "malformed",
-        },
+        Err(error) => outcome_of(error),
     };
     crate::metrics::metrics().delivery(event, outcome);
     answer
 }
 
-/// The delivery itself, its signature already checked (`verified`).
+/// How a refused delivery is counted.
+fn outcome_of(error: &HttpError) -> &'static str {
+    match error.status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "malformed",
+    }
+}
+
+/// The delivery itself, its signature already checked.
 async fn receive_delivery(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-    verified: bool,
 ) -> Result<(StatusCode, Json<Value>), HttpError> {
-    if state.settings.github.is_none() {
-        let (integration, needed) = NOT_CONFIGURED;
-        return Err(HttpError::not_configured(integration, needed));
-    }
-    if !verified {
-        return Err(HttpError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing or invalid X-Hub-Signature-256",
-        ));
-    }
     let event = header_str(&headers, "x-github-event")
         .filter(|e| !e.is_empty())
         .ok_or_else(|| HttpError::new(StatusCode::BAD_REQUEST, "missing X-GitHub-Event"))?;

@@ -48,29 +48,8 @@ pub async fn command(
     let Some(token) = site_cookie(&state, SESSION_COOKIE).read(&headers) else {
         return see_other("/");
     };
-    let now = state.queue.clock().now().as_millisecond();
-    match web_sessions::count_command(&state.db, token, COMMANDS_PER_MINUTE, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Slow down",
-                Some(&session),
-                &format!(
-                    "At most {COMMANDS_PER_MINUTE} commands a minute from one sign-in; try again \
-                     in a minute."
-                ),
-            );
-        }
-        Err(error) => {
-            tracing::error!(%error, "web command not counted");
-            return message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                Some(&session),
-                "trainyard cannot take the command now; try again in a moment.",
-            );
-        }
+    if let Some(refused) = too_fast(&state, token, &session).await {
+        return refused;
     }
     // The train is looked up within this page's repository, after the permission check:
     // a train id of another repository names nothing here.
@@ -83,35 +62,9 @@ pub async fn command(
             "No such train in this repository.",
         );
     }
-    let command = match form.command.as_str() {
-        "cut" => TrainCommand::Cut,
-        "approve" => TrainCommand::Approve,
-        "reject" => match form
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
-            Some(reason) => TrainCommand::Reject {
-                reason: reason.chars().take(500).collect(),
-            },
-            None => {
-                return message(
-                    StatusCode::BAD_REQUEST,
-                    "Refused",
-                    Some(&session),
-                    "A rejection needs a reason.",
-                );
-            }
-        },
-        _ => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Refused",
-                Some(&session),
-                "Unknown command.",
-            );
-        }
+    let command = match train_command(&form) {
+        Ok(command) => command,
+        Err((status, text)) => return message(status, "Refused", Some(&session), text),
     };
     let verb = form.command.clone();
     let job = RunTrainCommand {
@@ -146,4 +99,55 @@ pub async fn command(
         tracing::warn!(%error, "the command's flash was not kept");
     }
     see_other(&format!("/repos/{repo}"))
+}
+
+/// At most [`COMMANDS_PER_MINUTE`] commands a minute from one sign-in: the page that says
+/// so, when this one is one too many (or cannot be counted).
+async fn too_fast(state: &AppState, token: &str, session: &Session) -> Option<Response> {
+    let now = state.queue.clock().now().as_millisecond();
+    match web_sessions::count_command(&state.db, token, COMMANDS_PER_MINUTE, now).await {
+        Ok(true) => None,
+        Ok(false) => Some(message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Slow down",
+            Some(session),
+            &format!(
+                "At most {COMMANDS_PER_MINUTE} commands a minute from one sign-in; try again \
+                     in a minute."
+            ),
+        )),
+        Err(error) => {
+            tracing::error!(%error, "web command not counted");
+            Some(message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                Some(session),
+                "trainyard cannot take the command now; try again in a moment.",
+            ))
+        }
+    }
+}
+
+/// The command a form asks for; a rejection needs its reason.
+fn train_command(form: &CommandForm) -> Result<TrainCommand, (StatusCode, &'static str)> {
+    Ok(match form.command.as_str() {
+        "cut" => TrainCommand::Cut,
+        "approve" => TrainCommand::Approve,
+        "reject" => match form
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            Some(reason) => TrainCommand::Reject {
+                reason: reason.chars().take(500).collect(),
+            },
+            None => {
+                return Err((StatusCode::BAD_REQUEST, "A rejection needs a reason."));
+            }
+        },
+        _ => {
+            return Err((StatusCode::BAD_REQUEST, "Unknown command."));
+        }
+    })
 }

@@ -19,8 +19,11 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::domain::health::{self, Health, Spread};
 use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
+use crate::domain::train::Approval;
 use crate::domain::train::TrainState;
 use crate::state::AppState;
+use crate::store::deployments::{DeploymentRow, Lock};
+use crate::store::trains::{PassengerRow, TrainRow};
 use crate::store::web_sessions::{self, Session};
 use crate::store::{audit, deployments, installations, trains};
 use crate::web::browser::{SiteCookie, see_other};
@@ -388,87 +391,123 @@ pub async fn repository_page(
         @if let Some(done) = done {
             div.box.flash { (done) }
         }
-        h2 { "Trains" }
-        @if trains_shown.is_empty() {
-            p.muted { "No live train: nothing has boarded since the last release." }
-        }
-        @for (train, passengers, approvals) in &trains_shown {
-            div.box {
-                span class=(format!("state {}", train.state)) { (train.state) }
-                " " strong { (train.line) } " "
-                (train.tag_name.as_deref().or(train.version.as_deref()).unwrap_or("next version"))
-                @if let Some(by) = &train.cut_by { span.muted { " · cut by " (by) } }
-                @if !approvals.is_empty() {
-                    span.muted { " · approved by "
-                        (approvals.iter().map(|a| a.login.as_str()).collect::<Vec<_>>().join(", ")) }
-                }
-                @if let Some(reason) = &train.blocked_reason { p.blocked { "Blocked: " (reason) } }
-                ul.prs {
-                    @for pr in passengers {
-                        li { "#" (pr.number) " " (pr.title)
-                            @if let Some(author) = &pr.author { span.muted { " — " (author) } } }
-                    }
-                }
-                @if passengers.is_empty() { p.muted { "No pull request on board yet." } }
-                @if may_act {
-                    @match train.state() {
-                        // An empty train cannot be cut: no button to be refused by.
-                        TrainState::Open if !passengers.is_empty() => {
-                            (action_form(repo, session, "cut", train.id, &train.line, "Cut", "primary", false))
-                        }
-                        TrainState::Frozen => {
-                            (action_form(repo, session, "approve", train.id, &train.line, "Approve", "primary", false))
-                            " "
-                            (action_form(repo, session, "reject", train.id, &train.line, "Reject", "danger", true))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        h2 { "Deployments" }
-        @if environments.is_empty() { p.muted { "No deployment recorded." } }
-        @else {
-            table.box {
-                tr { th { "Environment" } th { "Last deployment" } th { "State" } th { "Lock" } }
-                @for (environment, last) in &environments {
-                    tr {
-                        td { (environment) }
-                        td { @if let Some(d) = last { (d.ref_name) span.muted { " by " (d.requested_by) } } }
-                        td { @if let Some(d) = last { (d.state) } }
-                        td { @if let Some(lock) = locks.iter().find(|l| &l.environment == environment) {
-                            "🔒 " (lock.owner) ": " (lock.reason) } }
-                    }
-                }
-            }
-        }
-        h2 id="health" { "Health, last 30 days" }
-        (health_figures(&health))
-        div.grid {
-            div.box { strong { "Lead time to release (median, hours), by week" }
-                (chart(&weeks.iter().map(|w| w.lead_time_hours).collect::<Vec<_>>(), "#0969da")) }
-            div.box { strong { "Releases or deployments, by week" }
-                (chart(&weeks.iter().map(|w| Some(w.count)).collect::<Vec<_>>(), "#1a7f37")) }
-            div.box { strong { "Change failure rate (%), by week" }
-                (chart(&weeks.iter().map(|w| w.failure_percent).collect::<Vec<_>>(), "#cf222e")) }
-        }
-        details.box {
-            summary { "What the figures mean" }
-            dl { @for (name, meaning) in health::DEFINITIONS { dt { strong { (name) } } dd { (meaning) } } }
-        }
-        h2 { "Audit trail" }
-        table.box {
-            tr { th { "When" } th { "Who" } th { "What" } th { "Outcome" } }
-            @for record in &trail {
-                tr {
-                    td.muted { (jiff::Timestamp::from_millisecond(record.at).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
-                    td { (record.actor_login) span.muted { " (" (record.surface) ")" } }
-                    td { (record.action) @if !record.detail.is_empty() { br; span.muted { (record.detail) } } }
-                    td { (record.outcome) }
-                }
-            }
-        }
+        (trains_section(repo, session, &trains_shown, may_act))
+        (deployments_section(&environments, &locks))
+        (health_section(&health, &weeks))
+        (audit_section(&trail))
     })
+}
+
+/// A live train with its passengers and approvals.
+type ShownTrain<'t> = (&'t TrainRow, Vec<PassengerRow>, Vec<Approval>);
+
+/// The live trains, with Cut / Approve / Reject for those who may act.
+fn trains_section(
+    repo: &RepoFullName,
+    session: &Session,
+    trains_shown: &[ShownTrain<'_>],
+    may_act: bool,
+) -> Markup {
+    html! {
+    h2 { "Trains" }
+    @if trains_shown.is_empty() {
+        p.muted { "No live train: nothing has boarded since the last release." }
+    }
+    @for (train, passengers, approvals) in trains_shown {
+        div.box {
+            span class=(format!("state {}", train.state)) { (train.state) }
+            " " strong { (train.line) } " "
+            (train.tag_name.as_deref().or(train.version.as_deref()).unwrap_or("next version"))
+            @if let Some(by) = &train.cut_by { span.muted { " · cut by " (by) } }
+            @if !approvals.is_empty() {
+                span.muted { " · approved by "
+                    (approvals.iter().map(|a| a.login.as_str()).collect::<Vec<_>>().join(", ")) }
+            }
+            @if let Some(reason) = &train.blocked_reason { p.blocked { "Blocked: " (reason) } }
+            ul.prs {
+                @for pr in passengers {
+                    li { "#" (pr.number) " " (pr.title)
+                        @if let Some(author) = &pr.author { span.muted { " — " (author) } } }
+                }
+            }
+            @if passengers.is_empty() { p.muted { "No pull request on board yet." } }
+            @if may_act {
+                @match train.state() {
+                    // An empty train cannot be cut: no button to be refused by.
+                    TrainState::Open if !passengers.is_empty() => {
+                        (action_form(repo, session, "cut", train.id, &train.line, "Cut", "primary", false))
+                    }
+                    TrainState::Frozen => {
+                        (action_form(repo, session, "approve", train.id, &train.line, "Approve", "primary", false))
+                        " "
+                        (action_form(repo, session, "reject", train.id, &train.line, "Reject", "danger", true))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    }
+}
+
+/// Each environment's last deployment and its lock.
+fn deployments_section(environments: &[(String, Option<DeploymentRow>)], locks: &[Lock]) -> Markup {
+    html! {
+    h2 { "Deployments" }
+    @if environments.is_empty() { p.muted { "No deployment recorded." } }
+    @else {
+        table.box {
+            tr { th { "Environment" } th { "Last deployment" } th { "State" } th { "Lock" } }
+            @for (environment, last) in environments {
+                tr {
+                    td { (environment) }
+                    td { @if let Some(d) = last { (d.ref_name) span.muted { " by " (d.requested_by) } } }
+                    td { @if let Some(d) = last { (d.state) } }
+                    td { @if let Some(lock) = locks.iter().find(|l| &l.environment == environment) {
+                        "🔒 " (lock.owner) ": " (lock.reason) } }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// The figures of the last 30 days and their weekly charts.
+fn health_section(health: &Health, weeks: &[Week]) -> Markup {
+    html! {
+    h2 id="health" { "Health, last 30 days" }
+    (health_figures(health))
+    div.grid {
+        div.box { strong { "Lead time to release (median, hours), by week" }
+            (chart(&weeks.iter().map(|w| w.lead_time_hours).collect::<Vec<_>>(), "#0969da")) }
+        div.box { strong { "Releases or deployments, by week" }
+            (chart(&weeks.iter().map(|w| Some(w.count)).collect::<Vec<_>>(), "#1a7f37")) }
+        div.box { strong { "Change failure rate (%), by week" }
+            (chart(&weeks.iter().map(|w| w.failure_percent).collect::<Vec<_>>(), "#cf222e")) }
+    }
+    details.box {
+        summary { "What the figures mean" }
+        dl { @for (name, meaning) in health::DEFINITIONS { dt { strong { (name) } } dd { (meaning) } } }
+    }
+    }
+}
+
+/// The repository's last twenty audit records.
+fn audit_section(trail: &[audit::Record]) -> Markup {
+    html! {
+    h2 { "Audit trail" }
+    table.box {
+        tr { th { "When" } th { "Who" } th { "What" } th { "Outcome" } }
+        @for record in trail {
+            tr {
+                td.muted { (jiff::Timestamp::from_millisecond(record.at).map(|t| t.strftime("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
+                td { (record.actor_login) span.muted { " (" (record.surface) ")" } }
+                td { (record.action) @if !record.detail.is_empty() { br; span.muted { (record.detail) } } }
+                td { (record.outcome) }
+            }
+        }
+    }
+    }
 }
 
 #[expect(

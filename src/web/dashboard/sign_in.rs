@@ -7,7 +7,7 @@ use crate::state::AppState;
 use crate::store::installations;
 use crate::store::web_sessions::{self, Session};
 use crate::web::browser::see_other;
-use crate::web::oauth::{GitHubSignInError, github_sign_in_with};
+use crate::web::oauth::{GitHubSignInError, GitHubUser, github_sign_in_with};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -66,23 +66,10 @@ pub async fn signed_in(
             "GitHub sign-in is not set up.",
         );
     };
-    let expected = site_cookie(&state, SIGNIN_COOKIE).read(&headers);
-    let (Some(code), Some(given)) = (answer.code.as_deref(), answer.state.as_deref()) else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Sign in",
-            None,
-            "GitHub sign-in was cancelled.",
-        );
+    let code = match sign_in_code(&state, &headers, &answer) {
+        Ok(code) => code,
+        Err(refused) => return *refused,
     };
-    if expected != Some(given) || given.len() != 64 {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Sign in",
-            None,
-            "This sign-in was not started in this browser; start again from the sign-in page.",
-        );
-    }
     let redirect = format!("{}/oauth/github/signin", public_url.trim_end_matches('/'));
     // What the person may read is listed once, with their own token, before it is dropped.
     let known: Vec<i64> = installations::list(&state.db)
@@ -144,13 +131,46 @@ pub async fn signed_in(
              (in the organisations it serves); your account cannot read any.",
         );
     }
+    start_session(&state, user, &readable).await
+}
+
+/// The code GitHub's answer carries, when the answer belongs to a sign-in this browser
+/// started (its state is the one in the sign-in cookie).
+fn sign_in_code<'a>(
+    state: &AppState,
+    headers: &HeaderMap,
+    answer: &'a SignInAnswer,
+) -> Result<&'a str, Box<Response>> {
+    let expected = site_cookie(state, SIGNIN_COOKIE).read(headers);
+    let (Some(code), Some(given)) = (answer.code.as_deref(), answer.state.as_deref()) else {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            None,
+            "GitHub sign-in was cancelled.",
+        )));
+    };
+    if expected != Some(given) || given.len() != 64 {
+        return Err(Box::new(message(
+            StatusCode::FORBIDDEN,
+            "Sign in",
+            None,
+            "This sign-in was not started in this browser; start again from the sign-in page.",
+        )));
+    }
+    Ok(code)
+}
+
+/// Stores a session for `user`, who may read `readable`, and sets its cookie (the sign-in's
+/// own cookie is spent).
+async fn start_session(state: &AppState, user: GitHubUser, readable: &[String]) -> Response {
     let token = random_token();
     let now = state.queue.clock().now().as_millisecond();
     let session = Session {
         github_id: user.id,
         login: user.login,
         csrf: random_token(),
-        repositories: serde_json::to_string(&readable).unwrap_or_else(|_| "[]".into()),
+        repositories: serde_json::to_string(readable).unwrap_or_else(|_| "[]".into()),
     };
     let expires_at = now + SESSION_HOURS * 3600 * 1000;
     if let Err(error) = web_sessions::create(&state.db, &token, &session, now, expires_at).await {
@@ -167,9 +187,9 @@ pub async fn signed_in(
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        set_cookie(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        set_cookie(state, SESSION_COOKIE, &token, SESSION_HOURS * 3600),
     );
-    headers.append(header::SET_COOKIE, set_cookie(&state, SIGNIN_COOKIE, "", 0));
+    headers.append(header::SET_COOKIE, set_cookie(state, SIGNIN_COOKIE, "", 0));
     response
 }
 

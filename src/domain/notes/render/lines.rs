@@ -99,42 +99,7 @@ pub(super) fn pr_authors_into(
     authors: &CommitAuthors<'_>,
     server_url: &str,
 ) {
-    // Borrowed views: this runs once per pull request.
-    #[derive(PartialEq)]
-    enum Who<'a> {
-        Login(&'a str),
-        Name(&'a str),
-    }
-    // The author as commits name it: bots commit as `app[bot]`.
-    let is_author = |login: &str| {
-        pr.author.as_ref().is_some_and(|a| {
-            login == a.login || (a.is_bot && login.strip_suffix("[bot]") == Some(a.login.as_str()))
-        })
-    };
-    let mut others: Vec<Who<'_>> = Vec::new();
-    for commit_author in authors.of(pr) {
-        let who = match commit_author {
-            CommitAuthor::User(login) if is_author(login) => continue,
-            CommitAuthor::User(login) => Who::Login(login),
-            CommitAuthor::Name(name) => Who::Name(name),
-        };
-        if !others.contains(&who) {
-            others.push(who);
-        }
-    }
-    fn name_of<'a>(w: &Who<'a>) -> &'a str {
-        match w {
-            Who::Login(s) | Who::Name(s) => s,
-        }
-    }
-    let is_bot = |w: &Who<'_>| matches!(w, Who::Login(l) if l.ends_with("[bot]"));
-    if others.len() > 1 {
-        others.sort_by(|a, b| {
-            is_bot(a)
-                .cmp(&is_bot(b))
-                .then_with(|| cmp_ignoring_case(name_of(a), name_of(b)))
-        });
-    }
+    let others = co_authors(pr, authors);
     // Each author as (`$AUTHOR`, `$AUTHOR_MENTION`) written into `into`.
     let write_author = |into: &mut String, index: usize, mention: bool| match index {
         0 if pr.author.is_some() => {
@@ -196,6 +161,50 @@ pub(super) fn pr_authors_into(
             ));
         }
     }
+}
+
+/// A commit author besides the pull request's: borrowed views, as this runs once per pull
+/// request.
+#[derive(PartialEq)]
+enum Who<'a> {
+    Login(&'a str),
+    Name(&'a str),
+}
+
+/// The pull request's other authors, as its commits name them: each once, people before
+/// bots, by name.
+fn co_authors<'a>(pr: &PullRequest, authors: &'a CommitAuthors<'_>) -> Vec<Who<'a>> {
+    // The author as commits name it: bots commit as `app[bot]`.
+    let is_author = |login: &str| {
+        pr.author.as_ref().is_some_and(|a| {
+            login == a.login || (a.is_bot && login.strip_suffix("[bot]") == Some(a.login.as_str()))
+        })
+    };
+    let mut others: Vec<Who<'a>> = Vec::new();
+    for commit_author in authors.of(pr) {
+        let who = match commit_author {
+            CommitAuthor::User(login) if is_author(login) => continue,
+            CommitAuthor::User(login) => Who::Login(login),
+            CommitAuthor::Name(name) => Who::Name(name),
+        };
+        if !others.contains(&who) {
+            others.push(who);
+        }
+    }
+    fn name_of<'a>(w: &Who<'a>) -> &'a str {
+        match w {
+            Who::Login(s) | Who::Name(s) => s,
+        }
+    }
+    let is_bot = |w: &Who<'_>| matches!(w, Who::Login(l) if l.ends_with("[bot]"));
+    if others.len() > 1 {
+        others.sort_by(|a, b| {
+            is_bot(a)
+                .cmp(&is_bot(b))
+                .then_with(|| cmp_ignoring_case(name_of(a), name_of(b)))
+        });
+    }
+    others
 }
 
 /// One author through `change-author-template`.

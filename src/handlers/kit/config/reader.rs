@@ -7,7 +7,7 @@
 
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{
-    CONFIG_PATHS, ConfigTarget, EffectiveConfig, Extends, RepoConfig, layer, merge_chain,
+    CONFIG_PATHS, ConfigTarget, EffectiveConfig, Extends, Layer, RepoConfig, layer, merge_chain,
     normalize_filepath, parse_config_target,
 };
 use crate::github::notes::RepositoryFile;
@@ -255,29 +255,41 @@ async fn resolve_extends(
         here_path = target_path;
         from = name;
     }
+    Ok(merged(path, file, layers, sources, keys))
+}
+
+/// The chain merged (the extending file's keys winning), checked as a whole; the file
+/// itself when it extends nothing.
+fn merged(
+    path: &str,
+    file: &RepositoryFile,
+    layers: Vec<Layer>,
+    sources: Vec<String>,
+    keys: Vec<String>,
+) -> Result<Resolved, (String, String)> {
     if sources.is_empty() {
-        return Ok(Ok(Resolved {
+        return Ok(Resolved {
             key: file.sha.clone(),
             text: file.text.clone(),
             sources,
-        }));
+        });
     }
     let merged = match merge_chain(layers) {
         Ok(merged) => merged,
-        Err(error) => return refuse(&keys, error.to_string()),
+        Err(error) => return Err((keys.join("+"), error.to_string())),
     };
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default();
     if let Err(error) = RepoConfig::from_file(path, &text) {
-        return refuse(
-            &keys,
+        return Err((
+            keys.join("+"),
             format!("{path} merged with {}: {error}", sources.join(", ")),
-        );
+        ));
     }
-    Ok(Ok(Resolved {
+    Ok(Resolved {
         key: keys.join("+"),
         text,
         sources,
-    }))
+    })
 }
 
 /// One `_extends` being followed: its value, the file that says it, and where that file is.
