@@ -479,7 +479,7 @@ async fn store_link(
         surface,
         &request.workspace,
         &request.chat_user,
-        &identity,
+        identity,
         now,
     )
     .await

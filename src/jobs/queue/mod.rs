@@ -7,35 +7,48 @@
 //! partial unique index (one `running` row per key) backs the per-key rule in the database
 //! itself, so even a race between replicas cannot start two jobs of one repository.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use jiff::Timestamp;
-use sqlx::{Any, AnyConnection, FromRow, Transaction};
-use tokio::sync::Notify;
+mod rows;
+mod sql;
+#[cfg(test)]
+mod tests;
 
 use super::BackgroundJob;
+/// Longest wait a rate limit or retry hint can impose on one job.
+pub use super::backoff::MAX_WAIT;
 use super::backoff::{random_jitter, retry_delay};
 use crate::clock::SharedClock;
-use crate::store::{Backend, Db};
-
 pub use crate::settings::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS, QueueSettings};
+use crate::store::{Backend, Db};
+use jiff::Timestamp;
+use rows::{Candidate, ClaimRound, JobRecord, Retry};
+pub use rows::{ClaimedJob, Enqueued, JobId, JobRow, JobState, QueueCounts};
+use sql::{
+    ADD_QUEUE_KEY_POSTGRES, ADD_QUEUE_KEY_SQLITE, CLAIM_CANDIDATE_POSTGRES, CLAIM_CANDIDATE_SQLITE,
+    INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE, QUEUE_KEYS_LOCK,
+};
+use sqlx::{Any, AnyConnection, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How long past its timeout a claimed job stays leased: by then its worker has given up on
 /// it, so another worker may safely take it over.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
 /// First retry delay (before jitter); doubles per attempt.
 const RETRY_BASE: Duration = Duration::from_secs(5);
+
 /// Longest retry delay.
 const RETRY_CAP: Duration = Duration::from_secs(3600);
+
 /// Shortest wait for a job that asked to run again later, so a past or zero time cannot
 /// become a hot loop.
 const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
-/// Longest wait a rate limit or retry hint can impose on one job.
-pub use super::backoff::MAX_WAIT;
+
 /// Rate-limit waits and transient failures in a row after which a job is dead. With the
 /// waits doubling up to an hour this is most of a day of an upstream refusing it.
 pub const MAX_WAITS_IN_A_ROW: u32 = 24;
+
 /// How often one claim call tries again after losing a race for a row.
 const CLAIM_ROUNDS: usize = 64;
 
@@ -55,228 +68,6 @@ pub enum QueueError {
         source: serde_json::Error,
     },
 }
-
-/// A job row's id.
-pub type JobId = i64;
-
-/// What `enqueue` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enqueued {
-    /// A new job row.
-    New(JobId),
-    /// A job with the same dedupe key is already waiting to start; nothing was added.
-    Duplicate,
-}
-
-/// The life-cycle states of a stored job (finished jobs are deleted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Waiting for its first run.
-    Queued,
-    /// Leased by a worker.
-    Running,
-    /// Failed or asked to wait; runs again at `run_at`.
-    Retrying,
-    /// Out of attempts or permanently failed; kept with its last error.
-    Dead,
-}
-
-impl JobState {
-    fn from_db(state: &str) -> Option<Self> {
-        Some(match state {
-            "queued" => JobState::Queued,
-            "running" => JobState::Running,
-            "retrying" => JobState::Retrying,
-            "dead" => JobState::Dead,
-            _ => return None,
-        })
-    }
-}
-
-/// How many stored jobs are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueCounts {
-    /// Waiting for their first run.
-    pub queued: u64,
-    /// Leased by a worker.
-    pub running: u64,
-    /// Waiting to run again.
-    pub retrying: u64,
-    /// Dead, kept for operators.
-    pub dead: u64,
-}
-
-/// A stored job as operators and tests see it.
-#[derive(Debug, Clone)]
-pub struct JobRow {
-    /// Row id.
-    pub id: JobId,
-    /// Job kind.
-    pub kind: String,
-    /// Serialisation key (the repository).
-    pub queue_key: String,
-    /// Current state.
-    pub state: JobState,
-    /// Attempts made (rate-limit waits not counted).
-    pub attempts: u32,
-    /// Attempts allowed.
-    pub max_attempts: u32,
-    /// When it may run next.
-    pub run_at: Timestamp,
-    /// The error of the last failed attempt.
-    pub last_error: Option<String>,
-    /// It failed and no longer holds up the later jobs of its key.
-    pub parked: bool,
-}
-
-#[derive(FromRow)]
-struct JobRecord {
-    id: i64,
-    kind: String,
-    queue_key: String,
-    state: String,
-    attempts: i64,
-    max_attempts: i64,
-    run_at: i64,
-    last_error: Option<String>,
-    parked: i64,
-}
-
-impl From<JobRecord> for JobRow {
-    fn from(r: JobRecord) -> Self {
-        JobRow {
-            id: r.id,
-            kind: r.kind,
-            queue_key: r.queue_key,
-            state: JobState::from_db(&r.state).unwrap_or(JobState::Dead),
-            attempts: u32::try_from(r.attempts).unwrap_or(0),
-            max_attempts: u32::try_from(r.max_attempts).unwrap_or(0),
-            run_at: from_millis(r.run_at),
-            last_error: r.last_error,
-            parked: r.parked != 0,
-        }
-    }
-}
-
-/// A job leased to this worker; only the lease holder can record its outcome.
-#[derive(Debug, Clone)]
-pub struct ClaimedJob {
-    /// Row id.
-    pub id: JobId,
-    /// Job kind.
-    pub kind: String,
-    /// Serialisation key.
-    pub queue_key: String,
-    /// The stored payload (JSON).
-    pub payload: String,
-    /// This attempt's number, from 1.
-    pub attempt: u32,
-    /// Attempts allowed.
-    pub max_attempts: u32,
-    /// Transient failures in a row so far.
-    pub transient_retries: u32,
-    lease_token: String,
-}
-
-#[derive(FromRow)]
-struct Candidate {
-    id: i64,
-    kind: String,
-    queue_key: String,
-    payload: String,
-    state: String,
-    attempts: i64,
-    max_attempts: i64,
-    transient_retries: i64,
-}
-
-/// Why a job goes back to `retrying`.
-#[derive(Clone, Copy)]
-enum Retry {
-    /// It failed: the attempt counts.
-    Failure,
-    /// It must wait (rate limit): the attempt does not count.
-    Wait,
-    /// A dependency is down: the attempt does not count, and the outage backoff grows.
-    Transient,
-}
-
-enum ClaimRound {
-    Claimed(ClaimedJob),
-    NothingDue,
-    /// Lost a race or buried a job whose worker died; look again.
-    Again,
-}
-
-/// The oldest due job that may start now. Each queue key offers two: its head (the oldest job
-/// that is neither dead nor parked) and its oldest parked job (one that failed and no longer
-/// holds up the key's later work). Either may start when it is due and nothing of its key is
-/// running; a running one whose lease expired (its worker died) is taken over. Two index
-/// probes per key, whatever the backlog.
-const CLAIM_CANDIDATE_SQLITE: &str = "\
-    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-           j.transient_retries \
-    FROM queue_keys k \
-    JOIN jobs j ON j.id IN ( \
-        (SELECT MIN(e.id) FROM jobs e \
-         WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0), \
-        (SELECT MIN(p.id) FROM jobs p \
-         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1)) \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM jobs r \
-                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
-       OR (j.state = 'running' AND j.locked_until <= $1) \
-    ORDER BY j.id \
-    LIMIT 1";
-
-/// The same on PostgreSQL: `LATERAL` pins the plan to probes per key (with the correlated
-/// form the planner may hash-join the whole backlog), and `SKIP LOCKED` lets replicas pass
-/// a head another replica is claiming.
-const CLAIM_CANDIDATE_POSTGRES: &str = "\
-    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-           j.transient_retries \
-    FROM queue_keys k \
-    CROSS JOIN LATERAL ((SELECT e.id FROM jobs e \
-                         WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
-                         ORDER BY e.id LIMIT 1) \
-                        UNION ALL \
-                        (SELECT p.id FROM jobs p \
-                         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
-                         ORDER BY p.id LIMIT 1)) head \
-    JOIN jobs j ON j.id = head.id \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM jobs r \
-                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
-       OR (j.state = 'running' AND j.locked_until <= $1) \
-    ORDER BY j.id \
-    LIMIT 1 \
-    FOR UPDATE OF j SKIP LOCKED";
-
-/// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
-/// "trainyar" as a number, written out in `ADD_QUEUE_KEY_POSTGRES` too.
-const QUEUE_KEYS_LOCK: i64 = 0x7472_6169_6e79_6172;
-
-const ADD_QUEUE_KEY_SQLITE: &str = "INSERT INTO queue_keys (queue_key, created_at) \
-     VALUES ($1, $2) ON CONFLICT (queue_key) DO NOTHING";
-
-const ADD_QUEUE_KEY_POSTGRES: &str = "INSERT INTO queue_keys (queue_key, created_at) \
-     SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock_shared(8390876161197564274)) AS guard \
-     ON CONFLICT (queue_key) DO NOTHING";
-
-const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
-         state, attempts, max_attempts, run_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
-     ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
-     RETURNING id, 0";
-
-/// The CTE reads the key's jobs as they were before this insert.
-const INSERT_JOB_POSTGRES: &str = "WITH ahead AS (SELECT EXISTS (SELECT 1 FROM jobs \
-         WHERE queue_key = $2 AND state <> 'dead') AS waiting) \
-     INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
-         state, attempts, max_attempts, run_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
-     ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
-     RETURNING id, (SELECT CASE WHEN waiting THEN 1 ELSE 0 END FROM ahead)::BIGINT";
 
 /// The queue over the store. Cheap to clone.
 #[derive(Clone)]
@@ -818,17 +609,4 @@ fn duration_millis(d: Duration) -> i64 {
 
 fn from_millis(millis: i64) -> Timestamp {
     Timestamp::from_millisecond(millis).unwrap_or(Timestamp::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn enqueue_and_forget_take_the_same_advisory_lock() {
-        assert!(
-            ADD_QUEUE_KEY_POSTGRES
-                .contains(&format!("pg_advisory_xact_lock_shared({QUEUE_KEYS_LOCK})"))
-        );
-    }
 }
