@@ -494,3 +494,93 @@ fn every_signed_route_takes_a_verified_extractor() {
         );
     }
 }
+
+/// Functions that are tables (one arm per case, nothing else): long by nature, read by row.
+const TABLES: &[&str] = &["chat/cards.rs:event_text"];
+
+/// The lines of `source` from each `fn` to its closing brace, as (name, first line, length).
+fn function_lengths(source: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(at) = trimmed.find("fn ") else {
+            continue;
+        };
+        let before = &trimmed[..at];
+        let is_fn = before
+            .split_whitespace()
+            .all(|w| matches!(w, "pub" | "pub(crate)" | "pub(super)" | "async" | "const"));
+        if !is_fn || trimmed.starts_with("//") {
+            continue;
+        }
+        let name: String = trimmed[at + 3..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let (mut depth, mut opened) = (0i32, false);
+        for (end, text) in lines.iter().enumerate().skip(start) {
+            let code = text.split("//").next().unwrap_or_default();
+            let mut in_string = false;
+            for c in code.chars() {
+                match c {
+                    '"' => in_string = !in_string,
+                    '{' if !in_string => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' if !in_string => depth -= 1,
+                    _ => {}
+                }
+            }
+            if !opened && code.trim_end().ends_with(';') {
+                break;
+            }
+            if opened && depth <= 0 {
+                found.push((name.clone(), start + 1, end - start + 1));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_room_over_800_lines_and_no_function_over_100() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut big_rooms = Vec::new();
+    let mut long_functions = Vec::new();
+    for file in files {
+        let name = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .into_owned();
+        let source = std::fs::read_to_string(&file).expect("readable source");
+        let lines = source.lines().count();
+        if lines > 800 {
+            big_rooms.push(format!("{name}: {lines} lines"));
+        }
+        for (function, at, length) in function_lengths(&source) {
+            if length > 100 && !TABLES.contains(&format!("{name}:{function}").as_str()) {
+                long_functions.push(format!("{name}:{at} {function}: {length} lines"));
+            }
+        }
+    }
+    assert!(big_rooms.is_empty(), "rooms over 800 lines: {big_rooms:#?}");
+    assert!(
+        long_functions.is_empty(),
+        "functions over 100 lines (split them, or list a table in TABLES): {long_functions:#?}"
+    );
+}
+
+#[test]
+fn the_length_reader_finds_functions_and_their_ends() {
+    let source = "pub async fn a() {\n    let s = \"{\";\n}\n\nfn b();\nfn c() { 1 }\n";
+    assert_eq!(
+        function_lengths(source),
+        [("a".to_owned(), 1, 3), ("c".to_owned(), 6, 1)]
+    );
+}
