@@ -11,8 +11,7 @@
 //!   counted), `RetryAt` (a rate limit: wait until then), `Permanent` (dead at once, the
 //!   reason kept and, for a command, answered). Library errors convert with `From`.
 //! - Only the edges use `anyhow` with `.context(…)` saying what was being done: the command
-//!   line (`cli.rs`, `notes_command.rs`, `config_check.rs`, `replay.rs`) and start-up
-//!   (`state.rs`, `app.rs`).
+//!   line (`cli/`) and start-up (`state.rs`, `app.rs`).
 //! - At the HTTP edge every failure becomes an [`HttpError`]: a status and a short reason in
 //!   JSON. Reasons never contain request bodies, secrets or tokens.
 
