@@ -5,7 +5,7 @@
 
 mod harness;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use ed25519_dalek::{Signer, SigningKey};
@@ -23,18 +23,15 @@ use trainyard::settings::{Secret, Settings, SettingsArgs};
 use trainyard::store::chat::{self as chat_store, ChatSurface, Identity};
 use trainyard::store::trains as train_store;
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use harness::TestDb;
+use harness::fake_chat::{DISCORD_APP, FakeDiscord, FakeSlack, GUILD_ID, Recorder};
 use harness::fake_github::FakeGitHub;
 
 const WEBHOOK_SECRET: &str = "chat-webhook-secret";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const REPO: &str = "Codertocat/Hello-World";
-const DISCORD_APP: u64 = 99;
-/// The Discord guild trainyard serves, and one it does not (Discord ids are snowflakes).
-const GUILD_ID: &str = "811000000000000001";
-const OTHER_GUILD_ID: &str = "811000000000000002";
 
 /// Whether a Discord message can ping no one: no parsed mentions, no listed users or roles.
 fn pings_nobody(message: &Value) -> bool {
@@ -97,122 +94,6 @@ fn discord_payload(given: &Value) -> Value {
     payload
 }
 
-/// Records the JSON bodies (and paths) it receives, answering with `answer`.
-#[derive(Clone)]
-struct Recorder {
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
-    answer: Arc<dyn Fn(usize) -> ResponseTemplate + Send + Sync>,
-}
-
-impl Recorder {
-    fn new(answer: impl Fn(usize) -> ResponseTemplate + Send + Sync + 'static) -> Recorder {
-        Recorder {
-            seen: Arc::default(),
-            answer: Arc::new(answer),
-        }
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.seen
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|(_, b)| b.clone())
-            .collect()
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .expect("lock")
-            .iter()
-            .map(|(p, _)| p.clone())
-            .collect()
-    }
-}
-
-impl Respond for Recorder {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let mut seen = self.seen.lock().expect("lock");
-        seen.push((request.url.path().to_owned(), body));
-        (self.answer)(seen.len())
-    }
-}
-
-/// The channels Slack and Discord know: C1 and 555 are the bot's own (workspace T1, guild
-/// G1); C9 and 666 belong to another workspace and guild; the bot is not in C8 and may not
-/// see 777; anything else does not exist.
-async fn fake_channels(slack: &MockServer, discord: &MockServer) {
-    use wiremock::matchers::body_string_contains;
-    let slack_channels = [
-        (
-            "C1",
-            json!({"ok": true, "channel": {"id": "C1", "name": "releases", "is_member": true, "context_team_id": "T1"}}),
-        ),
-        (
-            "C9",
-            json!({"ok": true, "channel": {"id": "C9", "name": "elsewhere", "is_member": true, "context_team_id": "T2"}}),
-        ),
-        (
-            "C8",
-            json!({"ok": true, "channel": {"id": "C8", "name": "general", "is_member": false, "context_team_id": "T1"}}),
-        ),
-    ];
-    for (id, answer) in slack_channels {
-        Mock::given(method("POST"))
-            .and(path("/conversations.info"))
-            .and(body_string_contains(format!("channel={id}")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
-            .mount(slack)
-            .await;
-    }
-    Mock::given(method("POST"))
-        .and(path("/conversations.info"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
-        )
-        .with_priority(10)
-        .mount(slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/auth.test"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "team_id": "T1"})),
-        )
-        .mount(slack)
-        .await;
-    for (id, guild) in [("555", GUILD_ID), ("666", OTHER_GUILD_ID)] {
-        Mock::given(method("GET"))
-            .and(path(format!("/api/v10/channels/{id}")))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(
-                    json!({"id": id, "type": 0, "guild_id": guild, "name": "releases"}),
-                ),
-            )
-            .mount(discord)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path("/api/v10/channels/777"))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_json(json!({"code": 50001, "message": "Missing Access"})),
-        )
-        .mount(discord)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/api/v10/channels/[0-9]+$"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": 10003, "message": "Unknown Channel"})),
-        )
-        .with_priority(10)
-        .mount(discord)
-        .await;
-}
-
 struct World {
     bot: AppState,
     github: FakeGitHub,
@@ -236,74 +117,12 @@ struct World {
 impl World {
     async fn new(test: &TestDb) -> World {
         let github = FakeGitHub::start().await;
-        let slack = MockServer::start().await;
-        let discord = MockServer::start().await;
+        let fake_slack = FakeSlack::start().await;
+        let fake_discord = FakeDiscord::start().await;
+        let (slack, discord) = (&fake_slack.server, &fake_discord.server);
         // The repository's configuration routes it to Slack channel C1 and Discord 555.
         github.set_config("chat:\n  slack-channel: C1\n  discord-channel: '555'\n");
 
-        let slack_posts = Recorder::new(|n| {
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": true, "ts": format!("1700000000.{n:06}")}))
-        });
-        Mock::given(method("POST"))
-            .and(path("/chat.postMessage"))
-            .respond_with(slack_posts.clone())
-            .mount(&slack)
-            .await;
-        let slack_updates =
-            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"ok": true})));
-        Mock::given(method("POST"))
-            .and(path("/chat.update"))
-            .respond_with(slack_updates.clone())
-            .mount(&slack)
-            .await;
-        let responses = Recorder::new(|_| ResponseTemplate::new(200).set_body_string("ok"));
-        Mock::given(method("POST"))
-            .and(path_regex("^/response/.+$"))
-            .respond_with(responses.clone())
-            .mount(&slack)
-            .await;
-
-        let discord_messages = Recorder::new(|n| {
-            ResponseTemplate::new(200).set_body_json(json!({"id": format!("{}", 7000 + n)}))
-        });
-        Mock::given(method("POST"))
-            .and(path_regex("^/api/v10/channels/[0-9]+/messages$"))
-            .respond_with(discord_messages.clone())
-            .mount(&discord)
-            .await;
-        Mock::given(method("PATCH"))
-            .and(path_regex("^/api/v10/channels/[0-9]+/messages/[0-9]+$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
-            .mount(&discord)
-            .await;
-        let discord_originals =
-            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "1"})));
-        Mock::given(method("PATCH"))
-            .and(path_regex(format!(
-                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
-            )))
-            .respond_with(discord_originals.clone())
-            .mount(&discord)
-            .await;
-
-        Mock::given(method("DELETE"))
-            .and(path_regex(format!(
-                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
-            )))
-            .respond_with(ResponseTemplate::new(204))
-            .mount(&discord)
-            .await;
-        let discord_followups =
-            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "2"})));
-        Mock::given(method("POST"))
-            .and(path_regex(format!(
-                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+$"
-            )))
-            .respond_with(discord_followups.clone())
-            .mount(&discord)
-            .await;
-        fake_channels(&slack, &discord).await;
         let discord_key = SigningKey::from_bytes(&[7; 32]);
         let settings = Settings::resolve(SettingsArgs {
             github_app_id: Some(42),
@@ -346,16 +165,16 @@ impl World {
             commit_comments,
             bot,
             github,
-            slack,
-            discord_server: discord,
+            slack_posts: fake_slack.posts,
+            slack_updates: fake_slack.updates,
+            responses: fake_slack.responses,
+            slack: fake_slack.server,
+            discord_messages: fake_discord.messages,
+            discord_originals: fake_discord.originals,
+            discord_followups: fake_discord.followups,
+            discord_server: fake_discord.server,
             clock,
             discord_key,
-            slack_posts,
-            slack_updates,
-            responses,
-            discord_messages,
-            discord_originals,
-            discord_followups,
         }
     }
 

@@ -17,7 +17,8 @@ pub const OTHER_GUILD_ID: &str = "811000000000000002";
 /// Records the JSON bodies (and paths) it receives, answering with `answer`.
 #[derive(Clone)]
 pub struct Recorder {
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Every request received: its path and JSON body.
+    pub seen: Arc<Mutex<Vec<(String, Value)>>>,
     answer: Arc<dyn Fn(usize) -> ResponseTemplate + Send + Sync>,
 }
 
@@ -57,7 +58,6 @@ impl Respond for Recorder {
     }
 }
 
-
 /// Slack: `chat.postMessage` and `chat.update` (each recorded), `response_url`s under
 /// `/response/…` (recorded), and the channels of [`slack_channels`].
 pub struct FakeSlack {
@@ -75,28 +75,28 @@ impl FakeSlack {
     /// A Slack where C1 is the bot's channel in workspace T1 (see [`slack_channels`]).
     pub async fn start() -> FakeSlack {
         let slack = MockServer::start().await;
-    let slack_posts = Recorder::new(|n| {
-        ResponseTemplate::new(200)
-            .set_body_json(json!({"ok": true, "ts": format!("1700000000.{n:06}")}))
-    });
-    Mock::given(method("POST"))
-        .and(path("/chat.postMessage"))
-        .respond_with(slack_posts.clone())
-        .mount(&slack)
-        .await;
-    let slack_updates =
-        Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"ok": true})));
-    Mock::given(method("POST"))
-        .and(path("/chat.update"))
-        .respond_with(slack_updates.clone())
-        .mount(&slack)
-        .await;
-    let responses = Recorder::new(|_| ResponseTemplate::new(200).set_body_string("ok"));
-    Mock::given(method("POST"))
-        .and(path_regex("^/response/.+$"))
-        .respond_with(responses.clone())
-        .mount(&slack)
-        .await;
+        let slack_posts = Recorder::new(|n| {
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "ts": format!("1700000000.{n:06}")}))
+        });
+        Mock::given(method("POST"))
+            .and(path("/chat.postMessage"))
+            .respond_with(slack_posts.clone())
+            .mount(&slack)
+            .await;
+        let slack_updates =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"ok": true})));
+        Mock::given(method("POST"))
+            .and(path("/chat.update"))
+            .respond_with(slack_updates.clone())
+            .mount(&slack)
+            .await;
+        let responses = Recorder::new(|_| ResponseTemplate::new(200).set_body_string("ok"));
+        Mock::given(method("POST"))
+            .and(path_regex("^/response/.+$"))
+            .respond_with(responses.clone())
+            .mount(&slack)
+            .await;
         slack_channels(&slack).await;
         FakeSlack {
             server: slack,
@@ -129,45 +129,45 @@ impl FakeDiscord {
     /// A Discord where 555 is the bot's channel in [`GUILD_ID`].
     pub async fn start() -> FakeDiscord {
         let discord = MockServer::start().await;
-    let discord_messages = Recorder::new(|n| {
-        ResponseTemplate::new(200).set_body_json(json!({"id": format!("{}", 7000 + n)}))
-    });
-    Mock::given(method("POST"))
-        .and(path_regex("^/api/v10/channels/[0-9]+/messages$"))
-        .respond_with(discord_messages.clone())
-        .mount(&discord)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path_regex("^/api/v10/channels/[0-9]+/messages/[0-9]+$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
-        .mount(&discord)
-        .await;
-    let discord_originals =
-        Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "1"})));
-    Mock::given(method("PATCH"))
-        .and(path_regex(format!(
-            "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
-        )))
-        .respond_with(discord_originals.clone())
-        .mount(&discord)
-        .await;
+        let discord_messages = Recorder::new(|n| {
+            ResponseTemplate::new(200).set_body_json(json!({"id": format!("{}", 7000 + n)}))
+        });
+        Mock::given(method("POST"))
+            .and(path_regex("^/api/v10/channels/[0-9]+/messages$"))
+            .respond_with(discord_messages.clone())
+            .mount(&discord)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path_regex("^/api/v10/channels/[0-9]+/messages/[0-9]+$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+            .mount(&discord)
+            .await;
+        let discord_originals =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "1"})));
+        Mock::given(method("PATCH"))
+            .and(path_regex(format!(
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+            )))
+            .respond_with(discord_originals.clone())
+            .mount(&discord)
+            .await;
 
-    Mock::given(method("DELETE"))
-        .and(path_regex(format!(
-            "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
-        )))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&discord)
-        .await;
-    let discord_followups =
-        Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "2"})));
-    Mock::given(method("POST"))
-        .and(path_regex(format!(
-            "^/api/v10/webhooks/{DISCORD_APP}/[^/]+$"
-        )))
-        .respond_with(discord_followups.clone())
-        .mount(&discord)
-        .await;
+        Mock::given(method("DELETE"))
+            .and(path_regex(format!(
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+/messages/@original$"
+            )))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&discord)
+            .await;
+        let discord_followups =
+            Recorder::new(|_| ResponseTemplate::new(200).set_body_json(json!({"id": "2"})));
+        Mock::given(method("POST"))
+            .and(path_regex(format!(
+                "^/api/v10/webhooks/{DISCORD_APP}/[^/]+$"
+            )))
+            .respond_with(discord_followups.clone())
+            .mount(&discord)
+            .await;
         discord_channels(&discord).await;
         FakeDiscord {
             server: discord,

@@ -14,6 +14,7 @@ pub mod bot;
 pub mod browser;
 pub mod db;
 pub mod drafter_cases;
+pub mod fake_chat;
 pub mod fake_github;
 pub mod github;
 pub mod http;
