@@ -1,6 +1,6 @@
 //! The dashboard's JSON: release health for a signed-in reader.
 
-use super::*;
+use super::{reader, session};
 use crate::domain::health::{self};
 use crate::state::AppState;
 use axum::Json;

@@ -1,12 +1,13 @@
 //! A command from the dashboard's form: Cut, Approve or Reject, into the one command intake.
 
 use super::sign_in::genuine;
-use super::*;
+use super::{COMMANDS_PER_MINUTE, SESSION_COOKIE, message, random_token, reader, site_cookie};
 use crate::domain::train::TrainCommand;
 use crate::handlers::commands::intake::{self, Door};
 use crate::handlers::kit::command::RunTrainCommand;
 use crate::state::AppState;
 use crate::store::trains;
+use crate::store::web_sessions::Session;
 use crate::store::web_sessions::{self};
 use crate::web::browser::see_other;
 use axum::extract::{Form, Path, State};

@@ -1,7 +1,10 @@
 //! Signing in to the dashboard with GitHub (the App's OAuth), the session and its CSRF
 //! token, and signing out.
 
-use super::*;
+use super::{
+    SESSION_COOKIE, SESSION_HOURS, SIGNIN_COOKIE, message, random_token, session, set_cookie,
+    site_cookie,
+};
 use crate::github::user_access;
 use crate::state::AppState;
 use crate::store::installations;
