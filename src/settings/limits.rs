@@ -43,20 +43,22 @@ impl HttpLimits {
     }
 }
 
+/// A count that must be at least one when it is given (zero would refuse or stop all).
+pub(super) fn at_least_one<T: PartialEq + From<u8>>(
+    name: &'static str,
+    value: Option<T>,
+) -> Result<Option<T>, SettingsError> {
+    match value {
+        Some(v) if v == T::from(0) => Err(SettingsError::Invalid {
+            name,
+            reason: "must be at least 1".into(),
+        }),
+        other => Ok(other),
+    }
+}
+
 /// The HTTP limits: defaults, overridden where set; zero is refused (it would refuse all).
 pub(super) fn http_limits(args: &SettingsArgs) -> Result<HttpLimits, SettingsError> {
-    fn at_least_one<T: PartialEq + From<u8>>(
-        name: &'static str,
-        value: Option<T>,
-    ) -> Result<Option<T>, SettingsError> {
-        match value {
-            Some(v) if v == T::from(0) => Err(SettingsError::Invalid {
-                name,
-                reason: "must be at least 1".into(),
-            }),
-            other => Ok(other),
-        }
-    }
     let mut limits = HttpLimits::defaults();
     if let Some(n) = at_least_one("TRAINYARD_MAX_CONNECTIONS", args.max_connections)? {
         limits.max_connections = n;

@@ -19,8 +19,8 @@ pub use groups::{
 };
 use groups::{DiscordArgs, SlackArgs, discord, discord_api_url, github_oauth, slack};
 use groups::{api_url, check_http_url, github_app};
-use limits::http_limits;
 pub use limits::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS, HttpLimits, QueueSettings};
+use limits::{at_least_one, http_limits};
 pub use secret::{Secret, SecretList};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -140,23 +140,12 @@ impl Settings {
     /// Applies defaults and checks every group.
     pub fn resolve(args: SettingsArgs) -> Result<Settings, SettingsError> {
         let listen = args.listen.unwrap_or(DEFAULT_LISTEN);
-        let workers = at_least_one("TRAINYARD_WORKERS", args.workers, DEFAULT_WORKERS)?;
-        let max_attempts = at_least_one(
-            "TRAINYARD_JOB_MAX_ATTEMPTS",
-            args.job_max_attempts,
-            DEFAULT_MAX_ATTEMPTS,
-        )?;
+        let workers = at_least_one("TRAINYARD_WORKERS", args.workers)?.unwrap_or(DEFAULT_WORKERS);
+        let max_attempts = at_least_one("TRAINYARD_JOB_MAX_ATTEMPTS", args.job_max_attempts)?
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
         let http = http_limits(&args)?;
-        let job_timeout = match args.job_timeout_secs {
-            Some(0) => {
-                return Err(SettingsError::Invalid {
-                    name: "TRAINYARD_JOB_TIMEOUT_SECS",
-                    reason: "must be at least 1".into(),
-                });
-            }
-            Some(secs) => Duration::from_secs(secs),
-            None => DEFAULT_JOB_TIMEOUT,
-        };
+        let job_timeout = at_least_one("TRAINYARD_JOB_TIMEOUT_SECS", args.job_timeout_secs)?
+            .map_or(DEFAULT_JOB_TIMEOUT, Duration::from_secs);
         if let Some(url) = &args.public_url {
             check_http_url("TRAINYARD_PUBLIC_URL", url)?;
         }
@@ -301,21 +290,5 @@ impl Settings {
             );
         }
         lines
-    }
-}
-
-/// A count that must be at least one, or its default.
-fn at_least_one<T: PartialEq + From<u8>>(
-    name: &'static str,
-    value: Option<T>,
-    default: T,
-) -> Result<T, SettingsError> {
-    match value {
-        Some(zero) if zero == T::from(0) => Err(SettingsError::Invalid {
-            name,
-            reason: "must be at least 1".into(),
-        }),
-        Some(value) => Ok(value),
-        None => Ok(default),
     }
 }
