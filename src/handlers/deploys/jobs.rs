@@ -1,12 +1,11 @@
 //! Deployments on GitHub: creating the ones trainyard requested (exactly once, found again
-//! by the request id in their payload), recording the ones GitHub reports (trainyard's and
-//! CI's), relaying their statuses to the repository's channels, and requesting the next
-//! environment when one that others follow succeeds.
+//! by the request id in their payload), and telling a production release's pull requests
+//! where it went. What GitHub reports back is in `status.rs`.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::deploy::DeploymentState;
-use crate::domain::event::DeploymentEvent;
+
 use crate::domain::ids::RepoFullName;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
@@ -15,7 +14,7 @@ use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::audit::Entry;
-use crate::store::deployments::{self, SeenDeployment};
+use crate::store::deployments;
 use crate::store::steps::{self, StepState};
 use crate::store::trains;
 
@@ -223,44 +222,6 @@ async fn tag_moved(
             row.ref_name
         )),
     })
-}
-
-/// A `deployment` webhook: recorded, so deployments made by others (CI) are known too.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SeeDeployment {
-    /// The event.
-    pub event: DeploymentEvent,
-}
-
-impl BackgroundJob for SeeDeployment {
-    const KIND: &'static str = "deploy.seen";
-    type Context = TrainContext;
-
-    fn queue_key(&self) -> String {
-        format!("deploy:{}", self.event.repository)
-    }
-
-    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
-        let e = &self.event;
-        let creator = e.creator.as_ref().map_or("someone", |c| c.login.as_str());
-        let id = i64::try_from(e.deployment_id)
-            .map_err(|_| JobError::Permanent("deployment id out of range".into()))?;
-        deployments::seen(
-            &ctx.db,
-            &SeenDeployment {
-                repository: e.repository.as_ref(),
-                github_id: id,
-                environment: &e.environment,
-                ref_name: &e.git_ref,
-                sha: &e.sha,
-                creator,
-                request_id: e.request_id.as_deref(),
-            },
-            ctx.now(),
-        )
-        .await?;
-        Ok(())
-    }
 }
 
 /// Writes "Deployed to production in v1.4.0" on each of a train's pull requests, once each.

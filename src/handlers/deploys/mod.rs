@@ -9,7 +9,7 @@ pub mod requests;
 pub mod status;
 
 pub(crate) use automatic::{Occasion, Standing, apply_automatic, decide_automatic};
-pub use jobs::{AUTOMATIC, CommentDeployed, CreateDeployment, SeeDeployment};
+pub use jobs::{AUTOMATIC, CommentDeployed, CreateDeployment};
 pub use requests::deploys_text;
 pub(crate) use requests::{DeploymentAsk, release_of, request_deployment_for};
-pub use status::SeeDeploymentStatus;
+pub use status::{SeeDeployment, SeeDeploymentStatus};

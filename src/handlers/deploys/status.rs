@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::deploy::DeploymentState;
 use crate::domain::deploy::Release;
-use crate::domain::event::DeploymentStatusEvent;
+use crate::domain::event::{DeploymentEvent, DeploymentStatusEvent};
 use crate::domain::repo_config::EnvironmentKeys;
 use crate::domain::train_event::TrainEvent;
 use crate::handlers::kit::TrainContext;
@@ -17,6 +17,44 @@ use super::automatic::{
     AutomaticDecision, Occasion, apply_automatic, decide_automatic, standing_of,
 };
 use super::jobs::{CommentDeployed, is_plain_url, stored_environment};
+
+/// A `deployment` webhook: recorded, so deployments made by others (CI) are known too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeeDeployment {
+    /// The event.
+    pub event: DeploymentEvent,
+}
+
+impl BackgroundJob for SeeDeployment {
+    const KIND: &'static str = "deploy.seen";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        format!("deploy:{}", self.event.repository)
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let e = &self.event;
+        let creator = e.creator.as_ref().map_or("someone", |c| c.login.as_str());
+        let id = i64::try_from(e.deployment_id)
+            .map_err(|_| JobError::Permanent("deployment id out of range".into()))?;
+        deployments::seen(
+            &ctx.db,
+            &SeenDeployment {
+                repository: e.repository.as_ref(),
+                github_id: id,
+                environment: &e.environment,
+                ref_name: &e.git_ref,
+                sha: &e.sha,
+                creator,
+                request_id: e.request_id.as_deref(),
+            },
+            ctx.now(),
+        )
+        .await?;
+        Ok(())
+    }
+}
 
 /// A `deployment_status` webhook: the deployment's state recorded and relayed to the
 /// channels; a success starts the environments configured to follow.
