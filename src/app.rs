@@ -142,7 +142,11 @@ async fn serve_until(
 
     let mut worker_tasks = state.runner().start(workers, stop.clone());
     let intake_writer = state.take_intake_writer();
-    tokio::spawn(enqueue_housekeeping(state.queue.clone(), stop.clone()));
+    tokio::spawn(enqueue_housekeeping(
+        state.queue.clone(),
+        state.db.clone(),
+        stop.clone(),
+    ));
     let db = state.db.clone();
 
     let limits = state.settings.http.clone();
@@ -197,14 +201,27 @@ const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 const SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Enqueues the periodic jobs: housekeeping now and every hour, schedule checks now (a slot
-/// missed while the service was down fires at start-up) and every minute. The jobs carry
+/// missed while the service was down fires at start-up) and every minute, and the release
+/// gate's requests a freeze held once it ends (looked for every two seconds). The jobs carry
 /// dedupe keys, so replicas doing the same add nothing.
-async fn enqueue_housekeeping(queue: crate::jobs::Queue, shutdown: CancellationToken) {
+async fn enqueue_housekeeping(
+    queue: crate::jobs::Queue,
+    db: crate::store::Db,
+    shutdown: CancellationToken,
+) {
     let mut hourly = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     let mut minutely = tokio::time::interval(SCHEDULE_INTERVAL);
+    let mut thaw = tokio::time::interval(crate::handlers::deploys::gate::THAW_CHECK_INTERVAL);
+    thaw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
+            _ = thaw.tick() => {
+                let now = queue.clock().now().as_millisecond();
+                if let Err(error) = crate::handlers::deploys::gate::enqueue_thawed(&db, &queue, now).await {
+                    tracing::warn!(%error, "cannot look for deployments a freeze held");
+                }
+            }
             _ = hourly.tick() => {
                 if let Err(error) = queue.enqueue_now(&Housekeeping).await {
                     tracing::warn!(%error, "cannot enqueue housekeeping");

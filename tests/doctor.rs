@@ -34,6 +34,38 @@ async fn fakes(permissions: serde_json::Value, delivery_status: u16) -> Fakes {
         ])))
         .mount(&github)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/1/access_tokens"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(
+                json!({"token": "ghs_doctor", "expires_at": "2099-01-01T00:00:00Z"}),
+            ),
+        )
+        .mount(&github)
+        .await;
+    // acme/api's production has trainyard as its protection rule; staging has none.
+    Mock::given(method("GET"))
+        .and(path(
+            "/repos/acme/api/environments/production/deployment_protection_rules",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 1,
+            "custom_deployment_protection_rules": [
+                {"id": 3, "enabled": true, "app": {"id": 42, "slug": "trainyard-acme"}}
+            ]
+        })))
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/repos/acme/api/environments/staging/deployment_protection_rules",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 0, "custom_deployment_protection_rules": []})),
+        )
+        .mount(&github)
+        .await;
     Mock::given(method("GET"))
         .and(path("/app/hook/deliveries"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
@@ -98,9 +130,28 @@ async fn a_healthy_setup_passes_every_check() {
         .output()
         .expect("migrate");
     assert!(migrate.status.success());
+    // acme/api, installed as installation 1, deploys to staging and production.
+    let url = format!("sqlite://{}", dir.path().join("trainyard.db").display());
+    let db = trainyard::store::Db::connect(&url).await.expect("store");
+    let repo = trainyard::domain::ids::RepoFullName::parse("acme/api").expect("repo");
+    let config = "deploy:\n  environments:\n    - name: staging\n    - name: production\n";
+    trainyard::store::repo_configs::save_good(
+        &db,
+        &repo,
+        Some(".github/trainyard.yml"),
+        Some("b1"),
+        Some(config),
+        0,
+    )
+    .await
+    .expect("config");
+    trainyard::store::installations::note_repository(&db, 1, &repo, 0)
+        .await
+        .expect("installation");
+    db.close().await;
     let fakes = fakes(
-        json!({"contents": "write", "issues": "write", "pull_requests": "write",
-               "deployments": "write", "metadata": "read"}),
+        json!({"actions": "read", "contents": "write", "issues": "write",
+               "pull_requests": "write", "deployments": "write", "metadata": "read"}),
         202,
     )
     .await;
@@ -119,6 +170,8 @@ async fn a_healthy_setup_passes_every_check() {
         "ok    webhooks: GitHub's last 2 deliveries were accepted",
         "ok    Slack: the bot token works in workspace T1",
         "ok    Discord: the bot token belongs to application 77",
+        "ok    release gate acme/api: trainyard is the deployment protection rule of production",
+        "note  release gate acme/api: staging does not have trainyard as a deployment protection rule",
     ] {
         assert!(text.contains(line), "{line}\n{text}");
     }
@@ -134,7 +187,7 @@ async fn each_failure_is_named_with_its_fix() {
     for line in [
         "FAIL  store: sqlite://trainyard.db: the file does not exist",
         "fix: run `trainyard migrate`",
-        "FAIL  installation acme: contents: write needed, read granted; issues: write needed, none granted",
+        "FAIL  installation acme: actions: read needed, none granted; contents: write needed, read granted; issues: write needed, none granted",
         "FAIL  webhooks: 1 of GitHub's last 2 deliveries were refused for their signature (the latest: pull_request)",
         "fix: TRAINYARD_GITHUB_WEBHOOK_SECRET must be the App's webhook secret",
     ] {

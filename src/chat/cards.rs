@@ -472,6 +472,23 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             surface.bold(&surface.user(environment)),
             surface.user(reason)
         ),
+        TrainEvent::Gate {
+            environment,
+            reference,
+            run_id,
+            state,
+            reason,
+        } => format!(
+            "Workflow run {run_id} deploying {} to {} {}: {}",
+            surface.code(reference),
+            surface.bold(&surface.user(environment)),
+            match state.as_str() {
+                "approved" => "approved",
+                "rejected" => "rejected",
+                _ => "waits",
+            },
+            surface.user(reason)
+        ),
         TrainEvent::EnvironmentLock {
             environment,
             by,

@@ -178,6 +178,7 @@ async fn store(settings: &Settings) -> Check {
 
 #[derive(Deserialize)]
 struct App {
+    id: Option<u64>,
     slug: Option<String>,
     name: Option<String>,
 }
@@ -235,17 +236,21 @@ async fn github(settings: &Settings) -> Vec<Check> {
         }
     };
     let mut checks = Vec::new();
+    let mut app_id = app.app_id;
     match client.app_request::<App>(Method::GET, "/app", None).await {
-        Ok(found) => checks.push(check(
-            "GitHub App",
-            Outcome::Ok(format!(
-                "the key signs in as {}",
-                found
-                    .slug
-                    .or(found.name)
-                    .unwrap_or_else(|| "the App".into())
-            )),
-        )),
+        Ok(found) => {
+            app_id = found.id.or(app_id);
+            checks.push(check(
+                "GitHub App",
+                Outcome::Ok(format!(
+                    "the key signs in as {}",
+                    found
+                        .slug
+                        .or(found.name)
+                        .unwrap_or_else(|| "the App".into())
+                )),
+            ));
+        }
         Err(error) => {
             checks.push(check(
                 "GitHub App",
@@ -266,6 +271,91 @@ async fn github(settings: &Settings) -> Vec<Check> {
     }
     checks.extend(installations(&client).await);
     checks.push(webhooks(&client).await);
+    if let Some(app_id) = app_id {
+        checks.extend(protection_rules(&client, settings, app_id).await);
+    }
+    checks
+}
+
+/// For each repository the store has a configuration of, whether trainyard is the
+/// deployment protection rule of its configured environments, where GitHub lets the App see
+/// them: an environment without it lets Actions jobs deploy there around the train.
+async fn protection_rules(client: &GitHubClient, settings: &Settings, app_id: u64) -> Vec<Check> {
+    let url = settings.database_url.expose();
+    if sqlite_file(url).is_some_and(|file| !file.exists()) {
+        return Vec::new();
+    }
+    let Ok(db) = Db::connect(url).await else {
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    let configs = crate::store::repo_configs::all_with_text(&db)
+        .await
+        .unwrap_or_default();
+    for (repository, path, text) in configs {
+        let (Ok(repo), Ok(config)) = (
+            crate::domain::ids::RepoFullName::parse(&repository),
+            crate::domain::repo_config::RepoConfig::from_file(&path, &text),
+        ) else {
+            continue;
+        };
+        let environments: Vec<&str> = config
+            .environments()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        let Ok(Some(installation)) = crate::store::installations::for_repository(&db, &repo).await
+        else {
+            continue;
+        };
+        if environments.is_empty() {
+            continue;
+        }
+        let (mut gated, mut open, mut unseen) = (Vec::new(), Vec::new(), Vec::new());
+        for environment in environments {
+            match client
+                .protects_environment(installation, &repo, environment, app_id)
+                .await
+            {
+                Ok(Some(true)) => gated.push(environment),
+                Ok(Some(false)) => open.push(environment),
+                Ok(None) | Err(_) => unseen.push(environment),
+            }
+        }
+        let name = format!("release gate {repository}");
+        if !open.is_empty() {
+            checks.push(check(
+                name.clone(),
+                Outcome::Note(format!(
+                    "{} {} not have trainyard as a deployment protection rule: Actions jobs \
+                     deploying there are not held to the train (enable it in the repository's \
+                     Settings → Environments → the environment → Deployment protection rules)",
+                    open.join(", "),
+                    if open.len() == 1 { "does" } else { "do" }
+                )),
+            ));
+        }
+        if !gated.is_empty() {
+            checks.push(check(
+                name.clone(),
+                Outcome::Ok(format!(
+                    "trainyard is the deployment protection rule of {}",
+                    gated.join(", ")
+                )),
+            ));
+        }
+        if !unseen.is_empty() {
+            checks.push(check(
+                name,
+                Outcome::Note(format!(
+                    "GitHub shows the App no environment {} (not created yet, or not visible \
+                     to the App)",
+                    unseen.join(", ")
+                )),
+            ));
+        }
+    }
+    db.close().await;
     checks
 }
 

@@ -22,6 +22,8 @@ pub enum Event {
     Deployment(DeploymentEvent),
     /// A deployment's status changed.
     DeploymentStatus(DeploymentStatusEvent),
+    /// A workflow job waits for trainyard's deployment protection rule.
+    ProtectionRule(ProtectionRuleEvent),
     /// The App was installed, removed, suspended or given new permissions.
     Installation(InstallationEvent),
     /// Repositories were added to or removed from an installation.
@@ -38,6 +40,7 @@ impl Event {
             Event::Push(e) => Some(&e.repository),
             Event::Deployment(e) => Some(&e.repository),
             Event::DeploymentStatus(e) => Some(&e.repository),
+            Event::ProtectionRule(e) => Some(&e.repository),
             Event::Installation(_) | Event::InstallationRepositories(_) => None,
         }
     }
@@ -51,6 +54,7 @@ impl Event {
             Event::Push(e) => e.installation_id,
             Event::Deployment(e) => e.installation_id,
             Event::DeploymentStatus(e) => e.installation_id,
+            Event::ProtectionRule(e) => e.installation_id,
             Event::Installation(e) => Some(e.installation_id),
             Event::InstallationRepositories(e) => Some(e.installation_id),
         }
@@ -344,6 +348,28 @@ pub struct DeploymentEvent {
     /// The request id trainyard put in the payload, for its own deployments.
     #[serde(default)]
     pub request_id: Option<String>,
+}
+
+/// A workflow run's job for an environment waits for trainyard's answer
+/// (`deployment_protection_rule`, `requested`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectionRuleEvent {
+    /// Where.
+    pub repository: RepoFullName,
+    /// Through which installation.
+    pub installation_id: Option<u64>,
+    /// The environment the job deploys to.
+    pub environment: String,
+    /// The workflow run, from the callback URL GitHub gives.
+    pub run_id: u64,
+    /// The commit it deploys.
+    pub sha: String,
+    /// The ref it deploys.
+    pub git_ref: Option<String>,
+    /// What started the run (`push`, `workflow_dispatch`, …).
+    pub run_event: Option<String>,
+    /// Who started it.
+    pub sender: Actor,
 }
 
 /// A deployment status (created).

@@ -121,6 +121,44 @@ impl FreezeWindow {
     }
 }
 
+impl FreezeWindow {
+    /// When the window that holds `at` ends: the first moment after `at` outside it.
+    /// Meaningful only when [`FreezeWindow::contains`] holds for `at`.
+    pub fn ends_after(&self, at: DateTime) -> DateTime {
+        match self {
+            FreezeWindow::Dates(_, until) => until
+                .tomorrow()
+                .map(|day| day.to_datetime(Time::midnight()))
+                .unwrap_or(DateTime::MAX),
+            FreezeWindow::Weekly { until, .. } => (0..=7)
+                .filter_map(|days| at.date().checked_add(jiff::Span::new().days(days)).ok())
+                .map(|day| day.to_datetime(until.1))
+                .find(|end| end.weekday() == until.0 && *end > at)
+                .unwrap_or(DateTime::MAX),
+        }
+    }
+}
+
+/// When `windows` next let a deployment through after `at`: the end of the window `at` is in,
+/// carried on through windows that overlap it; `None` when `at` is in none. Bounded: a
+/// configuration of windows that never ends answers with the last end it found.
+pub fn thaws_at(windows: &[String], at: DateTime) -> Option<DateTime> {
+    let parsed: Vec<FreezeWindow> = windows
+        .iter()
+        .filter_map(|text| FreezeWindow::parse(text).ok())
+        .collect();
+    let mut now = at;
+    let mut held = false;
+    for _ in 0..=parsed.len() {
+        let Some(window) = parsed.iter().find(|window| window.contains(now)) else {
+            break;
+        };
+        held = true;
+        now = window.ends_after(now);
+    }
+    held.then_some(now)
+}
+
 /// The first of `windows` (as written) that `at` falls in.
 pub fn frozen(windows: &[String], at: DateTime) -> Option<&str> {
     windows
@@ -146,6 +184,30 @@ mod tests {
         assert!(window.contains(at("2026-11-29T12:00")));
         assert!(window.contains(at("2026-11-30T07:59")));
         assert!(!window.contains(at("2026-11-30T08:00")));
+    }
+
+    #[test]
+    fn a_freeze_thaws_at_the_end_of_the_windows_it_is_in() {
+        let windows = vec![
+            "Fri 16:00-Mon 08:00".to_owned(),
+            "2026-11-30..2026-12-01".to_owned(),
+        ];
+        // Friday 17:00: the weekend window ends Monday 08:00, where the dates hold it on
+        // until Wednesday.
+        assert_eq!(
+            thaws_at(&windows, at("2026-11-27T17:00")),
+            Some(at("2026-12-02T00:00"))
+        );
+        assert_eq!(
+            thaws_at(&windows[..1], at("2026-11-29T12:00")),
+            Some(at("2026-11-30T08:00"))
+        );
+        assert_eq!(thaws_at(&windows, at("2026-11-27T15:00")), None);
+        let always = vec![
+            "Mon 00:00-Mon 00:01".to_owned(),
+            "Mon 00:01-Mon 00:00".to_owned(),
+        ];
+        assert!(thaws_at(&always, at("2026-11-27T15:00")).is_some());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod config_words;
 pub mod deploy;
 pub mod event;
 pub mod freeze;
+pub mod gate;
 pub mod health;
 pub mod ids;
 pub mod notes;

@@ -146,6 +146,19 @@ pub enum TrainEvent {
         /// Why, and which command starts it.
         reason: String,
     },
+    /// trainyard's deployment protection rule answered a workflow run, or holds it.
+    Gate {
+        /// The environment the run's job deploys to.
+        environment: String,
+        /// What it deploys: the release's tag, or the commit.
+        reference: String,
+        /// The workflow run.
+        run_id: u64,
+        /// `waiting`, `approved` or `rejected`.
+        state: String,
+        /// Why.
+        reason: String,
+    },
     /// An environment was locked or unlocked.
     EnvironmentLock {
         /// The environment.
@@ -165,6 +178,22 @@ pub enum TrainEvent {
 }
 
 impl TrainEvent {
+    /// Whether the event may let through a deployment the release gate holds: a release or
+    /// candidate published, a train rejected or abandoned (its commit is then refused), an
+    /// environment unlocked, a deployment succeeded (an environment others require).
+    pub fn may_open_the_gate(&self) -> bool {
+        match self {
+            TrainEvent::Released { .. }
+            | TrainEvent::CandidatePublished { .. }
+            | TrainEvent::Rejected { .. }
+            | TrainEvent::Abandoned { .. }
+            | TrainEvent::PublishUndone { .. } => true,
+            TrainEvent::EnvironmentLock { reason, .. } => reason.is_none(),
+            TrainEvent::Deployment { state, .. } => state == "success",
+            _ => false,
+        }
+    }
+
     /// The event's name, as stored.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -186,6 +215,7 @@ impl TrainEvent {
             TrainEvent::Deployment { .. } => "deployment",
             TrainEvent::DeploymentHeld { .. } => "deployment_held",
             TrainEvent::EnvironmentLock { .. } => "environment_lock",
+            TrainEvent::Gate { .. } => "gate",
         }
     }
 }

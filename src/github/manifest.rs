@@ -7,7 +7,8 @@ use serde_json::Value;
 pub const MANIFEST: &str = include_str!("../../app-manifest.yml");
 
 /// The permissions the code uses, with the level it needs.
-pub const PERMISSIONS: [(&str, &str); 5] = [
+pub const PERMISSIONS: [(&str, &str); 6] = [
+    ("actions", "read"),
     ("contents", "write"),
     ("issues", "write"),
     ("pull_requests", "write"),

@@ -6,6 +6,7 @@ pub mod client;
 pub mod contents;
 pub mod deployments;
 pub mod error;
+pub mod gate;
 pub mod git;
 pub mod history;
 pub mod manifest;

@@ -167,6 +167,7 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
                 .enqueue_now(&crate::handlers::deploys::SeeDeploymentStatus { event: e })
                 .await?;
         }
+        Event::ProtectionRule(e) => protection_rule_event(&ctx, &e, now).await?,
         #[allow(unreachable_patterns)]
         other => {
             // Repositories reached through a delivery are covered by its installation.
@@ -237,6 +238,38 @@ async fn release_event(
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// A workflow job waits for trainyard's deployment protection rule: the request is recorded
+/// once (a redelivery finds it) and decided by the gate.
+async fn protection_rule_event(
+    ctx: &EventContext,
+    e: &crate::domain::event::ProtectionRuleEvent,
+    now: i64,
+) -> Result<(), JobError> {
+    let Some(installation) = e.installation_id else {
+        tracing::warn!(repo = %e.repository, "protection rule request without an installation; ignored");
+        return Ok(());
+    };
+    note_repository(ctx, installation, &e.repository, now).await?;
+    let review = crate::store::gate_reviews::NewGateReview {
+        repository: e.repository.as_ref(),
+        installation_id: installation,
+        run_id: e.run_id,
+        environment: &e.environment,
+        sha: &e.sha,
+        ref_name: e.git_ref.as_deref(),
+        requested_by: &e.sender.login,
+        run_event: e.run_event.as_deref(),
+    };
+    let review_id = crate::store::gate_reviews::receive(&ctx.db, &review, now).await?;
+    ctx.queue
+        .enqueue_now(&crate::handlers::deploys::gate::ReviewGate {
+            repository: e.repository.clone(),
+            review_id,
+        })
+        .await?;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub fn registry(
         .register::<SeeDeployment>(trains.clone())
         .register::<SeeDeploymentStatus>(trains.clone())
         .register::<CommentDeployed>(trains.clone())
+        .register::<deploys::gate::ReviewGate>(trains.clone())
+        .register::<kit::unit::ReviewWaitingGates>(trains.clone())
         .register::<autolabel::AutolabelPullRequest>(trains.clone())
         .register::<chat::SendReply>(trains)
 }

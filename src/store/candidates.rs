@@ -126,6 +126,22 @@ pub async fn published_named(
         .await?)
 }
 
+/// The latest published candidate of `repository` at commit `sha`.
+pub async fn published_at_commit(
+    db: &Db,
+    repository: &str,
+    sha: &str,
+) -> Result<Option<CandidateRow>, StoreError> {
+    let sql = "SELECT c.* FROM train_candidates c JOIN trains t ON t.id = c.train_id \
+               WHERE t.repository = $1 AND c.target_sha = $2 \
+               AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1";
+    Ok(sqlx::query_as::<_, CandidateRow>(sql)
+        .bind(repository)
+        .bind(sha)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
 /// Records the candidate's tag as created (once).
 pub async fn mark_tagged(
     conn: &mut AnyConnection,

@@ -291,6 +291,28 @@ pub async fn succeeded_with(
     Ok(n > 0)
 }
 
+/// The latest forced request of `sha` to `environment` made since `since` (epoch ms): who
+/// forced it (an admin, checked when the command was decided) and why.
+pub async fn forced_since(
+    db: &Db,
+    repository: &str,
+    environment: &str,
+    sha: &str,
+    since: i64,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT requested_by, forced_reason FROM deployments WHERE repository = $1 \
+         AND lower(environment) = lower($2) AND sha = $3 AND forced_reason IS NOT NULL \
+         AND created_at >= $4 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(repository)
+    .bind(environment)
+    .bind(sha)
+    .bind(since)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
 /// The environments where `ref_name` (a tag) was deployed successfully, by name.
 pub async fn succeeded_environments(
     db: &Db,

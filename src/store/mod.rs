@@ -13,6 +13,7 @@ pub mod chat;
 pub mod commands;
 pub mod deliveries;
 pub mod deployments;
+pub mod gate_reviews;
 pub mod history;
 pub mod installations;
 pub mod link_requests;

@@ -98,6 +98,19 @@ pub struct Deployment {
     pub creator: String,
 }
 
+/// The App's answer to a workflow run's job waiting on its protection rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtectionReview {
+    /// The run.
+    pub run_id: u64,
+    /// The environment.
+    pub environment: String,
+    /// `approved` or `rejected`.
+    pub state: String,
+    /// The comment shown on the run.
+    pub comment: String,
+}
+
 #[derive(Default)]
 struct State {
     /// The repository's `owner/name`.
@@ -145,6 +158,12 @@ struct State {
     deployments: Vec<Deployment>,
     /// How the next deployment requests are answered instead of creating them.
     deployment_answers: Vec<ResponseTemplate>,
+    /// Workflow runs' jobs waiting for the App's protection rule: run id → environments.
+    pending_protection: BTreeMap<u64, Vec<String>>,
+    /// The App's answers to protection rule requests, as received.
+    protection_reviews: Vec<ProtectionReview>,
+    /// Environments with the App enabled as their protection rule (`None`: not visible).
+    protected_environments: HashMap<String, bool>,
     faults: Vec<Fault>,
     /// GitHub's clock, for comment times (RFC 3339).
     now: String,
@@ -324,6 +343,63 @@ impl FakeGitHub {
         let mut payload = fixture("deployment/with-installation.payload.json");
         payload["deployment"] = deployment_json(&deployment);
         payload
+    }
+
+    /// A workflow run (`run_id`, started by `sender` on `event`) reaches a job deploying
+    /// `git_ref` to `environment`, which has the App as its protection rule: the job waits,
+    /// and this is the `deployment_protection_rule` webhook GitHub sends.
+    pub fn workflow_waits(
+        &self,
+        run_id: u64,
+        git_ref: &str,
+        environment: &str,
+        sender: &str,
+    ) -> Value {
+        let mut s = self.lock();
+        let sha = s.resolve(git_ref).unwrap_or_else(|| git_ref.to_owned());
+        let id = s.id();
+        let pending = s.pending_protection.entry(run_id).or_default();
+        if !pending.iter().any(|e| e == environment) {
+            pending.push(environment.to_owned());
+        }
+        let deployment = Deployment {
+            id,
+            git_ref: git_ref.into(),
+            sha: sha.clone(),
+            environment: environment.into(),
+            request: json!({"ref": git_ref, "environment": environment, "payload": {}}),
+            creator: "github-actions[bot]".into(),
+        };
+        let mut payload = fixture("deployment_protection_rule/requested.payload.json");
+        payload["environment"] = environment.into();
+        payload["ref"] = git_ref.into();
+        payload["sha"] = sha.into();
+        payload["deployment"] = deployment_json(&deployment);
+        payload["deployment_callback_url"] = format!(
+            "https://api.github.com/repos/{}/actions/runs/{run_id}/deployment_protection_rule",
+            s.repo
+        )
+        .into();
+        payload["sender"]["login"] = sender.into();
+        payload["sender"]["type"] = if sender.ends_with("[bot]") {
+            "Bot"
+        } else {
+            "User"
+        }
+        .into();
+        payload
+    }
+
+    /// The App's answers to protection rule requests, in order.
+    pub fn protection_reviews(&self) -> Vec<ProtectionReview> {
+        self.lock().protection_reviews.clone()
+    }
+
+    /// Whether the App is an enabled protection rule of `environment`.
+    pub fn set_protection_rule(&self, environment: &str, enabled: bool) {
+        self.lock()
+            .protected_environments
+            .insert(environment.to_owned(), enabled);
     }
 
     /// The `deployment_status` webhook GitHub sends when deployment `id` reports `state`.
@@ -931,6 +1007,22 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             }
         }
         (_, ["releases", ..]) => releases(s, method, &parts[1..], query, body),
+        (_, ["actions", "runs", rest]) => protection_rule(s, method, rest, body),
+        ("GET", ["environments", rest]) => {
+            let Some(environment) = rest.strip_suffix("/deployment_protection_rules") else {
+                s.unexpected.push(format!("{method} {path}"));
+                return not_found();
+            };
+            match s.protected_environments.get(environment) {
+                Some(enabled) => ResponseTemplate::new(200).set_body_json(json!({
+                    "total_count": 1,
+                    "custom_deployment_protection_rules": [
+                        {"id": 3, "enabled": enabled, "app": {"id": 42, "slug": "trainyard"}}
+                    ],
+                })),
+                None => not_found(),
+            }
+        }
         ("POST", ["deployments"]) => {
             if !s.deployment_answers.is_empty() {
                 return s.deployment_answers.remove(0);
@@ -1538,6 +1630,52 @@ fn merge(base: &Value, over: &Value) -> Value {
         }
     }
     out
+}
+
+/// A workflow run's protection rule: the App's answer, and the environments still waiting.
+fn protection_rule(s: &mut State, method: &str, rest: &str, body: &Value) -> ResponseTemplate {
+    let (run, what) = rest.split_once('/').unwrap_or((rest, ""));
+    let Ok(run_id) = run.parse::<u64>() else {
+        return not_found();
+    };
+    match (method, what) {
+        ("POST", "deployment_protection_rule") => {
+            let environment = body["environment_name"].as_str().unwrap_or_default();
+            let state = body["state"].as_str().unwrap_or_default();
+            let pending = s.pending_protection.entry(run_id).or_default();
+            let Some(at) = pending.iter().position(|e| e == environment) else {
+                return ResponseTemplate::new(422).set_body_json(
+                    json!({"message": "No pending deployment requests to approve or reject"}),
+                );
+            };
+            if !matches!(state, "approved" | "rejected") {
+                return ResponseTemplate::new(422)
+                    .set_body_json(json!({"message": "Invalid state"}));
+            }
+            pending.remove(at);
+            s.protection_reviews.push(ProtectionReview {
+                run_id,
+                environment: environment.to_owned(),
+                state: state.to_owned(),
+                comment: body["comment"].as_str().unwrap_or_default().to_owned(),
+            });
+            ResponseTemplate::new(204)
+        }
+        ("GET", "pending_deployments") => {
+            let pending: Vec<Value> = s
+                .pending_protection
+                .get(&run_id)
+                .into_iter()
+                .flatten()
+                .map(|e| json!({"environment": {"id": 1, "name": e}, "wait_timer": 0, "current_user_can_approve": false, "reviewers": []}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(Value::Array(pending))
+        }
+        _ => {
+            s.unexpected.push(format!("{method} actions/runs/{rest}"));
+            not_found()
+        }
+    }
 }
 
 fn deployment_json(d: &Deployment) -> Value {

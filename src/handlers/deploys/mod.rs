@@ -1,9 +1,11 @@
 //! Deployments: `/release deploy` and `rollback` decided ([`command`]), requests recorded and
 //! created on GitHub ([`requests`], [`jobs`]), GitHub's statuses seen and followed
-//! ([`status`]), and the automatic ones decided as a command would be ([`automatic`]).
+//! ([`status`]), the automatic ones decided as a command would be ([`automatic`]), and
+//! deployments others run held to the same rules by the release gate ([`gate`]).
 
 pub mod automatic;
 pub(crate) mod command;
+pub mod gate;
 pub mod jobs;
 pub mod requests;
 pub mod status;

@@ -86,7 +86,44 @@ pub async fn deploys_text(
         }
         text.push_str(&line);
     }
+    text.push_str(&gate_text(db, repo, s).await?);
     Ok(text)
+}
+
+/// The release gate's requests for `/release deploys`: those waiting, then the latest
+/// answers.
+async fn gate_text(
+    db: &crate::store::Db,
+    repo: &RepoFullName,
+    s: crate::chat::cards::Surface,
+) -> Result<String, crate::store::StoreError> {
+    let recent = crate::store::gate_reviews::recent(db, repo.as_ref(), 50).await?;
+    let waiting = recent.iter().filter(|r| r.state == "waiting");
+    let answered = recent
+        .iter()
+        .filter(|r| r.state != "waiting" && r.state != "deciding")
+        .take(5);
+    let lines: Vec<String> = waiting
+        .chain(answered)
+        .map(|r| {
+            format!(
+                "\n• workflow run {} → {}: {} {}: {}",
+                r.run_id,
+                s.bold(&s.user(&r.environment)),
+                s.code(crate::domain::gate::short(&r.sha)),
+                if r.state == "waiting" {
+                    "waits"
+                } else {
+                    &r.state
+                },
+                s.user(r.reason.as_deref().unwrap_or_default())
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!("\nRelease gate:{}", lines.concat()))
 }
 
 /// A deployment to ask for.

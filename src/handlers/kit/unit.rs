@@ -71,6 +71,12 @@ impl UnitOfWork {
         event: &TrainEvent,
     ) -> Result<(), JobError> {
         trains::record_event(&mut self.tx, repo, line, train_id, event, self.now).await?;
+        if event.may_open_the_gate() {
+            self.enqueue(&ReviewWaitingGates {
+                repository: repo.clone(),
+            })
+            .await?;
+        }
         self.enqueue(&DeliverTrainEvents {
             repository: repo.clone(),
         })
@@ -118,6 +124,14 @@ pub async fn announce(
     let mut unit = UnitOfWork::begin(db, queue, now).await?;
     unit.announce_for(repo, line, train_id, event).await?;
     unit.commit().await
+}
+
+/// Decides again a repository's deployment protection requests that wait (run by
+/// `handlers::deploys::gate`): enqueued with every event that may let one through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewWaitingGates {
+    /// The repository.
+    pub repository: RepoFullName,
 }
 
 /// Delivers a repository's undelivered train events.

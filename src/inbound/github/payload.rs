@@ -6,8 +6,8 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::domain::event::{
     Actor, CommentAction, DeploymentEvent, DeploymentStatusEvent, Event, InstallationAction,
-    InstallationEvent, InstallationRepositoriesEvent, IssueCommentEvent, PullRequest,
-    PullRequestAction, PullRequestEvent, PushEvent, PushedRef, Release, ReleaseAction,
+    InstallationEvent, InstallationRepositoriesEvent, IssueCommentEvent, ProtectionRuleEvent,
+    PullRequest, PullRequestAction, PullRequestEvent, PushEvent, PushedRef, Release, ReleaseAction,
     ReleaseEvent,
 };
 use crate::domain::ids::RepoFullName;
@@ -41,13 +41,14 @@ struct Envelope {
 
 /// The events [`parse`] acts on (others are recorded and ignored). GitHub delivers the
 /// installation events to every App; the rest must be subscribed (`app-manifest.yml`).
-pub const HANDLED_EVENTS: [&str; 8] = [
+pub const HANDLED_EVENTS: [&str; 9] = [
     "pull_request",
     "release",
     "issue_comment",
     "push",
     "deployment",
     "deployment_status",
+    "deployment_protection_rule",
     "installation",
     "installation_repositories",
 ];
@@ -74,6 +75,7 @@ fn classify(event: &str, action: &str, body: &[u8]) -> Result<Parsed, PayloadErr
         ("push", _) => push(event, body)?,
         ("deployment", "created") => deployment(event, body)?,
         ("deployment_status", "created") => deployment_status(event, body)?,
+        ("deployment_protection_rule", "requested") => protection_rule(event, body)?,
         (
             "installation",
             "created" | "deleted" | "suspend" | "unsuspend" | "new_permissions_accepted",
@@ -413,6 +415,72 @@ fn deployment(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
         description: d.description,
         creator: d.creator.map(Actor::from),
         request_id: request_id(&d.payload),
+    }))
+}
+
+#[derive(Deserialize)]
+struct ProtectionRulePayload {
+    environment: String,
+    event: Option<String>,
+    deployment_callback_url: String,
+    deployment: Option<ProtectedDeployment>,
+    sha: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    repository: Repo,
+    installation: Option<InstallationRef>,
+    sender: User,
+}
+
+#[derive(Deserialize)]
+struct ProtectedDeployment {
+    sha: String,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+}
+
+/// The workflow run a protection rule's callback URL names:
+/// `…/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule`.
+fn run_id_of(callback: &str) -> Option<u64> {
+    let (before, _) = callback.rsplit_once("/deployment_protection_rule")?;
+    let (runs, id) = before.rsplit_once('/')?;
+    runs.ends_with("/actions/runs").then_some(())?;
+    id.parse().ok()
+}
+
+fn protection_rule(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
+    let p: ProtectionRulePayload = decode(event, body)?;
+    let refuse = |path: &str, message: &str| PayloadError {
+        event: event.to_owned(),
+        path: path.to_owned(),
+        message: message.to_owned(),
+    };
+    let run_id = run_id_of(&p.deployment_callback_url).ok_or_else(|| {
+        refuse(
+            "deployment_callback_url",
+            "names no workflow run (…/actions/runs/{id}/deployment_protection_rule)",
+        )
+    })?;
+    let (sha, git_ref) = match p.deployment {
+        Some(d) => (d.sha, d.git_ref.or(p.git_ref)),
+        None => (p.sha.unwrap_or_default(), p.git_ref),
+    };
+    let is_commit = sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_commit {
+        return Err(refuse("deployment.sha", "is not a commit sha"));
+    }
+    if p.environment.is_empty() || p.environment.len() > 255 {
+        return Err(refuse("environment", "must be 1 to 255 characters"));
+    }
+    Ok(Event::ProtectionRule(ProtectionRuleEvent {
+        repository: p.repository.full_name,
+        installation_id: p.installation.map(|i| i.id),
+        environment: p.environment,
+        run_id,
+        sha: sha.to_ascii_lowercase(),
+        git_ref,
+        run_event: p.event,
+        sender: Actor::from(p.sender),
     }))
 }
 
