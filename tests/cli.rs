@@ -69,7 +69,7 @@ fn migrate_says_what_it_applied() {
     let (ok, first) = run(dir.path(), &["migrate"], &url);
     assert!(ok, "{first}");
     assert!(
-        first.starts_with("applied 19 migrations to the SQLite store: 0001, 0002"),
+        first.starts_with("applied 20 migrations to the SQLite store: 0001, 0002"),
         "{first}"
     );
     let (ok, second) = run(dir.path(), &["migrate"], &url);
@@ -94,4 +94,47 @@ fn backfill_without_the_app_says_so() {
         "{said}"
     );
     assert!(!said.contains("not installed"), "{said}");
+}
+
+#[test]
+fn gate_tokens_are_shown_once_and_only_their_hashes_kept() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = [("DATABASE_URL", "sqlite://store.db")];
+    let (ok, issued) = run(
+        dir.path(),
+        &["token", "issue", "--repo", "acme/api", "--label", "argo-cd"],
+        &url,
+    );
+    assert!(ok, "{issued}");
+    let token = issued
+        .lines()
+        .find(|l| l.starts_with("tyg_"))
+        .expect("the token is printed")
+        .to_owned();
+    assert_eq!(token.len(), 4 + 64, "{token}");
+    assert!(
+        issued.contains("token 1 for acme/api (argo-cd)"),
+        "{issued}"
+    );
+
+    let (ok, listed) = run(dir.path(), &["token", "list"], &url);
+    assert!(ok, "{listed}");
+    assert!(listed.contains("1\tacme/api\targo-cd\tissued "), "{listed}");
+    assert!(listed.contains("live"), "{listed}");
+    assert!(!listed.contains(&token), "{listed}");
+    // Nowhere in the store's files.
+    for file in std::fs::read_dir(dir.path()).expect("dir") {
+        let bytes = std::fs::read(file.expect("file").path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&token));
+    }
+
+    let (ok, revoked) = run(dir.path(), &["token", "revoke", "1"], &url);
+    assert!(ok, "{revoked}");
+    assert_eq!(revoked.trim(), "token 1 revoked");
+    let (ok, again) = run(dir.path(), &["token", "revoke", "1"], &url);
+    assert!(!ok);
+    assert!(again.contains("no live token 1"), "{again}");
+    let (_, bad) = run(dir.path(), &["token", "issue", "--repo", "nope"], &url);
+    assert!(bad.contains("--repo \"nope\""), "{bad}");
 }

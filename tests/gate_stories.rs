@@ -8,7 +8,7 @@ mod harness;
 
 use trainyard::clock::Clock as _;
 use trainyard::domain::train::TrainState;
-use trainyard::store::gate_reviews;
+use trainyard::store::{api_tokens, gate_reviews};
 
 use harness::TestDb;
 use harness::bot::TestBot;
@@ -294,7 +294,117 @@ async fn the_gate_follows_the_environments_rules(test: TestDb) {
     assert_eq!(answers[0].state, "approved");
 }
 
+/// Asks the gate API as a deploy tool would.
+async fn ask_api(
+    bot: &TestBot,
+    token: Option<&str>,
+    query: &str,
+) -> (http::StatusCode, serde_json::Value, harness::http::Answer) {
+    let mut request = http::Request::get(format!("/api/v1/repos/{REPO}/gate?{query}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let answer = harness::http::send(
+        &bot.app,
+        request.body(axum::body::Body::empty()).expect("request"),
+    )
+    .await;
+    let json = serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::Null);
+    (answer.status, json, answer)
+}
+
+async fn the_gate_api_answers_other_tools_from_the_same_decision(test: TestDb) {
+    let bot = TestBot::start(&test, PRODUCTION).await;
+    released(&bot).await;
+    let (released_sha, _) = bot
+        .github
+        .tags()
+        .into_iter()
+        .find(|(name, _, _)| name == "v1.0.1")
+        .map(|(_, sha, annotated)| (sha, annotated))
+        .expect("the tag");
+    let (_, token) = api_tokens::issue(&bot.app.db, REPO, "argo-cd", 0)
+        .await
+        .expect("token");
+    let (_, elsewhere) = api_tokens::issue(&bot.app.db, "acme/other", "argo-cd", 0)
+        .await
+        .expect("token");
+    let query = format!("environment=production&sha={released_sha}");
+
+    // No token, another repository's token, a revoked one: 401, and nothing decided.
+    let (status, body, answer) = ask_api(&bot, None, &query).await;
+    assert_eq!(status, http::StatusCode::UNAUTHORIZED);
+    assert_eq!(body["allowed"], false);
+    assert_eq!(
+        answer.all("www-authenticate"),
+        ["Bearer realm=\"trainyard gate\""]
+    );
+    let (status, _, _) = ask_api(&bot, Some(&elsewhere), &query).await;
+    assert_eq!(status, http::StatusCode::UNAUTHORIZED);
+    let (status, body, _) = ask_api(&bot, Some(&token), "environment=production&sha=abc").await;
+    assert_eq!(status, http::StatusCode::BAD_REQUEST, "{body}");
+    assert!(bot.audited("deploy.gate").await.is_empty());
+
+    // Locked: refused with the reason and what it waits for; unlocked: allowed.
+    bot.comment("dave", 7, "/release lock production database migration")
+        .await;
+    bot.run_jobs().await;
+    let (status, body, _) = ask_api(&bot, Some(&token), &query).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["allowed"], false);
+    assert_eq!(
+        body["reason"],
+        "production is locked by dave: database migration"
+    );
+    assert_eq!(body["waiting_for"], "unlock");
+    bot.comment("dave", 7, "/release unlock production").await;
+    bot.run_jobs().await;
+    let (status, body, _) = ask_api(&bot, Some(&token), &query).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert_eq!(body["allowed"], true);
+    assert_eq!(body["release"], "v1.0.1");
+
+    // Any other commit: refused, both commits named.
+    let other = bot.github.push("master");
+    let (status, body, _) = ask_api(
+        &bot,
+        Some(&token),
+        &format!("environment=production&sha={other}"),
+    )
+    .await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["reason"],
+        format!(
+            "commit {} is not a release; the latest release, v1.0.1, is commit {}",
+            short(&other),
+            short(&released_sha)
+        )
+    );
+
+    // Every answered call is audited, as the token's holder, through the API.
+    let audited = bot.audited("deploy.gate").await;
+    let outcomes: Vec<&str> = audited.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["refused", "accepted", "refused"]);
+    assert!(
+        audited
+            .iter()
+            .all(|r| r.actor_login == "token:argo-cd" && r.surface == "api")
+    );
+
+    // A revoked token no longer opens anything.
+    let tokens = api_tokens::list(&bot.app.db, Some(REPO))
+        .await
+        .expect("list");
+    api_tokens::revoke(&bot.app.db, tokens[0].id, 1)
+        .await
+        .expect("revoke");
+    let (status, _, _) = ask_api(&bot, Some(&token), &query).await;
+    assert_eq!(status, http::StatusCode::UNAUTHORIZED);
+}
+
 on_both_backends!(
+    the_gate_api_answers_other_tools_from_the_same_decision,
     a_workflow_deploying_the_cut_commit_is_approved_once_the_train_is_released,
     a_redelivered_request_is_answered_once_and_a_lost_answer_is_found_again,
     a_locked_environment_is_answered_when_it_is_unlocked,

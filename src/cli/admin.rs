@@ -1,5 +1,5 @@
-//! The operator's sub-commands on the store and the queue: `migrate`, `jobs`, `audit`, and
-//! registering Discord's `/release` command.
+//! The operator's sub-commands on the store and the queue: `migrate`, `jobs`, `audit`,
+//! `token`, and registering Discord's `/release` command.
 
 use anyhow::Context;
 
@@ -141,5 +141,58 @@ pub async fn audit(
     if records.is_empty() && !json {
         writeln!(out, "no audit records")?;
     }
+    Ok(())
+}
+
+/// `trainyard token issue|list|revoke`.
+pub async fn token(settings: &Settings, action: super::TokenAction) -> anyhow::Result<()> {
+    use crate::store::api_tokens;
+    let db = Db::connect(settings.database_url.expose()).await?;
+    db.migrate().await?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let when = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    match action {
+        super::TokenAction::Issue { repo, label } => {
+            let repo = crate::domain::ids::RepoFullName::parse(&repo)
+                .map_err(|e| anyhow::anyhow!("--repo {repo:?}: {e}"))?;
+            anyhow::ensure!(
+                !label.is_empty() && label.len() <= 64,
+                "--label: 1 to 64 characters"
+            );
+            let (id, token) = api_tokens::issue(&db, repo.as_ref(), &label, now).await?;
+            eprintln!(
+                "token {id} for {repo} ({label}); it is shown once, keep it in your deploy \
+                 tool's secrets:"
+            );
+            println!("{token}");
+        }
+        super::TokenAction::List { repo } => {
+            for t in api_tokens::list(&db, repo.as_deref()).await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {}", when(at)),
+                    None => "live".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\tissued {}\t{state}",
+                    t.id,
+                    t.repository,
+                    t.label,
+                    when(t.created_at)
+                );
+            }
+        }
+        super::TokenAction::Revoke { id } => {
+            anyhow::ensure!(
+                api_tokens::revoke(&db, id, now).await?,
+                "no live token {id}"
+            );
+            println!("token {id} revoked");
+        }
+    }
+    db.close().await;
     Ok(())
 }

@@ -89,6 +89,13 @@ pub enum Command {
         #[command(subcommand)]
         action: MetricsAction,
     },
+    /// Bearer tokens for the gate API (`GET /api/v1/repos/{owner}/{repo}/gate`), one
+    /// repository each; only their hashes are stored.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Show the audit log, newest first: commands (accepted or refused, with the reason),
     /// effects on GitHub and configuration changes.
     Audit {
@@ -145,6 +152,31 @@ pub enum MetricsAction {
         /// The train line past releases belong to [default: the configuration's first].
         #[arg(long)]
         line: Option<String>,
+    },
+}
+
+/// `trainyard token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Issue a token for one repository and print it, once.
+    Issue {
+        /// The repository (owner/name).
+        #[arg(long)]
+        repo: String,
+        /// What it is for, shown in the audit log (`argo-cd`).
+        #[arg(long, default_value = "gate")]
+        label: String,
+    },
+    /// List the tokens (never the tokens themselves).
+    List {
+        /// Only this repository's.
+        #[arg(long)]
+        repo: Option<String>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The id `list` shows.
+        id: i64,
     },
 }
 
@@ -295,5 +327,6 @@ pub async fn run() -> anyhow::Result<()> {
             limit,
             json,
         } => admin::audit(&settings, repo, since.as_deref(), limit, json).await,
+        Command::Token { action } => admin::token(&settings, action).await,
     }
 }

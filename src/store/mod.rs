@@ -6,6 +6,7 @@
 //! accept (`$1` placeholders, `RETURNING`, partial indexes); where the backends differ the
 //! caller picks the statement by [`Backend`]. Times are stored as Unix epoch milliseconds.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod backfill;
 pub mod candidates;

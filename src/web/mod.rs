@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod dashboard;
+pub mod gate_api;
 pub mod health;
 pub mod linking;
 pub mod metrics;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/repos/{owner}/{name}/metrics",
             get(api::metrics_api),
         )
+        .route("/api/v1/repos/{owner}/{name}/gate", get(gate_api::gate))
         .route("/setup", post(setup::start))
         .route("/setup/callback", get(setup::callback))
         .route("/link/{token}", get(linking::start))

@@ -109,10 +109,15 @@ async fn review_one(ctx: &TrainContext, review: GateReview) -> Result<(), JobErr
         RepoFullName::parse(&review.repository).map_err(|e| JobError::Permanent(e.to_string()))?;
     let installation = u64::try_from(review.installation_id)
         .map_err(|_| JobError::Permanent("installation id out of range".into()))?;
-    let current = ctx.config(installation, &repo).await?;
-    let config = &current.effective.config;
-    let standing = standing_of_commit(&ctx.db, &repo, &review.sha).await?;
-    let decided = decide(ctx, &repo, installation, config, &review, standing).await?;
+    let ask = GateAsk {
+        environment: &review.environment,
+        sha: &review.sha,
+        actor: &review.requested_by,
+        // A bot (a push by an App, a deployment event) runs with the configuration's
+        // authority; a person answers for the runs they start.
+        by_person: !review.requested_by.ends_with("[bot]"),
+    };
+    let decided = ask_gate(ctx, &repo, installation, &ask).await?;
     if record(ctx, &repo, &review, &decided).await?
         && decided.is_final()
         && let Some(review) = gate_reviews::get(&ctx.db, review.id).await?
@@ -122,12 +127,40 @@ async fn review_one(ctx: &TrainContext, review: GateReview) -> Result<(), JobErr
     Ok(())
 }
 
+/// Who asks the gate about which deployment.
+pub(crate) struct GateAsk<'a> {
+    /// The environment.
+    pub environment: &'a str,
+    /// The commit.
+    pub sha: &'a str,
+    /// Who asks (a lock's owner passes their own lock).
+    pub actor: &'a str,
+    /// A person, whose role is checked; otherwise the configuration's authority.
+    pub by_person: bool,
+}
+
 /// The gate's answer, and what it was about.
-struct Decided {
-    answer: GateAnswer,
-    release: Option<Release>,
+pub(crate) struct Decided {
+    /// The answer.
+    pub answer: GateAnswer,
+    /// The release the commit is, when it is one.
+    pub release: Option<Release>,
     /// When the freeze holding it ends (epoch ms).
     thaws_at: Option<i64>,
+}
+
+/// Decides `ask` in `repo` with the configuration in force and the facts of this moment;
+/// nothing is written.
+pub(crate) async fn ask_gate(
+    ctx: &TrainContext,
+    repo: &RepoFullName,
+    installation: u64,
+    ask: &GateAsk<'_>,
+) -> Result<Decided, JobError> {
+    let current = ctx.config(installation, repo).await?;
+    let config = &current.effective.config;
+    let standing = standing_of_commit(&ctx.db, repo, ask.sha).await?;
+    decide(ctx, repo, installation, config, ask, standing).await
 }
 
 impl Decided {
@@ -150,23 +183,21 @@ async fn decide(
     repo: &RepoFullName,
     installation: u64,
     config: &RepoConfig,
-    review: &GateReview,
+    ask: &GateAsk<'_>,
     standing: Standing,
 ) -> Result<Decided, JobError> {
-    let environment = config.environment(&review.environment);
+    let environment = config.environment(ask.environment);
     let release = match &standing {
         Standing::Released(r) | Standing::Candidate(r) | Standing::AwaitingApproval(r) => {
             Some(r.clone())
         }
         Standing::Unknown { .. } => None,
     };
-    // Who started the run answers for it; a bot (a push by an App, a deployment event) runs
-    // with the configuration's authority.
     let permission = match environment {
-        Some(env) if review.requested_by.ends_with("[bot]") => env.deploy_permission(),
+        Some(env) if !ask.by_person => env.deploy_permission(),
         Some(_) => {
             ctx.github()?
-                .collaborator_permission(installation, repo, &review.requested_by)
+                .collaborator_permission(installation, repo, ask.actor)
                 .await?
         }
         None => crate::domain::permission::Permission::None,
@@ -180,7 +211,7 @@ async fn decide(
                 .map(|e| e.name.as_str())
                 .collect(),
             permission,
-            actor: &review.requested_by,
+            actor: ask.actor,
             lock: None,
             release: None,
             required_deployed: None,
@@ -188,8 +219,8 @@ async fn decide(
             candidate: false,
             unreleased: false,
         },
-        environment: &review.environment,
-        sha: &review.sha,
+        environment: ask.environment,
+        sha: ask.sha,
         standing,
         forced: None,
     };
@@ -204,7 +235,7 @@ async fn decide(
             });
         if let Some(required) = &env.requires {
             facts.deploy.required_deployed =
-                Some(deployments::succeeded_with(&ctx.db, name, required, &review.sha).await?);
+                Some(deployments::succeeded_with(&ctx.db, name, required, ask.sha).await?);
         }
         if let Some(windows) = &env.freeze {
             let zone = config.deploy_time_zone();
@@ -217,7 +248,7 @@ async fn decide(
         }
         if facts.deploy.frozen.is_some() {
             let since = ctx.now() - FORCE_LASTS.as_millis() as i64;
-            facts.forced = deployments::forced_since(&ctx.db, name, &env.name, &review.sha, since)
+            facts.forced = deployments::forced_since(&ctx.db, name, &env.name, ask.sha, since)
                 .await?
                 .map(|(by, reason)| Forced { by, reason });
         }
