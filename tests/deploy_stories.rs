@@ -393,10 +393,19 @@ async fn github_calls_per_deployment(test: TestDb) {
     released(&bot).await;
     let staging = bot.github.deployments()[0].id;
 
-    // A relayed status costs no GitHub call.
+    // A relayed status costs no GitHub call but its passengers' check runs (one update each:
+    // "deployed: staging ✓").
     let before = bot.github.log().len();
     report(&bot, staging, "success").await;
-    assert_eq!(bot.github.log()[before..], []);
+    let check = bot.github.check_of(1).expect("the check of #1");
+    assert_eq!(
+        bot.github.log()[before..],
+        [(
+            "PATCH".to_owned(),
+            format!("/repos/{REPO}/check-runs/{}", check.id)
+        )]
+    );
+    assert_eq!(check.title, "deployed: staging ✓");
 
     // A commanded deployment: the tag checked against the released commit, then the
     // deployment (maya's role is still known from her approval; it is read at most once a
@@ -408,7 +417,11 @@ async fn github_calls_per_deployment(test: TestDb) {
     let calls: Vec<String> = bot.github.log()[before..]
         .iter()
         .map(|(method, path)| format!("{method} {path}"))
-        .filter(|call| !call.contains("/issues/") && !call.contains("/comments"))
+        .filter(|call| {
+            !call.contains("/issues/")
+                && !call.contains("/comments")
+                && !call.contains("/check-runs")
+        })
         .collect();
     assert_eq!(
         calls,
@@ -416,7 +429,7 @@ async fn github_calls_per_deployment(test: TestDb) {
             "GET /repos/Codertocat/Hello-World/git/ref/tags/v1.0.1",
             "POST /repos/Codertocat/Hello-World/deployments"
         ],
-        "besides the 👀 reaction and the reply comment"
+        "besides the 👀 reaction, the reply comment and the check runs"
     );
 }
 

@@ -256,7 +256,7 @@ fault_stories!(
     fault_reacting_to_the_command: "POST" "/reactions" Before,
 );
 
-async fn a_labelled_merge_in_steady_state_costs_one_github_call(test: TestDb) {
+async fn a_labelled_merge_in_steady_state_costs_the_draft_and_its_check(test: TestDb) {
     let bot = TestBot::start(&test, CONFIG).await;
     bot.merge(1, "Add the departure board", &["release"]).await;
     bot.run_jobs().await;
@@ -264,16 +264,24 @@ async fn a_labelled_merge_in_steady_state_costs_one_github_call(test: TestDb) {
     let before = bot.github.log().len();
     bot.merge(2, "Fix the clock", &["release"]).await;
     bot.run_jobs().await;
-    let calls: Vec<(String, String)> = bot.github.log()[before..].to_vec();
+    let mut calls: Vec<(String, String)> = bot.github.log()[before..].to_vec();
+    calls.sort();
+    let draft = &bot.github.releases()[1];
+    let draft_id = draft["id"].as_u64().expect("draft id");
     assert_eq!(
         calls,
-        [(
-            "PATCH".to_owned(),
-            "/repos/Codertocat/Hello-World/releases/101".to_owned()
-        )],
-        "only the draft write"
+        [
+            (
+                "PATCH".to_owned(),
+                format!("/repos/Codertocat/Hello-World/releases/{draft_id}")
+            ),
+            (
+                "POST".to_owned(),
+                "/repos/Codertocat/Hello-World/check-runs".to_owned()
+            ),
+        ],
+        "only the draft write, and the new passenger's check"
     );
-    let draft = &bot.github.releases()[1];
     assert!(
         draft["body"]
             .as_str()
@@ -447,7 +455,7 @@ on_both_backends!(
     fault_reacting_to_the_command,
     the_release_story_without_faults,
     every_lost_decision_commit_is_made_good_by_the_retry,
-    a_labelled_merge_in_steady_state_costs_one_github_call,
+    a_labelled_merge_in_steady_state_costs_the_draft_and_its_check,
     two_approvers_through_comments,
     an_annotated_tag_carries_the_notes,
     a_hotfix_train_is_released_from_its_branch,

@@ -450,9 +450,10 @@ async fn events_that_change_nothing_cost_no_job_once_the_repository_is_known(tes
         (StatusCode::ACCEPTED, r#"{"status":"queued"}"#.into())
     );
     bot.state.runner().run_pending().await.expect("run");
-    // A label on an open pull request changes no train: recorded, no job.
+    // A comment without a command changes nothing: recorded, no job.
+    let chatter = fixture("issue_comment/created.with-installation.payload.json");
     assert_eq!(
-        bot.deliver("pull_request", "second", &labeled).await,
+        bot.deliver("issue_comment", "second", &chatter).await,
         (StatusCode::ACCEPTED, r#"{"status":"ignored"}"#.into())
     );
     assert_eq!(bot.state.queue.jobs().await.expect("jobs").len(), 0);

@@ -129,6 +129,9 @@ pub struct PullRequest {
     pub base_ref: String,
     /// Branch it comes from.
     pub head_ref: String,
+    /// Its head commit (where its checks live).
+    #[serde(default)]
+    pub head_sha: Option<String>,
     /// Whether it is merged.
     pub merged: bool,
     /// The merge commit, once merged.

@@ -19,6 +19,7 @@ pub mod health;
 pub mod ids;
 pub mod notes;
 pub mod permission;
+pub mod pr_check;
 pub mod repo_config;
 pub mod schedule;
 pub mod spelling;

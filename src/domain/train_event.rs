@@ -194,6 +194,24 @@ impl TrainEvent {
         }
     }
 
+    /// Whether the event moves where a train's pull requests stand (their checks say it):
+    /// cut, approved into a release or candidate, sent back, ended, or deployed.
+    pub fn moves_passengers(&self) -> bool {
+        match self {
+            TrainEvent::Cut { .. }
+            | TrainEvent::Rejected { .. }
+            | TrainEvent::CandidatePublished { .. }
+            | TrainEvent::Released { .. }
+            | TrainEvent::PublishUndone { .. }
+            | TrainEvent::Abandoned { .. }
+            | TrainEvent::TargetMoved { .. } => true,
+            TrainEvent::Deployment { state, .. } => {
+                matches!(state.as_str(), "success" | "failure" | "error")
+            }
+            _ => false,
+        }
+    }
+
     /// The event's name, as stored.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -2,6 +2,7 @@
 //! octocrab, and the classification of GitHub's errors.
 
 pub mod auth;
+pub mod checks;
 pub mod client;
 pub mod contents;
 pub mod deployments;

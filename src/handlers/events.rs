@@ -51,6 +51,7 @@ pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
         Event::PullRequest(e) => {
             BoardPullRequest::concerns(e)
                 || crate::handlers::autolabel::AutolabelPullRequest::concerns(e)
+                || crate::handlers::checks::concerns(e)
                 || !known(e.installation_id, &e.repository)
         }
         Event::IssueComment(c) => {
@@ -117,6 +118,16 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
         Event::PullRequest(e) => {
             if let Some(installation) = e.installation_id {
                 note_repository(&ctx, installation, &e.repository, now).await?;
+                if crate::handlers::checks::concerns(&e) {
+                    crate::handlers::checks::note_pull_request(
+                        &ctx.db,
+                        &ctx.queue,
+                        installation,
+                        &e,
+                        now,
+                    )
+                    .await?;
+                }
                 if crate::handlers::autolabel::AutolabelPullRequest::concerns(&e) {
                     ctx.queue
                         .enqueue_now(&crate::handlers::autolabel::AutolabelPullRequest {

@@ -4,6 +4,7 @@
 pub mod autolabel;
 pub mod changelog;
 pub mod chat;
+pub mod checks;
 pub mod commands;
 pub mod config_reload;
 pub mod deploys;
@@ -51,6 +52,7 @@ pub fn registry(
         .register::<CommentDeployed>(trains.clone())
         .register::<deploys::gate::ReviewGate>(trains.clone())
         .register::<kit::unit::ReviewWaitingGates>(trains.clone())
+        .register::<kit::unit::SyncPullRequestChecks>(trains.clone())
         .register::<autolabel::AutolabelPullRequest>(trains.clone())
         .register::<chat::SendReply>(trains)
 }

@@ -18,11 +18,13 @@ pub mod gate_reviews;
 pub mod history;
 pub mod installations;
 pub mod link_requests;
+pub mod pr_checks;
 pub mod release_snapshots;
 pub mod repo_configs;
 pub mod steps;
 pub mod trains;
 pub mod web_sessions;
+pub mod write_budgets;
 
 use std::str::FromStr;
 use std::time::Duration;

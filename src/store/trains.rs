@@ -225,6 +225,29 @@ pub async fn live_train_of(
         .await?)
 }
 
+/// The newest train `number` rode or rides, whatever its state but abandoned.
+pub async fn latest_train_of(
+    db: &Db,
+    repo: &RepoFullName,
+    number: u64,
+) -> Result<Option<TrainRow>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM trains t JOIN train_pull_requests p ON p.train_id = t.id \
+         WHERE t.repository = $1 AND p.number = $2 AND t.state <> 'abandoned' \
+         ORDER BY t.id DESC LIMIT 1",
+        TRAIN_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
+        .bind(repo.as_ref())
+        .bind(number as i64)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
 /// What is stored of a boarding pull request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Boarding<'a> {

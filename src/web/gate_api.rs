@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::domain::gate::{GateAnswer, short};
 use crate::domain::ids::RepoFullName;
-use crate::handlers::deploys::gate::{GateAsk, ask_gate};
+use crate::handlers::deploys::gate::{Decided, GateAsk, ask_gate};
 use crate::state::AppState;
 use crate::store::api_tokens::{self, ApiToken};
 use crate::store::audit::{self, Entry};
@@ -59,10 +59,7 @@ impl FromRequestParts<AppState> for VerifiedGateToken {
                 StatusCode::UNAUTHORIZED,
                 "the token is not a live gate token",
             )),
-            Err(_) => Err(refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store did not answer; ask again",
-            )),
+            Err(_) => Err(refusal(StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN)),
         }
     }
 }
@@ -74,6 +71,53 @@ pub struct GateQuery {
     sha: Option<String>,
 }
 
+/// What a gate request asks, once its parts are checked.
+struct Asked {
+    repo: RepoFullName,
+    environment: String,
+    sha: String,
+}
+
+/// The repository (the token's own), the environment and the full commit; or the refusal.
+fn asked(
+    token: &ApiToken,
+    owner: &str,
+    name: &str,
+    query: GateQuery,
+) -> Result<Asked, (StatusCode, &'static str)> {
+    let Ok(repo) = RepoFullName::parse(&format!("{owner}/{name}")) else {
+        return Err((StatusCode::BAD_REQUEST, "not a repository name"));
+    };
+    // A token answers for its own repository only; which others exist is not told.
+    if !token.repository.eq_ignore_ascii_case(repo.as_ref()) {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "the token is not a live gate token for this repository",
+        ));
+    }
+    let environment = query.environment.unwrap_or_default();
+    if environment.is_empty() || environment.len() > 255 {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "give the environment: ?environment=production",
+        ));
+    }
+    let sha = query.sha.unwrap_or_default().to_ascii_lowercase();
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "give the full commit: ?sha= and its 40 hexadecimal characters",
+        ));
+    }
+    Ok(Asked {
+        repo,
+        environment,
+        sha,
+    })
+}
+
+const STORE_DOWN: &str = "the store did not answer; ask again";
+
 /// `GET /api/v1/repos/{owner}/{name}/gate`: `200 {"allowed": true, …}` or
 /// `403 {"allowed": false, "reason": …}`.
 pub async fn gate(
@@ -82,32 +126,16 @@ pub async fn gate(
     Path((owner, name)): Path<(String, String)>,
     Query(query): Query<GateQuery>,
 ) -> Response {
-    let Ok(repo) = RepoFullName::parse(&format!("{owner}/{name}")) else {
-        return refusal(StatusCode::BAD_REQUEST, "not a repository name");
+    let asked = match asked(&token, &owner, &name, query) {
+        Ok(asked) => asked,
+        Err((status, reason)) => return refusal(status, reason),
     };
-    // A token answers for its own repository only; which others exist is not told.
-    if !token.repository.eq_ignore_ascii_case(repo.as_ref()) {
-        return refusal(
-            StatusCode::UNAUTHORIZED,
-            "the token is not a live gate token for this repository",
-        );
-    }
-    let environment = query.environment.unwrap_or_default();
-    if environment.is_empty() || environment.len() > 255 {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "give the environment: ?environment=production",
-        );
-    }
-    let sha = query.sha.unwrap_or_default().to_ascii_lowercase();
-    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "give the full commit: ?sha= and its 40 hexadecimal characters",
-        );
-    }
-    let ctx = state.train_context();
-    let installation = match crate::store::installations::for_repository(&state.db, &repo).await {
+    let Asked {
+        repo,
+        environment,
+        sha,
+    } = &asked;
+    let installation = match crate::store::installations::for_repository(&state.db, repo).await {
         Ok(Some(installation)) => installation,
         Ok(None) => {
             return refusal(
@@ -115,21 +143,16 @@ pub async fn gate(
                 "trainyard is not installed on this repository",
             );
         }
-        Err(_) => {
-            return refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store did not answer; ask again",
-            );
-        }
+        Err(_) => return refusal(StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN),
     };
     let actor = format!("token:{}", token.label);
     let ask = GateAsk {
-        environment: &environment,
-        sha: &sha,
+        environment,
+        sha,
         actor: &actor,
         by_person: false,
     };
-    let decided = match ask_gate(&ctx, &repo, installation, &ask).await {
+    let decided = match ask_gate(&state.train_context(), repo, installation, &ask).await {
         Ok(decided) => decided,
         Err(error) => {
             tracing::warn!(%repo, %error, "the gate could not decide");
@@ -139,6 +162,11 @@ pub async fn gate(
             );
         }
     };
+    answer(&state, &asked, &actor, &decided).await
+}
+
+/// Audits the decision, then gives it: an answer that could not be audited is not given.
+async fn answer(state: &AppState, asked: &Asked, actor: &str, decided: &Decided) -> Response {
     let (allowed, wait_for) = match &decided.answer {
         GateAnswer::Approved(_) => (true, None),
         GateAnswer::Rejected(_) => (false, None),
@@ -146,31 +174,28 @@ pub async fn gate(
     };
     let reason = decided.answer.reason();
     let entry = Entry {
-        repository: repo.to_string(),
+        repository: asked.repo.to_string(),
         train_id: decided.release.as_ref().and_then(|r| r.train_id),
-        actor_login: actor.clone(),
+        actor_login: actor.to_owned(),
         surface: "api".into(),
         action: "deploy.gate".into(),
         outcome: if allowed { "accepted" } else { "refused" }.into(),
         detail: format!(
-            "gate API: commit {} to {environment}: {reason}",
-            short(&sha)
+            "gate API: commit {} to {}: {reason}",
+            short(&asked.sha),
+            asked.environment
         ),
         ..Entry::default()
     };
     let now = state.queue.clock().now().as_millisecond();
     if audit::record_alone(&state.db, &entry, now).await.is_err() {
-        // An answer that could not be audited is not given.
-        return refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store did not answer; ask again",
-        );
+        return refusal(StatusCode::SERVICE_UNAVAILABLE, STORE_DOWN);
     }
     let body = json!({
         "allowed": allowed,
         "reason": reason,
-        "environment": environment,
-        "sha": sha,
+        "environment": asked.environment,
+        "sha": asked.sha,
         "release": decided.release.as_ref().map(|r| r.tag.clone()),
         "waiting_for": wait_for,
     });

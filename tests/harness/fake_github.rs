@@ -98,6 +98,29 @@ pub struct Deployment {
     pub creator: String,
 }
 
+/// A check run GitHub holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckRun {
+    /// GitHub's id.
+    pub id: u64,
+    /// The commit it is on.
+    pub head_sha: String,
+    /// Its name.
+    pub name: String,
+    /// The App's own id for it.
+    pub external_id: Option<String>,
+    /// Its title as last written.
+    pub title: String,
+    /// Its summary as last written.
+    pub summary: String,
+    /// Its conclusion.
+    pub conclusion: String,
+    /// Its link.
+    pub details_url: Option<String>,
+    /// How often it was written (created, then updated).
+    pub writes: u32,
+}
+
 /// The App's answer to a workflow run's job waiting on its protection rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtectionReview {
@@ -158,6 +181,10 @@ struct State {
     deployments: Vec<Deployment>,
     /// How the next deployment requests are answered instead of creating them.
     deployment_answers: Vec<ResponseTemplate>,
+    /// Check runs, as created and updated.
+    check_runs: Vec<CheckRun>,
+    /// Each write to a check run (its id), in order.
+    check_writes: Vec<u64>,
     /// Workflow runs' jobs waiting for the App's protection rule: run id → environments.
     pending_protection: BTreeMap<u64, Vec<String>>,
     /// The App's answers to protection rule requests, as received.
@@ -234,6 +261,7 @@ impl State {
             "merge_commit_sha": pull.merge_sha, "state": if pull.merged { "closed" } else { "open" },
             "merged_at": pull.merged_at,
             "base": {"ref": pull.base}, "user": {"login": pull.author, "type": "User"},
+            "head": {"sha": head_sha(number)},
             "labels": pull.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
         })
     }
@@ -388,6 +416,26 @@ impl FakeGitHub {
         }
         .into();
         payload
+    }
+
+    /// The check runs, as GitHub holds them.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.lock().check_runs.clone()
+    }
+
+    /// The `trainyard` check run of pull request `number` (on its head commit).
+    pub fn check_of(&self, number: u64) -> Option<CheckRun> {
+        let head = head_sha(number);
+        self.lock()
+            .check_runs
+            .iter()
+            .find(|r| r.head_sha == head && r.name == "trainyard")
+            .cloned()
+    }
+
+    /// How many check-run writes (creations and updates) GitHub has received.
+    pub fn check_writes(&self) -> usize {
+        self.lock().check_writes.len()
     }
 
     /// The App's answers to protection rule requests, in order.
@@ -1008,6 +1056,19 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         }
         (_, ["releases", ..]) => releases(s, method, &parts[1..], query, body),
         (_, ["actions", "runs", rest]) => protection_rule(s, method, rest, body),
+        (_, ["check-runs"]) => check_runs(s, method, &[], query, body),
+        (_, ["check-runs", id]) => check_runs(s, method, &[id], query, body),
+        ("GET", ["commits", sha, "check-runs"]) => {
+            let sha = *sha;
+            let runs: Vec<Value> = s
+                .check_runs
+                .iter()
+                .filter(|r| r.head_sha == sha && query.contains(&format!("check_name={}", r.name)))
+                .map(check_run_json)
+                .collect();
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": runs.len(), "check_runs": runs}))
+        }
         ("GET", ["environments", rest]) => {
             let Some(environment) = rest.strip_suffix("/deployment_protection_rules") else {
                 s.unexpected.push(format!("{method} {path}"));
@@ -1619,7 +1680,7 @@ fn merge(base: &Value, over: &Value) -> Value {
     let mut out = base.clone();
     if let (Some(o), Some(v)) = (out.as_object_mut(), over.as_object()) {
         for (k, val) in v {
-            if (k == "base" || k == "user")
+            if (k == "base" || k == "user" || k == "head")
                 && let (Some(inner), Some(new)) =
                     (o.get_mut(k).and_then(Value::as_object_mut), val.as_object())
             {
@@ -1676,6 +1737,85 @@ fn protection_rule(s: &mut State, method: &str, rest: &str, body: &Value) -> Res
             not_found()
         }
     }
+}
+
+/// The head commit of pull request `number` (its branch's last commit, never on `master`).
+pub fn head_sha(number: u64) -> String {
+    format!("{:040x}", 0xbe_ef00_0000_u64 + number)
+}
+
+/// Check runs: created, updated, listed on a commit.
+fn check_runs(
+    s: &mut State,
+    method: &str,
+    rest: &[&str],
+    query: &str,
+    body: &Value,
+) -> ResponseTemplate {
+    match (method, rest) {
+        ("POST", []) => {
+            // Ids of their own, so a story's release and comment ids do not depend on how
+            // many checks were written before them.
+            let id = 5_000 + s.check_runs.len() as u64 + 1;
+            let run = CheckRun {
+                id,
+                head_sha: body["head_sha"].as_str().unwrap_or_default().to_owned(),
+                name: body["name"].as_str().unwrap_or_default().to_owned(),
+                external_id: body["external_id"].as_str().map(str::to_owned),
+                title: body["output"]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                summary: body["output"]["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                conclusion: body["conclusion"].as_str().unwrap_or_default().to_owned(),
+                details_url: body["details_url"].as_str().map(str::to_owned),
+                writes: 1,
+            };
+            let answer = check_run_json(&run);
+            s.check_runs.push(run);
+            s.check_writes.push(id);
+            ResponseTemplate::new(201).set_body_json(answer)
+        }
+        ("PATCH", [id]) => {
+            let id: u64 = id.parse().unwrap_or_default();
+            let Some(run) = s.check_runs.iter_mut().find(|r| r.id == id) else {
+                return not_found();
+            };
+            if let Some(title) = body["output"]["title"].as_str() {
+                run.title = title.to_owned();
+            }
+            if let Some(summary) = body["output"]["summary"].as_str() {
+                run.summary = summary.to_owned();
+            }
+            if let Some(conclusion) = body["conclusion"].as_str() {
+                run.conclusion = conclusion.to_owned();
+            }
+            if let Some(url) = body["details_url"].as_str() {
+                run.details_url = Some(url.to_owned());
+            }
+            run.writes += 1;
+            let answer = check_run_json(run);
+            s.check_writes.push(id);
+            ResponseTemplate::new(200).set_body_json(answer)
+        }
+        _ => {
+            let _ = query;
+            s.unexpected
+                .push(format!("{method} check-runs/{}", rest.join("/")));
+            not_found()
+        }
+    }
+}
+
+fn check_run_json(run: &CheckRun) -> Value {
+    json!({
+        "id": run.id, "head_sha": run.head_sha, "name": run.name, "external_id": run.external_id,
+        "status": "completed", "conclusion": run.conclusion, "details_url": run.details_url,
+        "output": {"title": run.title, "summary": run.summary},
+    })
 }
 
 fn deployment_json(d: &Deployment) -> Value {

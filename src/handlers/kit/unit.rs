@@ -71,6 +71,12 @@ impl UnitOfWork {
         event: &TrainEvent,
     ) -> Result<(), JobError> {
         trains::record_event(&mut self.tx, repo, line, train_id, event, self.now).await?;
+        if self.mark_checks(repo, train_id, event).await? {
+            self.enqueue(&SyncPullRequestChecks {
+                repository: repo.clone(),
+            })
+            .await?;
+        }
         if event.may_open_the_gate() {
             self.enqueue(&ReviewWaitingGates {
                 repository: repo.clone(),
@@ -81,6 +87,27 @@ impl UnitOfWork {
             repository: repo.clone(),
         })
         .await
+    }
+
+    /// Marks the pull request checks `event` may change: the one that boarded or left, or
+    /// every passenger of the train that moved. Returns whether any was marked.
+    async fn mark_checks(
+        &mut self,
+        repo: &RepoFullName,
+        train_id: Option<i64>,
+        event: &TrainEvent,
+    ) -> Result<bool, JobError> {
+        use crate::store::pr_checks;
+        let marked = match (event, train_id) {
+            (TrainEvent::Boarded { number, .. } | TrainEvent::Left { number }, _) => {
+                pr_checks::mark(&mut self.tx, repo.as_ref(), *number).await?
+            }
+            (event, Some(train)) if event.moves_passengers() => {
+                pr_checks::mark_train(&mut self.tx, repo.as_ref(), train).await? > 0
+            }
+            _ => false,
+        };
+        Ok(marked)
     }
 
     /// Adds a follow-up job, which exists exactly when the unit commits.
@@ -130,6 +157,13 @@ pub async fn announce(
 /// `handlers::deploys::gate`): enqueued with every event that may let one through.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReviewWaitingGates {
+    /// The repository.
+    pub repository: RepoFullName,
+}
+
+/// Brings a repository's marked pull request checks up to date (run by `handlers::checks`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncPullRequestChecks {
     /// The repository.
     pub repository: RepoFullName,
 }

@@ -134,6 +134,8 @@ struct Label {
 struct Branch {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +202,10 @@ fn pull_request(event: &str, body: &[u8]) -> Result<Event, PayloadError> {
             labels: pr.labels.into_iter().map(|l| l.name).collect(),
             base_ref: pr.base.name,
             head_ref: pr.head.name,
+            head_sha: pr
+                .head
+                .sha
+                .filter(|sha| sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit())),
             merged,
             // Before a merge GitHub fills this with a test-merge commit; only keep it once merged.
             merge_commit_sha: if merged { pr.merge_commit_sha } else { None },
