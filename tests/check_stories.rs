@@ -204,7 +204,79 @@ async fn two_hundred_check_updates_are_paced_under_githubs_limits(test: TestDb) 
     );
 }
 
+async fn a_pull_request_changing_the_configuration_gets_a_red_check(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    bot.github
+        .open_pr(9, "opened", "config", "Tidy the configuration", None);
+    bot.github
+        .set_files(9, &[".github/trainyard.yml", "README.md"]);
+    bot.github.set_file_at(
+        &head_sha(9),
+        ".github/trainyard.yml",
+        "trains:\n  linez:\n    - name: main\n",
+    );
+    let opened = bot
+        .github
+        .open_pr(9, "opened", "config", "Tidy the configuration", None);
+    bot.deliver("pull_request", &opened).await;
+    bot.run_jobs().await;
+    let config_check = bot
+        .github
+        .check_runs()
+        .into_iter()
+        .find(|r| r.name == "trainyard/config")
+        .expect("a trainyard/config check");
+    assert_eq!(config_check.head_sha, head_sha(9));
+    assert_eq!(config_check.conclusion, "failure");
+    assert!(
+        config_check.title.starts_with("1 error"),
+        "{}",
+        config_check.title
+    );
+    assert!(
+        config_check.summary.contains("linez"),
+        "{}",
+        config_check.summary
+    );
+    // The configuration in force is untouched; a redelivery writes no second check.
+    bot.deliver("pull_request", &opened).await;
+    bot.run_jobs().await;
+    let config_checks = bot
+        .github
+        .check_runs()
+        .into_iter()
+        .filter(|r| r.name == "trainyard/config")
+        .count();
+    assert_eq!(config_checks, 1);
+
+    // A usable change is green, its warnings listed; one that touches no configuration gets
+    // no such check.
+    bot.github.open_pr(10, "opened", "docs", "Docs", None);
+    bot.github.set_files(10, &["README.md"]);
+    let docs = bot.github.open_pr(10, "opened", "docs", "Docs", None);
+    bot.deliver("pull_request", &docs).await;
+    bot.github.open_pr(11, "opened", "drafter", "Drafter", None);
+    bot.github.set_files(11, &[".github/release-drafter.yml"]);
+    bot.github.set_file_at(
+        &head_sha(11),
+        ".github/release-drafter.yml",
+        "template: |\n  $CHANGES\n",
+    );
+    let drafter = bot.github.open_pr(11, "opened", "drafter", "Drafter", None);
+    bot.deliver("pull_request", &drafter).await;
+    bot.run_jobs().await;
+    let on = |number: u64| {
+        bot.github
+            .check_runs()
+            .into_iter()
+            .find(|r| r.name == "trainyard/config" && r.head_sha == head_sha(number))
+    };
+    assert!(on(10).is_none());
+    assert_eq!(on(11).expect("checked").conclusion, "success");
+}
+
 on_both_backends!(
+    a_pull_request_changing_the_configuration_gets_a_red_check,
     a_pull_requests_check_follows_its_train_from_label_to_production,
     a_closed_pull_request_says_it_rides_nothing,
     two_hundred_check_updates_are_paced_under_githubs_limits,

@@ -150,7 +150,7 @@ async fn a_healthy_setup_passes_every_check() {
         .expect("installation");
     db.close().await;
     let fakes = fakes(
-        json!({"actions": "read", "contents": "write", "issues": "write",
+        json!({"actions": "read", "checks": "write", "contents": "write", "issues": "write",
                "pull_requests": "write", "deployments": "write", "metadata": "read"}),
         202,
     )
@@ -187,7 +187,7 @@ async fn each_failure_is_named_with_its_fix() {
     for line in [
         "FAIL  store: sqlite://trainyard.db: the file does not exist",
         "fix: run `trainyard migrate`",
-        "FAIL  installation acme: actions: read needed, none granted; contents: write needed, read granted; issues: write needed, none granted",
+        "FAIL  installation acme: actions: read needed, none granted; checks: write needed, none granted; contents: write needed, read granted; issues: write needed, none granted",
         "FAIL  webhooks: 1 of GitHub's last 2 deliveries were refused for their signature (the latest: pull_request)",
         "fix: TRAINYARD_GITHUB_WEBHOOK_SECRET must be the App's webhook secret",
     ] {

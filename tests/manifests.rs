@@ -88,6 +88,7 @@ fn the_manifest_is_pointed_at_the_public_url() {
         missing_permissions(&low),
         [
             "actions: read needed, none granted",
+            "checks: write needed, none granted",
             "contents: write needed, read granted",
             "pull_requests: write needed, none granted",
             "deployments: write needed, none granted"

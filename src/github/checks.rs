@@ -10,8 +10,11 @@ use super::{GitHubClient, GitHubError};
 use crate::domain::ids::RepoFullName;
 use crate::domain::pr_check::CheckText;
 
-/// The check's name on GitHub.
+/// The pull request check's name on GitHub.
 pub const CHECK_NAME: &str = "trainyard";
+
+/// The configuration check's name on GitHub.
+pub const CONFIG_CHECK_NAME: &str = "trainyard/config";
 
 /// GitHub's limit on a check run's summary.
 const SUMMARY_LIMIT: usize = 65_535;
@@ -46,18 +49,21 @@ fn body(text: &CheckText, details_url: Option<&str>, completed_at: &str) -> serd
 }
 
 impl GitHubClient {
-    /// `POST /repos/{repo}/check-runs`: the check on `head_sha`, marked with `external_id`.
+    /// `POST /repos/{repo}/check-runs`: check `name` on `head_sha`, marked with
+    /// `external_id`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_check_run(
         &self,
         installation: u64,
         repo: &RepoFullName,
+        name: &str,
         head_sha: &str,
         external_id: &str,
         text: &CheckText,
         details_url: Option<&str>,
     ) -> Result<i64, GitHubError> {
         let mut body = body(text, details_url, &self.now().to_string());
-        body["name"] = json!(CHECK_NAME);
+        body["name"] = json!(name);
         body["head_sha"] = json!(head_sha);
         body["external_id"] = json!(external_id);
         let route = format!("/repos/{repo}/check-runs");
@@ -84,17 +90,20 @@ impl GitHubClient {
         Ok(())
     }
 
-    /// The `trainyard` check run on `head_sha` marked `external_id`, if GitHub has one.
+    /// Check run `name` on `head_sha` marked `external_id`, if GitHub has one.
     pub async fn find_check_run(
         &self,
         installation: u64,
         repo: &RepoFullName,
+        name: &str,
         head_sha: &str,
         external_id: &str,
     ) -> Result<Option<i64>, GitHubError> {
-        let route = format!(
-            "/repos/{repo}/commits/{head_sha}/check-runs?check_name={CHECK_NAME}&per_page=100"
-        );
+        let name: String =
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let route =
+            format!("/repos/{repo}/commits/{head_sha}/check-runs?check_name={name}&per_page=100");
         let runs: CheckRuns = self
             .request(installation, Method::GET, &route, None)
             .await?;

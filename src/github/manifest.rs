@@ -7,8 +7,9 @@ use serde_json::Value;
 pub const MANIFEST: &str = include_str!("../../app-manifest.yml");
 
 /// The permissions the code uses, with the level it needs.
-pub const PERMISSIONS: [(&str, &str); 6] = [
+pub const PERMISSIONS: [(&str, &str); 7] = [
     ("actions", "read"),
+    ("checks", "write"),
     ("contents", "write"),
     ("issues", "write"),
     ("pull_requests", "write"),

@@ -12,6 +12,7 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::pr_check::{self, CheckText, Standing};
 use crate::domain::repo_config::RepoConfig;
 use crate::domain::train::{self, Boarding, BoardingFacts, BoardingRules, TrainState};
+use crate::github::checks::CHECK_NAME;
 use crate::handlers::kit::unit::SyncPullRequestChecks;
 use crate::handlers::kit::{TrainContext, stored_config};
 use crate::jobs::{BackgroundJob, JobError};
@@ -221,7 +222,13 @@ impl CheckSync<'_> {
             StepState::Done(id) => id.parse::<i64>().ok(),
             StepState::Uncertain => {
                 github
-                    .find_check_run(installation, self.repo, &check.head_sha, &external_id)
+                    .find_check_run(
+                        installation,
+                        self.repo,
+                        CHECK_NAME,
+                        &check.head_sha,
+                        &external_id,
+                    )
                     .await?
             }
             StepState::New => None,
@@ -238,6 +245,7 @@ impl CheckSync<'_> {
                     .create_check_run(
                         installation,
                         self.repo,
+                        CHECK_NAME,
                         &check.head_sha,
                         &external_id,
                         text,

@@ -6,6 +6,7 @@ pub mod changelog;
 pub mod chat;
 pub mod checks;
 pub mod commands;
+pub mod config_check;
 pub mod config_reload;
 pub mod deploys;
 pub mod events;
@@ -53,6 +54,7 @@ pub fn registry(
         .register::<deploys::gate::ReviewGate>(trains.clone())
         .register::<kit::unit::ReviewWaitingGates>(trains.clone())
         .register::<kit::unit::SyncPullRequestChecks>(trains.clone())
+        .register::<config_check::CheckConfigChange>(trains.clone())
         .register::<autolabel::AutolabelPullRequest>(trains.clone())
         .register::<chat::SendReply>(trains)
 }

@@ -652,6 +652,13 @@ impl FakeGitHub {
         }
     }
 
+    /// File `path` reads `text` at `reference` (a branch or a commit, as `?ref=` names it).
+    pub fn set_file_at(&self, reference: &str, path: &str, text: &str) {
+        self.lock()
+            .branch_files
+            .insert((reference.to_owned(), path.to_owned()), text.to_owned());
+    }
+
     /// Rules on `branch` refuse direct commits from now on.
     pub fn protect(&self, branch: &str) {
         self.lock().protected.push(branch.to_owned());
@@ -1063,7 +1070,12 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             let runs: Vec<Value> = s
                 .check_runs
                 .iter()
-                .filter(|r| r.head_sha == sha && query.contains(&format!("check_name={}", r.name)))
+                .filter(|r| {
+                    let pairs: Vec<(String, String)> =
+                        serde_urlencoded::from_str(query).unwrap_or_default();
+                    r.head_sha == sha
+                        && pairs.iter().any(|(k, v)| k == "check_name" && *v == r.name)
+                })
                 .map(check_run_json)
                 .collect();
             ResponseTemplate::new(200)
