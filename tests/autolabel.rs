@@ -136,7 +136,7 @@ async fn pull_requests_are_labelled_once_with_what_they_lack(test: TestDb) {
     );
 }
 
-async fn without_rules_nothing_is_labelled_or_read(test: TestDb) {
+async fn without_rules_nothing_is_labelled_and_files_are_read_once(test: TestDb) {
     let bot = TestBot::start(
         &test,
         "trains:\n  lines:\n    - name: main\n      branch: master\n",
@@ -148,17 +148,24 @@ async fn without_rules_nothing_is_labelled_or_read(test: TestDb) {
     bot.deliver("pull_request", &opened).await;
     bot.run_jobs().await;
     assert!(bot.github.label_calls().is_empty());
+    // Its files are read once, for the `trainyard/config` check of the new head commit
+    // (which touches no configuration: no such check).
+    let reads = bot
+        .github
+        .log()
+        .iter()
+        .filter(|(_, path)| path.contains("/files"))
+        .count();
+    assert_eq!(reads, 1, "{:?}", bot.github.log());
     assert!(
-        !bot.github
-            .log()
+        bot.github
+            .check_runs()
             .iter()
-            .any(|(_, path)| path.contains("/files")),
-        "{:?}",
-        bot.github.log()
+            .all(|r| r.name != "trainyard/config")
     );
 }
 
 on_both_backends!(
     pull_requests_are_labelled_once_with_what_they_lack,
-    without_rules_nothing_is_labelled_or_read,
+    without_rules_nothing_is_labelled_and_files_are_read_once,
 );

@@ -1,11 +1,13 @@
 //! Labels a pull request by the repository's `autolabeler` rules when it is opened, reopened,
-//! pushed to or edited: its changed files are listed (only when a rule looks at files) and
-//! the labels it lacks are added in one call; nothing is called when it has them all.
+//! pushed to or edited: its changed files are listed (when a rule looks at files, or for the
+//! `trainyard/config` check of a new head commit) and the labels it lacks are added in one
+//! call; nothing is called when it has them all.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::autolabel::{Facts, labels_for, missing, needs_files};
 use crate::domain::event::{PullRequestAction, PullRequestEvent};
+use crate::handlers::config_check::CheckConfigChange;
 use crate::handlers::kit::TrainContext;
 use crate::jobs::{BackgroundJob, JobError};
 
@@ -57,17 +59,22 @@ impl BackgroundJob for AutolabelPullRequest {
             .config
             .autolabel_rules()
             .map_err(|e| JobError::Permanent(e.to_string()))?;
-        if rules.is_empty() {
-            return Ok(());
-        }
         let pr = &self.event.pull_request;
-        let files = if needs_files(&rules) {
+        // One read of the changed files serves the rules and the configuration check.
+        let config_check = CheckConfigChange::for_event(self.installation, &self.event);
+        let files = if needs_files(&rules) || config_check.is_some() {
             github
                 .pull_request_files(self.installation, repo, pr.number)
                 .await?
         } else {
             Vec::new()
         };
+        if let Some(check) = config_check {
+            check.check_files(&ctx, &files).await?;
+        }
+        if rules.is_empty() {
+            return Ok(());
+        }
         let facts = Facts {
             files: &files,
             head_ref: &pr.head_ref,

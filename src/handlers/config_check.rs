@@ -4,14 +4,12 @@
 //! head commit with the errors and warnings `trainyard config check` would give for the file
 //! as the pull request leaves it.
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::ids::RepoFullName;
 use crate::domain::pr_check::CheckText;
 use crate::domain::repo_config::{CONFIG_PATHS, RepoConfig};
 use crate::github::checks::CONFIG_CHECK_NAME;
 use crate::handlers::kit::TrainContext;
-use crate::jobs::{BackgroundJob, JobError};
+use crate::jobs::JobError;
 use crate::store::steps::{self, StepState};
 
 /// Configuration files a pull request is looked at for, besides what others extend.
@@ -24,7 +22,7 @@ const READ_AS_CONFIG: [&str; 5] = [
 ];
 
 /// Checks the configuration files a pull request's head changes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CheckConfigChange {
     /// The installation.
     pub installation: u64,
@@ -58,28 +56,22 @@ impl CheckConfigChange {
     }
 }
 
-impl BackgroundJob for CheckConfigChange {
-    const KIND: &'static str = "checks.config";
-    type Context = TrainContext;
-
-    fn queue_key(&self) -> String {
-        format!("checks:{}", self.repository)
-    }
-
-    /// One check per head commit, however often its events arrive.
-    fn dedupe_key(&self) -> Option<String> {
-        Some(format!(
-            "config-check:{}:{}",
-            self.repository, self.head_sha
-        ))
-    }
-
-    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+impl CheckConfigChange {
+    /// Checks the configuration files among `files` (the pull request's changed files, read
+    /// once by its autolabel job for both) at the pull request's latest head commit.
+    pub async fn check_files(
+        mut self,
+        ctx: &TrainContext,
+        files: &[String],
+    ) -> Result<(), JobError> {
         let github = ctx.github()?;
-        let (installation, repo) = (self.installation, &self.repository);
-        let files = github
-            .pull_request_files(installation, repo, self.number)
-            .await?;
+        let (installation, repo) = (self.installation, self.repository.clone());
+        // A burst of pushes runs one job: the check goes on the newest head the webhooks told.
+        if let Some(seen) =
+            crate::store::pr_checks::get(&ctx.db, repo.as_ref(), self.number).await?
+        {
+            self.head_sha = seen.head_sha;
+        }
         let mut touched = Vec::new();
         for path in files {
             let source = format!("{repo}:{path}");
@@ -87,7 +79,7 @@ impl BackgroundJob for CheckConfigChange {
                 .await?
                 .is_empty();
             if READ_AS_CONFIG.contains(&path.as_str()) || extended {
-                touched.push(path);
+                touched.push(path.clone());
             }
         }
         if touched.is_empty() {
@@ -96,11 +88,11 @@ impl BackgroundJob for CheckConfigChange {
         let mut report = Report::default();
         for path in &touched {
             let file = github
-                .file_contents(installation, repo, path, Some(&self.head_sha))
+                .file_contents(installation, &repo, path, Some(&self.head_sha))
                 .await?;
             report.check(path, file.map(|f| f.text).as_deref());
         }
-        self.write(&ctx, &report.text()).await
+        self.write(ctx, &report.text()).await
     }
 }
 

@@ -118,11 +118,6 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
         Event::PullRequest(e) => {
             if let Some(installation) = e.installation_id {
                 note_repository(&ctx, installation, &e.repository, now).await?;
-                if let Some(job) =
-                    crate::handlers::config_check::CheckConfigChange::for_event(installation, &e)
-                {
-                    ctx.queue.enqueue_now(&job).await?;
-                }
                 if crate::handlers::checks::concerns(&e) {
                     crate::handlers::checks::note_pull_request(
                         &ctx.db,

@@ -54,7 +54,6 @@ pub fn registry(
         .register::<deploys::gate::ReviewGate>(trains.clone())
         .register::<kit::unit::ReviewWaitingGates>(trains.clone())
         .register::<kit::unit::SyncPullRequestChecks>(trains.clone())
-        .register::<config_check::CheckConfigChange>(trains.clone())
         .register::<autolabel::AutolabelPullRequest>(trains.clone())
         .register::<chat::SendReply>(trains)
 }

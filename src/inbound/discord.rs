@@ -344,6 +344,7 @@ pub fn release_command() -> Vec<CreateCommand> {
             CommandName::Help | CommandName::Unlink => vec![],
             CommandName::Status
             | CommandName::Notes
+            | CommandName::Preview
             | CommandName::Cut
             | CommandName::Candidate
             | CommandName::Abandon => vec![repo.clone(), line.clone()],

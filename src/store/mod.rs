@@ -19,6 +19,7 @@ pub mod history;
 pub mod installations;
 pub mod link_requests;
 pub mod pr_checks;
+pub mod previews;
 pub mod release_snapshots;
 pub mod repo_configs;
 pub mod steps;

@@ -87,6 +87,7 @@ pub(super) fn grammar(name: CommandName) -> Grammar {
         N::Link => link,
         N::Status => |args| args.line_only().map(ChatCommand::Status),
         N::Notes => |args| args.line_only().map(ChatCommand::Notes),
+        N::Preview => |args| args.line_only().map(ChatCommand::Preview),
         N::Cut => |args| args.line_only().map(ChatCommand::Cut),
         N::Candidate => |args| args.line_only().map(ChatCommand::Candidate),
         N::Abandon => |args| args.line_only().map(ChatCommand::Abandon),

@@ -32,6 +32,8 @@ pub enum ChatCommand {
     Status(Target),
     /// The open train's pull requests.
     Notes(Target),
+    /// The body a cut would publish now, and what changed since the last preview.
+    Preview(Target),
     /// Freeze the open train.
     Cut(Target),
     /// Tag and publish the frozen train's commit as its next release candidate.
@@ -138,6 +140,8 @@ pub enum CommandName {
     Status,
     /// `notes`
     Notes,
+    /// `preview`
+    Preview,
     /// `cut`
     Cut,
     /// `rc`
@@ -176,10 +180,11 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 20] = [
+    pub const ALL: [CommandName; 21] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
+        CommandName::Preview,
         CommandName::Cut,
         CommandName::Candidate,
         CommandName::Approve,
@@ -205,6 +210,7 @@ impl CommandName {
             CommandName::Help => "help",
             CommandName::Status => "status",
             CommandName::Notes => "notes",
+            CommandName::Preview => "preview",
             CommandName::Cut => "cut",
             CommandName::Candidate => "rc",
             CommandName::Approve => "approve",
@@ -231,6 +237,7 @@ impl CommandName {
             CommandName::Help | CommandName::Unlink => "",
             CommandName::Status
             | CommandName::Notes
+            | CommandName::Preview
             | CommandName::Cut
             | CommandName::Candidate
             | CommandName::Abandon => "[owner/repo] [line]",
@@ -255,6 +262,9 @@ impl CommandName {
             CommandName::Help => "this list",
             CommandName::Status => "the live trains: state, version, pull requests, approvals",
             CommandName::Notes => "the pull requests on the train, by category",
+            CommandName::Preview => {
+                "the release notes a cut would publish now, and what changed since the last preview"
+            }
             CommandName::Cut => "freeze the open train at the branch head; the next one opens",
             CommandName::Candidate => {
                 "tag and publish the frozen commit as the next release candidate (pre-release)"
@@ -307,6 +317,7 @@ impl ChatCommand {
             ChatCommand::Help => CommandName::Help,
             ChatCommand::Status(_) => CommandName::Status,
             ChatCommand::Notes(_) => CommandName::Notes,
+            ChatCommand::Preview(_) => CommandName::Preview,
             ChatCommand::Cut(_) => CommandName::Cut,
             ChatCommand::Candidate(_) => CommandName::Candidate,
             ChatCommand::Approve { .. } => CommandName::Approve,
@@ -333,6 +344,7 @@ impl ChatCommand {
             ChatCommand::Help | ChatCommand::Link { .. } | ChatCommand::Unlink => None,
             ChatCommand::Status(t)
             | ChatCommand::Notes(t)
+            | ChatCommand::Preview(t)
             | ChatCommand::Cut(t)
             | ChatCommand::Candidate(t)
             | ChatCommand::Abandon(t)
@@ -358,6 +370,7 @@ impl ChatCommand {
             ChatCommand::Help
             | ChatCommand::Status(_)
             | ChatCommand::Notes(_)
+            | ChatCommand::Preview(_)
             | ChatCommand::Link { .. }
             | ChatCommand::Deploys(_)
             | ChatCommand::Audit(_)

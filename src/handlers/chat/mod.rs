@@ -10,6 +10,7 @@
 
 pub mod comments;
 mod linking;
+mod preview;
 mod replies;
 mod service;
 mod status;

@@ -43,7 +43,7 @@ pub async fn answer(
         Err(refusal) => return Ok(Answer::Now(Reply::private(refusal))),
     };
     match command.train_command() {
-        None => read(ctx, s, &command, &repo, &target)
+        None => read(ctx, asker, &command, &repo, &target)
             .await
             .map(Answer::Now),
         Some(change) => {
@@ -85,14 +85,15 @@ async fn own_command(
     Ok(Some(Reply::private(text)))
 }
 
-/// `status` and `notes`, read from the store.
+/// `status`, `notes`, `preview`, `deploys`, `audit` and `stats`: answered at once.
 async fn read(
     ctx: &TrainContext,
-    s: Surface,
+    asker: &Asker,
     command: &ChatCommand,
     repo: &RepoFullName,
     target: &Target,
 ) -> Result<Reply, ChatFailure> {
+    let s = asker.surface;
     if let Some(line) = &target.line
         && let Some(refusal) = unknown_line(ctx, repo, line, s).await?
     {
@@ -128,6 +129,14 @@ async fn read(
     }
     if let ChatCommand::Deploys(_) = command {
         let text = crate::handlers::deploys::deploys_text(&ctx.db, repo, s).await?;
+        return Ok(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        });
+    }
+    if let ChatCommand::Preview(_) = command {
+        let text = super::preview::preview_text(ctx, asker, repo, target.line.as_deref()).await?;
         return Ok(Reply {
             text,
             ephemeral: false,

@@ -323,6 +323,34 @@ pub fn train_marker(train_id: i64) -> String {
     format!("{TRAIN_MARKER_PREFIX}{train_id} -->")
 }
 
+/// The train's own draft release among `all`: the one it wrote, or one carrying its marker.
+pub fn own_draft<'a>(
+    train: &trains::TrainRow,
+    all: &'a [ReleaseSummary],
+) -> Option<&'a ReleaseSummary> {
+    let marker = train_marker(train.id);
+    all.iter().find(|r| {
+        r.draft
+            && (train.draft_release_id == Some(r.id as i64)
+                || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
+    })
+}
+
+/// The body a train's release gets: the maintainers' text above the marker in `existing`
+/// kept, the generated `notes`, the train's hidden marker (what the draft holds, and what
+/// publishing it publishes).
+pub fn train_body(
+    train: &trains::TrainRow,
+    notes: &str,
+    existing: Option<&ReleaseSummary>,
+) -> String {
+    train::merge_draft_body(
+        existing.and_then(|r| r.body.as_deref()),
+        notes.trim_end(),
+        &format!("\n\n{}\n", train_marker(train.id)),
+    )
+}
+
 /// How every train's marker starts.
 const TRAIN_MARKER_PREFIX: &str = "<!-- trainyard:train:";
 
@@ -369,12 +397,7 @@ impl BackgroundJob for RefreshDraft {
             .is_some_and(|path| path.contains("release-drafter.y"));
         let config = &config.effective.config;
         let (draft, all) = draft_for(&ctx, github, self.installation, repo, &train, config).await?;
-        let marker = train_marker(train.id);
-        let own: Option<&ReleaseSummary> = all.iter().find(|r| {
-            r.draft
-                && (train.draft_release_id == Some(r.id as i64)
-                    || r.body.as_deref().is_some_and(|b| b.contains(&marker)))
-        });
+        let own = own_draft(&train, &all);
         // A team moving over from release-drafter has its last draft on the releases page:
         // the line's first train takes it over, as release-drafter would have updated it,
         // instead of leaving two drafts. Never another train's, never for a hotfix, and never
@@ -392,11 +415,7 @@ impl BackgroundJob for RefreshDraft {
             untracked.then_some(left)
         });
         let passengers = trains::passengers(&ctx.db, train.id).await?;
-        let body = train::merge_draft_body(
-            existing.and_then(|r| r.body.as_deref()),
-            draft.body.trim_end(),
-            &format!("\n\n{marker}\n"),
-        );
+        let body = train_body(&train, &draft.body, existing);
         let write = draft_write(&train, &draft, existing, body);
         let written = match existing {
             Some(release) => {
