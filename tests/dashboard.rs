@@ -550,7 +550,53 @@ async fn reject_and_approve_are_pressed_in_the_browser(test: TestDb) {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
 
+/// The repository page as a release desk: trains that need someone first, everything linked
+/// to GitHub, and the release gate's answers on the train and in their own table.
+async fn the_desk_puts_what_needs_someone_first_and_links_everything(test: TestDb) {
+    let config = format!("{CONFIG}deploy:\n  environments:\n    - name: production\n");
+    let bot = TestBot::start_web(&test, &config, "http://127.0.0.1:9").await;
+    bot.merge_and_cut().await;
+    let frozen = bot.trains(&[TrainState::Frozen]).await[0].clone();
+    let cut = frozen.target_sha.clone().expect("cut commit");
+    bot.merge(2, "Fix the clock", &["release"]).await;
+    bot.run_jobs().await;
+    // A workflow reaches production with the cut commit: the gate holds it for the approval.
+    let waits = bot.github.workflow_waits(31, &cut, "production", "maya");
+    bot.deliver("deployment_protection_rule", &waits).await;
+    bot.run_jobs().await;
+
+    let (maya, _) = session_for(&bot, 7, "maya").await;
+    let cookie = format!("trainyard_session={maya}");
+    let (status, _, page) = get_page(&bot, &format!("/repos/{REPO}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let web = bot
+        .app
+        .settings
+        .github_web_url
+        .trim_end_matches('/')
+        .to_owned();
+    // The frozen train (held at the gate too) comes before the open one.
+    let frozen_at = page
+        .find(r#"data-needs="true""#)
+        .expect("a train needing someone");
+    let open_at = page.find(r#"data-needs="false""#).expect("the open train");
+    assert!(frozen_at < open_at, "{page}");
+    for link in [
+        format!(r#"href="{web}/{REPO}/pull/1""#),
+        format!(r#"href="{web}/{REPO}/pull/2""#),
+        format!(r#"href="{web}/{REPO}/commit/{cut}""#),
+        format!(r#"href="{web}/{REPO}/releases""#),
+        format!(r#"href="{web}/{REPO}/actions/runs/31""#),
+    ] {
+        assert!(page.contains(&link), "{link} in {page}");
+    }
+    assert!(page.contains("<strong>waits</strong>"), "{page}");
+    assert!(page.contains("is cut but not released"), "{page}");
+    assert!(page.contains("<h2>Release gate</h2>"), "{page}");
+}
+
 on_both_backends!(
+    the_desk_puts_what_needs_someone_first_and_links_everything,
     reject_and_approve_are_pressed_in_the_browser,
     a_maintainer_signs_in_sees_the_train_and_cuts_it_from_the_page,
     forms_need_the_sessions_token_and_this_sites_origin_and_readers_are_refused,

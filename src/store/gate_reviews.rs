@@ -156,6 +156,22 @@ pub async fn recent(db: &Db, repository: &str, limit: i64) -> Result<Vec<GateRev
     .await?)
 }
 
+/// The requests whose commit is `train_id`'s release, newest first.
+pub async fn of_train(
+    db: &Db,
+    repository: &str,
+    train_id: i64,
+) -> Result<Vec<GateReview>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM gate_reviews WHERE repository = $1 AND train_id = $2 \
+         ORDER BY id DESC LIMIT 20"
+    )))
+    .bind(repository)
+    .bind(train_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// What the gate decided for a request.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {

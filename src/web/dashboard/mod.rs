@@ -23,6 +23,7 @@ use crate::domain::train::Approval;
 use crate::domain::train::TrainState;
 use crate::state::AppState;
 use crate::store::deployments::{DeploymentRow, Lock};
+use crate::store::gate_reviews::{self, GateReview};
 use crate::store::trains::{PassengerRow, TrainRow};
 use crate::store::web_sessions::{self, Session};
 use crate::store::{audit, deployments, installations, trains};
@@ -95,7 +96,7 @@ border-bottom:1px solid #d0d7de;padding-bottom:.3rem}\
 .box{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:.8rem 1rem;\
 margin-bottom:.8rem}.state{display:inline-block;border-radius:2em;padding:0 .6em;\
 font-size:.8rem;font-weight:600;border:1px solid}.open{color:#1a7f37}.frozen{color:#9a6700}\
-.approved{color:#0969da}.blocked{color:#cf222e}.muted{color:#59636e}\
+.approved{color:#0969da}.blocked{color:#cf222e}.muted{color:#59636e}.gate.waiting strong{color:#9a6700}.gate.rejected strong{color:#cf222e}.gate.approved strong{color:#1a7f37}\
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;\
 border-bottom:1px solid #eaeef2;vertical-align:top}th{font-weight:600;color:#59636e;\
 font-size:.85rem}button{font:inherit;padding:.25rem .8rem;border-radius:6px;\
@@ -365,8 +366,18 @@ pub async fn repository_page(
     for train in &live {
         let passengers = trains::passengers(&state.db, train.id).await?;
         let approvals = trains::approvals(&state.db, train.id).await?;
-        trains_shown.push((train, passengers, approvals));
+        let gate = gate_reviews::of_train(&state.db, repo.as_ref(), train.id).await?;
+        trains_shown.push(ShownTrain {
+            train,
+            passengers,
+            approvals,
+            gate,
+        });
     }
+    // The desk: trains that need someone (cut and awaiting approval, blocked, a deployment
+    // the gate holds) before the open one.
+    trains_shown.sort_by_key(|shown| (!shown.needs_someone(), std::cmp::Reverse(shown.train.id)));
+    let gate = gate_reviews::recent(&state.db, repo.as_ref(), 10).await?;
     let mut environments = Vec::new();
     for environment in deployments::environments(&state.db, repo.as_ref()).await? {
         let last = deployments::history(&state.db, repo.as_ref(), &environment, 1).await?;
@@ -386,38 +397,100 @@ pub async fn repository_page(
     )
     .await?;
     let may_act = permission >= Permission::Write;
+    let links = Links {
+        web: state
+            .settings
+            .github_web_url
+            .trim_end_matches('/')
+            .to_owned(),
+        repo: repo.clone(),
+    };
     Ok(html! {
         h1 { (repo) }
         @if let Some(done) = done {
             div.box.flash { (done) }
         }
-        (trains_section(repo, session, &trains_shown, may_act))
-        (deployments_section(&environments, &locks))
+        (trains_section(&links, session, &trains_shown, may_act))
+        (deployments_section(&links, &environments, &locks))
+        (gate_section(&links, &gate))
         (health_section(&health, &weeks))
         (audit_section(&trail))
     })
 }
 
-/// A live train with its passengers and approvals.
-type ShownTrain<'t> = (&'t TrainRow, Vec<PassengerRow>, Vec<Approval>);
+/// A live train with its passengers, approvals and the gate's answers about its release.
+struct ShownTrain<'t> {
+    train: &'t TrainRow,
+    passengers: Vec<PassengerRow>,
+    approvals: Vec<Approval>,
+    gate: Vec<GateReview>,
+}
 
-/// The live trains, with Cut / Approve / Reject for those who may act.
+impl ShownTrain<'_> {
+    /// Cut and waiting for approval or publishing, blocked, or holding a deployment at the
+    /// gate: someone has to act.
+    fn needs_someone(&self) -> bool {
+        matches!(
+            self.train.state(),
+            TrainState::Frozen | TrainState::Approved | TrainState::Blocked
+        ) || self.gate.iter().any(|r| r.state == "waiting")
+    }
+}
+
+/// GitHub's pages of one repository.
+struct Links {
+    web: String,
+    repo: RepoFullName,
+}
+
+impl Links {
+    fn pull(&self, number: i64) -> String {
+        format!("{}/{}/pull/{number}", self.web, self.repo)
+    }
+    fn commit(&self, sha: &str) -> String {
+        format!("{}/{}/commit/{sha}", self.web, self.repo)
+    }
+    fn release(&self, tag: &str) -> String {
+        crate::handlers::kit::links::release_page(&self.web, &self.repo, tag)
+    }
+    fn drafts(&self) -> String {
+        format!("{}/{}/releases", self.web, self.repo)
+    }
+    fn run(&self, run_id: i64) -> String {
+        format!("{}/{}/actions/runs/{run_id}", self.web, self.repo)
+    }
+}
+
+fn short(sha: &str) -> &str {
+    crate::domain::gate::short(sha)
+}
+
+/// The live trains, those that need someone first, with Cut / Approve / Reject for those who
+/// may act; every pull request, release, commit and workflow run linked to GitHub.
 fn trains_section(
-    repo: &RepoFullName,
+    links: &Links,
     session: &Session,
     trains_shown: &[ShownTrain<'_>],
     may_act: bool,
 ) -> Markup {
+    let repo = &links.repo;
     html! {
     h2 { "Trains" }
     @if trains_shown.is_empty() {
         p.muted { "No live train: nothing has boarded since the last release." }
     }
-    @for (train, passengers, approvals) in trains_shown {
-        div.box {
+    @for shown in trains_shown {
+        @let (train, passengers, approvals) = (shown.train, &shown.passengers, &shown.approvals);
+        div.box.train data-needs=(shown.needs_someone()) {
             span class=(format!("state {}", train.state)) { (train.state) }
             " " strong { (train.line) } " "
-            (train.tag_name.as_deref().or(train.version.as_deref()).unwrap_or("next version"))
+            @match &train.tag_name {
+                Some(tag) => a href=(links.drafts()) { (tag) },
+                None => (train.version.as_deref().unwrap_or("next version")),
+            }
+            @if let Some(sha) = &train.target_sha {
+                span.muted { " at " a href=(links.commit(sha)) { code { (short(sha)) } } }
+            }
             @if let Some(by) = &train.cut_by { span.muted { " · cut by " (by) } }
             @if !approvals.is_empty() {
                 span.muted { " · approved by "
@@ -426,11 +499,23 @@ fn trains_section(
             @if let Some(reason) = &train.blocked_reason { p.blocked { "Blocked: " (reason) } }
             ul.prs {
                 @for pr in passengers {
-                    li { "#" (pr.number) " " (pr.title)
+                    li { a href=(links.pull(pr.number)) { "#" (pr.number) } " " (pr.title)
                         @if let Some(author) = &pr.author { span.muted { " — " (author) } } }
                 }
             }
             @if passengers.is_empty() { p.muted { "No pull request on board yet." } }
+            @if !shown.gate.is_empty() {
+                ul.gate {
+                    @for review in &shown.gate {
+                        li class=(format!("gate {}", review.state)) {
+                            "Workflow run " a href=(links.run(review.run_id)) { (review.run_id) }
+                            " → " (review.environment) ": "
+                            strong { (if review.state == "waiting" { "waits" } else { review.state.as_str() }) }
+                            " — " (review.reason.as_deref().unwrap_or_default())
+                        }
+                    }
+                }
+            }
             @if may_act {
                 @match train.state() {
                     // An empty train cannot be cut: no button to be refused by.
@@ -450,8 +535,12 @@ fn trains_section(
     }
 }
 
-/// Each environment's last deployment and its lock.
-fn deployments_section(environments: &[(String, Option<DeploymentRow>)], locks: &[Lock]) -> Markup {
+/// Each environment's last deployment (linked to its release and its page) and its lock.
+fn deployments_section(
+    links: &Links,
+    environments: &[(String, Option<DeploymentRow>)],
+    locks: &[Lock],
+) -> Markup {
     html! {
     h2 { "Deployments" }
     @if environments.is_empty() { p.muted { "No deployment recorded." } }
@@ -461,10 +550,42 @@ fn deployments_section(environments: &[(String, Option<DeploymentRow>)], locks: 
             @for (environment, last) in environments {
                 tr {
                     td { (environment) }
-                    td { @if let Some(d) = last { (d.ref_name) span.muted { " by " (d.requested_by) } } }
-                    td { @if let Some(d) = last { (d.state) } }
+                    td { @if let Some(d) = last {
+                        a href=(links.release(&d.ref_name)) { (d.ref_name) }
+                        @if let Some(sha) = &d.sha {
+                            " " a href=(links.commit(sha)) { code { (short(sha)) } }
+                        }
+                        span.muted { " by " (d.requested_by) } } }
+                    td { @if let Some(d) = last {
+                        @match &d.url {
+                            Some(url) if url.starts_with("https://") => a href=(url) { (d.state) },
+                            _ => (d.state),
+                        }
+                    } }
                     td { @if let Some(lock) = locks.iter().find(|l| &l.environment == environment) {
                         "🔒 " (lock.owner) ": " (lock.reason) } }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// The release gate's latest answers to workflow runs.
+fn gate_section(links: &Links, reviews: &[GateReview]) -> Markup {
+    html! {
+    @if !reviews.is_empty() {
+        h2 { "Release gate" }
+        table.box {
+            tr { th { "Workflow run" } th { "Environment" } th { "Commit" } th { "Answer" } th { "Started by" } }
+            @for review in reviews {
+                tr class=(format!("gate {}", review.state)) {
+                    td { a href=(links.run(review.run_id)) { (review.run_id) } }
+                    td { (review.environment) }
+                    td { a href=(links.commit(&review.sha)) { code { (short(&review.sha)) } } }
+                    td { strong { (if review.state == "waiting" { "waits" } else { review.state.as_str() }) }
+                        " — " (review.reason.as_deref().unwrap_or_default()) }
+                    td { (review.requested_by) }
                 }
             }
         }
