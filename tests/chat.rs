@@ -394,6 +394,24 @@ async fn slack_status_is_answered_within_the_request(test: TestDb) {
         "{text}"
     );
 
+    // preview: the first part of the body a cut would publish now, the draft linked.
+    let (_, body) = world.slash("T1", "U-rick", "preview", "t-preview").await;
+    let text = body["text"].as_str().expect("preview");
+    assert!(text.starts_with("*Preview of v1.0.1*"), "{text}");
+    assert!(text.contains("The first preview here."), "{text}");
+    assert!(
+        text.contains("* Add the departure board (#1) @octocat"),
+        "{text}"
+    );
+    assert!(text.contains("|the draft on GitHub>"), "{text}");
+    let (_, again) = world.slash("T1", "U-rick", "preview", "t-preview-2").await;
+    assert!(
+        again["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Since the last preview here: no change.")),
+        "{again}"
+    );
+
     // Help is generated from the grammar; typos get a suggestion.
     let (_, body) = world.slash("T1", "U-rick", "help", "t-help").await;
     assert_eq!(body["response_type"], "ephemeral");
