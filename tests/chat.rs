@@ -2211,9 +2211,9 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
     assert_eq!(
         subs,
         [
-            "help", "status", "notes", "cut", "rc", "approve", "reject", "hotfix", "include",
-            "exclude", "abandon", "deploy", "rollback", "lock", "unlock", "deploys", "audit",
-            "stats", "link", "unlink"
+            "help", "status", "notes", "preview", "cut", "rc", "approve", "reject", "hotfix",
+            "include", "exclude", "abandon", "deploy", "rollback", "lock", "unlock", "deploys",
+            "audit", "stats", "link", "unlink"
         ]
     );
 }
