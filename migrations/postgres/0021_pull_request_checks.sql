@@ -12,6 +12,8 @@ CREATE TABLE pr_checks (
     labels          TEXT   NOT NULL DEFAULT '[]',
     merged          BIGINT NOT NULL DEFAULT 0,
     closed          BIGINT NOT NULL DEFAULT 0,
+    -- When the webhook the row was last taken from was received: older ones change nothing.
+    event_at        BIGINT NOT NULL DEFAULT 0,
     check_run_id    BIGINT,
     sent_title      TEXT,
     sent_summary    TEXT,

@@ -48,6 +48,7 @@ pub async fn note_pull_request(
     queue: &crate::jobs::Queue,
     installation: u64,
     event: &crate::domain::event::PullRequestEvent,
+    received_at: i64,
     now: i64,
 ) -> Result<(), JobError> {
     use crate::domain::event::PullRequestAction as A;
@@ -66,6 +67,9 @@ pub async fn note_pull_request(
         labels: &pr.labels,
         merged: pr.merged,
         closed,
+        // Deliveries may be handled out of order (a burst of labels waits as one job):
+        // what an older one says never overwrites a newer one.
+        event_at: received_at,
     };
     let mut tx = db.begin_write().await?;
     pr_checks::seen(&mut tx, &pull, now).await?;

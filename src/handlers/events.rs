@@ -61,6 +61,14 @@ pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
     }
 }
 
+/// A pull request event only its `trainyard` check cares about (a label on an open pull
+/// request): no train boards, no rule labels.
+fn only_its_check(e: &crate::domain::event::PullRequestEvent) -> bool {
+    crate::handlers::checks::concerns(e)
+        && !BoardPullRequest::concerns(e)
+        && !crate::handlers::autolabel::AutolabelPullRequest::concerns(e)
+}
+
 /// Acts on one verified webhook delivery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandleWebhook {
@@ -86,6 +94,20 @@ impl BackgroundJob for HandleWebhook {
             (None, None) => "github".to_owned(),
         }
     }
+
+    /// An open pull request's labels, as only its check reads them: a burst of label events
+    /// waits as one job holding the newest (the check's row ignores older facts than it has).
+    fn dedupe_key(&self) -> Option<String> {
+        match &self.event {
+            Event::PullRequest(e) if only_its_check(e) => Some(format!(
+                "pr-check:{}#{}",
+                e.repository, e.pull_request.number
+            )),
+            _ => None,
+        }
+    }
+
+    const LATEST_WINS: bool = true;
 
     async fn run(self, ctx: EventContext) -> Result<(), JobError> {
         let span = tracing::info_span!("webhook", delivery_id = %self.delivery_id);
@@ -124,6 +146,7 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
                         &ctx.queue,
                         installation,
                         &e,
+                        received_at,
                         now,
                     )
                     .await?;

@@ -74,10 +74,12 @@ pub struct SeenPull<'a> {
     pub merged: bool,
     /// Closed.
     pub closed: bool,
+    /// When the webhook was received (epoch ms): an older one changes nothing.
+    pub event_at: i64,
 }
 
-/// Records what a webhook showed of a pull request and marks its check for a sync; a new
-/// head commit starts a new check run.
+/// Records what a webhook showed of a pull request and marks its check for a sync, unless a
+/// newer webhook told more already; a new head commit starts a new check run.
 pub async fn seen(
     conn: &mut AnyConnection,
     pull: &SeenPull<'_>,
@@ -86,8 +88,8 @@ pub async fn seen(
     let labels = serde_json::to_string(pull.labels).unwrap_or_else(|_| "[]".to_owned());
     sqlx::query(
         "INSERT INTO pr_checks (repository, number, installation_id, head_sha, base_ref, labels, \
-         merged, closed, default_branch, dirty, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, 1, $9) \
+         merged, closed, default_branch, event_at, dirty, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, 1, $9) \
          ON CONFLICT (repository, number) DO UPDATE SET \
          installation_id = excluded.installation_id, \
          check_run_id = CASE WHEN pr_checks.head_sha = excluded.head_sha \
@@ -99,7 +101,9 @@ pub async fn seen(
          head_sha = excluded.head_sha, base_ref = excluded.base_ref, labels = excluded.labels, \
          default_branch = COALESCE(excluded.default_branch, pr_checks.default_branch), \
          merged = excluded.merged, closed = excluded.closed, \
-         dirty = pr_checks.dirty + 1, updated_at = excluded.updated_at",
+         event_at = excluded.event_at, \
+         dirty = pr_checks.dirty + 1, updated_at = excluded.updated_at \
+         WHERE excluded.event_at >= pr_checks.event_at",
     )
     .bind(pull.repository)
     .bind(pull.number as i64)
@@ -111,6 +115,7 @@ pub async fn seen(
     .bind(i64::from(pull.closed))
     .bind(now)
     .bind(pull.default_branch)
+    .bind(pull.event_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
