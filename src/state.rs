@@ -23,6 +23,8 @@ use crate::store::Db;
 pub struct AppState {
     /// Repositories this process has recorded (the intake skips their no-op events).
     pub noted_repositories: crate::handlers::events::NotedRepositories,
+    /// Open pull requests whose check refresh the intake asked for, and when.
+    pub check_windows: crate::handlers::events::CheckWindows,
     /// Resolved settings.
     pub settings: Arc<Settings>,
     /// The store.
@@ -84,6 +86,7 @@ impl AppState {
             reload: Arc::default(),
             setup: crate::registration::SetupStates::default(),
             noted_repositories: Arc::default(),
+            check_windows: Arc::default(),
             chat,
             configs: crate::handlers::kit::config::ConfigCache::default(),
             settings: Arc::new(settings),

@@ -275,7 +275,37 @@ async fn a_pull_request_changing_the_configuration_gets_a_red_check(test: TestDb
     assert_eq!(on(11).expect("checked").conclusion, "success");
 }
 
+async fn a_burst_of_labels_costs_one_read_and_shows_the_last(test: TestDb) {
+    let bot = TestBot::start(&test, CONFIG).await;
+    let opened = bot.github.open_pr(5, "opened", "clock", "Fix the clock", None);
+    bot.deliver("pull_request", &opened).await;
+    bot.run_jobs().await;
+    let before = bot.github.log().len();
+    // Someone fiddles with the labels: on, off, on, off, on, within a second.
+    for on in [true, false, true, false, true] {
+        let event = bot.github.label(5, "release", on);
+        bot.deliver("pull_request", &event).await;
+    }
+    bot.run_jobs().await;
+    let reads = bot.github.log()[before..]
+        .iter()
+        .filter(|(method, path)| method == "GET" && path.ends_with("/pulls/5"))
+        .count();
+    assert_eq!(reads, 1, "{:?}", &bot.github.log()[before..]);
+    assert_eq!(
+        title_of(&bot, 5),
+        "will board `main` when merged (next v1.0.1)"
+    );
+    // The deliveries are all kept; only the first asked for work.
+    let kept = trainyard::store::deliveries::list(&bot.app.db)
+        .await
+        .expect("deliveries");
+    let ignored = kept.iter().filter(|d| d.outcome == "ignored").count();
+    assert_eq!(ignored, 4, "{kept:?}");
+}
+
 on_both_backends!(
+    a_burst_of_labels_costs_one_read_and_shows_the_last,
     a_pull_request_changing_the_configuration_gets_a_red_check,
     a_pull_requests_check_follows_its_train_from_label_to_production,
     a_closed_pull_request_says_it_rides_nothing,

@@ -240,7 +240,6 @@ fn bench_with_clock(
         .register::<Flaky>(journal.clone())
         .register::<Misbehave>(journal.clone())
         .register::<SyncDraft>(journal.clone())
-        .register::<Labels>(journal.clone())
         .register::<Stubborn>(journal.clone());
     Bench {
         runner: Runner::new(queue.clone(), registry),
@@ -529,72 +528,6 @@ async fn a_worker_that_dies_on_the_last_attempt_leaves_a_dead_job(test: TestDb) 
         Some("the worker running attempt 1 stopped without finishing (lease expired)")
     );
     assert!(b.journal.runs().is_empty());
-}
-
-/// A job whose newest payload wins while it waits: a pull request's labels.
-#[derive(Serialize, Deserialize)]
-struct Labels {
-    number: u32,
-    labels: u32,
-}
-
-impl BackgroundJob for Labels {
-    const KIND: &'static str = "test.labels";
-    type Context = Arc<Journal>;
-    const LATEST_WINS: bool = true;
-
-    fn queue_key(&self) -> String {
-        "acme/api".into()
-    }
-
-    fn dedupe_key(&self) -> Option<String> {
-        Some(format!("labels:{}", self.number))
-    }
-
-    async fn run(self, journal: Arc<Journal>) -> Result<(), JobError> {
-        journal
-            .runs
-            .lock()
-            .expect("journal")
-            .push((format!("labels #{}", self.number), self.labels));
-        Ok(())
-    }
-}
-
-async fn a_waiting_latest_wins_job_takes_the_newest_payload(test: TestDb) {
-    let b = bench(test.db.clone(), QueueSettings::default());
-    // A group insert with the same key twice, then one more while it waits.
-    let mut conn = test.db.pool().acquire().await.expect("conn");
-    let batch = [
-        Labels {
-            number: 1,
-            labels: 1,
-        },
-        Labels {
-            number: 2,
-            labels: 7,
-        },
-        Labels {
-            number: 1,
-            labels: 2,
-        },
-    ];
-    let refs: Vec<&Labels> = batch.iter().collect();
-    b.queue.enqueue_many(&mut conn, &refs).await.expect("batch");
-    drop(conn);
-    b.queue
-        .enqueue_now(&Labels {
-            number: 1,
-            labels: 3,
-        })
-        .await
-        .expect("enqueue");
-    assert_eq!(b.queue.jobs().await.expect("jobs").len(), 2);
-    b.runner.run_pending().await.expect("run");
-    assert_eq!(
-        b.journal.runs(),
-        [("labels #1".to_owned(), 3), ("labels #2".to_owned(), 7)]
-    );
 }
 
 async fn a_dedupe_key_enqueued_twice_gives_one_job(test: TestDb) {
@@ -1056,7 +989,6 @@ async fn sqlite_claims_walk_the_head_indexes_in_id_order() {
 }
 
 on_both_backends!(
-    a_waiting_latest_wins_job_takes_the_newest_payload,
     a_failing_head_is_parked_and_the_later_jobs_of_its_key_run,
     a_job_that_always_meets_an_outage_ends_dead_not_retried_for_ever,
     retry_hints_of_zero_back_off_and_huge_ones_are_capped,

@@ -51,6 +51,20 @@ pub struct PullRequestFacts {
     /// Its body, if any.
     #[serde(default)]
     pub body: Option<String>,
+    /// `open` or `closed`.
+    #[serde(default)]
+    pub state: String,
+    /// Its head commit.
+    #[serde(deserialize_with = "head_sha", rename = "head", default)]
+    pub head_sha: Option<String>,
+}
+
+fn head_sha<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Head {
+        sha: Option<String>,
+    }
+    Ok(Head::deserialize(d)?.sha)
 }
 
 fn base_ref<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

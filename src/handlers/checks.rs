@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::ids::RepoFullName;
 use crate::domain::pr_check::{self, CheckText, Standing};
 use crate::domain::repo_config::RepoConfig;
@@ -71,13 +73,24 @@ pub async fn note_pull_request(
         // what an older one says never overwrites a newer one.
         event_at: received_at,
     };
+    record_pull(db, queue, &event.repository, &pull, now).await
+}
+
+/// Records a pull request's facts and has its check synced, together.
+async fn record_pull(
+    db: &Db,
+    queue: &crate::jobs::Queue,
+    repository: &RepoFullName,
+    pull: &SeenPull<'_>,
+    now: i64,
+) -> Result<(), JobError> {
     let mut tx = db.begin_write().await?;
-    pr_checks::seen(&mut tx, &pull, now).await?;
+    pr_checks::seen(&mut tx, pull, now).await?;
     queue
         .enqueue(
             &mut tx,
             &SyncPullRequestChecks {
-                repository: event.repository.clone(),
+                repository: repository.clone(),
             },
         )
         .await?;
@@ -86,6 +99,69 @@ pub async fn note_pull_request(
         .map_err(|e| JobError::Failed(format!("cannot record the pull request: {e}")))?;
     queue.wake();
     Ok(())
+}
+
+/// Refreshes an open pull request's check from GitHub once a window of label events has
+/// closed (see `handlers::events::CHECK_WINDOW_MS`): one read covers the whole burst.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshPullRequestCheck {
+    /// The installation.
+    pub installation: u64,
+    /// The repository.
+    pub repository: RepoFullName,
+    /// The pull request.
+    pub number: u64,
+    /// Not read before this (epoch ms): the window's end.
+    pub not_before: i64,
+}
+
+impl BackgroundJob for RefreshPullRequestCheck {
+    const KIND: &'static str = "checks.refresh";
+    type Context = TrainContext;
+
+    fn queue_key(&self) -> String {
+        format!("checks:{}", self.repository)
+    }
+
+    /// While one waits, another adds nothing: it reads the pull request after both.
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("pr-refresh:{}#{}", self.repository, self.number))
+    }
+
+    async fn run(self, ctx: TrainContext) -> Result<(), JobError> {
+        let now = ctx.now();
+        if now < self.not_before {
+            return Err(JobError::RetryAt {
+                until: jiff::Timestamp::from_millisecond(self.not_before)
+                    .map_err(|e| JobError::Permanent(e.to_string()))?,
+                reason: "waiting for the burst of label events to end".into(),
+            });
+        }
+        let github = ctx.github()?;
+        let Some(pr) = github
+            .pull_request(self.installation, &self.repository, self.number)
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(head_sha) = pr.head_sha.as_deref() else {
+            return Ok(());
+        };
+        let pull = SeenPull {
+            repository: self.repository.as_ref(),
+            number: self.number,
+            installation_id: self.installation,
+            head_sha,
+            base_ref: &pr.base_ref,
+            default_branch: None,
+            labels: &pr.labels,
+            merged: pr.merged,
+            closed: pr.state == "closed",
+            // Read now: newer than every webhook received so far.
+            event_at: now,
+        };
+        record_pull(&ctx.db, &ctx.queue, &self.repository, &pull, now).await
+    }
 }
 
 /// Whether a pull request event may change its check.

@@ -34,11 +34,49 @@ pub struct EventContext {
 pub type NotedRepositories =
     std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(u64, String)>>>;
 
+/// Label events on one open pull request within this long of the first ask for one refresh
+/// of its check, which reads the pull request once the window has passed.
+pub const CHECK_WINDOW_MS: i64 = 2_000;
+
+/// Open pull requests whose check refresh this process asked for, and when (epoch ms).
+pub type CheckWindows =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, u64), i64>>>;
+
+/// Whether a label event on an open pull request at `now` opens a new window (and records it):
+/// the window's refresh, read after it closes, covers every event inside it, on any replica.
+fn opens_a_window(
+    windows: &CheckWindows,
+    e: &crate::domain::event::PullRequestEvent,
+    now: i64,
+) -> bool {
+    let mut windows = windows
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = (e.repository.to_string(), e.pull_request.number);
+    if windows
+        .get(&key)
+        .is_some_and(|opened| now - opened < CHECK_WINDOW_MS)
+    {
+        return false;
+    }
+    if windows.len() >= 4_096 {
+        windows.retain(|_, opened| now - *opened < CHECK_WINDOW_MS);
+    }
+    windows.insert(key, now);
+    true
+}
+
 /// Whether an event has anything for a job to do. Most of a busy repository's pull request
 /// traffic (labels, pushes, reviews on open pull requests) and comments without a command
 /// change no train: once the repository is known to this process, they are recorded as
-/// ignored and cost the workers nothing.
-pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
+/// ignored and cost the workers nothing; a burst of labels on an open pull request costs one
+/// job per [`CHECK_WINDOW_MS`] (its check's refresh).
+pub fn needs_a_job(
+    event: &Event,
+    noted: &NotedRepositories,
+    windows: &CheckWindows,
+    now: i64,
+) -> bool {
     let known = |installation: Option<u64>, repo: &crate::domain::ids::RepoFullName| {
         installation.is_some_and(|i| {
             noted
@@ -48,6 +86,9 @@ pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
         })
     };
     match event {
+        Event::PullRequest(e) if only_its_check(e) => {
+            !known(e.installation_id, &e.repository) || opens_a_window(windows, e, now)
+        }
         Event::PullRequest(e) => {
             BoardPullRequest::concerns(e)
                 || crate::handlers::autolabel::AutolabelPullRequest::concerns(e)
@@ -61,12 +102,13 @@ pub fn needs_a_job(event: &Event, noted: &NotedRepositories) -> bool {
     }
 }
 
-/// A pull request event only its `trainyard` check cares about (a label on an open pull
-/// request): no train boards, no rule labels.
+/// A pull request event only its `trainyard` check cares about: a label put on or taken off
+/// an open pull request (no train boards, no rule labels). They come in bursts.
 fn only_its_check(e: &crate::domain::event::PullRequestEvent) -> bool {
-    crate::handlers::checks::concerns(e)
+    use crate::domain::event::PullRequestAction as A;
+    matches!(e.action, A::Labeled { .. } | A::Unlabeled { .. })
+        && crate::handlers::checks::concerns(e)
         && !BoardPullRequest::concerns(e)
-        && !crate::handlers::autolabel::AutolabelPullRequest::concerns(e)
 }
 
 /// Acts on one verified webhook delivery.
@@ -94,20 +136,6 @@ impl BackgroundJob for HandleWebhook {
             (None, None) => "github".to_owned(),
         }
     }
-
-    /// An open pull request's labels, as only its check reads them: a burst of label events
-    /// waits as one job holding the newest (the check's row ignores older facts than it has).
-    fn dedupe_key(&self) -> Option<String> {
-        match &self.event {
-            Event::PullRequest(e) if only_its_check(e) => Some(format!(
-                "pr-check:{}#{}",
-                e.repository, e.pull_request.number
-            )),
-            _ => None,
-        }
-    }
-
-    const LATEST_WINS: bool = true;
 
     async fn run(self, ctx: EventContext) -> Result<(), JobError> {
         let span = tracing::info_span!("webhook", delivery_id = %self.delivery_id);
@@ -140,7 +168,17 @@ async fn handle_event(event: Event, received_at: i64, ctx: EventContext) -> Resu
         Event::PullRequest(e) => {
             if let Some(installation) = e.installation_id {
                 note_repository(&ctx, installation, &e.repository, now).await?;
-                if crate::handlers::checks::concerns(&e) {
+                if only_its_check(&e) {
+                    // Read after the window the intake opened: every label in it is seen.
+                    ctx.queue
+                        .enqueue_now(&crate::handlers::checks::RefreshPullRequestCheck {
+                            installation,
+                            repository: e.repository.clone(),
+                            number: e.pull_request.number,
+                            not_before: received_at + CHECK_WINDOW_MS,
+                        })
+                        .await?;
+                } else if crate::handlers::checks::concerns(&e) {
                     crate::handlers::checks::note_pull_request(
                         &ctx.db,
                         &ctx.queue,

@@ -54,6 +54,7 @@ pub fn registry(
         .register::<deploys::gate::ReviewGate>(trains.clone())
         .register::<kit::unit::ReviewWaitingGates>(trains.clone())
         .register::<kit::unit::SyncPullRequestChecks>(trains.clone())
+        .register::<checks::RefreshPullRequestCheck>(trains.clone())
         .register::<autolabel::AutolabelPullRequest>(trains.clone())
         .register::<chat::SendReply>(trains)
 }

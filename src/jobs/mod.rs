@@ -38,15 +38,10 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Jobs with the same key run one at a time, in enqueue order (usually the repository).
     fn queue_key(&self) -> String;
 
-    /// If set, enqueueing while an identical-key job is still waiting to start adds nothing
-    /// (or, with [`BackgroundJob::LATEST_WINS`], gives the waiting job the new payload).
+    /// If set, enqueueing while an identical-key job is still waiting to start adds nothing.
     fn dedupe_key(&self) -> Option<String> {
         None
     }
-
-    /// A job enqueued while one with its dedupe key waits to start replaces that one's
-    /// payload instead of being dropped: the newest facts win, and a burst costs one run.
-    const LATEST_WINS: bool = false;
 
     /// Forgets the credentials the job carries (a reply URL, an interaction token): called
     /// on a copy when the job dies, so a dead job kept for operators holds none.

@@ -145,7 +145,13 @@ async fn receive_delivery(
         Parsed::Handled(event) => (
             event.repository().map(|r| r.to_string()),
             event.installation_id(),
-            needs_a_job(&event, &state.noted_repositories).then(|| HandleWebhook {
+            needs_a_job(
+                &event,
+                &state.noted_repositories,
+                &state.check_windows,
+                received_at,
+            )
+            .then(|| HandleWebhook {
                 delivery_id: delivery_id.to_owned(),
                 event: *event,
                 received_at,

@@ -24,7 +24,7 @@ use rows::{Candidate, ClaimRound, JobRecord, Retry};
 pub use rows::{ClaimedJob, Enqueued, JobId, JobRow, JobState, QueueCounts};
 use sql::{
     ADD_QUEUE_KEY_POSTGRES, ADD_QUEUE_KEY_SQLITE, CLAIM_CANDIDATE_POSTGRES, CLAIM_CANDIDATE_SQLITE,
-    DROP_DUPLICATE, INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE, QUEUE_KEYS_LOCK, REPLACE_PAYLOAD,
+    INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE, QUEUE_KEYS_LOCK,
 };
 use sqlx::{Any, AnyConnection, Transaction};
 use std::sync::Arc;
@@ -179,13 +179,8 @@ impl Queue {
             Backend::Sqlite => INSERT_JOB_SQLITE,
             Backend::Postgres => INSERT_JOB_POSTGRES,
         };
-        let insert = if J::LATEST_WINS {
-            std::borrow::Cow::Owned(insert.replace(DROP_DUPLICATE, REPLACE_PAYLOAD))
-        } else {
-            std::borrow::Cow::Borrowed(insert)
-        };
         // (id, 1 when older work of the key is ahead): integers decode alike on both backends.
-        let inserted: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
+        let inserted: Option<(i64, i64)> = sqlx::query_as(insert)
             .bind(J::KIND)
             .bind(&queue_key)
             .bind(job.dedupe_key())
@@ -210,29 +205,6 @@ impl Queue {
         if jobs.is_empty() {
             return Ok(false);
         }
-        // One statement may not upsert a row twice: a batch's jobs with one dedupe key become
-        // one, in the first one's place with the last one's payload (as a waiting job would).
-        let deduplicated: Vec<&J>;
-        let jobs = if J::LATEST_WINS {
-            let mut last: std::collections::HashMap<String, &J> = Default::default();
-            for job in jobs {
-                if let Some(key) = job.dedupe_key() {
-                    last.insert(key, job);
-                }
-            }
-            let mut placed = std::collections::HashSet::new();
-            deduplicated = jobs
-                .iter()
-                .filter_map(|job| match job.dedupe_key() {
-                    None => Some(*job),
-                    Some(key) if placed.insert(key.clone()) => last.get(&key).copied(),
-                    Some(_) => None,
-                })
-                .collect();
-            deduplicated.as_slice()
-        } else {
-            jobs
-        };
         let now = self.now_millis();
         let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
         let mut keys: Vec<String> = jobs.iter().map(|j| j.queue_key()).collect();
@@ -260,13 +232,8 @@ impl Queue {
         let insert = format!(
             "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
                  max_attempts, run_at, created_at, updated_at) VALUES {} \
-             ON CONFLICT (dedupe_key) WHERE state = 'queued' {}",
-            crate::store::value_rows(jobs.len(), 10),
-            if J::LATEST_WINS {
-                REPLACE_PAYLOAD
-            } else {
-                DROP_DUPLICATE
-            }
+             ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING",
+            crate::store::value_rows(jobs.len(), 10)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
         for job in jobs {

@@ -56,14 +56,6 @@ pub(super) const ADD_QUEUE_KEY_POSTGRES: &str = "INSERT INTO queue_keys (queue_k
      SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock_shared(8390876161197564274)) AS guard \
      ON CONFLICT (queue_key) DO NOTHING";
 
-/// What a job enqueued while one with its dedupe key waits does: nothing…
-pub(super) const DROP_DUPLICATE: &str = "DO NOTHING";
-
-/// …or, for [`crate::jobs::BackgroundJob::LATEST_WINS`] jobs, gives the waiting one its
-/// payload.
-pub(super) const REPLACE_PAYLOAD: &str =
-    "DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at";
-
 pub(super) const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
          state, attempts, max_attempts, run_at, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
