@@ -277,7 +277,9 @@ async fn a_pull_request_changing_the_configuration_gets_a_red_check(test: TestDb
 
 async fn a_burst_of_labels_costs_one_read_and_shows_the_last(test: TestDb) {
     let bot = TestBot::start(&test, CONFIG).await;
-    let opened = bot.github.open_pr(5, "opened", "clock", "Fix the clock", None);
+    let opened = bot
+        .github
+        .open_pr(5, "opened", "clock", "Fix the clock", None);
     bot.deliver("pull_request", &opened).await;
     bot.run_jobs().await;
     let before = bot.github.log().len();
