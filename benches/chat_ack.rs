@@ -24,6 +24,8 @@ const REQUESTS_PER_CONNECTION: usize = 250;
 const WARMUP_PER_CONNECTION: usize = 20;
 const SLACK_SECRET: &str = "bench-signing-secret";
 const REPO: &str = "acme/api";
+/// The Discord guild the bench speaks from (a snowflake, as Discord sends it).
+const GUILD: &str = "8800";
 
 #[derive(Clone, Copy)]
 enum Surface {
@@ -68,7 +70,7 @@ fn main() {
             discord_public_key: Some(hex::encode(key.verifying_key().to_bytes())),
             discord_application_id: Some(1),
             discord_bot_token: Some(Secret::new("bench")),
-            discord_guilds: Some("G1".into()),
+            discord_guilds: Some(GUILD.into()),
             ..SettingsArgs::default()
         })
         .expect("settings");
@@ -185,10 +187,22 @@ fn slack_request(n: usize) -> (String, Vec<(&'static str, String)>) {
 }
 
 fn discord_request(n: usize, key: &SigningKey) -> (String, Vec<(&'static str, String)>) {
+    // Discord's real shape (serenity's models read it): snowflake ids as strings, the member
+    // and user fields Discord always sends, the command's own id.
+    let id = 1_300_000_000_000_000_000_u64 + (u64::from(std::process::id()) << 20) + n as u64;
     let body = serde_json::json!({
-        "type": 2, "id": format!("{n}-{}", std::process::id()), "token": "t",
-        "guild_id": "G1", "channel_id": "555", "member": {"user": {"id": "D1"}},
-        "data": {"name": "release", "options": [{"name": "status", "type": 1, "options": []}]}
+        "type": 2, "id": id.to_string(), "token": "t", "application_id": "1", "version": 1,
+        "guild_id": GUILD, "channel_id": "555", "locale": "en-US", "guild_locale": "en-US",
+        "app_permissions": "2248473465835073", "entitlements": [], "context": 0,
+        "authorizing_integration_owners": {"0": GUILD}, "attachment_size_limit": 524_288_000,
+        "member": {
+            "user": {"id": "4100", "username": "bench", "discriminator": "0",
+                     "global_name": null, "avatar": null},
+            "roles": [], "joined_at": "2026-01-05T10:00:00.000000+00:00", "deaf": false,
+            "mute": false, "flags": 0, "permissions": "2248473465835073"
+        },
+        "data": {"id": "1200000000000000001", "name": "release", "type": 1,
+                 "options": [{"name": "status", "type": 1, "options": []}]}
     })
     .to_string();
     let timestamp = jiff::Timestamp::now().as_second().to_string();
