@@ -42,6 +42,11 @@ struct SurfaceLabels {
     surface: &'static str,
 }
 
+/// A figure with no labels that is absent until it is first known (a family with no sample
+/// is not rendered at all).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NoLabels {}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: &'static str,
@@ -55,7 +60,8 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     job_seconds: HistogramFamily<JobLabels>,
     github_requests: Family<GitHubLabels, Counter>,
-    github_rate_limit_remaining: Gauge,
+    /// No sample until GitHub has answered: a fresh instance reports nothing rather than 0.
+    github_rate_limit_remaining: Family<NoLabels, Gauge>,
     chat_ack_seconds: HistogramFamily<SurfaceLabels>,
     queue_jobs: Family<StateLabels, Gauge>,
     queue_oldest_due_seconds: Gauge,
@@ -92,7 +98,7 @@ impl Metrics {
             "Calls to GitHub's API, by method and status class",
             github_requests.clone(),
         );
-        let github_rate_limit_remaining = Gauge::default();
+        let github_rate_limit_remaining = Family::<NoLabels, Gauge>::default();
         registry.register(
             "github_rate_limit_remaining",
             "Requests left in GitHub's primary rate limit, as its last answer said",
@@ -164,7 +170,9 @@ impl Metrics {
             })
             .inc();
         if let Some(remaining) = remaining {
-            self.github_rate_limit_remaining.set(remaining);
+            self.github_rate_limit_remaining
+                .get_or_create(&NoLabels {})
+                .set(remaining);
         }
     }
 
@@ -209,6 +217,23 @@ pub fn metrics() -> &'static Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rate_limit_is_not_reported_before_github_has_answered() {
+        let metrics = Metrics::new();
+        // A fresh instance says nothing of it (a 0 would fire any "budget exhausted" alert).
+        let fresh = metrics.render();
+        assert!(
+            !fresh.contains("trainyard_github_rate_limit_remaining"),
+            "{fresh}"
+        );
+        metrics.github_call(&http::Method::GET, 200, Some(4999));
+        assert!(
+            metrics
+                .render()
+                .contains("\ntrainyard_github_rate_limit_remaining 4999\n")
+        );
+    }
 
     #[test]
     fn what_is_recorded_is_rendered_with_its_labels() {
