@@ -20,6 +20,9 @@ pub use crate::state::AppState;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let mut events: Vec<&'static str> = inbound::github::payload::HANDLED_EVENTS.to_vec();
+    events.extend(["ping", "other", "none"]);
+    crate::metrics::metrics().know(&events, &state.registry().kinds());
     web::routes()
         .merge(inbound::routes(&state.body_budget, &state.settings))
         // Bounds a request that trickles its body or waits on a held store.

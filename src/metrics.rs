@@ -54,6 +54,21 @@ struct StateLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// How a webhook delivery ends, as counted.
+const DELIVERY_OUTCOMES: [&str; 8] = [
+    "queued",
+    "ignored",
+    "duplicate",
+    "pong",
+    "other",
+    "unauthorized",
+    "unavailable",
+    "malformed",
+];
+
+/// GitHub's answers, by class.
+const GITHUB_STATUSES: [&str; 7] = ["2xx", "3xx", "401_403", "404", "429", "4xx", "5xx"];
+
 /// Every metric, registered once per process.
 pub struct Metrics {
     registry: Registry,
@@ -152,6 +167,53 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Puts every closed label set at zero, so each family (and its HELP and TYPE) is there
+    /// from the first scrape: `events` are the webhook events deliveries are counted under,
+    /// `kinds` the job kinds (their durations as completed). Only the first call does it.
+    pub fn know(&self, events: &[&'static str], kinds: &[&'static str]) {
+        static KNOWN: std::sync::Once = std::sync::Once::new();
+        KNOWN.call_once(|| self.fill(events, kinds));
+    }
+
+    /// Creates each series at zero (the family's guard is dropped at once).
+    fn fill(&self, events: &[&'static str], kinds: &[&'static str]) {
+        for event in events {
+            for outcome in DELIVERY_OUTCOMES {
+                let _ = self
+                    .deliveries
+                    .get_or_create(&DeliveryLabels { event, outcome });
+            }
+        }
+        for outcome in ["unauthorized", "unavailable", "malformed"] {
+            let _ = self.deliveries.get_or_create(&DeliveryLabels {
+                event: "unverified",
+                outcome,
+            });
+        }
+        for kind in kinds {
+            let _ = self.job_seconds.get_or_create(&JobLabels {
+                kind: (*kind).to_owned(),
+                outcome: "completed",
+            });
+        }
+        for method in ["GET", "POST", "PATCH", "PUT", "DELETE"] {
+            for status in GITHUB_STATUSES {
+                let _ = self.github_requests.get_or_create(&GitHubLabels {
+                    method: method.to_owned(),
+                    status,
+                });
+            }
+        }
+        for surface in ["slack", "discord"] {
+            let _ = self
+                .chat_ack_seconds
+                .get_or_create(&SurfaceLabels { surface });
+        }
+        for state in ["queued", "running", "retrying", "dead"] {
+            let _ = self.queue_jobs.get_or_create(&StateLabels { state });
+        }
+    }
+
     /// Counts one GitHub call and keeps the rate limit it reported.
     pub fn github_call(&self, method: &http::Method, status: u16, remaining: Option<i64>) {
         let status = match status {
@@ -217,6 +279,23 @@ pub fn metrics() -> &'static Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_family_is_there_from_the_first_scrape_at_zero() {
+        let metrics = Metrics::new();
+        metrics.fill(&["pull_request", "ping"], &["github.webhook"]);
+        let text = metrics.render();
+        for line in [
+            "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"queued\"} 0",
+            "trainyard_webhook_deliveries_total{event=\"unverified\",outcome=\"unauthorized\"} 0",
+            "trainyard_github_requests_total{method=\"POST\",status=\"429\"} 0",
+            "trainyard_job_duration_seconds_count{kind=\"github.webhook\",outcome=\"completed\"} 0",
+            "trainyard_chat_ack_seconds_count{surface=\"discord\"} 0",
+            "trainyard_queue_jobs{state=\"dead\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
 
     #[test]
     fn the_rate_limit_is_not_reported_before_github_has_answered() {

@@ -366,6 +366,23 @@ async fn metrics_count_deliveries_by_event_and_outcome_and_show_the_queue() {
                 .as_u16()
         }
     };
+    // The first scrape already has every family, its closed label sets at zero, and no
+    // rate limit GitHub has not told.
+    let first = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"queued\"} 0",
+        "trainyard_github_requests_total{method=\"GET\",status=\"2xx\"} 0",
+        "trainyard_job_duration_seconds_count{kind=\"github.webhook\",outcome=\"completed\"} 0",
+        "trainyard_chat_ack_seconds_count{surface=\"slack\"} 0",
+    ] {
+        assert!(first.lines().any(|l| l == line), "{line} in:\n{first}");
+    }
+    assert!(!first.contains("rate_limit_remaining"), "{first}");
     let good = signature::sign(&Secret::new("metrics-secret"), &body);
     assert_eq!(send("pull_request", "m-1", good.clone()).await, 202);
     assert_eq!(send("pull_request", "m-1", good).await, 200, "duplicate");

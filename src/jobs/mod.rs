@@ -114,6 +114,13 @@ impl Registry {
         Self::default()
     }
 
+    /// The registered job kinds.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.handlers.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
+    }
+
     /// Registers job kind `J`, to run with `context`.
     pub fn register<J: BackgroundJob>(mut self, context: J::Context) -> Self {
         let start: StartJob = Box::new(move |payload| {
