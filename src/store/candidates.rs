@@ -115,15 +115,7 @@ pub async fn published_named(
     repository: &str,
     name: &str,
 ) -> Result<Option<CandidateRow>, StoreError> {
-    // `c.*`: the table's columns are the row's fields.
-    let sql = "SELECT c.* FROM train_candidates c JOIN trains t ON t.id = c.train_id \
-               WHERE t.repository = $1 AND (c.tag_name = $2 OR c.version = $2) \
-               AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1";
-    Ok(sqlx::query_as::<_, CandidateRow>(sql)
-        .bind(repository)
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await?)
+    latest_published(db, repository, "(c.tag_name = $2 OR c.version = $2)", name).await
 }
 
 /// The latest published candidate of `repository` at commit `sha`.
@@ -132,12 +124,26 @@ pub async fn published_at_commit(
     repository: &str,
     sha: &str,
 ) -> Result<Option<CandidateRow>, StoreError> {
-    let sql = "SELECT c.* FROM train_candidates c JOIN trains t ON t.id = c.train_id \
-               WHERE t.repository = $1 AND c.target_sha = $2 \
-               AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1";
-    Ok(sqlx::query_as::<_, CandidateRow>(sql)
+    latest_published(db, repository, "c.target_sha = $2", sha).await
+}
+
+/// The latest published candidate of `repository` meeting `condition` on `$2` (our own SQL,
+/// never input).
+async fn latest_published(
+    db: &Db,
+    repository: &str,
+    condition: &'static str,
+    value: &str,
+) -> Result<Option<CandidateRow>, StoreError> {
+    // `c.*`: the table's columns are the row's fields.
+    let sql = format!(
+        "SELECT c.* FROM train_candidates c JOIN trains t ON t.id = c.train_id \
+         WHERE t.repository = $1 AND {condition} \
+         AND c.published_at IS NOT NULL ORDER BY c.published_at DESC LIMIT 1"
+    );
+    Ok(sqlx::query_as::<_, CandidateRow>(sqlx::AssertSqlSafe(sql))
         .bind(repository)
-        .bind(sha)
+        .bind(value)
         .fetch_optional(db.pool())
         .await?)
 }

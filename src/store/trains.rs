@@ -208,21 +208,7 @@ pub async fn live_train_of(
     repo: &RepoFullName,
     number: u64,
 ) -> Result<Option<TrainRow>, StoreError> {
-    let sql = format!(
-        "SELECT {} FROM trains t JOIN train_pull_requests p ON p.train_id = t.id \
-         WHERE t.repository = $1 AND p.number = $2 AND t.state IN ('open', 'frozen') \
-         ORDER BY t.id DESC",
-        TRAIN_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(sqlx::query_as::<_, TrainRow>(sqlx::AssertSqlSafe(sql))
-        .bind(repo.as_ref())
-        .bind(number as i64)
-        .fetch_optional(db.pool())
-        .await?)
+    newest_train_of(db, repo, number, "t.state IN ('open', 'frozen')").await
 }
 
 /// The newest train `number` rode or rides, whatever its state but abandoned.
@@ -231,9 +217,19 @@ pub async fn latest_train_of(
     repo: &RepoFullName,
     number: u64,
 ) -> Result<Option<TrainRow>, StoreError> {
+    newest_train_of(db, repo, number, "t.state <> 'abandoned'").await
+}
+
+/// The newest train carrying `number` whose state meets `states` (our own SQL, never input).
+async fn newest_train_of(
+    db: &Db,
+    repo: &RepoFullName,
+    number: u64,
+    states: &'static str,
+) -> Result<Option<TrainRow>, StoreError> {
     let sql = format!(
         "SELECT {} FROM trains t JOIN train_pull_requests p ON p.train_id = t.id \
-         WHERE t.repository = $1 AND p.number = $2 AND t.state <> 'abandoned' \
+         WHERE t.repository = $1 AND p.number = $2 AND {states} \
          ORDER BY t.id DESC LIMIT 1",
         TRAIN_COLUMNS
             .split(", ")

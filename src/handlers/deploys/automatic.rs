@@ -1,7 +1,7 @@
 //! Deployments trainyard starts by itself (`auto:` and `after:`), decided as a command
 //! would be, with the configuration's authority.
 
-use crate::domain::deploy::{self, DeployFacts, Holder, Release};
+use crate::domain::deploy::{self, DeployFacts, Release};
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train_event::TrainEvent;
@@ -9,9 +9,9 @@ use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
 use crate::store::Db;
 use crate::store::audit::{self, Entry};
-use crate::store::deployments::{self};
 use crate::store::trains;
 
+use super::facts::environment_now;
 use super::jobs::AUTOMATIC;
 use super::requests::{DeploymentAsk, request_deployment_for};
 
@@ -62,36 +62,19 @@ pub(crate) async fn decide_automatic(
         .iter()
         .map(|e| e.name.as_str())
         .collect();
-    let local = config
-        .deploy_time_zone()
-        .to_datetime(jiff::Timestamp::from_millisecond(now).unwrap_or_default());
     let mut decisions = Vec::with_capacity(environments.len());
     for env in environments {
-        let lock = deployments::lock_of(db, repo.as_ref(), &env.name)
-            .await?
-            .map(|lock| Holder {
-                owner: lock.owner,
-                reason: lock.reason,
-            });
-        let required_deployed = match &env.requires {
-            Some(required) => {
-                Some(deployments::succeeded_with(db, repo.as_ref(), required, &release.sha).await?)
-            }
-            None => None,
-        };
+        let state =
+            environment_now(db, repo.as_ref(), config, env, Some(&release.sha), now).await?;
         let facts = DeployFacts {
             environment: Some(env),
             configured: configured.clone(),
             permission: env.deploy_permission(),
             actor: AUTOMATIC,
-            lock,
+            lock: state.lock,
             release: Some(release.clone()),
-            required_deployed,
-            frozen: env
-                .freeze
-                .as_ref()
-                .and_then(|windows| crate::domain::freeze::frozen(windows, local))
-                .map(str::to_owned),
+            required_deployed: state.required_deployed,
+            frozen: state.frozen,
             candidate: standing == Standing::Candidate,
             unreleased: standing == Standing::Unreleased,
         };

@@ -4,12 +4,13 @@
 //! deployment itself is created on GitHub by [`CreateDeployment`].
 
 use crate::domain::deploy::DeploymentState;
-use crate::domain::deploy::{self, DeployCommand, DeployDecision, DeployFacts, Holder, Release};
+use crate::domain::deploy::{self, DeployCommand, DeployDecision, DeployFacts, Release};
 use crate::domain::permission::Permission;
 use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train::TrainState;
 use crate::domain::train_event::TrainEvent;
 use crate::github::GitHubClient;
+use crate::handlers::deploys::facts::environment_now;
 use crate::handlers::deploys::{DeploymentAsk, release_of, request_deployment_for};
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
@@ -163,12 +164,6 @@ async fn environment_facts<'c>(
     facts: &mut DeployFacts<'c>,
 ) -> Result<(), JobError> {
     let repo = request.repository.as_ref();
-    facts.lock = deployments::lock_of(&ctx.db, repo, &env.name)
-        .await?
-        .map(|lock| Holder {
-            owner: lock.owner,
-            reason: lock.reason,
-        });
     facts.release = match command {
         DeployCommand::Deploy { version, .. } => {
             match released(ctx, request, version.as_deref()).await? {
@@ -187,15 +182,11 @@ async fn environment_facts<'c>(
         DeployCommand::Rollback { .. } => previous_release(ctx, repo, &env.name).await?,
         _ => None,
     };
-    if let Some(windows) = &env.freeze {
-        let now = jiff::Timestamp::from_millisecond(ctx.now()).unwrap_or_default();
-        let local = config.deploy_time_zone().to_datetime(now);
-        facts.frozen = crate::domain::freeze::frozen(windows, local).map(str::to_owned);
-    }
-    if let (Some(required), Some(release)) = (&env.requires, &facts.release) {
-        facts.required_deployed =
-            Some(deployments::succeeded_with(&ctx.db, repo, required, &release.sha).await?);
-    }
+    let sha = facts.release.as_ref().map(|r| r.sha.as_str());
+    let now = environment_now(&ctx.db, repo, config, env, sha, ctx.now()).await?;
+    facts.lock = now.lock;
+    facts.frozen = now.frozen;
+    facts.required_deployed = now.required_deployed;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use crate::domain::deploy::{DeployFacts, Holder, Release};
+use crate::domain::deploy::{DeployFacts, Release};
 use crate::domain::gate::{self, Forced, GateAnswer, GateFacts, Standing, WaitFor};
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::RepoConfig;
@@ -25,6 +25,7 @@ use crate::store::gate_reviews::{self, Decision, GateReview};
 use crate::store::steps::{self, StepState};
 use crate::store::{candidates, deployments, trains};
 
+use super::facts::{environment_now, local_time};
 use super::requests::release_of;
 
 /// An admin's forced deployment lets a freeze by for this long.
@@ -227,22 +228,13 @@ async fn decide(
     let mut thaws_at = None;
     if let Some(env) = environment {
         let name = repo.as_ref();
-        facts.deploy.lock = deployments::lock_of(&ctx.db, name, &env.name)
-            .await?
-            .map(|lock| Holder {
-                owner: lock.owner,
-                reason: lock.reason,
-            });
-        if let Some(required) = &env.requires {
-            facts.deploy.required_deployed =
-                Some(deployments::succeeded_with(&ctx.db, name, required, ask.sha).await?);
-        }
+        let now = environment_now(&ctx.db, name, config, env, Some(ask.sha), ctx.now()).await?;
+        facts.deploy.lock = now.lock;
+        facts.deploy.required_deployed = now.required_deployed;
+        facts.deploy.frozen = now.frozen;
         if let Some(windows) = &env.freeze {
             let zone = config.deploy_time_zone();
-            let now = jiff::Timestamp::from_millisecond(ctx.now()).unwrap_or_default();
-            let local = zone.to_datetime(now);
-            facts.deploy.frozen = crate::domain::freeze::frozen(windows, local).map(str::to_owned);
-            thaws_at = crate::domain::freeze::thaws_at(windows, local)
+            thaws_at = crate::domain::freeze::thaws_at(windows, local_time(config, ctx.now()))
                 .and_then(|end| zone.to_ambiguous_timestamp(end).compatible().ok())
                 .map(|end| end.as_millisecond());
         }

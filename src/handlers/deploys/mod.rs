@@ -5,6 +5,7 @@
 
 pub mod automatic;
 pub(crate) mod command;
+pub(crate) mod facts;
 pub mod gate;
 pub mod jobs;
 pub mod requests;
