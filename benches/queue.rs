@@ -1,10 +1,15 @@
-//! Queue throughput: enqueue → claim → run (a no-op job) → complete, in batches, on SQLite
-//! and, when `TRAINYARD_TEST_DATABASE_URL` is set, on PostgreSQL.
+//! Queue throughput: enqueue → claim → run (a no-op job) → complete, in batches of 500 over 50
+//! repositories, with 1 and 4 workers, on SQLite and, when `TRAINYARD_TEST_DATABASE_URL` is
+//! set, on PostgreSQL.
 //!
-//! `cargo bench --bench queue`
+//! `cargo bench --bench queue`; `cargo bench --bench queue -- --test` runs each once (CI).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
@@ -14,26 +19,39 @@ use trainyard::jobs::{BackgroundJob, JobError, Queue, QueueSettings, Registry, R
 use trainyard::store::Db;
 
 const BATCH: u64 = 500;
-/// Repositories the batch is spread over (jobs of one repository run one at a time).
+/// Repositories the batch is spread over (jobs of one repository run one at a time), in five
+/// installations.
 const KEYS: u64 = 50;
+/// Deliveries enqueueing at once.
+const PRODUCERS: u64 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct Noop {
     repo: u64,
 }
 
+/// Jobs done so far, and a bell when the batch is through.
+#[derive(Default)]
+struct Done {
+    count: AtomicU64,
+    bell: Notify,
+}
+
 impl BackgroundJob for Noop {
     const KIND: &'static str = "bench.noop";
-    type Context = ();
+    type Context = Arc<Done>;
     fn queue_key(&self) -> String {
-        format!("acme/repo-{}", self.repo)
+        format!("acme-{}/repo-{}", self.repo % 5, self.repo)
     }
-    async fn run(self, (): ()) -> Result<(), JobError> {
+    async fn run(self, done: Arc<Done>) -> Result<(), JobError> {
+        if done.count.fetch_add(1, Ordering::SeqCst) + 1 == BATCH {
+            done.bell.notify_one();
+        }
         Ok(())
     }
 }
 
-async fn open(url: &str) -> Runner {
+async fn open(url: &str, done: Arc<Done>) -> Runner {
     let db = Db::connect(url).await.expect("open store");
     db.migrate().await.expect("migrate");
     db.pool()
@@ -41,52 +59,61 @@ async fn open(url: &str) -> Runner {
         .await
         .expect("empty queue");
     let queue = Queue::new(db, Arc::new(SystemClock), QueueSettings::default());
-    Runner::new(queue, Registry::new().register::<Noop>(()))
+    Runner::new(queue, Registry::new().register::<Noop>(done))
 }
 
-/// Enqueues a batch (one transaction per job, as webhooks do), then drains it with
-/// `workers` concurrent workers.
-async fn batch(runner: &Runner, workers: usize) -> Duration {
+/// One batch as production sees it: webhooks enqueue (one transaction per job, from
+/// `PRODUCERS` concurrent deliveries) while the process's workers claim, run and complete.
+async fn batch(runner: &Runner, done: &Arc<Done>) -> Duration {
+    done.count.store(0, Ordering::SeqCst);
+    let finished = done.bell.notified();
     let start = Instant::now();
-    for i in 0..BATCH {
-        runner
-            .queue()
-            .enqueue_now(&Noop { repo: i % KEYS })
-            .await
-            .expect("enqueue");
+    let mut producers = tokio::task::JoinSet::new();
+    for producer in 0..PRODUCERS {
+        let queue = runner.queue().clone();
+        producers.spawn(async move {
+            for i in (producer..BATCH).step_by(PRODUCERS as usize) {
+                queue
+                    .enqueue_now(&Noop { repo: i % KEYS })
+                    .await
+                    .expect("enqueue");
+            }
+        });
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        let runner = runner.clone();
-        tasks.spawn(async move { runner.run_pending().await.expect("drain") });
+    while let Some(produced) = producers.join_next().await {
+        produced.expect("producer");
     }
-    let mut done = 0;
-    while let Some(drained) = tasks.join_next().await {
-        done += drained.expect("worker").completed;
-    }
-    assert_eq!(done as u64, BATCH);
+    finished.await;
     start.elapsed()
 }
 
 fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let runner = rt.block_on(open(url));
+    let done = Arc::new(Done::default());
+    let runner = rt.block_on(open(url, done.clone()));
     let mut group = c.benchmark_group(format!("queue/{name}"));
     group.throughput(Throughput::Elements(BATCH));
     group.sample_size(10);
     for workers in [1, 4] {
+        let shutdown = CancellationToken::new();
+        let running = {
+            let _guard = rt.enter();
+            runner.start(workers, shutdown.clone())
+        };
         group.bench_function(format!("enqueue+claim+complete/{workers}-workers"), |b| {
             b.to_async(&rt).iter_custom(|iters| {
-                let runner = runner.clone();
+                let (runner, done) = (runner.clone(), done.clone());
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        total += batch(&runner, workers).await;
+                        total += batch(&runner, &done).await;
                     }
                     total
                 }
             });
         });
+        shutdown.cancel();
+        rt.block_on(running.join_all());
     }
     group.finish();
 }

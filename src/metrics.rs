@@ -1,9 +1,10 @@
 //! The service's own Prometheus metrics, served at `/metrics` (Fly's scraper reads them):
 //! webhook deliveries by event and outcome, the queue's depth and the age of its oldest due
-//! job, job durations, GitHub calls and the rate limit left, and how fast chat is answered.
-//! Labels are closed sets (events trainyard knows, outcomes, job kinds, surfaces): nothing a
-//! caller sends becomes a label, so no request can grow the series without bound, and no
-//! repository or person is named.
+//! job, job durations, GitHub calls and the rate limit left, each installation's GitHub
+//! budget and the calls it held back, and how fast chat is answered. Labels are closed sets
+//! (events trainyard knows, outcomes, job kinds, surfaces) or installation ids GitHub answered
+//! for: nothing a caller sends becomes a label, so no request can grow the series without
+//! bound, and no repository or person is named.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -35,6 +36,20 @@ struct JobLabels {
 struct GitHubLabels {
     method: String,
     status: &'static str,
+}
+
+/// One installation's primary budget of one resource.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BudgetLabels {
+    installation: String,
+    resource: String,
+}
+
+/// One installation's calls held back, by the budget that held them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HeldLabels {
+    installation: String,
+    budget: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -77,6 +92,9 @@ pub struct Metrics {
     github_requests: Family<GitHubLabels, Counter>,
     /// No sample until GitHub has answered: a fresh instance reports nothing rather than 0.
     github_rate_limit_remaining: Family<NoLabels, Gauge>,
+    github_budget_remaining: Family<BudgetLabels, Gauge>,
+    github_budget_reserve: Family<BudgetLabels, Gauge>,
+    github_calls_held: Family<HeldLabels, Counter>,
     chat_ack_seconds: HistogramFamily<SurfaceLabels>,
     queue_jobs: Family<StateLabels, Gauge>,
     queue_oldest_due_seconds: Gauge,
@@ -119,6 +137,27 @@ impl Metrics {
             "Requests left in GitHub's primary rate limit, as its last answer said",
             github_rate_limit_remaining.clone(),
         );
+        let github_budget_remaining = Family::<BudgetLabels, Gauge>::default();
+        registry.register(
+            "github_budget_remaining",
+            "Requests left in an installation's primary budget, by resource, as GitHub last said",
+            github_budget_remaining.clone(),
+        );
+        let github_budget_reserve = Family::<BudgetLabels, Gauge>::default();
+        registry.register(
+            "github_budget_reserve",
+            "The share of an installation's primary budget kept for commands, releases and \
+             deployments; at or below it routine work waits for the reset",
+            github_budget_reserve.clone(),
+        );
+        let github_calls_held = Family::<HeldLabels, Counter>::default();
+        registry.register(
+            "github_calls_held",
+            "GitHub calls held back (their job waits), by installation and budget: pace \
+             (content writes per minute and hour), pause (after GitHub's secondary limit), \
+             reserve (routine work at the primary budget's reserve)",
+            github_calls_held.clone(),
+        );
         let chat_ack_seconds =
             HistogramFamily::<SurfaceLabels>::new_with_constructor(ack_histogram);
         registry.register(
@@ -144,6 +183,9 @@ impl Metrics {
             job_seconds,
             github_requests,
             github_rate_limit_remaining,
+            github_budget_remaining,
+            github_budget_reserve,
+            github_calls_held,
             chat_ack_seconds,
             queue_jobs,
             queue_oldest_due_seconds,
@@ -236,6 +278,36 @@ impl Metrics {
                 .get_or_create(&NoLabels {})
                 .set(remaining);
         }
+    }
+
+    /// Keeps an installation's primary budget as GitHub reported it. Installations are those
+    /// the App is installed on and called for: a set GitHub bounds, not callers.
+    pub fn github_budget(
+        &self,
+        installation: u64,
+        resource: &str,
+        budget: &crate::github::budget::RateBudget,
+    ) {
+        let labels = BudgetLabels {
+            installation: installation.to_string(),
+            resource: resource.to_owned(),
+        };
+        self.github_budget_remaining
+            .get_or_create(&labels)
+            .set(budget.remaining);
+        self.github_budget_reserve
+            .get_or_create(&labels)
+            .set(budget.reserve());
+    }
+
+    /// Counts a GitHub call held back by `budget` (pace, pause, reserve).
+    pub fn github_held(&self, installation: u64, budget: &'static str) {
+        self.github_calls_held
+            .get_or_create(&HeldLabels {
+                installation: installation.to_string(),
+                budget,
+            })
+            .inc();
     }
 
     /// Records how long a chat request took to answer.

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::github::{ContentPacing, GitHubClient};
+use crate::github::{ContentLimits, GitHubClient};
 use crate::handlers::config_reload::ConfigContext;
 use crate::handlers::events::EventContext;
 use crate::handlers::kit::TrainContext;
@@ -71,9 +71,13 @@ impl AppState {
                     app,
                     &settings.github_api_url,
                     clock.clone(),
-                    ContentPacing::default(),
+                    ContentLimits::default(),
                 )
-                .context("setting up the GitHub client")?,
+                .context("setting up the GitHub client")?
+                // Every replica takes from one write budget per installation.
+                .with_ledger(Arc::new(
+                    crate::store::content_writes::StoreLedger::new(db.clone()),
+                )),
             ),
             None => None,
         };

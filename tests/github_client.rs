@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use trainyard::clock::{Clock, ManualClock};
 use trainyard::domain::ids::RepoFullName;
 use trainyard::domain::permission::Permission;
-use trainyard::github::{ContentPacing, GitHubClient, GitHubError};
+use trainyard::github::{ContentLimits, GitHubClient, GitHubError};
 use trainyard::jobs::{
     BackgroundJob, Drained, Enqueued, JobError, JobState, Queue, QueueSettings, Registry, Runner,
 };
@@ -46,7 +46,7 @@ struct Fake {
     client: GitHubClient,
 }
 
-async fn fake(client_id: Option<&str>, pacing: ContentPacing) -> Fake {
+async fn fake(client_id: Option<&str>, pacing: ContentLimits) -> Fake {
     let server = MockServer::start().await;
     let clock = ManualClock::starting_at(START.parse().expect("time"));
     let client = GitHubClient::new(
@@ -126,7 +126,7 @@ async fn the_app_jwt_verifies_and_carries_githubs_claims() {
         (None, serde_json::json!(42)),
         (Some("Iv1.abc123"), serde_json::json!("Iv1.abc123")),
     ] {
-        let f = fake(client_id, ContentPacing::default()).await;
+        let f = fake(client_id, ContentLimits::default()).await;
         let now: Timestamp = START.parse().expect("time");
         Mock::given(method("POST"))
             .and(path(TOKENS))
@@ -168,7 +168,7 @@ async fn the_app_jwt_verifies_and_carries_githubs_claims() {
 
 #[tokio::test]
 async fn calls_within_the_hour_share_one_token_and_a_near_expiry_token_is_replaced() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     Mock::given(method("POST"))
         .and(path(TOKENS))
@@ -214,7 +214,7 @@ async fn calls_within_the_hour_share_one_token_and_a_near_expiry_token_is_replac
 
 #[tokio::test]
 async fn a_401_mints_a_new_token_once() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     Mock::given(method("POST"))
         .and(path(TOKENS))
@@ -261,7 +261,7 @@ async fn a_401_mints_a_new_token_once() {
 
 #[tokio::test]
 async fn a_token_refused_twice_is_an_error_after_one_new_mint() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))
@@ -288,7 +288,7 @@ async fn a_token_refused_twice_is_an_error_after_one_new_mint() {
 
 #[tokio::test]
 async fn githubs_errors_are_classified_and_messages_kept() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     let cases = [
@@ -331,7 +331,7 @@ async fn an_unreachable_github_is_transient() {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     drop(listener);
     let clock = ManualClock::starting_at(START.parse().expect("time"));
-    let client = GitHubClient::new(&app(None), &url, Arc::new(clock), ContentPacing::default())
+    let client = GitHubClient::new(&app(None), &url, Arc::new(clock), ContentLimits::default())
         .expect("client");
     let err = client.repository_installation(&repo()).await.unwrap_err();
     assert!(matches!(err, GitHubError::Transient(_)), "{err:?}");
@@ -339,7 +339,7 @@ async fn an_unreachable_github_is_transient() {
 
 #[tokio::test]
 async fn requests_per_installation_are_capped_at_ten_in_flight() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))
@@ -365,12 +365,12 @@ async fn requests_per_installation_are_capped_at_ten_in_flight() {
 }
 
 #[tokio::test]
-async fn content_creation_is_paced_after_the_burst() {
-    let pacing = ContentPacing {
-        burst: 2,
-        interval: Duration::from_millis(100),
+async fn content_creation_past_its_limit_is_held_back_without_reaching_github() {
+    let limits = ContentLimits {
+        per_minute: 2,
+        per_hour: 10,
     };
-    let f = fake(None, pacing).await;
+    let f = fake(None, limits).await;
     let now: Timestamp = START.parse().expect("time");
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("POST"))
@@ -378,8 +378,7 @@ async fn content_creation_is_paced_after_the_burst() {
         .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 99})))
         .mount(&f.server)
         .await;
-    let started = Instant::now();
-    for _ in 0..5 {
+    for _ in 0..2 {
         assert_eq!(
             f.client
                 .create_comment(INSTALLATION, &repo(), 3, "Released in v1.0.0")
@@ -387,15 +386,27 @@ async fn content_creation_is_paced_after_the_burst() {
             Ok(99)
         );
     }
-    // Two at once, then one per 100 ms.
+    // The third in the same minute waits for the first to leave the minute; GitHub never
+    // sees it.
+    let held = f
+        .client
+        .create_comment(INSTALLATION, &repo(), 3, "Released in v1.0.0")
+        .await;
     assert!(
-        started.elapsed() >= Duration::from_millis(290),
-        "{:?}",
-        started.elapsed()
+        matches!(&held, Err(GitHubError::Paced { until, .. }) if *until == now + SignedDuration::from_secs(60)),
+        "{held:?}"
     );
     assert_eq!(
         count(&f.server, "/repos/acme/api/issues/3/comments").await,
-        5
+        2
+    );
+    // A minute later the pace allows one more.
+    f.clock.advance(SignedDuration::from_secs(60));
+    assert_eq!(
+        f.client
+            .create_comment(INSTALLATION, &repo(), 3, "Released in v1.0.0")
+            .await,
+        Ok(99)
     );
 }
 
@@ -419,7 +430,7 @@ impl BackgroundJob for CheckPermission {
 
 #[tokio::test]
 async fn a_403_with_retry_after_reschedules_the_job_without_counting_a_failure() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let test = harness::TestDb::sqlite().await;
     let now = f.clock.now();
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(1)).await;
@@ -485,7 +496,7 @@ async fn a_403_with_retry_after_reschedules_the_job_without_counting_a_failure()
 
 #[tokio::test]
 async fn a_github_outage_is_retried_without_using_attempts() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let test = harness::TestDb::sqlite().await;
     let now = f.clock.now();
     mount_tokens(&f.server, "ghs_x", now + SignedDuration::from_hours(24)).await;
@@ -547,7 +558,7 @@ async fn count(server: &MockServer, route: &str) -> usize {
 
 #[tokio::test]
 async fn a_repository_installation_is_asked_of_github_once_then_remembered() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let test = harness::TestDb::sqlite().await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/api/installation"))
@@ -606,7 +617,7 @@ async fn last_bearer(server: &MockServer, route: &str) -> String {
 
 #[tokio::test]
 async fn a_permission_is_trusted_for_a_minute_then_asked_again() {
-    let f = fake(None, ContentPacing::default()).await;
+    let f = fake(None, ContentLimits::default()).await;
     let now: Timestamp = START.parse().expect("time");
     mount_tokens(&f.server, "ghs_one", now + SignedDuration::from_hours(1)).await;
     Mock::given(method("GET"))

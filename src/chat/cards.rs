@@ -181,6 +181,9 @@ pub struct StatusCard {
     pub web_url: String,
     /// Live trains, oldest first.
     pub trains: Vec<TrainStatus>,
+    /// What holds the installation back at GitHub now (its budget's reserve, a pause after
+    /// the secondary limit), said plainly; empty when nothing does.
+    pub github_holds: Vec<String>,
 }
 
 impl StatusCard {
@@ -198,6 +201,10 @@ impl StatusCard {
                 out.push('\n');
                 out.push_str(&details);
             }
+        }
+        for hold in &self.github_holds {
+            out.push_str("\n\n");
+            out.push_str(&format!("{} {hold}", surface.bold("GitHub budget:")));
         }
         out
     }
@@ -224,6 +231,9 @@ impl StatusCard {
             if train.state == "frozen" {
                 blocks.push(slack_approval_actions(train.id, train.tag.as_deref()));
             }
+        }
+        for hold in &self.github_holds {
+            blocks.push(section(&format!("*GitHub budget:* {hold}")));
         }
         Value::Array(blocks)
     }

@@ -15,7 +15,7 @@ use crate::chat::ChatError;
 use crate::chat::discord::DiscordClient;
 use crate::clock::SystemClock;
 use crate::github::manifest::missing_permissions;
-use crate::github::{ContentPacing, GitHubClient, GitHubError};
+use crate::github::{ContentLimits, GitHubClient, GitHubError};
 use crate::settings::Settings;
 use crate::store::{Db, Readiness};
 
@@ -222,7 +222,7 @@ async fn github(settings: &Settings) -> Vec<Check> {
         app,
         &settings.github_api_url,
         Arc::new(SystemClock),
-        ContentPacing::default(),
+        ContentLimits::default(),
     ) {
         Ok(client) => client,
         Err(error) => {

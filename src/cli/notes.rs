@@ -11,7 +11,7 @@ use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{Include, LineKeys, RepoConfig};
 use crate::domain::train::{self, BoardingRules};
 use crate::github::error::GitHubError;
-use crate::github::{ContentPacing, GitHubClient};
+use crate::github::{ContentLimits, GitHubClient};
 use crate::handlers::trains::drafting::{
     DraftError, DraftRequest, PreparedDraft, VersionRules, prepare_draft,
 };
@@ -180,11 +180,11 @@ async fn connect(
     let clock = std::sync::Arc::new(SystemClock);
     let connected = match (token.filter(|t| !t.is_empty()), &settings.github) {
         (Some(token), _) => (
-            GitHubClient::with_token(Secret::new(token), api_url, clock, ContentPacing::default())?,
+            GitHubClient::with_token(Secret::new(token), api_url, clock, ContentLimits::default())?,
             0,
         ),
         (None, Some(app)) => {
-            let client = GitHubClient::new(app, api_url, clock, ContentPacing::default())?;
+            let client = GitHubClient::new(app, api_url, clock, ContentLimits::default())?;
             let installation = client
                 .repository_installation(repo)
                 .await

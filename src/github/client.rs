@@ -1,7 +1,11 @@
 //! The GitHub client: octocrab as the HTTP transport (base URL from settings, so tests run it
 //! against a fake), our own App authentication, error classification, and politeness: at most
-//! [`MAX_IN_FLIGHT`] requests per installation, content-creating calls paced under GitHub's
-//! 80 per minute. octocrab's own retry is off; the job queue retries with our classification.
+//! [`MAX_IN_FLIGHT`] requests per installation, and GitHub's budgets kept (see
+//! [`super::budget`]): content-creating writes paced under GitHub's secondary limits through a
+//! ledger the replicas share, a secondary-limit answer pausing that installation's writes,
+//! and routine work held back when only the primary budget's reserve is left. A call held back
+//! fails with [`GitHubError::Paced`] at once rather than sleeping: its job waits in the queue.
+//! octocrab's own retry is off; the job queue retries with our classification.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,19 +20,18 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::auth::{AppSigner, AuthError, InstallationToken};
+use super::budget::{
+    ContentLimits, Hold, MemoryLedger, PrimaryBudgets, RateBudget, WriteLedger, resource_of,
+};
 use super::error::GitHubError;
 use crate::clock::SharedClock;
 use crate::domain::ids::RepoFullName;
 use crate::domain::permission::Permission;
+use crate::jobs::Priority;
 use crate::settings::{GitHubAppSettings, Secret};
 
 /// Requests in flight per installation (GitHub allows 100 concurrent in all; stay polite).
 pub const MAX_IN_FLIGHT: usize = 10;
-/// Content-creating calls allowed at once before pacing starts.
-pub const DEFAULT_CONTENT_BURST: u32 = 20;
-/// One more content-creating call is allowed per this interval: with the burst, at most
-/// 20 + 60 = 80 in any minute, GitHub's secondary limit.
-pub const DEFAULT_CONTENT_INTERVAL: Duration = Duration::from_secs(1);
 /// GitHub's REST API version we speak.
 const API_VERSION: &str = "2022-11-28";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,8 +66,9 @@ struct Inner {
     clock: SharedClock,
     tokens: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Option<InstallationToken>>>>>,
     in_flight: Mutex<HashMap<u64, Arc<Semaphore>>>,
-    pacers: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<Pacer>>>>,
-    pacing: ContentPacing,
+    limits: ContentLimits,
+    ledger: Arc<dyn WriteLedger>,
+    primary: PrimaryBudgets,
     /// Collaborator permissions read lately: (installation, repo, login) → (permission, when).
     permissions: Mutex<HashMap<PermissionKey, (Permission, Timestamp)>>,
 }
@@ -84,42 +88,16 @@ enum Credentials {
     Token(Secret),
 }
 
-/// How content-creating calls are paced per installation: `burst` at once, then one more per
-/// `interval`.
-#[derive(Debug, Clone, Copy)]
-pub struct ContentPacing {
-    /// Calls allowed at once.
-    pub burst: u32,
-    /// One more call allowed per this interval.
-    pub interval: Duration,
-}
-
-impl Default for ContentPacing {
-    fn default() -> Self {
-        ContentPacing {
-            burst: DEFAULT_CONTENT_BURST,
-            interval: DEFAULT_CONTENT_INTERVAL,
-        }
-    }
-}
-
-/// A token bucket for content-creating calls.
-#[derive(Debug)]
-struct Pacer {
-    tokens: f64,
-    refilled: tokio::time::Instant,
-}
-
 impl GitHubClient {
     /// A client for the configured App against `api_url`.
     pub fn new(
         app: &GitHubAppSettings,
         api_url: &str,
         clock: SharedClock,
-        pacing: ContentPacing,
+        limits: ContentLimits,
     ) -> Result<Self, ClientError> {
         let signer = AppSigner::new(app)?;
-        Self::build(Credentials::App(signer), api_url, clock, pacing)
+        Self::build(Credentials::App(signer), api_url, clock, limits)
     }
 
     /// A client that sends one fixed token (installation arguments are ignored).
@@ -127,16 +105,50 @@ impl GitHubClient {
         token: Secret,
         api_url: &str,
         clock: SharedClock,
-        pacing: ContentPacing,
+        limits: ContentLimits,
     ) -> Result<Self, ClientError> {
-        Self::build(Credentials::Token(token), api_url, clock, pacing)
+        Self::build(Credentials::Token(token), api_url, clock, limits)
+    }
+
+    /// The same client keeping its write budget in `ledger` (the store's, shared by every
+    /// replica) instead of this process's memory. Call before the client is cloned.
+    pub fn with_ledger(mut self, ledger: Arc<dyn WriteLedger>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.ledger = ledger;
+        }
+        self
+    }
+
+    /// `installation`'s primary budget of `resource` (`core`, `graphql`), as GitHub last said.
+    pub fn primary_budget(&self, installation: u64, resource: &str) -> Option<RateBudget> {
+        self.inner.primary.get(installation, resource)
+    }
+
+    /// What holds `installation`'s routine work or writes now, if anything: the primary
+    /// budget's reserve, or a pause after GitHub's secondary limit.
+    pub async fn holds(&self, installation: u64) -> Result<Vec<Hold>, GitHubError> {
+        let now = self.now();
+        let mut holds: Vec<Hold> = ["core", "graphql"]
+            .into_iter()
+            .filter_map(|r| self.inner.primary.reserve_hold(installation, r, now))
+            .collect();
+        if let Some(pause) = self
+            .inner
+            .ledger
+            .paused_until(installation, now)
+            .await
+            .map_err(|e| GitHubError::Transient(e.to_string()))?
+        {
+            holds.push(pause);
+        }
+        Ok(holds)
     }
 
     fn build(
         credentials: Credentials,
         api_url: &str,
         clock: SharedClock,
-        pacing: ContentPacing,
+        limits: ContentLimits,
     ) -> Result<Self, ClientError> {
         let base_url_error = |message: String| ClientError::BaseUrl {
             url: api_url.to_owned(),
@@ -156,8 +168,9 @@ impl GitHubClient {
                 clock,
                 tokens: Mutex::default(),
                 in_flight: Mutex::default(),
-                pacers: Mutex::default(),
-                pacing,
+                limits,
+                ledger: Arc::new(MemoryLedger::default()),
+                primary: PrimaryBudgets::default(),
                 permissions: Mutex::default(),
             }),
         })
@@ -211,23 +224,112 @@ impl GitHubClient {
             .acquire()
             .await
             .map_err(|_| GitHubError::Transient("client shutting down".into()))?;
-        if creates_content(&method, route) {
-            self.pace(installation).await;
+        self.budget_allows(installation, &method, route).await?;
+        let answer = match &self.inner.credentials {
+            Credentials::Token(token) => self.send(method, route, token, body).await?,
+            Credentials::App(_) => {
+                let token = self.installation_token(installation, None).await?;
+                let answer = self.send(method.clone(), route, &token, body).await?;
+                if answer.0 == StatusCode::UNAUTHORIZED {
+                    tracing::info!(
+                        installation,
+                        "installation token refused; minting a new one"
+                    );
+                    let token = self.installation_token(installation, Some(&token)).await?;
+                    self.send(method, route, &token, body).await?
+                } else {
+                    answer
+                }
+            }
+        };
+        self.inner.primary.observe(installation, &answer.1);
+        self.note_secondary_limit(installation, answer.0, &answer.1, &answer.2)
+            .await;
+        Ok(answer)
+    }
+
+    /// Holds the call back when a budget says so: routine work at the primary reserve, any
+    /// write while the installation is paused, a content-creating one past its pace.
+    async fn budget_allows(
+        &self,
+        installation: u64,
+        method: &Method,
+        route: &str,
+    ) -> Result<(), GitHubError> {
+        let now = self.now();
+        let held = |hold: Hold| {
+            crate::metrics::metrics().github_held(installation, hold.budget);
+            tracing::info!(installation, until = %hold.until, reason = %hold.reason, "GitHub call held back");
+            GitHubError::Paced {
+                until: hold.until,
+                reason: hold.reason,
+            }
+        };
+        let routine = Priority::current() == Priority::Routine;
+        if routine
+            && let Some(hold) =
+                self.inner
+                    .primary
+                    .reserve_hold(installation, resource_of(route), now)
+        {
+            return Err(held(hold));
         }
-        if let Credentials::Token(token) = &self.inner.credentials {
-            return self.send(method, route, token, body).await;
+        if method == Method::GET || method == Method::HEAD {
+            return Ok(());
         }
-        let token = self.installation_token(installation, None).await?;
-        let answer = self.send(method.clone(), route, &token, body).await?;
-        if answer.0 != StatusCode::UNAUTHORIZED {
-            return Ok(answer);
+        let content = creates_content(method, route);
+        let limits = if routine {
+            self.inner.limits.for_routine()
+        } else {
+            self.inner.limits
+        };
+        match self
+            .inner
+            .ledger
+            .take(installation, content, limits, now)
+            .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(hold)) => Err(held(hold)),
+            Err(error) => Err(GitHubError::Transient(error.to_string())),
         }
-        tracing::info!(
-            installation,
-            "installation token refused; minting a new one"
-        );
-        let token = self.installation_token(installation, Some(&token)).await?;
-        self.send(method, route, &token, body).await
+    }
+
+    /// A secondary-limit answer (a `403` or `429` while the primary budget is not spent)
+    /// pauses the installation's writes, on every replica, until GitHub's `retry-after`.
+    async fn note_secondary_limit(
+        &self,
+        installation: u64,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) {
+        if !matches!(status.as_u16(), 403 | 429) {
+            return;
+        }
+        let now = self.now();
+        let GitHubError::RateLimited { until } =
+            GitHubError::from_response(status, headers, body, now)
+        else {
+            return;
+        };
+        let primary_spent = headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0");
+        if primary_spent {
+            return;
+        }
+        let reason = "GitHub's secondary rate limit";
+        tracing::warn!(installation, %until, "GitHub's secondary limit answered; pausing the installation's writes");
+        if let Err(error) = self
+            .inner
+            .ledger
+            .pause(installation, until, reason, now)
+            .await
+        {
+            tracing::error!(installation, %error, "could not record the pause");
+        }
     }
 
     /// The installation token, minted when missing, near expiry, or equal to `rejected`.
@@ -279,42 +381,6 @@ impl GitHubClient {
         map.entry(installation)
             .or_insert_with(|| Arc::new(Semaphore::new(MAX_IN_FLIGHT)))
             .clone()
-    }
-
-    /// Waits for a content-creation token of `installation`'s bucket.
-    async fn pace(&self, installation: u64) {
-        let ContentPacing { burst, interval } = self.inner.pacing;
-        let burst = burst.max(1);
-        let pacer = {
-            let mut map = self.inner.pacers.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(installation)
-                .or_insert_with(|| {
-                    Arc::new(tokio::sync::Mutex::new(Pacer {
-                        tokens: f64::from(burst),
-                        refilled: tokio::time::Instant::now(),
-                    }))
-                })
-                .clone()
-        };
-        let mut pacer = pacer.lock().await;
-        loop {
-            let now = tokio::time::Instant::now();
-            let earned =
-                now.duration_since(pacer.refilled).as_secs_f64() / interval.as_secs_f64().max(1e-9);
-            pacer.tokens = (pacer.tokens + earned).min(f64::from(burst));
-            pacer.refilled = now;
-            if pacer.tokens >= 1.0 {
-                pacer.tokens -= 1.0;
-                return;
-            }
-            let wait = interval.mul_f64(1.0 - pacer.tokens);
-            tracing::debug!(
-                installation,
-                wait_ms = wait.as_millis() as u64,
-                "pacing content creation"
-            );
-            tokio::time::sleep(wait).await;
-        }
     }
 
     async fn send(
@@ -394,9 +460,10 @@ impl GitHubClient {
     }
 }
 
-/// Calls that make GitHub send notifications count against its content-creation limit.
+/// Calls that make GitHub send notifications count against its content-creation limit:
+/// comments, releases, tags and refs, deployments and their statuses, check runs.
 fn creates_content(method: &Method, route: &str) -> bool {
-    method == Method::POST
+    let posted = method == Method::POST
         && [
             "/releases",
             "/git/refs",
@@ -407,7 +474,10 @@ fn creates_content(method: &Method, route: &str) -> bool {
         ]
         .iter()
         .any(|part| route.contains(part))
-        && !route.ends_with("/generate-notes")
+        && !route.ends_with("/generate-notes");
+    let check_run =
+        (method == Method::POST || method == Method::PATCH) && route.contains("/check-runs");
+    posted || check_run
 }
 
 /// GitHub logins: letters, digits and hyphens, at most 39 characters; apps end in `[bot]`.
@@ -542,6 +612,8 @@ mod tests {
             &Method::POST,
             "/app/installations/1/access_tokens"
         ));
+        assert!(creates_content(&Method::POST, "/repos/a/b/check-runs"));
+        assert!(creates_content(&Method::PATCH, "/repos/a/b/check-runs/7"));
     }
 
     #[test]

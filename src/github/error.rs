@@ -19,6 +19,15 @@ pub enum GitHubError {
         /// When to try again.
         until: Timestamp,
     },
+    /// Held back by our own budget of GitHub calls (the write pace, a pause after the
+    /// secondary limit, the primary budget's reserve): nothing was sent; try at `until`.
+    #[error("held back until {until}: {reason}")]
+    Paced {
+        /// When the budget allows the call.
+        until: Timestamp,
+        /// Which budget.
+        reason: String,
+    },
     /// A server error, timeout or connection failure; worth retrying later.
     #[error("GitHub unavailable: {0}")]
     Transient(String),
@@ -165,6 +174,7 @@ impl From<GitHubError> for JobError {
                 until,
                 reason: "GitHub rate limit".to_owned(),
             },
+            GitHubError::Paced { until, reason } => JobError::Paced { until, reason },
             GitHubError::Transient(reason) => JobError::Transient(reason),
             other => JobError::Failed(other.to_string()),
         }

@@ -2,6 +2,7 @@
 //! octocrab, and the classification of GitHub's errors.
 
 pub mod auth;
+pub mod budget;
 pub mod checks;
 pub mod client;
 pub mod contents;
@@ -14,5 +15,6 @@ pub mod manifest;
 pub mod notes;
 pub mod user_access;
 
-pub use client::{ContentPacing, GitHubClient};
+pub use budget::ContentLimits;
+pub use client::GitHubClient;
 pub use error::GitHubError;

@@ -21,7 +21,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use queue::{Enqueued, JobId, JobRow, JobState, Queue, QueueCounts, QueueError, QueueSettings};
+pub use queue::{
+    Enqueued, JobId, JobRow, JobState, Queue, QueueCounts, QueueError, QueueSettings,
+    fairness_group,
+};
 pub use worker::{Drained, Outcome, Runner};
 
 /// A kind of work the queue can carry. The value itself is the payload (stored as JSON).
@@ -31,6 +34,9 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Attempts before the job is marked dead; `None` takes the queue's setting.
     const MAX_ATTEMPTS: Option<u32> = None;
+
+    /// Whether someone is waiting on this work (see [`Priority`]).
+    const PRIORITY: Priority = Priority::Routine;
 
     /// What the job needs to run (clients, store); given when the kind is registered.
     type Context: Clone + Send + Sync + 'static;
@@ -54,6 +60,45 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), JobError>> + Send + 'static;
 }
 
+/// Which work goes first within an installation, and which may spend the last of its GitHub
+/// budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Someone is waiting: commands and their answers, releases, deployments. Claimed before
+    /// the installation's routine work, and may use GitHub's reserve.
+    Urgent,
+    /// Draft refreshes, notifications, checks, housekeeping: waits behind urgent work of its
+    /// installation, and for GitHub's budget to reset when only the reserve is left.
+    Routine,
+}
+
+impl Priority {
+    /// As stored in the queue (lower goes first).
+    pub fn rank(self) -> i64 {
+        match self {
+            Priority::Urgent => 0,
+            Priority::Routine => 1,
+        }
+    }
+
+    /// The priority of the job this task is running; work outside a job (a webhook's intake,
+    /// the command line) has a person waiting on it, so it counts as urgent.
+    pub fn current() -> Priority {
+        RUNNING_PRIORITY
+            .try_with(|p| *p)
+            .unwrap_or(Priority::Urgent)
+    }
+
+    /// Runs `work` as work of this priority (what [`Priority::current`] answers inside it).
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        RUNNING_PRIORITY.scope(self, work).await
+    }
+}
+
+tokio::task_local! {
+    static RUNNING_PRIORITY: Priority;
+}
+
 /// Why a job did not finish, and so what the queue does next.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -66,6 +111,16 @@ pub enum JobError {
         /// When to run again.
         until: Timestamp,
         /// Why, for the job's record.
+        reason: String,
+    },
+    /// Paced by our own budget of GitHub writes, which refills by itself: runs again at
+    /// `until`; neither an attempt nor a wait in a row is counted (a release commenting on
+    /// 200 pull requests waits for its budget many times, making progress each time).
+    #[error("paced until {until}: {reason}")]
+    Paced {
+        /// When the budget allows the next write.
+        until: Timestamp,
+        /// Which budget.
         reason: String,
     },
     /// A dependency is down (5xx, timeout); retried with growing backoff, and not counted
@@ -125,7 +180,7 @@ impl Registry {
     pub fn register<J: BackgroundJob>(mut self, context: J::Context) -> Self {
         let start: StartJob = Box::new(move |payload| {
             let job: J = serde_json::from_str(payload)?;
-            Ok(Box::pin(job.run(context.clone())))
+            Ok(Box::pin(J::PRIORITY.scope(job.run(context.clone()))))
         });
         self.handlers.insert(J::KIND, start);
         let erase: EraseJob = Box::new(|payload| {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -98,37 +99,63 @@ impl Runner {
         }
     }
 
-    /// Starts `workers` worker loops. They stop claiming when `shutdown` is cancelled and end
-    /// once their current job has finished.
+    /// Starts the process's workers: one claimer that leases jobs in batches, as many as
+    /// there are free slots of `workers`, and runs each in its own task. It stops claiming
+    /// when `shutdown` is cancelled and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
-        for worker in 0..workers {
-            let runner = self.clone();
-            let shutdown = shutdown.clone();
-            set.spawn(
-                async move { runner.work(shutdown).await }
-                    .instrument(tracing::info_span!("worker", worker)),
-            );
-        }
+        let runner = self.clone();
+        set.spawn(
+            async move { runner.work(workers.max(1), shutdown).await }
+                .instrument(tracing::info_span!("workers", workers)),
+        );
         set
     }
 
-    async fn work(&self, shutdown: CancellationToken) {
+    async fn work(&self, workers: usize, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(workers));
+        let mut running = JoinSet::new();
         while !shutdown.is_cancelled() {
-            let pause = match self.run_one().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => POLL_INTERVAL,
+            // A slot frees when a job ends: that is when to claim again.
+            let first = tokio::select! {
+                () = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_closed) => break,
+                },
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = slots.clone().try_acquire_owned() {
+                permits.push(permit);
+            }
+            let pause = match self.queue.claim_batch(permits.len()).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
+                        let runner = self.clone();
+                        running.spawn(async move {
+                            let _slot = permit;
+                            if let Err(error) = runner.execute(job).await {
+                                tracing::error!(%error, "could not record a job's outcome");
+                            }
+                        });
+                    }
+                    while running.try_join_next().is_some() {}
+                    continue;
+                }
+                Ok(_) => POLL_INTERVAL,
                 Err(error) => {
                     tracing::error!(%error, "job queue unavailable");
                     STORE_ERROR_PAUSE
                 }
             };
+            drop(permits);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.queue.woken() => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }
+        while running.join_next().await.is_some() {}
     }
 
     async fn execute(&self, job: ClaimedJob) -> Result<Outcome, QueueError> {
@@ -219,6 +246,11 @@ impl Runner {
                         Outcome::Dead
                     }
                 }
+            }
+            Err(JobError::Paced { until, reason }) => {
+                let at = self.queue.pace(job, until, &reason).await?;
+                tracing::debug!(%reason, retry_at = %at, "job paced");
+                Outcome::Rescheduled(at)
             }
             Err(JobError::Transient(reason)) => {
                 match self.queue.retry_transient(job, &reason).await? {

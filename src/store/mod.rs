@@ -12,6 +12,7 @@ pub mod backfill;
 pub mod candidates;
 pub mod chat;
 pub mod commands;
+pub mod content_writes;
 pub mod deliveries;
 pub mod deployments;
 pub mod gate_reviews;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use trainyard::clock::SystemClock;
-use trainyard::github::{ContentPacing, GitHubClient};
+use trainyard::github::{ContentLimits, GitHubClient};
 use trainyard::settings::Secret;
 
 /// A client sending `token` to the fake at `base_url`.
@@ -13,7 +13,7 @@ pub fn token_client(base_url: &str, token: &str) -> GitHubClient {
         Secret::new(token),
         base_url,
         Arc::new(SystemClock),
-        ContentPacing::default(),
+        ContentLimits::default(),
     )
     .expect("client")
 }

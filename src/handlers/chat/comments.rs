@@ -55,6 +55,7 @@ impl CommentCommands {
 
 impl BackgroundJob for CommentCommands {
     const KIND: &'static str = "github.comment_commands";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

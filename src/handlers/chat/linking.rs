@@ -109,6 +109,7 @@ pub struct TellLinked {
 
 impl BackgroundJob for TellLinked {
     const KIND: &'static str = "chat.linked";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

@@ -90,6 +90,7 @@ pub struct SendReply {
 
 impl crate::jobs::BackgroundJob for SendReply {
     const KIND: &'static str = "chat.reply";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

@@ -8,7 +8,7 @@ use crate::domain::train::TrainState;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::stored_config;
 use crate::handlers::trains::passenger_pull_requests;
-use crate::store::{StoreError, candidates, deployments, trains};
+use crate::store::{StoreError, candidates, deployments, installations, trains};
 
 /// The repository's release history from the store, production environments as its stored
 /// configuration names them: what every release-health figure is computed from.
@@ -45,7 +45,35 @@ pub async fn status_card(
         repository: repo.to_string(),
         web_url: ctx.server_url.clone(),
         trains: statuses,
+        github_holds: github_holds(ctx, repo).await?,
     })
+}
+
+/// What holds the repository's installation back at GitHub now, one line each: the primary
+/// budget down to its reserve (routine work waits for the reset), or writes paused after
+/// GitHub's secondary limit.
+async fn github_holds(ctx: &TrainContext, repo: &RepoFullName) -> Result<Vec<String>, StoreError> {
+    let Some(github) = ctx.github.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let Some(installation) = installations::for_repository(&ctx.db, repo).await? else {
+        return Ok(Vec::new());
+    };
+    // A status answer does not fail for want of the budget's figures.
+    let holds = github.holds(installation).await.unwrap_or_default();
+    let now = ctx.now();
+    Ok(holds
+        .into_iter()
+        .map(|hold| {
+            let left_ms = hold.until.as_millisecond().saturating_sub(now).max(0);
+            let minutes = (left_ms as u64).div_ceil(60_000);
+            format!(
+                "{}; until {} (in {minutes} min).",
+                hold.reason,
+                hold.until.strftime("%H:%M UTC")
+            )
+        })
+        .collect())
 }
 
 /// One train's card, whatever its state (the root message of its chat threads).
@@ -62,6 +90,7 @@ pub async fn train_card(
         repository: repo.to_string(),
         web_url: ctx.server_url.clone(),
         trains: vec![train_status(ctx, repo, &config, &train).await?],
+        github_holds: Vec::new(),
     }))
 }
 

@@ -35,6 +35,7 @@ use crate::handlers::trains::{apply, gather, hotfix};
 
 impl BackgroundJob for RunTrainCommand {
     const KIND: &'static str = "train.command";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {
@@ -247,6 +248,7 @@ impl SendCommandReply {
 
 impl BackgroundJob for SendCommandReply {
     const KIND: &'static str = "train.command_reply";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

@@ -42,6 +42,7 @@ pub struct ReviewGate {
 
 impl BackgroundJob for ReviewGate {
     const KIND: &'static str = "deploy.gate";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     /// With the repository's deployment statuses, in delivery order.
@@ -64,6 +65,7 @@ impl BackgroundJob for ReviewGate {
 
 impl BackgroundJob for ReviewWaitingGates {
     const KIND: &'static str = "deploy.gate_waiting";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

@@ -34,6 +34,7 @@ pub struct CreateDeployment {
 
 impl BackgroundJob for CreateDeployment {
     const KIND: &'static str = "deploy.create";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     /// Deployments of a repository are created in the order they were asked for.
@@ -241,6 +242,7 @@ pub struct CommentDeployed {
 
 impl BackgroundJob for CommentDeployed {
     const KIND: &'static str = "deploy.comment";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

@@ -27,6 +27,7 @@ pub struct SeeDeployment {
 
 impl BackgroundJob for SeeDeployment {
     const KIND: &'static str = "deploy.seen";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {
@@ -66,6 +67,7 @@ pub struct SeeDeploymentStatus {
 
 impl BackgroundJob for SeeDeploymentStatus {
     const KIND: &'static str = "deploy.status";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

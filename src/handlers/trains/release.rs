@@ -35,6 +35,7 @@ pub struct ReleaseTrain {
 
 impl BackgroundJob for ReleaseTrain {
     const KIND: &'static str = "train.release";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {
@@ -360,6 +361,7 @@ pub struct DraftPublishedByHand {
 
 impl BackgroundJob for DraftPublishedByHand {
     const KIND: &'static str = "train.published_by_hand";
+    const PRIORITY: crate::jobs::Priority = crate::jobs::Priority::Urgent;
     type Context = TrainContext;
 
     fn queue_key(&self) -> String {

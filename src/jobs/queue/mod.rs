@@ -1,12 +1,15 @@
 //! Job rows: enqueue inside the caller's transaction, claim with a lease, and record how each
 //! attempt ended.
 //!
-//! Claiming picks the oldest due job whose queue key has no earlier unfinished job and no
-//! running job. PostgreSQL takes the row with `FOR UPDATE SKIP LOCKED` so replicas do not
-//! wait on each other; SQLite claims inside `BEGIN IMMEDIATE`, which serialises writers. A
-//! partial unique index (one `running` row per key) backs the per-key rule in the database
-//! itself, so even a race between replicas cannot start two jobs of one repository.
+//! Claiming ([`claim`]) takes, several at a time, due jobs whose queue key has no earlier
+//! unfinished job and no running job, fairly: installations in turn, then repositories in
+//! turn, urgent work first within an installation. PostgreSQL locks the chosen keys with
+//! `SKIP LOCKED` so replicas and workers do not wait on each other; SQLite claims inside
+//! `BEGIN IMMEDIATE`, which serialises writers. A partial unique index (one `running` row per
+//! key) backs the per-key rule in the database itself, so even a race between replicas cannot
+//! start two jobs of one repository.
 
+mod claim;
 mod rows;
 mod sql;
 #[cfg(test)]
@@ -20,11 +23,11 @@ use crate::clock::SharedClock;
 pub use crate::settings::{DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS, QueueSettings};
 use crate::store::{Backend, Db};
 use jiff::Timestamp;
-use rows::{Candidate, ClaimRound, JobRecord, Retry};
 pub use rows::{ClaimedJob, Enqueued, JobId, JobRow, JobState, QueueCounts};
+use rows::{JobRecord, Retry};
 use sql::{
-    ADD_QUEUE_KEY_POSTGRES, ADD_QUEUE_KEY_SQLITE, CLAIM_CANDIDATE_POSTGRES, CLAIM_CANDIDATE_SQLITE,
-    INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE, QUEUE_KEYS_LOCK,
+    ADD_QUEUE_KEY_POSTGRES, ADD_QUEUE_KEY_SQLITE, INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE,
+    QUEUE_KEYS_LOCK,
 };
 use sqlx::{Any, AnyConnection, Transaction};
 use std::sync::Arc;
@@ -41,6 +44,9 @@ const RETRY_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay.
 const RETRY_CAP: Duration = Duration::from_secs(3600);
 
+/// Shortest wait for a job paced by the write budget.
+const MIN_PACE: Duration = Duration::from_millis(100);
+
 /// Shortest wait for a job that asked to run again later, so a past or zero time cannot
 /// become a hot loop.
 const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
@@ -48,9 +54,6 @@ const MIN_RESCHEDULE: Duration = Duration::from_secs(1);
 /// Rate-limit waits and transient failures in a row after which a job is dead. With the
 /// waits doubling up to an hour this is most of a day of an upstream refusing it.
 pub const MAX_WAITS_IN_A_ROW: u32 = 24;
-
-/// How often one claim call tries again after losing a race for a row.
-const CLAIM_ROUNDS: usize = 64;
 
 /// Errors from the queue's own bookkeeping (not from the jobs it runs).
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +176,7 @@ impl Queue {
         sqlx::query(add_key)
             .bind(&queue_key)
             .bind(now)
+            .bind(fairness_group(&queue_key))
             .execute(&mut *conn)
             .await?;
         let insert = match self.db.backend() {
@@ -187,6 +191,7 @@ impl Queue {
             .bind(payload)
             .bind(max_attempts)
             .bind(now)
+            .bind(J::PRIORITY.rank())
             .fetch_optional(&mut *conn)
             .await?;
         Ok(match inserted {
@@ -210,30 +215,33 @@ impl Queue {
         let mut keys: Vec<String> = jobs.iter().map(|j| j.queue_key()).collect();
         keys.sort();
         keys.dedup();
-        let key_rows = crate::store::value_rows(keys.len(), 2);
+        let key_rows = crate::store::value_rows(keys.len(), 3);
         let add_keys = match self.db.backend() {
             Backend::Sqlite => format!(
-                "INSERT INTO queue_keys (queue_key, created_at) VALUES {key_rows} \
+                "INSERT INTO queue_keys (queue_key, created_at, group_key) VALUES {key_rows} \
                  ON CONFLICT (queue_key) DO NOTHING"
             ),
             // The shared advisory lock as in `ADD_QUEUE_KEY_POSTGRES`.
             Backend::Postgres => format!(
-                "INSERT INTO queue_keys (queue_key, created_at) SELECT v.k, v.t \
+                "INSERT INTO queue_keys (queue_key, created_at, group_key) SELECT v.k, v.t, v.g \
                  FROM (SELECT pg_advisory_xact_lock_shared({QUEUE_KEYS_LOCK})) AS guard, \
-                      (VALUES {key_rows}) AS v(k, t) \
+                      (VALUES {key_rows}) AS v(k, t, g) \
                  ON CONFLICT (queue_key) DO NOTHING"
             ),
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(add_keys));
         for key in &keys {
-            query = query.bind(key.clone()).bind(now);
+            query = query
+                .bind(key.clone())
+                .bind(now)
+                .bind(fairness_group(key).to_owned());
         }
         query.execute(&mut *conn).await?;
         let insert = format!(
             "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, state, attempts, \
-                 max_attempts, run_at, created_at, updated_at) VALUES {} \
+                 max_attempts, run_at, created_at, updated_at, priority) VALUES {} \
              ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING",
-            crate::store::value_rows(jobs.len(), 10)
+            crate::store::value_rows(jobs.len(), 11)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
         for job in jobs {
@@ -251,7 +259,8 @@ impl Queue {
                 .bind(max_attempts)
                 .bind(now)
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(J::PRIORITY.rank());
         }
         let done = query.execute(&mut *conn).await?;
         Ok(done.rows_affected() > 0)
@@ -275,92 +284,6 @@ impl Queue {
 
     pub(crate) async fn woken(&self) {
         self.wake.notified().await;
-    }
-
-    /// Leases the next job that may start, if any.
-    pub async fn claim(&self) -> Result<Option<ClaimedJob>, QueueError> {
-        for _ in 0..CLAIM_ROUNDS {
-            match self.claim_round().await? {
-                ClaimRound::Claimed(job) => return Ok(Some(job)),
-                ClaimRound::NothingDue => return Ok(None),
-                ClaimRound::Again => continue,
-            }
-        }
-        Ok(None)
-    }
-
-    async fn claim_round(&self) -> Result<ClaimRound, QueueError> {
-        let now = self.now_millis();
-        let mut tx = self.begin_write().await?;
-        let sql = match self.db.backend() {
-            Backend::Sqlite => CLAIM_CANDIDATE_SQLITE,
-            Backend::Postgres => CLAIM_CANDIDATE_POSTGRES,
-        };
-        let Some(candidate) = sqlx::query_as::<_, Candidate>(sql)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(ClaimRound::NothingDue);
-        };
-
-        if candidate.state == "running" && candidate.attempts >= candidate.max_attempts {
-            // Its worker died on the last allowed attempt: keep it, dead, for operators.
-            let error = format!(
-                "the worker running attempt {} stopped without finishing (lease expired)",
-                candidate.attempts
-            );
-            let payload = self
-                .erased(&candidate.kind, &candidate.payload)
-                .unwrap_or(candidate.payload.clone());
-            sqlx::query(
-                "UPDATE jobs SET state = 'dead', last_error = $2, lease_token = NULL, \
-                        locked_until = NULL, updated_at = $3, payload = $4 WHERE id = $1",
-            )
-            .bind(candidate.id)
-            .bind(&error)
-            .bind(now)
-            .bind(payload)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            tracing::error!(job_id = candidate.id, kind = %candidate.kind, %error, "job is dead");
-            return Ok(ClaimRound::Again);
-        }
-
-        let lease_token = format!("{:032x}", rand::random::<u128>());
-        let lease = self.settings.job_timeout + LEASE_MARGIN;
-        let locked_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $2, \
-                    locked_until = $3, updated_at = $4 WHERE id = $1",
-        )
-        .bind(candidate.id)
-        .bind(&lease_token)
-        .bind(locked_until)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match updated {
-            Ok(_) => {}
-            // Another replica started a job of this key between our look and our update.
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Ok(ClaimRound::Again);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        tx.commit().await?;
-
-        Ok(ClaimRound::Claimed(ClaimedJob {
-            id: candidate.id,
-            kind: candidate.kind,
-            queue_key: candidate.queue_key,
-            payload: candidate.payload,
-            attempt: u32::try_from(candidate.attempts + 1).unwrap_or(u32::MAX),
-            max_attempts: u32::try_from(candidate.max_attempts).unwrap_or(0),
-            transient_retries: u32::try_from(candidate.transient_retries).unwrap_or(0),
-            lease_token,
-        }))
     }
 
     /// Records success: the job is removed. `false` if the lease was lost meanwhile.
@@ -416,6 +339,24 @@ impl Queue {
         );
         self.release(job, run_at, reason, Retry::Wait).await?;
         Ok(Some(from_millis(run_at)))
+    }
+
+    /// Records an attempt paced by our own write budget until `until` (at least
+    /// [`MIN_PACE`] away, at most [`MAX_WAIT`]): the job keeps its place, and neither an
+    /// attempt nor a wait in a row is counted, since the budget refills by itself.
+    pub async fn pace(
+        &self,
+        job: &ClaimedJob,
+        until: Timestamp,
+        reason: &str,
+    ) -> Result<Timestamp, QueueError> {
+        let now = self.now_millis();
+        let run_at = until.as_millisecond().clamp(
+            now.saturating_add(duration_millis(MIN_PACE)),
+            now.saturating_add(duration_millis(MAX_WAIT)),
+        );
+        self.release(job, run_at, reason, Retry::Paced).await?;
+        Ok(from_millis(run_at))
     }
 
     /// Records a transient failure: retried after a backoff that grows with each transient
@@ -478,10 +419,11 @@ impl Queue {
         let (refund_attempt, transient_step) = match why {
             Retry::Failure => (0_i64, 0_i64),
             Retry::Wait | Retry::Transient => (1, 1),
+            Retry::Paced => (1, 0),
         };
         // A failed job stops holding up its key: later jobs run, and it is retried after
-        // them. A rate-limited one keeps its place (whatever follows would wait too).
-        let parked = i64::from(!matches!(why, Retry::Wait));
+        // them. A rate-limited or paced one keeps its place (whatever follows would wait too).
+        let parked = i64::from(!matches!(why, Retry::Wait | Retry::Paced));
         sqlx::query(
             "UPDATE jobs SET state = 'retrying', run_at = $3, last_error = $4, \
                     attempts = attempts - $5, transient_retries = transient_retries + $6, \
@@ -593,6 +535,16 @@ impl Queue {
 
     fn now_millis(&self) -> i64 {
         self.clock.now().as_millisecond()
+    }
+}
+
+/// The group a queue key's work is shared fairly within: the account in `owner/name` (an
+/// installation belongs to one account), after any `kind:` prefix; the key itself otherwise.
+pub fn fairness_group(queue_key: &str) -> &str {
+    let key = queue_key.rsplit(':').next().unwrap_or(queue_key);
+    match key.split_once('/') {
+        Some((owner, _)) if !owner.is_empty() => owner,
+        _ => queue_key,
     }
 }
 

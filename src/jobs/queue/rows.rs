@@ -126,16 +126,41 @@ pub struct ClaimedJob {
     pub(super) lease_token: String,
 }
 
+/// A key's job that may start now, as the claim's first look finds it.
 #[derive(FromRow)]
 pub(super) struct Candidate {
+    pub(super) id: i64,
+    pub(super) queue_key: String,
+    pub(super) state: String,
+    pub(super) attempts: i64,
+    pub(super) max_attempts: i64,
+}
+
+/// A job the claim started (its attempt already counted).
+#[derive(FromRow)]
+pub(super) struct Started {
     pub(super) id: i64,
     pub(super) kind: String,
     pub(super) queue_key: String,
     pub(super) payload: String,
-    pub(super) state: String,
     pub(super) attempts: i64,
     pub(super) max_attempts: i64,
     pub(super) transient_retries: i64,
+}
+
+impl Started {
+    pub(super) fn into_claimed(self, lease_token: &str) -> ClaimedJob {
+        ClaimedJob {
+            id: self.id,
+            kind: self.kind,
+            queue_key: self.queue_key,
+            payload: self.payload,
+            attempt: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            max_attempts: u32::try_from(self.max_attempts).unwrap_or(0),
+            transient_retries: u32::try_from(self.transient_retries).unwrap_or(0),
+            lease_token: lease_token.to_owned(),
+        }
+    }
 }
 
 /// Why a job goes back to `retrying`.
@@ -147,11 +172,6 @@ pub(super) enum Retry {
     Wait,
     /// A dependency is down: the attempt does not count, and the outage backoff grows.
     Transient,
-}
-
-pub(super) enum ClaimRound {
-    Claimed(ClaimedJob),
-    NothingDue,
-    /// Lost a race or buried a job whose worker died; look again.
-    Again,
+    /// Our own write budget is spent for now: nothing is counted.
+    Paced,
 }

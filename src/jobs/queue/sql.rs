@@ -1,64 +1,78 @@
-//! The queue's SQL where the two backends differ: claiming a candidate, adding a queue key,
-//! inserting a job.
+//! The queue's SQL where the two backends differ: finding claim candidates, adding a queue
+//! key, inserting a job.
 
-/// The oldest due job that may start now. Each queue key offers two: its head (the oldest job
-/// that is neither dead nor parked) and its oldest parked job (one that failed and no longer
-/// holds up the key's later work). Either may start when it is due and nothing of its key is
-/// running; a running one whose lease expired (its worker died) is taken over. Two index
-/// probes per key, whatever the backlog.
-pub(super) const CLAIM_CANDIDATE_SQLITE: &str = "\
-    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-           j.transient_retries \
-    FROM queue_keys k \
-    JOIN jobs j ON j.id IN ( \
+/// The heads that may start now, fairest first, at most `$2`. Each queue key offers two: its
+/// head (the oldest job that is neither dead nor parked) and its oldest parked job (one that
+/// failed and no longer holds up the key's later work); the older of them that is due, with
+/// nothing of its key running, is the key's candidate (a running one whose lease expired, its
+/// worker dead, is taken over). Candidates are ordered so that groups (installations) take
+/// turns: each group's first candidate, least recently served group first, then each group's
+/// second, and so on; within a group, urgent work first, then the least recently served key.
+/// Two index probes per key, whatever the backlog.
+macro_rules! candidates {
+    ($heads:literal) => {
+        concat!(
+            "WITH due AS ( \
+                SELECT j.id, j.queue_key, j.state, j.attempts, j.max_attempts, j.priority, \
+                       k.group_key, k.served_at, \
+                       ROW_NUMBER() OVER (PARTITION BY k.queue_key ORDER BY j.id) AS nth_of_key \
+                FROM queue_keys k ",
+            $heads,
+            " WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
+                       AND NOT EXISTS (SELECT 1 FROM jobs r \
+                                       WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
+                   OR (j.state = 'running' AND j.locked_until <= $1)), \
+             heads AS ( \
+                SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.group_key \
+                                               ORDER BY d.priority, d.served_at, d.id) AS turn \
+                FROM due d WHERE d.nth_of_key = 1) \
+             SELECT h.id, h.queue_key, h.state, h.attempts, h.max_attempts FROM heads h \
+             ORDER BY h.turn, \
+                      (SELECT MAX(g.served_at) FROM queue_keys g WHERE g.group_key = h.group_key), \
+                      h.priority, h.served_at, h.id \
+             LIMIT $2"
+        )
+    };
+}
+
+/// SQLite: a key's two heads by correlated `MIN` probes.
+pub(super) const CANDIDATES_SQLITE: &str = candidates!(
+    "JOIN jobs j ON j.id IN ( \
         (SELECT MIN(e.id) FROM jobs e \
          WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0), \
         (SELECT MIN(p.id) FROM jobs p \
-         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1)) \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM jobs r \
-                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
-       OR (j.state = 'running' AND j.locked_until <= $1) \
-    ORDER BY j.id \
-    LIMIT 1";
+         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1))"
+);
 
-/// The same on PostgreSQL: `LATERAL` pins the plan to probes per key (with the correlated
-/// form the planner may hash-join the whole backlog), and `SKIP LOCKED` lets replicas pass
-/// a head another replica is claiming.
-pub(super) const CLAIM_CANDIDATE_POSTGRES: &str = "\
-    SELECT j.id, j.kind, j.queue_key, j.payload, j.state, j.attempts, j.max_attempts, \
-           j.transient_retries \
-    FROM queue_keys k \
-    CROSS JOIN LATERAL ((SELECT e.id FROM jobs e \
-                         WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
-                         ORDER BY e.id LIMIT 1) \
-                        UNION ALL \
-                        (SELECT p.id FROM jobs p \
-                         WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
-                         ORDER BY p.id LIMIT 1)) head \
-    JOIN jobs j ON j.id = head.id \
-    WHERE (j.state IN ('queued', 'retrying') AND j.run_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM jobs r \
-                           WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
-       OR (j.state = 'running' AND j.locked_until <= $1) \
-    ORDER BY j.id \
-    LIMIT 1 \
-    FOR UPDATE OF j SKIP LOCKED";
+/// PostgreSQL: `LATERAL` pins the plan to probes per key (with the correlated form the
+/// planner may hash-join the whole backlog). No row locks here: the claim then locks the
+/// candidates' keys with `SKIP LOCKED`, so replicas pass keys another one is claiming.
+pub(super) const CANDIDATES_POSTGRES: &str = candidates!(
+    "CROSS JOIN LATERAL ((SELECT e.id FROM jobs e \
+                          WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
+                          ORDER BY e.id LIMIT 1) \
+                         UNION ALL \
+                         (SELECT p.id FROM jobs p \
+                          WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
+                          ORDER BY p.id LIMIT 1)) head \
+     JOIN jobs j ON j.id = head.id"
+);
 
 /// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
 /// "trainyar" as a number, written out in `ADD_QUEUE_KEY_POSTGRES` too.
 pub(super) const QUEUE_KEYS_LOCK: i64 = 0x7472_6169_6e79_6172;
 
-pub(super) const ADD_QUEUE_KEY_SQLITE: &str = "INSERT INTO queue_keys (queue_key, created_at) \
-     VALUES ($1, $2) ON CONFLICT (queue_key) DO NOTHING";
+pub(super) const ADD_QUEUE_KEY_SQLITE: &str = "INSERT INTO queue_keys (queue_key, created_at, \
+     group_key) VALUES ($1, $2, $3) ON CONFLICT (queue_key) DO NOTHING";
 
-pub(super) const ADD_QUEUE_KEY_POSTGRES: &str = "INSERT INTO queue_keys (queue_key, created_at) \
-     SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock_shared(8390876161197564274)) AS guard \
+pub(super) const ADD_QUEUE_KEY_POSTGRES: &str = "INSERT INTO queue_keys (queue_key, created_at, \
+     group_key) SELECT $1, $2, $3 \
+     FROM (SELECT pg_advisory_xact_lock_shared(8390876161197564274)) AS guard \
      ON CONFLICT (queue_key) DO NOTHING";
 
 pub(super) const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
-         state, attempts, max_attempts, run_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
+         state, attempts, max_attempts, run_at, created_at, updated_at, priority) \
+     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6, $7) \
      ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
      RETURNING id, 0";
 
@@ -66,7 +80,30 @@ pub(super) const INSERT_JOB_SQLITE: &str = "INSERT INTO jobs (kind, queue_key, d
 pub(super) const INSERT_JOB_POSTGRES: &str = "WITH ahead AS (SELECT EXISTS (SELECT 1 FROM jobs \
          WHERE queue_key = $2 AND state <> 'dead') AS waiting) \
      INSERT INTO jobs (kind, queue_key, dedupe_key, payload, \
-         state, attempts, max_attempts, run_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) \
+         state, attempts, max_attempts, run_at, created_at, updated_at, priority) \
+     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6, $7) \
      ON CONFLICT (dedupe_key) WHERE state = 'queued' DO NOTHING \
      RETURNING id, (SELECT CASE WHEN waiting THEN 1 ELSE 0 END FROM ahead)::BIGINT";
+
+/// Starts the candidates (by id, listed after the first three parameters) that are still
+/// due with nothing of their key running: the claim holds their keys, so no other claimer
+/// starts work of them meanwhile.
+pub(super) fn start_jobs(count: usize) -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, \
+                locked_until = $2, updated_at = $3 \
+         WHERE id IN ({}) AND state IN ('queued', 'retrying') AND run_at <= $3 \
+           AND NOT EXISTS (SELECT 1 FROM jobs r \
+                           WHERE r.queue_key = jobs.queue_key AND r.state = 'running') \
+         RETURNING id, kind, queue_key, payload, attempts, max_attempts, transient_retries",
+        placeholders(4, count)
+    )
+}
+
+/// `$from, $from+1, …` for `count` parameters.
+pub(super) fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,190 @@
+//! The store's ledger of GitHub writes per installation (see `github::budget`): every replica
+//! takes from the same budget. A taker serialises on the installation's `installation_budgets`
+//! row (PostgreSQL: `FOR UPDATE`; SQLite: the writer lock), reads the last hour's content
+//! writes, and records its own when the limits allow it.
+
+use jiff::Timestamp;
+
+use super::{Backend, Db, StoreError};
+use crate::github::budget::{
+    ContentLimits, Hold, LedgerError, LedgerFuture, WriteLedger, next_write_at, pace_hold,
+    paused_hold,
+};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The ledger over the store.
+#[derive(Debug, Clone)]
+pub struct StoreLedger {
+    db: Db,
+}
+
+impl StoreLedger {
+    /// A ledger over `db`.
+    pub fn new(db: Db) -> Self {
+        StoreLedger { db }
+    }
+
+    async fn take_write(
+        &self,
+        installation: u64,
+        content: bool,
+        limits: ContentLimits,
+        now: i64,
+    ) -> Result<Option<Hold>, StoreError> {
+        let id = installation as i64;
+        if !content {
+            // A plain write only waits out a pause: one read, no lock.
+            return self.pause_of(id, now).await;
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO installation_budgets (installation_id, updated_at) VALUES ($1, $2) \
+             ON CONFLICT (installation_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.db.backend() {
+            Backend::Postgres => {
+                "SELECT writes_paused_until FROM installation_budgets \
+                 WHERE installation_id = $1 FOR UPDATE"
+            }
+            Backend::Sqlite => {
+                "SELECT writes_paused_until FROM installation_budgets WHERE installation_id = $1"
+            }
+        };
+        let paused: i64 = sqlx::query_scalar(lock)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if paused > now {
+            return Ok(Some(paused_hold(paused)));
+        }
+        sqlx::query("DELETE FROM content_writes WHERE installation_id = $1 AND written_at <= $2")
+            .bind(id)
+            .bind(now - HOUR_MS)
+            .execute(&mut *tx)
+            .await?;
+        let log: Vec<i64> = sqlx::query_scalar(
+            "SELECT written_at FROM content_writes WHERE installation_id = $1 \
+             ORDER BY written_at",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if let Some((at, name)) = next_write_at(&log, limits, now) {
+            return Ok(Some(pace_hold(at, name)));
+        }
+        sqlx::query("INSERT INTO content_writes (installation_id, written_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    async fn pause_of(&self, id: i64, now: i64) -> Result<Option<Hold>, StoreError> {
+        let paused: Option<i64> = sqlx::query_scalar(
+            "SELECT writes_paused_until FROM installation_budgets WHERE installation_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(paused.filter(|p| *p > now).map(paused_hold))
+    }
+
+    async fn pause_writes(
+        &self,
+        installation: u64,
+        until: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO installation_budgets \
+                 (installation_id, writes_paused_until, paused_reason, updated_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (installation_id) DO UPDATE SET \
+                 writes_paused_until = excluded.writes_paused_until, \
+                 paused_reason = excluded.paused_reason, updated_at = excluded.updated_at \
+             WHERE installation_budgets.writes_paused_until < excluded.writes_paused_until",
+        )
+        .bind(installation as i64)
+        .bind(until)
+        .bind(reason)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Content writes `installation` made in the hour before `now` (operators, tests).
+    pub async fn writes_in_last_hour(
+        &self,
+        installation: u64,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM content_writes WHERE installation_id = $1 AND written_at > $2",
+        )
+        .bind(installation as i64)
+        .bind(now.as_millisecond() - HOUR_MS)
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+fn ledger_error(error: StoreError) -> LedgerError {
+    LedgerError(error.to_string())
+}
+
+impl WriteLedger for StoreLedger {
+    fn take<'a>(
+        &'a self,
+        installation: u64,
+        content: bool,
+        limits: ContentLimits,
+        now: Timestamp,
+    ) -> LedgerFuture<'a, Option<Hold>> {
+        Box::pin(async move {
+            self.take_write(installation, content, limits, now.as_millisecond())
+                .await
+                .map_err(ledger_error)
+        })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        installation: u64,
+        until: Timestamp,
+        reason: &'a str,
+        now: Timestamp,
+    ) -> LedgerFuture<'a, ()> {
+        Box::pin(async move {
+            self.pause_writes(
+                installation,
+                until.as_millisecond(),
+                reason,
+                now.as_millisecond(),
+            )
+            .await
+            .map_err(ledger_error)
+        })
+    }
+
+    fn paused_until<'a>(
+        &'a self,
+        installation: u64,
+        now: Timestamp,
+    ) -> LedgerFuture<'a, Option<Hold>> {
+        Box::pin(async move {
+            self.pause_of(installation as i64, now.as_millisecond())
+                .await
+                .map_err(ledger_error)
+        })
+    }
+}
