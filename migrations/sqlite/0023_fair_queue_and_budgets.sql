@@ -1,5 +1,6 @@
 -- Fair claims: each queue key belongs to a group (the account the App is installed on, the
--- owner in `owner/name`) and remembers when a worker last took a job of it. Claims take
+-- owner in `owner/name`) and remembers when a worker last took a job of it (`served_at`, in
+-- microseconds, strictly increasing within a process). Claims take
 -- groups in turn, then keys in turn; within a group, commands, releases and deployments
 -- (priority 0) go before routine work (1).
 ALTER TABLE queue_keys ADD COLUMN group_key TEXT NOT NULL DEFAULT '';

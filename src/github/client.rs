@@ -262,6 +262,7 @@ impl GitHubClient {
             tracing::info!(installation, until = %hold.until, reason = %hold.reason, "GitHub call held back");
             GitHubError::Paced {
                 until: hold.until,
+                budget: hold.budget,
                 reason: hold.reason,
             }
         };

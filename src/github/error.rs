@@ -25,7 +25,9 @@ pub enum GitHubError {
     Paced {
         /// When the budget allows the call.
         until: Timestamp,
-        /// Which budget.
+        /// Which budget: `pace`, `pause` or `reserve` (see `budget::Hold`).
+        budget: &'static str,
+        /// Why, for people.
         reason: String,
     },
     /// A server error, timeout or connection failure; worth retrying later.
@@ -174,7 +176,15 @@ impl From<GitHubError> for JobError {
                 until,
                 reason: "GitHub rate limit".to_owned(),
             },
-            GitHubError::Paced { until, reason } => JobError::Paced { until, reason },
+            GitHubError::Paced {
+                until,
+                budget,
+                reason,
+            } => JobError::Paced {
+                until,
+                reason,
+                step_aside: budget == "reserve",
+            },
             GitHubError::Transient(reason) => JobError::Transient(reason),
             other => JobError::Failed(other.to_string()),
         }

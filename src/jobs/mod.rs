@@ -113,15 +113,19 @@ pub enum JobError {
         /// Why, for the job's record.
         reason: String,
     },
-    /// Paced by our own budget of GitHub writes, which refills by itself: runs again at
+    /// Held back by our own budget of GitHub calls, which refills by itself: runs again at
     /// `until`; neither an attempt nor a wait in a row is counted (a release commenting on
     /// 200 pull requests waits for its budget many times, making progress each time).
-    #[error("paced until {until}: {reason}")]
+    #[error("held until {until}: {reason}")]
     Paced {
-        /// When the budget allows the next write.
+        /// When the budget allows the call.
         until: Timestamp,
         /// Which budget.
         reason: String,
+        /// A long wait (routine work at the primary budget's reserve): the job steps aside,
+        /// so the later work of its key (a command) runs meanwhile; a short one keeps its
+        /// place.
+        step_aside: bool,
     },
     /// A dependency is down (5xx, timeout); retried with growing backoff, and not counted
     /// against the job's attempts, since the job itself is fine.

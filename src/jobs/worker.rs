@@ -247,8 +247,12 @@ impl Runner {
                     }
                 }
             }
-            Err(JobError::Paced { until, reason }) => {
-                let at = self.queue.pace(job, until, &reason).await?;
+            Err(JobError::Paced {
+                until,
+                reason,
+                step_aside,
+            }) => {
+                let at = self.queue.pace(job, until, &reason, step_aside).await?;
                 tracing::debug!(%reason, retry_at = %at, "job paced");
                 Outcome::Rescheduled(at)
             }

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use super::github_limits::Limits;
+pub use super::github_limits::Primary;
+
 /// The repository every story runs in.
 pub const REPO: &str = "Codertocat/Hello-World";
 
@@ -192,6 +195,11 @@ struct State {
     /// Environments with the App enabled as their protection rule (`None`: not visible).
     protected_environments: HashMap<String, bool>,
     faults: Vec<Fault>,
+    /// GitHub's limits: content writes, the primary budget, secondary-limit answers.
+    limits: Limits,
+    /// Other repositories (`owner/name`) served as this one, for stories with several
+    /// installations.
+    aliases: Vec<String>,
     /// GitHub's clock, for comment times (RFC 3339).
     now: String,
     unexpected: Vec<String>,
@@ -905,9 +913,77 @@ impl FakeGitHub {
         self.lock().log.clone()
     }
 
+    /// GitHub's minutes and hours pass with `clock` (the bot's): its content limits are
+    /// counted by it.
+    pub fn watch_clock(&self, clock: trainyard::clock::ManualClock) {
+        self.lock().limits.watch(clock);
+    }
+
+    /// Also serves `repo` (`owner/name`, another account's: another installation) as this
+    /// repository: same pulls, same releases, calls logged under its own path.
+    pub fn also_serve(&self, repo: &str) {
+        self.lock().aliases.push(repo.to_owned());
+    }
+
+    /// Reports `account`'s primary budget in every answer's headers.
+    pub fn set_primary_budget(&self, account: &str, budget: Primary) {
+        self.lock()
+            .limits
+            .primary
+            .insert(account.to_owned(), budget);
+    }
+
+    /// The next content-creating write whose path contains `path` is answered with GitHub's
+    /// secondary limit: `403` and `retry-after`.
+    pub fn secondary_limit_next(&self, path: &str, retry_after_secs: u64) {
+        self.lock().limits.refuse_next = Some((path.to_owned(), retry_after_secs));
+    }
+
+    /// Secondary-limit `403`s GitHub answered.
+    pub fn secondary_limit_answers(&self) -> usize {
+        self.lock().limits.secondary_answers
+    }
+
+    /// Content-creating writes carried out: (epoch ms by the watched clock, account,
+    /// `METHOD path`).
+    pub fn content_creating_writes(&self) -> Vec<(i64, String, String)> {
+        self.lock().limits.writes.clone()
+    }
+
+    /// The most content-creating writes of `account` in any minute and any hour.
+    pub fn busiest_content_writes(&self, account: &str) -> (usize, usize) {
+        self.lock().limits.busiest(account)
+    }
+
     fn answer(&self, method: &str, path: &str, query: &str, body: &Value) -> ResponseTemplate {
         let mut s = self.lock();
         s.log.push((method.to_owned(), path.to_owned()));
+        if let Some(refused) = s.limits.before(method, path) {
+            return refused;
+        }
+        let served = s.aliases.iter().find_map(|alias| {
+            path.strip_prefix(&format!("/repos/{alias}"))
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                .map(|rest| format!("/repos/{}{rest}", s.repo))
+        });
+        let answer = self.answer_as(
+            &mut s,
+            method,
+            served.as_deref().unwrap_or(path),
+            query,
+            body,
+        );
+        s.limits.after(path, answer)
+    }
+
+    fn answer_as(
+        &self,
+        s: &mut State,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &Value,
+    ) -> ResponseTemplate {
         let fault = s
             .faults
             .iter_mut()
@@ -919,7 +995,7 @@ impl FakeGitHub {
         if fault == Some(Strike::Before) {
             return ResponseTemplate::new(502).set_body_string("Bad Gateway");
         }
-        let answer = route(&mut s, method, path, query, body);
+        let answer = route(s, method, path, query, body);
         if fault == Some(Strike::After) {
             return ResponseTemplate::new(502).set_body_string("Bad Gateway");
         }

@@ -17,6 +17,7 @@ pub mod drafter_cases;
 pub mod fake_chat;
 pub mod fake_github;
 pub mod github;
+pub mod github_limits;
 pub mod http;
 pub mod process;
 

@@ -11,6 +11,7 @@ use super::sql::{CANDIDATES_POSTGRES, CANDIDATES_SQLITE, placeholders, start_job
 use super::{LEASE_MARGIN, Queue, QueueError};
 use crate::store::Backend;
 use sqlx::{Any, Transaction};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// How often one claim call tries again after losing every candidate to other claimers.
 const CLAIM_ROUNDS: usize = 64;
@@ -73,13 +74,11 @@ impl Queue {
         let lease = self.settings.job_timeout + LEASE_MARGIN;
         let locked_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let mut claimed = Vec::with_capacity(candidates.len());
-        let mut buried = false;
         let (due, abandoned): (Vec<Candidate>, Vec<Candidate>) =
             candidates.into_iter().partition(|c| c.state != "running");
         for job in abandoned {
             if job.attempts >= job.max_attempts {
                 self.bury_abandoned(&mut tx, &job, now).await?;
-                buried = true;
             } else {
                 claimed.extend(
                     self.take_over(&mut tx, &job, &lease_token, locked_until, now)
@@ -112,7 +111,6 @@ impl Queue {
         }
         mark_served(&mut tx, &claimed, now).await?;
         tx.commit().await?;
-        let _ = buried;
         Ok(Round::Claimed(
             claimed
                 .into_iter()
@@ -197,6 +195,20 @@ async fn lock_keys(
     Ok(query.fetch_all(&mut **tx).await?)
 }
 
+/// The mark of a claim, in microseconds since the epoch, made strictly later than this
+/// process's previous one: claims within one millisecond (or under a clock that stands
+/// still) still take turns in the order they were made.
+fn serving_mark(now_ms: i64) -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let wanted = now_ms.saturating_mul(1000);
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(wanted.max(last.saturating_add(1)))
+        })
+        .unwrap_or(wanted);
+    wanted.max(previous.saturating_add(1))
+}
+
 /// Records when the claimed jobs' keys were served: the next claims take others first.
 async fn mark_served(
     tx: &mut Transaction<'static, Any>,
@@ -207,7 +219,7 @@ async fn mark_served(
         "UPDATE queue_keys SET served_at = $1 WHERE queue_key IN ({})",
         placeholders(2, claimed.len())
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(serving_mark(now));
     for job in claimed {
         query = query.bind(job.queue_key.clone());
     }

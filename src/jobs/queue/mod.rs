@@ -341,21 +341,28 @@ impl Queue {
         Ok(Some(from_millis(run_at)))
     }
 
-    /// Records an attempt paced by our own write budget until `until` (at least
-    /// [`MIN_PACE`] away, at most [`MAX_WAIT`]): the job keeps its place, and neither an
-    /// attempt nor a wait in a row is counted, since the budget refills by itself.
+    /// Records an attempt held by our own budget of GitHub calls until `until` (at least
+    /// [`MIN_PACE`] away, at most [`MAX_WAIT`]): neither an attempt nor a wait in a row is
+    /// counted, since the budget refills by itself. The job keeps its place, unless it
+    /// `step_aside`s (a long wait) for the later jobs of its key.
     pub async fn pace(
         &self,
         job: &ClaimedJob,
         until: Timestamp,
         reason: &str,
+        step_aside: bool,
     ) -> Result<Timestamp, QueueError> {
         let now = self.now_millis();
         let run_at = until.as_millisecond().clamp(
             now.saturating_add(duration_millis(MIN_PACE)),
             now.saturating_add(duration_millis(MAX_WAIT)),
         );
-        self.release(job, run_at, reason, Retry::Paced).await?;
+        let why = if step_aside {
+            Retry::PacedAside
+        } else {
+            Retry::Paced
+        };
+        self.release(job, run_at, reason, why).await?;
         Ok(from_millis(run_at))
     }
 
@@ -419,7 +426,7 @@ impl Queue {
         let (refund_attempt, transient_step) = match why {
             Retry::Failure => (0_i64, 0_i64),
             Retry::Wait | Retry::Transient => (1, 1),
-            Retry::Paced => (1, 0),
+            Retry::Paced | Retry::PacedAside => (1, 0),
         };
         // A failed job stops holding up its key: later jobs run, and it is retried after
         // them. A rate-limited or paced one keeps its place (whatever follows would wait too).

@@ -172,6 +172,10 @@ pub(super) enum Retry {
     Wait,
     /// A dependency is down: the attempt does not count, and the outage backoff grows.
     Transient,
-    /// Our own write budget is spent for now: nothing is counted.
+    /// Our own budget of GitHub calls holds it for a moment: nothing is counted, and it
+    /// keeps its place.
     Paced,
+    /// The same for long (until the primary budget's reset): it steps aside for the later
+    /// jobs of its key.
+    PacedAside,
 }
