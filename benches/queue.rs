@@ -62,6 +62,19 @@ async fn open(url: &str, done: Arc<Done>) -> Runner {
     Runner::new(queue, Registry::new().register::<Noop>(done))
 }
 
+/// Stands in for autovacuum (off on this machine's PostgreSQL), untimed: a queue table
+/// churns three row versions a job, and a scan through thousands of dead ones measures the
+/// bloat, not the queue.
+async fn vacuum(runner: &Runner) {
+    let db = runner.queue().db();
+    if db.backend() == trainyard::store::Backend::Postgres {
+        db.pool()
+            .execute("VACUUM jobs, queue_keys")
+            .await
+            .expect("vacuum");
+    }
+}
+
 /// One batch as production sees it: webhooks enqueue (one transaction per job, from
 /// `PRODUCERS` concurrent deliveries) while the process's workers claim, run and complete.
 async fn batch(runner: &Runner, done: &Arc<Done>) -> Duration {
@@ -87,6 +100,26 @@ async fn batch(runner: &Runner, done: &Arc<Done>) -> Duration {
     start.elapsed()
 }
 
+/// The workers' side alone: the batch is enqueued first (untimed, in one group commit as the
+/// intake writes under load), then drained.
+async fn drain(runner: &Runner, done: &Arc<Done>) -> Duration {
+    done.count.store(0, Ordering::SeqCst);
+    let finished = done.bell.notified();
+    let jobs: Vec<Noop> = (0..BATCH).map(|i| Noop { repo: i % KEYS }).collect();
+    let refs: Vec<&Noop> = jobs.iter().collect();
+    let queue = runner.queue();
+    // The workers are idle (the previous batch is done); hold them off until all is queued.
+    let start = {
+        let mut tx = queue.db().pool().begin().await.expect("transaction");
+        queue.enqueue_many(&mut tx, &refs).await.expect("enqueue");
+        tx.commit().await.expect("commit");
+        Instant::now()
+    };
+    queue.wake();
+    finished.await;
+    start.elapsed()
+}
+
 fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let done = Arc::new(Done::default());
@@ -106,7 +139,21 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
+                        vacuum(&runner).await;
                         total += batch(&runner, &done).await;
+                    }
+                    total
+                }
+            });
+        });
+        group.bench_function(format!("claim+complete/{workers}-workers"), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (runner, done) = (runner.clone(), done.clone());
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        vacuum(&runner).await;
+                        total += drain(&runner, &done).await;
                     }
                     total
                 }

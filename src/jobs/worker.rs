@@ -1,6 +1,7 @@
 //! Running claimed jobs: each attempt runs in its own task under a timeout, so a panic or a
 //! hang becomes a recorded failure instead of taking a worker down.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use super::{JobError, Queue, QueueError, Registry, StartError};
 
 /// How often an idle worker looks for due jobs (other replicas' jobs, retries coming due).
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How long claimed jobs wait for a free worker before they are handed back.
+const READY_HOLD: Duration = Duration::from_millis(250);
 /// Pause after the store itself failed, so an outage is not a hot loop.
 const STORE_ERROR_PAUSE: Duration = Duration::from_secs(2);
 
@@ -99,9 +102,10 @@ impl Runner {
         }
     }
 
-    /// Starts the process's workers: one claimer that leases jobs in batches, as many as
-    /// there are free slots of `workers`, and runs each in its own task. It stops claiming
-    /// when `shutdown` is cancelled and ends once the running jobs have finished.
+    /// Starts the process's workers: one claimer that leases jobs in batches (a full round,
+    /// one per worker, so one claim serves several starts) and runs each in its own task as
+    /// slots of `workers` free. It stops claiming when `shutdown` is cancelled, hands back
+    /// what it claimed but did not start, and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let runner = self.clone();
@@ -115,47 +119,82 @@ impl Runner {
     async fn work(&self, workers: usize, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(workers));
         let mut running = JoinSet::new();
+        let mut ready: VecDeque<ClaimedJob> = VecDeque::new();
         while !shutdown.is_cancelled() {
-            // A slot frees when a job ends: that is when to claim again.
+            // A slot frees when a job ends: that is when to start the next.
+            let wait_for_slot = if ready.is_empty() {
+                Duration::from_secs(86_400)
+            } else {
+                READY_HOLD
+            };
             let first = tokio::select! {
                 () = shutdown.cancelled() => break,
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_closed) => break,
+                permit = tokio::time::timeout(wait_for_slot, slots.clone().acquire_owned()) => {
+                    match permit {
+                        Ok(Ok(permit)) => permit,
+                        Ok(Err(_closed)) => break,
+                        Err(_elapsed) => {
+                            // Every worker is busy for long: let other replicas have these.
+                            self.hand_back(ready.drain(..)).await;
+                            continue;
+                        }
+                    }
                 },
             };
-            let mut permits = vec![first];
-            while let Ok(permit) = slots.clone().try_acquire_owned() {
-                permits.push(permit);
-            }
-            let pause = match self.queue.claim_batch(permits.len()).await {
-                Ok(jobs) if !jobs.is_empty() => {
-                    for (job, permit) in jobs.into_iter().zip(permits.drain(..)) {
-                        let runner = self.clone();
-                        running.spawn(async move {
-                            let _slot = permit;
-                            if let Err(error) = runner.execute(job).await {
-                                tracing::error!(%error, "could not record a job's outcome");
-                            }
-                        });
+            if ready.is_empty() {
+                let pause = match self.queue.claim_batch(workers).await {
+                    Ok(jobs) if !jobs.is_empty() => {
+                        ready.extend(jobs);
+                        None
                     }
-                    while running.try_join_next().is_some() {}
+                    Ok(_) => Some(POLL_INTERVAL),
+                    Err(error) => {
+                        tracing::error!(%error, "job queue unavailable");
+                        Some(STORE_ERROR_PAUSE)
+                    }
+                };
+                if let Some(pause) = pause {
+                    drop(first);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = self.queue.woken() => {}
+                        () = tokio::time::sleep(pause) => {}
+                    }
                     continue;
                 }
-                Ok(_) => POLL_INTERVAL,
-                Err(error) => {
-                    tracing::error!(%error, "job queue unavailable");
-                    STORE_ERROR_PAUSE
-                }
-            };
-            drop(permits);
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = self.queue.woken() => {}
-                () = tokio::time::sleep(pause) => {}
+            }
+            let mut permit = Some(first);
+            while !ready.is_empty() {
+                let Some(slot) = permit
+                    .take()
+                    .or_else(|| slots.clone().try_acquire_owned().ok())
+                else {
+                    break;
+                };
+                let Some(job) = ready.pop_front() else { break };
+                let runner = self.clone();
+                running.spawn(async move {
+                    let _slot = slot;
+                    if let Err(error) = runner.execute(job).await {
+                        tracing::error!(%error, "could not record a job's outcome");
+                    }
+                    // The next job of its key may start now: claim again.
+                    runner.queue.wake();
+                });
+            }
+            while running.try_join_next().is_some() {}
+        }
+        self.hand_back(ready.drain(..)).await;
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Returns claimed jobs that were not started to the queue, due at once.
+    async fn hand_back(&self, jobs: impl Iterator<Item = ClaimedJob>) {
+        for job in jobs {
+            if let Err(error) = self.queue.hand_back(&job).await {
+                tracing::error!(job_id = job.id, %error, "could not hand a job back; it runs after its lease");
             }
         }
-        while running.join_next().await.is_some() {}
     }
 
     async fn execute(&self, job: ClaimedJob) -> Result<Outcome, QueueError> {

@@ -10,6 +10,7 @@
 //! start two jobs of one repository.
 
 mod claim;
+mod completions;
 mod rows;
 mod sql;
 #[cfg(test)]
@@ -79,6 +80,7 @@ pub struct Queue {
     clock: SharedClock,
     settings: QueueSettings,
     wake: Arc<Notify>,
+    completions: Arc<completions::Completions>,
     /// Rewrites a dead job's payload without its credentials (installed by the runner, which
     /// knows the kinds): a dead job is kept for operators, its reply URLs and tokens are not.
     eraser: Arc<std::sync::OnceLock<Eraser>>,
@@ -128,8 +130,14 @@ impl Queue {
             clock,
             settings,
             wake: Arc::new(Notify::new()),
+            completions: Arc::default(),
             eraser: Arc::default(),
         }
+    }
+
+    /// The store the queue keeps its rows in.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// The queue's settings.
@@ -268,8 +276,10 @@ impl Queue {
 
     /// Adds `job` in a transaction of its own and wakes the workers.
     pub async fn enqueue_now<J: BackgroundJob>(&self, job: &J) -> Result<Enqueued, QueueError> {
-        let mut conn = self.db.pool().acquire().await?;
-        let (enqueued, runnable) = self.enqueue_with_hint(&mut conn, job).await?;
+        // One transaction: the key and the job are one commit, not two.
+        let mut tx = self.begin_write().await?;
+        let (enqueued, runnable) = self.enqueue_with_hint(&mut tx, job).await?;
+        tx.commit().await?;
         if runnable {
             self.wake();
         }
@@ -287,13 +297,25 @@ impl Queue {
     }
 
     /// Records success: the job is removed. `false` if the lease was lost meanwhile.
+    /// Jobs finishing together are deleted together, in one statement and one commit.
     pub async fn complete(&self, job: &ClaimedJob) -> Result<bool, QueueError> {
-        let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_token = $2")
-            .bind(job.id)
-            .bind(&job.lease_token)
-            .execute(self.db.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.completions.complete(&self.db, job).await
+    }
+
+    /// Hands a claimed job back unstarted: its attempt is not counted and it is due at once
+    /// (as `retrying`, so a queued copy with its dedupe key cannot collide with it).
+    pub async fn hand_back(&self, job: &ClaimedJob) -> Result<(), QueueError> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'retrying', attempts = attempts - 1, lease_token = NULL, \
+                    locked_until = NULL, updated_at = $3 \
+             WHERE id = $1 AND lease_token = $2",
+        )
+        .bind(job.id)
+        .bind(&job.lease_token)
+        .bind(self.now_millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
     }
 
     /// Records a failed attempt: retried after a backoff, or dead when out of attempts.

