@@ -20,8 +20,7 @@ use trainyard::store::chat::{ChatSurface, Route, set_routes};
 use trainyard::store::{Db, installations, repo_configs, trains};
 
 const CONNECTIONS: usize = 32;
-const REQUESTS_PER_CONNECTION: usize = 250;
-const WARMUP_PER_CONNECTION: usize = 20;
+
 const SLACK_SECRET: &str = "bench-signing-secret";
 const REPO: &str = "acme/api";
 /// The Discord guild the bench speaks from (a snowflake, as Discord sends it).
@@ -237,8 +236,8 @@ async fn run(surface: Surface, address: std::net::SocketAddr, key: &SigningKey, 
         let url = url.clone();
         let key = key.clone();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(REQUESTS_PER_CONNECTION);
-            for i in 0..WARMUP_PER_CONNECTION + REQUESTS_PER_CONNECTION {
+            let mut latencies = Vec::with_capacity(requests_per_connection());
+            for i in 0..warmup_per_connection() + requests_per_connection() {
                 let n = connection * 100_000 + i;
                 let (body, headers) = match surface {
                     Surface::Slack => slack_request(n),
@@ -258,7 +257,7 @@ async fn run(surface: Surface, address: std::net::SocketAddr, key: &SigningKey, 
                     text.contains("20 pull requests"),
                     "a real status card: {text}"
                 );
-                if i >= WARMUP_PER_CONNECTION {
+                if i >= warmup_per_connection() {
                     latencies.push(took);
                 }
             }
@@ -282,4 +281,19 @@ async fn run(surface: Surface, address: std::net::SocketAddr, key: &SigningKey, 
         at(0.99),
         all[all.len() - 1]
     );
+}
+
+/// 250 in a full run; 5 in the smoke run `cargo test --benches` makes (CI).
+fn requests_per_connection() -> usize {
+    if smoke() { 5 } else { 250 }
+}
+
+/// 20 in a full run; 1 in the smoke run `cargo test --benches` makes (CI).
+fn warmup_per_connection() -> usize {
+    if smoke() { 1 } else { 20 }
+}
+
+/// Run by `cargo test --benches` (no `--bench` argument): a few requests, to show it works.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
 }

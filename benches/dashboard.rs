@@ -21,8 +21,6 @@ use trainyard::store::web_sessions::Session;
 use trainyard::store::{Db, installations};
 
 const REPO: &str = "acme/api";
-const RELEASES: i64 = 1_000;
-const RENDERS: usize = 200;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -65,9 +63,9 @@ fn main() {
             csrf: "bench".into(),
             repositories: format!("[\"{REPO}\"]"),
         };
-        let mut times = Vec::with_capacity(RENDERS);
+        let mut times = Vec::with_capacity(renders());
         let mut bytes = 0;
-        for round in 0..RENDERS + 20 {
+        for round in 0..renders() + 20 {
             let started = Instant::now();
             let page = trainyard::web::dashboard::repository_page(
                 &state,
@@ -90,8 +88,9 @@ fn main() {
         let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+        let releases = releases();
         println!(
-            "dashboard, {RELEASES} releases, {backend}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} KiB of HTML)",
+            "dashboard, {releases} releases, {backend}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} KiB of HTML)",
             ms(at(50)),
             ms(at(99)),
             ms(*times.last().expect("times")),
@@ -116,8 +115,8 @@ async fn seed(db: &Db, now: i64) {
         .await
         .expect("installation");
     let mut tx = db.begin_write().await.expect("tx");
-    for n in 0..RELEASES {
-        let published = now - (RELEASES - n) * day;
+    for n in 0..releases() {
+        let published = now - (releases() - n) * day;
         let version = format!("v1.{n}.0");
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO trains (repository, line, kind, state, branch, version, tag_name, \
@@ -221,4 +220,19 @@ async fn seed(db: &Db, now: i64) {
             .expect("audit");
     }
     tx.commit().await.expect("commit");
+}
+
+/// 1_000 in a full run; 50 in the smoke run `cargo test --benches` makes (CI).
+fn releases() -> i64 {
+    if smoke() { 50 } else { 1_000 }
+}
+
+/// 200 in a full run; 5 in the smoke run `cargo test --benches` makes (CI).
+fn renders() -> usize {
+    if smoke() { 5 } else { 200 }
+}
+
+/// Run by `cargo test --benches` (no `--bench` argument): a few requests, to show it works.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
 }

@@ -25,7 +25,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 const REPOSITORIES: usize = 20;
-const DEPLOYMENTS_PER_REPOSITORY: usize = 10;
+
 const CONNECTIONS: usize = 32;
 const SECRET: &str = "bench-webhook-secret";
 
@@ -139,7 +139,7 @@ fn main() {
 
         // Every deployment's message is posted first.
         let all: Vec<(usize, usize)> = (0..REPOSITORIES)
-            .flat_map(|r| (0..DEPLOYMENTS_PER_REPOSITORY).map(move |d| (r, d)))
+            .flat_map(|r| (0..deployments_per_repository()).map(move |d| (r, d)))
             .collect();
         send_all(&client, &base, &all, "in_progress").await;
         // Let the first statuses' posts go out (a few hundred milliseconds).
@@ -207,7 +207,7 @@ async fn seed(db: &Db) {
         )
         .await
         .expect("routes");
-        for d in 0..DEPLOYMENTS_PER_REPOSITORY {
+        for d in 0..deployments_per_repository() {
             deployments::seen(
                 db,
                 &SeenDeployment {
@@ -303,4 +303,14 @@ async fn send_all(
         sent.extend(task.await.expect("sender"));
     }
     sent
+}
+
+/// 10 in a full run; 1 in the smoke run `cargo test --benches` makes (CI).
+fn deployments_per_repository() -> usize {
+    if smoke() { 1 } else { 10 }
+}
+
+/// Run by `cargo test --benches` (no `--bench` argument): a few requests, to show it works.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
 }
