@@ -282,22 +282,17 @@ impl Metrics {
 
     /// Keeps an installation's primary budget as GitHub reported it. Installations are those
     /// the App is installed on and called for: a set GitHub bounds, not callers.
-    pub fn github_budget(
-        &self,
-        installation: u64,
-        resource: &str,
-        budget: &crate::github::budget::RateBudget,
-    ) {
+    pub fn github_budget(&self, installation: u64, resource: &str, remaining: i64, reserve: i64) {
         let labels = BudgetLabels {
             installation: installation.to_string(),
             resource: resource.to_owned(),
         };
         self.github_budget_remaining
             .get_or_create(&labels)
-            .set(budget.remaining);
+            .set(remaining);
         self.github_budget_reserve
             .get_or_create(&labels)
-            .set(budget.reserve());
+            .set(reserve);
     }
 
     /// Counts a GitHub call held back by `budget` (pace, pause, reserve).

@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
+use crate::github::budget::{Hold, LedgerError, LedgerFuture, WriteLedger, hold_of, paused_hold};
 use crate::github::{ContentLimits, GitHubClient};
 use crate::handlers::config_reload::ConfigContext;
 use crate::handlers::events::EventContext;
@@ -17,6 +18,7 @@ use crate::jobs::{Queue, Registry, Runner};
 use crate::server::body_gate::BodyBudget;
 use crate::settings::{Settings, redact_url};
 use crate::store::Db;
+use crate::store::content_writes::StoreLedger;
 
 /// What every request handler can reach.
 #[derive(Clone, Debug)]
@@ -75,9 +77,7 @@ impl AppState {
                 )
                 .context("setting up the GitHub client")?
                 // Every replica takes from one write budget per installation.
-                .with_ledger(Arc::new(
-                    crate::store::content_writes::StoreLedger::new(db.clone()),
-                )),
+                .with_ledger(Arc::new(SharedLedger(StoreLedger::new(db.clone())))),
             ),
             None => None,
         };
@@ -145,5 +145,64 @@ impl AppState {
     /// A runner over this state's queue with this build's handlers.
     pub fn runner(&self) -> Runner {
         Runner::new(self.queue.clone(), self.registry())
+    }
+}
+
+/// The client's write ledger kept in the store, so every replica takes from one budget per
+/// installation and sees one pause.
+#[derive(Debug)]
+struct SharedLedger(StoreLedger);
+
+impl WriteLedger for SharedLedger {
+    fn take<'a>(
+        &'a self,
+        installation: u64,
+        content: bool,
+        limits: ContentLimits,
+        now: jiff::Timestamp,
+    ) -> LedgerFuture<'a, Option<Hold>> {
+        Box::pin(async move {
+            let verdict = self
+                .0
+                .take_write(installation, content, limits, now.as_millisecond())
+                .await
+                .map_err(|e| LedgerError(e.to_string()))?;
+            Ok(hold_of(verdict))
+        })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        installation: u64,
+        until: jiff::Timestamp,
+        reason: &'a str,
+        now: jiff::Timestamp,
+    ) -> LedgerFuture<'a, ()> {
+        Box::pin(async move {
+            self.0
+                .pause_writes(
+                    installation,
+                    until.as_millisecond(),
+                    reason,
+                    now.as_millisecond(),
+                )
+                .await
+                .map_err(|e| LedgerError(e.to_string()))
+        })
+    }
+
+    fn paused_until<'a>(
+        &'a self,
+        installation: u64,
+        now: jiff::Timestamp,
+    ) -> LedgerFuture<'a, Option<Hold>> {
+        Box::pin(async move {
+            let paused = self
+                .0
+                .paused_until(installation, now.as_millisecond())
+                .await
+                .map_err(|e| LedgerError(e.to_string()))?;
+            Ok(paused.map(paused_hold))
+        })
     }
 }

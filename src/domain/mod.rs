@@ -26,3 +26,4 @@ pub mod spelling;
 pub mod train;
 pub mod train_event;
 pub mod version;
+pub mod write_budget;

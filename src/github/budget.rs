@@ -17,37 +17,7 @@ use std::sync::Mutex;
 use http::HeaderMap;
 use jiff::Timestamp;
 
-/// Content-creating writes allowed per installation; GitHub allows 80 a minute and 500 an
-/// hour, and a little headroom keeps a clock skew or a write GitHub counts differently from
-/// tipping over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentLimits {
-    /// In any 60 seconds.
-    pub per_minute: u32,
-    /// In any 60 minutes.
-    pub per_hour: u32,
-}
-
-impl Default for ContentLimits {
-    fn default() -> Self {
-        ContentLimits {
-            per_minute: 75,
-            per_hour: 480,
-        }
-    }
-}
-
-impl ContentLimits {
-    /// What routine work may use: two thirds of the minute and three quarters of the hour,
-    /// so a release's comments and a deployment always find room however busy the checks and
-    /// notes are.
-    pub fn for_routine(self) -> ContentLimits {
-        ContentLimits {
-            per_minute: (self.per_minute * 2 / 3).max(1),
-            per_hour: (self.per_hour * 3 / 4).max(1),
-        }
-    }
-}
+pub use crate::domain::write_budget::{ContentLimits, WriteVerdict, next_write_at};
 
 /// The share of a primary budget kept for urgent work.
 pub const RESERVE_PERCENT: i64 = 10;
@@ -102,32 +72,6 @@ pub trait WriteLedger: Send + Sync + std::fmt::Debug {
     ) -> LedgerFuture<'a, Option<Hold>>;
 }
 
-/// When a sliding log of write times (oldest first, all within the last hour) allows one
-/// more at `now`: `None` when it does, else the time the binding window frees a place.
-pub fn next_write_at(log: &[i64], limits: ContentLimits, now: i64) -> Option<(i64, &'static str)> {
-    let windows = [
-        (60_000_i64, limits.per_minute, "content writes per minute"),
-        (3_600_000, limits.per_hour, "content writes per hour"),
-    ];
-    let mut wait: Option<(i64, &'static str)> = None;
-    for (length, allows, name) in windows {
-        let allows = usize::try_from(allows.max(1)).unwrap_or(usize::MAX);
-        let inside: Vec<i64> = log
-            .iter()
-            .copied()
-            .filter(|at| *at > now - length)
-            .collect();
-        if inside.len() >= allows {
-            // The write that must leave the window before one more fits in it.
-            let frees_at = inside[inside.len() - allows] + length;
-            if wait.is_none_or(|(at, _)| frees_at > at) {
-                wait = Some((frees_at, name));
-            }
-        }
-    }
-    wait
-}
-
 /// This process's own ledger, for the command line (one process, no store).
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
@@ -150,8 +94,8 @@ impl WriteLedger for MemoryLedger {
             Some(paused_hold(*paused))
         } else if !content {
             None
-        } else if let Some((at, name)) = next_write_at(log, limits, now) {
-            Some(pace_hold(at, name))
+        } else if let Some((at, window)) = next_write_at(log, limits, now) {
+            Some(pace_hold(at, window))
         } else {
             log.push(now);
             None
@@ -181,6 +125,15 @@ impl WriteLedger for MemoryLedger {
         let paused = map.get(&installation).map_or(0, |(_, p)| *p);
         let answer = (paused > now.as_millisecond()).then(|| paused_hold(paused));
         Box::pin(std::future::ready(Ok(answer)))
+    }
+}
+
+/// What a ledger's verdict holds back, if anything.
+pub fn hold_of(verdict: WriteVerdict) -> Option<Hold> {
+    match verdict {
+        WriteVerdict::Allowed => None,
+        WriteVerdict::Paced { until_ms, window } => Some(pace_hold(until_ms, window)),
+        WriteVerdict::Paused { until_ms } => Some(paused_hold(until_ms)),
     }
 }
 
@@ -257,7 +210,12 @@ impl PrimaryBudgets {
             remaining,
             reset,
         };
-        crate::metrics::metrics().github_budget(installation, resource, &budget);
+        crate::metrics::metrics().github_budget(
+            installation,
+            resource,
+            budget.remaining,
+            budget.reserve(),
+        );
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.insert((installation, resource.to_owned()), budget);
     }
@@ -295,36 +253,6 @@ pub fn resource_of(route: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LIMITS: ContentLimits = ContentLimits {
-        per_minute: 3,
-        per_hour: 5,
-    };
-
-    #[test]
-    fn a_log_under_its_limits_allows_a_write() {
-        assert_eq!(next_write_at(&[], LIMITS, 1_000), None);
-        assert_eq!(next_write_at(&[1, 2], LIMITS, 1_000), None);
-    }
-
-    #[test]
-    fn a_full_minute_waits_for_its_oldest_write_to_leave() {
-        assert_eq!(
-            next_write_at(&[100, 200, 300], LIMITS, 1_000),
-            Some((60_100, "content writes per minute"))
-        );
-        // Writes older than a minute do not count against it.
-        assert_eq!(next_write_at(&[100, 200, 300], LIMITS, 60_200), None);
-    }
-
-    #[test]
-    fn a_full_hour_binds_after_the_minute() {
-        let log = [0, 1, 70_000, 80_000, 200_000];
-        assert_eq!(
-            next_write_at(&log, LIMITS, 300_000),
-            Some((3_600_000, "content writes per hour"))
-        );
-    }
 
     #[test]
     fn a_budget_at_its_reserve_holds_until_the_reset() {

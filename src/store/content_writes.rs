@@ -1,15 +1,12 @@
-//! The store's ledger of GitHub writes per installation (see `github::budget`): every replica
-//! takes from the same budget. A taker serialises on the installation's `installation_budgets`
+//! The store's ledger of GitHub writes per installation (the rule is
+//! `domain::write_budget`): every replica takes from the same budget. A taker serialises on the installation's `installation_budgets`
 //! row (PostgreSQL: `FOR UPDATE`; SQLite: the writer lock), reads the last hour's content
 //! writes, and records its own when the limits allow it.
 
 use jiff::Timestamp;
 
 use super::{Backend, Db, StoreError};
-use crate::github::budget::{
-    ContentLimits, Hold, LedgerError, LedgerFuture, WriteLedger, next_write_at, pace_hold,
-    paused_hold,
-};
+use crate::domain::write_budget::{ContentLimits, WriteVerdict, next_write_at};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -25,13 +22,15 @@ impl StoreLedger {
         StoreLedger { db }
     }
 
-    async fn take_write(
+    /// Takes one write of `installation` at `now` (epoch ms): a content-creating one counts
+    /// against `limits`; any write waits out a pause.
+    pub async fn take_write(
         &self,
         installation: u64,
         content: bool,
         limits: ContentLimits,
         now: i64,
-    ) -> Result<Option<Hold>, StoreError> {
+    ) -> Result<WriteVerdict, StoreError> {
         let id = installation as i64;
         if !content {
             // A plain write only waits out a pause: one read, no lock.
@@ -60,7 +59,7 @@ impl StoreLedger {
             .fetch_one(&mut *tx)
             .await?;
         if paused > now {
-            return Ok(Some(paused_hold(paused)));
+            return Ok(WriteVerdict::Paused { until_ms: paused });
         }
         sqlx::query("DELETE FROM content_writes WHERE installation_id = $1 AND written_at <= $2")
             .bind(id)
@@ -74,8 +73,8 @@ impl StoreLedger {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        if let Some((at, name)) = next_write_at(&log, limits, now) {
-            return Ok(Some(pace_hold(at, name)));
+        if let Some((until_ms, window)) = next_write_at(&log, limits, now) {
+            return Ok(WriteVerdict::Paced { until_ms, window });
         }
         sqlx::query("INSERT INTO content_writes (installation_id, written_at) VALUES ($1, $2)")
             .bind(id)
@@ -83,20 +82,39 @@ impl StoreLedger {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(None)
+        Ok(WriteVerdict::Allowed)
     }
 
-    async fn pause_of(&self, id: i64, now: i64) -> Result<Option<Hold>, StoreError> {
+    /// Until when `installation`'s writes are paused (epoch ms), if they are.
+    pub async fn paused_until(
+        &self,
+        installation: u64,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let paused: Option<i64> = sqlx::query_scalar(
+            "SELECT writes_paused_until FROM installation_budgets WHERE installation_id = $1",
+        )
+        .bind(installation as i64)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(paused.filter(|p| *p > now))
+    }
+
+    async fn pause_of(&self, id: i64, now: i64) -> Result<WriteVerdict, StoreError> {
         let paused: Option<i64> = sqlx::query_scalar(
             "SELECT writes_paused_until FROM installation_budgets WHERE installation_id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?;
-        Ok(paused.filter(|p| *p > now).map(paused_hold))
+        Ok(match paused.filter(|p| *p > now) {
+            Some(until_ms) => WriteVerdict::Paused { until_ms },
+            None => WriteVerdict::Allowed,
+        })
     }
 
-    async fn pause_writes(
+    /// Pauses `installation`'s writes until `until` (epoch ms); a longer pause stands.
+    pub async fn pause_writes(
         &self,
         installation: u64,
         until: i64,
@@ -135,56 +153,5 @@ impl StoreLedger {
         .fetch_one(self.db.pool())
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
-    }
-}
-
-fn ledger_error(error: StoreError) -> LedgerError {
-    LedgerError(error.to_string())
-}
-
-impl WriteLedger for StoreLedger {
-    fn take<'a>(
-        &'a self,
-        installation: u64,
-        content: bool,
-        limits: ContentLimits,
-        now: Timestamp,
-    ) -> LedgerFuture<'a, Option<Hold>> {
-        Box::pin(async move {
-            self.take_write(installation, content, limits, now.as_millisecond())
-                .await
-                .map_err(ledger_error)
-        })
-    }
-
-    fn pause<'a>(
-        &'a self,
-        installation: u64,
-        until: Timestamp,
-        reason: &'a str,
-        now: Timestamp,
-    ) -> LedgerFuture<'a, ()> {
-        Box::pin(async move {
-            self.pause_writes(
-                installation,
-                until.as_millisecond(),
-                reason,
-                now.as_millisecond(),
-            )
-            .await
-            .map_err(ledger_error)
-        })
-    }
-
-    fn paused_until<'a>(
-        &'a self,
-        installation: u64,
-        now: Timestamp,
-    ) -> LedgerFuture<'a, Option<Hold>> {
-        Box::pin(async move {
-            self.pause_of(installation as i64, now.as_millisecond())
-                .await
-                .map_err(ledger_error)
-        })
     }
 }
