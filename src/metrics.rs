@@ -362,6 +362,18 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }
+        // Per installation, like the rate limit: nothing until GitHub has answered for it.
+        assert!(!text.contains("trainyard_github_budget"), "{text}");
+        metrics.github_budget(7, "core", 420, 500);
+        metrics.github_held(7, "reserve");
+        let text = metrics.render();
+        for line in [
+            "trainyard_github_budget_remaining{installation=\"7\",resource=\"core\"} 420",
+            "trainyard_github_budget_reserve{installation=\"7\",resource=\"core\"} 500",
+            "trainyard_github_calls_held_total{installation=\"7\",budget=\"reserve\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
     }
 
     #[test]
