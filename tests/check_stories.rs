@@ -134,7 +134,12 @@ async fn run_minutes(bot: &TestBot, minutes: u32, writes: &mut BTreeMap<u32, usi
     for _ in 0..minutes {
         let before = bot.github.check_writes();
         let drained = runner.run_pending().await.expect("jobs run");
-        assert_eq!(drained.dead, 0, "{drained:?}");
+        assert_eq!(
+            drained.dead,
+            0,
+            "{drained:?}: {:?}",
+            bot.app.queue.jobs().await.expect("jobs")
+        );
         *writes.entry(*at).or_default() += bot.github.check_writes() - before;
         *at += 1;
         bot.clock.advance(jiff::SignedDuration::from_mins(1));

@@ -70,7 +70,9 @@ impl Limits {
                 .filter(|(at, who, _)| *who == account && *at > now - window)
                 .count()
         };
-        if recent(60_000) >= PER_MINUTE || recent(3_600_000) >= PER_HOUR {
+        // Minutes and hours pass only on a watched clock: without one, nothing is counted.
+        let enforced = self.clock.is_some();
+        if enforced && (recent(60_000) >= PER_MINUTE || recent(3_600_000) >= PER_HOUR) {
             self.secondary_answers += 1;
             return Some(secondary_limit());
         }
