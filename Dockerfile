@@ -8,7 +8,8 @@ COPY src ./src
 COPY migrations ./migrations
 COPY app-manifest.yml ./
 # Benches and tests are declared in Cargo.toml; empty stand-ins keep the manifest valid.
-RUN mkdir -p benches tests && for b in queue notes chat_ack deploy_relay dashboard; do echo 'fn main() {}' > benches/$b.rs; done
+RUN mkdir -p benches/scale tests && for b in queue notes chat_ack deploy_relay dashboard; do echo 'fn main() {}' > benches/$b.rs; done \
+    && echo 'fn main() {}' > benches/scale/main.rs
 RUN cargo build --release --locked --bin trainyard
 
 FROM debian:bookworm-slim
