@@ -806,6 +806,50 @@ async fn a_backlog_in_one_repository_does_not_hold_up_another(test: TestDb) {
     );
 }
 
+/// Someone waits on it: claimed before the routine work of its installation.
+#[derive(Serialize, Deserialize)]
+struct Command {
+    key: String,
+}
+
+impl BackgroundJob for Command {
+    const KIND: &'static str = "test.command";
+    const PRIORITY: trainyard::jobs::Priority = trainyard::jobs::Priority::Urgent;
+    type Context = ();
+    fn queue_key(&self) -> String {
+        self.key.clone()
+    }
+    async fn run(self, (): ()) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+async fn a_command_goes_before_the_routine_work_of_its_installation(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    for (key, seq) in [("acme/api", 1), ("acme/docs", 1), ("acme/api", 2)] {
+        b.queue
+            .enqueue_now(&record(key, seq, 0))
+            .await
+            .expect("enqueue");
+    }
+    b.queue
+        .enqueue_now(&Command {
+            key: "acme/web".into(),
+        })
+        .await
+        .expect("enqueue");
+    let first = b.queue.claim().await.expect("claim").expect("due");
+    assert_eq!(
+        (first.kind.as_str(), first.queue_key.as_str()),
+        ("test.command", "acme/web"),
+        "the command, though enqueued last"
+    );
+    // Then the routine work, repositories in turn.
+    let next = b.queue.claim_batch(4).await.expect("claim");
+    let keys: Vec<&str> = next.iter().map(|j| j.queue_key.as_str()).collect();
+    assert_eq!(keys, ["acme/api", "acme/docs"]);
+}
+
 async fn idle_queue_keys_are_forgotten_but_never_under_waiting_work(test: TestDb) {
     let b = bench(test.db.clone(), QueueSettings::default());
     b.queue
@@ -989,6 +1033,7 @@ async fn sqlite_claims_walk_the_head_indexes_in_id_order() {
 }
 
 on_both_backends!(
+    a_command_goes_before_the_routine_work_of_its_installation,
     a_failing_head_is_parked_and_the_later_jobs_of_its_key_run,
     a_job_that_always_meets_an_outage_ends_dead_not_retried_for_ever,
     retry_hints_of_zero_back_off_and_huge_ones_are_capped,
