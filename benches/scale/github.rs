@@ -57,7 +57,7 @@ impl Fake {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forgets the draft times (between phases).
+    /// Calls answered so far.
     pub fn calls(&self) -> u64 {
         self.lock().calls
     }

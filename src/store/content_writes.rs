@@ -3,8 +3,6 @@
 //! row (PostgreSQL: `FOR UPDATE`; SQLite: the writer lock), reads the last hour's content
 //! writes, and records its own when the limits allow it.
 
-use jiff::Timestamp;
-
 use super::{Backend, Db, StoreError};
 use crate::domain::write_budget::{ContentLimits, WriteVerdict, next_write_at};
 
@@ -34,7 +32,10 @@ impl StoreLedger {
         let id = installation as i64;
         if !content {
             // A plain write only waits out a pause: one read, no lock.
-            return self.pause_of(id, now).await;
+            return Ok(match self.paused_until(installation, now).await? {
+                Some(until_ms) => WriteVerdict::Paused { until_ms },
+                None => WriteVerdict::Allowed,
+            });
         }
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
@@ -100,19 +101,6 @@ impl StoreLedger {
         Ok(paused.filter(|p| *p > now))
     }
 
-    async fn pause_of(&self, id: i64, now: i64) -> Result<WriteVerdict, StoreError> {
-        let paused: Option<i64> = sqlx::query_scalar(
-            "SELECT writes_paused_until FROM installation_budgets WHERE installation_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(match paused.filter(|p| *p > now) {
-            Some(until_ms) => WriteVerdict::Paused { until_ms },
-            None => WriteVerdict::Allowed,
-        })
-    }
-
     /// Pauses `installation`'s writes until `until` (epoch ms); a longer pause stands.
     pub async fn pause_writes(
         &self,
@@ -137,21 +125,5 @@ impl StoreLedger {
         .execute(self.db.pool())
         .await?;
         Ok(())
-    }
-
-    /// Content writes `installation` made in the hour before `now` (operators, tests).
-    pub async fn writes_in_last_hour(
-        &self,
-        installation: u64,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM content_writes WHERE installation_id = $1 AND written_at > $2",
-        )
-        .bind(installation as i64)
-        .bind(now.as_millisecond() - HOUR_MS)
-        .fetch_one(self.db.pool())
-        .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
