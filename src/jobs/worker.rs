@@ -102,9 +102,9 @@ impl Runner {
         }
     }
 
-    /// Starts the process's workers: one claimer that leases jobs in batches (a full round,
-    /// one per worker, so one claim serves several starts) and runs each in its own task as
-    /// slots of `workers` free. It stops claiming when `shutdown` is cancelled, hands back
+    /// Starts the process's workers: one claimer that leases jobs in batches (the free slots'
+    /// round and one more, so one claim serves several starts and the next round is ready as
+    /// slots free) and runs each in its own task as slots of `workers` free. It stops claiming when `shutdown` is cancelled, hands back
     /// what it claimed but did not start, and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
@@ -142,7 +142,10 @@ impl Runner {
                 },
             };
             if ready.is_empty() {
-                let pause = match self.queue.claim_batch(workers).await {
+                // A claim costs about the same for one job as for many (it orders every key with
+                // work), so it takes a round ahead; what waits unstarted goes back after
+                // READY_HOLD.
+                let pause = match self.queue.claim_batch(workers * 2).await {
                     Ok(jobs) if !jobs.is_empty() => {
                         ready.extend(jobs);
                         None

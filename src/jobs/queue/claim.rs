@@ -1,13 +1,13 @@
 //! Claiming: leasing the next jobs that may start, several at a time, fairly across
 //! installations and repositories.
 //!
-//! One claim is one transaction: find the candidates (see [`super::sql`]), lock their keys
-//! (PostgreSQL, `SKIP LOCKED`: keys another claimer holds are passed over, so claimers never
-//! wait on each other), start them in one statement, and mark their keys served (the fairness
-//! order). SQLite's writers are serialised by `BEGIN IMMEDIATE` instead.
+//! One claim is one transaction: find the candidates (see [`super::sql`]), start them, and
+//! mark their keys served (the fairness order). On PostgreSQL that is one statement, which
+//! locks the candidates' keys `SKIP LOCKED` (keys another claimer holds are passed over, so
+//! claimers never wait on each other); SQLite's writers are serialised by `BEGIN IMMEDIATE`.
 
-use super::rows::{Candidate, ClaimedJob, Started};
-use super::sql::{CANDIDATES_POSTGRES, CANDIDATES_SQLITE, placeholders, start_jobs};
+use super::rows::{Candidate, ClaimRow, ClaimedJob, Started};
+use super::sql::{CANDIDATES_SQLITE, CLAIM_POSTGRES, placeholders, start_jobs};
 use super::{LEASE_MARGIN, Queue, QueueError};
 use crate::store::Backend;
 use sqlx::{Any, Transaction};
@@ -47,16 +47,72 @@ impl Queue {
     }
 
     async fn claim_round(&self, limit: usize) -> Result<Round, QueueError> {
+        match self.db.backend() {
+            Backend::Postgres => self.claim_round_postgres(limit).await,
+            Backend::Sqlite => self.claim_round_sqlite(limit).await,
+        }
+    }
+
+    async fn claim_round_postgres(&self, limit: usize) -> Result<Round, QueueError> {
         let now = self.now_millis();
-        let postgres = self.db.backend() == Backend::Postgres;
-        let mut tx = self.begin_write().await?;
-        let sql = if postgres {
-            CANDIDATES_POSTGRES
-        } else {
-            CANDIDATES_SQLITE
+        let (lease_token, locked_until) = self.lease(now);
+        let rows: Vec<ClaimRow> = match sqlx::query_as(CLAIM_POSTGRES)
+            .bind(now)
+            .bind(i64::try_from(limit + SPARE_CANDIDATES).unwrap_or(i64::MAX))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(&lease_token)
+            .bind(locked_until)
+            .bind(serving_mark(now))
+            .fetch_all(self.db.pool())
+            .await
+        {
+            Ok(rows) => rows,
+            // Another claimer started a job of one of these keys after this statement's
+            // snapshot and released the key before we locked it: look again.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Round::Again),
+            Err(e) => return Err(e.into()),
         };
+        let mut claimed = Vec::new();
+        let mut seen = 0;
+        for row in rows {
+            match row.what {
+                0 => claimed.push(row.into_started()),
+                1 => {
+                    let candidate = row.into_candidate();
+                    let mut tx = self.begin_write().await?;
+                    self.bury_abandoned(&mut tx, &candidate, now).await?;
+                    tx.commit().await?;
+                }
+                _ => seen = row.id,
+            }
+        }
+        Ok(if !claimed.is_empty() {
+            Round::Claimed(
+                claimed
+                    .into_iter()
+                    .map(|s| s.into_claimed(&lease_token))
+                    .collect(),
+            )
+        } else if seen == 0 {
+            Round::NothingDue
+        } else {
+            Round::Again
+        })
+    }
+
+    /// A fresh lease: its token and when it ends.
+    fn lease(&self, now: i64) -> (String, i64) {
+        let lease_token = format!("{:032x}", rand::random::<u128>());
+        let lease = self.settings.job_timeout + LEASE_MARGIN;
+        let locked_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        (lease_token, locked_until)
+    }
+
+    async fn claim_round_sqlite(&self, limit: usize) -> Result<Round, QueueError> {
+        let now = self.now_millis();
+        let mut tx = self.begin_write().await?;
         let want = i64::try_from(limit + SPARE_CANDIDATES).unwrap_or(i64::MAX);
-        let mut candidates: Vec<Candidate> = sqlx::query_as(sql)
+        let mut candidates: Vec<Candidate> = sqlx::query_as(CANDIDATES_SQLITE)
             .bind(now)
             .bind(want)
             .fetch_all(&mut *tx)
@@ -64,15 +120,9 @@ impl Queue {
         if candidates.is_empty() {
             return Ok(Round::NothingDue);
         }
-        if postgres {
-            let held = lock_keys(&mut tx, &candidates).await?;
-            candidates.retain(|c| held.contains(&c.queue_key));
-        }
         candidates.truncate(limit);
 
-        let lease_token = format!("{:032x}", rand::random::<u128>());
-        let lease = self.settings.job_timeout + LEASE_MARGIN;
-        let locked_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let (lease_token, locked_until) = self.lease(now);
         let mut claimed = Vec::with_capacity(candidates.len());
         let (due, abandoned): (Vec<Candidate>, Vec<Candidate>) =
             candidates.into_iter().partition(|c| c.state != "running");
@@ -177,22 +227,6 @@ impl Queue {
         .fetch_optional(&mut **tx)
         .await?)
     }
-}
-
-/// Locks the candidates' keys, passing over those another claimer holds; returns the held.
-async fn lock_keys(
-    tx: &mut Transaction<'static, Any>,
-    candidates: &[Candidate],
-) -> Result<Vec<String>, QueueError> {
-    let sql = format!(
-        "SELECT queue_key FROM queue_keys WHERE queue_key IN ({}) FOR UPDATE SKIP LOCKED",
-        placeholders(1, candidates.len())
-    );
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-    for c in candidates {
-        query = query.bind(c.queue_key.clone());
-    }
-    Ok(query.fetch_all(&mut **tx).await?)
 }
 
 /// The mark of a claim, in microseconds since the epoch, made strictly later than this

@@ -26,10 +26,7 @@ use crate::store::{Backend, Db};
 use jiff::Timestamp;
 pub use rows::{ClaimedJob, Enqueued, JobId, JobRow, JobState, QueueCounts};
 use rows::{JobRecord, Retry};
-use sql::{
-    ADD_QUEUE_KEY_POSTGRES, ADD_QUEUE_KEY_SQLITE, INSERT_JOB_POSTGRES, INSERT_JOB_SQLITE,
-    QUEUE_KEYS_LOCK,
-};
+use sql::{ADD_QUEUE_KEY_SQLITE, ENQUEUE_POSTGRES, INSERT_JOB_SQLITE, QUEUE_KEYS_LOCK};
 use sqlx::{Any, AnyConnection, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,33 +172,42 @@ impl Queue {
         let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
         let now = self.now_millis();
         let queue_key = job.queue_key();
-        // The key row first: claimers find work through it. DO NOTHING takes no row lock, so
-        // a busy repository's deliveries do not queue behind each other here.
-        let add_key = match self.db.backend() {
-            Backend::Sqlite => ADD_QUEUE_KEY_SQLITE,
-            Backend::Postgres => ADD_QUEUE_KEY_POSTGRES,
+        let inserted: Option<(i64, i64)> = match self.db.backend() {
+            // The key row first: claimers find work through it. DO NOTHING takes no row lock,
+            // so a busy repository's deliveries do not queue behind each other here.
+            Backend::Sqlite => {
+                sqlx::query(ADD_QUEUE_KEY_SQLITE)
+                    .bind(&queue_key)
+                    .bind(now)
+                    .bind(fairness_group(&queue_key))
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query_as(INSERT_JOB_SQLITE)
+                    .bind(J::KIND)
+                    .bind(&queue_key)
+                    .bind(job.dedupe_key())
+                    .bind(payload)
+                    .bind(max_attempts)
+                    .bind(now)
+                    .bind(J::PRIORITY.rank())
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
+            // (id, 1 when older work of the key is ahead): integers decode alike on both.
+            Backend::Postgres => {
+                sqlx::query_as(ENQUEUE_POSTGRES)
+                    .bind(J::KIND)
+                    .bind(&queue_key)
+                    .bind(job.dedupe_key())
+                    .bind(payload)
+                    .bind(max_attempts)
+                    .bind(now)
+                    .bind(J::PRIORITY.rank())
+                    .bind(fairness_group(&queue_key))
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
         };
-        sqlx::query(add_key)
-            .bind(&queue_key)
-            .bind(now)
-            .bind(fairness_group(&queue_key))
-            .execute(&mut *conn)
-            .await?;
-        let insert = match self.db.backend() {
-            Backend::Sqlite => INSERT_JOB_SQLITE,
-            Backend::Postgres => INSERT_JOB_POSTGRES,
-        };
-        // (id, 1 when older work of the key is ahead): integers decode alike on both backends.
-        let inserted: Option<(i64, i64)> = sqlx::query_as(insert)
-            .bind(J::KIND)
-            .bind(&queue_key)
-            .bind(job.dedupe_key())
-            .bind(payload)
-            .bind(max_attempts)
-            .bind(now)
-            .bind(J::PRIORITY.rank())
-            .fetch_optional(&mut *conn)
-            .await?;
         Ok(match inserted {
             Some((id, behind)) => (Enqueued::New(id), behind == 0),
             None => (Enqueued::Duplicate, false),
@@ -276,10 +282,20 @@ impl Queue {
 
     /// Adds `job` in a transaction of its own and wakes the workers.
     pub async fn enqueue_now<J: BackgroundJob>(&self, job: &J) -> Result<Enqueued, QueueError> {
-        // One transaction: the key and the job are one commit, not two.
-        let mut tx = self.begin_write().await?;
-        let (enqueued, runnable) = self.enqueue_with_hint(&mut tx, job).await?;
-        tx.commit().await?;
+        let (enqueued, runnable) = match self.db.backend() {
+            // One statement is its own transaction: one round trip, one commit.
+            Backend::Postgres => {
+                let mut conn = self.db.pool().acquire().await?;
+                self.enqueue_with_hint(&mut conn, job).await?
+            }
+            // Two statements (the key, the job), one transaction.
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                let done = self.enqueue_with_hint(&mut tx, job).await?;
+                tx.commit().await?;
+                done
+            }
+        };
         if runnable {
             self.wake();
         }

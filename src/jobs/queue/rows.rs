@@ -130,7 +130,6 @@ pub struct ClaimedJob {
 #[derive(FromRow)]
 pub(super) struct Candidate {
     pub(super) id: i64,
-    pub(super) queue_key: String,
     pub(super) state: String,
     pub(super) attempts: i64,
     pub(super) max_attempts: i64,
@@ -159,6 +158,43 @@ impl Started {
             max_attempts: u32::try_from(self.max_attempts).unwrap_or(0),
             transient_retries: u32::try_from(self.transient_retries).unwrap_or(0),
             lease_token: lease_token.to_owned(),
+        }
+    }
+}
+
+/// A row of PostgreSQL's one-statement claim (see `CLAIM_POSTGRES`): `what` 0 a started
+/// job, 1 an expired one out of attempts (to bury), 2 the count of candidates seen (in `id`).
+#[derive(FromRow)]
+pub(super) struct ClaimRow {
+    pub(super) what: i64,
+    pub(super) id: i64,
+    pub(super) kind: String,
+    pub(super) queue_key: String,
+    pub(super) payload: String,
+    pub(super) attempts: i64,
+    pub(super) max_attempts: i64,
+    pub(super) transient_retries: i64,
+}
+
+impl ClaimRow {
+    pub(super) fn into_started(self) -> Started {
+        Started {
+            id: self.id,
+            kind: self.kind,
+            queue_key: self.queue_key,
+            payload: self.payload,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            transient_retries: self.transient_retries,
+        }
+    }
+
+    pub(super) fn into_candidate(self) -> Candidate {
+        Candidate {
+            id: self.id,
+            state: "running".to_owned(),
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
         }
     }
 }
