@@ -143,9 +143,10 @@ impl Runner {
             };
             if ready.is_empty() {
                 // A claim costs about the same for one job as for many (it orders every key with
-                // work), so it takes a round ahead; what waits unstarted goes back after
-                // READY_HOLD.
-                let pause = match self.queue.claim_batch(workers * 2).await {
+                // work), so it takes the free slots' jobs and a round ahead; what waits
+                // unstarted goes back after READY_HOLD.
+                let free = slots.available_permits() + 1;
+                let pause = match self.queue.claim_batch(free + workers).await {
                     Ok(jobs) if !jobs.is_empty() => {
                         ready.extend(jobs);
                         None

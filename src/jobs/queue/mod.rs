@@ -489,8 +489,8 @@ impl Queue {
         Ok(())
     }
 
-    /// Forgets queue keys made before `before` that have no unfinished job, so the keys
-    /// claimers walk stay those with work. Returns how many were forgotten.
+    /// Forgets queue keys made before `before` that have no unfinished job (claims never read
+    /// them, but they would pile up). Returns how many were forgotten.
     pub async fn forget_idle_keys(&self, before: Timestamp) -> Result<u64, QueueError> {
         let mut tx = self.begin_write().await?;
         if self.db.backend() == Backend::Postgres {
