@@ -76,14 +76,14 @@ impl Queue {
         let mut seen = 0;
         for row in rows {
             match row.what {
-                0 => claimed.push(row.into_started()),
+                0 => claimed.push(row.job),
                 1 => {
                     let candidate = row.into_candidate();
                     let mut tx = self.begin_write().await?;
                     self.bury_abandoned(&mut tx, &candidate, now).await?;
                     tx.commit().await?;
                 }
-                _ => seen = row.id,
+                _ => seen = row.job.id,
             }
         }
         Ok(if !claimed.is_empty() {

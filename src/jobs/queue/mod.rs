@@ -172,42 +172,36 @@ impl Queue {
         let max_attempts = i64::from(J::MAX_ATTEMPTS.unwrap_or(self.settings.max_attempts));
         let now = self.now_millis();
         let queue_key = job.queue_key();
-        let inserted: Option<(i64, i64)> = match self.db.backend() {
+        let postgres = self.db.backend() == Backend::Postgres;
+        if !postgres {
             // The key row first: claimers find work through it. DO NOTHING takes no row lock,
             // so a busy repository's deliveries do not queue behind each other here.
-            Backend::Sqlite => {
-                sqlx::query(ADD_QUEUE_KEY_SQLITE)
-                    .bind(&queue_key)
-                    .bind(now)
-                    .bind(fairness_group(&queue_key))
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query_as(INSERT_JOB_SQLITE)
-                    .bind(J::KIND)
-                    .bind(&queue_key)
-                    .bind(job.dedupe_key())
-                    .bind(payload)
-                    .bind(max_attempts)
-                    .bind(now)
-                    .bind(J::PRIORITY.rank())
-                    .fetch_optional(&mut *conn)
-                    .await?
-            }
-            // (id, 1 when older work of the key is ahead): integers decode alike on both.
-            Backend::Postgres => {
-                sqlx::query_as(ENQUEUE_POSTGRES)
-                    .bind(J::KIND)
-                    .bind(&queue_key)
-                    .bind(job.dedupe_key())
-                    .bind(payload)
-                    .bind(max_attempts)
-                    .bind(now)
-                    .bind(J::PRIORITY.rank())
-                    .bind(fairness_group(&queue_key))
-                    .fetch_optional(&mut *conn)
-                    .await?
-            }
+            sqlx::query(ADD_QUEUE_KEY_SQLITE)
+                .bind(&queue_key)
+                .bind(now)
+                .bind(fairness_group(&queue_key))
+                .execute(&mut *conn)
+                .await?;
+        }
+        // PostgreSQL adds the key in the same statement, given its group as `$8`.
+        let insert = if postgres {
+            ENQUEUE_POSTGRES
+        } else {
+            INSERT_JOB_SQLITE
         };
+        let mut query = sqlx::query_as(insert)
+            .bind(J::KIND)
+            .bind(&queue_key)
+            .bind(job.dedupe_key())
+            .bind(payload)
+            .bind(max_attempts)
+            .bind(now)
+            .bind(J::PRIORITY.rank());
+        if postgres {
+            query = query.bind(fairness_group(&queue_key));
+        }
+        // (id, 1 when older work of the key is ahead): integers decode alike on both.
+        let inserted: Option<(i64, i64)> = query.fetch_optional(&mut *conn).await?;
         Ok(match inserted {
             Some((id, behind)) => (Enqueued::New(id), behind == 0),
             None => (Enqueued::Duplicate, false),

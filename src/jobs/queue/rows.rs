@@ -167,34 +167,17 @@ impl Started {
 #[derive(FromRow)]
 pub(super) struct ClaimRow {
     pub(super) what: i64,
-    pub(super) id: i64,
-    pub(super) kind: String,
-    pub(super) queue_key: String,
-    pub(super) payload: String,
-    pub(super) attempts: i64,
-    pub(super) max_attempts: i64,
-    pub(super) transient_retries: i64,
+    #[sqlx(flatten)]
+    pub(super) job: Started,
 }
 
 impl ClaimRow {
-    pub(super) fn into_started(self) -> Started {
-        Started {
-            id: self.id,
-            kind: self.kind,
-            queue_key: self.queue_key,
-            payload: self.payload,
-            attempts: self.attempts,
-            max_attempts: self.max_attempts,
-            transient_retries: self.transient_retries,
-        }
-    }
-
     pub(super) fn into_candidate(self) -> Candidate {
         Candidate {
-            id: self.id,
+            id: self.job.id,
             state: "running".to_owned(),
-            attempts: self.attempts,
-            max_attempts: self.max_attempts,
+            attempts: self.job.attempts,
+            max_attempts: self.job.max_attempts,
         }
     }
 }
