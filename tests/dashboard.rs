@@ -386,6 +386,8 @@ async fn a_foreign_train_id_names_nothing_and_outcomes_are_not_taken_from_links(
 }
 
 async fn signing_in_asks_github_a_few_times_and_strangers_get_no_session(test: TestDb) {
+    // Its own HTTP client needs the TLS provider whether or not a browser test ran first.
+    trainyard::chat::install_tls_provider();
     let (bot, _) = served(&test).await;
     // The App is installed on the repository (its first delivery says so).
     bot.merge(1, "Add the departure board", &["release"]).await;
