@@ -15,8 +15,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-/// The configuration every repository has: one line, `main` on `master`.
-const CONFIG: &str = "trains:\n  lines:\n    - name: main\n      branch: master\n";
+/// The configuration every repository has: one line, `main` on `master`, and a staging
+/// environment deployed when a release is published.
+const CONFIG: &str = "trains:\n  lines:\n    - name: main\n      branch: master\n\
+                      deploy:\n  environments:\n    - name: staging\n      auto: true\n";
 
 /// What the fake saw, and answers from.
 #[derive(Default)]
@@ -29,7 +31,14 @@ pub struct Seen {
     pub unknown: HashMap<String, u64>,
     /// When `(repository, pull request)` first appeared in the repository's draft.
     pub drafted: HashMap<(String, u64), Instant>,
+    /// When each repository's release was published (its draft `PATCH`ed to `draft: false`).
+    pub published: HashMap<String, Instant>,
+    /// Deployments filed: (repository, id, sha, environment, when).
+    pub deployments: Vec<(String, u64, String, String, Instant)>,
+    /// When a repository's pull request checks said it is deployed to staging.
+    pub deployed_checks: HashMap<String, Vec<Instant>>,
     releases: HashMap<String, Vec<Value>>,
+    refs: HashMap<(String, String), String>,
     content_writes: HashMap<u64, VecDeque<Instant>>,
     primary_used: HashMap<u64, i64>,
     next_id: u64,
@@ -83,6 +92,7 @@ async fn answer(
         .and_then(|v| v.strip_prefix("Bearer ghs_"))
         .and_then(|v| v.parse::<u64>().ok());
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let query = uri.query().unwrap_or_default().to_owned();
     let mut seen = fake.lock();
     seen.calls += 1;
     let path = uri.path().to_owned();
@@ -98,7 +108,7 @@ async fn answer(
         let used = seen.primary_used.entry(installation).or_default();
         *used += 1;
         let remaining = (5_000 - *used).max(0);
-        let mut response = route(&mut seen, &method, &path, &body);
+        let mut response = route(&mut seen, &method, &path, &query, &body);
         let h = response.headers_mut();
         for (name, value) in [
             ("x-ratelimit-limit", "5000".to_owned()),
@@ -115,7 +125,7 @@ async fn answer(
         }
         return response;
     }
-    route(&mut seen, &method, &path, &body)
+    route(&mut seen, &method, &path, &query, &body)
 }
 
 impl Seen {
@@ -157,7 +167,15 @@ impl Seen {
     }
 }
 
-fn route(seen: &mut Seen, method: &Method, path: &str, body: &Value) -> Response {
+/// The commit `master` points to in `repo`: fixed, one per repository.
+fn head_of(repo: &str) -> String {
+    let digest = repo.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{digest:016x}{digest:016x}{:08x}", repo.len())
+}
+
+fn route(seen: &mut Seen, method: &Method, path: &str, query: &str, body: &Value) -> Response {
     let ok = |status: StatusCode, value: Value| (status, axum::Json(value)).into_response();
     if let Some(rest) = path.strip_prefix("/app/installations/")
         && let Some(id) = rest.strip_suffix("/access_tokens")
@@ -206,6 +224,11 @@ fn route(seen: &mut Seen, method: &Method, path: &str, body: &Value) -> Response
         ("PATCH", ["releases", id]) => {
             let id: u64 = id.parse().unwrap_or_default();
             seen.note_draft(&repo, body["body"].as_str().unwrap_or_default());
+            if body["draft"] == json!(false) {
+                seen.published
+                    .entry(repo.clone())
+                    .or_insert_with(Instant::now);
+            }
             let releases = seen.releases.entry(repo).or_default();
             match releases.iter_mut().find(|r| r["id"] == id) {
                 Some(release) => {
@@ -224,17 +247,109 @@ fn route(seen: &mut Seen, method: &Method, path: &str, body: &Value) -> Response
             let id = seen.id();
             ok(StatusCode::CREATED, json!({"id": id}))
         }
-        ("PATCH", ["check-runs", id]) => ok(
-            StatusCode::OK,
-            json!({"id": id.parse::<u64>().unwrap_or_default()}),
-        ),
+        ("PATCH", ["check-runs", id]) => {
+            if body["output"].to_string().contains("staging") {
+                seen.deployed_checks
+                    .entry(repo)
+                    .or_default()
+                    .push(Instant::now());
+            }
+            ok(
+                StatusCode::OK,
+                json!({"id": id.parse::<u64>().unwrap_or_default()}),
+            )
+        }
         ("GET", ["collaborators", _, "permission"]) => ok(
             StatusCode::OK,
-            json!({"permission": "write", "role_name": "write"}),
+            json!({"permission": "admin", "role_name": "admin"}),
         ),
+        ("POST", ["issues", "comments", _, "reactions"]) => {
+            let id = seen.id();
+            ok(
+                StatusCode::CREATED,
+                json!({"id": id, "content": body["content"]}),
+            )
+        }
+        ("GET", ["branches", name]) => ok(
+            StatusCode::OK,
+            json!({"name": name, "commit": {"sha": head_of(&repo)}}),
+        ),
+        ("GET", ["git", "ref", "heads", "master"]) => ok(
+            StatusCode::OK,
+            json!({"ref": "refs/heads/master", "object": {"sha": head_of(&repo), "type": "commit"}}),
+        ),
+        ("GET", ["git", "ref", rest @ ..]) => {
+            match seen.refs.get(&(repo.clone(), rest.join("/"))) {
+                Some(sha) => ok(
+                    StatusCode::OK,
+                    json!({"ref": format!("refs/{}", rest.join("/")), "object": {"sha": sha, "type": "commit"}}),
+                ),
+                None => ok(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+            }
+        }
+        ("POST", ["git", "refs"]) => {
+            let name = body["ref"].as_str().unwrap_or_default();
+            let name = name.strip_prefix("refs/").unwrap_or(name).to_owned();
+            let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+            if seen.refs.contains_key(&(repo.clone(), name.clone())) {
+                return ok(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"message": "Reference already exists"}),
+                );
+            }
+            seen.refs.insert((repo, name.clone()), sha.clone());
+            ok(
+                StatusCode::CREATED,
+                json!({"ref": format!("refs/{name}"), "object": {"sha": sha, "type": "commit"}}),
+            )
+        }
+        ("POST", ["deployments"]) => {
+            let id = seen.id();
+            let git_ref = body["ref"].as_str().unwrap_or_default().to_owned();
+            let sha = seen
+                .refs
+                .get(&(repo.clone(), format!("tags/{git_ref}")))
+                .cloned()
+                .unwrap_or_else(|| git_ref.clone());
+            let environment = body["environment"]
+                .as_str()
+                .unwrap_or("production")
+                .to_owned();
+            seen.deployments
+                .push((repo, id, sha.clone(), environment.clone(), Instant::now()));
+            ok(
+                StatusCode::CREATED,
+                deployment_json(id, &sha, &git_ref, &environment),
+            )
+        }
+        ("GET", ["deployments"]) => {
+            let environment = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("environment="));
+            let found: Vec<Value> = seen
+                .deployments
+                .iter()
+                .rev()
+                .filter(|(r, ..)| *r == repo)
+                .filter(|(.., e, _)| environment.is_none_or(|wanted| wanted == e))
+                .map(|(_, id, sha, e, _)| deployment_json(*id, sha, sha, e))
+                .collect();
+            ok(StatusCode::OK, Value::Array(found))
+        }
         ("GET", ["installation"]) => ok(StatusCode::OK, json!({"id": 1})),
         _ => unknown(seen, method, path),
     }
+}
+
+/// A deployment as GitHub shows it.
+pub fn deployment_json(id: u64, sha: &str, git_ref: &str, environment: &str) -> Value {
+    json!({
+        "id": id, "sha": sha, "ref": git_ref, "task": "deploy",
+        "environment": environment, "original_environment": environment,
+        "payload": {}, "description": null,
+        "creator": {"login": "trainyard[bot]", "type": "Bot", "id": 9},
+        "production_environment": false, "transient_environment": false,
+    })
 }
 
 fn unknown(seen: &mut Seen, method: &Method, path: &str) -> Response {

@@ -3,11 +3,15 @@
 //! repositories at once plus one noisy repository. Reports, per replica count: deliveries
 //! accepted and stored, event → draft latency (p50/p99) for quiet repositories without and
 //! with the noisy one's backlog, GitHub calls per event, secondary-limit answers, dead jobs,
-//! PostgreSQL connections and throughput. See `docs/scaling.md`; run it with `bench/scale.sh`.
+//! PostgreSQL connections and throughput; then releases: in some of the quiet repositories a
+//! maintainer cuts and another approves, trainyard tags, publishes and files the staging
+//! deployment, the deploy system reports success, and each step's latency is reported. See
+//! `docs/scaling.md`; run it with `bench/scale.sh`.
 //!
 //! Knobs (environment): `REPLICAS` ("1 2"), `INSTALLATIONS` (1000), `REPOS_PER_INSTALLATION`
 //! (5), `ACTIVE_REPOS` (200: repositories that get quiet traffic), `QUIET_EVENTS` (200),
-//! `QUIET_RATE` (20 merges/s), `NOISY_EVENTS` (10000), `BURST` (400), `LATENCY_MS` (100),
+//! `QUIET_RATE` (20 merges/s), `NOISY_EVENTS` (10000), `BURST` (400), `RELEASES` (50),
+//! `LATENCY_MS` (100),
 //! `WORKERS` (8 per replica), `BIN` (target/release/trainyard), `DATABASE_URL`; `SMOKE=1`
 //! shrinks everything to a few seconds (CI).
 
@@ -35,6 +39,7 @@ struct Knobs {
     quiet_rate: f64,
     noisy_events: u64,
     burst: u64,
+    releases: u64,
     latency: Duration,
     workers: usize,
     bin: String,
@@ -70,6 +75,7 @@ impl Knobs {
             quiet_rate: knob("QUIET_RATE", 20.0, 20.0),
             noisy_events: knob("NOISY_EVENTS", 10_000, 200),
             burst: knob("BURST", 400, 20),
+            releases: knob("RELEASES", 50, 3),
             latency: Duration::from_millis(knob("LATENCY_MS", 100, 5)),
             workers: knob("WORKERS", 8, 4),
             bin: std::env::var("BIN").unwrap_or_else(|_| "target/release/trainyard".into()),
@@ -103,6 +109,8 @@ struct Sender {
     accepted: AtomicU64,
     refused: AtomicU64,
     template: Value,
+    comment_template: Value,
+    status_template: Value,
 }
 
 impl Sender {
@@ -126,6 +134,52 @@ impl Sender {
         pr["head"]["sha"] = json!(format!("{:040x}", number));
         pr["user"] = json!({"login": "dev", "type": "User", "id": 7});
         pr["labels"] = json!([{"name": "release"}]);
+        payload
+    }
+
+    /// `login`'s comment `body` on issue 1 of `repo`.
+    fn comment_payload(&self, repo: &str, installation: u64, login: &str, body: &str) -> Value {
+        let mut payload = self.template_for(&self.comment_template, repo, installation);
+        let id = rand::random::<u32>();
+        payload["action"] = json!("created");
+        payload["comment"] = json!({
+            "id": id, "body": body, "author_association": "MEMBER",
+            "user": {"login": login, "type": "User", "id": 1000 + u64::from(id % 1000)},
+            "created_at": jiff::Timestamp::now().to_string(),
+            "updated_at": jiff::Timestamp::now().to_string(),
+        });
+        payload["issue"]["number"] = json!(1);
+        payload["sender"] = json!({"login": login, "type": "User", "id": 77});
+        payload
+    }
+
+    /// The deploy system's `success` for deployment `id` of `sha` to `environment`.
+    fn status_payload(
+        &self,
+        repo: &str,
+        installation: u64,
+        id: u64,
+        sha: &str,
+        environment: &str,
+    ) -> Value {
+        let mut payload = self.template_for(&self.status_template, repo, installation);
+        payload["deployment"] = github::deployment_json(id, sha, sha, environment);
+        payload["deployment_status"] = json!({
+            "id": rand::random::<u32>(), "state": "success", "environment": environment,
+            "description": format!("success on {environment}"),
+            "environment_url": "", "log_url": "", "target_url": "",
+            "creator": {"login": "deploy-bot", "type": "Bot", "id": 5},
+        });
+        payload
+    }
+
+    fn template_for(&self, template: &Value, repo: &str, installation: u64) -> Value {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, repo));
+        let mut payload = template.clone();
+        payload["repository"]["full_name"] = json!(repo);
+        payload["repository"]["name"] = json!(name);
+        payload["repository"]["owner"]["login"] = json!(owner);
+        payload["installation"] = json!({"id": installation});
         payload
     }
 
@@ -274,6 +328,139 @@ async fn quiet_phase(
     (latencies, missed)
 }
 
+/// What the release phase measured.
+struct Releases {
+    count: usize,
+    published: Vec<f64>,
+    deployed: Vec<f64>,
+    reported: Vec<f64>,
+    calls: u64,
+}
+
+impl Releases {
+    fn missed(&self) -> usize {
+        (self.count - self.published.len())
+            + (self.count - self.deployed.len())
+            + (self.count - self.reported.len())
+    }
+
+    fn print(&self) {
+        let show = |samples: &[f64]| {
+            let (p50, p99) = percentiles(samples.to_vec());
+            format!(
+                "p50 {p50:.0} ms, p99 {p99:.0} ms ({} of {})",
+                samples.len(),
+                self.count
+            )
+        };
+        println!("  releases: approve -> published {}", show(&self.published));
+        println!(
+            "            published -> staging deployment filed {}",
+            show(&self.deployed)
+        );
+        println!(
+            "            deployment success -> checks say deployed {}",
+            show(&self.reported)
+        );
+        println!(
+            "            GitHub calls per release (cut, approve, tag, publish, comments, checks, deployment): {:.1}",
+            self.calls as f64 / self.count.max(1) as f64
+        );
+    }
+}
+
+/// Releases in the first `count` quiet repositories, all at once: a maintainer cuts, another
+/// approves; trainyard tags, publishes, comments and files the staging deployment; the deploy
+/// system then reports success. Waits for each step to show at the fake.
+async fn release_phase(
+    sender: &Arc<Sender>,
+    fake: &Arc<github::Fake>,
+    repos: &[(String, u64)],
+    count: u64,
+) -> Releases {
+    let releasing: Vec<(String, u64)> = repos.iter().take(count as usize).cloned().collect();
+    let calls_before = fake.calls();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (repo, installation) in releasing.clone() {
+        let sender = sender.clone();
+        tasks.spawn(async move {
+            let cut = sender.comment_payload(&repo, installation, "lead", "/release cut");
+            sender.send("issue_comment", &cut).await;
+            let approve = sender.comment_payload(&repo, installation, "second", "/release approve");
+            let at = Instant::now();
+            sender.send("issue_comment", &approve).await;
+            (repo, at)
+        });
+    }
+    let mut approved = HashMap::new();
+    while let Some(Ok((repo, at))) = tasks.join_next().await {
+        approved.insert(repo, at);
+    }
+    let deployed_all = |seen: &github::Seen| {
+        releasing
+            .iter()
+            .all(|(r, _)| seen.deployments.iter().any(|d| d.0 == *r))
+    };
+    wait_for(fake, deployed_all).await;
+    let (mut published, mut deployed, mut filed) = (Vec::new(), Vec::new(), Vec::new());
+    {
+        let seen = fake.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (repo, installation) in &releasing {
+            let Some(published_at) = seen.published.get(repo) else {
+                continue;
+            };
+            published.push(published_at.duration_since(approved[repo]).as_secs_f64() * 1000.0);
+            if let Some(d) = seen.deployments.iter().find(|d| d.0 == *repo) {
+                deployed.push(d.4.duration_since(*published_at).as_secs_f64() * 1000.0);
+                filed.push((repo.clone(), *installation, d.1, d.2.clone(), d.3.clone()));
+            }
+        }
+    }
+    // The deploy system reports success; the pull requests' checks then say so.
+    let mut reported_sent = HashMap::new();
+    for (repo, installation, id, sha, environment) in &filed {
+        let payload = sender.status_payload(repo, *installation, *id, sha, environment);
+        reported_sent.insert(repo.clone(), Instant::now());
+        sender.send("deployment_status", &payload).await;
+    }
+    let reported_all = |seen: &github::Seen| {
+        reported_sent.iter().all(|(r, sent)| {
+            seen.deployed_checks
+                .get(r)
+                .is_some_and(|times| times.iter().any(|t| t >= sent))
+        })
+    };
+    wait_for(fake, reported_all).await;
+    let reported = {
+        let seen = fake.seen.lock().unwrap_or_else(|p| p.into_inner());
+        reported_sent
+            .iter()
+            .filter_map(|(r, sent)| {
+                let first = seen.deployed_checks.get(r)?.iter().find(|t| *t >= sent)?;
+                Some(first.duration_since(*sent).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    Releases {
+        count: releasing.len(),
+        published,
+        deployed,
+        reported,
+        calls: fake.calls() - calls_before,
+    }
+}
+
+/// Waits (at most two minutes) until `done` holds of what the fake saw.
+async fn wait_for(fake: &Arc<github::Fake>, done: impl Fn(&github::Seen) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if done(&fake.seen.lock().unwrap_or_else(|p| p.into_inner())) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn scalar(db: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
         .fetch_one(db)
@@ -339,11 +526,12 @@ async fn run(knobs: &Knobs, replica_count: usize) {
         })
     };
 
-    let template: Value = serde_json::from_str(
-        &std::fs::read_to_string("fixtures/github-webhooks/pull_request/closed.payload.json")
-            .expect("fixture"),
-    )
-    .expect("fixture json");
+    let fixture = |path: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(format!("fixtures/github-webhooks/{path}")).expect("fixture"),
+        )
+        .expect("fixture json")
+    };
     let sender = Arc::new(Sender {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(64)
@@ -353,7 +541,9 @@ async fn run(knobs: &Knobs, replica_count: usize) {
         next: AtomicU64::new(0),
         accepted: AtomicU64::new(0),
         refused: AtomicU64::new(0),
-        template,
+        template: fixture("pull_request/closed.payload.json"),
+        comment_template: fixture("issue_comment/created.with-installation.payload.json"),
+        status_template: fixture("deployment_status/with-installation.payload.json"),
     });
     let repos = knobs.active_repos();
     let mut numbers = HashMap::new();
@@ -421,6 +611,8 @@ async fn run(knobs: &Knobs, replica_count: usize) {
     let burst_secs = burst_started.elapsed().as_secs_f64();
     let _ = burst_latencies;
 
+    let releases = release_phase(&sender, &fake, &repos, knobs.releases).await;
+
     tokio::time::sleep(Duration::from_millis(500)).await;
     sampler.abort();
     let stored = scalar(&store, "SELECT COUNT(*) FROM deliveries").await;
@@ -462,13 +654,15 @@ async fn run(knobs: &Knobs, replica_count: usize) {
     println!(
         "  missed drafts: warm-up {warm_missed}, alone {alone_missed}, with noisy {noisy_missed}, burst {burst_missed}"
     );
+    releases.print();
     if !seen.unknown.is_empty() {
         println!("  routes the fake does not know: {:?}", seen.unknown);
     }
     let failed = sender.refused.load(Ordering::Relaxed) > 0
         || dead > 0
         || seen.secondary > 0
-        || alone_missed + noisy_missed + burst_missed + warm_missed > 0;
+        || alone_missed + noisy_missed + burst_missed + warm_missed > 0
+        || releases.missed() > 0;
     drop(seen);
     drop(replicas);
     if failed {
