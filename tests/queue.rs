@@ -779,6 +779,90 @@ async fn shutdown_lets_the_running_job_finish(test: TestDb) {
     );
 }
 
+/// A slow job and a quick one of another repository, enqueued in that order.
+async fn enqueue_slow_then_quick(queue: &Queue, slow_ms: u64) {
+    for job in [record("acme/slow", 0, slow_ms), record("acme/quick", 0, 0)] {
+        queue.enqueue_now(&job).await.expect("enqueue");
+    }
+}
+
+async fn a_busy_process_hands_back_what_it_claimed_ahead_for_another_to_run(test: TestDb) {
+    let clock = ManualClock::starting_at(START.parse().expect("valid"));
+    let journal = Arc::new(Journal::default());
+    let busy = bench_with_clock(
+        test.db.clone(),
+        QueueSettings::default(),
+        clock.clone(),
+        journal.clone(),
+    );
+    // A second process, with its own connection pool.
+    let idle = bench_with_clock(
+        test.reopen().await,
+        QueueSettings::default(),
+        clock,
+        journal.clone(),
+    );
+    enqueue_slow_then_quick(&busy.queue, 3_000).await;
+    let started = journal.started.notified();
+    let shutdown = CancellationToken::new();
+    let mut busy_workers = busy.runner.start(1, shutdown.clone());
+    started.await;
+    // One claim leased both: the slow job runs on the only worker, the quick one waits.
+    let quick = busy
+        .queue
+        .jobs()
+        .await
+        .expect("jobs")
+        .into_iter()
+        .find(|j| j.queue_key == "acme/quick")
+        .expect("the quick job");
+    assert_eq!(quick.state, JobState::Running);
+    let mut idle_workers = idle.runner.start(1, shutdown.clone());
+    // No worker of the busy process frees for a while: it hands the quick job back and the
+    // other process runs it while the slow one still runs.
+    tokio::time::timeout(Duration::from_secs(2), journal.finished.notified())
+        .await
+        .expect("the quick job ran before the slow one ended");
+    assert_eq!(journal.runs(), [("acme/quick".to_owned(), 0)]);
+    shutdown.cancel();
+    for workers in [&mut busy_workers, &mut idle_workers] {
+        while let Some(joined) = workers.join_next().await {
+            joined.expect("workers ended cleanly");
+        }
+    }
+    assert_eq!(
+        journal.runs(),
+        [("acme/quick".to_owned(), 0), ("acme/slow".to_owned(), 0)]
+    );
+    assert_eq!(
+        busy.queue.counts().await.expect("counts"),
+        QueueCounts::default()
+    );
+}
+
+async fn shutdown_hands_back_the_jobs_it_had_not_started(test: TestDb) {
+    let b = bench(test.db.clone(), QueueSettings::default());
+    enqueue_slow_then_quick(&b.queue, 300).await;
+    let started = b.journal.started.notified();
+    let shutdown = CancellationToken::new();
+    let mut workers = b.runner.start(1, shutdown.clone());
+    started.await;
+    shutdown.cancel();
+    while let Some(joined) = workers.join_next().await {
+        joined.expect("workers ended cleanly");
+    }
+    assert_eq!(b.journal.runs(), [("acme/slow".to_owned(), 0)]);
+    // Due at once, its attempt not counted: the next process runs it as its first.
+    let jobs = b.queue.jobs().await.expect("jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].queue_key, "acme/quick");
+    assert_eq!(jobs[0].state, JobState::Retrying);
+    assert_eq!(jobs[0].attempts, 0);
+    assert!(jobs[0].run_at <= b.clock.now());
+    let next = b.queue.claim().await.expect("claim").expect("due");
+    assert_eq!((next.queue_key.as_str(), next.attempt), ("acme/quick", 1));
+}
+
 async fn a_backlog_in_one_repository_does_not_hold_up_another(test: TestDb) {
     let b = bench(test.db.clone(), QueueSettings::default());
     for seq in 0..300 {
@@ -1054,4 +1138,6 @@ on_both_backends!(
     a_permanent_failure_or_unreadable_payload_is_dead_at_once,
     a_kind_this_process_does_not_know_is_retried_not_lost,
     shutdown_lets_the_running_job_finish,
+    shutdown_hands_back_the_jobs_it_had_not_started,
+    a_busy_process_hands_back_what_it_claimed_ahead_for_another_to_run,
 );
