@@ -132,6 +132,15 @@ async fn drain(runner: &Runner, done: &Arc<Done>) -> Duration {
     start.elapsed()
 }
 
+/// What one timed round measures.
+#[derive(Clone, Copy)]
+enum Round {
+    /// Enqueueing while the workers claim and complete ([`batch`]).
+    Pipeline,
+    /// The workers draining a queued batch ([`drain`]).
+    Drain,
+}
+
 fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let done = Arc::new(Done::default());
@@ -145,32 +154,27 @@ fn bench_backend(c: &mut Criterion, name: &str, url: &str) {
             let _guard = rt.enter();
             runner.start(workers, shutdown.clone())
         };
-        group.bench_function(format!("enqueue+claim+complete/{workers}-workers"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (runner, done) = (runner.clone(), done.clone());
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        vacuum(&runner).await;
-                        total += batch(&runner, &done).await;
+        for (name, round) in [
+            ("enqueue+claim+complete", Round::Pipeline),
+            ("claim+complete", Round::Drain),
+        ] {
+            group.bench_function(format!("{name}/{workers}-workers"), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let (runner, done) = (runner.clone(), done.clone());
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            vacuum(&runner).await;
+                            total += match round {
+                                Round::Pipeline => batch(&runner, &done).await,
+                                Round::Drain => drain(&runner, &done).await,
+                            };
+                        }
+                        total
                     }
-                    total
-                }
+                });
             });
-        });
-        group.bench_function(format!("claim+complete/{workers}-workers"), |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (runner, done) = (runner.clone(), done.clone());
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        vacuum(&runner).await;
-                        total += drain(&runner, &done).await;
-                    }
-                    total
-                }
-            });
-        });
+        }
         shutdown.cancel();
         rt.block_on(running.join_all());
     }

@@ -104,8 +104,9 @@ impl Runner {
 
     /// Starts the process's workers: one claimer that leases jobs in batches (the free slots'
     /// round and one more, so one claim serves several starts and the next round is ready as
-    /// slots free) and runs each in its own task as slots of `workers` free. It stops claiming when `shutdown` is cancelled, hands back
-    /// what it claimed but did not start, and ends once the running jobs have finished.
+    /// slots free) and runs each in its own task as slots of `workers` free. It stops
+    /// claiming when `shutdown` is cancelled, hands back what it claimed but did not start,
+    /// and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let runner = self.clone();

@@ -1,7 +1,7 @@
-//! The store's ledger of GitHub writes per installation (the rule is
-//! `domain::write_budget`): every replica takes from the same budget. A taker serialises on the installation's `installation_budgets`
-//! row (PostgreSQL: `FOR UPDATE`; SQLite: the writer lock), reads the last hour's content
-//! writes, and records its own when the limits allow it.
+//! The store's ledger of GitHub writes per installation (the rule is `domain::write_budget`):
+//! every replica takes from the same budget. A taker serialises on the installation's
+//! `installation_budgets` row (PostgreSQL: `FOR UPDATE`; SQLite: the writer lock), reads the
+//! last hour's content writes, and records its own when the limits allow it.
 
 use super::{Backend, Db, StoreError};
 use crate::domain::write_budget::{ContentLimits, WriteVerdict, next_write_at};
