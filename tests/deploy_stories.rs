@@ -388,6 +388,35 @@ async fn a_freeze_window_holds_production_unless_an_admin_forces_it(test: TestDb
     assert_eq!(rows[0].requested_by, "olga");
 }
 
+async fn a_fortnightly_freeze_holds_production_on_its_weeks_only(test: TestDb) {
+    let config = concat!(
+        "trains:\n  lines:\n    - name: main\n      branch: master\n",
+        "deploy:\n  timezone: Europe/Berlin\n  environments:\n",
+        "    - name: production\n",
+        "      freeze: ['every 2 weeks on Fri 16:00 for 64h from 2026-11-13']\n",
+    );
+    let bot = TestBot::start(&test, config).await;
+    released(&bot).await;
+    // Friday 2026-11-27 15:30 UTC is 16:30 in Berlin, two weeks after the first window.
+    bot.clock
+        .advance(jiff::SignedDuration::from_mins(6 * 60 + 30));
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    let reply = last_reply(&bot);
+    assert!(
+        reply.contains("production is frozen (every 2 weeks on Fri 16:00 for 64h from 2026-11-13)"),
+        "{reply}"
+    );
+    assert!(bot.github.deployments().is_empty());
+    // The Friday after is an off week.
+    bot.clock.advance(jiff::SignedDuration::from_hours(7 * 24));
+    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
+        .await;
+    bot.run_jobs().await;
+    assert_eq!(bot.github.deployments().len(), 1, "{}", last_reply(&bot));
+}
+
 async fn github_calls_per_deployment(test: TestDb) {
     let bot = TestBot::start(&test, CONFIG).await;
     released(&bot).await;
@@ -630,6 +659,7 @@ on_both_backends!(
     staging_success_promotes_the_release_to_production_once,
     github_calls_per_deployment,
     a_freeze_window_holds_production_unless_an_admin_forces_it,
+    a_fortnightly_freeze_holds_production_on_its_weeks_only,
     the_train_goes_from_label_to_production,
     a_lock_holds_an_environment_until_it_is_unlocked,
     githubs_refusals_are_answered_with_the_reason,

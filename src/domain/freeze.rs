@@ -1,9 +1,14 @@
 //! Deploy freeze windows, in an environment's `freeze` list, read in the deployment time
 //! zone: a day (`2026-12-24`), a range of days (`2026-12-24..2027-01-02`), a weekday
-//! (`Sat`), a range of weekdays (`Sat-Sun`), or a weekly window (`Fri 16:00-Mon 08:00`).
-//! Days are whole days; weekly windows run from their start up to (not including) their end.
+//! (`Sat`), a range of weekdays (`Sat-Sun`), a weekly window (`Fri 16:00-Mon 08:00`), or a
+//! recurring one (`every 2 weeks on Fri 16:00 for 64h from 2026-12-04`, `every day 18:00
+//! for 14h`). Days are whole days; other windows run from their start up to (not including)
+//! their end. All of them are wall-clock times of the zone: a window that starts Friday
+//! 16:00 starts at 16:00 on both sides of a daylight-saving change, and its length is
+//! counted on the clock (Friday 16:00 for 64h ends Monday 08:00 whatever the clocks did).
 
 use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::{Span, ToSpan};
 
 /// One window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +22,152 @@ pub enum FreezeWindow {
         /// End (not included).
         until: (Weekday, Time),
     },
+    /// Every `every_days` days from `first` (a start), for `length` on the clock.
+    Recurring {
+        /// The first start.
+        first: DateTime,
+        /// Days between starts (7 for weekly).
+        every_days: i64,
+        /// How long each lasts, in minutes on the clock; shorter than the period.
+        length_minutes: i64,
+    },
+}
+
+/// The longest period a recurring window may have (a year of weeks), so arithmetic on it
+/// stays small.
+const LONGEST_PERIOD_DAYS: i64 = 7 * 53;
+
+/// `64h`, `90m`, `2d16h`: a length on the clock, in minutes.
+fn clock_minutes(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut number = String::new();
+    let mut any = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if number.len() >= 6 {
+                return None;
+            }
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().ok()?;
+        number.clear();
+        total += n * match c {
+            'd' => 24 * 60,
+            'h' => 60,
+            'm' => 1,
+            _ => return None,
+        };
+        any = true;
+    }
+    (any && number.is_empty()).then_some(total)
+}
+
+/// `every [N] day(s)|week(s) [on <day>] <HH:MM> for <length> [from <date>]`.
+fn recurring(text: &str) -> Result<FreezeWindow, String> {
+    let expected = || {
+        format!(
+            "`{text}` is not a recurring freeze window (like `every 2 weeks on Fri 16:00 for \
+             64h from 2026-12-04` or `every day 18:00 for 14h`)"
+        )
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut rest = words.get(1..).ok_or_else(expected)?;
+    let count: i64 = match rest.first().and_then(|w| w.parse::<i64>().ok()) {
+        Some(n) => {
+            rest = &rest[1..];
+            n
+        }
+        None => 1,
+    };
+    let unit_days = match rest.first().map(|w| w.to_ascii_lowercase()).as_deref() {
+        Some("day" | "days") => 1,
+        Some("week" | "weeks") => 7,
+        _ => return Err(expected()),
+    };
+    rest = &rest[1..];
+    let on = if rest.first().is_some_and(|w| w.eq_ignore_ascii_case("on")) {
+        if unit_days != 7 {
+            return Err(format!("`{text}`: `on <day>` goes with weeks"));
+        }
+        let day = rest.get(1).and_then(|w| weekday(w)).ok_or_else(expected)?;
+        rest = &rest[2..];
+        Some(day)
+    } else {
+        None
+    };
+    let [time, for_word, length, tail @ ..] = rest else {
+        return Err(expected());
+    };
+    let time: Time = time.parse().map_err(|_| expected())?;
+    if !for_word.eq_ignore_ascii_case("for") {
+        return Err(expected());
+    }
+    let length_minutes = clock_minutes(length).ok_or_else(expected)?;
+    let from: Option<Date> = match tail {
+        [] => None,
+        [from_word, date] if from_word.eq_ignore_ascii_case("from") => {
+            Some(date.parse().map_err(|_| expected())?)
+        }
+        _ => return Err(expected()),
+    };
+    if !(1..=LONGEST_PERIOD_DAYS / unit_days).contains(&count) {
+        return Err(format!("`{text}`: the period is 1 to 53 weeks"));
+    }
+    let every_days = count * unit_days;
+    if length_minutes == 0 || length_minutes >= every_days * 24 * 60 {
+        return Err(format!(
+            "`{text}`: each window must be shorter than the time between them"
+        ));
+    }
+    if unit_days == 7 && on.is_none() {
+        return Err(format!("`{text}`: say which day it starts (`on Fri`)"));
+    }
+    if count > 1 && from.is_none() {
+        return Err(format!(
+            "`{text}`: say the day it first starts (`from 2026-12-04`), so it is known \
+             which {} count",
+            if unit_days == 7 { "weeks" } else { "days" }
+        ));
+    }
+    // Without `from`, any start day fits a period of one day or one week.
+    let from = from.unwrap_or(Date::constant(2000, 1, 3));
+    let first_day = match on {
+        Some(day) => (0..7)
+            .filter_map(|n| from.checked_add(n.days()).ok())
+            .find(|date| date.weekday() == day)
+            .ok_or_else(expected)?,
+        None => from,
+    };
+    Ok(FreezeWindow::Recurring {
+        first: first_day.to_datetime(time),
+        every_days,
+        length_minutes,
+    })
+}
+
+impl FreezeWindow {
+    /// For a recurring window: the start of the occurrence that began last at or before
+    /// `at`, if any has begun.
+    fn latest_start(first: DateTime, every_days: i64, at: DateTime) -> Option<DateTime> {
+        if at < first {
+            return None;
+        }
+        let days = i64::from(first.date().until(at.date()).ok()?.get_days());
+        let mut start = first
+            .date()
+            .checked_add(Span::new().days(days - days.rem_euclid(every_days)))
+            .ok()?
+            .to_datetime(first.time());
+        if start > at {
+            start = start
+                .date()
+                .checked_sub(every_days.days())
+                .ok()?
+                .to_datetime(first.time());
+        }
+        (start >= first).then_some(start)
+    }
 }
 
 fn weekday(word: &str) -> Option<Weekday> {
@@ -63,11 +214,19 @@ impl FreezeWindow {
     /// Parses one window; the error says what was expected.
     pub fn parse(text: &str) -> Result<FreezeWindow, String> {
         let text = text.trim();
+        if text
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("every"))
+        {
+            return recurring(text);
+        }
         let expected = || {
             format!(
                 "`{text}` is not a freeze window (a date `2026-12-24`, dates \
-                 `2026-12-24..2027-01-02`, a day `Sat`, days `Sat-Sun`, or a weekly window \
-                 `Fri 16:00-Mon 08:00`)"
+                 `2026-12-24..2027-01-02`, a day `Sat`, days `Sat-Sun`, a weekly window \
+                 `Fri 16:00-Mon 08:00`, or a recurring one `every 2 weeks on Fri 16:00 for \
+                 64h from 2026-12-04`)"
             )
         };
         if let Some((from, until)) = text.split_once("..") {
@@ -117,7 +276,23 @@ impl FreezeWindow {
                     now >= start || now < end
                 }
             }
+            FreezeWindow::Recurring { .. } => self.recurring_end(at).is_some(),
         }
+    }
+
+    /// For a recurring window holding `at`: when that occurrence ends.
+    fn recurring_end(&self, at: DateTime) -> Option<DateTime> {
+        let FreezeWindow::Recurring {
+            first,
+            every_days,
+            length_minutes,
+        } = self
+        else {
+            return None;
+        };
+        let start = Self::latest_start(*first, *every_days, at)?;
+        let end = start.checked_add(length_minutes.minutes()).ok()?;
+        (at < end).then_some(end)
     }
 }
 
@@ -135,6 +310,7 @@ impl FreezeWindow {
                 .map(|day| day.to_datetime(until.1))
                 .find(|end| end.weekday() == until.0 && *end > at)
                 .unwrap_or(DateTime::MAX),
+            FreezeWindow::Recurring { .. } => self.recurring_end(at).unwrap_or(DateTime::MAX),
         }
     }
 }
@@ -227,6 +403,95 @@ mod tests {
             "Fri 25:00-Mon 08:00",
             "2027-01-02..2026-12-24",
             "sa",
+        ] {
+            assert!(FreezeWindow::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Whether `windows` hold the instant `utc` in `zone`, as the deployment checks read them.
+    fn frozen_at(window: &str, zone: &str, utc: &str) -> bool {
+        let zone = jiff::tz::TimeZone::get(zone).expect("zone");
+        let instant: jiff::Timestamp = utc.parse().expect("instant");
+        frozen(&[window.to_owned()], zone.to_datetime(instant)).is_some()
+    }
+
+    #[test]
+    fn a_fortnightly_window_keeps_its_local_times_across_new_yorks_changes() {
+        // Clocks go forward on Sunday 2027-03-14 and back on Sunday 2027-11-07.
+        let window = "every 2 weeks on Fri 16:00 for 64h from 2027-03-12";
+        let ny = "America/New_York";
+        // Friday 16:00 EST is 21:00Z; Monday 08:00 EDT is 12:00Z.
+        assert!(!frozen_at(window, ny, "2027-03-12T20:59Z"));
+        assert!(frozen_at(window, ny, "2027-03-12T21:00Z"));
+        assert!(frozen_at(window, ny, "2027-03-15T11:59Z"));
+        assert!(!frozen_at(window, ny, "2027-03-15T12:00Z"));
+        // The off week is open; the next window starts at 16:00 EDT (20:00Z).
+        assert!(!frozen_at(window, ny, "2027-03-20T12:00Z"));
+        assert!(!frozen_at(window, ny, "2027-03-26T19:59Z"));
+        assert!(frozen_at(window, ny, "2027-03-26T20:00Z"));
+        // Autumn: 2027-11-05 is a window's Friday (16:00 EDT = 20:00Z); it ends Monday
+        // 08:00 EST = 13:00Z.
+        assert!(frozen_at(window, ny, "2027-11-05T20:00Z"));
+        assert!(frozen_at(window, ny, "2027-11-08T12:59Z"));
+        assert!(!frozen_at(window, ny, "2027-11-08T13:00Z"));
+        // Nothing before its first day.
+        assert!(!frozen_at(window, ny, "2027-02-27T22:00Z"));
+    }
+
+    #[test]
+    fn a_fortnightly_window_keeps_its_local_times_across_londons_changes() {
+        // Clocks go forward on Sunday 2027-03-28 and back on Sunday 2027-10-31.
+        let window = "every 2 weeks on Fri 16:00 for 64h from 2027-03-26";
+        let london = "Europe/London";
+        // Friday 16:00 GMT = 16:00Z, Monday 08:00 BST = 07:00Z.
+        assert!(frozen_at(window, london, "2027-03-26T16:00Z"));
+        assert!(frozen_at(window, london, "2027-03-29T06:59Z"));
+        assert!(!frozen_at(window, london, "2027-03-29T07:00Z"));
+        // 2027-10-29 is an off week of that one (31 weeks on); one counted from it runs
+        // Friday 16:00 BST = 15:00Z until Monday 08:00 GMT = 08:00Z.
+        assert!(!frozen_at(window, london, "2027-10-29T15:00Z"));
+        let autumn = "every 2 weeks on Fri 16:00 for 64h from 2027-10-29";
+        assert!(!frozen_at(autumn, london, "2027-10-29T14:59Z"));
+        assert!(frozen_at(autumn, london, "2027-10-29T15:00Z"));
+        assert!(frozen_at(autumn, london, "2027-11-01T07:59Z"));
+        assert!(!frozen_at(autumn, london, "2027-11-01T08:00Z"));
+        assert!(frozen_at(autumn, london, "2027-11-12T16:00Z"));
+    }
+
+    #[test]
+    fn recurring_windows_thaw_at_their_end_and_read_every_form() {
+        let nightly = vec!["every day 18:00 for 14h".to_owned()];
+        assert_eq!(
+            thaws_at(&nightly, at("2026-12-04T23:00")),
+            Some(at("2026-12-05T08:00"))
+        );
+        assert_eq!(thaws_at(&nightly, at("2026-12-05T08:00")), None);
+        let weekly = FreezeWindow::parse("every week on fri 16:00 for 2d16h").expect("window");
+        assert_eq!(
+            weekly,
+            FreezeWindow::parse("Every 1 Week on Friday 16:00 for 64h").expect("window")
+        );
+        assert!(weekly.contains(at("2026-12-07T07:59")));
+        assert!(!weekly.contains(at("2026-12-07T08:00")));
+        // A `from` that is not the window's day starts at that day's next one.
+        let third = FreezeWindow::parse("every 3 weeks on Mon 09:00 for 1h from 2026-12-02")
+            .expect("window");
+        assert!(third.contains(at("2026-12-07T09:30")));
+        assert!(!third.contains(at("2026-12-14T09:30")));
+        assert!(third.contains(at("2026-12-28T09:30")));
+        for bad in [
+            "every",
+            "every 2 weeks on Fri 16:00 for 64h",
+            "every week 16:00 for 2h",
+            "every day on Fri 16:00 for 2h",
+            "every day 18:00 for 24h",
+            "every day 18:00 for 0h",
+            "every 0 days 18:00 for 1h",
+            "every 54 weeks on Fri 16:00 for 1h from 2026-12-04",
+            "every day 18:00 for 14 hours",
+            "every day 18:00 for 9999999h",
+            "every day 25:00 for 1h",
+            "every day 18:00 for 1h since 2026-12-04",
         ] {
             assert!(FreezeWindow::parse(bad).is_err(), "{bad}");
         }
