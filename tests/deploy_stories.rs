@@ -409,12 +409,29 @@ async fn a_fortnightly_freeze_holds_production_on_its_weeks_only(test: TestDb) {
         "{reply}"
     );
     assert!(bot.github.deployments().is_empty());
+    bot.comment("maya", 7, "/release deploys").await;
+    bot.run_jobs().await;
+    let deploys = last_reply(&bot);
+    assert!(
+        deploys.contains(
+            "❄️ frozen until Mon 2026-11-30 08:00 Europe/Berlin (every 2 weeks on Fri 16:00 \
+             for 64h from 2026-11-13)"
+        ),
+        "{deploys}"
+    );
     // The Friday after is an off week.
     bot.clock.advance(jiff::SignedDuration::from_hours(7 * 24));
     bot.comment("maya", 7, "/release deploy 1.0.1 to production")
         .await;
     bot.run_jobs().await;
     assert_eq!(bot.github.deployments().len(), 1, "{}", last_reply(&bot));
+    bot.comment("maya", 7, "/release deploys").await;
+    bot.run_jobs().await;
+    let deploys = last_reply(&bot);
+    assert!(
+        deploys.contains("next freeze Fri 2026-12-11 16:00 – Mon 2026-12-14 08:00 Europe/Berlin"),
+        "{deploys}"
+    );
 }
 
 async fn github_calls_per_deployment(test: TestDb) {

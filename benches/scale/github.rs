@@ -38,6 +38,8 @@ pub struct Seen {
     /// When a repository's pull request checks said it is deployed to staging.
     pub deployed_checks: HashMap<String, Vec<Instant>>,
     releases: HashMap<String, Vec<Value>>,
+    /// Check runs created, by (repository, head commit): their ids and external ids.
+    check_runs: HashMap<(String, String), Vec<Value>>,
     refs: HashMap<(String, String), String>,
     content_writes: HashMap<u64, VecDeque<Instant>>,
     primary_used: HashMap<u64, i64>,
@@ -243,7 +245,27 @@ fn route(seen: &mut Seen, method: &Method, path: &str, query: &str, body: &Value
                 None => ok(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
             }
         }
-        ("POST", ["check-runs"]) | ("POST", ["issues", _, "comments"]) => {
+        ("POST", ["check-runs"]) => {
+            let id = seen.id();
+            let run = json!({"id": id, "name": body["name"], "external_id": body["external_id"]});
+            let sha = body["head_sha"].as_str().unwrap_or_default().to_owned();
+            seen.check_runs.entry((repo, sha)).or_default().push(run);
+            ok(StatusCode::CREATED, json!({"id": id}))
+        }
+        // Where a create's answer was lost (or never sent), the check is looked up by its
+        // external id.
+        ("GET", ["commits", sha, "check-runs"]) => {
+            let runs = seen
+                .check_runs
+                .get(&(repo, (*sha).to_owned()))
+                .cloned()
+                .unwrap_or_default();
+            ok(
+                StatusCode::OK,
+                json!({"total_count": runs.len(), "check_runs": runs}),
+            )
+        }
+        ("POST", ["issues", _, "comments"]) => {
             let id = seen.id();
             ok(StatusCode::CREATED, json!({"id": id}))
         }

@@ -315,6 +315,71 @@ impl FreezeWindow {
     }
 }
 
+impl FreezeWindow {
+    /// The first start of this window after `at`, if it starts again.
+    pub fn next_start_after(&self, at: DateTime) -> Option<DateTime> {
+        match self {
+            FreezeWindow::Dates(from, _) => {
+                let start = from.to_datetime(Time::midnight());
+                (start > at).then_some(start)
+            }
+            FreezeWindow::Weekly { from, .. } => (0..=7)
+                .filter_map(|days| at.date().checked_add(Span::new().days(days)).ok())
+                .map(|day| day.to_datetime(from.1))
+                .find(|start| start.weekday() == from.0 && *start > at),
+            FreezeWindow::Recurring {
+                first, every_days, ..
+            } => match Self::latest_start(*first, *every_days, at) {
+                None => Some(*first),
+                Some(start) => start
+                    .date()
+                    .checked_add(every_days.days())
+                    .ok()
+                    .map(|day| day.to_datetime(first.time())),
+            },
+        }
+    }
+}
+
+/// A freeze as people are told about it: when it holds, and the window that starts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    /// When it starts (`at` itself when it already holds).
+    pub starts: DateTime,
+    /// When deployments may go again (overlapping windows carried through).
+    pub ends: DateTime,
+    /// Whether it holds at the time asked.
+    pub now: bool,
+    /// The window that holds then, as configured.
+    pub window: String,
+}
+
+/// The freeze in force at `at`, or else the next one to start (the soonest start of any of
+/// `windows`, carried through the windows that overlap it); `None` when none ever starts.
+pub fn current_or_next(windows: &[String], at: DateTime) -> Option<Freeze> {
+    if let (Some(window), Some(ends)) = (frozen(windows, at), thaws_at(windows, at)) {
+        return Some(Freeze {
+            starts: at,
+            ends,
+            now: true,
+            window: window.to_owned(),
+        });
+    }
+    let (starts, window) = windows
+        .iter()
+        .filter_map(|text| {
+            let start = FreezeWindow::parse(text).ok()?.next_start_after(at)?;
+            Some((start, text))
+        })
+        .min_by_key(|(start, _)| *start)?;
+    Some(Freeze {
+        starts,
+        ends: thaws_at(windows, starts)?,
+        now: false,
+        window: window.clone(),
+    })
+}
+
 /// When `windows` next let a deployment through after `at`: the end of the window `at` is in,
 /// carried on through windows that overlap it; `None` when `at` is in none. Bounded: a
 /// configuration of windows that never ends answers with the last end it found.
@@ -495,5 +560,47 @@ mod tests {
         ] {
             assert!(FreezeWindow::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_freeze_in_force_or_the_next_one() {
+        let windows = vec![
+            "Fri 16:00-Mon 08:00".to_owned(),
+            "2026-12-24..2027-01-01".to_owned(),
+        ];
+        // Wednesday 2026-12-02: the weekend's window is next.
+        assert_eq!(
+            current_or_next(&windows, at("2026-12-02T10:00")),
+            Some(Freeze {
+                starts: at("2026-12-04T16:00"),
+                ends: at("2026-12-07T08:00"),
+                now: false,
+                window: "Fri 16:00-Mon 08:00".into(),
+            })
+        );
+        // The holidays start first, and the weekend after them carries the freeze on.
+        let holidays = current_or_next(&windows, at("2026-12-23T12:00")).expect("next");
+        assert_eq!(
+            (holidays.starts, holidays.ends, holidays.window.as_str()),
+            (
+                at("2026-12-24T00:00"),
+                at("2027-01-04T08:00"),
+                "2026-12-24..2027-01-01"
+            )
+        );
+        let weekend = current_or_next(&windows, at("2026-11-28T12:00")).expect("now");
+        assert!(weekend.now);
+        assert_eq!(weekend.ends, at("2026-11-30T08:00"));
+        let fortnightly = vec!["every 2 weeks on Fri 16:00 for 64h from 2026-12-04".to_owned()];
+        assert_eq!(
+            current_or_next(&fortnightly, at("2026-12-08T09:00")).map(|f| (f.starts, f.ends)),
+            Some((at("2026-12-18T16:00"), at("2026-12-21T08:00")))
+        );
+        assert_eq!(
+            current_or_next(&fortnightly, at("2026-11-01T09:00")).map(|f| f.starts),
+            Some(at("2026-12-04T16:00"))
+        );
+        let past = vec!["2026-01-01".to_owned()];
+        assert_eq!(current_or_next(&past, at("2026-12-02T10:00")), None);
     }
 }

@@ -128,7 +128,7 @@ async fn read(
         });
     }
     if let ChatCommand::Deploys(_) = command {
-        let text = crate::handlers::deploys::deploys_text(&ctx.db, repo, s).await?;
+        let text = crate::handlers::deploys::deploys_text(&ctx.db, repo, s, ctx.now()).await?;
         return Ok(Reply {
             text,
             ephemeral: false,

@@ -12,28 +12,25 @@ use crate::store::trains;
 use super::jobs::CreateDeployment;
 
 /// `/release deploys`: per environment (configured ones first, then any GitHub reported),
-/// what runs there, what was asked last, and who holds it.
+/// what runs there, what was asked last, who holds it, and the freeze in force or next.
 pub async fn deploys_text(
     db: &crate::store::Db,
     repo: &RepoFullName,
     s: crate::chat::cards::Surface,
+    now: i64,
 ) -> Result<String, crate::store::StoreError> {
-    let mut environments: Vec<String> = match crate::store::repo_configs::get(db, repo).await? {
+    let config = match crate::store::repo_configs::get(db, repo).await? {
         Some(crate::store::repo_configs::RepoConfigRow {
             source_path: Some(path),
             config_text: Some(text),
             ..
-        }) => crate::domain::repo_config::RepoConfig::from_file(&path, &text)
-            .map(|config| {
-                config
-                    .environments()
-                    .iter()
-                    .map(|e| e.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
+        }) => crate::domain::repo_config::RepoConfig::from_file(&path, &text).ok(),
+        _ => None,
     };
+    let mut environments: Vec<String> = config
+        .iter()
+        .flat_map(|config| config.environments().iter().map(|e| e.name.clone()))
+        .collect();
     for seen in deployments::environments(db, repo.as_ref()).await? {
         if !environments.iter().any(|e| e.eq_ignore_ascii_case(&seen)) {
             environments.push(seen);
@@ -84,10 +81,44 @@ pub async fn deploys_text(
                 s.user(&lock.reason)
             ));
         }
+        if let Some(freeze) = config
+            .as_ref()
+            .and_then(|c| freeze_text(c, environment, now))
+        {
+            line.push_str(&format!("; {}", s.user(&freeze)));
+        }
         text.push_str(&line);
     }
     text.push_str(&gate_text(db, repo, s).await?);
     Ok(text)
+}
+
+/// `environment`'s freeze in force (until when) or the next one, in the deployment time zone.
+fn freeze_text(
+    config: &crate::domain::repo_config::RepoConfig,
+    environment: &str,
+    now: i64,
+) -> Option<String> {
+    let windows = config.environment(environment)?.freeze.as_ref()?;
+    let zone = config.deploy_time_zone();
+    let local = super::facts::local_time(config, now);
+    let freeze = crate::domain::freeze::current_or_next(windows, local)?;
+    let when = |at: jiff::civil::DateTime| at.strftime("%a %Y-%m-%d %H:%M").to_string();
+    let zone = zone.iana_name().unwrap_or("UTC");
+    Some(if freeze.now {
+        format!(
+            "❄️ frozen until {} {zone} ({})",
+            when(freeze.ends),
+            freeze.window
+        )
+    } else {
+        format!(
+            "next freeze {} – {} {zone} ({})",
+            when(freeze.starts),
+            when(freeze.ends),
+            freeze.window
+        )
+    })
 }
 
 /// The release gate's requests for `/release deploys`: those waiting, then the latest
