@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use sqlx::Executor;
 use tokio_util::sync::CancellationToken;
 use trainyard::clock::{Clock, ManualClock};
 use trainyard::jobs::{
@@ -1114,46 +1113,6 @@ async fn sqlite_claims_walk_the_head_indexes_in_id_order() {
     assert!(
         details.iter().any(|d| d.contains("jobs_head_by_key")),
         "{details:?}"
-    );
-}
-
-/// A queue table is often near empty when (auto)vacuum counts it; a claim planned for a
-/// near-empty table scans the whole table once per repository when the burst comes.
-#[tokio::test]
-async fn a_postgres_claim_never_scans_the_whole_queue_after_it_was_counted_near_empty() {
-    let Some(test) = TestDb::postgres("claim_plan_after_vacuum").await else {
-        return;
-    };
-    let b = bench(test.db.clone(), QueueSettings::default());
-    let burst = |from: u32| {
-        let queue = b.queue.clone();
-        async move {
-            for seq in from..from + 500 {
-                queue
-                    .enqueue_now(&record(&format!("acme/repo-{}", seq % 50), seq, 0))
-                    .await
-                    .expect("enqueue");
-            }
-        }
-    };
-    // A burst done but for a few jobs when the table is counted (its pages stay)...
-    burst(0).await;
-    for step in [
-        "DELETE FROM jobs WHERE id % 100 <> 0",
-        "VACUUM ANALYZE jobs, queue_keys",
-    ] {
-        test.db
-            .pool()
-            .execute(step)
-            .await
-            .expect("finish most and count the queue");
-    }
-    // ...then the next burst arrives.
-    burst(500).await;
-    let plan = b.queue.claim_plan(8).await.expect("plan");
-    assert!(
-        !plan.iter().any(|line| line.contains("Seq Scan on jobs")),
-        "{plan:#?}"
     );
 }
 

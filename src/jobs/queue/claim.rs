@@ -7,9 +7,7 @@
 //! claimers never wait on each other); SQLite's writers are serialised by `BEGIN IMMEDIATE`.
 
 use super::rows::{Candidate, ClaimRow, ClaimedJob, Started};
-use super::sql::{
-    CANDIDATES_SQLITE, CLAIM_POSTGRES, CLAIM_POSTGRES_BEGIN, placeholders, start_jobs,
-};
+use super::sql::{CANDIDATES_SQLITE, CLAIM_POSTGRES, placeholders, start_jobs};
 use super::{LEASE_MARGIN, Queue, QueueError};
 use crate::store::Backend;
 use sqlx::{Any, Transaction};
@@ -58,10 +56,6 @@ impl Queue {
     async fn claim_round_postgres(&self, limit: usize) -> Result<Round, QueueError> {
         let now = self.now_millis();
         let (lease_token, locked_until) = self.lease(now);
-        // One message opens the transaction and rules out sequential scans for this claim: a
-        // queue table is often near empty when (auto)vacuum last counted it, and a plan made
-        // for an empty table scans it whole for every repository once the burst comes.
-        let mut tx = self.db.pool().begin_with(CLAIM_POSTGRES_BEGIN).await?;
         let rows: Vec<ClaimRow> = match sqlx::query_as(CLAIM_POSTGRES)
             .bind(now)
             .bind(i64::try_from(limit + SPARE_CANDIDATES).unwrap_or(i64::MAX))
@@ -69,13 +63,10 @@ impl Queue {
             .bind(&lease_token)
             .bind(locked_until)
             .bind(serving_mark(now))
-            .fetch_all(&mut *tx)
+            .fetch_all(self.db.pool())
             .await
         {
-            Ok(rows) => {
-                tx.commit().await?;
-                rows
-            }
+            Ok(rows) => rows,
             // Another claimer started a job of one of these keys after this statement's
             // snapshot and released the key before we locked it: look again.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Round::Again),
@@ -107,29 +98,6 @@ impl Queue {
         } else {
             Round::Again
         })
-    }
-
-    /// The plan PostgreSQL makes for a claim now, one line per node, as the claim runs it
-    /// (the `test-hooks` feature only; SQLite: empty).
-    #[cfg(any(test, feature = "test-hooks"))]
-    pub async fn claim_plan(&self, limit: usize) -> Result<Vec<String>, QueueError> {
-        if self.db.backend() != Backend::Postgres {
-            return Ok(Vec::new());
-        }
-        let now = self.now_millis();
-        let (lease_token, locked_until) = self.lease(now);
-        let mut tx = self.db.pool().begin_with(CLAIM_POSTGRES_BEGIN).await?;
-        let plan = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {CLAIM_POSTGRES}")))
-            .bind(now)
-            .bind(i64::try_from(limit + SPARE_CANDIDATES).unwrap_or(i64::MAX))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(&lease_token)
-            .bind(locked_until)
-            .bind(serving_mark(now))
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.rollback().await?;
-        Ok(plan)
     }
 
     /// A fresh lease: its token and when it ends.

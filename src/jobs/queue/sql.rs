@@ -53,10 +53,8 @@ pub(super) const CANDIDATES_SQLITE: &str = concat!(
 /// PostgreSQL: the whole claim in one statement, so one round trip and one commit lease a
 /// worker round. The same candidates in the same order as on SQLite, `LATERAL` choosing each
 /// key's candidate by index probes (joining heads back to `jobs` lets the planner hash-join
-/// the whole backlog), and each key's row read by its own probe (`OFFSET 0` keeps the planner
-/// from hashing every remembered key for the few with work); the first `$3` of them whose
-/// keys no other claimer holds are locked, in order, one probe each (`SKIP LOCKED`: replicas
-/// pass each other's keys rather than wait), started, and their keys
+/// the whole backlog); the first `$3` of them whose keys no other claimer holds are locked
+/// (`SKIP LOCKED`: replicas pass each other's keys rather than wait), started, and their keys
 /// marked served (`$6`). A running candidate whose lease expired is taken over while it has
 /// attempts left. Returns the started jobs (`what` 0), the expired ones out of attempts, for
 /// the caller to bury (`what` 1), and one row (`what` 2) counting the candidates seen.
@@ -68,9 +66,7 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
     ", due AS ( \
         SELECT j.id, j.queue_key, j.state, j.attempts, j.max_attempts, j.priority, \
                k.group_key, k.served_at \
-        FROM active a \
-        CROSS JOIN LATERAL (SELECT q.queue_key, q.group_key, q.served_at FROM queue_keys q \
-                            WHERE q.queue_key = a.queue_key OFFSET 0) k \
+        FROM active a JOIN queue_keys k ON k.queue_key = a.queue_key \
         CROSS JOIN LATERAL ( \
             SELECT * FROM ( \
                 (SELECT e.id, e.queue_key, e.state, e.attempts, e.max_attempts, e.priority, \
@@ -101,10 +97,9 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
         FROM heads h ORDER BY ord LIMIT $2), \
      held AS ( \
         SELECT c.id, c.queue_key, c.state, c.attempts, c.max_attempts, c.ord \
-        FROM (SELECT * FROM candidates ORDER BY ord) c \
-        CROSS JOIN LATERAL (SELECT 1 FROM queue_keys k WHERE k.queue_key = c.queue_key \
-                            FOR UPDATE SKIP LOCKED) held_key \
-        ORDER BY c.ord LIMIT $3), \
+        FROM candidates c JOIN queue_keys k ON k.queue_key = c.queue_key \
+        ORDER BY c.ord LIMIT $3 \
+        FOR UPDATE OF k SKIP LOCKED), \
      started AS ( \
         UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_token = $4, \
                           locked_until = $5, updated_at = $1 \
@@ -130,10 +125,6 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
      FROM candidates \
      ORDER BY what, ord"
 );
-
-/// Opens a claim's transaction on PostgreSQL: the claim's plan never scans `jobs` whole,
-/// whatever the table's statistics said when it was planned.
-pub(super) const CLAIM_POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
 /// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
 /// "trainyar" as a number, written out in `ENQUEUE_POSTGRES` too.
