@@ -36,6 +36,13 @@ fn last_reply(bot: &TestBot) -> String {
     replies(bot).pop().unwrap_or_default()
 }
 
+/// Maya's `command` on issue 7, run through; the bot's last reply.
+async fn maya_says(bot: &TestBot, command: &str) -> String {
+    bot.comment("maya", 7, command).await;
+    bot.run_jobs().await;
+    last_reply(bot)
+}
+
 /// GitHub reports `state` for deployment `id`.
 async fn report(bot: &TestBot, id: u64, state: &str) {
     let payload = bot.github.deployment_status(id, state, None);
@@ -345,10 +352,7 @@ async fn a_freeze_window_holds_production_unless_an_admin_forces_it(test: TestDb
     // Friday 15:30 UTC is 16:30 in Berlin: frozen.
     bot.clock
         .advance(jiff::SignedDuration::from_mins(6 * 60 + 30));
-    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
-        .await;
-    bot.run_jobs().await;
-    let reply = last_reply(&bot);
+    let reply = maya_says(&bot, "/release deploy 1.0.1 to production").await;
     assert!(
         reply.contains("production is frozen (Fri 16:00-Mon 08:00); an admin may deploy anyway"),
         "{reply}"
@@ -400,18 +404,13 @@ async fn a_fortnightly_freeze_holds_production_on_its_weeks_only(test: TestDb) {
     // Friday 2026-11-27 15:30 UTC is 16:30 in Berlin, two weeks after the first window.
     bot.clock
         .advance(jiff::SignedDuration::from_mins(6 * 60 + 30));
-    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
-        .await;
-    bot.run_jobs().await;
-    let reply = last_reply(&bot);
+    let reply = maya_says(&bot, "/release deploy 1.0.1 to production").await;
     assert!(
         reply.contains("production is frozen (every 2 weeks on Fri 16:00 for 64h from 2026-11-13)"),
         "{reply}"
     );
     assert!(bot.github.deployments().is_empty());
-    bot.comment("maya", 7, "/release deploys").await;
-    bot.run_jobs().await;
-    let deploys = last_reply(&bot);
+    let deploys = maya_says(&bot, "/release deploys").await;
     assert!(
         deploys.contains(
             "❄️ frozen until Mon 2026-11-30 08:00 Europe/Berlin (every 2 weeks on Fri 16:00 \
@@ -421,13 +420,9 @@ async fn a_fortnightly_freeze_holds_production_on_its_weeks_only(test: TestDb) {
     );
     // The Friday after is an off week.
     bot.clock.advance(jiff::SignedDuration::from_hours(7 * 24));
-    bot.comment("maya", 7, "/release deploy 1.0.1 to production")
-        .await;
-    bot.run_jobs().await;
-    assert_eq!(bot.github.deployments().len(), 1, "{}", last_reply(&bot));
-    bot.comment("maya", 7, "/release deploys").await;
-    bot.run_jobs().await;
-    let deploys = last_reply(&bot);
+    let reply = maya_says(&bot, "/release deploy 1.0.1 to production").await;
+    assert_eq!(bot.github.deployments().len(), 1, "{reply}");
+    let deploys = maya_says(&bot, "/release deploys").await;
     assert!(
         deploys.contains("next freeze Fri 2026-12-11 16:00 – Mon 2026-12-14 08:00 Europe/Berlin"),
         "{deploys}"
