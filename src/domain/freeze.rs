@@ -52,12 +52,13 @@ fn clock_minutes(text: &str) -> Option<i64> {
         }
         let n: i64 = number.parse().ok()?;
         number.clear();
-        total += n * match c {
+        let unit = match c {
             'd' => 24 * 60,
             'h' => 60,
             'm' => 1,
             _ => return None,
         };
+        total = total.checked_add(n * unit)?;
         any = true;
     }
     (any && number.is_empty()).then_some(total)
@@ -144,6 +145,14 @@ fn recurring(text: &str) -> Result<FreezeWindow, String> {
         every_days,
         length_minutes,
     })
+}
+
+/// The first `(day, time)` of the week after `at`.
+fn next_weekly((day, time): (Weekday, Time), at: DateTime) -> Option<DateTime> {
+    (0..=7)
+        .filter_map(|days| at.date().checked_add(Span::new().days(days)).ok())
+        .map(|date| date.to_datetime(time))
+        .find(|moment| moment.weekday() == day && *moment > at)
 }
 
 impl FreezeWindow {
@@ -305,17 +314,11 @@ impl FreezeWindow {
                 .tomorrow()
                 .map(|day| day.to_datetime(Time::midnight()))
                 .unwrap_or(DateTime::MAX),
-            FreezeWindow::Weekly { until, .. } => (0..=7)
-                .filter_map(|days| at.date().checked_add(jiff::Span::new().days(days)).ok())
-                .map(|day| day.to_datetime(until.1))
-                .find(|end| end.weekday() == until.0 && *end > at)
-                .unwrap_or(DateTime::MAX),
+            FreezeWindow::Weekly { until, .. } => next_weekly(*until, at).unwrap_or(DateTime::MAX),
             FreezeWindow::Recurring { .. } => self.recurring_end(at).unwrap_or(DateTime::MAX),
         }
     }
-}
 
-impl FreezeWindow {
     /// The first start of this window after `at`, if it starts again.
     pub fn next_start_after(&self, at: DateTime) -> Option<DateTime> {
         match self {
@@ -323,10 +326,7 @@ impl FreezeWindow {
                 let start = from.to_datetime(Time::midnight());
                 (start > at).then_some(start)
             }
-            FreezeWindow::Weekly { from, .. } => (0..=7)
-                .filter_map(|days| at.date().checked_add(Span::new().days(days)).ok())
-                .map(|day| day.to_datetime(from.1))
-                .find(|start| start.weekday() == from.0 && *start > at),
+            FreezeWindow::Weekly { from, .. } => next_weekly(*from, at),
             FreezeWindow::Recurring {
                 first, every_days, ..
             } => match Self::latest_start(*first, *every_days, at) {
