@@ -5,6 +5,8 @@
 //! - [`jobs`]: the durable queue and its workers.
 //! - [`domain`]: pure decisions (no I/O).
 //! - [`store`]: the one store implementation (sqlx over SQLite or PostgreSQL).
+//! - [`github`], [`chat`], [`probe`]: outbound clients (GitHub; Slack and Discord;
+//!   deployment verification's Prometheus and health URLs).
 //! - [`app`], [`cli`], [`settings`], [`telemetry`], [`web`]: wiring and operations.
 
 pub mod app;
@@ -18,6 +20,7 @@ pub mod handlers;
 pub mod inbound;
 pub mod jobs;
 pub mod metrics;
+pub mod probe;
 pub mod registration;
 pub mod server;
 pub mod settings;

@@ -41,6 +41,8 @@ pub struct AppState {
     pub chat: crate::handlers::kit::ChatClients,
     /// Parsed repository configurations.
     pub configs: crate::handlers::kit::config::ConfigCache,
+    /// Deployment verification's checks (Prometheus, health URLs).
+    pub probe: crate::probe::Probe,
     /// What unverified request bodies may hold at once.
     pub body_budget: BodyBudget,
     /// The store's last readiness verdict, so `/readyz` need not queue for a connection.
@@ -93,6 +95,7 @@ impl AppState {
             check_windows: Arc::default(),
             chat,
             configs: crate::handlers::kit::config::ConfigCache::default(),
+            probe: crate::probe::Probe::new(&settings.verify),
             settings: Arc::new(settings),
             db,
             queue,
@@ -121,6 +124,7 @@ impl AppState {
             settings: self.settings.clone(),
             chat: self.chat.clone(),
             configs: self.configs.clone(),
+            probe: self.probe.clone(),
         }
     }
 

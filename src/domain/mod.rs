@@ -25,5 +25,6 @@ pub mod schedule;
 pub mod spelling;
 pub mod train;
 pub mod train_event;
+pub mod verify;
 pub mod version;
 pub mod write_budget;

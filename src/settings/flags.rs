@@ -213,6 +213,21 @@ pub struct SettingsArgs {
     /// installations may route to [default: none: a channel belongs to one installation].
     #[arg(long, env = "TRAINYARD_SHARED_CHANNELS", global = true)]
     pub shared_channels: Option<String>,
+    /// Prometheus's HTTP API base, for deployment verification queries (`verify.prometheus`).
+    #[arg(long, env = "TRAINYARD_PROMETHEUS_URL", global = true)]
+    pub prometheus_url: Option<String>,
+    /// A bearer token sent to Prometheus, if it needs one.
+    #[arg(
+        long,
+        env = "TRAINYARD_PROMETHEUS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub prometheus_token: Option<Secret>,
+    /// Let `verify.http` URLs name loopback and private addresses [default: false: a
+    /// repository's configuration cannot make the server probe its own network].
+    #[arg(long, env = "TRAINYARD_VERIFY_PRIVATE_HOSTS", global = true)]
+    pub verify_private_hosts: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -273,6 +288,9 @@ impl SettingsArgs {
             extends_repositories,
             dashboard_orgs,
             shared_channels,
+            prometheus_url,
+            prometheus_token,
+            verify_private_hosts,
         )
     }
 }

@@ -134,6 +134,20 @@ pub struct Settings {
     /// The settings file the setup page writes the GitHub App's credentials to (set by the
     /// command line; none when settings come from elsewhere).
     pub settings_file: Option<PathBuf>,
+    /// Deployment verification's reach.
+    pub verify: VerifySettings,
+}
+
+/// What deployment verification may reach: Prometheus (the operator's, never a repository's
+/// choice) and, for health URLs, whether private addresses are allowed.
+#[derive(Debug, Clone, Default)]
+pub struct VerifySettings {
+    /// Prometheus's HTTP API base (`…/api/v1/query` is appended).
+    pub prometheus_url: Option<String>,
+    /// Its bearer token.
+    pub prometheus_token: Option<Secret>,
+    /// Health URLs may name loopback, private and link-local addresses.
+    pub private_hosts: bool,
 }
 
 impl Settings {
@@ -220,6 +234,17 @@ impl Settings {
                 .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
             http,
             settings_file: None,
+            verify: VerifySettings {
+                prometheus_url: match args.prometheus_url {
+                    Some(url) => {
+                        check_http_url("TRAINYARD_PROMETHEUS_URL", &url)?;
+                        Some(url.trim_end_matches('/').to_owned())
+                    }
+                    None => None,
+                },
+                prometheus_token: args.prometheus_token,
+                private_hosts: args.verify_private_hosts.unwrap_or(false),
+            },
         })
     }
 

@@ -154,7 +154,8 @@ impl RepoConfig {
     }
 
     /// The deploy time zone, and environments: named, each once, following and requiring
-    /// only earlier ones, freeze windows that parse, `auto` or `after` but not both.
+    /// only earlier ones, freeze windows and `verify` keys that parse, `auto` or `after` but
+    /// not both.
     fn check_deploy(&self, file: &str) -> Result<(), ConfigError> {
         if let Some(zone) = self.deploy.as_ref().and_then(|d| d.timezone.as_ref())
             && jiff::tz::TimeZone::get(zone).is_err()
@@ -204,6 +205,11 @@ impl RepoConfig {
             for (j, window) in env.freeze.iter().flatten().enumerate() {
                 crate::domain::freeze::FreezeWindow::parse(window)
                     .map_err(|message| at(file, key(&format!("freeze[{j}]")), message))?;
+            }
+            if let Some(verify) = &env.verify {
+                verify.plan().map_err(|(field, message)| {
+                    at(file, key(&format!("verify.{field}")), message)
+                })?;
             }
             if env.auto == Some(true) && env.after.is_some() {
                 return Err(at(file,

@@ -238,6 +238,9 @@ pub struct EnvironmentKeys {
     /// Windows in which deployments here are refused unless an admin forces them with a
     /// reason (see [`crate::domain::freeze`]).
     pub freeze: Option<Vec<String>>,
+    /// Checks after a successful deployment (bake time, Prometheus, HTTP) before the
+    /// environments that follow may go (see [`crate::domain::verify`]).
+    pub verify: Option<crate::domain::verify::VerifyKeys>,
 }
 
 impl EnvironmentKeys {

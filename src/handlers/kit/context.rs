@@ -32,6 +32,8 @@ pub struct TrainContext {
     pub chat: ChatClients,
     /// Parsed repository configurations, for quick chat answers.
     pub configs: ConfigCache,
+    /// Deployment verification's checks.
+    pub probe: crate::probe::Probe,
 }
 
 impl TrainContext {

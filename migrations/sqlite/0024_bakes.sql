@@ -1,0 +1,35 @@
+-- Verification after a deployment (an environment's `verify`): one bake per successful
+-- deployment of a release, checked at `every` until it ends. The row is the truth a restart
+-- resumes from; each round is claimed by moving `next_check_at` on, and the bake ends by a
+-- conditional update of `state`, so two replicas make one round and one rollback.
+CREATE TABLE bakes (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    repository      TEXT   NOT NULL,
+    installation_id BIGINT NOT NULL,
+    environment     TEXT   NOT NULL,
+    -- Our deployments row that succeeded.
+    deployment_id   BIGINT NOT NULL UNIQUE,
+    train_id        BIGINT,
+    version         TEXT   NOT NULL,
+    tag             TEXT   NOT NULL,
+    sha             TEXT   NOT NULL,
+    -- baking, verified, breached, skipped.
+    state           TEXT   NOT NULL,
+    started_at      BIGINT NOT NULL,
+    ends_at         BIGINT NOT NULL,
+    every_ms        BIGINT NOT NULL,
+    next_check_at   BIGINT NOT NULL,
+    rounds          BIGINT NOT NULL DEFAULT 0,
+    -- The last round's readings, as told.
+    last_reading    TEXT,
+    -- Why it breached, or why an admin skipped it.
+    reason          TEXT,
+    -- Who ended it (`trainyard`, or the admin who skipped it).
+    decided_by      TEXT,
+    finished_at     BIGINT,
+    -- A breach's rollback: its request id, and when it reported success (the restore).
+    rollback_request TEXT UNIQUE,
+    restored_at     BIGINT
+);
+CREATE INDEX bakes_due ON bakes (state, next_check_at);
+CREATE INDEX bakes_environment ON bakes (repository, environment, state);

@@ -1,0 +1,299 @@
+//! Bakes: verification after a successful deployment (see `migrations/*/0024_bakes.sql`).
+//! Every change is conditional on the row's state, so a round or an ending happens once
+//! however many workers or replicas try it.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, StoreError};
+
+/// A bake as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct BakeRow {
+    /// Our id.
+    pub id: i64,
+    /// `owner/name`.
+    pub repository: String,
+    /// The installation (for the deployments it may start).
+    pub installation_id: i64,
+    /// The environment.
+    pub environment: String,
+    /// Our deployments row that succeeded.
+    pub deployment_id: i64,
+    /// The train released.
+    pub train_id: Option<i64>,
+    /// Its version.
+    pub version: String,
+    /// Its tag.
+    pub tag: String,
+    /// Its commit.
+    pub sha: String,
+    /// `baking`, `verified`, `breached` or `skipped`.
+    pub state: String,
+    /// Started (epoch ms): the deployment's success.
+    pub started_at: i64,
+    /// Ends (epoch ms).
+    pub ends_at: i64,
+    /// Between rounds (ms).
+    pub every_ms: i64,
+    /// When the next round is due (epoch ms).
+    pub next_check_at: i64,
+    /// Rounds made.
+    pub rounds: i64,
+    /// The last round's readings.
+    pub last_reading: Option<String>,
+    /// Why it breached or was skipped.
+    pub reason: Option<String>,
+    /// Who ended it.
+    pub decided_by: Option<String>,
+    /// Ended (epoch ms).
+    pub finished_at: Option<i64>,
+    /// A breach's rollback request id.
+    pub rollback_request: Option<String>,
+    /// When that rollback succeeded (epoch ms).
+    pub restored_at: Option<i64>,
+}
+
+impl BakeRow {
+    /// Still baking.
+    pub fn baking(&self) -> bool {
+        self.state == "baking"
+    }
+
+    /// Verified, or skipped by an admin: what follows may go.
+    pub fn passed(&self) -> bool {
+        matches!(self.state.as_str(), "verified" | "skipped")
+    }
+}
+
+const COLUMNS: &str = "id, repository, installation_id, environment, deployment_id, train_id, \
+    version, tag, sha, state, started_at, ends_at, every_ms, next_check_at, rounds, \
+    last_reading, reason, decided_by, finished_at, rollback_request, restored_at";
+
+/// A bake to start.
+#[derive(Debug, Clone)]
+pub struct NewBake<'a> {
+    /// `owner/name`.
+    pub repository: &'a str,
+    /// The installation.
+    pub installation_id: i64,
+    /// The environment.
+    pub environment: &'a str,
+    /// Our deployments row.
+    pub deployment_id: i64,
+    /// The train.
+    pub train_id: Option<i64>,
+    /// The version.
+    pub version: &'a str,
+    /// The tag.
+    pub tag: &'a str,
+    /// The commit.
+    pub sha: &'a str,
+    /// Ends (epoch ms).
+    pub ends_at: i64,
+    /// Between rounds (ms).
+    pub every_ms: i64,
+    /// The first round (epoch ms).
+    pub first_check_at: i64,
+}
+
+/// Starts a bake; `None` when the deployment has one already (a redelivered success).
+pub async fn start(
+    conn: &mut AnyConnection,
+    new: &NewBake<'_>,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO bakes (repository, installation_id, environment, deployment_id, train_id, \
+         version, tag, sha, state, started_at, ends_at, every_ms, next_check_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'baking', $9, $10, $11, $12) \
+         ON CONFLICT (deployment_id) DO NOTHING RETURNING id",
+    )
+    .bind(new.repository)
+    .bind(new.installation_id)
+    .bind(new.environment)
+    .bind(new.deployment_id)
+    .bind(new.train_id)
+    .bind(new.version)
+    .bind(new.tag)
+    .bind(new.sha)
+    .bind(now)
+    .bind(new.ends_at)
+    .bind(new.every_ms)
+    .bind(new.first_check_at)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The bake with our id.
+pub async fn get(db: &Db, id: i64) -> Result<Option<BakeRow>, StoreError> {
+    // The columns are our own constant, never input.
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM bakes WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// Bakes whose next round is due by `now`: `(id, repository)`, oldest due first.
+pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, repository FROM bakes WHERE state = 'baking' AND next_check_at <= $1 \
+         ORDER BY next_check_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Claims the round that was due at `due_at` and sets the next one; `false` when another
+/// worker made it, or the bake ended.
+pub async fn claim_round(
+    conn: &mut AnyConnection,
+    id: i64,
+    due_at: i64,
+    next: i64,
+    reading: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE bakes SET next_check_at = $3, rounds = rounds + 1, last_reading = $4 \
+         WHERE id = $1 AND state = 'baking' AND next_check_at = $2",
+    )
+    .bind(id)
+    .bind(due_at)
+    .bind(next)
+    .bind(reading)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How a bake ended.
+#[derive(Debug, Clone)]
+pub struct Ending<'a> {
+    /// `verified`, `breached` or `skipped`.
+    pub state: &'a str,
+    /// Why (a breach's readings, a skip's reason).
+    pub reason: Option<&'a str>,
+    /// The readings that ended it.
+    pub reading: Option<&'a str>,
+    /// Who.
+    pub by: &'a str,
+    /// A breach's rollback request id.
+    pub rollback_request: Option<&'a str>,
+}
+
+/// Ends a bake that is still baking (and, for a round, still due at `due_at`); `false` when
+/// it had ended or another worker made the round.
+pub async fn finish(
+    conn: &mut AnyConnection,
+    id: i64,
+    due_at: Option<i64>,
+    ending: &Ending<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE bakes SET state = $2, reason = $3, last_reading = COALESCE($4, last_reading), \
+         decided_by = $5, rollback_request = $6, finished_at = $7, rounds = rounds + $9 \
+         WHERE id = $1 AND state = 'baking' AND ($8 IS NULL OR next_check_at = $8)",
+    )
+    .bind(id)
+    .bind(ending.state)
+    .bind(ending.reason)
+    .bind(ending.reading)
+    .bind(ending.by)
+    .bind(ending.rollback_request)
+    .bind(now)
+    .bind(due_at)
+    .bind(i64::from(due_at.is_some()))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records that a breach's rollback succeeded; the bake, the first time.
+pub async fn restored(
+    conn: &mut AnyConnection,
+    rollback_request: &str,
+    now: i64,
+) -> Result<Option<BakeRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE bakes SET restored_at = $2 WHERE rollback_request = $1 AND restored_at IS NULL \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(rollback_request)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The newest bake of `environment`, whatever its state.
+pub async fn latest(
+    db: &Db,
+    repository: &str,
+    environment: &str,
+) -> Result<Option<BakeRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM bakes WHERE repository = $1 AND lower(environment) = lower($2) \
+         ORDER BY started_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(repository)
+    .bind(environment)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// Whether `environment` verified `sha` (or an admin skipped its bake).
+pub async fn passed_with(
+    db: &Db,
+    repository: &str,
+    environment: &str,
+    sha: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM bakes WHERE repository = $1 AND lower(environment) = lower($2) \
+         AND sha = $3 AND state IN ('verified', 'skipped')",
+    )
+    .bind(repository)
+    .bind(environment)
+    .bind(sha)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
+}
+
+/// The newest release `environment` verified other than `sha`: where a breach rolls back to.
+pub async fn last_verified(
+    db: &Db,
+    repository: &str,
+    environment: &str,
+    other_than: &str,
+) -> Result<Option<BakeRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM bakes WHERE repository = $1 AND lower(environment) = lower($2) \
+         AND sha <> $3 AND state IN ('verified', 'skipped') \
+         ORDER BY finished_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(repository)
+    .bind(environment)
+    .bind(other_than)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// The repository's breached bakes that ended at or after `since` (epoch ms).
+pub async fn breached_since(
+    db: &Db,
+    repository: &str,
+    since: i64,
+) -> Result<Vec<BakeRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM bakes WHERE repository = $1 AND state = 'breached' \
+         AND finished_at >= $2 ORDER BY finished_at"
+    )))
+    .bind(repository)
+    .bind(since)
+    .fetch_all(db.pool())
+    .await?)
+}
