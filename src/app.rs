@@ -205,7 +205,8 @@ const SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60
 
 /// Enqueues the periodic jobs: housekeeping now and every hour, schedule checks now (a slot
 /// missed while the service was down fires at start-up) and every minute, and the release
-/// gate's requests a freeze held once it ends (looked for every two seconds). The jobs carry
+/// gate's requests a freeze held once it ends (looked for every two seconds), and the
+/// rounds of deployment bakes that are due (every second). The jobs carry
 /// dedupe keys, so replicas doing the same add nothing.
 async fn enqueue_housekeeping(
     queue: crate::jobs::Queue,
@@ -216,6 +217,8 @@ async fn enqueue_housekeeping(
     let mut minutely = tokio::time::interval(SCHEDULE_INTERVAL);
     let mut thaw = tokio::time::interval(crate::handlers::deploys::gate::THAW_CHECK_INTERVAL);
     thaw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut bakes = tokio::time::interval(crate::handlers::deploys::verify::BAKE_SWEEP_INTERVAL);
+    bakes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -223,6 +226,12 @@ async fn enqueue_housekeeping(
                 let now = queue.clock().now().as_millisecond();
                 if let Err(error) = crate::handlers::deploys::gate::enqueue_thawed(&db, &queue, now).await {
                     tracing::warn!(%error, "cannot look for deployments a freeze held");
+                }
+            }
+            _ = bakes.tick() => {
+                let now = queue.clock().now().as_millisecond();
+                if let Err(error) = crate::handlers::deploys::enqueue_due_bakes(&db, &queue, now).await {
+                    tracing::warn!(%error, "cannot look for bakes due a round");
                 }
             }
             _ = hourly.tick() => {

@@ -482,6 +482,28 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
             surface.bold(&surface.user(environment)),
             surface.user(reason)
         ),
+        TrainEvent::Verification {
+            environment,
+            reference,
+            state,
+            detail,
+        } => {
+            let (reference, environment, detail) = (
+                surface.code(reference),
+                surface.bold(&surface.user(environment)),
+                surface.user(detail),
+            );
+            match state.as_str() {
+                "baking" => format!("🍞 {reference} bakes on {environment}: {detail}"),
+                "verified" => format!("✅ {reference} verified on {environment}: {detail}"),
+                "breached" => {
+                    format!("🚨 {reference} failed verification on {environment}: {detail}")
+                }
+                "skipped" => format!("⏭️ {reference}'s bake on {environment} skipped: {detail}"),
+                "restored" => format!("🩹 {environment} restored to {reference}: {detail}"),
+                other => format!("{reference} on {environment}: {other}: {detail}"),
+            }
+        }
         TrainEvent::Gate {
             environment,
             reference,

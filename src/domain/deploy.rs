@@ -38,6 +38,13 @@ pub enum DeployCommand {
         /// The environment.
         environment: String,
     },
+    /// End the environment's bake now as if verified (admins only), for this reason.
+    SkipBake {
+        /// The environment.
+        environment: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl DeployCommand {
@@ -48,6 +55,7 @@ impl DeployCommand {
             DeployCommand::Rollback { .. } => "rollback",
             DeployCommand::Lock { .. } => "lock",
             DeployCommand::Unlock { .. } => "unlock",
+            DeployCommand::SkipBake { .. } => "verify",
         }
     }
 
@@ -57,7 +65,8 @@ impl DeployCommand {
             DeployCommand::Deploy { environment, .. }
             | DeployCommand::Rollback { environment }
             | DeployCommand::Lock { environment, .. }
-            | DeployCommand::Unlock { environment } => environment,
+            | DeployCommand::Unlock { environment }
+            | DeployCommand::SkipBake { environment, .. } => environment,
         }
     }
 }
@@ -126,6 +135,8 @@ pub enum DeployDecision {
     Lock,
     /// Unlock the environment.
     Unlock,
+    /// End the environment's bake as skipped.
+    SkipBake,
 }
 
 /// Decides a deployment command; a refusal says why.
@@ -147,6 +158,17 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
         });
     };
     let name = &environment.name;
+    // Skipping a bake lets an unproven release on: the admin's call, with a reason.
+    if let DeployCommand::SkipBake { .. } = command {
+        return if facts.permission < Permission::Admin {
+            Err(format!(
+                "skipping {name}'s bake needs the admin role; {} has {}",
+                facts.actor, facts.permission
+            ))
+        } else {
+            Ok(DeployDecision::SkipBake)
+        };
+    }
     let needed = environment.deploy_permission();
     if facts.permission < needed {
         return Err(format!(
@@ -188,6 +210,7 @@ pub fn decide(command: &DeployCommand, facts: &DeployFacts<'_>) -> Result<Deploy
             Some(_) => Ok(DeployDecision::Unlock),
             None => Err(format!("{name} is not locked")),
         },
+        DeployCommand::SkipBake { .. } => Ok(DeployDecision::SkipBake),
     }
 }
 

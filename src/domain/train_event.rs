@@ -146,6 +146,18 @@ pub enum TrainEvent {
         /// Why, and which command starts it.
         reason: String,
     },
+    /// Verification after a deployment: a bake started, verified, breached (and rolled
+    /// back), skipped by an admin, or the breach's rollback restored the environment.
+    Verification {
+        /// The environment.
+        environment: String,
+        /// The release's tag (for `restored`, the tag restored).
+        reference: String,
+        /// `baking`, `verified`, `breached`, `skipped` or `restored`.
+        state: String,
+        /// What to say: the bake's length, the readings, the breach and what was done.
+        detail: String,
+    },
     /// trainyard's deployment protection rule answered a workflow run, or holds it.
     Gate {
         /// The environment the run's job deploys to.
@@ -190,6 +202,9 @@ impl TrainEvent {
             | TrainEvent::PublishUndone { .. } => true,
             TrainEvent::EnvironmentLock { reason, .. } => reason.is_none(),
             TrainEvent::Deployment { state, .. } => state == "success",
+            TrainEvent::Verification { state, .. } => {
+                matches!(state.as_str(), "verified" | "skipped")
+            }
             _ => false,
         }
     }
@@ -234,6 +249,7 @@ impl TrainEvent {
             TrainEvent::DeploymentHeld { .. } => "deployment_held",
             TrainEvent::EnvironmentLock { .. } => "environment_lock",
             TrainEvent::Gate { .. } => "gate",
+            TrainEvent::Verification { .. } => "verification",
         }
     }
 }

@@ -23,7 +23,9 @@ pub fn registry(
 ) -> crate::jobs::Registry {
     use commands::SendCommandReply;
     use config_reload::ReloadRepoConfig;
-    use deploys::{CommentDeployed, CreateDeployment, SeeDeployment, SeeDeploymentStatus};
+    use deploys::{
+        CheckBake, CommentDeployed, CreateDeployment, SeeDeployment, SeeDeploymentStatus,
+    };
     use events::{HandleWebhook, Housekeeping};
     use kit::command::RunTrainCommand;
     use trains::{
@@ -50,6 +52,7 @@ pub fn registry(
         .register::<CreateDeployment>(trains.clone())
         .register::<SeeDeployment>(trains.clone())
         .register::<SeeDeploymentStatus>(trains.clone())
+        .register::<CheckBake>(trains.clone())
         .register::<CommentDeployed>(trains.clone())
         .register::<deploys::gate::ReviewGate>(trains.clone())
         .register::<kit::unit::ReviewWaitingGates>(trains.clone())

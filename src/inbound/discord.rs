@@ -322,6 +322,10 @@ fn command_text(options: &[CommandDataOption]) -> String {
         words.push("force".to_owned());
         words.push(reason);
     }
+    if let Some(reason) = value("skip") {
+        words.push("skip".to_owned());
+        words.push(reason);
+    }
     if let Some(reason) = value("reason") {
         words.push(reason);
     }
@@ -390,6 +394,11 @@ pub fn release_command() -> Vec<CreateCommand> {
                 repo.clone(),
             ],
             CommandName::Deploys | CommandName::Audit => vec![repo.clone()],
+            CommandName::Verify => vec![
+                string("environment", "the environment", true),
+                repo.clone(),
+                string("skip", "end the bake now (admins): why", false),
+            ],
             CommandName::Stats => vec![
                 repo.clone(),
                 CreateCommandOption::new(CommandOptionType::Integer, "days", "the window")

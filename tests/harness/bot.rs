@@ -61,6 +61,33 @@ impl TestBot {
         .await
     }
 
+    /// [`TestBot::start`] with deployment verification reading `prometheus` (its token
+    /// `prom-token`), health URLs on this machine allowed.
+    pub async fn start_verified(
+        test: &TestDb,
+        config: &str,
+        prometheus: &super::fake_prometheus::FakePrometheus,
+    ) -> TestBot {
+        let url = prometheus.uri();
+        TestBot::start_with(test, config, move |args, _| {
+            args.prometheus_url = Some(url.clone());
+            args.prometheus_token = Some(Secret::new("prom-token"));
+            args.verify_private_hosts = Some(true);
+        })
+        .await
+    }
+
+    /// Another replica of this bot over the same store (its own connections, queue and
+    /// clients), reading the same clock and GitHub.
+    pub async fn replica(&self, test: &TestDb) -> AppState {
+        AppState::new(
+            (*self.app.settings).clone(),
+            test.reopen().await,
+            Arc::new(self.clock.clone()),
+        )
+        .expect("state")
+    }
+
     async fn start_with(
         test: &TestDb,
         config: &str,
@@ -229,6 +256,12 @@ impl TestBot {
             "jobs still waiting: {:?}",
             self.app.queue.jobs().await.expect("jobs")
         );
+    }
+
+    /// The bot's clock now, in epoch milliseconds.
+    pub fn clock_ms(&self) -> i64 {
+        use trainyard::clock::Clock as _;
+        self.clock.now().as_millisecond()
     }
 
     /// The repository's trains in `states`, newest first.

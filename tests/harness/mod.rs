@@ -16,6 +16,7 @@ pub mod db;
 pub mod drafter_cases;
 pub mod fake_chat;
 pub mod fake_github;
+pub mod fake_prometheus;
 pub mod github;
 pub mod github_limits;
 pub mod http;

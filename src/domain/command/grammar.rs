@@ -114,6 +114,7 @@ pub(super) fn grammar(name: CommandName) -> Grammar {
             })
         },
         N::Lock => lock,
+        N::Verify => verify,
         N::Stats => stats,
         N::Deploys => |args| args.nothing_more().map(ChatCommand::Deploys),
         N::Audit => |args| args.nothing_more().map(ChatCommand::Audit),
@@ -348,6 +349,30 @@ pub(super) fn lock(args: Args<'_>) -> Result<ChatCommand, ParseError> {
         target: args.target,
         environment,
         reason: reason.chars().take(500).collect(),
+    })
+}
+
+/// `<environment> [skip <reason…>]`.
+pub(super) fn verify(args: Args<'_>) -> Result<ChatCommand, ParseError> {
+    let Some((environment, rest)) = args.rest.split_first() else {
+        return Err(args.missing("an environment"));
+    };
+    let environment = args.environment(environment)?;
+    let skip = match rest {
+        [] => None,
+        [word, reason @ ..] if word.eq_ignore_ascii_case("skip") => {
+            let reason = reason.join(" ");
+            if reason.is_empty() {
+                return Err(args.missing("a reason to skip the bake"));
+            }
+            Some(reason.chars().take(500).collect())
+        }
+        [extra, ..] => return Err(args.bad(extra, "`skip <reason…>`", None)),
+    };
+    Ok(ChatCommand::Verify {
+        target: args.target,
+        environment,
+        skip,
     })
 }
 

@@ -111,6 +111,15 @@ pub enum ChatCommand {
         /// The environment.
         environment: String,
     },
+    /// An environment's bake: shown, or skipped by an admin with a reason.
+    Verify {
+        /// Repository.
+        target: Target,
+        /// The environment.
+        environment: String,
+        /// `skip <reason…>`.
+        skip: Option<String>,
+    },
     /// What is deployed where, what is locked.
     Deploys(Target),
     /// The last audit records of a repository.
@@ -166,6 +175,8 @@ pub enum CommandName {
     Lock,
     /// `unlock`
     Unlock,
+    /// `verify`
+    Verify,
     /// `deploys`
     Deploys,
     /// `audit`
@@ -180,7 +191,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in the order help lists them.
-    pub const ALL: [CommandName; 21] = [
+    pub const ALL: [CommandName; 22] = [
         CommandName::Help,
         CommandName::Status,
         CommandName::Notes,
@@ -198,6 +209,7 @@ impl CommandName {
         CommandName::Lock,
         CommandName::Unlock,
         CommandName::Deploys,
+        CommandName::Verify,
         CommandName::Audit,
         CommandName::Stats,
         CommandName::Link,
@@ -224,6 +236,7 @@ impl CommandName {
             CommandName::Lock => "lock",
             CommandName::Unlock => "unlock",
             CommandName::Deploys => "deploys",
+            CommandName::Verify => "verify",
             CommandName::Audit => "audit",
             CommandName::Stats => "stats",
             CommandName::Link => "link",
@@ -251,6 +264,7 @@ impl CommandName {
             }
             CommandName::Rollback | CommandName::Unlock => "[owner/repo] <environment>",
             CommandName::Lock => "[owner/repo] <environment> <reason…>",
+            CommandName::Verify => "[owner/repo] <environment> [skip <reason…>]",
             CommandName::Deploys | CommandName::Audit => "[owner/repo]",
             CommandName::Stats => "[owner/repo] [days]",
         }
@@ -280,6 +294,9 @@ impl CommandName {
             CommandName::Lock => "hold an environment: only you deploy there until unlocked",
             CommandName::Unlock => "release an environment's lock",
             CommandName::Deploys => "what is deployed where, what is locked",
+            CommandName::Verify => {
+                "an environment's bake after a deployment; admins may skip it with a reason"
+            }
             CommandName::Audit => "the last 10 audit records: who did what, how it ended",
             CommandName::Stats => "release health: lead time, frequency, failures, restores",
             CommandName::Link => "link your chat account to your GitHub account",
@@ -331,6 +348,7 @@ impl ChatCommand {
             ChatCommand::Lock { .. } => CommandName::Lock,
             ChatCommand::Unlock { .. } => CommandName::Unlock,
             ChatCommand::Deploys(_) => CommandName::Deploys,
+            ChatCommand::Verify { .. } => CommandName::Verify,
             ChatCommand::Audit(_) => CommandName::Audit,
             ChatCommand::Stats { .. } => CommandName::Stats,
             ChatCommand::Link { .. } => CommandName::Link,
@@ -357,6 +375,7 @@ impl ChatCommand {
             | ChatCommand::Rollback { target: t, .. }
             | ChatCommand::Lock { target: t, .. }
             | ChatCommand::Unlock { target: t, .. }
+            | ChatCommand::Verify { target: t, .. }
             | ChatCommand::Deploys(t)
             | ChatCommand::Audit(t)
             | ChatCommand::Stats { target: t, .. } => Some(t),
@@ -375,7 +394,16 @@ impl ChatCommand {
             | ChatCommand::Deploys(_)
             | ChatCommand::Audit(_)
             | ChatCommand::Stats { .. }
+            | ChatCommand::Verify { skip: None, .. }
             | ChatCommand::Unlink => return None,
+            ChatCommand::Verify {
+                environment,
+                skip: Some(reason),
+                ..
+            } => TrainCommand::Deploy(DeployCommand::SkipBake {
+                environment: environment.clone(),
+                reason: reason.clone(),
+            }),
             ChatCommand::Cut(_) => TrainCommand::Cut,
             ChatCommand::Candidate(_) => TrainCommand::Candidate,
             ChatCommand::Approve { .. } => TrainCommand::Approve,

@@ -127,6 +127,21 @@ async fn read(
             card: None,
         });
     }
+    if let ChatCommand::Verify {
+        environment,
+        skip: None,
+        ..
+    } = command
+    {
+        let text =
+            crate::handlers::deploys::verify::status_text(&ctx.db, repo, environment, s, ctx.now())
+                .await?;
+        return Ok(Reply {
+            text,
+            ephemeral: false,
+            card: None,
+        });
+    }
     if let ChatCommand::Deploys(_) = command {
         let text = crate::handlers::deploys::deploys_text(&ctx.db, repo, s, ctx.now()).await?;
         return Ok(Reply {

@@ -47,7 +47,10 @@ pub(crate) struct AutomaticDecision {
 
 /// Decides `release`'s deployments to `environments` as [`deploy::decide_automatic`] does:
 /// locks, freeze windows, `requires`, and no candidate or unreleased version where final
-/// releases go. Reads the store only; nothing is written.
+/// releases go. `verified` names an environment whose bake of the release passed in the
+/// transaction these decisions are written in (not yet in the store). Reads the store only;
+/// nothing is written.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn decide_automatic(
     db: &Db,
     now: i64,
@@ -56,6 +59,7 @@ pub(crate) async fn decide_automatic(
     release: &Release,
     standing: Standing,
     environments: &[&EnvironmentKeys],
+    verified: Option<&str>,
 ) -> Result<Vec<AutomaticDecision>, JobError> {
     let configured: Vec<&str> = config
         .environments()
@@ -73,7 +77,10 @@ pub(crate) async fn decide_automatic(
             actor: AUTOMATIC,
             lock: state.lock,
             release: Some(release.clone()),
-            required_deployed: state.required_deployed,
+            required_deployed: match (&env.requires, verified) {
+                (Some(required), Some(v)) if required.eq_ignore_ascii_case(v) => Some(true),
+                _ => state.required_deployed,
+            },
             frozen: state.frozen,
             candidate: standing == Standing::Candidate,
             unreleased: standing == Standing::Unreleased,

@@ -65,6 +65,31 @@ pub(crate) async fn decide_and_prepare(
     let Some(env) = environment else {
         return refused("no such environment");
     };
+    if decision == DeployDecision::SkipBake {
+        let DeployCommand::SkipBake { reason, .. } = command else {
+            return refused("not a skip");
+        };
+        // The bake ends, and what follows starts, in the bake's own transaction.
+        return match super::verify::skip(
+            ctx,
+            config,
+            &request.repository,
+            &env.name,
+            &request.actor,
+            reason,
+        )
+        .await?
+        {
+            Ok(bake) => Ok((
+                CommandReply::Done(format!(
+                    "{}'s bake of {} skipped: what follows {} goes now",
+                    env.name, bake.tag, env.name
+                )),
+                None,
+            )),
+            Err(why) => refused(why),
+        };
+    }
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let reply = match decision {
         DeployDecision::Request {
@@ -97,6 +122,7 @@ pub(crate) async fn decide_and_prepare(
                 env.name
             )
         }
+        DeployDecision::SkipBake => return refused("not a deployment"),
         DeployDecision::Lock | DeployDecision::Unlock => {
             match lock_or_unlock(&mut unit, request, command, &env.name).await? {
                 Ok(reply) => reply,

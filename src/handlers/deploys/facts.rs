@@ -1,6 +1,7 @@
 //! What an environment holds now, read the same way by every deployment decision (a
 //! command, an automatic follow-up, the release gate): its lock, the freeze window it is in,
-//! and whether the environment it `requires` has deployed the commit.
+//! and whether the environment it `requires` has deployed the commit (and verified it, where
+//! it verifies).
 
 use crate::domain::deploy::Holder;
 use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
@@ -39,7 +40,16 @@ pub(crate) async fn environment_now(
             owner: lock.owner,
             reason: lock.reason,
         });
+    // An environment that verifies its deployments has "deployed" a commit once its bake
+    // passed, not at GitHub's success.
     let required_deployed = match (&env.requires, sha) {
+        (Some(required), Some(sha))
+            if config
+                .environment(required)
+                .is_some_and(|r| r.verify.is_some()) =>
+        {
+            Some(crate::store::bakes::passed_with(db, repo, required, sha).await?)
+        }
         (Some(required), Some(sha)) => {
             Some(deployments::succeeded_with(db, repo, required, sha).await?)
         }

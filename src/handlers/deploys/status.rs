@@ -99,8 +99,8 @@ impl BackgroundJob for SeeDeploymentStatus {
             .description
             .as_deref()
             .map(|d| d.chars().take(140).collect::<String>());
-        // Read before the transaction: what follows this environment.
-        let followers = self.followers(&ctx, &row, now).await?;
+        // Read before the transaction: a bake to start, or what follows this environment.
+        let after = self.after_success(&ctx, &row, now).await?;
         // Read before the transaction (the store may have a single connection).
         let production = stored_environment(&ctx.db, &e.repository, &row.environment)
             .await?
@@ -127,9 +127,24 @@ impl BackgroundJob for SeeDeploymentStatus {
         };
         unit.announce_for(&e.repository, "", row.train_id, &event)
             .await?;
-        // Environments that follow this one get the same release, once, as decided.
-        if let Some((installation, occasion, decisions)) = followers {
-            apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions).await?;
+        match after {
+            // Verified first: what follows waits for the bake.
+            AfterSuccess::Bake(start) => {
+                super::verify::start_bake(&mut unit, &e.repository, &start).await?;
+            }
+            // Environments that follow this one get the same release, once, as decided.
+            AfterSuccess::Follow((installation, occasion, decisions)) => {
+                apply_automatic(&mut unit, &e.repository, installation, &occasion, decisions)
+                    .await?;
+            }
+            AfterSuccess::Nothing => {}
+        }
+        // A breach's rollback succeeded: the environment is restored; the time is measured.
+        if DeploymentState::named(&e.state) == DeploymentState::Success
+            && row.rollback != 0
+            && let Some(request_id) = row.request_id.as_deref()
+        {
+            super::verify::restored(&mut unit, &e.repository, request_id, &row).await?;
         }
         // A production success is told on the release's pull requests.
         if DeploymentState::named(&e.state) == DeploymentState::Success
@@ -150,71 +165,121 @@ impl BackgroundJob for SeeDeploymentStatus {
 }
 
 /// Environments to deploy next, decided: `(installation, why, decisions)`.
-type Followers = (u64, Occasion, Vec<AutomaticDecision>);
+pub(super) type Followers = (u64, Occasion, Vec<AutomaticDecision>);
+
+/// What a success of a release trainyard asked for means here: nothing more (a rollback, a
+/// deployment someone else made), a bake to start, or the environments that follow.
+enum AfterSuccess {
+    Nothing,
+    Bake(super::verify::BakeStart),
+    Follow(Followers),
+}
 
 impl SeeDeploymentStatus {
     /// For a success of a release trainyard asked for (a rollback is nobody's cue to move
-    /// on), the environments configured to follow this one, decided.
-    async fn followers(
+    /// on): the bake its environment's `verify` asks for, else the environments configured
+    /// to follow it, decided. Read before the transaction.
+    async fn after_success(
         &self,
         ctx: &TrainContext,
         row: &deployments::DeploymentRow,
         now: i64,
-    ) -> Result<Option<Followers>, JobError> {
+    ) -> Result<AfterSuccess, JobError> {
         let e = &self.event;
-        // Read before the transaction: what follows this environment, for a success of a
-        // release trainyard asked for (a rollback is nobody's cue to move on).
-        if DeploymentState::named(&e.state) == DeploymentState::Success
-            && row.rollback == 0
-            && let (Some(train_id), Some(installation), Some(_github), Some(sha)) = (
-                row.train_id,
-                e.installation_id,
-                ctx.github.as_ref(),
-                row.sha.clone(),
-            )
-        {
-            let config = ctx.config(installation, &e.repository).await?;
-            let config = &config.effective.config;
-            let following: Vec<&EnvironmentKeys> = config
-                .environments()
-                .iter()
-                .filter(|env| {
-                    env.after
-                        .as_deref()
-                        .is_some_and(|after| after.eq_ignore_ascii_case(&row.environment))
-                })
-                .collect();
-            if !following.is_empty() {
-                // Exactly what succeeded here: its tag and its commit.
-                let release = Release {
-                    train_id: Some(train_id),
-                    version: row.version.clone().unwrap_or_else(|| row.ref_name.clone()),
-                    tag: row.ref_name.clone(),
-                    sha,
-                };
-                let standing = standing_of(&ctx.db, &release).await?;
-                let by = e
-                    .reported_by
-                    .as_ref()
-                    .map_or("someone", |a| a.login.as_str());
-                let occasion = Occasion {
-                    key: format!("{train_id}:{}:{}", release.tag, row.environment),
-                    why: format!("after {}'s success reported by {by}", row.environment),
-                    surface: "github",
-                };
-                let decisions = decide_automatic(
-                    &ctx.db,
-                    now,
-                    config,
-                    &e.repository,
-                    &release,
-                    standing,
-                    &following,
-                )
-                .await?;
-                return Ok(Some((installation, occasion, decisions)));
-            }
+        let (Some(train_id), Some(installation), Some(_github), Some(sha)) = (
+            row.train_id,
+            e.installation_id,
+            ctx.github.as_ref(),
+            row.sha.clone(),
+        ) else {
+            return Ok(AfterSuccess::Nothing);
+        };
+        if DeploymentState::named(&e.state) != DeploymentState::Success || row.rollback != 0 {
+            return Ok(AfterSuccess::Nothing);
         }
-        Ok(None)
+        let config = ctx.config(installation, &e.repository).await?;
+        let config = &config.effective.config;
+        // Exactly what succeeded here: its tag and its commit.
+        let release = Release {
+            train_id: Some(train_id),
+            version: row.version.clone().unwrap_or_else(|| row.ref_name.clone()),
+            tag: row.ref_name.clone(),
+            sha,
+        };
+        if let Some(plan) = config
+            .environment(&row.environment)
+            .and_then(|env| env.verify.as_ref())
+            .and_then(|keys| keys.plan().ok())
+        {
+            return Ok(AfterSuccess::Bake(super::verify::BakeStart {
+                installation,
+                deployment_id: row.id,
+                environment: row.environment.clone(),
+                release,
+                plan,
+            }));
+        }
+        let by = e
+            .reported_by
+            .as_ref()
+            .map_or("someone", |a| a.login.as_str());
+        let why = format!("after {}'s success reported by {by}", row.environment);
+        Ok(decide_followers(
+            ctx,
+            config,
+            &e.repository,
+            installation,
+            &row.environment,
+            &release,
+            why,
+            None,
+            now,
+        )
+        .await?
+        .map_or(AfterSuccess::Nothing, AfterSuccess::Follow))
     }
+}
+
+/// The environments configured to follow `environment` (`after:`), decided for `release`
+/// (`verified`: `environment`'s bake of it passes in the transaction they are written in);
+/// `None` when none follows it.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn decide_followers(
+    ctx: &TrainContext,
+    config: &crate::domain::repo_config::RepoConfig,
+    repo: &crate::domain::ids::RepoFullName,
+    installation: u64,
+    environment: &str,
+    release: &Release,
+    why: String,
+    verified: Option<&str>,
+    now: i64,
+) -> Result<Option<Followers>, JobError> {
+    let following: Vec<&EnvironmentKeys> = config
+        .environments()
+        .iter()
+        .filter(|env| {
+            env.after
+                .as_deref()
+                .is_some_and(|after| after.eq_ignore_ascii_case(environment))
+        })
+        .collect();
+    if following.is_empty() {
+        return Ok(None);
+    }
+    let standing = standing_of(&ctx.db, release).await?;
+    let occasion = Occasion {
+        key: format!(
+            "{}:{}:{environment}",
+            release.train_id.unwrap_or_default(),
+            release.tag
+        ),
+        why,
+        surface: "github",
+    };
+    let decisions = decide_automatic(
+        &ctx.db, now, config, repo, release, standing, &following, verified,
+    )
+    .await?;
+    Ok(Some((installation, occasion, decisions)))
 }

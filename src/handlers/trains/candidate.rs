@@ -166,6 +166,7 @@ impl PublishCandidate {
             &release,
             crate::handlers::deploys::Standing::Candidate,
             &environments,
+            None,
         )
         .await?;
         let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;

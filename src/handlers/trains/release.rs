@@ -218,6 +218,7 @@ async fn released(
             &release,
             deployments::Standing::Released,
             &environments,
+            None,
         )
         .await?;
     }
