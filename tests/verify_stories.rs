@@ -253,6 +253,11 @@ async fn a_breach_rolls_staging_back_and_holds_production(test: TestDb) {
         "{shown}"
     );
     assert!(shown.contains("restored in 40s"), "{shown}");
+    let stats = maya_says(&bot, "/release stats").await;
+    assert!(
+        stats.contains("Verification: 1 of 2 bakes failed; their restore: median 40s"),
+        "the figures count it: {stats}"
+    );
     // The audit log has the breach, once, with the reason.
     let audited = bot.audited("deploy.verify").await;
     let breaches: Vec<_> = audited.iter().filter(|r| r.outcome == "breached").collect();
@@ -372,7 +377,53 @@ async fn an_admin_skips_a_bake_with_a_reason(test: TestDb) {
     assert!(again.contains("nothing is baking on staging"), "{again}");
 }
 
+/// production is deployed by a workflow behind trainyard's protection rule and requires
+/// staging: the workflow's job waits through staging's bake and is approved when it passes.
+async fn a_protection_rule_waits_for_the_bake(test: TestDb) {
+    let prometheus = FakePrometheus::start().await;
+    let config = config(&prometheus).replace("after: staging\n      ", "");
+    let bot = TestBot::start_verified(&test, &config, &prometheus).await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].id;
+    report(&bot, staging, "success").await;
+
+    let waits = bot
+        .github
+        .workflow_waits(901, "v1.0.1", "production", "maya");
+    assert_eq!(
+        bot.deliver("deployment_protection_rule", &waits).await,
+        http::StatusCode::ACCEPTED
+    );
+    bot.run_jobs().await;
+    let answers = |bot: &TestBot| {
+        bot.github
+            .protection_reviews()
+            .into_iter()
+            .filter(|r| r.run_id == 901)
+            .map(|r| r.state)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        answers(&bot),
+        Vec::<String>::new(),
+        "waits while staging bakes"
+    );
+    prometheus.script(&[Value::Sample(0.0)]);
+    for _ in 0..3 {
+        next_round(&bot).await;
+        assert_eq!(answers(&bot), Vec::<String>::new());
+    }
+    next_round(&bot).await;
+    assert_eq!(answers(&bot), ["approved"], "approved once the bake passed");
+    assert_eq!(
+        environments(&bot).len(),
+        1,
+        "the workflow deploys, not trainyard"
+    );
+}
+
 on_both_backends!(
+    a_protection_rule_waits_for_the_bake,
     a_clean_bake_promotes_staging_to_production,
     a_breach_rolls_staging_back_and_holds_production,
     a_restart_mid_bake_resumes_it,

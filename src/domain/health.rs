@@ -9,7 +9,7 @@ use serde::Serialize;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// What each figure means, as the dashboard and chat explain it.
-pub const DEFINITIONS: [(&str, &str); 8] = [
+pub const DEFINITIONS: [(&str, &str); 9] = [
     (
         "lead time to release",
         "for each pull request released in the window: its merge → its release's publication",
@@ -26,13 +26,19 @@ pub const DEFINITIONS: [(&str, &str); 8] = [
     ),
     (
         "change failure rate",
-        "production deployments in the window that ended failure or error, were rolled back, \
-         or were followed by a hotfix of the same minor version, over all of them (releases \
-         followed by a hotfix, without deployments)",
+        "production deployments in the window that ended failure or error, failed their bake \
+         (verification), were rolled back, or were followed by a hotfix of the same minor \
+         version, over all of them (releases followed by a hotfix, without deployments)",
     ),
     (
         "time to restore",
-        "a failed production deployment → the next successful one to the same environment",
+        "a failed production deployment → the next successful one to the same environment; \
+         a failed bake → its automatic rollback's success",
+    ),
+    (
+        "verification",
+        "bakes (in any environment) that ended in the window, and how many failed their checks \
+         and were rolled back; restore: the failure → the rollback's success",
     ),
     (
         "pull requests per train",
@@ -85,6 +91,23 @@ pub struct DeploymentFacts {
     pub created_at: i64,
     /// When it reached its last state.
     pub finished_at: i64,
+    /// When its bake failed its checks, if it did.
+    pub breached_at: Option<i64>,
+    /// When that breach's rollback succeeded.
+    pub restored_at: Option<i64>,
+}
+
+/// A bake that ended (verification after a deployment), as the figures need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BakeFacts {
+    /// The environment.
+    pub environment: String,
+    /// Failed its checks (`false`: verified, or skipped by an admin).
+    pub breached: bool,
+    /// When it ended.
+    pub finished_at: i64,
+    /// A breach's rollback succeeded at.
+    pub restored_at: Option<i64>,
 }
 
 /// Everything known about a repository's releases.
@@ -96,6 +119,8 @@ pub struct History {
     pub deployments: Vec<DeploymentFacts>,
     /// When cuts were rejected (epoch ms).
     pub rejections: Vec<i64>,
+    /// Bakes that ended.
+    pub bakes: Vec<BakeFacts>,
 }
 
 /// Median and 90th percentile of durations, in seconds (nearest rank), over `count` samples.
@@ -184,6 +209,10 @@ pub struct Health {
     pub approval_wait: Spread,
     /// Cuts rejected in the window.
     pub rejected_cuts: usize,
+    /// Bakes that failed their checks, over all that ended.
+    pub bake_failures: Rate,
+    /// A bake's failure → its rollback's success.
+    pub bake_restore: Spread,
 }
 
 fn failed(state: &str) -> bool {
@@ -310,6 +339,7 @@ impl<'h> Window<'h> {
                     .iter()
                     .filter(|d| {
                         failed(&d.state)
+                            || d.breached_at.is_some()
                             || rolled_back(d)
                             || self.hotfix_after(d.version.as_deref(), d.finished_at)
                     })
@@ -339,8 +369,13 @@ impl<'h> Window<'h> {
         }
     }
 
-    /// From each failed production deployment in the window to the next success there.
+    /// From each failed production deployment in the window to the next success there, and
+    /// from each failed bake to its rollback's success.
     fn restores(&self) -> Vec<i64> {
+        let after_breach = self.production.iter().filter_map(|d| {
+            let breached = d.breached_at.filter(|b| self.within(*b))?;
+            Some(d.restored_at? - breached)
+        });
         self.production
             .iter()
             .filter(|d| failed(&d.state) && self.within(d.finished_at))
@@ -356,6 +391,7 @@ impl<'h> Window<'h> {
                     .min()
                     .map(|restored| restored - d.finished_at)
             })
+            .chain(after_breach)
             .collect()
     }
 }
@@ -371,6 +407,11 @@ pub fn compute(history: &History, now: i64, days: i64) -> Health {
         .filter(|d| d.state == "success" && window.within(d.finished_at))
         .count();
     let (to_release, to_production) = window.lead_times();
+    let ended_bakes: Vec<&BakeFacts> = history
+        .bakes
+        .iter()
+        .filter(|b| window.within(b.finished_at))
+        .collect();
     let basis = if window.production.is_empty() {
         Basis::Releases
     } else {
@@ -409,6 +450,17 @@ pub fn compute(history: &History, now: i64, days: i64) -> Health {
             .iter()
             .filter(|t| window.within(**t))
             .count(),
+        bake_failures: Rate {
+            failed: ended_bakes.iter().filter(|b| b.breached).count(),
+            total: ended_bakes.len(),
+        },
+        bake_restore: Spread::of(
+            ended_bakes
+                .iter()
+                .filter(|b| b.breached)
+                .filter_map(|b| Some(b.restored_at? - b.finished_at))
+                .collect(),
+        ),
     }
 }
 
@@ -462,6 +514,7 @@ mod tests {
             rollback: false,
             created_at: NOW - created * H,
             finished_at: NOW - finished * H,
+            ..DeploymentFacts::default()
         }
     }
 
@@ -523,6 +576,7 @@ mod tests {
                 deployment(2, "success", 31, 30),
             ],
             rejections: vec![NOW - 43 * H, NOW - 50 * 24 * H],
+            bakes: vec![],
         };
         // A staging deployment counts for nothing.
         history.deployments.push(DeploymentFacts {
@@ -584,6 +638,7 @@ mod tests {
                 rollback,
             ],
             rejections: vec![],
+            bakes: vec![],
         };
         let health = compute(&history, NOW, 30);
         // v1.1.0: fine. v1.2.0: rolled back, and a v1.2.1 hotfix followed. The rollback
@@ -595,6 +650,51 @@ mod tests {
                 total: 2
             }
         );
+    }
+
+    #[test]
+    fn a_failed_bake_is_a_change_failure_restored_by_its_rollback() {
+        let breached = DeploymentFacts {
+            breached_at: Some(NOW - 20 * H),
+            restored_at: Some(NOW - 20 * H + 90_000),
+            ..deployment(2, "success", 21, 21)
+        };
+        let history = History {
+            deployments: vec![deployment(1, "success", 40, 40), breached],
+            bakes: vec![
+                BakeFacts {
+                    environment: "staging".into(),
+                    breached: false,
+                    finished_at: NOW - 30 * H,
+                    restored_at: None,
+                },
+                BakeFacts {
+                    environment: "production".into(),
+                    breached: true,
+                    finished_at: NOW - 20 * H,
+                    restored_at: Some(NOW - 20 * H + 90_000),
+                },
+            ],
+            ..History::default()
+        };
+        let health = compute(&history, NOW, 30);
+        // GitHub said success; the bake said otherwise.
+        assert_eq!(
+            health.change_failure_rate,
+            Rate {
+                failed: 1,
+                total: 2
+            }
+        );
+        assert_eq!(health.time_to_restore.median_secs, Some(90));
+        assert_eq!(
+            health.bake_failures,
+            Rate {
+                failed: 1,
+                total: 2
+            }
+        );
+        assert_eq!(health.bake_restore.median_secs, Some(90));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{Db, StoreError};
-use crate::domain::health::{DeploymentFacts, History, TrainFacts};
+use crate::domain::health::{BakeFacts, DeploymentFacts, History, TrainFacts};
 use crate::domain::ids::RepoFullName;
 
 type TrainTuple = (
@@ -16,7 +16,17 @@ type TrainTuple = (
     Option<i64>,
     Option<i64>,
 );
-type DeploymentTuple = (String, Option<i64>, Option<String>, String, i64, i64, i64);
+type DeploymentTuple = (
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// Everything recorded of `repo`'s trains and deployments; `production` says which
 /// environments are production ones.
@@ -48,8 +58,17 @@ pub async fn history(
     .fetch_all(db.pool())
     .await?;
     let deployments: Vec<DeploymentTuple> = sqlx::query_as(
-        "SELECT environment, train_id, version, state, rollback, created_at, updated_at \
-         FROM deployments WHERE repository = $1",
+        "SELECT d.environment, d.train_id, d.version, d.state, d.rollback, d.created_at, \
+         d.updated_at, b.finished_at, b.restored_at FROM deployments d \
+         LEFT JOIN bakes b ON b.deployment_id = d.id AND b.state = 'breached' \
+         WHERE d.repository = $1",
+    )
+    .bind(repo.as_ref())
+    .fetch_all(db.pool())
+    .await?;
+    let bakes: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT environment, state, finished_at, restored_at FROM bakes \
+         WHERE repository = $1 AND state <> 'baking'",
     )
     .bind(repo.as_ref())
     .fetch_all(db.pool())
@@ -89,7 +108,17 @@ pub async fn history(
         deployments: deployments
             .into_iter()
             .map(
-                |(environment, train_id, version, state, rollback, created_at, updated_at)| {
+                |(
+                    environment,
+                    train_id,
+                    version,
+                    state,
+                    rollback,
+                    created_at,
+                    updated_at,
+                    breached_at,
+                    restored_at,
+                )| {
                     DeploymentFacts {
                         production: production(&environment),
                         environment,
@@ -99,10 +128,21 @@ pub async fn history(
                         rollback: rollback != 0,
                         created_at,
                         finished_at: updated_at,
+                        breached_at,
+                        restored_at,
                     }
                 },
             )
             .collect(),
         rejections: rejections.into_iter().map(|(at,)| at).collect(),
+        bakes: bakes
+            .into_iter()
+            .map(|(environment, state, finished_at, restored_at)| BakeFacts {
+                environment,
+                breached: state == "breached",
+                finished_at: finished_at.unwrap_or_default(),
+                restored_at,
+            })
+            .collect(),
     })
 }

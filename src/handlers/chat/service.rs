@@ -227,6 +227,12 @@ async fn stats_text(
         format!("Change failure rate: {failure}"),
         format!("Time to restore: {}", spread(&h.time_to_restore)),
         format!(
+            "Verification: {} of {} bakes failed; their restore: {}",
+            h.bake_failures.failed,
+            h.bake_failures.total,
+            spread(&h.bake_restore)
+        ),
+        format!(
             "Trains: {} released, {per_train} pull requests each; cut to release {}; \
              approval wait {}; {} rejected cuts",
             h.releases,

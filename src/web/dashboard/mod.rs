@@ -678,6 +678,7 @@ fn health_figures(h: &Health) -> Markup {
         .change_failure_rate
         .fraction()
         .map_or("–".to_owned(), |f| format!("{:.0}%", f * 100.0));
+    let bakes = format!("{} of {}", h.bake_failures.failed, h.bake_failures.total);
     html! {
         div.grid {
             div.box { div.muted { "Lead time to release" } div.figure { (spread(&h.lead_time_to_release)) } }
@@ -685,6 +686,8 @@ fn health_figures(h: &Health) -> Markup {
             div.box { div.muted { "Frequency" } div.figure { (frequency) } }
             div.box { div.muted { "Change failure rate" } div.figure { (failure) } }
             div.box { div.muted { "Time to restore" } div.figure { (spread(&h.time_to_restore)) } }
+            div.box { div.muted { "Failed bakes" } div.figure { (bakes) }
+                div.muted { "restored by rollback in " (spread(&h.bake_restore)) } }
             div.box { div.muted { "Trains" } div.figure { (h.releases) " released" }
                 div.muted { "cut → release " (spread(&h.cut_to_release)) ", " (h.rejected_cuts) " rejected cuts" } }
         }
