@@ -422,7 +422,66 @@ async fn a_protection_rule_waits_for_the_bake(test: TestDb) {
     );
 }
 
+/// The dashboard shows each environment's latest bake and a chart of its readings against
+/// the ceiling, in a real browser.
+async fn the_dashboard_shows_the_bake_and_its_chart(test: TestDb) {
+    let Some(chromium) = harness::browser::chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI needs chromium");
+        eprintln!("SKIPPED the bake in a browser: no chromium");
+        return;
+    };
+    let Some(driver) = harness::browser::Driver::start(&chromium).await else {
+        assert!(std::env::var_os("CI").is_none(), "CI needs chromedriver");
+        eprintln!("SKIPPED the bake in a browser: no chromedriver");
+        return;
+    };
+    let prometheus = FakePrometheus::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let bot =
+        TestBot::start_verified_web(&test, &config(&prometheus), &prometheus, Some(&base)).await;
+    let app = trainyard::app::router(bot.app.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    breached(&bot, &prometheus).await;
+    prometheus.script(&[Value::Sample(0.5)]);
+    next_round(&bot).await;
+
+    bot.github.sign_in_as(8, "maya");
+    driver.open(&format!("{base}/")).await;
+    driver.click("form[action='/signin'] button").await;
+    for _ in 0..150 {
+        if driver.text().await.contains("signed in as maya") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    driver
+        .open(&format!("{base}/repos/{}#verification", bot.repo))
+        .await;
+    let page = driver.text().await;
+    assert!(page.contains("Verification"), "{page}");
+    assert!(page.contains("staging: v1.0.2 failed:"), "{page}");
+    assert!(page.contains("0.5 > max 0.02"), "{page}");
+    assert!(page.contains("Failed bakes"), "{page}");
+    let source = driver.source().await;
+    assert!(
+        source.contains("readings by round: 0, 0.5"),
+        "the chart holds each round: {source}"
+    );
+    assert!(source.contains(">max 0.02<"), "the ceiling is drawn");
+    driver
+        .screenshot(&harness::browser::screenshots().join("verify-1-breached-bake.png"))
+        .await;
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
 on_both_backends!(
+    the_dashboard_shows_the_bake_and_its_chart,
     a_protection_rule_waits_for_the_bake,
     a_clean_bake_promotes_staging_to_production,
     a_breach_rolls_staging_back_and_holds_production,

@@ -33,3 +33,14 @@ CREATE TABLE bakes (
 );
 CREATE INDEX bakes_due ON bakes (state, next_check_at);
 CREATE INDEX bakes_environment ON bakes (repository, environment, state);
+
+-- Each round's Prometheus value (none when the query returned no series or could not be
+-- read), for the dashboard's chart of a bake against its ceiling.
+CREATE TABLE bake_readings (
+    bake_id  BIGINT NOT NULL,
+    round    BIGINT NOT NULL,
+    at       BIGINT NOT NULL,
+    value    DOUBLE PRECISION,
+    healthy  BIGINT NOT NULL,
+    PRIMARY KEY (bake_id, round)
+);

@@ -297,3 +297,50 @@ pub async fn breached_since(
     .fetch_all(db.pool())
     .await?)
 }
+
+/// One round's reading, for the chart.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Reading {
+    /// The round (1 for the first).
+    pub round: i64,
+    /// When (epoch ms).
+    pub at: i64,
+    /// Prometheus's value, when it gave a finite one.
+    pub value: Option<f64>,
+    /// Whether every check read healthy (1) or not (0).
+    pub healthy: i64,
+}
+
+/// Records round `reading.round` of bake `bake_id` (once).
+pub async fn record_reading(
+    conn: &mut AnyConnection,
+    bake_id: i64,
+    reading: &Reading,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO bake_readings (bake_id, round, at, value, healthy) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bake_id, round) DO NOTHING",
+    )
+    .bind(bake_id)
+    .bind(reading.round)
+    .bind(reading.at)
+    .bind(reading.value.filter(|v| v.is_finite()))
+    .bind(reading.healthy)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The last `limit` rounds of bake `bake_id`, oldest first.
+pub async fn readings(db: &Db, bake_id: i64, limit: i64) -> Result<Vec<Reading>, StoreError> {
+    let mut rows: Vec<Reading> = sqlx::query_as(
+        "SELECT round, at, value, healthy FROM bake_readings WHERE bake_id = $1 \
+         ORDER BY round DESC LIMIT $2",
+    )
+    .bind(bake_id)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}

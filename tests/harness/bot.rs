@@ -68,11 +68,28 @@ impl TestBot {
         config: &str,
         prometheus: &super::fake_prometheus::FakePrometheus,
     ) -> TestBot {
+        TestBot::start_verified_web(test, config, prometheus, None).await
+    }
+
+    /// [`TestBot::start_verified`], with the dashboard's settings when `public_url` is given.
+    pub async fn start_verified_web(
+        test: &TestDb,
+        config: &str,
+        prometheus: &super::fake_prometheus::FakePrometheus,
+        public_url: Option<&str>,
+    ) -> TestBot {
         let url = prometheus.uri();
-        TestBot::start_with(test, config, move |args, _| {
+        let public_url = public_url.map(str::to_owned);
+        TestBot::start_with(test, config, move |args, github| {
             args.prometheus_url = Some(url.clone());
             args.prometheus_token = Some(Secret::new("prom-token"));
             args.verify_private_hosts = Some(true);
+            if let Some(public_url) = &public_url {
+                args.github_client_id = Some("Iv1.trainyard".into());
+                args.github_client_secret = Some(Secret::new("oauth-secret"));
+                args.github_web_url = Some(github.uri());
+                args.public_url = Some(public_url.clone());
+            }
         })
         .await
     }

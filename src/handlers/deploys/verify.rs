@@ -165,7 +165,7 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
         .environment(&bake.environment)
         .and_then(|env| env.verify.as_ref())
         .and_then(|keys| keys.plan().ok());
-    let outcomes = read_checks(ctx, plan.as_ref()).await;
+    let (outcomes, value) = read_checks(ctx, plan.as_ref()).await;
     let reading = if outcomes.is_empty() {
         "no checks configured: the bake is a wait".to_owned()
     } else {
@@ -176,15 +176,19 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
             .join("; ")
     };
     let every = SignedDuration::from_millis(bake.every_ms);
+    let measured = bakes::Reading {
+        round: bake.rounds + 1,
+        at: now,
+        value,
+        healthy: i64::from(outcomes.iter().all(|o| matches!(o, Outcome::Healthy(_)))),
+    };
     match verify::step(&outcomes, now, bake.ends_at, every) {
         Step::Wait { next } => {
-            let mut conn = ctx
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(crate::store::StoreError::from)?;
-            bakes::claim_round(&mut conn, bake.id, bake.next_check_at, next, &reading).await?;
+            let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
+            if bakes::claim_round(unit.conn(), bake.id, bake.next_check_at, next, &reading).await? {
+                bakes::record_reading(unit.conn(), bake.id, &measured).await?;
+                unit.commit().await?;
+            }
             Ok(())
         }
         Step::Verified => {
@@ -195,23 +199,32 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
                 by: AUTOMATIC,
                 rollback_request: None,
             };
-            pass(ctx, config, repo, bake, Some(bake.next_check_at), &ending).await
+            pass(
+                ctx,
+                config,
+                repo,
+                bake,
+                Some((bake.next_check_at, &measured)),
+                &ending,
+            )
+            .await
         }
-        Step::Breach(reason) => breach(ctx, config, repo, bake, &reason, &reading).await,
+        Step::Breach(reason) => breach(ctx, config, repo, bake, &reason, &reading, &measured).await,
     }
 }
 
-/// The configured checks' outcomes, read at once.
-async fn read_checks(ctx: &TrainContext, plan: Option<&Plan>) -> Vec<Outcome> {
+/// The configured checks' outcomes, read at once, and Prometheus's value (for the chart).
+async fn read_checks(ctx: &TrainContext, plan: Option<&Plan>) -> (Vec<Outcome>, Option<f64>) {
     let Some(plan) = plan else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let prometheus = async {
         match &plan.prometheus {
-            Some(check) => Some(verify::judge_prometheus(
-                check,
-                ctx.probe.prometheus(&check.query).await,
-            )),
+            Some(check) => {
+                let read = ctx.probe.prometheus(&check.query).await;
+                let value = read.as_ref().ok().copied().flatten();
+                Some((verify::judge_prometheus(check, read), value))
+            }
             None => None,
         }
     };
@@ -222,17 +235,19 @@ async fn read_checks(ctx: &TrainContext, plan: Option<&Plan>) -> Vec<Outcome> {
         }
     };
     let (prometheus, http) = tokio::join!(prometheus, http);
-    prometheus.into_iter().chain(http).collect()
+    let value = prometheus.as_ref().and_then(|(_, v)| *v);
+    let outcomes = prometheus.map(|(o, _)| o).into_iter().chain(http).collect();
+    (outcomes, value)
 }
 
 /// Ends the bake as `ending` says (verified, or skipped by an admin) and lets what follows
-/// go, once: `due_at` is the round that verified it (`None` for a skip).
+/// go, once: `round` is the round that verified it, due at its time (`None` for a skip).
 async fn pass(
     ctx: &TrainContext,
     config: &RepoConfig,
     repo: &RepoFullName,
     bake: &BakeRow,
-    due_at: Option<i64>,
+    round: Option<(i64, &bakes::Reading)>,
     ending: &Ending<'_>,
 ) -> Result<(), JobError> {
     let now = ctx.now();
@@ -260,8 +275,11 @@ async fn pass(
     )
     .await?;
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
-    if !bakes::finish(unit.conn(), bake.id, due_at, ending, now).await? {
+    if !bakes::finish(unit.conn(), bake.id, round.map(|(due, _)| due), ending, now).await? {
         return Ok(());
+    }
+    if let Some((_, reading)) = round {
+        bakes::record_reading(unit.conn(), bake.id, reading).await?;
     }
     let detail = match ending.state {
         "skipped" => format!(
@@ -299,6 +317,7 @@ async fn breach(
     bake: &BakeRow,
     reason: &str,
     reading: &str,
+    measured: &bakes::Reading,
 ) -> Result<(), JobError> {
     let now = ctx.now();
     // Read before the transaction: where to go back to, and whether the rules let it.
@@ -326,6 +345,7 @@ async fn breach(
     if !bakes::finish(unit.conn(), bake.id, Some(bake.next_check_at), &ending, now).await? {
         return Ok(());
     }
+    bakes::record_reading(unit.conn(), bake.id, measured).await?;
     let mut detail = format!("{reason}.");
     match &decided {
         Ok((release, production)) => {
