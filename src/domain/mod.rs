@@ -5,6 +5,7 @@
 
 pub mod autolabel;
 pub mod bump;
+pub mod calendar;
 pub mod calver;
 pub mod candidate;
 pub mod changelog;

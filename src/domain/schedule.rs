@@ -130,6 +130,47 @@ impl Cron {
             && day_ok
     }
 
+    /// The slots after `from` and before `until` in `zone`, at most `limit`, in order. Walks
+    /// the days, then only the hours and minutes the expression names, so a horizon of weeks
+    /// costs its matching slots, not a check per minute.
+    pub fn slots_between(
+        &self,
+        zone: &TimeZone,
+        from: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Vec<Timestamp> {
+        let mut slots = Vec::new();
+        let Some(mut day) = local_minute(zone, from).map(|at| at.date()) else {
+            return slots;
+        };
+        let last_day = zone.to_datetime(until).date();
+        while day <= last_day && slots.len() < limit {
+            let midnight = day.to_datetime(jiff::civil::Time::midnight());
+            for hour in (0..24_i8).filter(|h| self.hours & (1 << h) != 0) {
+                for minute in (0..60_i8).filter(|m| self.minutes & (1 << m) != 0) {
+                    let Ok(at) = midnight.with().hour(hour).minute(minute).build() else {
+                        continue;
+                    };
+                    if !self.matches(at) {
+                        continue;
+                    }
+                    let Ok(instant) = zone.to_timestamp(at) else {
+                        continue;
+                    };
+                    if instant > from && instant < until && slots.len() < limit {
+                        slots.push(instant);
+                    }
+                }
+            }
+            let Ok(next) = day.tomorrow() else {
+                break;
+            };
+            day = next;
+        }
+        slots
+    }
+
     /// The latest slot at or before `now` within `lookback`, in `zone`.
     pub fn last_slot(
         &self,

@@ -10,6 +10,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod backfill;
 pub mod bakes;
+pub mod calendar_feeds;
 pub mod candidates;
 pub mod chat;
 pub mod commands;

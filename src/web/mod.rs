@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Every page and browser endpoint (the machine endpoints are `inbound::routes`).
 pub fn routes() -> Router<AppState> {
-    use dashboard::{api, command, sign_in};
+    use dashboard::{api, calendar, command, sign_in};
     Router::new()
         .route("/", get(dashboard::home))
         .route("/signin", get(sign_in::sign_in))
@@ -26,6 +26,9 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", post(sign_in::sign_out))
         .route("/repos/{owner}/{name}", get(dashboard::repository))
         .route("/repos/{owner}/{name}/commands", post(command::command))
+        .route("/calendar.ics", get(calendar::feed))
+        .route("/calendar/feeds", post(calendar::create))
+        .route("/calendar/feeds/{id}/revoke", post(calendar::revoke))
         .route(
             "/api/v1/repos/{owner}/{name}/metrics",
             get(api::metrics_api),

@@ -8,6 +8,7 @@
 //! carry the session's CSRF token, and only from this site (`Origin`).
 
 pub mod api;
+pub mod calendar;
 pub mod command;
 pub mod sign_in;
 
@@ -205,6 +206,9 @@ pub async fn home(
         .unwrap_or_default();
         rows.push((repo.clone(), live));
     }
+    let feeds = crate::store::calendar_feeds::of(&state.db, session.github_id)
+        .await
+        .unwrap_or_default();
     page(
         StatusCode::OK,
         "Repositories",
@@ -230,8 +234,38 @@ pub async fn home(
                     }
                 }
             }
+            (calendar_feeds(&session, &feeds))
         },
     )
+}
+
+/// The signed-in person's calendar feeds, each revocable, and a button for a new one.
+fn calendar_feeds(session: &Session, feeds: &[crate::store::calendar_feeds::Feed]) -> Markup {
+    html! {
+    h2 id="calendar" { "Release calendar" }
+    p.muted { "Scheduled cuts, freeze windows and releases: "
+        a href="/calendar.ics" { "calendar.ics" } " while signed in, or a feed address a \
+        calendar app can fetch." }
+    @if !feeds.is_empty() {
+        table.box {
+            tr { th { "Feed" } th { "Repositories" } th { "Made" } th {} }
+            @for feed in feeds {
+                tr {
+                    td { (feed.label) }
+                    td { (feed.repositories().count()) }
+                    td { (jiff::Timestamp::from_millisecond(feed.created_at).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()) }
+                    td { form method="post" action=(format!("/calendar/feeds/{}/revoke", feed.id)) {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" { "Revoke" } } }
+                }
+            }
+        }
+    }
+    form method="post" action="/calendar/feeds" {
+        input type="hidden" name="csrf" value=(session.csrf);
+        button type="submit" { "New feed of all my repositories" }
+    }
+    }
 }
 
 /// The installed repositories `session`'s user could read when signing in, in name order:
@@ -435,6 +469,14 @@ pub async fn repository_page(
         (gate_section(&links, &gate))
         (health_section(&health, &weeks))
         (audit_section(&trail))
+        h2 { "Release calendar" }
+        form method="post" action="/calendar/feeds" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="repo" value=(repo.as_ref());
+            a href=(format!("/calendar.ics?repo={repo}")) { "calendar.ics" }
+            " — cuts, freezes and releases of this repository. "
+            button type="submit" { "New calendar feed" }
+        }
     })
 }
 
