@@ -19,12 +19,12 @@ use harness::bot::TestBot;
 const PUBLIC: &str = "https://trainyard.example";
 
 /// Cuts every Monday 09:00 London; production frozen every other Friday 16:00 New York for
-/// 64 hours; staging never.
+/// 64 hours and over Christmas; staging on the first of each month, 09:00 for two hours.
 const CONFIG: &str = concat!(
     "trains:\n  lines:\n    - name: main\n      branch: master\n",
     "      schedule: '0 9 * * MON'\n      timezone: Europe/London\n",
     "deploy:\n  timezone: America/New_York\n  environments:\n",
-    "    - name: staging\n",
+    "    - name: staging\n      freeze: ['cron 0 9 1 * * for 2h']\n",
     "    - name: production\n",
     "      freeze: ['every 2 weeks on Fri 16:00 for 64h from 2026-12-04', '2026-12-24..2026-12-26']\n",
 );
@@ -161,6 +161,12 @@ async fn a_feed_shows_cuts_freezes_and_releases_with_stable_uids(test: TestDb) {
     assert!(
         freezes.contains(&"20261224T050000Z".to_owned()),
         "{freezes:?}"
+    );
+    let monthly = starts(&format!("Freeze: staging ({repo})"));
+    assert_eq!(
+        monthly,
+        ["20261201T140000Z", "20270101T140000Z"],
+        "cron and a length"
     );
     assert!(
         seen.values()

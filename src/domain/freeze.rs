@@ -2,7 +2,7 @@
 //! zone: a day (`2026-12-24`), a range of days (`2026-12-24..2027-01-02`), a weekday
 //! (`Sat`), a range of weekdays (`Sat-Sun`), a weekly window (`Fri 16:00-Mon 08:00`), or a
 //! recurring one (`every 2 weeks on Fri 16:00 for 64h from 2026-12-04`, `every day 18:00
-//! for 14h`). Days are whole days; other windows run from their start up to (not including)
+//! for 14h`, or cron plus a length: `cron 0 16 * * FRI for 64h`). Days are whole days; other windows run from their start up to (not including)
 //! their end. All of them are wall-clock times of the zone: a window that starts Friday
 //! 16:00 starts at 16:00 on both sides of a daylight-saving change, and its length is
 //! counted on the clock (Friday 16:00 for 64h ends Monday 08:00 whatever the clocks did).
@@ -31,6 +31,40 @@ pub enum FreezeWindow {
         /// How long each lasts, in minutes on the clock; shorter than the period.
         length_minutes: i64,
     },
+    /// From every slot of a cron expression (local time), for a length on the clock.
+    Cron {
+        /// The starts.
+        cron: super::schedule::Cron,
+        /// How long each lasts, in minutes (a minute to 31 days).
+        length_minutes: i64,
+    },
+}
+
+/// The longest a cron window may last: the search for the slot that holds a moment walks
+/// back at most this far.
+const LONGEST_CRON_WINDOW_MINUTES: i64 = 31 * 24 * 60;
+/// How far ahead a cron window's next start is looked for (a leap day comes every 4 years).
+const CRON_LOOKAHEAD_DAYS: i64 = 5 * 366;
+
+/// `cron <minute> <hour> <day> <month> <weekday> for <length>`.
+fn cron_window(text: &str) -> Result<FreezeWindow, String> {
+    let expected = || {
+        format!(
+            "`{text}` is not a cron freeze window (like `cron 0 16 * * FRI for 64h`: five cron \
+             fields, then `for` and a length)"
+        )
+    };
+    let rest = text.get(4..).ok_or_else(expected)?;
+    let (expression, length) = rest.rsplit_once(" for ").ok_or_else(expected)?;
+    let cron = super::schedule::Cron::parse(expression.trim()).map_err(|e| e.to_string())?;
+    let length_minutes = clock_minutes(length.trim()).ok_or_else(expected)?;
+    if !(1..=LONGEST_CRON_WINDOW_MINUTES).contains(&length_minutes) {
+        return Err(format!("`{text}`: a window lasts a minute to 31 days"));
+    }
+    Ok(FreezeWindow::Cron {
+        cron,
+        length_minutes,
+    })
 }
 
 /// The longest period a recurring window may have (a year of weeks), so arithmetic on it
@@ -230,12 +264,19 @@ impl FreezeWindow {
         {
             return recurring(text);
         }
+        if text
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("cron"))
+        {
+            return cron_window(text);
+        }
         let expected = || {
             format!(
                 "`{text}` is not a freeze window (a date `2026-12-24`, dates \
                  `2026-12-24..2027-01-02`, a day `Sat`, days `Sat-Sun`, a weekly window \
-                 `Fri 16:00-Mon 08:00`, or a recurring one `every 2 weeks on Fri 16:00 for \
-                 64h from 2026-12-04`)"
+                 `Fri 16:00-Mon 08:00`, a recurring one `every 2 weeks on Fri 16:00 for \
+                 64h from 2026-12-04`, or cron and a length `cron 0 16 * * FRI for 64h`)"
             )
         };
         if let Some((from, until)) = text.split_once("..") {
@@ -286,7 +327,23 @@ impl FreezeWindow {
                 }
             }
             FreezeWindow::Recurring { .. } => self.recurring_end(at).is_some(),
+            FreezeWindow::Cron { .. } => self.cron_end(at).is_some(),
         }
+    }
+
+    /// For a cron window holding `at`: when the latest occurrence that holds it ends.
+    fn cron_end(&self, at: DateTime) -> Option<DateTime> {
+        let FreezeWindow::Cron {
+            cron,
+            length_minutes,
+        } = self
+        else {
+            return None;
+        };
+        let since = at.checked_sub((length_minutes - 1).minutes()).ok()?;
+        let start = cron.latest_between(since, at)?;
+        let end = start.checked_add(length_minutes.minutes()).ok()?;
+        (at < end).then_some(end)
     }
 
     /// For a recurring window holding `at`: when that occurrence ends.
@@ -316,6 +373,7 @@ impl FreezeWindow {
                 .unwrap_or(DateTime::MAX),
             FreezeWindow::Weekly { until, .. } => next_weekly(*until, at).unwrap_or(DateTime::MAX),
             FreezeWindow::Recurring { .. } => self.recurring_end(at).unwrap_or(DateTime::MAX),
+            FreezeWindow::Cron { .. } => self.cron_end(at).unwrap_or(DateTime::MAX),
         }
     }
 
@@ -337,6 +395,7 @@ impl FreezeWindow {
                     .ok()
                     .map(|day| day.to_datetime(first.time())),
             },
+            FreezeWindow::Cron { cron, .. } => cron.next_after(at, CRON_LOOKAHEAD_DAYS),
         }
     }
 }
@@ -521,6 +580,69 @@ mod tests {
         assert!(frozen_at(autumn, london, "2027-11-01T07:59Z"));
         assert!(!frozen_at(autumn, london, "2027-11-01T08:00Z"));
         assert!(frozen_at(autumn, london, "2027-11-12T16:00Z"));
+    }
+
+    #[test]
+    fn a_cron_window_keeps_its_local_times_across_both_zones_changes() {
+        let window = "cron 0 16 * * FRI for 64h";
+        let ny = "America/New_York";
+        // New York, spring (2027-03-14): Friday 16:00 EST = 21:00Z → Monday 08:00 EDT = 12:00Z.
+        assert!(!frozen_at(window, ny, "2027-03-12T20:59Z"));
+        assert!(frozen_at(window, ny, "2027-03-12T21:00Z"));
+        assert!(frozen_at(window, ny, "2027-03-15T11:59Z"));
+        assert!(!frozen_at(window, ny, "2027-03-15T12:00Z"));
+        // Autumn (2027-11-07): Friday 16:00 EDT = 20:00Z → Monday 08:00 EST = 13:00Z.
+        assert!(frozen_at(window, ny, "2027-11-05T20:00Z"));
+        assert!(frozen_at(window, ny, "2027-11-08T12:59Z"));
+        assert!(!frozen_at(window, ny, "2027-11-08T13:00Z"));
+        let london = "Europe/London";
+        // London, spring (2027-03-28): 16:00 GMT = 16:00Z → Monday 08:00 BST = 07:00Z.
+        assert!(frozen_at(window, london, "2027-03-26T16:00Z"));
+        assert!(frozen_at(window, london, "2027-03-29T06:59Z"));
+        assert!(!frozen_at(window, london, "2027-03-29T07:00Z"));
+        // Autumn (2027-10-31): 16:00 BST = 15:00Z → Monday 08:00 GMT = 08:00Z.
+        assert!(!frozen_at(window, london, "2027-10-29T14:59Z"));
+        assert!(frozen_at(window, london, "2027-10-29T15:00Z"));
+        assert!(frozen_at(window, london, "2027-11-01T07:59Z"));
+        assert!(!frozen_at(window, london, "2027-11-01T08:00Z"));
+    }
+
+    #[test]
+    fn cron_windows_thaw_start_again_and_refuse_what_is_not_one() {
+        // Month-end: the last days' evenings, 18:00 for 14h, on the 28th to 31st.
+        let nights = vec!["cron 0 18 28-31 * * for 14h".to_owned()];
+        assert_eq!(
+            thaws_at(&nights, at("2026-12-30T23:00")),
+            Some(at("2026-12-31T08:00"))
+        );
+        assert_eq!(thaws_at(&nights, at("2026-12-31T08:00")), None);
+        let window = FreezeWindow::parse("cron 0 18 28-31 * * for 14h").expect("window");
+        assert_eq!(
+            window.next_start_after(at("2026-12-31T08:00")),
+            Some(at("2026-12-31T18:00"))
+        );
+        assert_eq!(
+            window.next_start_after(at("2027-01-01T00:00")),
+            Some(at("2027-01-28T18:00"))
+        );
+        // A leap day's window is found years ahead, within bounds.
+        let leap = FreezeWindow::parse("cron 0 0 29 2 * for 1d").expect("window");
+        assert_eq!(
+            leap.next_start_after(at("2026-12-04T00:00")),
+            Some(at("2028-02-29T00:00"))
+        );
+        assert!(leap.contains(at("2028-02-29T23:59")));
+        for bad in [
+            "cron",
+            "cron 0 16 * * FRI",
+            "cron 0 16 * FRI for 64h",
+            "cron 0 16 * * FRI for 0m",
+            "cron 0 16 * * FRI for 32d",
+            "cron 0 16 * * FRI for ever",
+            "cron 61 16 * * FRI for 1h",
+        ] {
+            assert!(FreezeWindow::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

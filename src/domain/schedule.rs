@@ -171,6 +171,49 @@ impl Cron {
         slots
     }
 
+    /// The slots of one local day, in order.
+    pub fn slots_on(&self, day: jiff::civil::Date) -> impl Iterator<Item = DateTime> + '_ {
+        let midnight = day.to_datetime(jiff::civil::Time::midnight());
+        (0..24_i8)
+            .filter(|h| self.hours & (1 << h) != 0)
+            .flat_map(move |hour| {
+                (0..60_i8)
+                    .filter(|m| self.minutes & (1 << m) != 0)
+                    .filter_map(move |minute| {
+                        midnight.with().hour(hour).minute(minute).build().ok()
+                    })
+            })
+            .filter(|at| self.matches(*at))
+    }
+
+    /// The latest local slot at or before `at` and not before `since`.
+    pub fn latest_between(&self, since: DateTime, at: DateTime) -> Option<DateTime> {
+        let mut day = at.date();
+        while day >= since.date() {
+            let latest = self
+                .slots_on(day)
+                .filter(|slot| *slot <= at && *slot >= since)
+                .last();
+            if latest.is_some() {
+                return latest;
+            }
+            day = day.yesterday().ok()?;
+        }
+        None
+    }
+
+    /// The first local slot after `at`, looking at most `days` days ahead.
+    pub fn next_after(&self, at: DateTime, days: i64) -> Option<DateTime> {
+        let mut day = at.date();
+        for _ in 0..=days {
+            if let Some(slot) = self.slots_on(day).find(|slot| *slot > at) {
+                return Some(slot);
+            }
+            day = day.tomorrow().ok()?;
+        }
+        None
+    }
+
     /// The latest slot at or before `now` within `lookback`, in `zone`.
     pub fn last_slot(
         &self,
