@@ -162,7 +162,7 @@ const FLOORS: &[(&str, &[&str])] = &[
         &["store/", "telemetry.rs", "registration.rs", "server/"],
     ),
     ("the queue and its metrics", &["jobs/", "metrics.rs"]),
-    ("clients of the outside", &["github/", "chat/"]),
+    ("clients of the outside", &["github/", "chat/", "probe.rs"]),
     ("the handlers' kit", &["handlers/kit/"]),
     ("features", &["handlers/", "inbound/intake.rs"]),
     ("the process's state", &["state.rs"]),

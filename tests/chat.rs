@@ -2213,7 +2213,7 @@ async fn discord_commands_are_registered_per_guild_or_globally() {
         [
             "help", "status", "notes", "preview", "cut", "rc", "approve", "reject", "hotfix",
             "include", "exclude", "abandon", "deploy", "rollback", "lock", "unlock", "deploys",
-            "audit", "stats", "link", "unlink"
+            "verify", "audit", "stats", "link", "unlink"
         ]
     );
 }

@@ -69,7 +69,7 @@ fn migrate_says_what_it_applied() {
     let (ok, first) = run(dir.path(), &["migrate"], &url);
     assert!(ok, "{first}");
     assert!(
-        first.starts_with("applied 23 migrations to the SQLite store: 0001, 0002"),
+        first.starts_with("applied 25 migrations to the SQLite store: 0001, 0002"),
         "{first}"
     );
     let (ok, second) = run(dir.path(), &["migrate"], &url);

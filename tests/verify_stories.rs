@@ -480,7 +480,43 @@ async fn the_dashboard_shows_the_bake_and_its_chart(test: TestDb) {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
 
+/// Prometheus is down for the whole bake: nothing passes, nothing is rolled back; the bake
+/// waits, says why, and a day after its end expires with what follows still held.
+async fn an_unreadable_check_holds_the_bake_until_it_expires(test: TestDb) {
+    let prometheus = FakePrometheus::start().await;
+    let bot = TestBot::start_verified(&test, &config(&prometheus), &prometheus).await;
+    released(&bot).await;
+    let staging = bot.github.deployments()[0].id;
+    report(&bot, staging, "success").await;
+    prometheus.script(&[Value::Down]);
+    for _ in 0..6 {
+        next_round(&bot).await;
+    }
+    assert_eq!(
+        environments(&bot).len(),
+        1,
+        "nothing follows, nothing rolls back"
+    );
+    let shown = maya_says(&bot, "/release verify staging").await;
+    assert!(shown.contains("Prometheus answered 503"), "{shown}");
+    assert!(shown.contains("0s left"), "{shown}");
+
+    bot.clock.advance(jiff::SignedDuration::from_hours(24));
+    next_round(&bot).await;
+    let (state, detail) = told(&bot).await.pop().expect("told");
+    assert_eq!(state, "expired");
+    assert!(detail.contains("what follows stays held"), "{detail}");
+    assert_eq!(next_round(&bot).await, 0, "its rounds stop");
+    assert_eq!(environments(&bot).len(), 1);
+    let refused = maya_says(&bot, "/release deploy 1.0.1 to production").await;
+    assert!(
+        refused.contains("staging has no successful deployment"),
+        "{refused}"
+    );
+}
+
 on_both_backends!(
+    an_unreadable_check_holds_the_bake_until_it_expires,
     the_dashboard_shows_the_bake_and_its_chart,
     a_protection_rule_waits_for_the_bake,
     a_clean_bake_promotes_staging_to_production,

@@ -13,7 +13,7 @@ CREATE TABLE bakes (
     version         TEXT   NOT NULL,
     tag             TEXT   NOT NULL,
     sha             TEXT   NOT NULL,
-    -- baking, verified, breached, skipped.
+    -- baking, verified, breached, skipped, expired (no passing reading a day after its end).
     state           TEXT   NOT NULL,
     started_at      BIGINT NOT NULL,
     ends_at         BIGINT NOT NULL,

@@ -501,6 +501,7 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
                 }
                 "skipped" => format!("⏭️ {reference}'s bake on {environment} skipped: {detail}"),
                 "restored" => format!("🩹 {environment} restored to {reference}: {detail}"),
+                "expired" => format!("⌛ {reference}'s bake on {environment} expired: {detail}"),
                 other => format!("{reference} on {environment}: {other}: {detail}"),
             }
         }

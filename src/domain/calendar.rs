@@ -59,6 +59,21 @@ pub fn entries(
 ) -> Vec<Entry> {
     let until = now.checked_add(HORIZON).unwrap_or(Timestamp::MAX);
     let since = now.checked_sub(LOOKBACK).unwrap_or(Timestamp::MIN);
+    let mut entries = cuts(repo, config, trains, now, until);
+    entries.extend(freezes(repo, config, since, now, until));
+    entries.extend(releases(repo, trains, since, until));
+    entries.sort_by(|a, b| (a.starts, &a.uid).cmp(&(b.starts, &b.uid)));
+    entries
+}
+
+/// Each line's scheduled cuts from `now` to `until`.
+fn cuts(
+    repo: &str,
+    config: &RepoConfig,
+    trains: &[TrainMark],
+    now: Timestamp,
+    until: Timestamp,
+) -> Vec<Entry> {
     let mut entries = Vec::new();
     for line in config.lines() {
         let Some(cron) = line.schedule.as_deref().and_then(|c| Cron::parse(c).ok()) else {
@@ -98,14 +113,25 @@ pub fn entries(
             });
         }
     }
+    entries
+}
+
+/// Each environment's freeze windows that have not ended by `now` and start before `until`.
+fn freezes(
+    repo: &str,
+    config: &RepoConfig,
+    since: Timestamp,
+    now: Timestamp,
+    until: Timestamp,
+) -> Vec<Entry> {
     let zone = config.deploy_time_zone();
-    let from_local = zone.to_datetime(since);
+    let mut entries = Vec::new();
     for env in config.environments() {
         for text in env.freeze.iter().flatten() {
             let Ok(window) = FreezeWindow::parse(text) else {
                 continue;
             };
-            let mut cursor = from_local;
+            let mut cursor = zone.to_datetime(since);
             for _ in 0..MAX_PER_SOURCE {
                 let Some(start) = window.next_start_after(cursor) else {
                     break;
@@ -142,30 +168,29 @@ pub fn entries(
             }
         }
     }
-    for train in trains {
-        let (Some(published), Some(version)) = (train.published_at, &train.version) else {
-            continue;
-        };
-        let Ok(at) = Timestamp::from_millisecond(published) else {
-            continue;
-        };
-        if at < since || at > until {
-            continue;
-        }
-        entries.push(Entry {
-            uid: format!("release/{repo}/{version}@trainyard"),
-            summary: format!("Released {version} ({repo})"),
-            description: format!(
-                "The {} train of {repo} was released as {version}.",
-                train.line
-            ),
-            starts: at,
-            ends: at.checked_add(CUT_LENGTH).unwrap_or(at),
-            busy: false,
-        });
-    }
-    entries.sort_by(|a, b| (a.starts, &a.uid).cmp(&(b.starts, &b.uid)));
     entries
+}
+
+/// The releases published between `since` and `until`.
+fn releases(repo: &str, trains: &[TrainMark], since: Timestamp, until: Timestamp) -> Vec<Entry> {
+    trains
+        .iter()
+        .filter_map(|train| {
+            let version = train.version.as_ref()?;
+            let at = Timestamp::from_millisecond(train.published_at?).ok()?;
+            (at >= since && at <= until).then(|| Entry {
+                uid: format!("release/{repo}/{version}@trainyard"),
+                summary: format!("Released {version} ({repo})"),
+                description: format!(
+                    "The {} train of {repo} was released as {version}.",
+                    train.line
+                ),
+                starts: at,
+                ends: at.checked_add(CUT_LENGTH).unwrap_or(at),
+                busy: false,
+            })
+        })
+        .collect()
 }
 
 /// The calendar as RFC 5545 text: CRLF line ends, text escaped, lines folded at 75 octets.

@@ -27,7 +27,7 @@ pub struct BakeRow {
     pub tag: String,
     /// Its commit.
     pub sha: String,
-    /// `baking`, `verified`, `breached` or `skipped`.
+    /// `baking`, `verified`, `breached`, `skipped` or `expired`.
     pub state: String,
     /// Started (epoch ms): the deployment's success.
     pub started_at: i64,
@@ -172,7 +172,7 @@ pub async fn claim_round(
 /// How a bake ended.
 #[derive(Debug, Clone)]
 pub struct Ending<'a> {
-    /// `verified`, `breached` or `skipped`.
+    /// `verified`, `breached`, `skipped` or `expired`.
     pub state: &'a str,
     /// Why (a breach's readings, a skip's reason).
     pub reason: Option<&'a str>,

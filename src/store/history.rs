@@ -16,6 +16,7 @@ type TrainTuple = (
     Option<i64>,
     Option<i64>,
 );
+/// environment, train, version, state, rollback, created, updated, breached, restored.
 type DeploymentTuple = (
     String,
     Option<i64>,
@@ -66,13 +67,7 @@ pub async fn history(
     .bind(repo.as_ref())
     .fetch_all(db.pool())
     .await?;
-    let bakes: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT environment, state, finished_at, restored_at FROM bakes \
-         WHERE repository = $1 AND state <> 'baking'",
-    )
-    .bind(repo.as_ref())
-    .fetch_all(db.pool())
-    .await?;
+    let bakes = bake_facts(db, repo).await?;
     let rejections: Vec<(i64,)> = sqlx::query_as(
         "SELECT created_at FROM train_events WHERE repository = $1 AND kind = 'rejected'",
     )
@@ -107,42 +102,40 @@ pub async fn history(
             .collect(),
         deployments: deployments
             .into_iter()
-            .map(
-                |(
-                    environment,
-                    train_id,
-                    version,
-                    state,
-                    rollback,
-                    created_at,
-                    updated_at,
-                    breached_at,
-                    restored_at,
-                )| {
-                    DeploymentFacts {
-                        production: production(&environment),
-                        environment,
-                        train_id,
-                        version,
-                        state,
-                        rollback: rollback != 0,
-                        created_at,
-                        finished_at: updated_at,
-                        breached_at,
-                        restored_at,
-                    }
-                },
-            )
-            .collect(),
-        rejections: rejections.into_iter().map(|(at,)| at).collect(),
-        bakes: bakes
-            .into_iter()
-            .map(|(environment, state, finished_at, restored_at)| BakeFacts {
-                environment,
-                breached: state == "breached",
-                finished_at: finished_at.unwrap_or_default(),
-                restored_at,
+            .map(|d| DeploymentFacts {
+                production: production(&d.0),
+                environment: d.0,
+                train_id: d.1,
+                version: d.2,
+                state: d.3,
+                rollback: d.4 != 0,
+                created_at: d.5,
+                finished_at: d.6,
+                breached_at: d.7,
+                restored_at: d.8,
             })
             .collect(),
+        rejections: rejections.into_iter().map(|(at,)| at).collect(),
+        bakes,
     })
+}
+
+/// The repository's bakes that ended.
+async fn bake_facts(db: &Db, repo: &RepoFullName) -> Result<Vec<BakeFacts>, StoreError> {
+    let rows: Vec<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT environment, state, finished_at, restored_at FROM bakes \
+         WHERE repository = $1 AND state <> 'baking'",
+    )
+    .bind(repo.as_ref())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(environment, state, finished_at, restored_at)| BakeFacts {
+            environment,
+            breached: state == "breached",
+            finished_at: finished_at.unwrap_or_default(),
+            restored_at,
+        })
+        .collect())
 }

@@ -19,6 +19,7 @@ fn every_command_in_help_parses_from_its_usage() {
                 format!("{} staging", name.as_str())
             }
             CommandName::Lock => "lock production database migration".to_owned(),
+            CommandName::Verify => "verify staging skip the checks are down".to_owned(),
             _ => name.as_str().to_owned(),
         };
         assert_eq!(parse(&example).expect(&example).name(), name);

@@ -66,29 +66,8 @@ pub(crate) async fn decide_and_prepare(
         return refused("no such environment");
     };
     if decision == DeployDecision::SkipBake {
-        let DeployCommand::SkipBake { reason, .. } = command else {
-            return refused("not a skip");
-        };
         // The bake ends, and what follows starts, in the bake's own transaction.
-        return match super::verify::skip(
-            ctx,
-            config,
-            &request.repository,
-            &env.name,
-            &request.actor,
-            reason,
-        )
-        .await?
-        {
-            Ok(bake) => Ok((
-                CommandReply::Done(format!(
-                    "{}'s bake of {} skipped: what follows {} goes now",
-                    env.name, bake.tag, env.name
-                )),
-                None,
-            )),
-            Err(why) => refused(why),
-        };
+        return skip_bake(ctx, request, command, config, &env.name).await;
     }
     let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, ctx.now()).await?;
     let reply = match decision {
@@ -131,6 +110,38 @@ pub(crate) async fn decide_and_prepare(
         }
     };
     Ok((CommandReply::Done(reply), Some(unit)))
+}
+
+/// An admin's skip of `environment`'s bake: done, or why not (nothing is baking).
+async fn skip_bake(
+    ctx: &TrainContext,
+    request: &RunTrainCommand,
+    command: &DeployCommand,
+    config: &RepoConfig,
+    environment: &str,
+) -> Result<Decided, JobError> {
+    let DeployCommand::SkipBake { reason, .. } = command else {
+        return refused("not a skip");
+    };
+    let skipped = super::verify::skip(
+        ctx,
+        config,
+        &request.repository,
+        environment,
+        &request.actor,
+        reason,
+    )
+    .await?;
+    match skipped {
+        Ok(bake) => Ok((
+            CommandReply::Done(format!(
+                "{environment}'s bake of {} skipped: what follows {environment} goes now",
+                bake.tag
+            )),
+            None,
+        )),
+        Err(why) => refused(why),
+    }
 }
 
 /// Locks or unlocks `environment` in `unit` and tells the channels; or why not (someone

@@ -29,6 +29,10 @@ use super::jobs::AUTOMATIC;
 use super::requests::{DeploymentAsk, request_deployment_for};
 use super::status::decide_followers;
 
+/// A bake still unread this long after its end (its checks unreadable, its repository
+/// gone) ends as expired: what follows stays held, and its rounds stop.
+pub const EXPIRES_AFTER_END: SignedDuration = SignedDuration::from_hours(24);
+
 /// How often the server looks for bakes whose next round is due.
 pub const BAKE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -157,6 +161,9 @@ pub async fn enqueue_due_bakes(db: &Db, queue: &Queue, now: i64) -> Result<usize
 /// Reads the checks and moves the bake on: the next round, verified, or breached.
 async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Result<(), JobError> {
     let now = ctx.now();
+    if now > bake.ends_at.saturating_add(millis(EXPIRES_AFTER_END)) {
+        return expire(ctx, repo, bake).await;
+    }
     let installation = installation_of(bake)?;
     let config = ctx.config(installation, repo).await?;
     let config = &config.effective.config;
@@ -211,6 +218,36 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
         }
         Step::Breach(reason) => breach(ctx, config, repo, bake, &reason, &reading, &measured).await,
     }
+}
+
+/// Ends a bake nothing could verify for a day after its end: told, audited, what follows
+/// held (an admin may still deploy it by hand).
+async fn expire(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Result<(), JobError> {
+    let now = ctx.now();
+    let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
+    let ending = Ending {
+        state: "expired",
+        reason: Some("no reading passed within a day of the bake's end"),
+        reading: None,
+        by: AUTOMATIC,
+        rollback_request: None,
+    };
+    if !bakes::finish(unit.conn(), bake.id, Some(bake.next_check_at), &ending, now).await? {
+        return Ok(());
+    }
+    let detail = format!(
+        "no reading passed within a day of its end (last: {}); what follows stays held",
+        bake.last_reading.as_deref().unwrap_or("none")
+    );
+    audit_bake(&mut unit, repo, bake, &ending, &detail).await?;
+    let event = TrainEvent::Verification {
+        environment: bake.environment.clone(),
+        reference: bake.tag.clone(),
+        state: "expired".into(),
+        detail,
+    };
+    unit.announce_for(repo, "", bake.train_id, &event).await?;
+    unit.commit().await
 }
 
 /// The configured checks' outcomes, read at once, and Prometheus's value (for the chart).
@@ -536,6 +573,10 @@ pub async fn status_text(
         "skipped" => format!(
             "⏭️ {tag}'s bake on {env} was skipped by {}: {}",
             said(bake.decided_by.as_deref()),
+            said(bake.reason.as_deref())
+        ),
+        "expired" => format!(
+            "⌛ {tag}'s bake on {env} expired: {}{reading}",
             said(bake.reason.as_deref())
         ),
         _ => format!(

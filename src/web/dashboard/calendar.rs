@@ -5,7 +5,7 @@
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::sign_in::genuine;
@@ -14,6 +14,7 @@ use crate::domain::calendar::{self, TrainMark};
 use crate::domain::ids::RepoFullName;
 use crate::domain::train::TrainState;
 use crate::state::AppState;
+use crate::store::web_sessions::Session;
 use crate::store::{calendar_feeds, trains};
 use crate::web::browser::see_other;
 
@@ -255,7 +256,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 fn signed_out() -> Response {
     plain(
         StatusCode::UNAUTHORIZED,
-        "Sign in, or use a calendar feed's address (made on the dashboard).",
+        "Sign in, or open the address of a calendar feed (made on the dashboard).",
     )
 }
 
@@ -265,4 +266,33 @@ fn unavailable(error: &crate::store::StoreError) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "The store did not answer; try again.",
     )
+}
+
+/// The signed-in person's calendar feeds, each revocable, and a button for a new one.
+pub(super) fn feeds_section(session: &Session, feeds: &[calendar_feeds::Feed]) -> Markup {
+    html! {
+    h2 id="calendar" { "Release calendar" }
+    p.muted { "Scheduled cuts, freeze windows and releases: "
+        a href="/calendar.ics" { "calendar.ics" } " while signed in, or a feed address a \
+        calendar app can fetch." }
+    @if !feeds.is_empty() {
+        table.box {
+            tr { th { "Feed" } th { "Repositories" } th { "Made" } th {} }
+            @for feed in feeds {
+                tr {
+                    td { (feed.label) }
+                    td { (feed.repositories().count()) }
+                    td { (jiff::Timestamp::from_millisecond(feed.created_at).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()) }
+                    td { form method="post" action=(format!("/calendar/feeds/{}/revoke", feed.id)) {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" { "Revoke" } } }
+                }
+            }
+        }
+    }
+    form method="post" action="/calendar/feeds" {
+        input type="hidden" name="csrf" value=(session.csrf);
+        button type="submit" { "New feed of all my repositories" }
+    }
+    }
 }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod calendar;
 pub mod command;
 pub mod sign_in;
+pub mod verification;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -234,38 +235,9 @@ pub async fn home(
                     }
                 }
             }
-            (calendar_feeds(&session, &feeds))
+            (calendar::feeds_section(&session, &feeds))
         },
     )
-}
-
-/// The signed-in person's calendar feeds, each revocable, and a button for a new one.
-fn calendar_feeds(session: &Session, feeds: &[crate::store::calendar_feeds::Feed]) -> Markup {
-    html! {
-    h2 id="calendar" { "Release calendar" }
-    p.muted { "Scheduled cuts, freeze windows and releases: "
-        a href="/calendar.ics" { "calendar.ics" } " while signed in, or a feed address a \
-        calendar app can fetch." }
-    @if !feeds.is_empty() {
-        table.box {
-            tr { th { "Feed" } th { "Repositories" } th { "Made" } th {} }
-            @for feed in feeds {
-                tr {
-                    td { (feed.label) }
-                    td { (feed.repositories().count()) }
-                    td { (jiff::Timestamp::from_millisecond(feed.created_at).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()) }
-                    td { form method="post" action=(format!("/calendar/feeds/{}/revoke", feed.id)) {
-                        input type="hidden" name="csrf" value=(session.csrf);
-                        button type="submit" { "Revoke" } } }
-                }
-            }
-        }
-    }
-    form method="post" action="/calendar/feeds" {
-        input type="hidden" name="csrf" value=(session.csrf);
-        button type="submit" { "New feed of all my repositories" }
-    }
-    }
 }
 
 /// The installed repositories `session`'s user could read when signing in, in name order:
@@ -418,25 +390,7 @@ pub async fn repository_page(
         environments.push((environment, last.into_iter().next()));
     }
     let locks = deployments::locks(&state.db, repo.as_ref()).await?;
-    let config = state.configs.stored(&state.db, repo).await?;
-    let mut bakes_shown = Vec::new();
-    for (environment, _) in &environments {
-        if let Some(bake) =
-            crate::store::bakes::latest(&state.db, repo.as_ref(), environment).await?
-        {
-            let readings = crate::store::bakes::readings(&state.db, bake.id, 60).await?;
-            let ceiling = config
-                .environment(environment)
-                .and_then(|e| e.verify.clone())
-                .and_then(|v| v.prometheus)
-                .map(|p| p.max);
-            bakes_shown.push(ShownBake {
-                bake,
-                readings,
-                ceiling,
-            });
-        }
-    }
+    let bakes_shown = verification::latest_bakes(state, repo, &environments).await?;
     let history = crate::handlers::chat::release_history(&state.train_context(), repo).await?;
     let health = health::compute(&history, now, 30);
     let weeks = weekly(&history, now, 12);
@@ -465,7 +419,7 @@ pub async fn repository_page(
         }
         (trains_section(&links, session, &trains_shown, may_act))
         (deployments_section(&links, &environments, &locks))
-        (bakes_section(&bakes_shown, now))
+        (verification::bakes_section(&bakes_shown, now))
         (gate_section(&links, &gate))
         (health_section(&health, &weeks))
         (audit_section(&trail))
@@ -630,92 +584,6 @@ fn deployments_section(
             }
         }
     }
-    }
-}
-
-/// An environment's latest bake, with its rounds' readings and the ceiling they are held to.
-struct ShownBake {
-    bake: crate::store::bakes::BakeRow,
-    readings: Vec<crate::store::bakes::Reading>,
-    ceiling: Option<f64>,
-}
-
-/// Verification after deploying: each environment's latest bake, where it stands, and a chart
-/// of its Prometheus readings against the ceiling.
-fn bakes_section(bakes: &[ShownBake], now: i64) -> Markup {
-    use crate::handlers::deploys::verify::human;
-    html! {
-    @if !bakes.is_empty() {
-        h2 id="verification" { "Verification" }
-        div.grid {
-            @for shown in bakes {
-                @let b = &shown.bake;
-                div.box class=(format!("bake {}", b.state)) {
-                    strong { (b.environment) ": " code { (b.tag) } " " }
-                    @match b.state.as_str() {
-    "baking" => span { strong { "baking" } ", " (human((now - b.started_at).max(0))) " of "
-                            (human(b.ends_at - b.started_at)) " (round " (b.rounds + 1) " next in "
-                            (human((b.next_check_at - now).max(0))) ")" },
-                        "breached" => span { strong.failed { "failed" } ": " (b.reason.as_deref().unwrap_or_default())
-                            @if let Some((restored, breached)) = b.restored_at.zip(b.finished_at) {
-                                " — restored in " (human(restored - breached))
-                            } },
-                        "skipped" => span { strong { "skipped" } " by " (b.decided_by.as_deref().unwrap_or_default())
-                            ": " (b.reason.as_deref().unwrap_or_default()) },
-                        _ => span { strong.verified { "verified" } },
-                    }
-                    @if !shown.readings.is_empty() {
-                        (bake_chart(&shown.readings, shown.ceiling))
-                    }
-                }
-            }
-        }
-    }
-    }
-}
-
-/// A bake's rounds as bars (red where a check was not healthy) under a dashed ceiling line.
-fn bake_chart(readings: &[crate::store::bakes::Reading], ceiling: Option<f64>) -> Markup {
-    let (width, height) = (240.0_f64, 64.0_f64);
-    let top = readings
-        .iter()
-        .filter_map(|r| r.value)
-        .chain(ceiling)
-        .fold(0.0_f64, f64::max)
-        * 1.25;
-    let slot = width / readings.len().max(1) as f64;
-    let y = |v: f64| {
-        if top > 0.0 {
-            height - v / top * (height - 4.0)
-        } else {
-            height
-        }
-    };
-    let label = readings
-        .iter()
-        .map(|r| r.value.map_or("no data".to_owned(), |v| format!("{v}")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    html! {
-        svg.bake-chart width=(width) height=(height + 14.0) viewBox=(format!("0 0 {width} {}", height + 14.0))
-            role="img" aria-label=(format!("readings by round: {label}")) {
-            line x1="0" y1=(height) x2=(width) y2=(height) stroke="#d0d7de" {}
-            @for (i, r) in readings.iter().enumerate() {
-                @let v = r.value.unwrap_or(0.0);
-                @let h = (height - y(v)).max(1.0);
-                rect x=(format!("{:.1}", i as f64 * slot + 1.0)) y=(format!("{:.1}", height - h))
-                    width=(format!("{:.1}", (slot - 2.0).max(1.0))) height=(format!("{h:.1}"))
-                    fill=(if r.healthy == 1 { "#1a7f37" } else { "#cf222e" }) {
-                    title { (format!("round {}: {}", r.round, r.value.map_or("no data".to_owned(), |v| v.to_string()))) } }
-            }
-            @if let Some(max) = ceiling {
-                line x1="0" y1=(format!("{:.1}", y(max))) x2=(width) y2=(format!("{:.1}", y(max)))
-                    stroke="#cf222e" stroke-dasharray="4 3" {}
-                text x="2" y=(format!("{:.1}", (y(max) - 3.0).max(10.0))) font-size="10" fill="#82071e" { "max " (max) }
-            }
-            text x="0" y=(height + 12.0) font-size="10" fill="#59636e" { "round 1" }
-            text x=(width) y=(height + 12.0) font-size="10" fill="#59636e" text-anchor="end" { "round " (readings.last().map_or(0, |r| r.round)) }
-        }
     }
 }
 
