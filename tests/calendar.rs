@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use icalendar::{Calendar, CalendarComponent, Component as _};
-use trainyard::store::web_sessions::{self, Session};
 
 use harness::TestDb;
 use harness::bot::TestBot;
@@ -28,24 +27,6 @@ const CONFIG: &str = concat!(
     "    - name: production\n",
     "      freeze: ['every 2 weeks on Fri 16:00 for 64h from 2026-12-04', '2026-12-24..2026-12-26']\n",
 );
-
-/// A signed-in session for `login` (id `id`) who could read the repository at sign-in.
-async fn signed_in(bot: &TestBot, id: i64, login: &str) -> (String, String) {
-    bot.github.set_user(id, login);
-    let token = format!("{id:0>64}");
-    let csrf = format!("csrf-{login}");
-    let session = Session {
-        github_id: id,
-        login: login.into(),
-        csrf: csrf.clone(),
-        repositories: serde_json::json!([bot.repo]).to_string(),
-    };
-    let now = jiff::Timestamp::now().as_millisecond();
-    web_sessions::create(&bot.app.db, &token, &session, 0, now + 3_600_000)
-        .await
-        .expect("session");
-    (token, csrf)
-}
 
 async fn post(bot: &TestBot, path: &str, cookie: &str, form: &str) -> harness::http::Answer {
     let request = Request::post(path)
@@ -96,7 +77,7 @@ async fn a_feed_shows_cuts_freezes_and_releases_with_stable_uids(test: TestDb) {
     bot.run_jobs().await;
     bot.merge(2, "Fix the clock", &["release"]).await;
     bot.run_jobs().await;
-    let (cookie, csrf) = signed_in(&bot, 8, "maya").await;
+    let (cookie, csrf) = bot.session_for(8, "maya").await;
 
     // Made on the dashboard; its address is shown once.
     let made = post(&bot, "/calendar/feeds", &cookie, &format!("csrf={csrf}")).await;
@@ -186,7 +167,7 @@ async fn a_feed_shows_cuts_freezes_and_releases_with_stable_uids(test: TestDb) {
             .expect("feeds");
         feeds[0].id
     };
-    let (other, other_csrf) = signed_in(&bot, 9, "rick").await;
+    let (other, other_csrf) = bot.session_for(9, "rick").await;
     let refused = post(
         &bot,
         &format!("/calendar/feeds/{feed_id}/revoke"),
@@ -223,7 +204,7 @@ async fn a_feed_form_from_elsewhere_makes_nothing(test: TestDb) {
     let bot = TestBot::start_web(&test, CONFIG, PUBLIC).await;
     bot.merge(1, "Add the departure board", &["release"]).await;
     bot.run_jobs().await;
-    let (cookie, _) = signed_in(&bot, 8, "maya").await;
+    let (cookie, _) = bot.session_for(8, "maya").await;
     let forged = post(&bot, "/calendar/feeds", &cookie, "csrf=guessed").await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let feeds = trainyard::store::calendar_feeds::of(&bot.app.db, 8)

@@ -14,7 +14,6 @@ use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use trainyard::app::router;
 use trainyard::domain::train::TrainState;
-use trainyard::store::web_sessions::{self, Session};
 
 use harness::TestDb;
 use harness::bot::TestBot;
@@ -40,20 +39,7 @@ async fn served(test: &TestDb) -> (TestBot, String) {
 /// A signed-in session for `login` written straight to the store (the HTTP-level checks
 /// below need one without a browser); returns its cookie value and CSRF token.
 async fn session_for(bot: &TestBot, id: i64, login: &str) -> (String, String) {
-    bot.github.set_user(id, login);
-    let token = format!("{id:0>64}");
-    let csrf = format!("csrf-{login}");
-    let session = Session {
-        github_id: id,
-        login: login.into(),
-        csrf: csrf.clone(),
-        repositories: serde_json::json!([REPO]).to_string(),
-    };
-    let now = jiff::Timestamp::now().as_millisecond();
-    web_sessions::create(&bot.app.db, &token, &session, 0, now + 3_600_000)
-        .await
-        .expect("session");
-    (token, csrf)
+    bot.session_for(id, login).await
 }
 
 async fn post_command(

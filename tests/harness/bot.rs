@@ -275,6 +275,26 @@ impl TestBot {
         );
     }
 
+    /// A dashboard session for `login` (GitHub id `id`), who could read the repository at
+    /// sign-in, written straight to the store: its cookie value and CSRF token.
+    pub async fn session_for(&self, id: i64, login: &str) -> (String, String) {
+        use trainyard::store::web_sessions::{self, Session};
+        self.github.set_user(id, login);
+        let token = format!("{id:0>64}");
+        let csrf = format!("csrf-{login}");
+        let session = Session {
+            github_id: id,
+            login: login.into(),
+            csrf: csrf.clone(),
+            repositories: serde_json::json!([self.repo]).to_string(),
+        };
+        let now = jiff::Timestamp::now().as_millisecond();
+        web_sessions::create(&self.app.db, &token, &session, 0, now + 3_600_000)
+            .await
+            .expect("session");
+        (token, csrf)
+    }
+
     /// The bot's clock now, in epoch milliseconds.
     pub fn clock_ms(&self) -> i64 {
         use trainyard::clock::Clock as _;

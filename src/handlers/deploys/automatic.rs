@@ -5,6 +5,7 @@ use crate::domain::deploy::{self, DeployFacts, Release};
 use crate::domain::ids::RepoFullName;
 use crate::domain::repo_config::{EnvironmentKeys, RepoConfig};
 use crate::domain::train_event::TrainEvent;
+use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::JobError;
 use crate::store::Db;
@@ -166,6 +167,53 @@ pub(crate) async fn apply_automatic(
         }
     }
     Ok(())
+}
+
+/// Environments to deploy next, decided: `(installation, why, decisions)`.
+pub(crate) type Followers = (u64, Occasion, Vec<AutomaticDecision>);
+
+/// The environments configured to follow `environment` (`after:`), decided for `release`
+/// (`verified`: `environment`'s bake of it passes in the transaction they are written in);
+/// `None` when none follows it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn decide_followers(
+    ctx: &TrainContext,
+    config: &crate::domain::repo_config::RepoConfig,
+    repo: &crate::domain::ids::RepoFullName,
+    installation: u64,
+    environment: &str,
+    release: &Release,
+    why: String,
+    verified: Option<&str>,
+    now: i64,
+) -> Result<Option<Followers>, JobError> {
+    let following: Vec<&EnvironmentKeys> = config
+        .environments()
+        .iter()
+        .filter(|env| {
+            env.after
+                .as_deref()
+                .is_some_and(|after| after.eq_ignore_ascii_case(environment))
+        })
+        .collect();
+    if following.is_empty() {
+        return Ok(None);
+    }
+    let standing = standing_of(&ctx.db, release).await?;
+    let occasion = Occasion {
+        key: format!(
+            "{}:{}:{environment}",
+            release.train_id.unwrap_or_default(),
+            release.tag
+        ),
+        why,
+        surface: "github",
+    };
+    let decisions = decide_automatic(
+        &ctx.db, now, config, repo, release, standing, &following, verified,
+    )
+    .await?;
+    Ok(Some((installation, occasion, decisions)))
 }
 
 /// Where `release` stands: the final release of its train, one of its published candidates,

@@ -6,16 +6,13 @@ use serde::{Deserialize, Serialize};
 use crate::domain::deploy::DeploymentState;
 use crate::domain::deploy::Release;
 use crate::domain::event::{DeploymentEvent, DeploymentStatusEvent};
-use crate::domain::repo_config::EnvironmentKeys;
 use crate::domain::train_event::TrainEvent;
 use crate::handlers::kit::TrainContext;
 use crate::handlers::kit::unit::UnitOfWork;
 use crate::jobs::{BackgroundJob, JobError};
 use crate::store::deployments::{self, SeenDeployment};
 
-use super::automatic::{
-    AutomaticDecision, Occasion, apply_automatic, decide_automatic, standing_of,
-};
+use super::automatic::{Followers, apply_automatic, decide_followers};
 use super::jobs::{CommentDeployed, is_plain_url, stored_environment};
 
 /// A `deployment` webhook: recorded, so deployments made by others (CI) are known too.
@@ -164,9 +161,6 @@ impl BackgroundJob for SeeDeploymentStatus {
     }
 }
 
-/// Environments to deploy next, decided: `(installation, why, decisions)`.
-pub(super) type Followers = (u64, Occasion, Vec<AutomaticDecision>);
-
 /// What a success of a release trainyard asked for means here: nothing more (a rollback, a
 /// deployment someone else made), a bake to start, or the environments that follow.
 enum AfterSuccess {
@@ -238,48 +232,4 @@ impl SeeDeploymentStatus {
         .await?
         .map_or(AfterSuccess::Nothing, AfterSuccess::Follow))
     }
-}
-
-/// The environments configured to follow `environment` (`after:`), decided for `release`
-/// (`verified`: `environment`'s bake of it passes in the transaction they are written in);
-/// `None` when none follows it.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn decide_followers(
-    ctx: &TrainContext,
-    config: &crate::domain::repo_config::RepoConfig,
-    repo: &crate::domain::ids::RepoFullName,
-    installation: u64,
-    environment: &str,
-    release: &Release,
-    why: String,
-    verified: Option<&str>,
-    now: i64,
-) -> Result<Option<Followers>, JobError> {
-    let following: Vec<&EnvironmentKeys> = config
-        .environments()
-        .iter()
-        .filter(|env| {
-            env.after
-                .as_deref()
-                .is_some_and(|after| after.eq_ignore_ascii_case(environment))
-        })
-        .collect();
-    if following.is_empty() {
-        return Ok(None);
-    }
-    let standing = standing_of(&ctx.db, release).await?;
-    let occasion = Occasion {
-        key: format!(
-            "{}:{}:{environment}",
-            release.train_id.unwrap_or_default(),
-            release.tag
-        ),
-        why,
-        surface: "github",
-    };
-    let decisions = decide_automatic(
-        &ctx.db, now, config, repo, release, standing, &following, verified,
-    )
-    .await?;
-    Ok(Some((installation, occasion, decisions)))
 }

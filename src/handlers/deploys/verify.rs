@@ -23,11 +23,10 @@ use crate::store::audit::{self, Entry};
 use crate::store::bakes::{self, BakeRow, Ending, NewBake};
 use crate::store::{Db, deployments};
 
-use super::automatic::apply_automatic;
+use super::automatic::{apply_automatic, decide_followers};
 use super::facts::environment_now;
 use super::jobs::AUTOMATIC;
 use super::requests::{DeploymentAsk, request_deployment_for};
-use super::status::decide_followers;
 
 /// A bake still unread this long after its end (its checks unreadable, its repository
 /// gone) ends as expired: what follows stays held, and its rounds stop.

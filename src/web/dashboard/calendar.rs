@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::sign_in::genuine;
+use super::sign_in::{forged, genuine};
 use super::{message, page, readable_repositories, reader, session};
 use crate::domain::calendar::{self, TrainMark};
 use crate::domain::ids::RepoFullName;
@@ -131,12 +131,7 @@ pub async fn create(
         return see_other("/");
     };
     if !genuine(&state, &headers, &session, &form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            Some(&session),
-            "This form did not come from this site; open the page again and retry.",
-        );
+        return forged(&session);
     }
     let (label, repositories) = match form.repo.as_deref().filter(|r| !r.is_empty()) {
         Some(repo) => {
@@ -229,12 +224,7 @@ pub async fn revoke(
         return see_other("/");
     };
     if !genuine(&state, &headers, &session, &form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            Some(&session),
-            "This form did not come from this site; open the page again and retry.",
-        );
+        return forged(&session);
     }
     let now = state.queue.clock().now().as_millisecond();
     match calendar_feeds::revoke(&state.db, id, session.github_id, now).await {

@@ -1,6 +1,6 @@
 //! A command from the dashboard's form: Cut, Approve or Reject, into the one command intake.
 
-use super::sign_in::genuine;
+use super::sign_in::{forged, genuine};
 use super::{COMMANDS_PER_MINUTE, SESSION_COOKIE, message, random_token, reader, site_cookie};
 use crate::domain::train::TrainCommand;
 use crate::handlers::commands::intake::{self, Door};
@@ -39,12 +39,7 @@ pub async fn command(
         Err(page) => return *page,
     };
     if !genuine(&state, &headers, &session, &form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            Some(&session),
-            "This form did not come from this site; open the page again and retry.",
-        );
+        return forged(&session);
     }
     let Some(token) = site_cookie(&state, SESSION_COOKIE).read(&headers) else {
         return see_other("/");

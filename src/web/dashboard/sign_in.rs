@@ -202,6 +202,16 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// The answer to a form that did not come from this site with this session's token.
+pub(super) fn forged(session: &Session) -> Response {
+    super::message(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        Some(session),
+        "This form did not come from this site; open the page again and retry.",
+    )
+}
+
 /// Whether a form post comes from this site with this session's token.
 pub(super) fn genuine(
     state: &AppState,
