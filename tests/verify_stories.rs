@@ -515,7 +515,50 @@ async fn an_unreadable_check_holds_the_bake_until_it_expires(test: TestDb) {
     );
 }
 
+/// v1.0.2 reaches staging while v1.0.1 still bakes there: v1.0.1's bake stops (its readings
+/// are v1.0.2's now) and only v1.0.2, once verified, goes on to production.
+async fn a_newer_release_on_staging_supersedes_the_bake(test: TestDb) {
+    let prometheus = FakePrometheus::start().await;
+    let bot = TestBot::start_verified(&test, &config(&prometheus), &prometheus).await;
+    released(&bot).await;
+    let first = bot.github.deployments()[0].id;
+    report(&bot, first, "success").await;
+    prometheus.script(&[Value::Sample(0.0)]);
+    next_round(&bot).await;
+
+    released_next(&bot, 2).await;
+    let second = bot.github.deployments()[1].clone();
+    assert_eq!(
+        pair(&second.environment, &second.git_ref),
+        pair("staging", "v1.0.2")
+    );
+    report(&bot, second.id, "success").await;
+    let states: Vec<(String, String)> = told(&bot).await;
+    assert_eq!(
+        states.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        ["baking", "superseded", "baking"],
+        "{states:?}"
+    );
+    assert!(
+        states[1].1.starts_with("v1.0.2 now runs there"),
+        "{states:?}"
+    );
+    for _ in 0..4 {
+        next_round(&bot).await;
+    }
+    assert_eq!(
+        environments(&bot),
+        [
+            pair("staging", "v1.0.1"),
+            pair("staging", "v1.0.2"),
+            pair("production", "v1.0.2")
+        ],
+        "v1.0.1 never reaches production"
+    );
+}
+
 on_both_backends!(
+    a_newer_release_on_staging_supersedes_the_bake,
     an_unreadable_check_holds_the_bake_until_it_expires,
     the_dashboard_shows_the_bake_and_its_chart,
     a_protection_rule_waits_for_the_bake,

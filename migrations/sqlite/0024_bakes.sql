@@ -13,7 +13,8 @@ CREATE TABLE bakes (
     version         TEXT   NOT NULL,
     tag             TEXT   NOT NULL,
     sha             TEXT   NOT NULL,
-    -- baking, verified, breached, skipped, expired (no passing reading a day after its end).
+    -- baking, verified, breached, skipped, expired (no passing reading a day after its end),
+    -- superseded (another deployment succeeded there meanwhile).
     state           TEXT   NOT NULL,
     started_at      BIGINT NOT NULL,
     ends_at         BIGINT NOT NULL,

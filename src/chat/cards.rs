@@ -501,7 +501,9 @@ pub fn event_text(event: &TrainEvent, repository: &str, line: &str, surface: Sur
                 }
                 "skipped" => format!("⏭️ {reference}'s bake on {environment} skipped: {detail}"),
                 "restored" => format!("🩹 {environment} restored to {reference}: {detail}"),
-                "expired" => format!("⌛ {reference}'s bake on {environment} expired: {detail}"),
+                "expired" | "superseded" => {
+                    format!("⌛ {reference}'s bake on {environment} {state}: {detail}")
+                }
                 other => format!("{reference} on {environment}: {other}: {detail}"),
             }
         }

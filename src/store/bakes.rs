@@ -27,7 +27,7 @@ pub struct BakeRow {
     pub tag: String,
     /// Its commit.
     pub sha: String,
-    /// `baking`, `verified`, `breached`, `skipped` or `expired`.
+    /// `baking`, `verified`, `breached`, `skipped`, `expired` or `superseded`.
     pub state: String,
     /// Started (epoch ms): the deployment's success.
     pub started_at: i64,
@@ -210,6 +210,30 @@ pub async fn finish(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Ends the bakes still baking on `environment` other than deployment `except`'s: another
+/// deployment succeeded there, so their readings no longer speak for their release. Returns
+/// the bakes ended.
+pub async fn supersede(
+    conn: &mut AnyConnection,
+    repository: &str,
+    environment: &str,
+    except: i64,
+    now: i64,
+) -> Result<Vec<BakeRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE bakes SET state = 'superseded', finished_at = $4, decided_by = 'trainyard', \
+         reason = 'another deployment succeeded there' \
+         WHERE repository = $1 AND lower(environment) = lower($2) AND state = 'baking' \
+         AND deployment_id <> $3 RETURNING {COLUMNS}"
+    )))
+    .bind(repository)
+    .bind(environment)
+    .bind(except)
+    .bind(now)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Records that a breach's rollback succeeded; the bake, the first time.

@@ -124,6 +124,10 @@ impl BackgroundJob for SeeDeploymentStatus {
         };
         unit.announce_for(&e.repository, "", row.train_id, &event)
             .await?;
+        // Another release runs there now: a bake of the one before speaks for it no more.
+        if DeploymentState::named(&e.state) == DeploymentState::Success {
+            super::verify::supersede(&mut unit, &e.repository, &row).await?;
+        }
         match after {
             // Verified first: what follows waits for the bake.
             AfterSuccess::Bake(start) => {

@@ -481,6 +481,37 @@ async fn rollback_target(db: &Db, bake: &BakeRow) -> Result<Option<Release>, Job
         }))
 }
 
+/// Another deployment (`now_running`) succeeded on an environment with a bake in progress:
+/// that bake ends as superseded, told once, and what followed it stays held.
+pub(super) async fn supersede(
+    unit: &mut UnitOfWork,
+    repo: &RepoFullName,
+    now_running: &deployments::DeploymentRow,
+) -> Result<(), JobError> {
+    let now = unit.now();
+    let ended = bakes::supersede(
+        unit.conn(),
+        repo.as_ref(),
+        &now_running.environment,
+        now_running.id,
+        now,
+    )
+    .await?;
+    for bake in ended {
+        let event = TrainEvent::Verification {
+            environment: bake.environment.clone(),
+            reference: bake.tag.clone(),
+            state: "superseded".into(),
+            detail: format!(
+                "{} now runs there (deployed by {}); the bake stopped and what follows stays held",
+                now_running.ref_name, now_running.requested_by
+            ),
+        };
+        unit.announce_for(repo, "", bake.train_id, &event).await?;
+    }
+    Ok(())
+}
+
 /// A breach's rollback succeeded (`request_id` is the deployment's): the restore is
 /// recorded and told with the time it took, once.
 pub(super) async fn restored(
@@ -574,8 +605,9 @@ pub async fn status_text(
             said(bake.decided_by.as_deref()),
             said(bake.reason.as_deref())
         ),
-        "expired" => format!(
-            "⌛ {tag}'s bake on {env} expired: {}{reading}",
+        "expired" | "superseded" => format!(
+            "⌛ {tag}'s bake on {env} {}: {}{reading}",
+            bake.state,
             said(bake.reason.as_deref())
         ),
         _ => format!(

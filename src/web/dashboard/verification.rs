@@ -64,7 +64,7 @@ pub(super) fn bakes_section(bakes: &[ShownBake], now: i64) -> Markup {
                             } },
                         "skipped" => span { strong { "skipped" } " by " (b.decided_by.as_deref().unwrap_or_default())
                             ": " (b.reason.as_deref().unwrap_or_default()) },
-                        "expired" => span { strong { "expired" } ": " (b.reason.as_deref().unwrap_or_default()) },
+                        "expired" | "superseded" => span { strong { (b.state) } ": " (b.reason.as_deref().unwrap_or_default()) },
                         _ => span { strong.verified { "verified" } },
                     }
                     @if !shown.readings.is_empty() {
