@@ -1,8 +1,9 @@
 //! Load script: the server-side time to render a repository's dashboard page with 1,000
 //! releases behind it (one a day, three pull requests and a production deployment each,
 //! one in ten failing first), two live trains of 20 and 10 pull requests, three
-//! environments and 2,000 audit records: every store read, the health figures and the 12
-//! weeks of charts, and the HTML.
+//! environments, 2,000 audit records and a staging bake per release (one in ten failed and
+//! rolled back; the latest with 60 rounds of readings): every store read, the health
+//! figures and the 12 weeks of charts, the bake chart, and the HTML.
 //!
 //! `cargo bench --bench dashboard` (SQLite in a temporary folder), or with
 //! `TRAINYARD_TEST_DATABASE_URL=postgres://…` for PostgreSQL (a fresh schema). Prints
@@ -174,6 +175,56 @@ async fn seed(db: &Db, now: i64) {
             .execute(&mut *tx)
             .await
             .expect("deployment");
+        }
+    }
+    // A staging bake per release, each its own deployment; one in ten breached and restored.
+    for n in 0..releases() {
+        let published = now - (releases() - n) * day;
+        let (deployment,): (i64,) = sqlx::query_as(
+            "INSERT INTO deployments (repository, environment, ref_name, requested_by, state, \
+             created_at, updated_at) VALUES ($1, 'staging', $2, 'trainyard', 'success', $3, $3) \
+             RETURNING id",
+        )
+        .bind(REPO)
+        .bind(format!("v1.{n}.0"))
+        .bind(published)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("staging deployment");
+        let breached = n % 10 == 5;
+        let (bake,): (i64,) = sqlx::query_as(
+            "INSERT INTO bakes (repository, installation_id, environment, deployment_id, \
+             version, tag, sha, state, started_at, ends_at, every_ms, next_check_at, rounds, \
+             finished_at, restored_at, reason) \
+             VALUES ($1, 1, 'staging', $2, $3, $4, 'abc', $5, $6, $7, 60000, $7, 60, $7, $8, $9) \
+             RETURNING id",
+        )
+        .bind(REPO)
+        .bind(deployment)
+        .bind(format!("1.{n}.0"))
+        .bind(format!("v1.{n}.0"))
+        .bind(if breached { "breached" } else { "verified" })
+        .bind(published)
+        .bind(published + 3_600_000)
+        .bind(breached.then_some(published + 3_700_000))
+        .bind(breached.then_some("`errors` = 0.5 > max 0.02"))
+        .fetch_one(&mut *tx)
+        .await
+        .expect("bake");
+        if n == releases() - 1 {
+            for round in 1..=60_i64 {
+                sqlx::query(
+                    "INSERT INTO bake_readings (bake_id, round, at, value, healthy) \
+                     VALUES ($1, $2, $3, $4, 1)",
+                )
+                .bind(bake)
+                .bind(round)
+                .bind(published + round * 60_000)
+                .bind(0.001 * round as f64)
+                .execute(&mut *tx)
+                .await
+                .expect("reading");
+            }
         }
     }
     for environment in ["staging", "canary"] {
