@@ -1,7 +1,8 @@
 //! The service's own Prometheus metrics, served at `/metrics` (Fly's scraper reads them):
 //! webhook deliveries by event and outcome, the queue's depth and the age of its oldest due
 //! job, job durations, GitHub calls and the rate limit left, each installation's GitHub
-//! budget and the calls it held back, and how fast chat is answered. Labels are closed sets
+//! budget and the calls it held back, how fast chat is answered, and deployment bakes'
+//! rounds and endings. Labels are closed sets
 //! (events trainyard knows, outcomes, job kinds, surfaces) or installation ids GitHub answered
 //! for: nothing a caller sends becomes a label, so no request can grow the series without
 //! bound, and no repository or person is named.
@@ -67,6 +68,16 @@ struct StateLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// What a bake's round read, as counted.
+const BAKE_ROUND_OUTCOMES: [&str; 3] = ["healthy", "breach", "unknown"];
+/// How bakes end, as counted.
+const BAKE_ENDINGS: [&str; 5] = ["verified", "breached", "skipped", "expired", "superseded"];
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// How a webhook delivery ends, as counted.
@@ -98,6 +109,8 @@ pub struct Metrics {
     chat_ack_seconds: HistogramFamily<SurfaceLabels>,
     queue_jobs: Family<StateLabels, Gauge>,
     queue_oldest_due_seconds: Gauge,
+    bake_rounds: Family<OutcomeLabels, Counter>,
+    bakes_ended: Family<StateLabels, Counter>,
 }
 
 fn job_histogram() -> Histogram {
@@ -177,6 +190,18 @@ impl Metrics {
             "How long the oldest job that is due has waited to run (read when scraped)",
             queue_oldest_due_seconds.clone(),
         );
+        let bake_rounds = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "bake_rounds",
+            "Rounds of deployment verification checks, by what they read",
+            bake_rounds.clone(),
+        );
+        let bakes_ended = Family::<StateLabels, Counter>::default();
+        registry.register(
+            "bakes_ended",
+            "Deployment bakes that ended, by how (a breach is rolled back)",
+            bakes_ended.clone(),
+        );
         Metrics {
             registry,
             deliveries,
@@ -189,7 +214,21 @@ impl Metrics {
             chat_ack_seconds,
             queue_jobs,
             queue_oldest_due_seconds,
+            bake_rounds,
+            bakes_ended,
         }
+    }
+
+    /// Counts one round of a bake's checks (`healthy`, `breach` or `unknown`).
+    pub fn bake_round(&self, outcome: &'static str) {
+        self.bake_rounds
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one bake's ending (`verified`, `breached`, `skipped`, `expired`, `superseded`).
+    pub fn bake_ended(&self, state: &'static str) {
+        self.bakes_ended.get_or_create(&StateLabels { state }).inc();
     }
 
     /// Counts one webhook delivery.
@@ -253,6 +292,12 @@ impl Metrics {
         }
         for state in ["queued", "running", "retrying", "dead"] {
             let _ = self.queue_jobs.get_or_create(&StateLabels { state });
+        }
+        for outcome in BAKE_ROUND_OUTCOMES {
+            let _ = self.bake_rounds.get_or_create(&OutcomeLabels { outcome });
+        }
+        for state in BAKE_ENDINGS {
+            let _ = self.bakes_ended.get_or_create(&StateLabels { state });
         }
     }
 

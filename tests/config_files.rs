@@ -150,6 +150,31 @@ fn config_check_shows_the_configuration_in_effect_and_its_warnings_offline() {
 }
 
 #[test]
+fn config_check_reads_verify_keys_and_names_a_bad_one() {
+    let good = concat!(
+        "deploy:\n  environments:\n    - name: staging\n      auto: true\n",
+        "      verify:\n        bake: 15m\n        every: 1m\n",
+        "        prometheus: {query: 'sum(rate(errors[5m]))', max: 0.02}\n",
+        "        http: {url: https://staging.example/healthz}\n",
+        "    - name: production\n      after: staging\n",
+    );
+    let (ok, printed) = config_check("trainyard.yml", good);
+    assert!(ok, "{printed}");
+    assert!(
+        printed.contains(
+            "deploy: staging (automatic) (verified: 15m bake), production (after staging)"
+        ),
+        "{printed}"
+    );
+    let (ok, printed) = config_check("trainyard.yml", &good.replace("every: 1m", "every: 20m"));
+    assert!(!ok);
+    assert!(
+        printed.contains("`deploy.environments[0].verify.every`: `20m` is longer than the bake"),
+        "{printed}"
+    );
+}
+
+#[test]
 fn config_check_speaks_the_authors_words_and_fails() {
     let (ok, printed) = config_check("trainyard.yml", "verison:\n  prerelease-start: 1\n");
     assert!(!ok);

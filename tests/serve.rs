@@ -416,6 +416,8 @@ async fn metrics_count_deliveries_by_event_and_outcome_and_show_the_queue() {
         "trainyard_webhook_deliveries_total{event=\"pull_request\",outcome=\"duplicate\"} 1",
         "trainyard_webhook_deliveries_total{event=\"unverified\",outcome=\"unauthorized\"} 1",
         "trainyard_queue_jobs{state=\"dead\"} 0",
+        "trainyard_bake_rounds_total{outcome=\"breach\"} 0",
+        "trainyard_bakes_ended_total{state=\"breached\"} 0",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
     }

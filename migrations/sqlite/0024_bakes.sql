@@ -33,7 +33,8 @@ CREATE TABLE bakes (
     restored_at     BIGINT
 );
 CREATE INDEX bakes_due ON bakes (state, next_check_at);
-CREATE INDEX bakes_environment ON bakes (repository, environment, state);
+-- The latest bake of an environment (names compared as GitHub does, case-insensitively).
+CREATE INDEX bakes_latest ON bakes (repository, lower(environment), started_at);
 
 -- Each round's Prometheus value (none when the query returned no series or could not be
 -- read), for the dashboard's chart of a bake against its ceiling.

@@ -202,6 +202,9 @@ fn approvals_and_deploy_summary(config: &RepoConfig, out: &mut impl Write) -> an
             if let Some(after) = &e.after {
                 said.push_str(&format!(" (after {after})"));
             }
+            if let Some(verify) = &e.verify {
+                said.push_str(&format!(" (verified: {} bake)", verify.bake));
+            }
             said
         })
         .collect();

@@ -125,9 +125,11 @@ impl BackgroundJob for SeeDeploymentStatus {
         unit.announce_for(&e.repository, "", row.train_id, &event)
             .await?;
         // Another release runs there now: a bake of the one before speaks for it no more.
-        if DeploymentState::named(&e.state) == DeploymentState::Success {
-            super::verify::supersede(&mut unit, &e.repository, &row).await?;
-        }
+        let superseded = if DeploymentState::named(&e.state) == DeploymentState::Success {
+            super::verify::supersede(&mut unit, &e.repository, &row).await?
+        } else {
+            0
+        };
         match after {
             // Verified first: what follows waits for the bake.
             AfterSuccess::Bake(start) => {
@@ -161,7 +163,11 @@ impl BackgroundJob for SeeDeploymentStatus {
             })
             .await?;
         }
-        unit.commit().await
+        unit.commit().await?;
+        for _ in 0..superseded {
+            crate::metrics::metrics().bake_ended("superseded");
+        }
+        Ok(())
     }
 }
 

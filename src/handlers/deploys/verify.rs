@@ -188,12 +188,20 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
         value,
         healthy: i64::from(outcomes.iter().all(|o| matches!(o, Outcome::Healthy(_)))),
     };
+    let read = if outcomes.iter().any(|o| matches!(o, Outcome::Breach(_))) {
+        "breach"
+    } else if outcomes.iter().any(|o| matches!(o, Outcome::Unknown(_))) {
+        "unknown"
+    } else {
+        "healthy"
+    };
     match verify::step(&outcomes, now, bake.ends_at, every) {
         Step::Wait { next } => {
             let mut unit = UnitOfWork::begin(&ctx.db, &ctx.queue, now).await?;
             if bakes::claim_round(unit.conn(), bake.id, bake.next_check_at, next, &reading).await? {
                 bakes::record_reading(unit.conn(), bake.id, &measured).await?;
                 unit.commit().await?;
+                crate::metrics::metrics().bake_round(read);
             }
             Ok(())
         }
@@ -215,7 +223,10 @@ async fn round(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resul
             )
             .await
         }
-        Step::Breach(reason) => breach(ctx, config, repo, bake, &reason, &reading, &measured).await,
+        Step::Breach(reason) => {
+            crate::metrics::metrics().bake_round(read);
+            breach(ctx, config, repo, bake, &reason, &reading, &measured).await
+        }
     }
 }
 
@@ -246,7 +257,9 @@ async fn expire(ctx: &TrainContext, repo: &RepoFullName, bake: &BakeRow) -> Resu
         detail,
     };
     unit.announce_for(repo, "", bake.train_id, &event).await?;
-    unit.commit().await
+    unit.commit().await?;
+    crate::metrics::metrics().bake_ended("expired");
+    Ok(())
 }
 
 /// The configured checks' outcomes, read at once, and Prometheus's value (for the chart).
@@ -340,7 +353,13 @@ async fn pass(
     if let Some((installation, occasion, decisions)) = followers {
         apply_automatic(&mut unit, repo, installation, &occasion, decisions).await?;
     }
-    unit.commit().await
+    unit.commit().await?;
+    crate::metrics::metrics().bake_ended(if ending.state == "skipped" {
+        "skipped"
+    } else {
+        "verified"
+    });
+    Ok(())
 }
 
 /// A breach: the bake ends, the environment is rolled back to its last verified release as
@@ -415,7 +434,9 @@ async fn breach(
         detail,
     };
     unit.announce_for(repo, "", bake.train_id, &event).await?;
-    unit.commit().await
+    unit.commit().await?;
+    crate::metrics::metrics().bake_ended("breached");
+    Ok(())
 }
 
 /// The rollback a breach makes, decided as `/release rollback` is (with the configuration's
@@ -482,12 +503,13 @@ async fn rollback_target(db: &Db, bake: &BakeRow) -> Result<Option<Release>, Job
 }
 
 /// Another deployment (`now_running`) succeeded on an environment with a bake in progress:
-/// that bake ends as superseded, told once, and what followed it stays held.
+/// that bake ends as superseded, told once, and what followed it stays held. Returns how
+/// many ended.
 pub(super) async fn supersede(
     unit: &mut UnitOfWork,
     repo: &RepoFullName,
     now_running: &deployments::DeploymentRow,
-) -> Result<(), JobError> {
+) -> Result<usize, JobError> {
     let now = unit.now();
     let ended = bakes::supersede(
         unit.conn(),
@@ -497,6 +519,7 @@ pub(super) async fn supersede(
         now,
     )
     .await?;
+    let count = ended.len();
     for bake in ended {
         let event = TrainEvent::Verification {
             environment: bake.environment.clone(),
@@ -509,7 +532,7 @@ pub(super) async fn supersede(
         };
         unit.announce_for(repo, "", bake.train_id, &event).await?;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// A breach's rollback succeeded (`request_id` is the deployment's): the restore is
