@@ -79,11 +79,7 @@ fn cuts(
         let Some(cron) = line.schedule.as_deref().and_then(|c| Cron::parse(c).ok()) else {
             continue;
         };
-        let zone = line
-            .timezone
-            .as_deref()
-            .and_then(|z| jiff::tz::TimeZone::get(z).ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let zone = line.time_zone();
         let planned = trains
             .iter()
             .find(|t| t.line == line.name && t.published_at.is_none())

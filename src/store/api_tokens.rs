@@ -2,7 +2,6 @@
 //! `migrations/*/0020_release_gate.sql`). A token is shown once when issued; only its SHA-256
 //! is kept, so the store never holds what would let someone call the API.
 
-use sha2::Digest as _;
 use sqlx::FromRow;
 
 use super::{Db, StoreError};
@@ -26,7 +25,7 @@ pub struct ApiToken {
 }
 
 fn hash(token: &str) -> String {
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    super::token_hash(token)
 }
 
 /// Issues a token for `repository`; returns its id and the token, which is not kept.
@@ -36,11 +35,7 @@ pub async fn issue(
     label: &str,
     now: i64,
 ) -> Result<(i64, String), StoreError> {
-    let token = format!(
-        "{PREFIX}{:032x}{:032x}",
-        rand::random::<u128>(),
-        rand::random::<u128>()
-    );
+    let token = super::new_token(PREFIX);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO api_tokens (repository, token_hash, label, created_at) \
          VALUES ($1, $2, $3, $4) RETURNING id",

@@ -1,7 +1,6 @@
 //! Calendar feed tokens (see `migrations/*/0025_calendar_feeds.sql`). A token is shown once
 //! when made; only its SHA-256 is kept.
 
-use sha2::Digest as _;
 use sqlx::FromRow;
 
 use super::{Db, StoreError};
@@ -36,7 +35,7 @@ impl Feed {
 }
 
 fn hash(token: &str) -> String {
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    super::token_hash(token)
 }
 
 /// Makes a feed of `repositories` for `github_id`; returns its id and its token, not kept.
@@ -48,11 +47,7 @@ pub async fn create(
     label: &str,
     now: i64,
 ) -> Result<(i64, String), StoreError> {
-    let token = format!(
-        "{PREFIX}{:032x}{:032x}",
-        rand::random::<u128>(),
-        rand::random::<u128>()
-    );
+    let token = super::new_token(PREFIX);
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO calendar_feeds (token_hash, github_id, login, repositories, label, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

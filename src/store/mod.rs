@@ -347,6 +347,22 @@ fn sqlite_url_creating_file(url: &str) -> String {
     }
 }
 
+/// A new secret token: `prefix` and 256 random bits in hex (the prefix makes a leaked one
+/// recognisable to secret scanners and in logs).
+pub(crate) fn new_token(prefix: &str) -> String {
+    format!(
+        "{prefix}{:032x}{:032x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    )
+}
+
+/// What the store keeps of a token: its SHA-256, in hex.
+pub(crate) fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

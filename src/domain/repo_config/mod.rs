@@ -243,6 +243,16 @@ pub struct EnvironmentKeys {
     pub verify: Option<crate::domain::verify::VerifyKeys>,
 }
 
+impl LineKeys {
+    /// The zone the line's schedule is read in (UTC when unset or unknown).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.timezone
+            .as_deref()
+            .and_then(|zone| jiff::tz::TimeZone::get(zone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
 impl EnvironmentKeys {
     /// Whether it is a production environment (`production`, else named `production`).
     pub fn is_production(&self) -> bool {

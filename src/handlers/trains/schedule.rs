@@ -48,11 +48,7 @@ impl BackgroundJob for ScheduledCuts {
                 let Ok(cron) = crate::domain::schedule::Cron::parse(expression) else {
                     continue;
                 };
-                let zone = line
-                    .timezone
-                    .as_deref()
-                    .and_then(|z| jiff::tz::TimeZone::get(z).ok())
-                    .unwrap_or(jiff::tz::TimeZone::UTC);
+                let zone = line.time_zone();
                 if let Some(lead) = line
                     .reminder
                     .as_deref()
