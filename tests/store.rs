@@ -264,7 +264,45 @@ async fn health_figures_from_a_stored_history_equal_the_hand_computed_ones(test:
     );
 }
 
+/// A bake's rounds with and without a value, in either order on one connection: the chart's
+/// readings come back as written (a missing value first used to make PostgreSQL refuse the
+/// next real one, sqlx binding a missing f64 as a float4).
+async fn bake_readings_with_and_without_a_value_on_one_connection(test: TestDb) {
+    use trainyard::store::bakes::{self, Reading};
+    let reading = |round: i64, value: Option<f64>| Reading {
+        round,
+        at: round * 1_000,
+        value,
+        healthy: i64::from(value.is_some()),
+    };
+    let mut conn = test.db.pool().acquire().await.expect("connection");
+    for (round, value) in [
+        (1, None),
+        (2, Some(0.01)),
+        (3, None),
+        (4, Some(f64::NAN)),
+        (5, Some(2.5)),
+    ] {
+        bakes::record_reading(&mut conn, 7, &reading(round, value))
+            .await
+            .expect("recorded");
+    }
+    // A round is recorded once.
+    bakes::record_reading(&mut conn, 7, &reading(2, Some(9.0)))
+        .await
+        .expect("again");
+    drop(conn);
+    let values: Vec<Option<f64>> = bakes::readings(&test.db, 7, 10)
+        .await
+        .expect("readings")
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(values, [None, Some(0.01), None, None, Some(2.5)]);
+}
+
 on_both_backends!(
+    bake_readings_with_and_without_a_value_on_one_connection,
     health_figures_from_a_stored_history_equal_the_hand_computed_ones,
     audit_records_are_written_once_never_changed_and_kept_400_days,
     migrations_apply_once_and_readiness_reports_them,

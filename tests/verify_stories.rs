@@ -64,7 +64,11 @@ async fn next_round(bot: &TestBot) -> usize {
     )
     .await
     .expect("sweep");
-    bot.run_jobs().await;
+    // Drained without moving the clock (`run_jobs` would, past a retry, and end the bake).
+    let drained = bot.app.runner().run_pending().await.expect("jobs run");
+    assert_eq!(drained.dead, 0, "no job died: {drained:?}");
+    let waiting = bot.app.queue.jobs().await.expect("jobs");
+    assert!(waiting.is_empty(), "nothing waits: {waiting:?}");
     due
 }
 
@@ -84,6 +88,13 @@ async fn told(bot: &TestBot) -> Vec<(String, String)> {
 
 async fn maya_says(bot: &TestBot, command: &str) -> String {
     bot.comment("maya", 7, command).await;
+    let drained = bot.app.runner().run_pending().await.expect("jobs run");
+    assert_eq!(drained.dead, 0, "no job died: {drained:?}");
+    let waiting = bot.app.queue.jobs().await.expect("jobs");
+    assert!(
+        waiting.is_empty(),
+        "nothing waits after {command} (the bake's clock must not jump): {waiting:?}"
+    );
     bot.run_jobs().await;
     bot.github.bot_comments_on(7).pop().unwrap_or_default()
 }

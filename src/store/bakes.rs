@@ -341,17 +341,29 @@ pub async fn record_reading(
     bake_id: i64,
     reading: &Reading,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO bake_readings (bake_id, round, at, value, healthy) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bake_id, round) DO NOTHING",
-    )
-    .bind(bake_id)
-    .bind(reading.round)
-    .bind(reading.at)
-    .bind(reading.value.filter(|v| v.is_finite()))
-    .bind(reading.healthy)
-    .execute(conn)
-    .await?;
+    // No NULL float is ever bound: sqlx's Any driver binds a missing f64 as a float4, and a
+    // statement a connection first prepared that way then refuses a real value ("incorrect
+    // binary data format") on PostgreSQL. A round without a value says NULL in the SQL.
+    let query = match reading.value.filter(|v| v.is_finite()) {
+        Some(value) => sqlx::query(
+            "INSERT INTO bake_readings (bake_id, round, at, value, healthy) \
+             VALUES ($1, $2, $3, $5, $4) ON CONFLICT (bake_id, round) DO NOTHING",
+        )
+        .bind(bake_id)
+        .bind(reading.round)
+        .bind(reading.at)
+        .bind(reading.healthy)
+        .bind(value),
+        None => sqlx::query(
+            "INSERT INTO bake_readings (bake_id, round, at, value, healthy) \
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (bake_id, round) DO NOTHING",
+        )
+        .bind(bake_id)
+        .bind(reading.round)
+        .bind(reading.at)
+        .bind(reading.healthy),
+    };
+    query.execute(conn).await?;
     Ok(())
 }
 
