@@ -212,25 +212,26 @@ pub async fn finish(
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends the bakes still baking on `environment` other than deployment `except`'s: another
-/// deployment succeeded there, so their readings no longer speak for their release. Returns
-/// the bakes ended.
+/// Ends the bakes still baking on `environment` of deployments older than `newer` (our
+/// deployment ids grow with their creation): `newer` succeeded there, so their readings no
+/// longer speak for their release. A late or repeated success of an older deployment ends
+/// nothing. Returns the bakes ended.
 pub async fn supersede(
     conn: &mut AnyConnection,
     repository: &str,
     environment: &str,
-    except: i64,
+    newer: i64,
     now: i64,
 ) -> Result<Vec<BakeRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE bakes SET state = 'superseded', finished_at = $4, decided_by = 'trainyard', \
          reason = 'another deployment succeeded there' \
          WHERE repository = $1 AND lower(environment) = lower($2) AND state = 'baking' \
-         AND deployment_id <> $3 RETURNING {COLUMNS}"
+         AND deployment_id < $3 RETURNING {COLUMNS}"
     )))
     .bind(repository)
     .bind(environment)
-    .bind(except)
+    .bind(newer)
     .bind(now)
     .fetch_all(conn)
     .await?)
