@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -18,6 +19,10 @@ use super::{JobError, Queue, QueueError, Registry, StartError};
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// How long claimed jobs wait for a free worker before they are handed back.
 const READY_HOLD: Duration = Duration::from_millis(250);
+/// Rounds of jobs (one per worker) a claim leases ahead at least, and at most while jobs
+/// are so short that the workers wait for the claims.
+const MIN_LEASE_ROUNDS: usize = 2;
+const MAX_LEASE_ROUNDS: usize = 8;
 /// Pause after the store itself failed, so an outage is not a hot loop.
 const STORE_ERROR_PAUSE: Duration = Duration::from_secs(2);
 
@@ -102,9 +107,11 @@ impl Runner {
         }
     }
 
-    /// Starts the process's workers: one claimer that leases jobs in batches (the free slots'
-    /// round and one more, so one claim serves several starts and the next round is ready as
-    /// slots free) and runs each in its own task as slots of `workers` free. It stops
+    /// Starts the process's workers: one claimer that leases jobs in batches and runs each
+    /// in its own task as slots of `workers` free. The next claim runs while the workers run
+    /// the last one's jobs (once less than a round is left); a claim tops the lease up to two
+    /// rounds, more while jobs end faster than claims come back (see [`next_lease`]), and
+    /// nothing more is claimed after leased jobs went back unstarted until a worker frees. It stops
     /// claiming when `shutdown` is cancelled, hands back what it claimed but did not start,
     /// and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
@@ -121,76 +128,95 @@ impl Runner {
         let slots = Arc::new(Semaphore::new(workers));
         let mut running = JoinSet::new();
         let mut ready: VecDeque<ClaimedJob> = VecDeque::new();
-        while !shutdown.is_cancelled() {
-            // A slot frees when a job ends: that is when to start the next.
-            let wait_for_slot = if ready.is_empty() {
-                Duration::from_secs(86_400)
-            } else {
-                READY_HOLD
-            };
-            let first = tokio::select! {
+        // At most one claim in flight, running while the workers run what the last one leased.
+        let mut claiming: JoinSet<(usize, Result<Vec<ClaimedJob>, QueueError>)> = JoinSet::new();
+        // After a claim found nothing (or the store failed): until when to wait for a wake.
+        let mut resting: Option<Instant> = None;
+        let mut hold_until = Instant::now() + READY_HOLD;
+        let mut lease_rounds = MIN_LEASE_ROUNDS;
+        // Every worker stayed busy past READY_HOLD: claim nothing more until one frees.
+        let mut saturated = false;
+        loop {
+            let started = self.start_ready(&slots, &mut ready, &mut running);
+            if started || ready.is_empty() {
+                hold_until = Instant::now() + READY_HOLD;
+            }
+            // Claim the next rounds while this one runs, once less than a round is leased
+            // ahead: a claim costs about the same for one job as for many (it orders every
+            // key with work), so it tops the lease up to `lease_rounds` rounds.
+            if claiming.is_empty() && resting.is_none() && !saturated && ready.len() < workers {
+                let want = (lease_rounds * workers).saturating_sub(ready.len()).max(1);
+                let queue = self.queue.clone();
+                claiming.spawn(async move { (want, queue.claim_batch(want).await) });
+            }
+            tokio::select! {
                 () = shutdown.cancelled() => break,
-                permit = tokio::time::timeout(wait_for_slot, slots.clone().acquire_owned()) => {
-                    match permit {
-                        Ok(Ok(permit)) => permit,
-                        Ok(Err(_closed)) => break,
-                        Err(_elapsed) => {
-                            // Every worker is busy for long: let other replicas have these.
-                            self.hand_back(ready.drain(..)).await;
-                            continue;
+                Some(claimed) = claiming.join_next(), if !claiming.is_empty() => {
+                    match claimed {
+                        Ok((wanted, Ok(jobs))) if !jobs.is_empty() => {
+                            let full = jobs.len() >= wanted;
+                            lease_rounds = next_lease(lease_rounds, full, slots.available_permits());
+                            ready.extend(jobs);
+                        }
+                        Ok((_, Ok(_))) => resting = Some(Instant::now() + POLL_INTERVAL),
+                        Ok((_, Err(error))) => {
+                            tracing::error!(%error, "job queue unavailable");
+                            resting = Some(Instant::now() + STORE_ERROR_PAUSE);
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "the claim's task failed");
+                            resting = Some(Instant::now() + STORE_ERROR_PAUSE);
                         }
                     }
-                },
-            };
-            if ready.is_empty() {
-                // A claim costs about the same for one job as for many (it orders every key with
-                // work), so it takes the free slots' jobs and a round ahead; what waits
-                // unstarted goes back after READY_HOLD.
-                let free = slots.available_permits() + 1;
-                let pause = match self.queue.claim_batch(free + workers).await {
-                    Ok(jobs) if !jobs.is_empty() => {
-                        ready.extend(jobs);
-                        None
-                    }
-                    Ok(_) => Some(POLL_INTERVAL),
-                    Err(error) => {
-                        tracing::error!(%error, "job queue unavailable");
-                        Some(STORE_ERROR_PAUSE)
-                    }
-                };
-                if let Some(pause) = pause {
-                    drop(first);
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = self.queue.woken() => {}
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                    continue;
+                }
+                // A job ended: a slot is free, and the next job of its key may start.
+                Some(_) = running.join_next(), if !running.is_empty() => {
+                    resting = None;
+                    saturated = false;
+                }
+                () = self.queue.woken(), if resting.is_some() => resting = None,
+                () = tokio::time::sleep_until(resting.unwrap_or_else(Instant::now)),
+                    if resting.is_some() => resting = None,
+                // Every worker is busy for long: let other replicas have these.
+                () = tokio::time::sleep_until(hold_until), if !ready.is_empty() => {
+                    lease_rounds = MIN_LEASE_ROUNDS;
+                    saturated = true;
+                    self.hand_back(ready.drain(..)).await;
                 }
             }
-            let mut permit = Some(first);
-            while !ready.is_empty() {
-                let Some(slot) = permit
-                    .take()
-                    .or_else(|| slots.clone().try_acquire_owned().ok())
-                else {
-                    break;
-                };
-                let Some(job) = ready.pop_front() else { break };
-                let runner = self.clone();
-                running.spawn(async move {
-                    let _slot = slot;
-                    if let Err(error) = runner.execute(job).await {
-                        tracing::error!(%error, "could not record a job's outcome");
-                    }
-                    // The next job of its key may start now: claim again.
-                    runner.queue.wake();
-                });
-            }
-            while running.try_join_next().is_some() {}
         }
         self.hand_back(ready.drain(..)).await;
+        while let Some(claimed) = claiming.join_next().await {
+            if let Ok((_, Ok(jobs))) = claimed {
+                self.hand_back(jobs.into_iter()).await;
+            }
+        }
         while running.join_next().await.is_some() {}
+    }
+
+    /// Starts leased jobs in the free slots, in lease order; whether any started.
+    fn start_ready(
+        &self,
+        slots: &Arc<Semaphore>,
+        ready: &mut VecDeque<ClaimedJob>,
+        running: &mut JoinSet<()>,
+    ) -> bool {
+        let mut started = false;
+        while !ready.is_empty() {
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let Some(job) = ready.pop_front() else { break };
+            let runner = self.clone();
+            running.spawn(async move {
+                let _slot = slot;
+                if let Err(error) = runner.execute(job).await {
+                    tracing::error!(%error, "could not record a job's outcome");
+                }
+            });
+            started = true;
+        }
+        started
     }
 
     /// Returns claimed jobs that were not started to the queue, due at once.
@@ -332,6 +358,20 @@ impl Runner {
             tracing::warn!("job finished after its lease expired; another worker owns it");
         }
         Ok(outcome)
+    }
+}
+
+/// The lease for the next claim, from how the last one went: workers idle when it came back
+/// although it got all it asked for means jobs end faster than claims come, so the next
+/// claim takes more (doubling, to [`MAX_LEASE_ROUNDS`]); every worker busy means the lease
+/// is enough, so it shrinks by a round (to [`MIN_LEASE_ROUNDS`]).
+fn next_lease(rounds: usize, full: bool, free_workers: usize) -> usize {
+    if full && free_workers > 0 {
+        (rounds * 2).min(MAX_LEASE_ROUNDS)
+    } else if free_workers == 0 {
+        rounds.saturating_sub(1).max(MIN_LEASE_ROUNDS)
+    } else {
+        rounds
     }
 }
 

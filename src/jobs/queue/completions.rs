@@ -1,15 +1,18 @@
 //! Completions in groups: each finished job waits its turn to be deleted, and whoever takes
 //! the turn deletes every completion waiting by then in one statement, one commit. Under load
 //! (many jobs finishing at once) this is one commit for many jobs; alone, it is one for one.
+//! A completion's commit on PostgreSQL does not wait for the disk: losing one (only with
+//! PostgreSQL's own crash) runs its job again, as a worker's crash would; work is at least
+//! once and every effect a step.
 
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
 use super::rows::ClaimedJob;
-use super::sql::placeholders;
+use super::sql::{QUICK_COMMIT_POSTGRES, placeholders};
 use super::{JobId, QueueError};
-use crate::store::Db;
+use crate::store::{Backend, Db};
 
 /// Completions not yet deleted, and the turn to delete them.
 #[derive(Debug, Default)]
@@ -76,8 +79,14 @@ async fn delete(db: &Db, group: &[Waiting]) -> Result<Vec<JobId>, sqlx::Error> {
     let pairs: Vec<String> = (0..group.len())
         .map(|i| format!("({})", placeholders(2 * i + 1, 2)))
         .collect();
+    // On PostgreSQL the commit does not wait for the disk (`QUICK_COMMIT_POSTGRES`): a
+    // completion lost with PostgreSQL's own crash runs its job again, as a lost lease would.
+    let (quick, using) = match db.backend() {
+        Backend::Postgres => (QUICK_COMMIT_POSTGRES, "USING quick "),
+        Backend::Sqlite => ("", ""),
+    };
     let sql = format!(
-        "DELETE FROM jobs WHERE (id, lease_token) IN ({}) RETURNING id",
+        "{quick}DELETE FROM jobs {using}WHERE (id, lease_token) IN ({}) RETURNING id",
         pairs.join(", ")
     );
     let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));

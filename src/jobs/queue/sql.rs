@@ -61,7 +61,7 @@ pub(super) const CANDIDATES_SQLITE: &str = concat!(
 ///
 /// `$1` now, `$2` candidates to read, `$3` jobs wanted, `$4` lease token, `$5` lease end.
 pub(super) const CLAIM_POSTGRES: &str = concat!(
-    "WITH RECURSIVE ",
+    "WITH RECURSIVE quick AS (SELECT set_config('synchronous_commit', 'off', true)), ",
     active_keys!(),
     ", due AS ( \
         SELECT j.id, j.queue_key, j.state, j.attempts, j.max_attempts, j.priority, \
@@ -113,7 +113,7 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
         RETURNING j.id, j.kind, j.queue_key, j.payload, j.attempts, j.max_attempts, \
                   j.transient_retries, h.ord), \
      served AS ( \
-        UPDATE queue_keys SET served_at = $6 \
+        UPDATE queue_keys SET served_at = $6 FROM quick \
         WHERE queue_key IN (SELECT s.queue_key FROM started s)) \
      SELECT 0::BIGINT AS what, s.id, s.kind, s.queue_key, s.payload, s.attempts, \
             s.max_attempts, s.transient_retries, s.ord FROM started s \
@@ -125,6 +125,14 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
      FROM candidates \
      ORDER BY what, ord"
 );
+
+/// A statement's first CTE on PostgreSQL that lets its commit return before the disk has it
+/// (joined by the statement, so it runs). For the queue's own bookkeeping only — claims and
+/// completions — never for what a delivery or a step records: what it loses with
+/// PostgreSQL's crash is a claim or a completion, and the job runs again, as it does when a
+/// worker dies; any later durable commit flushes it anyway.
+pub(super) const QUICK_COMMIT_POSTGRES: &str =
+    "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) ";
 
 /// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
 /// "trainyar" as a number, written out in `ENQUEUE_POSTGRES` too.
