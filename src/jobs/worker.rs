@@ -384,3 +384,21 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         "a non-text panic".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_LEASE_ROUNDS, MIN_LEASE_ROUNDS, next_lease};
+
+    #[test]
+    fn the_lease_grows_while_workers_wait_on_claims_and_shrinks_while_they_are_busy() {
+        // Workers idle when a full claim came back: jobs end faster than claims; double.
+        assert_eq!(next_lease(2, true, 3), 4);
+        assert_eq!(next_lease(4, true, 1), 8);
+        assert_eq!(next_lease(MAX_LEASE_ROUNDS, true, 4), MAX_LEASE_ROUNDS);
+        // The queue had fewer jobs than asked: more would not have come; keep.
+        assert_eq!(next_lease(4, false, 2), 4);
+        // Every worker busy: the lease is enough; a round less, never under the floor.
+        assert_eq!(next_lease(8, true, 0), 7);
+        assert_eq!(next_lease(MIN_LEASE_ROUNDS, false, 0), MIN_LEASE_ROUNDS);
+    }
+}
