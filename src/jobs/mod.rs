@@ -152,7 +152,7 @@ impl From<anyhow::Error> for JobError {
 /// A started job's future.
 pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type StartJob = Box<dyn Fn(&str) -> Result<JobFuture, serde_json::Error> + Send + Sync>;
-type EraseJob = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+type EraseJob = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Which code runs each job kind; built once at start-up.
 #[derive(Default)]
@@ -187,7 +187,7 @@ impl Registry {
             Ok(Box::pin(J::PRIORITY.scope(job.run(context.clone()))))
         });
         self.handlers.insert(J::KIND, start);
-        let erase: EraseJob = Box::new(|payload| {
+        let erase: EraseJob = std::sync::Arc::new(|payload: &str| {
             let mut job: J = serde_json::from_str(payload).ok()?;
             job.erase_secrets();
             let erased = serde_json::to_string(&job).ok()?;
@@ -197,9 +197,14 @@ impl Registry {
         self
     }
 
-    /// `payload` without the credentials its job carries; `None` when it has none.
-    pub(crate) fn erase_secrets(&self, kind: &str, payload: &str) -> Option<String> {
-        self.erasers.get(kind).and_then(|erase| erase(payload))
+    /// What the queue uses to take credentials out of a job's payload before keeping it dead:
+    /// the erasers alone. It must not hold the registry, whose handlers hold contexts that
+    /// hold the queue: that cycle kept every store's connections open for the life of the
+    /// process (harmless once in production, but each test's pool leaked until PostgreSQL
+    /// refused new clients).
+    pub(crate) fn eraser(&self) -> queue::Eraser {
+        let erasers = self.erasers.clone();
+        Box::new(move |kind, payload| erasers.get(kind).and_then(|erase| erase(payload)))
     }
 
     /// Starts the job of `kind` from its stored payload.

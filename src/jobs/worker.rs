@@ -76,12 +76,11 @@ pub struct Runner {
 impl Runner {
     /// A runner for `queue` with `registry`'s handlers.
     pub fn new(queue: Queue, registry: Registry) -> Self {
-        let registry = Arc::new(registry);
-        let erasing = registry.clone();
-        queue.install_eraser(Box::new(move |kind, payload| {
-            erasing.erase_secrets(kind, payload)
-        }));
-        Runner { queue, registry }
+        queue.install_eraser(registry.eraser());
+        Runner {
+            queue,
+            registry: Arc::new(registry),
+        }
     }
 
     /// The queue this runner claims from.
