@@ -1141,3 +1141,54 @@ on_both_backends!(
     shutdown_hands_back_the_jobs_it_had_not_started,
     a_busy_process_hands_back_what_it_claimed_ahead_for_another_to_run,
 );
+
+/// Handlers' contexts hold the queue (to enqueue follow-ups); the queue holds what erases a
+/// dead job's credentials. When that held the whole registry, the two kept each other alive:
+/// every runner's store pool, and its PostgreSQL connections, outlived it (the test suite ran
+/// PostgreSQL out of clients).
+#[tokio::test]
+async fn a_dropped_runner_lets_go_of_its_handlers_and_their_store() {
+    #[derive(Clone)]
+    struct Holder {
+        _queue: Queue,
+        _alive: Arc<Alive>,
+    }
+    struct Alive(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    #[derive(Serialize, Deserialize)]
+    struct Follows;
+    impl BackgroundJob for Follows {
+        const KIND: &'static str = "test.follows";
+        type Context = Holder;
+        fn queue_key(&self) -> String {
+            "acme/widgets".to_owned()
+        }
+        async fn run(self, _holder: Holder) -> Result<(), JobError> {
+            Ok(())
+        }
+    }
+    let test = TestDb::sqlite().await;
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let queue = Queue::new(
+            test.db.clone(),
+            Arc::new(trainyard::clock::SystemClock),
+            QueueSettings::default(),
+        );
+        let holder = Holder {
+            _queue: queue.clone(),
+            _alive: Arc::new(Alive(dropped.clone())),
+        };
+        let runner = Runner::new(queue, Registry::new().register::<Follows>(holder));
+        runner.queue().enqueue_now(&Follows).await.expect("enqueue");
+        assert_eq!(runner.run_pending().await.expect("run").completed, 1);
+    }
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the handlers' context (and the queue and store it holds) outlived the runner"
+    );
+}
