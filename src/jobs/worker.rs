@@ -110,9 +110,9 @@ impl Runner {
     /// in its own task as slots of `workers` free. The next claim runs while the workers run
     /// the last one's jobs (once less than a round is left); a claim tops the lease up to two
     /// rounds, more while jobs end faster than claims come back (see [`next_lease`]), and
-    /// nothing more is claimed after leased jobs went back unstarted until a worker frees. It stops
-    /// claiming when `shutdown` is cancelled, hands back what it claimed but did not start,
-    /// and ends once the running jobs have finished.
+    /// after leased jobs went back unstarted nothing more is claimed until a worker frees.
+    /// It stops claiming when `shutdown` is cancelled, hands back what it claimed but did
+    /// not start, and ends once the running jobs have finished.
     pub fn start(&self, workers: usize, shutdown: CancellationToken) -> JoinSet<()> {
         let mut set = JoinSet::new();
         let runner = self.clone();

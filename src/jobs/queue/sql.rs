@@ -1,6 +1,17 @@
 //! The queue's SQL where the two backends differ: finding claim candidates (PostgreSQL: the
 //! whole claim), adding a queue key, inserting a job.
 
+/// A CTE `quick` on PostgreSQL that lets its statement's commit return before the disk has it
+/// (the statement must join it, so it runs). For the queue's own bookkeeping only — claims
+/// and completions — never for what a delivery or a step records: what it loses with
+/// PostgreSQL's crash is a claim or a completion, and the job runs again, as it does when a
+/// worker dies; any later durable commit flushes it anyway.
+macro_rules! quick_commit {
+    () => {
+        "quick AS (SELECT set_config('synchronous_commit', 'off', true))"
+    };
+}
+
 /// The keys with unfinished work, by a skip scan of `jobs_unfinished_by_key`: one index probe
 /// per such key, however many idle keys the queue still remembers (they are kept a day).
 macro_rules! active_keys {
@@ -61,7 +72,9 @@ pub(super) const CANDIDATES_SQLITE: &str = concat!(
 ///
 /// `$1` now, `$2` candidates to read, `$3` jobs wanted, `$4` lease token, `$5` lease end.
 pub(super) const CLAIM_POSTGRES: &str = concat!(
-    "WITH RECURSIVE quick AS (SELECT set_config('synchronous_commit', 'off', true)), ",
+    "WITH RECURSIVE ",
+    quick_commit!(),
+    ", ",
     active_keys!(),
     ", due AS ( \
         SELECT j.id, j.queue_key, j.state, j.attempts, j.max_attempts, j.priority, \
@@ -126,13 +139,8 @@ pub(super) const CLAIM_POSTGRES: &str = concat!(
      ORDER BY what, ord"
 );
 
-/// A statement's first CTE on PostgreSQL that lets its commit return before the disk has it
-/// (joined by the statement, so it runs). For the queue's own bookkeeping only — claims and
-/// completions — never for what a delivery or a step records: what it loses with
-/// PostgreSQL's crash is a claim or a completion, and the job runs again, as it does when a
-/// worker dies; any later durable commit flushes it anyway.
-pub(super) const QUICK_COMMIT_POSTGRES: &str =
-    "WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)) ";
+/// The `WITH` clause of [`quick_commit!`] alone, for a statement that needs no other CTE.
+pub(super) const QUICK_COMMIT_POSTGRES: &str = concat!("WITH ", quick_commit!(), " ");
 
 /// Advisory lock between enqueues (shared) and forgetting idle keys (exclusive) on PostgreSQL:
 /// "trainyar" as a number, written out in `ENQUEUE_POSTGRES` too.
